@@ -1,0 +1,121 @@
+//! IAM name and path rules. Each check returns the AWS-style constraint message that the IAM
+//! service puts into a `ValidationError`.
+
+fn name_chars_ok(s: &str) -> bool {
+    s.chars()
+        .all(|c| c.is_ascii_alphanumeric() || "+=,.@_-".contains(c))
+}
+
+fn check_name(field: &str, value: &str, max: usize) -> Result<(), String> {
+    if value.is_empty() || value.chars().count() > max {
+        return Err(format!(
+            "1 validation error detected: Value '{value}' at '{field}' failed to satisfy constraint: Member must have length less than or equal to {max} and greater than or equal to 1"
+        ));
+    }
+    if !name_chars_ok(value) {
+        return Err(format!(
+            "1 validation error detected: Value '{value}' at '{field}' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\w+=,.@-]+"
+        ));
+    }
+    Ok(())
+}
+
+/// Role names: 1–64 characters of `[\w+=,.@-]`.
+pub fn role_name(field: &str, v: &str) -> Result<(), String> {
+    check_name(field, v, 64)
+}
+
+/// User names: 1–64 characters of `[\w+=,.@-]`.
+pub fn user_name(field: &str, v: &str) -> Result<(), String> {
+    check_name(field, v, 64)
+}
+
+/// Policy names (inline and managed): 1–128 characters of `[\w+=,.@-]`.
+pub fn policy_name(field: &str, v: &str) -> Result<(), String> {
+    check_name(field, v, 128)
+}
+
+/// Paths: `/` or `/segments/`, 1–512 characters of printable ASCII.
+pub fn path(field: &str, v: &str) -> Result<(), String> {
+    let ok = !v.is_empty()
+        && v.len() <= 512
+        && v.starts_with('/')
+        && v.ends_with('/')
+        && v.bytes().all(|b| (0x21..=0x7e).contains(&b))
+        && !v.contains("//");
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "1 validation error detected: Value '{v}' at '{field}' failed to satisfy constraint: Member must satisfy regular expression pattern: (\\u002F)|(\\u002F[\\u0021-\\u007E]+\\u002F)"
+        ))
+    }
+}
+
+/// Role or policy descriptions: at most 1000 characters, no control characters except tab/newline.
+pub fn description(field: &str, v: &str) -> Result<(), String> {
+    if v.chars().count() > 1000 {
+        return Err(format!(
+            "1 validation error detected: Value at '{field}' failed to satisfy constraint: Member must have length less than or equal to 1000"
+        ));
+    }
+    if v.chars().any(|c| c.is_control() && c != '\t' && c != '\n' && c != '\r') {
+        return Err(format!(
+            "1 validation error detected: Value at '{field}' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\u0009\\u000A\\u000D\\u0020-\\u007E\\u00A1-\\u00FF]*"
+        ));
+    }
+    Ok(())
+}
+
+/// Tag keys (1–128) and values (0–256) of `[\p{L}\p{Z}\p{N}_.:/=+\-@]`.
+pub fn tag(key: &str, value: &str) -> Result<(), String> {
+    let chars_ok =
+        |s: &str| s.chars().all(|c| c.is_alphanumeric() || c.is_whitespace() || "_.:/=+-@".contains(c));
+    if key.is_empty() || key.chars().count() > 128 || !chars_ok(key) {
+        return Err(format!(
+            "1 validation error detected: Value '{key}' at 'tags.key' failed to satisfy constraint: Member must have length between 1 and 128 and satisfy regular expression pattern: [\\p{{L}}\\p{{Z}}\\p{{N}}_.:/=+\\-@]+"
+        ));
+    }
+    if value.chars().count() > 256 || !chars_ok(value) {
+        return Err(format!(
+            "1 validation error detected: Value at 'tags.value' failed to satisfy constraint: Member must have length less than or equal to 256 and satisfy regular expression pattern: [\\p{{L}}\\p{{Z}}\\p{{N}}_.:/=+\\-@]*"
+        ));
+    }
+    if key.to_ascii_lowercase().starts_with("aws:") {
+        return Err("Tag keys starting with 'aws:' are reserved for internal use".into());
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn role_names() {
+        assert!(role_name("roleName", "ApplicationRole").is_ok());
+        assert!(role_name("roleName", "a+=,.@_-b").is_ok());
+        assert!(role_name("roleName", "").unwrap_err().contains("length"));
+        assert!(role_name("roleName", &"a".repeat(65)).is_err());
+        assert!(role_name("roleName", "has space").unwrap_err().contains("pattern"));
+        assert!(role_name("roleName", "slash/no").is_err());
+    }
+
+    #[test]
+    fn paths() {
+        assert!(path("path", "/").is_ok());
+        assert!(path("path", "/division_abc/subdivision_xyz/").is_ok());
+        assert!(path("path", "division").is_err());
+        assert!(path("path", "/a").is_err());
+        assert!(path("path", "/a//b/").is_err());
+        assert!(path("path", "/sp ace/").is_err());
+    }
+
+    #[test]
+    fn tags() {
+        assert!(tag("team", "data").is_ok());
+        assert!(tag("", "x").is_err());
+        assert!(tag("aws:foo", "x").is_err());
+        assert!(tag("k", &"v".repeat(257)).is_err());
+    }
+}

@@ -1,0 +1,134 @@
+//! Storage for Tessera's state, behind one port ([`Store`]) with two adapters: SQLite (the
+//! embedded default, a file in the data directory) and PostgreSQL (for several replicas).
+//!
+//! **Architecture invariant:** this is the only crate that speaks SQL. Both adapters run the
+//! same statements (`$1`-style placeholders work on both); each dialect has its own migrations
+//! under `migrations/<dialect>/`. Names that IAM treats case-insensitively are keyed by their
+//! lower-case form (`name_key`) and stored with their original spelling.
+
+mod records;
+mod sql;
+
+pub use records::*;
+
+use async_trait::async_trait;
+use std::sync::Arc;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A unique key already exists.
+    #[error("already exists")]
+    Conflict,
+    /// A referenced row does not exist, or a row is still referenced.
+    #[error("constraint violated: {0}")]
+    Constraint(String),
+    #[error("invalid database url: {0}")]
+    BadUrl(String),
+    #[error("database error: {0}")]
+    Backend(String),
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        if let sqlx::Error::Database(db) = &e {
+            if db.is_unique_violation() {
+                return StoreError::Conflict;
+            }
+            if db.is_foreign_key_violation() {
+                return StoreError::Constraint(db.message().to_owned());
+            }
+        }
+        StoreError::Backend(e.to_string())
+    }
+}
+
+impl From<sqlx::migrate::MigrateError> for StoreError {
+    fn from(e: sqlx::migrate::MigrateError) -> Self {
+        StoreError::Backend(format!("migration failed: {e}"))
+    }
+}
+
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+/// The persistence port every service uses. Methods are small and each is atomic.
+#[async_trait]
+pub trait Store: Send + Sync + std::fmt::Debug {
+    /// Apply pending migrations for this dialect.
+    async fn migrate(&self) -> Result<()>;
+    /// `sqlite` or `postgres`.
+    fn dialect(&self) -> &'static str;
+
+    async fn create_account(&self, account_id: &str, now: i64) -> Result<()>;
+    async fn account_exists(&self, account_id: &str) -> Result<bool>;
+    async fn list_accounts(&self) -> Result<Vec<String>>;
+
+    async fn put_access_key(&self, key: &AccessKeyRecord) -> Result<()>;
+    async fn get_access_key(&self, access_key_id: &str) -> Result<Option<AccessKeyRecord>>;
+    /// Keys of the account root (`user_name_key` = None) or of one user.
+    async fn list_access_keys(&self, account_id: &str, user_name_key: Option<&str>) -> Result<Vec<AccessKeyRecord>>;
+    async fn delete_access_key(&self, account_id: &str, access_key_id: &str) -> Result<bool>;
+
+    async fn create_role(&self, role: &RoleRecord) -> Result<()>;
+    async fn get_role(&self, account_id: &str, name: &str) -> Result<Option<RoleRecord>>;
+    async fn list_roles(&self, account_id: &str) -> Result<Vec<RoleRecord>>;
+    /// Replace the mutable fields of a role (description, max session duration, trust policy,
+    /// boundary, tags). Returns false when the role does not exist.
+    async fn update_role(&self, role: &RoleRecord) -> Result<bool>;
+    async fn delete_role(&self, account_id: &str, name: &str) -> Result<bool>;
+
+    async fn put_role_policy(&self, account_id: &str, role: &str, policy_name: &str, document: &str) -> Result<()>;
+    async fn get_role_policy(&self, account_id: &str, role: &str, policy_name: &str) -> Result<Option<String>>;
+    async fn delete_role_policy(&self, account_id: &str, role: &str, policy_name: &str) -> Result<bool>;
+    /// (name, document) pairs ordered by name.
+    async fn list_role_policies(&self, account_id: &str, role: &str) -> Result<Vec<(String, String)>>;
+
+    async fn create_managed_policy(&self, policy: &ManagedPolicyRecord) -> Result<()>;
+    async fn get_managed_policy(&self, arn: &str) -> Result<Option<ManagedPolicyRecord>>;
+    async fn list_managed_policies(&self, account_id: &str) -> Result<Vec<ManagedPolicyRecord>>;
+    async fn delete_managed_policy(&self, arn: &str) -> Result<bool>;
+    async fn count_policy_attachments(&self, arn: &str) -> Result<i64>;
+    async fn attach_role_policy(&self, account_id: &str, role: &str, arn: &str) -> Result<()>;
+    async fn detach_role_policy(&self, account_id: &str, role: &str, arn: &str) -> Result<bool>;
+    async fn list_attached_role_policies(&self, account_id: &str, role: &str) -> Result<Vec<ManagedPolicyRecord>>;
+
+    async fn create_user(&self, user: &UserRecord) -> Result<()>;
+    async fn get_user(&self, account_id: &str, name: &str) -> Result<Option<UserRecord>>;
+    async fn list_users(&self, account_id: &str) -> Result<Vec<UserRecord>>;
+    async fn delete_user(&self, account_id: &str, name: &str) -> Result<bool>;
+    async fn put_user_policy(&self, account_id: &str, user: &str, policy_name: &str, document: &str) -> Result<()>;
+    async fn get_user_policy(&self, account_id: &str, user: &str, policy_name: &str) -> Result<Option<String>>;
+    async fn delete_user_policy(&self, account_id: &str, user: &str, policy_name: &str) -> Result<bool>;
+    async fn list_user_policies(&self, account_id: &str, user: &str) -> Result<Vec<(String, String)>>;
+
+    async fn create_oidc_provider(&self, provider: &OidcProviderRecord) -> Result<()>;
+    async fn get_oidc_provider(&self, arn: &str) -> Result<Option<OidcProviderRecord>>;
+    async fn list_oidc_providers(&self, account_id: &str) -> Result<Vec<OidcProviderRecord>>;
+    async fn delete_oidc_provider(&self, arn: &str) -> Result<bool>;
+}
+
+/// Open the store named by `url`: `sqlite://PATH` (created if missing) or `postgres://…`.
+pub async fn connect(url: &str) -> Result<Arc<dyn Store>> {
+    if let Some(path) = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")) {
+        Ok(Arc::new(sql::SqliteStore::open(path).await?))
+    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(Arc::new(sql::PgStore::open(url).await?))
+    } else {
+        Err(StoreError::BadUrl("expected sqlite://PATH or postgres://…".into()))
+    }
+}
+
+/// The key IAM uses for case-insensitive names.
+pub fn name_key(name: &str) -> String {
+    name.to_ascii_lowercase()
+}
+
+/// Helpers for test suites that need a scratch PostgreSQL schema.
+pub mod testing {
+    /// Run one statement on a PostgreSQL database (used to create scratch schemas).
+    pub async fn execute_raw(url: &str, statement: &str) -> crate::Result<()> {
+        use sqlx::Connection;
+        let mut conn = sqlx::PgConnection::connect(url).await?;
+        sqlx::raw_sql(sqlx::AssertSqlSafe(statement.to_owned())).execute(&mut conn).await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,76 @@
+use std::fmt;
+
+/// A long-term access key (`AKIA…`) of an account root or of an IAM user.
+#[derive(Clone, PartialEq, Eq)]
+pub struct AccessKeyRecord {
+    pub access_key_id: String,
+    pub account_id: String,
+    /// Lower-cased user name for user keys; `None` for the account root.
+    pub user_name_key: Option<String>,
+    /// The secret access key sealed under the master key (AAD = access key id).
+    pub secret_sealed: Vec<u8>,
+    /// `Active` or `Inactive`.
+    pub status: String,
+    pub created_at: i64,
+}
+
+impl fmt::Debug for AccessKeyRecord {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AccessKeyRecord")
+            .field("access_key_id", &self.access_key_id)
+            .field("account_id", &self.account_id)
+            .field("user_name_key", &self.user_name_key)
+            .field("secret_sealed", &"HIDDEN")
+            .field("status", &self.status)
+            .finish()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoleRecord {
+    pub account_id: String,
+    pub name: String,
+    pub role_id: String,
+    pub path: String,
+    pub description: Option<String>,
+    pub trust_policy: String,
+    pub max_session_duration: i64,
+    pub permissions_boundary: Option<String>,
+    pub tags: Vec<(String, String)>,
+    pub created_at: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ManagedPolicyRecord {
+    pub arn: String,
+    pub account_id: String,
+    pub name: String,
+    pub policy_id: String,
+    pub path: String,
+    pub description: Option<String>,
+    pub document: String,
+    pub created_at: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserRecord {
+    pub account_id: String,
+    pub name: String,
+    pub user_id: String,
+    pub path: String,
+    pub permissions_boundary: Option<String>,
+    pub tags: Vec<(String, String)>,
+    pub created_at: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OidcProviderRecord {
+    pub arn: String,
+    pub account_id: String,
+    /// Issuer URL without the scheme, as IAM stores it (`idp.example.com/path`).
+    pub url: String,
+    pub client_ids: Vec<String>,
+    pub thumbprints: Vec<String>,
+    pub tags: Vec<(String, String)>,
+    pub created_at: i64,
+}

@@ -33,3 +33,22 @@ impl Default for Deployment {
         }
     }
 }
+
+/// Facts about one request that services need for authorisation and audit.
+#[derive(Debug, Clone)]
+pub struct RequestMeta {
+    pub request_id: String,
+    pub source_ip: std::net::IpAddr,
+    pub user_agent: String,
+    pub now: chrono::DateTime<chrono::Utc>,
+    /// The request arrived over TLS (`aws:SecureTransport`).
+    pub secure_transport: bool,
+}
+
+/// ISO-8601 UTC with second precision, as the query protocols render timestamps.
+pub fn iso8601(epoch_secs: i64) -> String {
+    chrono::DateTime::from_timestamp(epoch_secs, 0)
+        .unwrap_or_default()
+        .format("%Y-%m-%dT%H:%M:%SZ")
+        .to_string()
+}

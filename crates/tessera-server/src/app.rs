@@ -1,0 +1,380 @@
+//! The request pipeline: limits → route → read body → authenticate once → service → audit,
+//! metrics and a log line carrying the request id.
+
+use crate::auth;
+use crate::config::Limits;
+use crate::metrics::Metrics;
+use crate::routing::{Route, classify};
+use bytes::Bytes;
+use http::{Request, Response};
+use http_body_util::{BodyExt, Full, Limited};
+use serde_json::{Value, json};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+use tessera_audit::{AuditRecord, AuditSink, EventDetails};
+use tessera_core::{Caller, Deployment, Principal, RequestMeta};
+use tessera_crypto::MasterKey;
+use tessera_iam::IamService;
+use tessera_sigv4::{Canonicalization, SigV4Error};
+use tessera_store::Store;
+use tessera_sts::StsService;
+use tessera_wire::query::QueryParams;
+use tessera_wire::{AwsError, IAM_NAMESPACE, Protocol, STS_NAMESPACE};
+use tracing::Instrument;
+
+/// Everything a request needs, built once at start-up.
+#[derive(Debug)]
+pub struct App {
+    pub deployment: Deployment,
+    pub store: Arc<dyn Store>,
+    pub master: MasterKey,
+    pub iam: IamService,
+    pub sts: StsService,
+    pub audit: Arc<dyn AuditSink>,
+    pub metrics: Arc<Metrics>,
+    pub limits: Limits,
+}
+
+impl App {
+    pub fn new(
+        deployment: Deployment,
+        store: Arc<dyn Store>,
+        master: MasterKey,
+        audit: Arc<dyn AuditSink>,
+        limits: Limits,
+    ) -> App {
+        App {
+            iam: IamService::new(store.clone(), deployment.clone(), master.clone()),
+            sts: StsService::new(deployment.clone()),
+            deployment,
+            store,
+            master,
+            audit,
+            metrics: Arc::new(Metrics::default()),
+            limits,
+        }
+    }
+}
+
+/// What the pipeline learnt about a request, for audit, metrics and the log line.
+struct Handled {
+    service: &'static str,
+    action: String,
+    caller: Option<Caller>,
+    access_key_id: Option<String>,
+    details: Option<EventDetails>,
+    error: Option<AwsError>,
+    response: Response<Bytes>,
+}
+
+fn internal() -> AwsError {
+    AwsError::new(500, "InternalFailure", "The request processing has failed because of an unknown error.")
+}
+
+fn new_request_id() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+/// Serve one HTTP request.
+pub async fn handle<B>(app: Arc<App>, req: Request<B>, peer: SocketAddr) -> Response<Full<Bytes>>
+where
+    B: http_body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let request_id = new_request_id();
+    let span = tracing::info_span!("request", request_id = %request_id);
+    async move {
+        let started = Instant::now();
+        let meta = RequestMeta {
+            request_id: request_id.clone(),
+            source_ip: peer.ip(),
+            user_agent: req
+                .headers()
+                .get(http::header::USER_AGENT)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("")
+                .chars()
+                .take(256)
+                .collect(),
+            now: chrono::Utc::now(),
+            secure_transport: false,
+        };
+        let method = req.method().clone();
+        let path = req.uri().path().to_owned();
+        let h = pipeline(&app, req, &meta).await;
+        let status = h.response.status().as_u16();
+        record_audit(&app, &meta, &h);
+        app.metrics.observe(h.service, &h.action, status, started.elapsed());
+        tracing::info!(
+            %method,
+            path = %path,
+            service = h.service,
+            action = %h.action,
+            status,
+            error_code = h.error.as_ref().map(|e| e.code.as_str()).unwrap_or(""),
+            access_key_id = h.access_key_id.as_deref().unwrap_or(""),
+            latency_us = started.elapsed().as_micros() as u64,
+            "handled"
+        );
+        let (parts, body) = h.response.into_parts();
+        Response::from_parts(parts, Full::new(body))
+    }
+    .instrument(span)
+    .await
+}
+
+fn header_bytes(headers: &http::HeaderMap) -> usize {
+    headers.iter().map(|(k, v)| k.as_str().len() + v.len() + 4).sum()
+}
+
+async fn pipeline<B>(app: &App, req: Request<B>, meta: &RequestMeta) -> Handled
+where
+    B: http_body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let (parts, body) = req.into_parts();
+    let route = classify(&parts);
+    let (service, protocol) = match &route {
+        Route::Query => ("query", guess_query_protocol(&parts)),
+        Route::Json { .. } => ("json", Protocol::Json11),
+        Route::SsoOidc => ("sso-oidc", Protocol::RestJson),
+        Route::S3Control => ("s3control", Protocol::RestXml),
+        Route::Scim => ("scim", Protocol::RestJson),
+        Route::S3 => ("s3", Protocol::RestXml),
+    };
+    let fail = |service: &'static str, action: String, e: AwsError, protocol: Protocol| Handled {
+        service,
+        action,
+        caller: None,
+        access_key_id: None,
+        details: None,
+        response: e.render(protocol, &meta.request_id),
+        error: Some(e),
+    };
+    if header_bytes(&parts.headers) > app.limits.max_header_bytes {
+        let e = match protocol {
+            Protocol::RestXml => AwsError::new(400, "RequestHeaderSectionTooLarge", format!(
+                "Your request header section exceeds the maximum allowed size of {} bytes.",
+                app.limits.max_header_bytes
+            )),
+            _ => AwsError::new(400, "ValidationError", format!(
+                "Request header section exceeds the maximum allowed size of {} bytes.",
+                app.limits.max_header_bytes
+            )),
+        };
+        return fail(service, "Unknown".into(), e, protocol);
+    }
+    match route {
+        Route::Query => {
+            let body = match read_body(body, app.limits.max_body_bytes).await {
+                Ok(b) => b,
+                Err(e) => return fail("query", "Unknown".into(), e, protocol),
+            };
+            query(app, &parts, body, meta).await
+        }
+        Route::Json { target } => {
+            let op = target.rsplit('.').next().unwrap_or("").to_owned();
+            let e = AwsError::new(400, "UnknownOperationException", format!("The operation {target} is not supported by this server yet."));
+            fail("json", op, e, protocol)
+        }
+        Route::SsoOidc => {
+            let e = AwsError::new(400, "InvalidRequestException", "CreateTokenWithIAM is not supported by this server yet.");
+            fail("sso-oidc", "CreateTokenWithIAM".into(), e, protocol)
+        }
+        Route::S3Control => {
+            let e = AwsError::new(501, "NotImplemented", "S3 Access Grants are not supported by this server yet.");
+            fail("s3control", "Unknown".into(), e, protocol)
+        }
+        Route::Scim => {
+            let e = AwsError::new(501, "NotImplemented", "SCIM is not supported by this server yet.");
+            fail("scim", "Unknown".into(), e, protocol)
+        }
+        Route::S3 => {
+            let e = AwsError::new(501, "NotImplemented", "The S3 data plane is not supported by this server yet.");
+            fail("s3", "Unknown".into(), e, protocol)
+        }
+    }
+}
+
+async fn read_body<B>(body: B, limit: usize) -> Result<Bytes, AwsError>
+where
+    B: http_body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    match Limited::new(body, limit).collect().await {
+        Ok(c) => Ok(c.to_bytes()),
+        Err(e) if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() => Err(AwsError::new(
+            413,
+            "RequestEntityTooLarge",
+            format!("Request body must be no larger than {limit} bytes."),
+        )),
+        Err(e) => Err(AwsError::new(400, "IncompleteBody", format!("The request body could not be read: {e}"))),
+    }
+}
+
+/// Which query service (and so which XML namespace) a request is for, before it is parsed:
+/// the credential scope's service when there is one, else STS for STS's action names.
+fn guess_query_protocol(parts: &http::request::Parts) -> Protocol {
+    let scope_service = auth::parse(parts).ok().map(|a| a.service);
+    match scope_service.as_deref() {
+        Some("sts") => Protocol::Query { namespace: STS_NAMESPACE },
+        Some(_) => Protocol::Query { namespace: IAM_NAMESPACE },
+        None => {
+            let q = parts.uri.query().unwrap_or("");
+            let sts = tessera_sts::KNOWN_ACTIONS.iter().any(|a| q.contains(&format!("Action={a}")));
+            Protocol::Query { namespace: if sts { STS_NAMESPACE } else { IAM_NAMESPACE } }
+        }
+    }
+}
+
+async fn query(app: &App, parts: &http::request::Parts, body: Bytes, meta: &RequestMeta) -> Handled {
+    let raw_query = parts.uri.query().unwrap_or("");
+    // Until the parameters are parsed, STS actions get STS's namespace, everything else IAM's.
+    let parsed_auth = auth::parse(parts);
+    let params = QueryParams::parse(&[raw_query.as_bytes(), &body]);
+    let action = params.as_ref().ok().and_then(|p| p.get("Action")).unwrap_or("").to_owned();
+    let is_sts_action = tessera_sts::KNOWN_ACTIONS.contains(&action.as_str());
+    let (service, namespace): (&'static str, &'static str) = match &parsed_auth {
+        Ok(a) if a.service == "sts" => ("sts", STS_NAMESPACE),
+        Ok(a) if a.service == "iam" => ("iam", IAM_NAMESPACE),
+        _ if is_sts_action => ("sts", STS_NAMESPACE),
+        _ => ("iam", IAM_NAMESPACE),
+    };
+    let protocol = Protocol::Query { namespace };
+    let mut h = Handled {
+        service,
+        action: if action.is_empty() { "Unknown".into() } else { action.clone() },
+        caller: None,
+        access_key_id: parsed_auth.as_ref().ok().map(|a| a.access_key_id.clone()),
+        details: None,
+        error: None,
+        response: Response::new(Bytes::new()),
+    };
+    let result = query_inner(app, parts, &body, meta, params, &action, service, parsed_auth, &mut h).await;
+    match result {
+        Ok((xml, details)) => {
+            h.response = tessera_wire::query_response(namespace, &action, &xml, &meta.request_id);
+            h.details = Some(details);
+        }
+        Err(e) => {
+            h.response = e.render(protocol, &meta.request_id);
+            h.error = Some(e);
+        }
+    }
+    h
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn query_inner(
+    app: &App,
+    parts: &http::request::Parts,
+    body: &[u8],
+    meta: &RequestMeta,
+    params: Result<QueryParams, tessera_wire::query::QueryError>,
+    action: &str,
+    service: &'static str,
+    parsed_auth: Result<tessera_sigv4::ParsedAuth, SigV4Error>,
+    h: &mut Handled,
+) -> Result<(String, EventDetails), AwsError> {
+    let params = params.map_err(|e| match service {
+        "sts" => tessera_sts::StsError::from(e).to_aws(),
+        _ => tessera_iam::IamError::from(e).to_aws(),
+    })?;
+    if action.is_empty() {
+        return Err(AwsError::new(400, "MissingAction", "Could not find operation: the request must contain the parameter Action."));
+    }
+    let auth = match parsed_auth {
+        Ok(a) => a,
+        Err(SigV4Error::MissingAuthentication) if tessera_sts::UNSIGNED_ACTIONS.contains(&action) => {
+            return Err(AwsError::new(400, "InvalidAction", format!("The operation {action} is not available on this server yet.")));
+        }
+        Err(SigV4Error::MissingAuthentication) => {
+            return Err(AwsError::new(
+                403,
+                "MissingAuthenticationToken",
+                "Request is missing Authentication Token",
+            ));
+        }
+        Err(e) => return Err(auth::sig_error(&e, Canonicalization::Standard)),
+    };
+    let known = match service {
+        "sts" => tessera_sts::KNOWN_ACTIONS.contains(&action),
+        _ => tessera_iam::ACTIONS.contains(&action),
+    };
+    let caller = auth::authenticate(app, parts, body, &auth, Canonicalization::Standard, &[service], meta.now).await?;
+    h.caller = Some(caller.clone());
+    if !known {
+        let version = if service == "sts" { tessera_sts::VERSION } else { tessera_iam::VERSION };
+        return Err(AwsError::new(400, "InvalidAction", format!("Could not find operation {action} for version {version}")));
+    }
+    match service {
+        "sts" => app.sts.handle(&caller, action, &params).map(|o| (o.result_xml, o.details)).map_err(|e| e.to_aws()),
+        _ => app
+            .iam
+            .handle(&caller, meta, action, &params)
+            .await
+            .map(|o| (o.result_xml, o.details))
+            .map_err(|e| e.to_aws()),
+    }
+}
+
+fn user_identity(app: &App, caller: Option<&Caller>, access_key_id: Option<&str>) -> Value {
+    let Some(c) = caller else {
+        return json!({"type": "Unknown", "accessKeyId": access_key_id});
+    };
+    let arn = c.arn(&app.deployment.partition);
+    match &c.principal {
+        Principal::Root => json!({"type": "Root", "principalId": c.account.as_str(), "arn": arn,
+            "accountId": c.account.as_str(), "accessKeyId": c.access_key_id}),
+        Principal::User { name, user_id, .. } => json!({"type": "IAMUser", "principalId": user_id, "arn": arn,
+            "accountId": c.account.as_str(), "accessKeyId": c.access_key_id, "userName": name}),
+        Principal::AssumedRole { role_name, role_id, .. } => json!({"type": "AssumedRole", "principalId": c.user_id(), "arn": arn,
+            "accountId": c.account.as_str(), "accessKeyId": c.access_key_id,
+            "sessionContext": {"sessionIssuer": {"type": "Role", "principalId": role_id,
+                "arn": c.principal_arn(&app.deployment.partition), "accountId": c.account.as_str(), "userName": role_name}}}),
+    }
+}
+
+fn record_audit(app: &App, meta: &RequestMeta, h: &Handled) {
+    let details = h.details.clone().unwrap_or_default();
+    let source = match h.service {
+        "iam" => "iam.amazonaws.com",
+        "sts" => "sts.amazonaws.com",
+        "sso-oidc" => "sso-oauth.amazonaws.com",
+        "scim" => "identitystore-scim.amazonaws.com",
+        "json" => "sso.amazonaws.com",
+        _ => "s3.amazonaws.com",
+    };
+    let account = h.caller.as_ref().map(|c| c.account.to_string()).unwrap_or_default();
+    let rec = AuditRecord {
+        event_version: "1.11",
+        user_identity: user_identity(app, h.caller.as_ref(), h.access_key_id.as_deref()),
+        event_time: meta.now.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+        event_source: source.into(),
+        event_name: h.action.clone(),
+        aws_region: app.deployment.region.clone(),
+        source_ip_address: meta.source_ip.to_string(),
+        user_agent: meta.user_agent.clone(),
+        error_code: h.error.as_ref().map(|e| e.code.clone()),
+        error_message: h.error.as_ref().map(|e| e.message.clone()),
+        request_parameters: details.request_parameters,
+        response_elements: details.response_elements,
+        request_id: meta.request_id.clone(),
+        event_id: new_request_id(),
+        read_only: details.read_only,
+        resources: details.resources,
+        event_type: "AwsApiCall",
+        management_event: true,
+        recipient_account_id: account,
+        event_category: "Management",
+    };
+    if let Err(e) = app.audit.record(&rec) {
+        app.metrics.audit_failed();
+        tracing::error!(error = %e, "audit record could not be written");
+    }
+}
+
+pub fn internal_error() -> AwsError {
+    internal()
+}

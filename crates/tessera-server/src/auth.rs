@@ -1,0 +1,86 @@
+//! The authentication layer: the one place that reads `Authorization` headers and presigned
+//! query parameters. It yields a [`Caller`] or an AWS error for the request's protocol.
+
+use crate::app::App;
+use http::request::Parts;
+use tessera_core::{AccountId, Caller, Principal};
+use tessera_sigv4::{Canonicalization, ParsedAuth, Payload, RequestParts, SigV4Error, VerifyOptions};
+use tessera_wire::AwsError;
+
+/// Allowed clock skew for header-signed requests.
+pub const MAX_SKEW_SECS: i64 = 15 * 60;
+
+fn invalid_token(canon: Canonicalization) -> AwsError {
+    match canon {
+        Canonicalization::S3 => AwsError::new(403, "InvalidAccessKeyId", "The AWS Access Key Id you provided does not exist in our records."),
+        Canonicalization::Standard => {
+            AwsError::new(403, "InvalidClientTokenId", "The security token included in the request is invalid.")
+        }
+    }
+}
+
+pub fn sig_error(e: &SigV4Error, canon: Canonicalization) -> AwsError {
+    AwsError::new(e.http_status(), e.aws_error_code(canon), e.to_string())
+}
+
+/// Phase 1 only: find the signature data (no secret needed).
+pub fn parse(parts: &Parts) -> Result<ParsedAuth, SigV4Error> {
+    tessera_sigv4::parse(&RequestParts::from_http_parts(parts))
+}
+
+/// Verify `auth` for this request and resolve the caller.
+pub async fn authenticate(
+    app: &App,
+    parts: &Parts,
+    body: &[u8],
+    auth: &ParsedAuth,
+    canon: Canonicalization,
+    services: &[&str],
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<Caller, AwsError> {
+    // Temporary credentials (ASIA…) arrive with role sessions; none are valid yet. A long-term
+    // key must not carry a session token.
+    if auth.access_key_id.starts_with("ASIA") || auth.security_token.is_some() {
+        return Err(invalid_token(canon));
+    }
+    let key = app
+        .store
+        .get_access_key(&auth.access_key_id)
+        .await
+        .map_err(|e| {
+            tracing::error!(error = %e, "store failure while authenticating");
+            AwsError::new(500, "InternalFailure", "The request processing has failed because of an unknown error.")
+        })?
+        .filter(|k| k.status == "Active")
+        .ok_or_else(|| invalid_token(canon))?;
+    let secret = app.master.open(&key.secret_sealed, key.access_key_id.as_bytes()).map_err(|e| {
+        tracing::error!(error = %e, key = %key.access_key_id, "cannot unseal stored secret");
+        invalid_token(canon)
+    })?;
+    let secret = String::from_utf8(secret).map_err(|_| invalid_token(canon))?;
+    // IAM is a global service: SDKs sign it for us-east-1 whatever the configured region.
+    let region = if services.contains(&"iam") && auth.region == "us-east-1" { "us-east-1" } else { app.deployment.region.as_str() };
+    let opts = VerifyOptions {
+        now,
+        region,
+        services,
+        canonicalization: canon,
+        max_skew_secs: MAX_SKEW_SECS,
+        payload: Payload::Body(body),
+    };
+    tessera_sigv4::verify(&RequestParts::from_http_parts(parts), auth, &secret, &opts).map_err(|e| sig_error(&e, canon))?;
+    let account = AccountId::parse(&key.account_id).map_err(|_| invalid_token(canon))?;
+    let principal = match &key.user_name_key {
+        None => Principal::Root,
+        Some(name) => {
+            let user = app
+                .store
+                .get_user(account.as_str(), name)
+                .await
+                .map_err(|_| AwsError::new(500, "InternalFailure", "The request processing has failed because of an unknown error."))?
+                .ok_or_else(|| invalid_token(canon))?;
+            Principal::User { name: user.name, user_id: user.user_id, path: user.path }
+        }
+    };
+    Ok(Caller { account, principal, access_key_id: key.access_key_id })
+}

@@ -1,0 +1,203 @@
+//! The one configuration file (`tessera serve --config tessera.toml`), with documented
+//! defaults. Secrets may come from the environment instead of the file:
+//! `TESSERA_MASTER_KEY` (64 hex characters or base64 of 32 bytes) and `TESSERA_DATABASE_URL`.
+
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Address of the AWS API endpoint. Default `127.0.0.1:4566`.
+    #[serde(default = "default_listen")]
+    pub listen: SocketAddr,
+    /// Optional separate listener for `/metrics` (Prometheus) and `/healthz`. Default: none.
+    #[serde(default)]
+    pub admin_listen: Option<SocketAddr>,
+    /// The region this deployment serves. Default `us-east-1`.
+    #[serde(default = "default_region")]
+    pub region: String,
+    /// The partition used in ARNs. Default `aws`.
+    #[serde(default = "default_partition")]
+    pub partition: String,
+    /// Directory for local state: the SQLite database (unless `store.url` says otherwise), the
+    /// audit log, and a generated master key in dev mode. Default `./tessera-data`.
+    #[serde(default = "default_data_dir")]
+    pub data_dir: PathBuf,
+    #[serde(default)]
+    pub store: StoreConfig,
+    #[serde(default)]
+    pub keys: KeysConfig,
+    #[serde(default)]
+    pub log: LogConfig,
+    #[serde(default)]
+    pub limits: Limits,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoreConfig {
+    /// `sqlite://PATH` or `postgres://USER:PASSWORD@HOST:PORT/DB`. Default:
+    /// `sqlite://{data_dir}/tessera.db`. Overridden by `TESSERA_DATABASE_URL`.
+    pub url: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeysConfig {
+    /// File holding the master key (64 hex characters). Overridden by `TESSERA_MASTER_KEY`.
+    /// One of the two is required for `serve`.
+    pub master_key_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogConfig {
+    /// `json` (one object per line) or `text`. Default `text`.
+    #[serde(default = "default_log_format")]
+    pub format: String,
+    /// A tracing filter such as `info` or `tessera=debug`. Default `info`; `RUST_LOG` overrides.
+    #[serde(default = "default_log_level")]
+    pub level: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Limits {
+    /// Largest request body accepted by the API services (not S3 objects). Default 1 MiB.
+    #[serde(default = "default_max_body")]
+    pub max_body_bytes: usize,
+    /// Largest total size of request headers. Default 16 KiB.
+    #[serde(default = "default_max_headers")]
+    pub max_header_bytes: usize,
+    /// Concurrent connections beyond which new ones wait. Default 1024.
+    #[serde(default = "default_max_connections")]
+    pub max_connections: usize,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig { format: default_log_format(), level: default_log_level() }
+    }
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_body_bytes: default_max_body(),
+            max_header_bytes: default_max_headers(),
+            max_connections: default_max_connections(),
+        }
+    }
+}
+
+fn default_listen() -> SocketAddr {
+    "127.0.0.1:4566".parse().expect("valid default")
+}
+fn default_region() -> String {
+    "us-east-1".into()
+}
+fn default_partition() -> String {
+    "aws".into()
+}
+fn default_data_dir() -> PathBuf {
+    PathBuf::from("./tessera-data")
+}
+fn default_log_format() -> String {
+    "text".into()
+}
+fn default_log_level() -> String {
+    "info".into()
+}
+fn default_max_body() -> usize {
+    1 << 20
+}
+fn default_max_headers() -> usize {
+    16 << 10
+}
+fn default_max_connections() -> usize {
+    1024
+}
+
+impl Config {
+    pub fn parse(text: &str) -> Result<Config, toml::de::Error> {
+        toml::from_str(text)
+    }
+
+    /// Defaults for a data directory, as `tessera dev` uses.
+    pub fn for_data_dir(data_dir: PathBuf) -> Config {
+        let mut c = Config::parse("").expect("empty config is valid");
+        c.data_dir = data_dir;
+        c
+    }
+
+    pub fn database_url(&self) -> String {
+        if let Ok(u) = std::env::var("TESSERA_DATABASE_URL") {
+            if !u.is_empty() {
+                return u;
+            }
+        }
+        self.store
+            .url
+            .clone()
+            .unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("tessera.db").display()))
+    }
+
+    pub fn validate(&self) -> Result<(), String> {
+        if !matches!(self.log.format.as_str(), "json" | "text") {
+            return Err(format!("log.format must be \"json\" or \"text\", not {:?}", self.log.format));
+        }
+        if self.region.is_empty() || !self.region.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-') {
+            return Err(format!("region {:?} is not a valid region name", self.region));
+        }
+        if self.partition.is_empty() || !self.partition.chars().all(|c| c.is_ascii_lowercase() || c == '-') {
+            return Err(format!("partition {:?} is not a valid partition name", self.partition));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_and_full_file() {
+        let c = Config::parse("").unwrap();
+        assert_eq!(c.listen.to_string(), "127.0.0.1:4566");
+        assert_eq!(c.region, "us-east-1");
+        assert!(c.admin_listen.is_none());
+        let c = Config::parse(
+            r#"
+            listen = "0.0.0.0:8080"
+            admin_listen = "127.0.0.1:9100"
+            region = "eu-west-1"
+            partition = "aws"
+            data_dir = "/var/lib/tessera"
+            [store]
+            url = "postgres://u:p@db/tessera"
+            [keys]
+            master_key_file = "/etc/tessera/master.key"
+            [log]
+            format = "json"
+            level = "debug"
+            [limits]
+            max_body_bytes = 65536
+            "#,
+        )
+        .unwrap();
+        assert_eq!(c.region, "eu-west-1");
+        assert_eq!(c.limits.max_body_bytes, 65536);
+        assert_eq!(c.limits.max_header_bytes, 16384);
+        c.validate().unwrap();
+    }
+
+    #[test]
+    fn rejects_unknown_and_bad_values() {
+        assert!(Config::parse("lisen = \"x\"").is_err());
+        let mut c = Config::parse("").unwrap();
+        c.log.format = "xml".into();
+        assert!(c.validate().is_err());
+    }
+}

@@ -1,0 +1,11 @@
+//! Tessera's composition root: configuration, the store and key material, the listener,
+//! routing, the one authentication layer, audit, metrics and shutdown. The `tessera` binary
+//! (`main.rs`) is a thin command-line front end over this library.
+
+pub mod app;
+pub mod auth;
+pub mod config;
+pub mod metrics;
+pub mod routing;
+pub mod serve;
+pub mod setup;

@@ -1,0 +1,257 @@
+//! `tessera`: the server and its operator commands.
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use tessera_audit::JsonLinesSink;
+use tessera_core::Deployment;
+use tessera_server::app::App;
+use tessera_server::config::Config;
+use tessera_server::{serve, setup};
+use tokio::net::TcpListener;
+
+#[derive(Parser)]
+#[command(name = "tessera", version, about = "Trusted identity propagation with S3 Access Grants, self-hosted.")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// Where operator commands find the store and the master key.
+#[derive(clap::Args, Clone)]
+struct Target {
+    /// Configuration file (as for `serve`).
+    #[arg(long, conflicts_with = "data_dir")]
+    config: Option<PathBuf>,
+    /// A `tessera dev` data directory (its SQLite database and generated master key).
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server from a configuration file.
+    Serve {
+        #[arg(long)]
+        config: PathBuf,
+    },
+    /// Run the embedded default: SQLite and local files, generated keys, two accounts.
+    Dev {
+        /// Address to listen on (port 0 picks a free port).
+        #[arg(long, default_value = "127.0.0.1:4566")]
+        listen: SocketAddr,
+        /// Data directory; a fresh temporary directory when omitted.
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+        /// Write the endpoint, region and root keys as JSON to this file.
+        #[arg(long)]
+        manifest: Option<PathBuf>,
+        /// Optional admin listener for /metrics and /healthz.
+        #[arg(long)]
+        admin_listen: Option<SocketAddr>,
+    },
+    /// Apply pending store migrations.
+    Migrate {
+        #[command(flatten)]
+        target: Target,
+    },
+    /// Manage accounts.
+    Account {
+        #[command(subcommand)]
+        command: AccountCommand,
+    },
+    /// Manage root access keys.
+    Key {
+        #[command(subcommand)]
+        command: KeyCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum AccountCommand {
+    /// Create a 12-digit account.
+    Create {
+        id: String,
+        #[command(flatten)]
+        target: Target,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeyCommand {
+    /// Create a root access key for an account; the secret is printed once.
+    Create {
+        #[arg(long)]
+        account: String,
+        #[command(flatten)]
+        target: Target,
+    },
+}
+
+fn init_logging(format: &str, level: &str) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));
+    if format == "json" {
+        tracing_subscriber::fmt()
+            .json()
+            .with_current_span(true)
+            .with_span_list(false)
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr)
+            .init();
+    } else {
+        tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    }
+}
+
+fn load_config(path: &Path) -> Result<Config> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let c = Config::parse(&text).with_context(|| format!("parsing {}", path.display()))?;
+    c.validate().map_err(anyhow::Error::msg)?;
+    Ok(c)
+}
+
+fn target_config(t: &Target) -> Result<(Config, bool)> {
+    match (&t.config, &t.data_dir) {
+        (Some(p), _) => Ok((load_config(p)?, false)),
+        (None, Some(d)) => Ok((Config::for_data_dir(d.clone()), true)),
+        (None, None) => anyhow::bail!("give --config FILE or --data-dir DIR"),
+    }
+}
+
+fn target_master(config: &Config, dev: bool) -> Result<tessera_crypto::MasterKey> {
+    if dev { setup::dev_master_key(&config.data_dir) } else { setup::load_master_key(config) }
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Serve { config } => {
+            let config = load_config(&config)?;
+            init_logging(&config.log.format, &config.log.level);
+            let master = setup::load_master_key(&config)?;
+            run(config, master, None).await
+        }
+        Command::Dev { listen, data_dir, manifest, admin_listen } => {
+            init_logging("text", "info");
+            let (dir, _temp) = match data_dir {
+                Some(d) => (d, None),
+                None => {
+                    let t = tempdir()?;
+                    (t.clone(), Some(t))
+                }
+            };
+            std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+            let mut config = Config::for_data_dir(dir.clone());
+            config.listen = listen;
+            config.admin_listen = admin_listen;
+            let master = setup::dev_master_key(&dir)?;
+            run(config, master, Some(DevOptions { manifest })).await
+        }
+        Command::Migrate { target } => {
+            let (config, _) = target_config(&target)?;
+            setup::open_store(&config).await?;
+            println!("migrations applied");
+            Ok(())
+        }
+        Command::Account { command: AccountCommand::Create { id, target } } => {
+            let (config, dev) = target_config(&target)?;
+            if dev {
+                setup::dev_master_key(&config.data_dir)?;
+            }
+            let store = setup::open_store(&config).await?;
+            setup::create_account(store.as_ref(), &id).await?;
+            println!("account {id} created");
+            Ok(())
+        }
+        Command::Key { command: KeyCommand::Create { account, target } } => {
+            let (config, dev) = target_config(&target)?;
+            let master = target_master(&config, dev)?;
+            let store = setup::open_store(&config).await?;
+            let (id, secret) = setup::create_root_key(store.as_ref(), &master, &account).await?;
+            println!("AccessKeyId:     {id}\nSecretAccessKey: {}", secret.expose());
+            println!("(the secret is shown only this once)");
+            Ok(())
+        }
+    }
+}
+
+fn tempdir() -> Result<PathBuf> {
+    let base = std::env::temp_dir().join(format!("tessera-dev-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&base)?;
+    Ok(base)
+}
+
+struct DevOptions {
+    manifest: Option<PathBuf>,
+}
+
+async fn run(config: Config, master: tessera_crypto::MasterKey, dev: Option<DevOptions>) -> Result<()> {
+    let store = setup::open_store(&config).await?;
+    std::fs::create_dir_all(&config.data_dir)?;
+    let audit = Arc::new(JsonLinesSink::open(&config.data_dir.join("audit.jsonl")).context("opening the audit log")?);
+    let deployment = Deployment { partition: config.partition.clone(), region: config.region.clone() };
+    let dev_keys = match &dev {
+        Some(_) => Some(setup::ensure_dev_accounts(store.as_ref(), &master).await?),
+        None => None,
+    };
+    let listener = TcpListener::bind(config.listen).await.with_context(|| format!("binding {}", config.listen))?;
+    let addr = listener.local_addr()?;
+    let app = Arc::new(App::new(deployment, store, master, audit, config.limits.clone()));
+    let (tx, rx) = tokio::sync::watch::channel(false);
+    let admin = match config.admin_listen {
+        Some(a) => {
+            let l = TcpListener::bind(a).await.with_context(|| format!("binding admin {a}"))?;
+            tracing::info!(addr = %l.local_addr()?, "admin listener (/metrics, /healthz)");
+            Some(tokio::spawn(serve::serve_admin(app.clone(), l, rx.clone())))
+        }
+        None => None,
+    };
+    let endpoint = format!("http://{addr}");
+    if let (Some(dev), Some(keys)) = (dev, dev_keys) {
+        print_banner(&endpoint, &config, &keys);
+        if let Some(path) = dev.manifest {
+            let m = serde_json::json!({
+                "endpoint": endpoint,
+                "region": config.region,
+                "data_dir": config.data_dir,
+                "accounts": keys.iter().map(|(a, id, s)| serde_json::json!({
+                    "account_id": a, "access_key_id": id, "secret_access_key": s.expose()
+                })).collect::<Vec<_>>(),
+            });
+            setup::write_private(&path, &serde_json::to_string_pretty(&m)?)?;
+        }
+    }
+    tracing::info!(%endpoint, region = %config.region, store = app.store.dialect(), "tessera is listening");
+    let api = tokio::spawn(serve::serve_api(app, listener, rx));
+    serve::shutdown_signal().await;
+    tracing::info!("shutting down");
+    let _ = tx.send(true);
+    let _ = api.await;
+    if let Some(a) = admin {
+        let _ = a.await;
+    }
+    Ok(())
+}
+
+fn print_banner(endpoint: &str, config: &Config, keys: &[(String, String, tessera_core::Secret)]) {
+    println!("Tessera dev is running.");
+    println!("  endpoint:  {endpoint}");
+    println!("  region:    {}", config.region);
+    println!("  data dir:  {}", config.data_dir.display());
+    if let Some((acct, id, secret)) = keys.first() {
+        println!("\nPoint the AWS CLI at account {acct}:");
+        println!("  export AWS_ENDPOINT_URL={endpoint}");
+        println!("  export AWS_REGION={}", config.region);
+        println!("  export AWS_ACCESS_KEY_ID={id}");
+        println!("  export AWS_SECRET_ACCESS_KEY={}", secret.expose());
+        println!("  aws sts get-caller-identity");
+    }
+    for (acct, id, _) in keys.iter().skip(1) {
+        println!("  (account {acct}: root key {id}; its secret is in the manifest)");
+    }
+    println!();
+}

@@ -1,0 +1,119 @@
+//! Start-up and operator actions shared by `serve`, `dev` and the operator commands.
+
+use crate::config::Config;
+use anyhow::{Context, Result, bail};
+use std::path::Path;
+use std::sync::Arc;
+use tessera_core::{AccountId, Secret};
+use tessera_crypto::MasterKey;
+use tessera_store::Store;
+
+/// The accounts `tessera dev` creates.
+pub const DEV_ACCOUNTS: [&str; 2] = ["111111111111", "222222222222"];
+
+/// Load the master key from `TESSERA_MASTER_KEY` or the configured file.
+pub fn load_master_key(config: &Config) -> Result<MasterKey> {
+    if let Ok(v) = std::env::var("TESSERA_MASTER_KEY") {
+        if !v.is_empty() {
+            return MasterKey::parse(&v).context("TESSERA_MASTER_KEY");
+        }
+    }
+    match &config.keys.master_key_file {
+        Some(p) => {
+            let text = std::fs::read_to_string(p).with_context(|| format!("reading master key file {}", p.display()))?;
+            MasterKey::parse(&text).with_context(|| format!("master key file {}", p.display()))
+        }
+        None => bail!("no master key: set keys.master_key_file in the config or TESSERA_MASTER_KEY"),
+    }
+}
+
+/// Load `{data_dir}/master.key`, generating it (owner-only) on first use. Dev mode only.
+pub fn dev_master_key(data_dir: &Path) -> Result<MasterKey> {
+    let path = data_dir.join("master.key");
+    if path.exists() {
+        let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+        return MasterKey::parse(&text).with_context(|| format!("master key in {}", path.display()));
+    }
+    let key = MasterKey::generate();
+    write_private(&path, &key.to_hex())?;
+    Ok(key)
+}
+
+/// Write a file readable only by its owner, atomically (temp file, fsync, rename).
+pub fn write_private(path: &Path, contents: &str) -> Result<()> {
+    use std::io::Write;
+    let tmp = path.with_extension("tmp");
+    {
+        let mut opts = std::fs::OpenOptions::new();
+        opts.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            opts.mode(0o600);
+        }
+        let mut f = opts.open(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
+        f.write_all(contents.as_bytes())?;
+        f.sync_all()?;
+    }
+    std::fs::rename(&tmp, path).with_context(|| format!("renaming to {}", path.display()))?;
+    Ok(())
+}
+
+pub async fn open_store(config: &Config) -> Result<Arc<dyn Store>> {
+    let url = config.database_url();
+    if url.starts_with("sqlite:") {
+        std::fs::create_dir_all(&config.data_dir)
+            .with_context(|| format!("creating data directory {}", config.data_dir.display()))?;
+    }
+    let store = tessera_store::connect(&url).await.context("opening the store")?;
+    store.migrate().await.context("migrating the store")?;
+    Ok(store)
+}
+
+pub fn now() -> i64 {
+    chrono::Utc::now().timestamp()
+}
+
+/// Create an account; an existing one is an error.
+pub async fn create_account(store: &dyn Store, id: &str) -> Result<()> {
+    let id = AccountId::parse(id)?;
+    match store.create_account(id.as_str(), now()).await {
+        Err(tessera_store::StoreError::Conflict) => bail!("account {id} already exists"),
+        r => r.context("creating the account")?,
+    }
+    Ok(())
+}
+
+/// Create a root access key for `account`; returns (key id, secret).
+pub async fn create_root_key(store: &dyn Store, master: &MasterKey, account: &str) -> Result<(String, Secret)> {
+    let account = AccountId::parse(account)?;
+    if !store.account_exists(account.as_str()).await? {
+        bail!("account {account} does not exist (create it with `tessera account create {account}`)");
+    }
+    let (rec, secret) = tessera_iam::new_access_key(master, account.as_str(), None, now());
+    store.put_access_key(&rec).await.context("storing the key")?;
+    Ok((rec.access_key_id, secret))
+}
+
+/// Make sure the dev accounts exist with a root key each; return (account, key id, secret).
+pub async fn ensure_dev_accounts(store: &dyn Store, master: &MasterKey) -> Result<Vec<(String, String, Secret)>> {
+    let mut out = Vec::new();
+    for acct in DEV_ACCOUNTS {
+        if !store.account_exists(acct).await? {
+            store.create_account(acct, now()).await?;
+        }
+        let keys = store.list_access_keys(acct, None).await?;
+        let active = keys.into_iter().find(|k| k.status == "Active");
+        let (id, secret) = match active {
+            Some(k) => {
+                let plain = master
+                    .open(&k.secret_sealed, k.access_key_id.as_bytes())
+                    .context("the data directory's master key does not open the stored root key")?;
+                (k.access_key_id, Secret::new(String::from_utf8(plain)?))
+            }
+            None => create_root_key(store, master, acct).await?,
+        };
+        out.push((acct.to_owned(), id, secret));
+    }
+    Ok(out)
+}

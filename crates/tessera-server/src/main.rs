@@ -102,7 +102,12 @@ fn init_logging(format: &str, level: &str) {
             .with_writer(std::io::stderr)
             .init();
     } else {
-        tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+        use std::io::IsTerminal;
+        tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_ansi(std::io::stderr().is_terminal())
+            .with_writer(std::io::stderr)
+            .init();
     }
 }
 
@@ -245,7 +250,7 @@ fn print_banner(endpoint: &str, config: &Config, keys: &[(String, String, tesser
     if let Some((acct, id, secret)) = keys.first() {
         println!("\nPoint the AWS CLI at account {acct}:");
         println!("  export AWS_ENDPOINT_URL={endpoint}");
-        println!("  export AWS_REGION={}", config.region);
+        println!("  export AWS_REGION={0} AWS_DEFAULT_REGION={0}", config.region);
         println!("  export AWS_ACCESS_KEY_ID={id}");
         println!("  export AWS_SECRET_ACCESS_KEY={}", secret.expose());
         println!("  aws sts get-caller-identity");

@@ -1,0 +1,272 @@
+//! Combining policy types into one decision, following AWS's documented
+//! evaluation logic for requests within one account and across accounts.
+
+use crate::context::RequestContext;
+use crate::policy::{Evaluation, Policy};
+
+/// All the policies that apply to one request.
+#[derive(Debug, Clone, Copy)]
+pub struct EvalInput<'a> {
+    /// Identity-based policies (inline and managed) of the calling principal.
+    pub identity_policies: &'a [&'a Policy],
+    /// The resource-based policy of the target, if the action has one (for
+    /// `sts:AssumeRole*` this is the role's trust policy).
+    pub resource_policy: Option<&'a Policy>,
+    /// The caller's permissions boundary; `None` = no boundary.
+    pub permissions_boundary: Option<&'a Policy>,
+    /// The session policies (inline and managed) of a role or federated
+    /// session; `None` (or an empty list) = no session policy.
+    pub session_policies: Option<&'a [&'a Policy]>,
+    /// The principal's account is the resource's account.
+    pub same_account: bool,
+    /// The caller is the account root user.
+    pub principal_is_root: bool,
+}
+
+impl<'a> EvalInput<'a> {
+    /// Only identity policies, same account, nothing else.
+    pub fn identity_only(identity_policies: &'a [&'a Policy]) -> Self {
+        Self {
+            identity_policies,
+            resource_policy: None,
+            permissions_boundary: None,
+            session_policies: None,
+            same_account: true,
+            principal_is_root: false,
+        }
+    }
+}
+
+/// The final authorisation decision.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Decision {
+    Allow,
+    /// Some applicable policy has a matching `Deny` statement.
+    ExplicitDeny,
+    /// Nothing (or not every required policy type) allowed the request.
+    ImplicitDeny,
+}
+
+impl Decision {
+    pub fn is_allowed(self) -> bool {
+        self == Decision::Allow
+    }
+}
+
+/// Decides a request as AWS does.
+///
+/// 1. Any matching `Deny` in any supplied policy (identity, resource,
+///    boundary, session) → [`Decision::ExplicitDeny`].
+/// 2. Account root user in its own account → [`Decision::Allow`] (the root
+///    user needs no identity policy). A root caller from another account
+///    counts as having an identity-side allow and still needs the resource
+///    policy.
+/// 3. Same account: the request is allowed when
+///    * the resource policy allows it with a `Principal` naming the caller's
+///      own IAM user ARN, assumed-role session ARN or federated-user session
+///      ARN (such grants are not limited by a permissions boundary or session
+///      policy), or
+///    * the identity policies **or** the resource policy (through the role
+///      ARN, the account, `*`, …) allow it, **and** the permissions boundary
+///      (if any) allows it, **and** the session policies (if any) allow it.
+/// 4. Cross account: the identity policies (or root) **and** the resource
+///    policy must both allow it, and the boundary and session policies (if
+///    any) too. No resource policy → implicit deny.
+///
+/// Session policies are combined as a set: the session side allows when any
+/// one of them allows.
+pub fn authorize(req: &RequestContext, input: &EvalInput<'_>) -> Decision {
+    let identity: Vec<Evaluation> = input
+        .identity_policies
+        .iter()
+        .map(|p| p.evaluate_detailed(req))
+        .collect();
+    let resource = input.resource_policy.map(|p| p.evaluate_detailed(req));
+    let boundary = input.permissions_boundary.map(|p| p.evaluate_detailed(req));
+    let session: Option<Vec<Evaluation>> = input
+        .session_policies
+        .filter(|list| !list.is_empty())
+        .map(|list| list.iter().map(|p| p.evaluate_detailed(req)).collect());
+
+    let any_deny = identity.iter().any(|e| e.explicit_deny)
+        || resource.is_some_and(|e| e.explicit_deny)
+        || boundary.is_some_and(|e| e.explicit_deny)
+        || session
+            .as_deref()
+            .is_some_and(|s| s.iter().any(|e| e.explicit_deny));
+    if any_deny {
+        return Decision::ExplicitDeny;
+    }
+
+    let identity_allows = input.principal_is_root || identity.iter().any(|e| e.allowed);
+    let resource_allows = resource.is_some_and(|e| e.allowed);
+    let resource_direct = resource.is_some_and(|e| e.allowed_directly);
+    let boundary_allows = boundary.is_none_or(|e| e.allowed);
+    let session_allows = session
+        .as_deref()
+        .is_none_or(|s| s.iter().any(|e| e.allowed));
+
+    let allowed = if input.same_account {
+        input.principal_is_root
+            || resource_direct
+            || ((identity_allows || resource_allows) && boundary_allows && session_allows)
+    } else {
+        identity_allows && resource_allows && boundary_allows && session_allows
+    };
+    if allowed {
+        Decision::Allow
+    } else {
+        Decision::ImplicitDeny
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::context::PrincipalRef;
+    use crate::policy::PolicyKind;
+
+    fn identity(doc: &str) -> Policy {
+        Policy::parse(doc, PolicyKind::Identity).unwrap()
+    }
+
+    fn allow(action: &str) -> Policy {
+        identity(&format!(
+            r#"{{"Version":"2012-10-17","Statement":{{"Effect":"Allow","Action":"{action}","Resource":"*"}}}}"#
+        ))
+    }
+
+    fn deny(action: &str) -> Policy {
+        identity(&format!(
+            r#"{{"Version":"2012-10-17","Statement":{{"Effect":"Deny","Action":"{action}","Resource":"*"}}}}"#
+        ))
+    }
+
+    fn resource(principal: &str, effect: &str) -> Policy {
+        Policy::parse(
+            &format!(
+                r#"{{"Version":"2012-10-17","Statement":{{"Effect":"{effect}","Principal":{{"AWS":"{principal}"}},"Action":"s3:GetObject","Resource":"*"}}}}"#
+            ),
+            PolicyKind::Resource,
+        )
+        .unwrap()
+    }
+
+    fn req() -> RequestContext {
+        RequestContext::new("s3:GetObject", "arn:aws:s3:::b/k")
+            .with_principal(PrincipalRef::role_session("aws", "111111111111", "R", "s"))
+    }
+
+    #[test]
+    fn identity_only() {
+        let a = allow("s3:*");
+        let d = deny("s3:GetObject");
+        assert_eq!(
+            authorize(&req(), &EvalInput::identity_only(&[&a])),
+            Decision::Allow
+        );
+        assert_eq!(
+            authorize(&req(), &EvalInput::identity_only(&[])),
+            Decision::ImplicitDeny
+        );
+        assert_eq!(
+            authorize(&req(), &EvalInput::identity_only(&[&a, &d])),
+            Decision::ExplicitDeny
+        );
+        assert!(Decision::Allow.is_allowed());
+        assert!(!Decision::ImplicitDeny.is_allowed());
+    }
+
+    #[test]
+    fn root_in_own_account() {
+        let mut input = EvalInput::identity_only(&[]);
+        input.principal_is_root = true;
+        assert_eq!(authorize(&req(), &input), Decision::Allow);
+        let r = resource("*", "Deny");
+        input.resource_policy = Some(&r);
+        assert_eq!(authorize(&req(), &input), Decision::ExplicitDeny);
+        // Cross-account root still needs the resource policy.
+        let mut input = EvalInput::identity_only(&[]);
+        input.principal_is_root = true;
+        input.same_account = false;
+        assert_eq!(authorize(&req(), &input), Decision::ImplicitDeny);
+        let r = resource("111111111111", "Allow");
+        input.resource_policy = Some(&r);
+        assert_eq!(authorize(&req(), &input), Decision::Allow);
+    }
+
+    #[test]
+    fn same_account_resource_policy_alone_is_enough() {
+        let r = resource("arn:aws:iam::111111111111:role/R", "Allow");
+        let mut input = EvalInput::identity_only(&[]);
+        input.resource_policy = Some(&r);
+        assert_eq!(authorize(&req(), &input), Decision::Allow);
+        // ... but a boundary limits a grant made to the role ARN ...
+        let b = allow("iam:*");
+        input.permissions_boundary = Some(&b);
+        assert_eq!(authorize(&req(), &input), Decision::ImplicitDeny);
+        // ... and not one made to the session ARN.
+        let r = resource("arn:aws:sts::111111111111:assumed-role/R/s", "Allow");
+        input.resource_policy = Some(&r);
+        assert_eq!(authorize(&req(), &input), Decision::Allow);
+        // Session policies likewise.
+        let s = allow("iam:*");
+        let sessions = [&s];
+        input.permissions_boundary = None;
+        input.session_policies = Some(&sessions);
+        assert_eq!(authorize(&req(), &input), Decision::Allow);
+        let r = resource("arn:aws:iam::111111111111:role/R", "Allow");
+        input.resource_policy = Some(&r);
+        assert_eq!(authorize(&req(), &input), Decision::ImplicitDeny);
+    }
+
+    #[test]
+    fn cross_account_needs_both() {
+        let a = allow("s3:GetObject");
+        let r = resource("111111111111", "Allow");
+        let ids = [&a];
+        let mut input = EvalInput::identity_only(&ids);
+        input.same_account = false;
+        assert_eq!(authorize(&req(), &input), Decision::ImplicitDeny);
+        input.resource_policy = Some(&r);
+        assert_eq!(authorize(&req(), &input), Decision::Allow);
+        input.identity_policies = &[];
+        assert_eq!(authorize(&req(), &input), Decision::ImplicitDeny);
+        // Even a direct session grant needs the identity side cross-account.
+        let direct = resource("arn:aws:sts::111111111111:assumed-role/R/s", "Allow");
+        input.resource_policy = Some(&direct);
+        assert_eq!(authorize(&req(), &input), Decision::ImplicitDeny);
+    }
+
+    #[test]
+    fn boundary_and_session_intersection() {
+        let a = allow("s3:*");
+        let ids = [&a];
+        let mut input = EvalInput::identity_only(&ids);
+        let b_ok = allow("s3:Get*");
+        let b_no = allow("ec2:*");
+        input.permissions_boundary = Some(&b_no);
+        assert_eq!(authorize(&req(), &input), Decision::ImplicitDeny);
+        input.permissions_boundary = Some(&b_ok);
+        assert_eq!(authorize(&req(), &input), Decision::Allow);
+        let s_no = allow("ec2:*");
+        let s_ok = allow("s3:GetObject");
+        let one = [&s_no];
+        input.session_policies = Some(&one);
+        assert_eq!(authorize(&req(), &input), Decision::ImplicitDeny);
+        let two = [&s_no, &s_ok];
+        input.session_policies = Some(&two);
+        assert_eq!(authorize(&req(), &input), Decision::Allow);
+        let none: [&Policy; 0] = [];
+        input.session_policies = Some(&none);
+        assert_eq!(authorize(&req(), &input), Decision::Allow);
+        let s_deny = deny("s3:*");
+        let with_deny = [&s_ok, &s_deny];
+        input.session_policies = Some(&with_deny);
+        assert_eq!(authorize(&req(), &input), Decision::ExplicitDeny);
+        let b_deny = deny("*");
+        input.session_policies = None;
+        input.permissions_boundary = Some(&b_deny);
+        assert_eq!(authorize(&req(), &input), Decision::ExplicitDeny);
+    }
+}

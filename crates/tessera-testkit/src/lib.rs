@@ -1,0 +1,142 @@
+//! Test support for Tessera's end-to-end tests: start the real `tessera dev` binary on an
+//! ephemeral port with its own data directory, read the manifest it writes, and build AWS SDK
+//! configurations and CLI environments that point at it.
+//!
+//! The binary is found through `TESSERA_BIN`, else next to the test executable
+//! (`target/<profile>/tessera`); the test script builds it before running the tests.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct Manifest {
+    pub endpoint: String,
+    pub region: String,
+    pub accounts: Vec<AccountKeys>,
+}
+
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct AccountKeys {
+    pub account_id: String,
+    pub access_key_id: String,
+    pub secret_access_key: String,
+}
+
+/// A running `tessera dev`. Stopped with SIGTERM (and waited for) on drop.
+#[derive(Debug)]
+pub struct DevServer {
+    child: Option<Child>,
+    pub manifest: Manifest,
+    pub data_dir: PathBuf,
+    pub manifest_path: PathBuf,
+}
+
+/// Path of the `tessera` binary under test.
+pub fn tessera_bin() -> PathBuf {
+    if let Ok(p) = std::env::var("TESSERA_BIN") {
+        return PathBuf::from(p);
+    }
+    let exe = std::env::current_exe().expect("current exe");
+    // target/<profile>/deps/<test> → target/<profile>/tessera
+    let dir = exe.parent().and_then(Path::parent).expect("target dir");
+    let bin = dir.join("tessera");
+    assert!(bin.exists(), "{} not found: build it first (cargo build --bin tessera) or set TESSERA_BIN", bin.display());
+    bin
+}
+
+impl DevServer {
+    /// Start `tessera dev` on `127.0.0.1:0` with `data_dir`, wait for its manifest.
+    pub fn start(data_dir: &Path) -> DevServer {
+        let manifest_path = data_dir.join("manifest.json");
+        let _ = std::fs::remove_file(&manifest_path);
+        std::fs::create_dir_all(data_dir).expect("data dir");
+        let log = std::fs::File::create(data_dir.join("server.log")).expect("log file");
+        let child = Command::new(tessera_bin())
+            .args(["dev", "--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(data_dir)
+            .arg("--manifest")
+            .arg(&manifest_path)
+            .env("RUST_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("log"))
+            .stderr(log)
+            .spawn()
+            .expect("spawn tessera");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let manifest = loop {
+            if let Ok(text) = std::fs::read_to_string(&manifest_path) {
+                if let Ok(m) = serde_json::from_str::<Manifest>(&text) {
+                    break m;
+                }
+            }
+            assert!(Instant::now() < deadline, "tessera dev did not write its manifest; log:\n{}", std::fs::read_to_string(data_dir.join("server.log")).unwrap_or_default());
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        DevServer { child: Some(child), manifest, data_dir: data_dir.to_owned(), manifest_path }
+    }
+
+    /// Stop the server with SIGTERM and wait for it to exit; returns whether it exited cleanly.
+    pub fn stop(&mut self) -> bool {
+        let Some(mut child) = self.child.take() else { return true };
+        let _ = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Ok(Some(status)) = child.try_wait() {
+                return status.success();
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    pub fn account(&self, id: &str) -> &AccountKeys {
+        self.manifest.accounts.iter().find(|a| a.account_id == id).expect("account in manifest")
+    }
+
+    /// Environment for the AWS CLI / boto3 with the given keys.
+    pub fn cli_env(&self, access_key_id: &str, secret: &str) -> Vec<(String, String)> {
+        vec![
+            ("AWS_ENDPOINT_URL".into(), self.manifest.endpoint.clone()),
+            ("AWS_REGION".into(), self.manifest.region.clone()),
+            ("AWS_DEFAULT_REGION".into(), self.manifest.region.clone()),
+            ("AWS_ACCESS_KEY_ID".into(), access_key_id.into()),
+            ("AWS_SECRET_ACCESS_KEY".into(), secret.into()),
+            ("AWS_CONFIG_FILE".into(), "/dev/null".into()),
+            ("AWS_SHARED_CREDENTIALS_FILE".into(), "/dev/null".into()),
+            ("AWS_MAX_ATTEMPTS".into(), "1".into()),
+        ]
+    }
+
+    /// An SDK configuration for aws-sdk-rust with the given keys (retries off, so every call
+    /// is exactly one request).
+    pub async fn sdk_config(&self, access_key_id: &str, secret: &str) -> aws_config::SdkConfig {
+        let creds = aws_credential_types::Credentials::new(access_key_id, secret, None, None, "tessera-testkit");
+        aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .endpoint_url(&self.manifest.endpoint)
+            .region(aws_config::Region::new(self.manifest.region.clone()))
+            .credentials_provider(creds)
+            .retry_config(aws_config::retry::RetryConfig::disabled())
+            .load()
+            .await
+    }
+
+    /// The audit records written so far.
+    pub fn audit_records(&self) -> Vec<serde_json::Value> {
+        std::fs::read_to_string(self.data_dir.join("audit.jsonl"))
+            .unwrap_or_default()
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("audit lines are JSON"))
+            .collect()
+    }
+}
+
+impl Drop for DevServer {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}

@@ -7,17 +7,25 @@ pub struct Writer {
     out: String,
 }
 
-/// Escape text for element content and attribute values.
+/// Escape text for element content (quotes stay as they are, as AWS renders them).
 pub fn escape(s: &str, out: &mut String) {
     for c in s.chars() {
         match c {
             '<' => out.push_str("&lt;"),
             '>' => out.push_str("&gt;"),
             '&' => out.push_str("&amp;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
             '\r' => out.push_str("&#xD;"),
             c => out.push(c),
+        }
+    }
+}
+
+/// Escape an attribute value (double-quoted).
+fn escape_attr(s: &str, out: &mut String) {
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("&quot;"),
+            c => escape(c.encode_utf8(&mut [0; 4]), out),
         }
     }
 }
@@ -44,7 +52,7 @@ impl Writer {
         self.out.push('<');
         self.out.push_str(name);
         self.out.push_str(" xmlns=\"");
-        escape(ns, &mut self.out);
+        escape_attr(ns, &mut self.out);
         self.out.push_str("\">");
         self
     }

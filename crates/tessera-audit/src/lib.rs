@@ -88,7 +88,9 @@ pub struct JsonLinesSink {
 impl JsonLinesSink {
     pub fn open(path: &Path) -> Result<JsonLinesSink, AuditError> {
         let file = OpenOptions::new().create(true).append(true).open(path)?;
-        Ok(JsonLinesSink { file: Mutex::new(file) })
+        Ok(JsonLinesSink {
+            file: Mutex::new(file),
+        })
     }
 }
 
@@ -111,13 +113,19 @@ pub struct MemorySink {
 
 impl MemorySink {
     pub fn records(&self) -> Vec<AuditRecord> {
-        self.records.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        self.records
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 }
 
 impl AuditSink for MemorySink {
     fn record(&self, record: &AuditRecord) -> Result<(), AuditError> {
-        self.records.lock().unwrap_or_else(|p| p.into_inner()).push(record.clone());
+        self.records
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(record.clone());
         Ok(())
     }
 }
@@ -143,7 +151,11 @@ mod tests {
             request_id: "r".into(),
             event_id: "e".into(),
             read_only: false,
-            resources: vec![Resource { account_id: Some("111111111111".into()), kind: "AWS::IAM::Role".into(), arn: "arn:aws:iam::111111111111:role/R".into() }],
+            resources: vec![Resource {
+                account_id: Some("111111111111".into()),
+                kind: "AWS::IAM::Role".into(),
+                arn: "arn:aws:iam::111111111111:role/R".into(),
+            }],
             event_type: "AwsApiCall",
             management_event: true,
             recipient_account_id: "111111111111".into(),
@@ -154,9 +166,25 @@ mod tests {
     #[test]
     fn cloudtrail_field_names() {
         let v = serde_json::to_value(sample()).unwrap();
-        for k in ["eventVersion", "userIdentity", "eventTime", "eventSource", "eventName", "awsRegion", "sourceIPAddress",
-                  "requestParameters", "responseElements", "requestID", "eventID", "readOnly", "resources", "eventType",
-                  "managementEvent", "recipientAccountId", "eventCategory"] {
+        for k in [
+            "eventVersion",
+            "userIdentity",
+            "eventTime",
+            "eventSource",
+            "eventName",
+            "awsRegion",
+            "sourceIPAddress",
+            "requestParameters",
+            "responseElements",
+            "requestID",
+            "eventID",
+            "readOnly",
+            "resources",
+            "eventType",
+            "managementEvent",
+            "recipientAccountId",
+            "eventCategory",
+        ] {
             assert!(v.get(k).is_some(), "missing {k}");
         }
         assert!(v.get("errorCode").is_none());

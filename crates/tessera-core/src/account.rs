@@ -63,7 +63,14 @@ mod tests {
     #[test]
     fn accepts_only_twelve_digits() {
         assert!(AccountId::parse("111111111111").is_ok());
-        for bad in ["", "11111111111", "1111111111111", "11111111111a", " 11111111111", "١١١١١١١١١١١١"] {
+        for bad in [
+            "",
+            "11111111111",
+            "1111111111111",
+            "11111111111a",
+            " 11111111111",
+            "١١١١١١١١١١١١",
+        ] {
             assert!(AccountId::parse(bad).is_err(), "{bad:?}");
         }
     }

@@ -83,7 +83,15 @@ mod tests {
 
     #[test]
     fn rejects_short_forms() {
-        for bad in ["", "arn", "arn:aws", "arn:aws:iam::1", "urn:aws:iam::1:x", "arn::iam::1:x", "arn:aws:iam::1:"] {
+        for bad in [
+            "",
+            "arn",
+            "arn:aws",
+            "arn:aws:iam::1",
+            "urn:aws:iam::1:x",
+            "arn::iam::1:x",
+            "arn:aws:iam::1:",
+        ] {
             assert!(Arn::parse(bad).is_err(), "{bad:?}");
         }
     }

@@ -35,8 +35,14 @@ impl Caller {
         let acct = self.account.as_str();
         match &self.principal {
             Principal::Root => format!("arn:{partition}:iam::{acct}:root"),
-            Principal::User { name, path, .. } => format!("arn:{partition}:iam::{acct}:user{path}{name}"),
-            Principal::AssumedRole { role_name, session_name, .. } => {
+            Principal::User { name, path, .. } => {
+                format!("arn:{partition}:iam::{acct}:user{path}{name}")
+            }
+            Principal::AssumedRole {
+                role_name,
+                session_name,
+                ..
+            } => {
                 format!("arn:{partition}:sts::{acct}:assumed-role/{role_name}/{session_name}")
             }
         }
@@ -46,7 +52,11 @@ impl Caller {
     pub fn principal_arn(&self, partition: &str) -> String {
         let acct = self.account.as_str();
         match &self.principal {
-            Principal::AssumedRole { role_name, role_path, .. } => {
+            Principal::AssumedRole {
+                role_name,
+                role_path,
+                ..
+            } => {
                 format!("arn:{partition}:iam::{acct}:role{role_path}{role_name}")
             }
             _ => self.arn(partition),
@@ -58,7 +68,11 @@ impl Caller {
         match &self.principal {
             Principal::Root => self.account.to_string(),
             Principal::User { user_id, .. } => user_id.clone(),
-            Principal::AssumedRole { role_id, session_name, .. } => format!("{role_id}:{session_name}"),
+            Principal::AssumedRole {
+                role_id,
+                session_name,
+                ..
+            } => format!("{role_id}:{session_name}"),
         }
     }
 
@@ -81,13 +95,24 @@ mod tests {
     use super::*;
 
     fn caller(p: Principal) -> Caller {
-        Caller { account: AccountId::parse("111111111111").unwrap(), principal: p, access_key_id: "AKIA".into() }
+        Caller {
+            account: AccountId::parse("111111111111").unwrap(),
+            principal: p,
+            access_key_id: "AKIA".into(),
+        }
     }
 
     #[test]
     fn arns() {
-        assert_eq!(caller(Principal::Root).arn("aws"), "arn:aws:iam::111111111111:root");
-        let u = caller(Principal::User { name: "bob".into(), user_id: "AIDA1".into(), path: "/eng/".into() });
+        assert_eq!(
+            caller(Principal::Root).arn("aws"),
+            "arn:aws:iam::111111111111:root"
+        );
+        let u = caller(Principal::User {
+            name: "bob".into(),
+            user_id: "AIDA1".into(),
+            path: "/eng/".into(),
+        });
         assert_eq!(u.arn("aws"), "arn:aws:iam::111111111111:user/eng/bob");
         let r = caller(Principal::AssumedRole {
             role_name: "R".into(),

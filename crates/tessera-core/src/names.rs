@@ -59,7 +59,9 @@ pub fn description(field: &str, v: &str) -> Result<(), String> {
             "1 validation error detected: Value at '{field}' failed to satisfy constraint: Member must have length less than or equal to 1000"
         ));
     }
-    if v.chars().any(|c| c.is_control() && c != '\t' && c != '\n' && c != '\r') {
+    if v.chars()
+        .any(|c| c.is_control() && c != '\t' && c != '\n' && c != '\r')
+    {
         return Err(format!(
             "1 validation error detected: Value at '{field}' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\u0009\\u000A\\u000D\\u0020-\\u007E\\u00A1-\\u00FF]*"
         ));
@@ -69,17 +71,17 @@ pub fn description(field: &str, v: &str) -> Result<(), String> {
 
 /// Tag keys (1–128) and values (0–256) of `[\p{L}\p{Z}\p{N}_.:/=+\-@]`.
 pub fn tag(key: &str, value: &str) -> Result<(), String> {
-    let chars_ok =
-        |s: &str| s.chars().all(|c| c.is_alphanumeric() || c.is_whitespace() || "_.:/=+-@".contains(c));
+    let chars_ok = |s: &str| {
+        s.chars()
+            .all(|c| c.is_alphanumeric() || c.is_whitespace() || "_.:/=+-@".contains(c))
+    };
     if key.is_empty() || key.chars().count() > 128 || !chars_ok(key) {
         return Err(format!(
             "1 validation error detected: Value '{key}' at 'tags.key' failed to satisfy constraint: Member must have length between 1 and 128 and satisfy regular expression pattern: [\\p{{L}}\\p{{Z}}\\p{{N}}_.:/=+\\-@]+"
         ));
     }
     if value.chars().count() > 256 || !chars_ok(value) {
-        return Err(format!(
-            "1 validation error detected: Value at 'tags.value' failed to satisfy constraint: Member must have length less than or equal to 256 and satisfy regular expression pattern: [\\p{{L}}\\p{{Z}}\\p{{N}}_.:/=+\\-@]*"
-        ));
+        return Err("1 validation error detected: Value at 'tags.value' failed to satisfy constraint: Member must have length less than or equal to 256 and satisfy regular expression pattern: [\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]*".to_string());
     }
     if key.to_ascii_lowercase().starts_with("aws:") {
         return Err("Tag keys starting with 'aws:' are reserved for internal use".into());
@@ -97,7 +99,11 @@ mod tests {
         assert!(role_name("roleName", "a+=,.@_-b").is_ok());
         assert!(role_name("roleName", "").unwrap_err().contains("length"));
         assert!(role_name("roleName", &"a".repeat(65)).is_err());
-        assert!(role_name("roleName", "has space").unwrap_err().contains("pattern"));
+        assert!(
+            role_name("roleName", "has space")
+                .unwrap_err()
+                .contains("pattern")
+        );
         assert!(role_name("roleName", "slash/no").is_err());
     }
 

@@ -111,7 +111,13 @@ impl MasterKey {
         full_aad.extend_from_slice(aad);
         let ct = self
             .sealing
-            .encrypt(Nonce::from_slice(&nonce), Payload { msg: plaintext, aad: &full_aad })
+            .encrypt(
+                Nonce::from_slice(&nonce),
+                Payload {
+                    msg: plaintext,
+                    aad: &full_aad,
+                },
+            )
             .expect("AES-GCM encryption cannot fail for in-memory buffers");
         let mut out = Vec::with_capacity(1 + KEY_ID_LEN + NONCE_LEN + ct.len());
         out.push(VERSION);
@@ -136,7 +142,13 @@ impl MasterKey {
         full_aad.extend_from_slice(&self.id);
         full_aad.extend_from_slice(aad);
         self.sealing
-            .decrypt(Nonce::from_slice(nonce), Payload { msg: ct, aad: &full_aad })
+            .decrypt(
+                Nonce::from_slice(nonce),
+                Payload {
+                    msg: ct,
+                    aad: &full_aad,
+                },
+            )
             .map_err(|_| CryptoError::Tampered)
     }
 }
@@ -152,7 +164,10 @@ mod tests {
         let s = k.seal(b"secret", b"AKIA1");
         assert_eq!(k.open(&s, b"AKIA1").unwrap(), b"secret");
         assert_eq!(k.open(&s, b"AKIA2"), Err(CryptoError::Tampered));
-        assert_eq!(MasterKey::generate().open(&s, b"AKIA1"), Err(CryptoError::WrongKey));
+        assert_eq!(
+            MasterKey::generate().open(&s, b"AKIA1"),
+            Err(CryptoError::WrongKey)
+        );
         assert_ne!(k.seal(b"secret", b"AKIA1"), s, "nonce must be fresh");
     }
 

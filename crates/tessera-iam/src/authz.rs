@@ -6,7 +6,10 @@
 
 use std::sync::Arc;
 use tessera_core::{Caller, Deployment, Principal, RequestMeta};
-use tessera_policy::{ContextKeys, ContextValue, Decision, EvalInput, Policy, PolicyKind, PrincipalRef, RequestContext};
+use tessera_policy::{
+    ContextKeys, ContextValue, Decision, EvalInput, Policy, PolicyKind, PrincipalRef,
+    RequestContext,
+};
 use tessera_store::{Store, StoreError};
 
 /// Why a request was refused, with AWS's wording.
@@ -14,6 +17,17 @@ use tessera_store::{Store, StoreError};
 pub struct Denied {
     pub message: String,
     pub explicit: bool,
+}
+
+/// One access to decide: `action` on `resource` (owned by `resource_account`), with the
+/// target's resource-based policy if it has one and request-specific condition keys.
+#[derive(Debug)]
+pub struct Access<'a> {
+    pub action: &'a str,
+    pub resource: &'a str,
+    pub resource_account: &'a str,
+    pub resource_policy: Option<&'a Policy>,
+    pub extra: ContextKeys,
 }
 
 #[derive(Debug, Clone)]
@@ -53,10 +67,20 @@ impl Authorizer {
         let acct = caller.account.as_str();
         match &caller.principal {
             Principal::Root => PrincipalRef::account_root(p, acct),
-            Principal::User { name, path, .. } => PrincipalRef::iam_user(p, acct, &format!("{path}{name}")),
-            Principal::AssumedRole { role_name, role_path, session_name, .. } => {
-                PrincipalRef::role_session(p, acct, &format!("{role_path}{role_name}"), session_name)
+            Principal::User { name, path, .. } => {
+                PrincipalRef::iam_user(p, acct, &format!("{path}{name}"))
             }
+            Principal::AssumedRole {
+                role_name,
+                role_path,
+                session_name,
+                ..
+            } => PrincipalRef::role_session(
+                p,
+                acct,
+                &format!("{role_path}{role_name}"),
+                session_name,
+            ),
         }
     }
 
@@ -88,48 +112,59 @@ impl Authorizer {
             Principal::User { name, .. } => {
                 if let Some(u) = self.store.get_user(acct, name).await? {
                     out.tags = u.tags;
-                    if let Some(arn) = u.permissions_boundary {
-                        if let Some(mp) = self.store.get_managed_policy(&arn).await? {
-                            out.boundary = parse_stored(&mp.document, PolicyKind::PermissionsBoundary, &arn);
-                        }
+                    if let Some(arn) = u.permissions_boundary
+                        && let Some(mp) = self.store.get_managed_policy(&arn).await?
+                    {
+                        out.boundary =
+                            parse_stored(&mp.document, PolicyKind::PermissionsBoundary, &arn);
                     }
                 }
                 for (n, doc) in self.store.list_user_policies(acct, name).await? {
-                    out.identity.extend(parse_stored(&doc, PolicyKind::Identity, &n));
+                    out.identity
+                        .extend(parse_stored(&doc, PolicyKind::Identity, &n));
                 }
             }
             Principal::AssumedRole { role_name, .. } => {
                 if let Some(r) = self.store.get_role(acct, role_name).await? {
                     out.tags = r.tags;
-                    if let Some(arn) = r.permissions_boundary {
-                        if let Some(mp) = self.store.get_managed_policy(&arn).await? {
-                            out.boundary = parse_stored(&mp.document, PolicyKind::PermissionsBoundary, &arn);
-                        }
+                    if let Some(arn) = r.permissions_boundary
+                        && let Some(mp) = self.store.get_managed_policy(&arn).await?
+                    {
+                        out.boundary =
+                            parse_stored(&mp.document, PolicyKind::PermissionsBoundary, &arn);
                     }
                 }
                 for (n, doc) in self.store.list_role_policies(acct, role_name).await? {
-                    out.identity.extend(parse_stored(&doc, PolicyKind::Identity, &n));
+                    out.identity
+                        .extend(parse_stored(&doc, PolicyKind::Identity, &n));
                 }
-                for mp in self.store.list_attached_role_policies(acct, role_name).await? {
-                    out.identity.extend(parse_stored(&mp.document, PolicyKind::Identity, &mp.arn));
+                for mp in self
+                    .store
+                    .list_attached_role_policies(acct, role_name)
+                    .await?
+                {
+                    out.identity
+                        .extend(parse_stored(&mp.document, PolicyKind::Identity, &mp.arn));
                 }
             }
         }
         Ok(out)
     }
 
-    /// May `caller` perform `action` on `resource` (in `resource_account`)? `extra` adds
-    /// request-specific condition keys; `resource_policy` is the target's resource-based policy.
+    /// May `caller` perform the access described by `access`?
     pub async fn check(
         &self,
         caller: &Caller,
         meta: &RequestMeta,
-        action: &str,
-        resource: &str,
-        resource_account: &str,
-        resource_policy: Option<&Policy>,
-        extra: ContextKeys,
+        access: Access<'_>,
     ) -> Result<Result<(), Denied>, StoreError> {
+        let Access {
+            action,
+            resource,
+            resource_account,
+            resource_policy,
+            extra,
+        } = access;
         let loaded = self.load(caller).await?;
         let mut ctx = self.base_context(caller, meta);
         for (k, v) in &loaded.tags {

@@ -10,7 +10,7 @@ mod authz;
 mod error;
 mod render;
 
-pub use authz::{Authorizer, Denied};
+pub use authz::{Access, Authorizer, Denied};
 pub use error::IamError;
 
 use serde_json::{Value, json};
@@ -19,7 +19,9 @@ use tessera_audit::{EventDetails, Resource};
 use tessera_core::{Caller, Deployment, Principal, RequestMeta, Secret, ids, names};
 use tessera_crypto::MasterKey;
 use tessera_policy::{ContextKeys, Policy, PolicyKind};
-use tessera_store::{AccessKeyRecord, ManagedPolicyRecord, OidcProviderRecord, RoleRecord, Store, UserRecord};
+use tessera_store::{
+    AccessKeyRecord, ManagedPolicyRecord, OidcProviderRecord, RoleRecord, Store, UserRecord,
+};
 use tessera_wire::query::QueryParams;
 use tessera_wire::xml::Writer;
 
@@ -92,7 +94,9 @@ fn now_secs(meta: &RequestMeta) -> i64 {
 fn parse_tags(p: &QueryParams) -> R<Vec<(String, String)>> {
     let mut out: Vec<(String, String)> = Vec::new();
     for t in p.struct_list("Tags")? {
-        let key = t.get("Key").ok_or_else(|| IamError::MissingParameter("Tags.member.N.Key is required".into()))?;
+        let key = t
+            .get("Key")
+            .ok_or_else(|| IamError::MissingParameter("Tags.member.N.Key is required".into()))?;
         let value = t.get("Value").map(String::as_str).unwrap_or("");
         validation(names::tag(key, value))?;
         if out.iter().any(|(k, _)| k.eq_ignore_ascii_case(key)) {
@@ -101,17 +105,27 @@ fn parse_tags(p: &QueryParams) -> R<Vec<(String, String)>> {
         out.push((key.clone(), value.to_owned()));
     }
     if out.len() > MAX_TAGS {
-        return Err(IamError::LimitExceeded(format!("Cannot exceed quota for TagsPerRole: {MAX_TAGS}")));
+        return Err(IamError::LimitExceeded(format!(
+            "Cannot exceed quota for TagsPerRole: {MAX_TAGS}"
+        )));
     }
     Ok(out)
 }
 
 fn tags_json(tags: &[(String, String)]) -> Value {
-    Value::Array(tags.iter().map(|(k, v)| json!({"key": k, "value": v})).collect())
+    Value::Array(
+        tags.iter()
+            .map(|(k, v)| json!({"key": k, "value": v}))
+            .collect(),
+    )
 }
 
 /// `MaxItems` / `Marker` paging over an already-sorted list keyed by `key`.
-fn paginate<T>(items: Vec<T>, p: &QueryParams, key: impl Fn(&T) -> String) -> R<(Vec<T>, Option<String>)> {
+fn paginate<T>(
+    items: Vec<T>,
+    p: &QueryParams,
+    key: impl Fn(&T) -> String,
+) -> R<(Vec<T>, Option<String>)> {
     let max: usize = match p.get("MaxItems") {
         None => 100,
         Some(s) => match s.parse::<usize>() {
@@ -131,7 +145,11 @@ fn paginate<T>(items: Vec<T>, p: &QueryParams, key: impl Fn(&T) -> String) -> R<
             .ok_or_else(|| IamError::ValidationError("Invalid Marker.".into()))?,
     };
     let mut rest: Vec<T> = items.into_iter().skip(start).collect();
-    let next = if rest.len() > max { Some(key(&rest[max])) } else { None };
+    let next = if rest.len() > max {
+        Some(key(&rest[max]))
+    } else {
+        None
+    };
     rest.truncate(max);
     Ok((rest, next))
 }
@@ -151,7 +169,12 @@ fn page_footer(w: &mut Writer, next: Option<String>) {
 impl IamService {
     pub fn new(store: Arc<dyn Store>, deployment: Deployment, master: MasterKey) -> IamService {
         let authz = Authorizer::new(store.clone(), deployment.clone());
-        IamService { store, deployment, master, authz }
+        IamService {
+            store,
+            deployment,
+            master,
+            authz,
+        }
     }
 
     pub fn authorizer(&self) -> &Authorizer {
@@ -159,22 +182,47 @@ impl IamService {
     }
 
     fn arn(&self, account: &str, resource: &str) -> String {
-        format!("arn:{}:iam::{account}:{resource}", self.deployment.partition)
+        format!(
+            "arn:{}:iam::{account}:{resource}",
+            self.deployment.partition
+        )
     }
 
-    async fn allow(&self, caller: &Caller, meta: &RequestMeta, action: &str, resource: &str, extra: ContextKeys) -> R<()> {
-        match self.authz.check(caller, meta, action, resource, caller.account.as_str(), None, extra).await? {
+    async fn allow(
+        &self,
+        caller: &Caller,
+        meta: &RequestMeta,
+        action: &str,
+        resource: &str,
+        extra: ContextKeys,
+    ) -> R<()> {
+        let access = Access {
+            action,
+            resource,
+            resource_account: caller.account.as_str(),
+            resource_policy: None,
+            extra,
+        };
+        match self.authz.check(caller, meta, access).await? {
             Ok(()) => Ok(()),
             Err(d) => Err(IamError::AccessDenied(d.message)),
         }
     }
 
     /// Handle one IAM action for `caller`.
-    pub async fn handle(&self, caller: &Caller, meta: &RequestMeta, action: &str, p: &QueryParams) -> R<Outcome> {
-        if let Some(v) = p.get("Version") {
-            if v != VERSION {
-                return Err(IamError::InvalidAction(format!("Could not find operation {action} for version {v}")));
-            }
+    pub async fn handle(
+        &self,
+        caller: &Caller,
+        meta: &RequestMeta,
+        action: &str,
+        p: &QueryParams,
+    ) -> R<Outcome> {
+        if let Some(v) = p.get("Version")
+            && v != VERSION
+        {
+            return Err(IamError::InvalidAction(format!(
+                "Could not find operation {action} for version {v}"
+            )));
         }
         match action {
             "CreateRole" => self.create_role(caller, meta, p).await,
@@ -209,7 +257,9 @@ impl IamService {
             "GetOpenIDConnectProvider" => self.get_oidc_provider(caller, meta, p).await,
             "ListOpenIDConnectProviders" => self.list_oidc_providers(caller, meta, p).await,
             "DeleteOpenIDConnectProvider" => self.delete_oidc_provider(caller, meta, p).await,
-            other => Err(IamError::InvalidAction(format!("Could not find operation {other} for version {VERSION}"))),
+            other => Err(IamError::InvalidAction(format!(
+                "Could not find operation {other} for version {VERSION}"
+            ))),
         }
     }
 
@@ -218,15 +268,29 @@ impl IamService {
     }
 
     fn resource(&self, kind: &str, arn: &str, acct: &str) -> Resource {
-        Resource { account_id: Some(acct.to_owned()), kind: kind.to_owned(), arn: arn.to_owned() }
+        Resource {
+            account_id: Some(acct.to_owned()),
+            kind: kind.to_owned(),
+            arn: arn.to_owned(),
+        }
     }
 
     /// Authorise against a role that may not exist yet: its ARN uses the stored path when the
     /// role exists and the root path otherwise (IAM authorises before it looks up).
     async fn role_arn_for_authz(&self, acct: &str, name: &str) -> R<(String, Option<RoleRecord>)> {
         let role = self.store.get_role(acct, name).await?;
-        let path = role.as_ref().map(|r| r.path.clone()).unwrap_or_else(|| "/".into());
-        Ok((self.role_resource(acct, &path, role.as_ref().map(|r| r.name.as_str()).unwrap_or(name)), role))
+        let path = role
+            .as_ref()
+            .map(|r| r.path.clone())
+            .unwrap_or_else(|| "/".into());
+        Ok((
+            self.role_resource(
+                acct,
+                &path,
+                role.as_ref().map(|r| r.name.as_str()).unwrap_or(name),
+            ),
+            role,
+        ))
     }
 
     async fn check_boundary(&self, acct: &str, arn: &str) -> R<()> {
@@ -237,13 +301,20 @@ impl IamService {
         if ok {
             Ok(())
         } else {
-            Err(IamError::NoSuchEntity(format!("Scope ARN: {arn} does not exist or is not attachable.")))
+            Err(IamError::NoSuchEntity(format!(
+                "Scope ARN: {arn} does not exist or is not attachable."
+            )))
         }
     }
 
     // ------------------------------------------------------------------ roles
 
-    async fn create_role(&self, caller: &Caller, meta: &RequestMeta, p: &QueryParams) -> R<Outcome> {
+    async fn create_role(
+        &self,
+        caller: &Caller,
+        meta: &RequestMeta,
+        p: &QueryParams,
+    ) -> R<Outcome> {
         let acct = caller.account.as_str();
         let name = p.require("RoleName")?;
         validation(names::role_name("roleName", name))?;
@@ -265,7 +336,8 @@ impl IamService {
         if let Some(b) = boundary {
             extra.insert("iam:PermissionsBoundary", b);
         }
-        self.allow(caller, meta, "iam:CreateRole", &arn, extra).await?;
+        self.allow(caller, meta, "iam:CreateRole", &arn, extra)
+            .await?;
         Policy::parse(doc, PolicyKind::Trust)?;
         if let Some(b) = boundary {
             self.check_boundary(acct, b).await?;
@@ -284,7 +356,9 @@ impl IamService {
         };
         match self.store.create_role(&role).await {
             Err(tessera_store::StoreError::Conflict) => {
-                return Err(IamError::EntityAlreadyExists(format!("Role with name {name} already exists.")));
+                return Err(IamError::EntityAlreadyExists(format!(
+                    "Role with name {name} already exists."
+                )));
             }
             r => r?,
         }
@@ -307,22 +381,40 @@ impl IamService {
         let name = p.require("RoleName")?;
         validation(names::role_name("roleName", name))?;
         let (arn, role) = self.role_arn_for_authz(acct, name).await?;
-        self.allow(caller, meta, "iam:GetRole", &arn, ContextKeys::new()).await?;
-        let role = role.ok_or_else(|| IamError::NoSuchEntity(format!("The role with name {name} cannot be found.")))?;
+        self.allow(caller, meta, "iam:GetRole", &arn, ContextKeys::new())
+            .await?;
+        let role = role.ok_or_else(|| {
+            IamError::NoSuchEntity(format!("The role with name {name} cannot be found."))
+        })?;
         let mut w = Writer::new();
         render::role(&mut w, &self.deployment, &role);
         Ok(Outcome {
             result_xml: w.finish(),
-            details: read_details(json!({"roleName": name}), self.resource("AWS::IAM::Role", &arn, acct)),
+            details: read_details(
+                json!({"roleName": name}),
+                self.resource("AWS::IAM::Role", &arn, acct),
+            ),
         })
     }
 
     async fn list_roles(&self, caller: &Caller, meta: &RequestMeta, p: &QueryParams) -> R<Outcome> {
         let acct = caller.account.as_str();
         let prefix = p.get("PathPrefix").unwrap_or("/");
-        self.allow(caller, meta, "iam:ListRoles", &self.arn(acct, "role/"), ContextKeys::new()).await?;
-        let roles: Vec<RoleRecord> =
-            self.store.list_roles(acct).await?.into_iter().filter(|r| r.path.starts_with(prefix)).collect();
+        self.allow(
+            caller,
+            meta,
+            "iam:ListRoles",
+            &self.arn(acct, "role/"),
+            ContextKeys::new(),
+        )
+        .await?;
+        let roles: Vec<RoleRecord> = self
+            .store
+            .list_roles(acct)
+            .await?
+            .into_iter()
+            .filter(|r| r.path.starts_with(prefix))
+            .collect();
         let (page, next) = paginate(roles, p, |r| r.name.to_ascii_lowercase())?;
         let mut w = Writer::new();
         w.open("Roles");
@@ -333,14 +425,26 @@ impl IamService {
         }
         w.close("Roles");
         page_footer(&mut w, next);
-        Ok(Outcome { result_xml: w.finish(), details: read_details(json!({"pathPrefix": prefix}), self.account_resource(acct)) })
+        Ok(Outcome {
+            result_xml: w.finish(),
+            details: read_details(json!({"pathPrefix": prefix}), self.account_resource(acct)),
+        })
     }
 
     fn account_resource(&self, acct: &str) -> Resource {
-        Resource { account_id: Some(acct.to_owned()), kind: "AWS::IAM::Account".into(), arn: self.arn(acct, "root") }
+        Resource {
+            account_id: Some(acct.to_owned()),
+            kind: "AWS::IAM::Account".into(),
+            arn: self.arn(acct, "root"),
+        }
     }
 
-    async fn update_role(&self, caller: &Caller, meta: &RequestMeta, p: &QueryParams) -> R<Outcome> {
+    async fn update_role(
+        &self,
+        caller: &Caller,
+        meta: &RequestMeta,
+        p: &QueryParams,
+    ) -> R<Outcome> {
         let acct = caller.account.as_str();
         let name = p.require("RoleName")?;
         validation(names::role_name("roleName", name))?;
@@ -348,10 +452,16 @@ impl IamService {
         if let Some(d) = description {
             validation(names::description("description", d))?;
         }
-        let max = p.get("MaxSessionDuration").map(parse_max_session).transpose()?;
+        let max = p
+            .get("MaxSessionDuration")
+            .map(parse_max_session)
+            .transpose()?;
         let (arn, role) = self.role_arn_for_authz(acct, name).await?;
-        self.allow(caller, meta, "iam:UpdateRole", &arn, ContextKeys::new()).await?;
-        let mut role = role.ok_or_else(|| IamError::NoSuchEntity(format!("The role with name {name} cannot be found.")))?;
+        self.allow(caller, meta, "iam:UpdateRole", &arn, ContextKeys::new())
+            .await?;
+        let mut role = role.ok_or_else(|| {
+            IamError::NoSuchEntity(format!("The role with name {name} cannot be found."))
+        })?;
         if let Some(d) = description {
             role.description = Some(d.to_owned());
         }
@@ -368,45 +478,84 @@ impl IamService {
         })
     }
 
-    async fn update_assume_role_policy(&self, caller: &Caller, meta: &RequestMeta, p: &QueryParams) -> R<Outcome> {
+    async fn update_assume_role_policy(
+        &self,
+        caller: &Caller,
+        meta: &RequestMeta,
+        p: &QueryParams,
+    ) -> R<Outcome> {
         let acct = caller.account.as_str();
         let name = p.require("RoleName")?;
         validation(names::role_name("roleName", name))?;
         let doc = p.require("PolicyDocument")?;
         let (arn, role) = self.role_arn_for_authz(acct, name).await?;
-        self.allow(caller, meta, "iam:UpdateAssumeRolePolicy", &arn, ContextKeys::new()).await?;
-        let mut role = role.ok_or_else(|| IamError::NoSuchEntity(format!("The role with name {name} cannot be found.")))?;
+        self.allow(
+            caller,
+            meta,
+            "iam:UpdateAssumeRolePolicy",
+            &arn,
+            ContextKeys::new(),
+        )
+        .await?;
+        let mut role = role.ok_or_else(|| {
+            IamError::NoSuchEntity(format!("The role with name {name} cannot be found."))
+        })?;
         Policy::parse(doc, PolicyKind::Trust)?;
         role.trust_policy = doc.to_owned();
         self.store.update_role(&role).await?;
         Ok(Outcome {
             result_xml: String::new(),
-            details: write_details(json!({"roleName": name, "policyDocument": doc}), self.resource("AWS::IAM::Role", &arn, acct)),
+            details: write_details(
+                json!({"roleName": name, "policyDocument": doc}),
+                self.resource("AWS::IAM::Role", &arn, acct),
+            ),
         })
     }
 
-    async fn delete_role(&self, caller: &Caller, meta: &RequestMeta, p: &QueryParams) -> R<Outcome> {
+    async fn delete_role(
+        &self,
+        caller: &Caller,
+        meta: &RequestMeta,
+        p: &QueryParams,
+    ) -> R<Outcome> {
         let acct = caller.account.as_str();
         let name = p.require("RoleName")?;
         validation(names::role_name("roleName", name))?;
         let (arn, role) = self.role_arn_for_authz(acct, name).await?;
-        self.allow(caller, meta, "iam:DeleteRole", &arn, ContextKeys::new()).await?;
+        self.allow(caller, meta, "iam:DeleteRole", &arn, ContextKeys::new())
+            .await?;
         if role.is_none() {
-            return Err(IamError::NoSuchEntity(format!("The role with name {name} cannot be found.")));
+            return Err(IamError::NoSuchEntity(format!(
+                "The role with name {name} cannot be found."
+            )));
         }
         if !self.store.list_role_policies(acct, name).await?.is_empty()
-            || !self.store.list_attached_role_policies(acct, name).await?.is_empty()
+            || !self
+                .store
+                .list_attached_role_policies(acct, name)
+                .await?
+                .is_empty()
         {
-            return Err(IamError::DeleteConflict("Cannot delete entity, must delete policies first.".into()));
+            return Err(IamError::DeleteConflict(
+                "Cannot delete entity, must delete policies first.".into(),
+            ));
         }
         self.store.delete_role(acct, name).await?;
         Ok(Outcome {
             result_xml: String::new(),
-            details: write_details(json!({"roleName": name}), self.resource("AWS::IAM::Role", &arn, acct)),
+            details: write_details(
+                json!({"roleName": name}),
+                self.resource("AWS::IAM::Role", &arn, acct),
+            ),
         })
     }
 
-    async fn put_role_policy(&self, caller: &Caller, meta: &RequestMeta, p: &QueryParams) -> R<Outcome> {
+    async fn put_role_policy(
+        &self,
+        caller: &Caller,
+        meta: &RequestMeta,
+        p: &QueryParams,
+    ) -> R<Outcome> {
         let acct = caller.account.as_str();
         let role_name = p.require("RoleName")?;
         validation(names::role_name("roleName", role_name))?;
@@ -414,9 +563,16 @@ impl IamService {
         validation(names::policy_name("policyName", policy_name))?;
         let doc = p.require("PolicyDocument")?;
         let (arn, role) = self.role_arn_for_authz(acct, role_name).await?;
-        self.allow(caller, meta, "iam:PutRolePolicy", &arn, ContextKeys::new()).await?;
-        let role = role.ok_or_else(|| IamError::NoSuchEntity(format!("The role with name {role_name} cannot be found.")))?;
-        Policy::parse_with_limit(doc, PolicyKind::Identity, Some(tessera_policy::ROLE_INLINE_AGGREGATE_MAX))?;
+        self.allow(caller, meta, "iam:PutRolePolicy", &arn, ContextKeys::new())
+            .await?;
+        let role = role.ok_or_else(|| {
+            IamError::NoSuchEntity(format!("The role with name {role_name} cannot be found."))
+        })?;
+        Policy::parse_with_limit(
+            doc,
+            PolicyKind::Identity,
+            Some(tessera_policy::ROLE_INLINE_AGGREGATE_MAX),
+        )?;
         let others: usize = self
             .store
             .list_role_policies(acct, role_name)
@@ -432,7 +588,9 @@ impl IamService {
                 role.name
             )));
         }
-        self.store.put_role_policy(acct, role_name, policy_name, doc).await?;
+        self.store
+            .put_role_policy(acct, role_name, policy_name, doc)
+            .await?;
         Ok(Outcome {
             result_xml: String::new(),
             details: write_details(
@@ -442,54 +600,114 @@ impl IamService {
         })
     }
 
-    async fn get_role_policy(&self, caller: &Caller, meta: &RequestMeta, p: &QueryParams) -> R<Outcome> {
+    async fn get_role_policy(
+        &self,
+        caller: &Caller,
+        meta: &RequestMeta,
+        p: &QueryParams,
+    ) -> R<Outcome> {
         let acct = caller.account.as_str();
         let role_name = p.require("RoleName")?;
         validation(names::role_name("roleName", role_name))?;
         let policy_name = p.require("PolicyName")?;
         validation(names::policy_name("policyName", policy_name))?;
         let (arn, role) = self.role_arn_for_authz(acct, role_name).await?;
-        self.allow(caller, meta, "iam:GetRolePolicy", &arn, ContextKeys::new()).await?;
-        let role = role.ok_or_else(|| IamError::NoSuchEntity(format!("The role with name {role_name} cannot be found.")))?;
-        let doc = self.store.get_role_policy(acct, role_name, policy_name).await?.ok_or_else(|| {
-            IamError::NoSuchEntity(format!("The role policy with name {policy_name} cannot be found."))
+        self.allow(caller, meta, "iam:GetRolePolicy", &arn, ContextKeys::new())
+            .await?;
+        let role = role.ok_or_else(|| {
+            IamError::NoSuchEntity(format!("The role with name {role_name} cannot be found."))
         })?;
+        let doc = self
+            .store
+            .get_role_policy(acct, role_name, policy_name)
+            .await?
+            .ok_or_else(|| {
+                IamError::NoSuchEntity(format!(
+                    "The role policy with name {policy_name} cannot be found."
+                ))
+            })?;
         let mut w = Writer::new();
         w.elem("RoleName", &role.name);
         w.elem("PolicyName", policy_name);
         w.elem("PolicyDocument", &render::encode_document(&doc));
         Ok(Outcome {
             result_xml: w.finish(),
-            details: read_details(json!({"roleName": role_name, "policyName": policy_name}), self.resource("AWS::IAM::Role", &arn, acct)),
+            details: read_details(
+                json!({"roleName": role_name, "policyName": policy_name}),
+                self.resource("AWS::IAM::Role", &arn, acct),
+            ),
         })
     }
 
-    async fn delete_role_policy(&self, caller: &Caller, meta: &RequestMeta, p: &QueryParams) -> R<Outcome> {
+    async fn delete_role_policy(
+        &self,
+        caller: &Caller,
+        meta: &RequestMeta,
+        p: &QueryParams,
+    ) -> R<Outcome> {
         let acct = caller.account.as_str();
         let role_name = p.require("RoleName")?;
         validation(names::role_name("roleName", role_name))?;
         let policy_name = p.require("PolicyName")?;
         validation(names::policy_name("policyName", policy_name))?;
         let (arn, role) = self.role_arn_for_authz(acct, role_name).await?;
-        self.allow(caller, meta, "iam:DeleteRolePolicy", &arn, ContextKeys::new()).await?;
-        role.ok_or_else(|| IamError::NoSuchEntity(format!("The role with name {role_name} cannot be found.")))?;
-        if !self.store.delete_role_policy(acct, role_name, policy_name).await? {
-            return Err(IamError::NoSuchEntity(format!("The role policy with name {policy_name} cannot be found.")));
+        self.allow(
+            caller,
+            meta,
+            "iam:DeleteRolePolicy",
+            &arn,
+            ContextKeys::new(),
+        )
+        .await?;
+        role.ok_or_else(|| {
+            IamError::NoSuchEntity(format!("The role with name {role_name} cannot be found."))
+        })?;
+        if !self
+            .store
+            .delete_role_policy(acct, role_name, policy_name)
+            .await?
+        {
+            return Err(IamError::NoSuchEntity(format!(
+                "The role policy with name {policy_name} cannot be found."
+            )));
         }
         Ok(Outcome {
             result_xml: String::new(),
-            details: write_details(json!({"roleName": role_name, "policyName": policy_name}), self.resource("AWS::IAM::Role", &arn, acct)),
+            details: write_details(
+                json!({"roleName": role_name, "policyName": policy_name}),
+                self.resource("AWS::IAM::Role", &arn, acct),
+            ),
         })
     }
 
-    async fn list_role_policies(&self, caller: &Caller, meta: &RequestMeta, p: &QueryParams) -> R<Outcome> {
+    async fn list_role_policies(
+        &self,
+        caller: &Caller,
+        meta: &RequestMeta,
+        p: &QueryParams,
+    ) -> R<Outcome> {
         let acct = caller.account.as_str();
         let role_name = p.require("RoleName")?;
         validation(names::role_name("roleName", role_name))?;
         let (arn, role) = self.role_arn_for_authz(acct, role_name).await?;
-        self.allow(caller, meta, "iam:ListRolePolicies", &arn, ContextKeys::new()).await?;
-        role.ok_or_else(|| IamError::NoSuchEntity(format!("The role with name {role_name} cannot be found.")))?;
-        let names: Vec<String> = self.store.list_role_policies(acct, role_name).await?.into_iter().map(|(n, _)| n).collect();
+        self.allow(
+            caller,
+            meta,
+            "iam:ListRolePolicies",
+            &arn,
+            ContextKeys::new(),
+        )
+        .await?;
+        role.ok_or_else(|| {
+            IamError::NoSuchEntity(format!("The role with name {role_name} cannot be found."))
+        })?;
+        let names: Vec<String> = self
+            .store
+            .list_role_policies(acct, role_name)
+            .await?
+            .into_iter()
+            .map(|(n, _)| n)
+            .collect();
         let (page, next) = paginate(names, p, |n| n.clone())?;
         let mut w = Writer::new();
         w.open("PolicyNames");
@@ -500,7 +718,10 @@ impl IamService {
         page_footer(&mut w, next);
         Ok(Outcome {
             result_xml: w.finish(),
-            details: read_details(json!({"roleName": role_name}), self.resource("AWS::IAM::Role", &arn, acct)),
+            details: read_details(
+                json!({"roleName": role_name}),
+                self.resource("AWS::IAM::Role", &arn, acct),
+            ),
         })
     }
 
@@ -510,18 +731,29 @@ impl IamService {
         let prefix = format!("arn:{}:iam::{acct}:policy/", self.deployment.partition);
         let aws_prefix = format!("arn:{}:iam::aws:policy/", self.deployment.partition);
         if arn.starts_with(&aws_prefix) {
-            return Err(IamError::NoSuchEntity(format!("Policy {arn} does not exist or is not attachable.")));
+            return Err(IamError::NoSuchEntity(format!(
+                "Policy {arn} does not exist or is not attachable."
+            )));
         }
         if !arn.starts_with(&prefix) || arn.len() > 2048 {
             if tessera_core::Arn::parse(arn).is_err() {
-                return Err(IamError::ValidationError(format!("ARN {arn} is not valid.")));
+                return Err(IamError::ValidationError(format!(
+                    "ARN {arn} is not valid."
+                )));
             }
-            return Err(IamError::NoSuchEntity(format!("Policy {arn} does not exist or is not attachable.")));
+            return Err(IamError::NoSuchEntity(format!(
+                "Policy {arn} does not exist or is not attachable."
+            )));
         }
         Ok(())
     }
 
-    async fn create_policy(&self, caller: &Caller, meta: &RequestMeta, p: &QueryParams) -> R<Outcome> {
+    async fn create_policy(
+        &self,
+        caller: &Caller,
+        meta: &RequestMeta,
+        p: &QueryParams,
+    ) -> R<Outcome> {
         let acct = caller.account.as_str();
         let name = p.require("PolicyName")?;
         validation(names::policy_name("policyName", name))?;
@@ -533,10 +765,19 @@ impl IamService {
         }
         let doc = p.require("PolicyDocument")?;
         let arn = self.arn(acct, &format!("policy{path}{name}"));
-        self.allow(caller, meta, "iam:CreatePolicy", &arn, ContextKeys::new()).await?;
+        self.allow(caller, meta, "iam:CreatePolicy", &arn, ContextKeys::new())
+            .await?;
         Policy::parse(doc, PolicyKind::Identity)?;
-        if self.store.list_managed_policies(acct).await?.iter().any(|m| m.name == name) {
-            return Err(IamError::EntityAlreadyExists(format!("A policy called {name} already exists. Duplicate names are not allowed.")));
+        if self
+            .store
+            .list_managed_policies(acct)
+            .await?
+            .iter()
+            .any(|m| m.name == name)
+        {
+            return Err(IamError::EntityAlreadyExists(format!(
+                "A policy called {name} already exists. Duplicate names are not allowed."
+            )));
         }
         let rec = ManagedPolicyRecord {
             arn: arn.clone(),
@@ -550,7 +791,9 @@ impl IamService {
         };
         match self.store.create_managed_policy(&rec).await {
             Err(tessera_store::StoreError::Conflict) => {
-                return Err(IamError::EntityAlreadyExists(format!("A policy called {name} already exists. Duplicate names are not allowed.")));
+                return Err(IamError::EntityAlreadyExists(format!(
+                    "A policy called {name} already exists. Duplicate names are not allowed."
+                )));
             }
             r => r?,
         }
@@ -581,19 +824,38 @@ impl IamService {
     async fn get_policy(&self, caller: &Caller, meta: &RequestMeta, p: &QueryParams) -> R<Outcome> {
         let acct = caller.account.as_str();
         let arn = p.require("PolicyArn")?;
-        self.allow(caller, meta, "iam:GetPolicy", arn, ContextKeys::new()).await?;
+        self.allow(caller, meta, "iam:GetPolicy", arn, ContextKeys::new())
+            .await?;
         let rec = self.existing_policy(acct, arn).await?;
         let n = self.store.count_policy_attachments(arn).await?;
         let mut w = Writer::new();
         w.open("Policy");
         render::policy_fields(&mut w, &rec, n);
         w.close("Policy");
-        Ok(Outcome { result_xml: w.finish(), details: read_details(json!({"policyArn": arn}), self.resource("AWS::IAM::Policy", arn, acct)) })
+        Ok(Outcome {
+            result_xml: w.finish(),
+            details: read_details(
+                json!({"policyArn": arn}),
+                self.resource("AWS::IAM::Policy", arn, acct),
+            ),
+        })
     }
 
-    async fn list_policies(&self, caller: &Caller, meta: &RequestMeta, p: &QueryParams) -> R<Outcome> {
+    async fn list_policies(
+        &self,
+        caller: &Caller,
+        meta: &RequestMeta,
+        p: &QueryParams,
+    ) -> R<Outcome> {
         let acct = caller.account.as_str();
-        self.allow(caller, meta, "iam:ListPolicies", &self.arn(acct, "policy/"), ContextKeys::new()).await?;
+        self.allow(
+            caller,
+            meta,
+            "iam:ListPolicies",
+            &self.arn(acct, "policy/"),
+            ContextKeys::new(),
+        )
+        .await?;
         let scope = p.get("Scope").unwrap_or("All");
         if !["All", "AWS", "Local"].contains(&scope) {
             return Err(IamError::ValidationError(format!(
@@ -604,7 +866,12 @@ impl IamService {
         let list: Vec<ManagedPolicyRecord> = if scope == "AWS" {
             Vec::new()
         } else {
-            self.store.list_managed_policies(acct).await?.into_iter().filter(|m| m.path.starts_with(prefix)).collect()
+            self.store
+                .list_managed_policies(acct)
+                .await?
+                .into_iter()
+                .filter(|m| m.path.starts_with(prefix))
+                .collect()
         };
         let (page, next) = paginate(list, p, |m| m.name.clone())?;
         let mut w = Writer::new();
@@ -617,60 +884,131 @@ impl IamService {
         }
         w.close("Policies");
         page_footer(&mut w, next);
-        Ok(Outcome { result_xml: w.finish(), details: read_details(json!({"scope": scope}), self.account_resource(acct)) })
+        Ok(Outcome {
+            result_xml: w.finish(),
+            details: read_details(json!({"scope": scope}), self.account_resource(acct)),
+        })
     }
 
-    async fn delete_policy(&self, caller: &Caller, meta: &RequestMeta, p: &QueryParams) -> R<Outcome> {
+    async fn delete_policy(
+        &self,
+        caller: &Caller,
+        meta: &RequestMeta,
+        p: &QueryParams,
+    ) -> R<Outcome> {
         let acct = caller.account.as_str();
         let arn = p.require("PolicyArn")?;
-        self.allow(caller, meta, "iam:DeletePolicy", arn, ContextKeys::new()).await?;
+        self.allow(caller, meta, "iam:DeletePolicy", arn, ContextKeys::new())
+            .await?;
         self.existing_policy(acct, arn).await?;
         if self.store.count_policy_attachments(arn).await? > 0 {
-            return Err(IamError::DeleteConflict("Cannot delete a policy attached to entities.".into()));
+            return Err(IamError::DeleteConflict(
+                "Cannot delete a policy attached to entities.".into(),
+            ));
         }
-        let in_use = self.store.list_roles(acct).await?.iter().any(|r| r.permissions_boundary.as_deref() == Some(arn))
-            || self.store.list_users(acct).await?.iter().any(|u| u.permissions_boundary.as_deref() == Some(arn));
+        let in_use = self
+            .store
+            .list_roles(acct)
+            .await?
+            .iter()
+            .any(|r| r.permissions_boundary.as_deref() == Some(arn))
+            || self
+                .store
+                .list_users(acct)
+                .await?
+                .iter()
+                .any(|u| u.permissions_boundary.as_deref() == Some(arn));
         if in_use {
-            return Err(IamError::DeleteConflict("Cannot delete a policy used as a permissions boundary.".into()));
+            return Err(IamError::DeleteConflict(
+                "Cannot delete a policy used as a permissions boundary.".into(),
+            ));
         }
         self.store.delete_managed_policy(arn).await?;
-        Ok(Outcome { result_xml: String::new(), details: write_details(json!({"policyArn": arn}), self.resource("AWS::IAM::Policy", arn, acct)) })
+        Ok(Outcome {
+            result_xml: String::new(),
+            details: write_details(
+                json!({"policyArn": arn}),
+                self.resource("AWS::IAM::Policy", arn, acct),
+            ),
+        })
     }
 
-    async fn attach_role_policy(&self, caller: &Caller, meta: &RequestMeta, p: &QueryParams, attach: bool) -> R<Outcome> {
+    async fn attach_role_policy(
+        &self,
+        caller: &Caller,
+        meta: &RequestMeta,
+        p: &QueryParams,
+        attach: bool,
+    ) -> R<Outcome> {
         let acct = caller.account.as_str();
         let role_name = p.require("RoleName")?;
         validation(names::role_name("roleName", role_name))?;
         let policy_arn = p.require("PolicyArn")?;
         let (arn, role) = self.role_arn_for_authz(acct, role_name).await?;
-        let action = if attach { "iam:AttachRolePolicy" } else { "iam:DetachRolePolicy" };
+        let action = if attach {
+            "iam:AttachRolePolicy"
+        } else {
+            "iam:DetachRolePolicy"
+        };
         let mut extra = ContextKeys::new();
         extra.insert("iam:PolicyARN", policy_arn);
         self.allow(caller, meta, action, &arn, extra).await?;
-        role.ok_or_else(|| IamError::NoSuchEntity(format!("The role with name {role_name} cannot be found.")))?;
+        role.ok_or_else(|| {
+            IamError::NoSuchEntity(format!("The role with name {role_name} cannot be found."))
+        })?;
         if attach {
             self.existing_policy(acct, policy_arn).await?;
-            let attached = self.store.list_attached_role_policies(acct, role_name).await?;
+            let attached = self
+                .store
+                .list_attached_role_policies(acct, role_name)
+                .await?;
             if attached.len() >= 10 && !attached.iter().any(|a| a.arn == policy_arn) {
-                return Err(IamError::LimitExceeded("Cannot exceed quota for PoliciesPerRole: 10".into()));
+                return Err(IamError::LimitExceeded(
+                    "Cannot exceed quota for PoliciesPerRole: 10".into(),
+                ));
             }
-            self.store.attach_role_policy(acct, role_name, policy_arn).await?;
-        } else if !self.store.detach_role_policy(acct, role_name, policy_arn).await? {
-            return Err(IamError::NoSuchEntity(format!("Policy {policy_arn} was not found.")));
+            self.store
+                .attach_role_policy(acct, role_name, policy_arn)
+                .await?;
+        } else if !self
+            .store
+            .detach_role_policy(acct, role_name, policy_arn)
+            .await?
+        {
+            return Err(IamError::NoSuchEntity(format!(
+                "Policy {policy_arn} was not found."
+            )));
         }
         Ok(Outcome {
             result_xml: String::new(),
-            details: write_details(json!({"roleName": role_name, "policyArn": policy_arn}), self.resource("AWS::IAM::Role", &arn, acct)),
+            details: write_details(
+                json!({"roleName": role_name, "policyArn": policy_arn}),
+                self.resource("AWS::IAM::Role", &arn, acct),
+            ),
         })
     }
 
-    async fn list_attached_role_policies(&self, caller: &Caller, meta: &RequestMeta, p: &QueryParams) -> R<Outcome> {
+    async fn list_attached_role_policies(
+        &self,
+        caller: &Caller,
+        meta: &RequestMeta,
+        p: &QueryParams,
+    ) -> R<Outcome> {
         let acct = caller.account.as_str();
         let role_name = p.require("RoleName")?;
         validation(names::role_name("roleName", role_name))?;
         let (arn, role) = self.role_arn_for_authz(acct, role_name).await?;
-        self.allow(caller, meta, "iam:ListAttachedRolePolicies", &arn, ContextKeys::new()).await?;
-        role.ok_or_else(|| IamError::NoSuchEntity(format!("The role with name {role_name} cannot be found.")))?;
+        self.allow(
+            caller,
+            meta,
+            "iam:ListAttachedRolePolicies",
+            &arn,
+            ContextKeys::new(),
+        )
+        .await?;
+        role.ok_or_else(|| {
+            IamError::NoSuchEntity(format!("The role with name {role_name} cannot be found."))
+        })?;
         let prefix = p.get("PathPrefix").unwrap_or("/");
         let list: Vec<ManagedPolicyRecord> = self
             .store
@@ -690,19 +1028,36 @@ impl IamService {
         }
         w.close("AttachedPolicies");
         page_footer(&mut w, next);
-        Ok(Outcome { result_xml: w.finish(), details: read_details(json!({"roleName": role_name}), self.resource("AWS::IAM::Role", &arn, acct)) })
+        Ok(Outcome {
+            result_xml: w.finish(),
+            details: read_details(
+                json!({"roleName": role_name}),
+                self.resource("AWS::IAM::Role", &arn, acct),
+            ),
+        })
     }
 
     // ------------------------------------------------------------------ users
 
     async fn user_arn_for_authz(&self, acct: &str, name: &str) -> R<(String, Option<UserRecord>)> {
         let user = self.store.get_user(acct, name).await?;
-        let path = user.as_ref().map(|u| u.path.clone()).unwrap_or_else(|| "/".into());
-        let shown = user.as_ref().map(|u| u.name.clone()).unwrap_or_else(|| name.to_owned());
+        let path = user
+            .as_ref()
+            .map(|u| u.path.clone())
+            .unwrap_or_else(|| "/".into());
+        let shown = user
+            .as_ref()
+            .map(|u| u.name.clone())
+            .unwrap_or_else(|| name.to_owned());
         Ok((self.arn(acct, &format!("user{path}{shown}")), user))
     }
 
-    async fn create_user(&self, caller: &Caller, meta: &RequestMeta, p: &QueryParams) -> R<Outcome> {
+    async fn create_user(
+        &self,
+        caller: &Caller,
+        meta: &RequestMeta,
+        p: &QueryParams,
+    ) -> R<Outcome> {
         let acct = caller.account.as_str();
         let name = p.require("UserName")?;
         validation(names::user_name("userName", name))?;
@@ -715,7 +1070,8 @@ impl IamService {
         if let Some(b) = boundary {
             extra.insert("iam:PermissionsBoundary", b);
         }
-        self.allow(caller, meta, "iam:CreateUser", &arn, extra).await?;
+        self.allow(caller, meta, "iam:CreateUser", &arn, extra)
+            .await?;
         if let Some(b) = boundary {
             self.check_boundary(acct, b).await?;
         }
@@ -730,7 +1086,9 @@ impl IamService {
         };
         match self.store.create_user(&user).await {
             Err(tessera_store::StoreError::Conflict) => {
-                return Err(IamError::EntityAlreadyExists(format!("User with name {name} already exists.")));
+                return Err(IamError::EntityAlreadyExists(format!(
+                    "User with name {name} already exists."
+                )));
             }
             r => r?,
         }
@@ -760,26 +1118,53 @@ impl IamService {
                 w.elem("Arn", &caller.arn(&self.deployment.partition));
                 w.elem("CreateDate", &tessera_core::iso8601(0));
                 w.close("User");
-                return Ok(Outcome { result_xml: w.finish(), details: read_details(json!({}), self.account_resource(acct)) });
+                return Ok(Outcome {
+                    result_xml: w.finish(),
+                    details: read_details(json!({}), self.account_resource(acct)),
+                });
             }
             (None, Principal::AssumedRole { .. }) => {
-                return Err(IamError::ValidationError("Must specify userName when calling with non-User credentials".into()));
+                return Err(IamError::ValidationError(
+                    "Must specify userName when calling with non-User credentials".into(),
+                ));
             }
         };
         validation(names::user_name("userName", &name))?;
         let (arn, user) = self.user_arn_for_authz(acct, &name).await?;
-        self.allow(caller, meta, "iam:GetUser", &arn, ContextKeys::new()).await?;
-        let user = user.ok_or_else(|| IamError::NoSuchEntity(format!("The user with name {name} cannot be found.")))?;
+        self.allow(caller, meta, "iam:GetUser", &arn, ContextKeys::new())
+            .await?;
+        let user = user.ok_or_else(|| {
+            IamError::NoSuchEntity(format!("The user with name {name} cannot be found."))
+        })?;
         let mut w = Writer::new();
         render::user(&mut w, &self.deployment, &user);
-        Ok(Outcome { result_xml: w.finish(), details: read_details(json!({"userName": name}), self.resource("AWS::IAM::User", &arn, acct)) })
+        Ok(Outcome {
+            result_xml: w.finish(),
+            details: read_details(
+                json!({"userName": name}),
+                self.resource("AWS::IAM::User", &arn, acct),
+            ),
+        })
     }
 
     async fn list_users(&self, caller: &Caller, meta: &RequestMeta, p: &QueryParams) -> R<Outcome> {
         let acct = caller.account.as_str();
         let prefix = p.get("PathPrefix").unwrap_or("/");
-        self.allow(caller, meta, "iam:ListUsers", &self.arn(acct, "user/"), ContextKeys::new()).await?;
-        let users: Vec<UserRecord> = self.store.list_users(acct).await?.into_iter().filter(|u| u.path.starts_with(prefix)).collect();
+        self.allow(
+            caller,
+            meta,
+            "iam:ListUsers",
+            &self.arn(acct, "user/"),
+            ContextKeys::new(),
+        )
+        .await?;
+        let users: Vec<UserRecord> = self
+            .store
+            .list_users(acct)
+            .await?
+            .into_iter()
+            .filter(|u| u.path.starts_with(prefix))
+            .collect();
         let (page, next) = paginate(users, p, |u| u.name.to_ascii_lowercase())?;
         let mut w = Writer::new();
         w.open("Users");
@@ -790,24 +1175,50 @@ impl IamService {
         }
         w.close("Users");
         page_footer(&mut w, next);
-        Ok(Outcome { result_xml: w.finish(), details: read_details(json!({"pathPrefix": prefix}), self.account_resource(acct)) })
+        Ok(Outcome {
+            result_xml: w.finish(),
+            details: read_details(json!({"pathPrefix": prefix}), self.account_resource(acct)),
+        })
     }
 
-    async fn delete_user(&self, caller: &Caller, meta: &RequestMeta, p: &QueryParams) -> R<Outcome> {
+    async fn delete_user(
+        &self,
+        caller: &Caller,
+        meta: &RequestMeta,
+        p: &QueryParams,
+    ) -> R<Outcome> {
         let acct = caller.account.as_str();
         let name = p.require("UserName")?;
         validation(names::user_name("userName", name))?;
         let (arn, user) = self.user_arn_for_authz(acct, name).await?;
-        self.allow(caller, meta, "iam:DeleteUser", &arn, ContextKeys::new()).await?;
-        user.ok_or_else(|| IamError::NoSuchEntity(format!("The user with name {name} cannot be found.")))?;
+        self.allow(caller, meta, "iam:DeleteUser", &arn, ContextKeys::new())
+            .await?;
+        user.ok_or_else(|| {
+            IamError::NoSuchEntity(format!("The user with name {name} cannot be found."))
+        })?;
         if !self.store.list_user_policies(acct, name).await?.is_empty() {
-            return Err(IamError::DeleteConflict("Cannot delete entity, must delete policies first.".into()));
+            return Err(IamError::DeleteConflict(
+                "Cannot delete entity, must delete policies first.".into(),
+            ));
         }
-        if !self.store.list_access_keys(acct, Some(name)).await?.is_empty() {
-            return Err(IamError::DeleteConflict("Cannot delete entity, must delete access keys first.".into()));
+        if !self
+            .store
+            .list_access_keys(acct, Some(name))
+            .await?
+            .is_empty()
+        {
+            return Err(IamError::DeleteConflict(
+                "Cannot delete entity, must delete access keys first.".into(),
+            ));
         }
         self.store.delete_user(acct, name).await?;
-        Ok(Outcome { result_xml: String::new(), details: write_details(json!({"userName": name}), self.resource("AWS::IAM::User", &arn, acct)) })
+        Ok(Outcome {
+            result_xml: String::new(),
+            details: write_details(
+                json!({"userName": name}),
+                self.resource("AWS::IAM::User", &arn, acct),
+            ),
+        })
     }
 
     /// The user a key operation targets: `UserName`, else the calling user, else the root.
@@ -818,7 +1229,9 @@ impl IamService {
             (None, Principal::User { name, .. }) => Some(name.clone()),
             (None, Principal::Root) => None,
             (None, Principal::AssumedRole { .. }) => {
-                return Err(IamError::ValidationError("Must specify userName when calling with non-User credentials".into()));
+                return Err(IamError::ValidationError(
+                    "Must specify userName when calling with non-User credentials".into(),
+                ));
             }
         };
         match name {
@@ -826,27 +1239,61 @@ impl IamService {
             Some(n) => {
                 validation(names::user_name("userName", &n))?;
                 let (arn, user) = self.user_arn_for_authz(acct, &n).await?;
-                Ok((Some(user.ok_or_else(|| IamError::NoSuchEntity(format!("The user with name {n} cannot be found.")))?), arn))
+                Ok((
+                    Some(user.ok_or_else(|| {
+                        IamError::NoSuchEntity(format!("The user with name {n} cannot be found."))
+                    })?),
+                    arn,
+                ))
             }
         }
     }
 
-    async fn create_access_key(&self, caller: &Caller, meta: &RequestMeta, p: &QueryParams) -> R<Outcome> {
+    async fn create_access_key(
+        &self,
+        caller: &Caller,
+        meta: &RequestMeta,
+        p: &QueryParams,
+    ) -> R<Outcome> {
         let acct = caller.account.as_str();
         if let Some(n) = p.get("UserName") {
             validation(names::user_name("userName", n))?;
             let (arn, _) = self.user_arn_for_authz(acct, n).await?;
-            self.allow(caller, meta, "iam:CreateAccessKey", &arn, ContextKeys::new()).await?;
+            self.allow(
+                caller,
+                meta,
+                "iam:CreateAccessKey",
+                &arn,
+                ContextKeys::new(),
+            )
+            .await?;
         }
         let (user, arn) = self.key_owner(caller, p).await?;
         if p.get("UserName").is_none() {
-            self.allow(caller, meta, "iam:CreateAccessKey", &arn, ContextKeys::new()).await?;
+            self.allow(
+                caller,
+                meta,
+                "iam:CreateAccessKey",
+                &arn,
+                ContextKeys::new(),
+            )
+            .await?;
         }
-        let existing = self.store.list_access_keys(acct, user.as_ref().map(|u| u.name.as_str())).await?;
+        let existing = self
+            .store
+            .list_access_keys(acct, user.as_ref().map(|u| u.name.as_str()))
+            .await?;
         if existing.len() >= MAX_KEYS_PER_USER {
-            return Err(IamError::LimitExceeded(format!("Cannot exceed quota for AccessKeysPerUser: {MAX_KEYS_PER_USER}")));
+            return Err(IamError::LimitExceeded(format!(
+                "Cannot exceed quota for AccessKeysPerUser: {MAX_KEYS_PER_USER}"
+            )));
         }
-        let (rec, secret) = new_access_key(&self.master, acct, user.as_ref().map(|u| u.name.as_str()), now_secs(meta));
+        let (rec, secret) = new_access_key(
+            &self.master,
+            acct,
+            user.as_ref().map(|u| u.name.as_str()),
+            now_secs(meta),
+        );
         self.store.put_access_key(&rec).await?;
         let mut w = Writer::new();
         w.open("AccessKey");
@@ -864,13 +1311,26 @@ impl IamService {
                 request_parameters: json!({"userName": user.as_ref().map(|u| u.name.clone())}),
                 response_elements: json!({"accessKey": {"accessKeyId": rec.access_key_id, "status": rec.status,
                     "userName": user.as_ref().map(|u| u.name.clone()), "createDate": tessera_core::iso8601(rec.created_at)}}),
-                resources: vec![self.resource(if user.is_some() { "AWS::IAM::User" } else { "AWS::IAM::Account" }, &arn, acct)],
+                resources: vec![self.resource(
+                    if user.is_some() {
+                        "AWS::IAM::User"
+                    } else {
+                        "AWS::IAM::Account"
+                    },
+                    &arn,
+                    acct,
+                )],
                 read_only: false,
             },
         })
     }
 
-    async fn delete_access_key(&self, caller: &Caller, meta: &RequestMeta, p: &QueryParams) -> R<Outcome> {
+    async fn delete_access_key(
+        &self,
+        caller: &Caller,
+        meta: &RequestMeta,
+        p: &QueryParams,
+    ) -> R<Outcome> {
         let acct = caller.account.as_str();
         let id = p.require("AccessKeyId")?;
         if id.len() < 16 || id.len() > 128 || !id.chars().all(|c| c.is_ascii_alphanumeric()) {
@@ -879,24 +1339,47 @@ impl IamService {
             )));
         }
         let (user, arn) = self.key_owner(caller, p).await?;
-        self.allow(caller, meta, "iam:DeleteAccessKey", &arn, ContextKeys::new()).await?;
+        self.allow(
+            caller,
+            meta,
+            "iam:DeleteAccessKey",
+            &arn,
+            ContextKeys::new(),
+        )
+        .await?;
         let owner_key = user.as_ref().map(|u| tessera_store::name_key(&u.name));
         match self.store.get_access_key(id).await? {
             Some(k) if k.account_id == acct && k.user_name_key == owner_key => {}
-            _ => return Err(IamError::NoSuchEntity(format!("The Access Key with id {id} cannot be found."))),
+            _ => {
+                return Err(IamError::NoSuchEntity(format!(
+                    "The Access Key with id {id} cannot be found."
+                )));
+            }
         }
         self.store.delete_access_key(acct, id).await?;
         Ok(Outcome {
             result_xml: String::new(),
-            details: write_details(json!({"accessKeyId": id, "userName": user.as_ref().map(|u| u.name.clone())}), self.resource("AWS::IAM::AccessKey", &arn, acct)),
+            details: write_details(
+                json!({"accessKeyId": id, "userName": user.as_ref().map(|u| u.name.clone())}),
+                self.resource("AWS::IAM::AccessKey", &arn, acct),
+            ),
         })
     }
 
-    async fn list_access_keys(&self, caller: &Caller, meta: &RequestMeta, p: &QueryParams) -> R<Outcome> {
+    async fn list_access_keys(
+        &self,
+        caller: &Caller,
+        meta: &RequestMeta,
+        p: &QueryParams,
+    ) -> R<Outcome> {
         let acct = caller.account.as_str();
         let (user, arn) = self.key_owner(caller, p).await?;
-        self.allow(caller, meta, "iam:ListAccessKeys", &arn, ContextKeys::new()).await?;
-        let keys = self.store.list_access_keys(acct, user.as_ref().map(|u| u.name.as_str())).await?;
+        self.allow(caller, meta, "iam:ListAccessKeys", &arn, ContextKeys::new())
+            .await?;
+        let keys = self
+            .store
+            .list_access_keys(acct, user.as_ref().map(|u| u.name.as_str()))
+            .await?;
         let (page, next) = paginate(keys, p, |k| k.access_key_id.clone())?;
         let mut w = Writer::new();
         if let Some(u) = &user {
@@ -917,11 +1400,19 @@ impl IamService {
         page_footer(&mut w, next);
         Ok(Outcome {
             result_xml: w.finish(),
-            details: read_details(json!({"userName": user.as_ref().map(|u| u.name.clone())}), self.resource("AWS::IAM::User", &arn, acct)),
+            details: read_details(
+                json!({"userName": user.as_ref().map(|u| u.name.clone())}),
+                self.resource("AWS::IAM::User", &arn, acct),
+            ),
         })
     }
 
-    async fn put_user_policy(&self, caller: &Caller, meta: &RequestMeta, p: &QueryParams) -> R<Outcome> {
+    async fn put_user_policy(
+        &self,
+        caller: &Caller,
+        meta: &RequestMeta,
+        p: &QueryParams,
+    ) -> R<Outcome> {
         let acct = caller.account.as_str();
         let user_name = p.require("UserName")?;
         validation(names::user_name("userName", user_name))?;
@@ -929,9 +1420,16 @@ impl IamService {
         validation(names::policy_name("policyName", policy_name))?;
         let doc = p.require("PolicyDocument")?;
         let (arn, user) = self.user_arn_for_authz(acct, user_name).await?;
-        self.allow(caller, meta, "iam:PutUserPolicy", &arn, ContextKeys::new()).await?;
-        let user = user.ok_or_else(|| IamError::NoSuchEntity(format!("The user with name {user_name} cannot be found.")))?;
-        Policy::parse_with_limit(doc, PolicyKind::Identity, Some(tessera_policy::USER_INLINE_AGGREGATE_MAX))?;
+        self.allow(caller, meta, "iam:PutUserPolicy", &arn, ContextKeys::new())
+            .await?;
+        let user = user.ok_or_else(|| {
+            IamError::NoSuchEntity(format!("The user with name {user_name} cannot be found."))
+        })?;
+        Policy::parse_with_limit(
+            doc,
+            PolicyKind::Identity,
+            Some(tessera_policy::USER_INLINE_AGGREGATE_MAX),
+        )?;
         let others: usize = self
             .store
             .list_user_policies(acct, user_name)
@@ -947,7 +1445,9 @@ impl IamService {
                 user.name
             )));
         }
-        self.store.put_user_policy(acct, user_name, policy_name, doc).await?;
+        self.store
+            .put_user_policy(acct, user_name, policy_name, doc)
+            .await?;
         Ok(Outcome {
             result_xml: String::new(),
             details: write_details(
@@ -957,54 +1457,114 @@ impl IamService {
         })
     }
 
-    async fn get_user_policy(&self, caller: &Caller, meta: &RequestMeta, p: &QueryParams) -> R<Outcome> {
+    async fn get_user_policy(
+        &self,
+        caller: &Caller,
+        meta: &RequestMeta,
+        p: &QueryParams,
+    ) -> R<Outcome> {
         let acct = caller.account.as_str();
         let user_name = p.require("UserName")?;
         validation(names::user_name("userName", user_name))?;
         let policy_name = p.require("PolicyName")?;
         validation(names::policy_name("policyName", policy_name))?;
         let (arn, user) = self.user_arn_for_authz(acct, user_name).await?;
-        self.allow(caller, meta, "iam:GetUserPolicy", &arn, ContextKeys::new()).await?;
-        let user = user.ok_or_else(|| IamError::NoSuchEntity(format!("The user with name {user_name} cannot be found.")))?;
-        let doc = self.store.get_user_policy(acct, user_name, policy_name).await?.ok_or_else(|| {
-            IamError::NoSuchEntity(format!("The user policy with name {policy_name} cannot be found."))
+        self.allow(caller, meta, "iam:GetUserPolicy", &arn, ContextKeys::new())
+            .await?;
+        let user = user.ok_or_else(|| {
+            IamError::NoSuchEntity(format!("The user with name {user_name} cannot be found."))
         })?;
+        let doc = self
+            .store
+            .get_user_policy(acct, user_name, policy_name)
+            .await?
+            .ok_or_else(|| {
+                IamError::NoSuchEntity(format!(
+                    "The user policy with name {policy_name} cannot be found."
+                ))
+            })?;
         let mut w = Writer::new();
         w.elem("UserName", &user.name);
         w.elem("PolicyName", policy_name);
         w.elem("PolicyDocument", &render::encode_document(&doc));
         Ok(Outcome {
             result_xml: w.finish(),
-            details: read_details(json!({"userName": user_name, "policyName": policy_name}), self.resource("AWS::IAM::User", &arn, acct)),
+            details: read_details(
+                json!({"userName": user_name, "policyName": policy_name}),
+                self.resource("AWS::IAM::User", &arn, acct),
+            ),
         })
     }
 
-    async fn delete_user_policy(&self, caller: &Caller, meta: &RequestMeta, p: &QueryParams) -> R<Outcome> {
+    async fn delete_user_policy(
+        &self,
+        caller: &Caller,
+        meta: &RequestMeta,
+        p: &QueryParams,
+    ) -> R<Outcome> {
         let acct = caller.account.as_str();
         let user_name = p.require("UserName")?;
         validation(names::user_name("userName", user_name))?;
         let policy_name = p.require("PolicyName")?;
         validation(names::policy_name("policyName", policy_name))?;
         let (arn, user) = self.user_arn_for_authz(acct, user_name).await?;
-        self.allow(caller, meta, "iam:DeleteUserPolicy", &arn, ContextKeys::new()).await?;
-        user.ok_or_else(|| IamError::NoSuchEntity(format!("The user with name {user_name} cannot be found.")))?;
-        if !self.store.delete_user_policy(acct, user_name, policy_name).await? {
-            return Err(IamError::NoSuchEntity(format!("The user policy with name {policy_name} cannot be found.")));
+        self.allow(
+            caller,
+            meta,
+            "iam:DeleteUserPolicy",
+            &arn,
+            ContextKeys::new(),
+        )
+        .await?;
+        user.ok_or_else(|| {
+            IamError::NoSuchEntity(format!("The user with name {user_name} cannot be found."))
+        })?;
+        if !self
+            .store
+            .delete_user_policy(acct, user_name, policy_name)
+            .await?
+        {
+            return Err(IamError::NoSuchEntity(format!(
+                "The user policy with name {policy_name} cannot be found."
+            )));
         }
         Ok(Outcome {
             result_xml: String::new(),
-            details: write_details(json!({"userName": user_name, "policyName": policy_name}), self.resource("AWS::IAM::User", &arn, acct)),
+            details: write_details(
+                json!({"userName": user_name, "policyName": policy_name}),
+                self.resource("AWS::IAM::User", &arn, acct),
+            ),
         })
     }
 
-    async fn list_user_policies(&self, caller: &Caller, meta: &RequestMeta, p: &QueryParams) -> R<Outcome> {
+    async fn list_user_policies(
+        &self,
+        caller: &Caller,
+        meta: &RequestMeta,
+        p: &QueryParams,
+    ) -> R<Outcome> {
         let acct = caller.account.as_str();
         let user_name = p.require("UserName")?;
         validation(names::user_name("userName", user_name))?;
         let (arn, user) = self.user_arn_for_authz(acct, user_name).await?;
-        self.allow(caller, meta, "iam:ListUserPolicies", &arn, ContextKeys::new()).await?;
-        user.ok_or_else(|| IamError::NoSuchEntity(format!("The user with name {user_name} cannot be found.")))?;
-        let names: Vec<String> = self.store.list_user_policies(acct, user_name).await?.into_iter().map(|(n, _)| n).collect();
+        self.allow(
+            caller,
+            meta,
+            "iam:ListUserPolicies",
+            &arn,
+            ContextKeys::new(),
+        )
+        .await?;
+        user.ok_or_else(|| {
+            IamError::NoSuchEntity(format!("The user with name {user_name} cannot be found."))
+        })?;
+        let names: Vec<String> = self
+            .store
+            .list_user_policies(acct, user_name)
+            .await?
+            .into_iter()
+            .map(|(n, _)| n)
+            .collect();
         let (page, next) = paginate(names, p, |n| n.clone())?;
         let mut w = Writer::new();
         w.open("PolicyNames");
@@ -1013,12 +1573,23 @@ impl IamService {
         }
         w.close("PolicyNames");
         page_footer(&mut w, next);
-        Ok(Outcome { result_xml: w.finish(), details: read_details(json!({"userName": user_name}), self.resource("AWS::IAM::User", &arn, acct)) })
+        Ok(Outcome {
+            result_xml: w.finish(),
+            details: read_details(
+                json!({"userName": user_name}),
+                self.resource("AWS::IAM::User", &arn, acct),
+            ),
+        })
     }
 
     // ---------------------------------------------------------- OIDC providers
 
-    async fn create_oidc_provider(&self, caller: &Caller, meta: &RequestMeta, p: &QueryParams) -> R<Outcome> {
+    async fn create_oidc_provider(
+        &self,
+        caller: &Caller,
+        meta: &RequestMeta,
+        p: &QueryParams,
+    ) -> R<Outcome> {
         let acct = caller.account.as_str();
         let url = p.require("Url")?;
         let host_path = oidc_url(url)?;
@@ -1031,7 +1602,9 @@ impl IamService {
             }
         }
         if client_ids.len() > 100 {
-            return Err(IamError::LimitExceeded("Cannot exceed quota for ClientIdsPerOpenIdConnectProvider: 100".into()));
+            return Err(IamError::LimitExceeded(
+                "Cannot exceed quota for ClientIdsPerOpenIdConnectProvider: 100".into(),
+            ));
         }
         let thumbprints = p.list("ThumbprintList")?;
         for t in &thumbprints {
@@ -1042,11 +1615,20 @@ impl IamService {
             }
         }
         if thumbprints.len() > 5 {
-            return Err(IamError::LimitExceeded("Cannot exceed quota for ThumbprintsPerOpenIdConnectProvider: 5".into()));
+            return Err(IamError::LimitExceeded(
+                "Cannot exceed quota for ThumbprintsPerOpenIdConnectProvider: 5".into(),
+            ));
         }
         let tags = parse_tags(p)?;
         let arn = self.arn(acct, &format!("oidc-provider/{host_path}"));
-        self.allow(caller, meta, "iam:CreateOpenIDConnectProvider", &arn, ContextKeys::new()).await?;
+        self.allow(
+            caller,
+            meta,
+            "iam:CreateOpenIDConnectProvider",
+            &arn,
+            ContextKeys::new(),
+        )
+        .await?;
         let rec = OidcProviderRecord {
             arn: arn.clone(),
             account_id: acct.to_owned(),
@@ -1058,7 +1640,9 @@ impl IamService {
         };
         match self.store.create_oidc_provider(&rec).await {
             Err(tessera_store::StoreError::Conflict) => {
-                return Err(IamError::EntityAlreadyExists(format!("Provider with url {url} already exists.")));
+                return Err(IamError::EntityAlreadyExists(format!(
+                    "Provider with url {url} already exists."
+                )));
             }
             r => r?,
         }
@@ -1086,13 +1670,27 @@ impl IamService {
             .get_oidc_provider(arn)
             .await?
             .filter(|o| o.account_id == acct)
-            .ok_or_else(|| IamError::NoSuchEntity(format!("OpenIDConnect Provider not found for arn {arn}")))
+            .ok_or_else(|| {
+                IamError::NoSuchEntity(format!("OpenIDConnect Provider not found for arn {arn}"))
+            })
     }
 
-    async fn get_oidc_provider(&self, caller: &Caller, meta: &RequestMeta, p: &QueryParams) -> R<Outcome> {
+    async fn get_oidc_provider(
+        &self,
+        caller: &Caller,
+        meta: &RequestMeta,
+        p: &QueryParams,
+    ) -> R<Outcome> {
         let acct = caller.account.as_str();
         let arn = p.require("OpenIDConnectProviderArn")?;
-        self.allow(caller, meta, "iam:GetOpenIDConnectProvider", arn, ContextKeys::new()).await?;
+        self.allow(
+            caller,
+            meta,
+            "iam:GetOpenIDConnectProvider",
+            arn,
+            ContextKeys::new(),
+        )
+        .await?;
         let rec = self.existing_oidc(acct, arn).await?;
         let mut w = Writer::new();
         w.elem("Url", &rec.url);
@@ -1110,13 +1708,28 @@ impl IamService {
         render::tags(&mut w, &rec.tags);
         Ok(Outcome {
             result_xml: w.finish(),
-            details: read_details(json!({"openIDConnectProviderArn": arn}), self.resource("AWS::IAM::OIDCProvider", arn, acct)),
+            details: read_details(
+                json!({"openIDConnectProviderArn": arn}),
+                self.resource("AWS::IAM::OIDCProvider", arn, acct),
+            ),
         })
     }
 
-    async fn list_oidc_providers(&self, caller: &Caller, meta: &RequestMeta, _p: &QueryParams) -> R<Outcome> {
+    async fn list_oidc_providers(
+        &self,
+        caller: &Caller,
+        meta: &RequestMeta,
+        _p: &QueryParams,
+    ) -> R<Outcome> {
         let acct = caller.account.as_str();
-        self.allow(caller, meta, "iam:ListOpenIDConnectProviders", &self.arn(acct, "oidc-provider/"), ContextKeys::new()).await?;
+        self.allow(
+            caller,
+            meta,
+            "iam:ListOpenIDConnectProviders",
+            &self.arn(acct, "oidc-provider/"),
+            ContextKeys::new(),
+        )
+        .await?;
         let mut w = Writer::new();
         w.open("OpenIDConnectProviderList");
         for o in self.store.list_oidc_providers(acct).await? {
@@ -1125,28 +1738,56 @@ impl IamService {
             w.close("member");
         }
         w.close("OpenIDConnectProviderList");
-        Ok(Outcome { result_xml: w.finish(), details: read_details(json!({}), self.account_resource(acct)) })
+        Ok(Outcome {
+            result_xml: w.finish(),
+            details: read_details(json!({}), self.account_resource(acct)),
+        })
     }
 
-    async fn delete_oidc_provider(&self, caller: &Caller, meta: &RequestMeta, p: &QueryParams) -> R<Outcome> {
+    async fn delete_oidc_provider(
+        &self,
+        caller: &Caller,
+        meta: &RequestMeta,
+        p: &QueryParams,
+    ) -> R<Outcome> {
         let acct = caller.account.as_str();
         let arn = p.require("OpenIDConnectProviderArn")?;
-        self.allow(caller, meta, "iam:DeleteOpenIDConnectProvider", arn, ContextKeys::new()).await?;
+        self.allow(
+            caller,
+            meta,
+            "iam:DeleteOpenIDConnectProvider",
+            arn,
+            ContextKeys::new(),
+        )
+        .await?;
         self.existing_oidc(acct, arn).await?;
         self.store.delete_oidc_provider(arn).await?;
         Ok(Outcome {
             result_xml: String::new(),
-            details: write_details(json!({"openIDConnectProviderArn": arn}), self.resource("AWS::IAM::OIDCProvider", arn, acct)),
+            details: write_details(
+                json!({"openIDConnectProviderArn": arn}),
+                self.resource("AWS::IAM::OIDCProvider", arn, acct),
+            ),
         })
     }
 }
 
 fn read_details(params: Value, resource: Resource) -> EventDetails {
-    EventDetails { request_parameters: params, response_elements: Value::Null, resources: vec![resource], read_only: true }
+    EventDetails {
+        request_parameters: params,
+        response_elements: Value::Null,
+        resources: vec![resource],
+        read_only: true,
+    }
 }
 
 fn write_details(params: Value, resource: Resource) -> EventDetails {
-    EventDetails { request_parameters: params, response_elements: Value::Null, resources: vec![resource], read_only: false }
+    EventDetails {
+        request_parameters: params,
+        response_elements: Value::Null,
+        resources: vec![resource],
+        read_only: false,
+    }
 }
 
 fn parse_max_session(s: &str) -> R<i64> {
@@ -1160,7 +1801,11 @@ fn parse_max_session(s: &str) -> R<i64> {
 
 /// `https://host[:port]/path` → `host[:port]/path`, as IAM names OIDC providers.
 fn oidc_url(url: &str) -> R<String> {
-    let bad = || IamError::ValidationError(format!("The URL {url} is not valid: it must begin with https:// and name a host."));
+    let bad = || {
+        IamError::ValidationError(format!(
+            "The URL {url} is not valid: it must begin with https:// and name a host."
+        ))
+    };
     if url.is_empty() || url.chars().count() > 255 {
         return Err(IamError::ValidationError(
             "1 validation error detected: Value at 'url' failed to satisfy constraint: Member must have length less than or equal to 255 and greater than or equal to 1".into(),
@@ -1177,7 +1822,12 @@ fn oidc_url(url: &str) -> R<String> {
 
 /// Make a new long-term access key for the account root (`user` = None) or a user. The
 /// secret is returned once and stored sealed under the master key, bound to the key id.
-pub fn new_access_key(master: &MasterKey, account: &str, user: Option<&str>, now: i64) -> (AccessKeyRecord, Secret) {
+pub fn new_access_key(
+    master: &MasterKey,
+    account: &str,
+    user: Option<&str>,
+    now: i64,
+) -> (AccessKeyRecord, Secret) {
     let id = ids::access_key_id();
     let secret = ids::secret_access_key();
     let rec = AccessKeyRecord {
@@ -1197,8 +1847,14 @@ mod tests {
 
     #[test]
     fn oidc_urls() {
-        assert_eq!(oidc_url("https://idp.example.com/tenant/").unwrap(), "idp.example.com/tenant");
-        assert_eq!(oidc_url("https://127.0.0.1:8443").unwrap(), "127.0.0.1:8443");
+        assert_eq!(
+            oidc_url("https://idp.example.com/tenant/").unwrap(),
+            "idp.example.com/tenant"
+        );
+        assert_eq!(
+            oidc_url("https://127.0.0.1:8443").unwrap(),
+            "127.0.0.1:8443"
+        );
         assert!(oidc_url("http://idp.example.com").is_err());
         assert!(oidc_url("https://").is_err());
         assert!(oidc_url("https://a.b/x?y").is_err());

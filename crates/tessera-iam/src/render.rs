@@ -6,7 +6,11 @@ use tessera_store::{ManagedPolicyRecord, RoleRecord, UserRecord};
 use tessera_wire::xml::Writer;
 
 /// RFC 3986 unreserved characters stay; everything else is percent-encoded.
-const DOCUMENT: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~');
+const DOCUMENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
 
 /// IAM returns policy documents URL-encoded; botocore and the AWS CLI decode them.
 pub fn encode_document(doc: &str) -> String {
@@ -37,9 +41,18 @@ pub fn role_fields(w: &mut Writer, d: &Deployment, r: &RoleRecord, with_tags: bo
     w.elem("Path", &r.path);
     w.elem("RoleName", &r.name);
     w.elem("RoleId", &r.role_id);
-    w.elem("Arn", &format!("arn:{}:iam::{}:role{}{}", d.partition, r.account_id, r.path, r.name));
+    w.elem(
+        "Arn",
+        &format!(
+            "arn:{}:iam::{}:role{}{}",
+            d.partition, r.account_id, r.path, r.name
+        ),
+    );
     w.elem("CreateDate", &iso8601(r.created_at));
-    w.elem("AssumeRolePolicyDocument", &encode_document(&r.trust_policy));
+    w.elem(
+        "AssumeRolePolicyDocument",
+        &encode_document(&r.trust_policy),
+    );
     w.opt("Description", r.description.as_deref());
     w.elem("MaxSessionDuration", &r.max_session_duration.to_string());
     if let Some(b) = &r.permissions_boundary {
@@ -64,7 +77,13 @@ pub fn user_fields(w: &mut Writer, d: &Deployment, u: &UserRecord) {
     w.elem("Path", &u.path);
     w.elem("UserName", &u.name);
     w.elem("UserId", &u.user_id);
-    w.elem("Arn", &format!("arn:{}:iam::{}:user{}{}", d.partition, u.account_id, u.path, u.name));
+    w.elem(
+        "Arn",
+        &format!(
+            "arn:{}:iam::{}:user{}{}",
+            d.partition, u.account_id, u.path, u.name
+        ),
+    );
     w.elem("CreateDate", &iso8601(u.created_at));
     if let Some(b) = &u.permissions_boundary {
         w.open("PermissionsBoundary");

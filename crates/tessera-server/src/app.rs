@@ -69,7 +69,11 @@ struct Handled {
 }
 
 fn internal() -> AwsError {
-    AwsError::new(500, "InternalFailure", "The request processing has failed because of an unknown error.")
+    AwsError::new(
+        500,
+        "InternalFailure",
+        "The request processing has failed because of an unknown error.",
+    )
 }
 
 fn new_request_id() -> String {
@@ -105,7 +109,8 @@ where
         let h = pipeline(&app, req, &meta).await;
         let status = h.response.status().as_u16();
         record_audit(&app, &meta, &h);
-        app.metrics.observe(h.service, &h.action, status, started.elapsed());
+        app.metrics
+            .observe(h.service, &h.action, status, started.elapsed());
         tracing::info!(
             %method,
             path = %path,
@@ -125,7 +130,10 @@ where
 }
 
 fn header_bytes(headers: &http::HeaderMap) -> usize {
-    headers.iter().map(|(k, v)| k.as_str().len() + v.len() + 4).sum()
+    headers
+        .iter()
+        .map(|(k, v)| k.as_str().len() + v.len() + 4)
+        .sum()
 }
 
 async fn pipeline<B>(app: &App, req: Request<B>, meta: &RequestMeta) -> Handled
@@ -154,14 +162,22 @@ where
     };
     if header_bytes(&parts.headers) > app.limits.max_header_bytes {
         let e = match protocol {
-            Protocol::RestXml => AwsError::new(400, "RequestHeaderSectionTooLarge", format!(
-                "Your request header section exceeds the maximum allowed size of {} bytes.",
-                app.limits.max_header_bytes
-            )),
-            _ => AwsError::new(400, "ValidationError", format!(
-                "Request header section exceeds the maximum allowed size of {} bytes.",
-                app.limits.max_header_bytes
-            )),
+            Protocol::RestXml => AwsError::new(
+                400,
+                "RequestHeaderSectionTooLarge",
+                format!(
+                    "Your request header section exceeds the maximum allowed size of {} bytes.",
+                    app.limits.max_header_bytes
+                ),
+            ),
+            _ => AwsError::new(
+                400,
+                "ValidationError",
+                format!(
+                    "Request header section exceeds the maximum allowed size of {} bytes.",
+                    app.limits.max_header_bytes
+                ),
+            ),
         };
         return fail(service, "Unknown".into(), e, protocol);
     }
@@ -175,23 +191,43 @@ where
         }
         Route::Json { target } => {
             let op = target.rsplit('.').next().unwrap_or("").to_owned();
-            let e = AwsError::new(400, "UnknownOperationException", format!("The operation {target} is not supported by this server yet."));
+            let e = AwsError::new(
+                400,
+                "UnknownOperationException",
+                format!("The operation {target} is not supported by this server yet."),
+            );
             fail("json", op, e, protocol)
         }
         Route::SsoOidc => {
-            let e = AwsError::new(400, "InvalidRequestException", "CreateTokenWithIAM is not supported by this server yet.");
+            let e = AwsError::new(
+                400,
+                "InvalidRequestException",
+                "CreateTokenWithIAM is not supported by this server yet.",
+            );
             fail("sso-oidc", "CreateTokenWithIAM".into(), e, protocol)
         }
         Route::S3Control => {
-            let e = AwsError::new(501, "NotImplemented", "S3 Access Grants are not supported by this server yet.");
+            let e = AwsError::new(
+                501,
+                "NotImplemented",
+                "S3 Access Grants are not supported by this server yet.",
+            );
             fail("s3control", "Unknown".into(), e, protocol)
         }
         Route::Scim => {
-            let e = AwsError::new(501, "NotImplemented", "SCIM is not supported by this server yet.");
+            let e = AwsError::new(
+                501,
+                "NotImplemented",
+                "SCIM is not supported by this server yet.",
+            );
             fail("scim", "Unknown".into(), e, protocol)
         }
         Route::S3 => {
-            let e = AwsError::new(501, "NotImplemented", "The S3 data plane is not supported by this server yet.");
+            let e = AwsError::new(
+                501,
+                "NotImplemented",
+                "The S3 data plane is not supported by this server yet.",
+            );
             fail("s3", "Unknown".into(), e, protocol)
         }
     }
@@ -204,12 +240,21 @@ where
 {
     match Limited::new(body, limit).collect().await {
         Ok(c) => Ok(c.to_bytes()),
-        Err(e) if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() => Err(AwsError::new(
-            413,
-            "RequestEntityTooLarge",
-            format!("Request body must be no larger than {limit} bytes."),
+        Err(e)
+            if e.downcast_ref::<http_body_util::LengthLimitError>()
+                .is_some() =>
+        {
+            Err(AwsError::new(
+                413,
+                "RequestEntityTooLarge",
+                format!("Request body must be no larger than {limit} bytes."),
+            ))
+        }
+        Err(e) => Err(AwsError::new(
+            400,
+            "IncompleteBody",
+            format!("The request body could not be read: {e}"),
         )),
-        Err(e) => Err(AwsError::new(400, "IncompleteBody", format!("The request body could not be read: {e}"))),
     }
 }
 
@@ -218,22 +263,40 @@ where
 fn guess_query_protocol(parts: &http::request::Parts) -> Protocol {
     let scope_service = auth::parse(parts).ok().map(|a| a.service);
     match scope_service.as_deref() {
-        Some("sts") => Protocol::Query { namespace: STS_NAMESPACE },
-        Some(_) => Protocol::Query { namespace: IAM_NAMESPACE },
+        Some("sts") => Protocol::Query {
+            namespace: STS_NAMESPACE,
+        },
+        Some(_) => Protocol::Query {
+            namespace: IAM_NAMESPACE,
+        },
         None => {
             let q = parts.uri.query().unwrap_or("");
-            let sts = tessera_sts::KNOWN_ACTIONS.iter().any(|a| q.contains(&format!("Action={a}")));
-            Protocol::Query { namespace: if sts { STS_NAMESPACE } else { IAM_NAMESPACE } }
+            let sts = tessera_sts::KNOWN_ACTIONS
+                .iter()
+                .any(|a| q.contains(&format!("Action={a}")));
+            Protocol::Query {
+                namespace: if sts { STS_NAMESPACE } else { IAM_NAMESPACE },
+            }
         }
     }
 }
 
-async fn query(app: &App, parts: &http::request::Parts, body: Bytes, meta: &RequestMeta) -> Handled {
+async fn query(
+    app: &App,
+    parts: &http::request::Parts,
+    body: Bytes,
+    meta: &RequestMeta,
+) -> Handled {
     let raw_query = parts.uri.query().unwrap_or("");
     // Until the parameters are parsed, STS actions get STS's namespace, everything else IAM's.
     let parsed_auth = auth::parse(parts);
     let params = QueryParams::parse(&[raw_query.as_bytes(), &body]);
-    let action = params.as_ref().ok().and_then(|p| p.get("Action")).unwrap_or("").to_owned();
+    let action = params
+        .as_ref()
+        .ok()
+        .and_then(|p| p.get("Action"))
+        .unwrap_or("")
+        .to_owned();
     let is_sts_action = tessera_sts::KNOWN_ACTIONS.contains(&action.as_str());
     let (service, namespace): (&'static str, &'static str) = match &parsed_auth {
         Ok(a) if a.service == "sts" => ("sts", STS_NAMESPACE),
@@ -244,14 +307,29 @@ async fn query(app: &App, parts: &http::request::Parts, body: Bytes, meta: &Requ
     let protocol = Protocol::Query { namespace };
     let mut h = Handled {
         service,
-        action: if action.is_empty() { "Unknown".into() } else { action.clone() },
+        action: if action.is_empty() {
+            "Unknown".into()
+        } else {
+            action.clone()
+        },
         caller: None,
         access_key_id: parsed_auth.as_ref().ok().map(|a| a.access_key_id.clone()),
         details: None,
         error: None,
         response: Response::new(Bytes::new()),
     };
-    let result = query_inner(app, parts, &body, meta, params, &action, service, parsed_auth, &mut h).await;
+    let result = query_inner(
+        app,
+        parts,
+        &body,
+        meta,
+        params,
+        &action,
+        service,
+        parsed_auth,
+        &mut h,
+    )
+    .await;
     match result {
         Ok((xml, details)) => {
             h.response = tessera_wire::query_response(namespace, &action, &xml, &meta.request_id);
@@ -282,12 +360,22 @@ async fn query_inner(
         _ => tessera_iam::IamError::from(e).to_aws(),
     })?;
     if action.is_empty() {
-        return Err(AwsError::new(400, "MissingAction", "Could not find operation: the request must contain the parameter Action."));
+        return Err(AwsError::new(
+            400,
+            "MissingAction",
+            "Could not find operation: the request must contain the parameter Action.",
+        ));
     }
     let auth = match parsed_auth {
         Ok(a) => a,
-        Err(SigV4Error::MissingAuthentication) if tessera_sts::UNSIGNED_ACTIONS.contains(&action) => {
-            return Err(AwsError::new(400, "InvalidAction", format!("The operation {action} is not available on this server yet.")));
+        Err(SigV4Error::MissingAuthentication)
+            if tessera_sts::UNSIGNED_ACTIONS.contains(&action) =>
+        {
+            return Err(AwsError::new(
+                400,
+                "InvalidAction",
+                format!("The operation {action} is not available on this server yet."),
+            ));
         }
         Err(SigV4Error::MissingAuthentication) => {
             return Err(AwsError::new(
@@ -302,14 +390,35 @@ async fn query_inner(
         "sts" => tessera_sts::KNOWN_ACTIONS.contains(&action),
         _ => tessera_iam::ACTIONS.contains(&action),
     };
-    let caller = auth::authenticate(app, parts, body, &auth, Canonicalization::Standard, &[service], meta.now).await?;
+    let caller = auth::authenticate(
+        app,
+        parts,
+        body,
+        &auth,
+        Canonicalization::Standard,
+        &[service],
+        meta.now,
+    )
+    .await?;
     h.caller = Some(caller.clone());
     if !known {
-        let version = if service == "sts" { tessera_sts::VERSION } else { tessera_iam::VERSION };
-        return Err(AwsError::new(400, "InvalidAction", format!("Could not find operation {action} for version {version}")));
+        let version = if service == "sts" {
+            tessera_sts::VERSION
+        } else {
+            tessera_iam::VERSION
+        };
+        return Err(AwsError::new(
+            400,
+            "InvalidAction",
+            format!("Could not find operation {action} for version {version}"),
+        ));
     }
     match service {
-        "sts" => app.sts.handle(&caller, action, &params).map(|o| (o.result_xml, o.details)).map_err(|e| e.to_aws()),
+        "sts" => app
+            .sts
+            .handle(&caller, action, &params)
+            .map(|o| (o.result_xml, o.details))
+            .map_err(|e| e.to_aws()),
         _ => app
             .iam
             .handle(&caller, meta, action, &params)
@@ -327,9 +436,13 @@ fn user_identity(app: &App, caller: Option<&Caller>, access_key_id: Option<&str>
     match &c.principal {
         Principal::Root => json!({"type": "Root", "principalId": c.account.as_str(), "arn": arn,
             "accountId": c.account.as_str(), "accessKeyId": c.access_key_id}),
-        Principal::User { name, user_id, .. } => json!({"type": "IAMUser", "principalId": user_id, "arn": arn,
-            "accountId": c.account.as_str(), "accessKeyId": c.access_key_id, "userName": name}),
-        Principal::AssumedRole { role_name, role_id, .. } => json!({"type": "AssumedRole", "principalId": c.user_id(), "arn": arn,
+        Principal::User { name, user_id, .. } => {
+            json!({"type": "IAMUser", "principalId": user_id, "arn": arn,
+            "accountId": c.account.as_str(), "accessKeyId": c.access_key_id, "userName": name})
+        }
+        Principal::AssumedRole {
+            role_name, role_id, ..
+        } => json!({"type": "AssumedRole", "principalId": c.user_id(), "arn": arn,
             "accountId": c.account.as_str(), "accessKeyId": c.access_key_id,
             "sessionContext": {"sessionIssuer": {"type": "Role", "principalId": role_id,
                 "arn": c.principal_arn(&app.deployment.partition), "accountId": c.account.as_str(), "userName": role_name}}}),
@@ -346,7 +459,11 @@ fn record_audit(app: &App, meta: &RequestMeta, h: &Handled) {
         "json" => "sso.amazonaws.com",
         _ => "s3.amazonaws.com",
     };
-    let account = h.caller.as_ref().map(|c| c.account.to_string()).unwrap_or_default();
+    let account = h
+        .caller
+        .as_ref()
+        .map(|c| c.account.to_string())
+        .unwrap_or_default();
     let rec = AuditRecord {
         event_version: "1.11",
         user_identity: user_identity(app, h.caller.as_ref(), h.access_key_id.as_deref()),

@@ -4,7 +4,9 @@
 use crate::app::App;
 use http::request::Parts;
 use tessera_core::{AccountId, Caller, Principal};
-use tessera_sigv4::{Canonicalization, ParsedAuth, Payload, RequestParts, SigV4Error, VerifyOptions};
+use tessera_sigv4::{
+    Canonicalization, ParsedAuth, Payload, RequestParts, SigV4Error, VerifyOptions,
+};
 use tessera_wire::AwsError;
 
 /// Allowed clock skew for header-signed requests.
@@ -12,10 +14,16 @@ pub const MAX_SKEW_SECS: i64 = 15 * 60;
 
 fn invalid_token(canon: Canonicalization) -> AwsError {
     match canon {
-        Canonicalization::S3 => AwsError::new(403, "InvalidAccessKeyId", "The AWS Access Key Id you provided does not exist in our records."),
-        Canonicalization::Standard => {
-            AwsError::new(403, "InvalidClientTokenId", "The security token included in the request is invalid.")
-        }
+        Canonicalization::S3 => AwsError::new(
+            403,
+            "InvalidAccessKeyId",
+            "The AWS Access Key Id you provided does not exist in our records.",
+        ),
+        Canonicalization::Standard => AwsError::new(
+            403,
+            "InvalidClientTokenId",
+            "The security token included in the request is invalid.",
+        ),
     }
 }
 
@@ -49,17 +57,28 @@ pub async fn authenticate(
         .await
         .map_err(|e| {
             tracing::error!(error = %e, "store failure while authenticating");
-            AwsError::new(500, "InternalFailure", "The request processing has failed because of an unknown error.")
+            AwsError::new(
+                500,
+                "InternalFailure",
+                "The request processing has failed because of an unknown error.",
+            )
         })?
         .filter(|k| k.status == "Active")
         .ok_or_else(|| invalid_token(canon))?;
-    let secret = app.master.open(&key.secret_sealed, key.access_key_id.as_bytes()).map_err(|e| {
-        tracing::error!(error = %e, key = %key.access_key_id, "cannot unseal stored secret");
-        invalid_token(canon)
-    })?;
+    let secret = app
+        .master
+        .open(&key.secret_sealed, key.access_key_id.as_bytes())
+        .map_err(|e| {
+            tracing::error!(error = %e, key = %key.access_key_id, "cannot unseal stored secret");
+            invalid_token(canon)
+        })?;
     let secret = String::from_utf8(secret).map_err(|_| invalid_token(canon))?;
     // IAM is a global service: SDKs sign it for us-east-1 whatever the configured region.
-    let region = if services.contains(&"iam") && auth.region == "us-east-1" { "us-east-1" } else { app.deployment.region.as_str() };
+    let region = if services.contains(&"iam") && auth.region == "us-east-1" {
+        "us-east-1"
+    } else {
+        app.deployment.region.as_str()
+    };
     let opts = VerifyOptions {
         now,
         region,
@@ -68,7 +87,8 @@ pub async fn authenticate(
         max_skew_secs: MAX_SKEW_SECS,
         payload: Payload::Body(body),
     };
-    tessera_sigv4::verify(&RequestParts::from_http_parts(parts), auth, &secret, &opts).map_err(|e| sig_error(&e, canon))?;
+    tessera_sigv4::verify(&RequestParts::from_http_parts(parts), auth, &secret, &opts)
+        .map_err(|e| sig_error(&e, canon))?;
     let account = AccountId::parse(&key.account_id).map_err(|_| invalid_token(canon))?;
     let principal = match &key.user_name_key {
         None => Principal::Root,
@@ -77,10 +97,24 @@ pub async fn authenticate(
                 .store
                 .get_user(account.as_str(), name)
                 .await
-                .map_err(|_| AwsError::new(500, "InternalFailure", "The request processing has failed because of an unknown error."))?
+                .map_err(|_| {
+                    AwsError::new(
+                        500,
+                        "InternalFailure",
+                        "The request processing has failed because of an unknown error.",
+                    )
+                })?
                 .ok_or_else(|| invalid_token(canon))?;
-            Principal::User { name: user.name, user_id: user.user_id, path: user.path }
+            Principal::User {
+                name: user.name,
+                user_id: user.user_id,
+                path: user.path,
+            }
         }
     };
-    Ok(Caller { account, principal, access_key_id: key.access_key_id })
+    Ok(Caller {
+        account,
+        principal,
+        access_key_id: key.access_key_id,
+    })
 }

@@ -78,7 +78,10 @@ pub struct Limits {
 
 impl Default for LogConfig {
     fn default() -> Self {
-        LogConfig { format: default_log_format(), level: default_log_level() }
+        LogConfig {
+            format: default_log_format(),
+            level: default_log_level(),
+        }
     }
 }
 
@@ -133,10 +136,10 @@ impl Config {
     }
 
     pub fn database_url(&self) -> String {
-        if let Ok(u) = std::env::var("TESSERA_DATABASE_URL") {
-            if !u.is_empty() {
-                return u;
-            }
+        if let Ok(u) = std::env::var("TESSERA_DATABASE_URL")
+            && !u.is_empty()
+        {
+            return u;
         }
         self.store
             .url
@@ -146,13 +149,32 @@ impl Config {
 
     pub fn validate(&self) -> Result<(), String> {
         if !matches!(self.log.format.as_str(), "json" | "text") {
-            return Err(format!("log.format must be \"json\" or \"text\", not {:?}", self.log.format));
+            return Err(format!(
+                "log.format must be \"json\" or \"text\", not {:?}",
+                self.log.format
+            ));
         }
-        if self.region.is_empty() || !self.region.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-') {
-            return Err(format!("region {:?} is not a valid region name", self.region));
+        if self.region.is_empty()
+            || !self
+                .region
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        {
+            return Err(format!(
+                "region {:?} is not a valid region name",
+                self.region
+            ));
         }
-        if self.partition.is_empty() || !self.partition.chars().all(|c| c.is_ascii_lowercase() || c == '-') {
-            return Err(format!("partition {:?} is not a valid partition name", self.partition));
+        if self.partition.is_empty()
+            || !self
+                .partition
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c == '-')
+        {
+            return Err(format!(
+                "partition {:?} is not a valid partition name",
+                self.partition
+            ));
         }
         Ok(())
     }

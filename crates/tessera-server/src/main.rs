@@ -13,7 +13,11 @@ use tessera_server::{serve, setup};
 use tokio::net::TcpListener;
 
 #[derive(Parser)]
-#[command(name = "tessera", version, about = "Trusted identity propagation with S3 Access Grants, self-hosted.")]
+#[command(
+    name = "tessera",
+    version,
+    about = "Trusted identity propagation with S3 Access Grants, self-hosted."
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -112,7 +116,8 @@ fn init_logging(format: &str, level: &str) {
 }
 
 fn load_config(path: &Path) -> Result<Config> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
     let c = Config::parse(&text).with_context(|| format!("parsing {}", path.display()))?;
     c.validate().map_err(anyhow::Error::msg)?;
     Ok(c)
@@ -127,7 +132,11 @@ fn target_config(t: &Target) -> Result<(Config, bool)> {
 }
 
 fn target_master(config: &Config, dev: bool) -> Result<tessera_crypto::MasterKey> {
-    if dev { setup::dev_master_key(&config.data_dir) } else { setup::load_master_key(config) }
+    if dev {
+        setup::dev_master_key(&config.data_dir)
+    } else {
+        setup::load_master_key(config)
+    }
 }
 
 #[tokio::main]
@@ -140,7 +149,12 @@ async fn main() -> Result<()> {
             let master = setup::load_master_key(&config)?;
             run(config, master, None).await
         }
-        Command::Dev { listen, data_dir, manifest, admin_listen } => {
+        Command::Dev {
+            listen,
+            data_dir,
+            manifest,
+            admin_listen,
+        } => {
             init_logging("text", "info");
             let (dir, _temp) = match data_dir {
                 Some(d) => (d, None),
@@ -162,7 +176,9 @@ async fn main() -> Result<()> {
             println!("migrations applied");
             Ok(())
         }
-        Command::Account { command: AccountCommand::Create { id, target } } => {
+        Command::Account {
+            command: AccountCommand::Create { id, target },
+        } => {
             let (config, dev) = target_config(&target)?;
             if dev {
                 setup::dev_master_key(&config.data_dir)?;
@@ -172,12 +188,17 @@ async fn main() -> Result<()> {
             println!("account {id} created");
             Ok(())
         }
-        Command::Key { command: KeyCommand::Create { account, target } } => {
+        Command::Key {
+            command: KeyCommand::Create { account, target },
+        } => {
             let (config, dev) = target_config(&target)?;
             let master = target_master(&config, dev)?;
             let store = setup::open_store(&config).await?;
             let (id, secret) = setup::create_root_key(store.as_ref(), &master, &account).await?;
-            println!("AccessKeyId:     {id}\nSecretAccessKey: {}", secret.expose());
+            println!(
+                "AccessKeyId:     {id}\nSecretAccessKey: {}",
+                secret.expose()
+            );
             println!("(the secret is shown only this once)");
             Ok(())
         }
@@ -194,22 +215,42 @@ struct DevOptions {
     manifest: Option<PathBuf>,
 }
 
-async fn run(config: Config, master: tessera_crypto::MasterKey, dev: Option<DevOptions>) -> Result<()> {
+async fn run(
+    config: Config,
+    master: tessera_crypto::MasterKey,
+    dev: Option<DevOptions>,
+) -> Result<()> {
     let store = setup::open_store(&config).await?;
     std::fs::create_dir_all(&config.data_dir)?;
-    let audit = Arc::new(JsonLinesSink::open(&config.data_dir.join("audit.jsonl")).context("opening the audit log")?);
-    let deployment = Deployment { partition: config.partition.clone(), region: config.region.clone() };
+    let audit = Arc::new(
+        JsonLinesSink::open(&config.data_dir.join("audit.jsonl"))
+            .context("opening the audit log")?,
+    );
+    let deployment = Deployment {
+        partition: config.partition.clone(),
+        region: config.region.clone(),
+    };
     let dev_keys = match &dev {
         Some(_) => Some(setup::ensure_dev_accounts(store.as_ref(), &master).await?),
         None => None,
     };
-    let listener = TcpListener::bind(config.listen).await.with_context(|| format!("binding {}", config.listen))?;
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("binding {}", config.listen))?;
     let addr = listener.local_addr()?;
-    let app = Arc::new(App::new(deployment, store, master, audit, config.limits.clone()));
+    let app = Arc::new(App::new(
+        deployment,
+        store,
+        master,
+        audit,
+        config.limits.clone(),
+    ));
     let (tx, rx) = tokio::sync::watch::channel(false);
     let admin = match config.admin_listen {
         Some(a) => {
-            let l = TcpListener::bind(a).await.with_context(|| format!("binding admin {a}"))?;
+            let l = TcpListener::bind(a)
+                .await
+                .with_context(|| format!("binding admin {a}"))?;
             tracing::info!(addr = %l.local_addr()?, "admin listener (/metrics, /healthz)");
             Some(tokio::spawn(serve::serve_admin(app.clone(), l, rx.clone())))
         }
@@ -250,7 +291,10 @@ fn print_banner(endpoint: &str, config: &Config, keys: &[(String, String, tesser
     if let Some((acct, id, secret)) = keys.first() {
         println!("\nPoint the AWS CLI at account {acct}:");
         println!("  export AWS_ENDPOINT_URL={endpoint}");
-        println!("  export AWS_REGION={0} AWS_DEFAULT_REGION={0}", config.region);
+        println!(
+            "  export AWS_REGION={0} AWS_DEFAULT_REGION={0}",
+            config.region
+        );
         println!("  export AWS_ACCESS_KEY_ID={id}");
         println!("  export AWS_SECRET_ACCESS_KEY={}", secret.expose());
         println!("  aws sts get-caller-identity");

@@ -5,7 +5,9 @@ use std::fmt::Write;
 use std::sync::Mutex;
 use std::time::Duration;
 
-const BUCKETS: [f64; 10] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 2.5];
+const BUCKETS: [f64; 10] = [
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 2.5,
+];
 
 #[derive(Debug, Default, Clone)]
 struct Series {
@@ -22,14 +24,18 @@ pub struct Metrics {
 }
 
 fn label(s: &str) -> String {
-    s.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+    s.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
 }
 
 impl Metrics {
     pub fn observe(&self, service: &str, action: &str, status: u16, elapsed: Duration) {
         let secs = elapsed.as_secs_f64();
         let mut m = self.series.lock().unwrap_or_else(|p| p.into_inner());
-        let s = m.entry((service.to_owned(), action.to_owned(), status)).or_default();
+        let s = m
+            .entry((service.to_owned(), action.to_owned(), status))
+            .or_default();
         s.count += 1;
         s.sum += secs;
         for (i, b) in BUCKETS.iter().enumerate() {
@@ -40,11 +46,16 @@ impl Metrics {
     }
 
     pub fn audit_failed(&self) {
-        self.audit_failures.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.audit_failures
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     }
 
     pub fn render(&self) -> String {
-        let m = self.series.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        let m = self
+            .series
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
         let mut out = String::new();
         out.push_str("# HELP tessera_requests_total API requests handled, by service, action and HTTP status.\n");
         out.push_str("# TYPE tessera_requests_total counter\n");
@@ -71,18 +82,33 @@ impl Metrics {
         for ((svc, act), s) in by_op {
             let l = format!("service=\"{}\",action=\"{}\"", label(&svc), label(&act));
             for (i, b) in BUCKETS.iter().enumerate() {
-                let _ = writeln!(out, "tessera_request_duration_seconds_bucket{{{l},le=\"{b}\"}} {}", s.buckets[i]);
+                let _ = writeln!(
+                    out,
+                    "tessera_request_duration_seconds_bucket{{{l},le=\"{b}\"}} {}",
+                    s.buckets[i]
+                );
             }
-            let _ = writeln!(out, "tessera_request_duration_seconds_bucket{{{l},le=\"+Inf\"}} {}", s.count);
+            let _ = writeln!(
+                out,
+                "tessera_request_duration_seconds_bucket{{{l},le=\"+Inf\"}} {}",
+                s.count
+            );
             let _ = writeln!(out, "tessera_request_duration_seconds_sum{{{l}}} {}", s.sum);
-            let _ = writeln!(out, "tessera_request_duration_seconds_count{{{l}}} {}", s.count);
+            let _ = writeln!(
+                out,
+                "tessera_request_duration_seconds_count{{{l}}} {}",
+                s.count
+            );
         }
-        out.push_str("# HELP tessera_audit_failures_total Audit records that could not be written.\n");
+        out.push_str(
+            "# HELP tessera_audit_failures_total Audit records that could not be written.\n",
+        );
         out.push_str("# TYPE tessera_audit_failures_total counter\n");
         let _ = writeln!(
             out,
             "tessera_audit_failures_total {}",
-            self.audit_failures.load(std::sync::atomic::Ordering::Relaxed)
+            self.audit_failures
+                .load(std::sync::atomic::Ordering::Relaxed)
         );
         out
     }
@@ -98,8 +124,12 @@ mod tests {
         m.observe("iam", "CreateRole", 200, Duration::from_millis(3));
         m.observe("iam", "CreateRole", 409, Duration::from_millis(1));
         let text = m.render();
-        assert!(text.contains("tessera_requests_total{service=\"iam\",action=\"CreateRole\",status=\"200\"} 1"));
-        assert!(text.contains("tessera_request_duration_seconds_count{service=\"iam\",action=\"CreateRole\"} 2"));
+        assert!(text.contains(
+            "tessera_requests_total{service=\"iam\",action=\"CreateRole\",status=\"200\"} 1"
+        ));
+        assert!(text.contains(
+            "tessera_request_duration_seconds_count{service=\"iam\",action=\"CreateRole\"} 2"
+        ));
         assert!(text.contains("le=\"0.0025\"} 1"));
         assert!(text.contains("le=\"0.005\"} 2"));
     }

@@ -19,14 +19,22 @@ pub enum Route {
 }
 
 fn query_has(raw_query: &str, name: &str) -> bool {
-    raw_query.split('&').any(|p| p.split('=').next() == Some(name))
+    raw_query
+        .split('&')
+        .any(|p| p.split('=').next() == Some(name))
 }
 
 pub fn classify(parts: &Parts) -> Route {
     let path = parts.uri.path();
     let query = parts.uri.query().unwrap_or("");
-    if let Some(t) = parts.headers.get("x-amz-target").and_then(|v| v.to_str().ok()) {
-        return Route::Json { target: t.to_owned() };
+    if let Some(t) = parts
+        .headers
+        .get("x-amz-target")
+        .and_then(|v| v.to_str().ok())
+    {
+        return Route::Json {
+            target: t.to_owned(),
+        };
     }
     if path.starts_with("/v20180820/") {
         return Route::S3Control;
@@ -47,7 +55,10 @@ pub fn classify(parts: &Parts) -> Route {
             .headers
             .get(http::header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.to_ascii_lowercase().starts_with("application/x-www-form-urlencoded"));
+            .is_some_and(|v| {
+                v.to_ascii_lowercase()
+                    .starts_with("application/x-www-form-urlencoded")
+            });
         if query_has(query, "Action") || (parts.method == http::Method::POST && form) {
             return Route::Query;
         }
@@ -69,17 +80,56 @@ mod tests {
 
     #[test]
     fn routes() {
-        let form = ("content-type", "application/x-www-form-urlencoded; charset=utf-8");
+        let form = (
+            "content-type",
+            "application/x-www-form-urlencoded; charset=utf-8",
+        );
         assert_eq!(classify(&parts("POST", "/", &[form])), Route::Query);
-        assert_eq!(classify(&parts("GET", "/?Action=GetCallerIdentity&Version=2011-06-15", &[])), Route::Query);
-        assert_eq!(classify(&parts("POST", "/", &[("x-amz-target", "AWSIdentityStore.ListUsers")])), Route::Json { target: "AWSIdentityStore.ListUsers".into() });
-        assert_eq!(classify(&parts("GET", "/v20180820/accessgrantsinstance", &[])), Route::S3Control);
-        assert_eq!(classify(&parts("POST", "/token?aws_iam=t", &[])), Route::SsoOidc);
-        assert_eq!(classify(&parts("GET", "/scim/v2/Users", &[("authorization", "Bearer abc")])), Route::Scim);
+        assert_eq!(
+            classify(&parts(
+                "GET",
+                "/?Action=GetCallerIdentity&Version=2011-06-15",
+                &[]
+            )),
+            Route::Query
+        );
+        assert_eq!(
+            classify(&parts(
+                "POST",
+                "/",
+                &[("x-amz-target", "AWSIdentityStore.ListUsers")]
+            )),
+            Route::Json {
+                target: "AWSIdentityStore.ListUsers".into()
+            }
+        );
+        assert_eq!(
+            classify(&parts("GET", "/v20180820/accessgrantsinstance", &[])),
+            Route::S3Control
+        );
+        assert_eq!(
+            classify(&parts("POST", "/token?aws_iam=t", &[])),
+            Route::SsoOidc
+        );
+        assert_eq!(
+            classify(&parts(
+                "GET",
+                "/scim/v2/Users",
+                &[("authorization", "Bearer abc")]
+            )),
+            Route::Scim
+        );
         // Buckets may be called anything a bucket name allows, including "token".
         assert_eq!(classify(&parts("GET", "/token", &[])), Route::S3);
         assert_eq!(classify(&parts("PUT", "/bucket/key", &[form])), Route::S3);
         assert_eq!(classify(&parts("GET", "/", &[])), Route::S3);
-        assert_eq!(classify(&parts("POST", "/bucket", &[("content-type", "multipart/form-data")])), Route::S3);
+        assert_eq!(
+            classify(&parts(
+                "POST",
+                "/bucket",
+                &[("content-type", "multipart/form-data")]
+            )),
+            Route::S3
+        );
     }
 }

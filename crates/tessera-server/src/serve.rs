@@ -68,31 +68,53 @@ pub async fn serve_api(app: Arc<App>, listener: TcpListener, mut shutdown: watch
     }
 }
 
-fn admin_response(app: &App, req: &Request<Incoming>) -> impl Future<Output = Response<Full<Bytes>>> + use<> {
+fn admin_response(
+    app: &App,
+    req: &Request<Incoming>,
+) -> impl Future<Output = Response<Full<Bytes>>> + use<> {
     let path = req.uri().path().to_owned();
     let store = app.store.clone();
     let metrics = app.metrics.clone();
     async move {
         let (status, ctype, body) = match path.as_str() {
-            "/metrics" => (StatusCode::OK, "text/plain; version=0.0.4", metrics.render()),
+            "/metrics" => (
+                StatusCode::OK,
+                "text/plain; version=0.0.4",
+                metrics.render(),
+            ),
             "/healthz" => match store.list_accounts().await {
                 Ok(_) => (StatusCode::OK, "text/plain", "ok\n".to_owned()),
                 Err(e) => {
                     tracing::warn!(error = %e, "health check: store unavailable");
-                    (StatusCode::SERVICE_UNAVAILABLE, "text/plain", "store unavailable\n".to_owned())
+                    (
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "text/plain",
+                        "store unavailable\n".to_owned(),
+                    )
                 }
             },
-            _ => (StatusCode::NOT_FOUND, "text/plain", "not found\n".to_owned()),
+            _ => (
+                StatusCode::NOT_FOUND,
+                "text/plain",
+                "not found\n".to_owned(),
+            ),
         };
         let mut r = Response::new(Full::new(Bytes::from(body)));
         *r.status_mut() = status;
-        r.headers_mut().insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static(ctype));
+        r.headers_mut().insert(
+            http::header::CONTENT_TYPE,
+            http::HeaderValue::from_static(ctype),
+        );
         r
     }
 }
 
 /// Serve `/metrics` and `/healthz` until shutdown.
-pub async fn serve_admin(app: Arc<App>, listener: TcpListener, mut shutdown: watch::Receiver<bool>) {
+pub async fn serve_admin(
+    app: Arc<App>,
+    listener: TcpListener,
+    mut shutdown: watch::Receiver<bool>,
+) {
     loop {
         let (stream, _) = tokio::select! {
             r = listener.accept() => match r { Ok(x) => x, Err(_) => continue },
@@ -114,7 +136,8 @@ pub async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("install SIGTERM handler");
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("install SIGTERM handler");
         tokio::select! {
             _ = ctrl_c => {},
             _ = term.recv() => {},

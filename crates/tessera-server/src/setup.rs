@@ -13,17 +13,20 @@ pub const DEV_ACCOUNTS: [&str; 2] = ["111111111111", "222222222222"];
 
 /// Load the master key from `TESSERA_MASTER_KEY` or the configured file.
 pub fn load_master_key(config: &Config) -> Result<MasterKey> {
-    if let Ok(v) = std::env::var("TESSERA_MASTER_KEY") {
-        if !v.is_empty() {
-            return MasterKey::parse(&v).context("TESSERA_MASTER_KEY");
-        }
+    if let Ok(v) = std::env::var("TESSERA_MASTER_KEY")
+        && !v.is_empty()
+    {
+        return MasterKey::parse(&v).context("TESSERA_MASTER_KEY");
     }
     match &config.keys.master_key_file {
         Some(p) => {
-            let text = std::fs::read_to_string(p).with_context(|| format!("reading master key file {}", p.display()))?;
+            let text = std::fs::read_to_string(p)
+                .with_context(|| format!("reading master key file {}", p.display()))?;
             MasterKey::parse(&text).with_context(|| format!("master key file {}", p.display()))
         }
-        None => bail!("no master key: set keys.master_key_file in the config or TESSERA_MASTER_KEY"),
+        None => {
+            bail!("no master key: set keys.master_key_file in the config or TESSERA_MASTER_KEY")
+        }
     }
 }
 
@@ -31,8 +34,10 @@ pub fn load_master_key(config: &Config) -> Result<MasterKey> {
 pub fn dev_master_key(data_dir: &Path) -> Result<MasterKey> {
     let path = data_dir.join("master.key");
     if path.exists() {
-        let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
-        return MasterKey::parse(&text).with_context(|| format!("master key in {}", path.display()));
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("reading {}", path.display()))?;
+        return MasterKey::parse(&text)
+            .with_context(|| format!("master key in {}", path.display()));
     }
     let key = MasterKey::generate();
     write_private(&path, &key.to_hex())?;
@@ -51,7 +56,9 @@ pub fn write_private(path: &Path, contents: &str) -> Result<()> {
             use std::os::unix::fs::OpenOptionsExt;
             opts.mode(0o600);
         }
-        let mut f = opts.open(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
+        let mut f = opts
+            .open(&tmp)
+            .with_context(|| format!("creating {}", tmp.display()))?;
         f.write_all(contents.as_bytes())?;
         f.sync_all()?;
     }
@@ -65,7 +72,9 @@ pub async fn open_store(config: &Config) -> Result<Arc<dyn Store>> {
         std::fs::create_dir_all(&config.data_dir)
             .with_context(|| format!("creating data directory {}", config.data_dir.display()))?;
     }
-    let store = tessera_store::connect(&url).await.context("opening the store")?;
+    let store = tessera_store::connect(&url)
+        .await
+        .context("opening the store")?;
     store.migrate().await.context("migrating the store")?;
     Ok(store)
 }
@@ -85,18 +94,30 @@ pub async fn create_account(store: &dyn Store, id: &str) -> Result<()> {
 }
 
 /// Create a root access key for `account`; returns (key id, secret).
-pub async fn create_root_key(store: &dyn Store, master: &MasterKey, account: &str) -> Result<(String, Secret)> {
+pub async fn create_root_key(
+    store: &dyn Store,
+    master: &MasterKey,
+    account: &str,
+) -> Result<(String, Secret)> {
     let account = AccountId::parse(account)?;
     if !store.account_exists(account.as_str()).await? {
-        bail!("account {account} does not exist (create it with `tessera account create {account}`)");
+        bail!(
+            "account {account} does not exist (create it with `tessera account create {account}`)"
+        );
     }
     let (rec, secret) = tessera_iam::new_access_key(master, account.as_str(), None, now());
-    store.put_access_key(&rec).await.context("storing the key")?;
+    store
+        .put_access_key(&rec)
+        .await
+        .context("storing the key")?;
     Ok((rec.access_key_id, secret))
 }
 
 /// Make sure the dev accounts exist with a root key each; return (account, key id, secret).
-pub async fn ensure_dev_accounts(store: &dyn Store, master: &MasterKey) -> Result<Vec<(String, String, Secret)>> {
+pub async fn ensure_dev_accounts(
+    store: &dyn Store,
+    master: &MasterKey,
+) -> Result<Vec<(String, String, Secret)>> {
     let mut out = Vec::new();
     for acct in DEV_ACCOUNTS {
         if !store.account_exists(acct).await? {

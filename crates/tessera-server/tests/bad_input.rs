@@ -3,7 +3,9 @@
 //! serving.
 
 use aws_credential_types::Credentials;
-use aws_sigv4::http_request::{SignableBody, SignableRequest, SignatureLocation, SigningSettings, sign};
+use aws_sigv4::http_request::{
+    SignableBody, SignableRequest, SignatureLocation, SigningSettings, sign,
+};
 use aws_sigv4::sign::v4;
 use bytes::Bytes;
 use http::Request;
@@ -27,14 +29,34 @@ struct Fixture {
 
 async fn fixture() -> Fixture {
     let dir = tempfile::tempdir().unwrap();
-    let store = tessera_store::connect(&format!("sqlite://{}", dir.path().join("t.db").display())).await.unwrap();
+    let store = tessera_store::connect(&format!("sqlite://{}", dir.path().join("t.db").display()))
+        .await
+        .unwrap();
     store.migrate().await.unwrap();
     let master = MasterKey::generate();
-    let keys = setup::ensure_dev_accounts(store.as_ref(), &master).await.unwrap();
+    let keys = setup::ensure_dev_accounts(store.as_ref(), &master)
+        .await
+        .unwrap();
     let audit = Arc::new(MemorySink::default());
-    let limits = Limits { max_body_bytes: 64 * 1024, max_header_bytes: 8 * 1024, max_connections: 16 };
-    let app = Arc::new(App::new(Deployment::default(), store, master, audit.clone(), limits));
-    Fixture { app, audit, key: keys[0].1.clone(), secret: keys[0].2.expose().to_owned(), _dir: dir }
+    let limits = Limits {
+        max_body_bytes: 64 * 1024,
+        max_header_bytes: 8 * 1024,
+        max_connections: 16,
+    };
+    let app = Arc::new(App::new(
+        Deployment::default(),
+        store,
+        master,
+        audit.clone(),
+        limits,
+    ));
+    Fixture {
+        app,
+        audit,
+        key: keys[0].1.clone(),
+        secret: keys[0].2.expose().to_owned(),
+        _dir: dir,
+    }
 }
 
 struct Reply {
@@ -51,18 +73,38 @@ impl Reply {
 }
 
 fn form(pairs: &[(&str, &str)]) -> Vec<u8> {
-    form_urlencoded::Serializer::new(String::new()).extend_pairs(pairs).finish().into_bytes()
+    form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(pairs)
+        .finish()
+        .into_bytes()
 }
 
 /// Sign a POST form request the way botocore does (content-type;host;x-amz-date).
-fn signed(f: &Fixture, service: &str, body: Vec<u8>, time: SystemTime, extra: &[(&str, &str)]) -> Request<Full<Bytes>> {
+fn signed(
+    f: &Fixture,
+    service: &str,
+    body: Vec<u8>,
+    time: SystemTime,
+    extra: &[(&str, &str)],
+) -> Request<Full<Bytes>> {
     signed_with(&f.key, &f.secret, service, body, time, extra, None)
 }
 
-fn signed_with(key: &str, secret: &str, service: &str, body: Vec<u8>, time: SystemTime, extra: &[(&str, &str)], token: Option<&str>) -> Request<Full<Bytes>> {
+fn signed_with(
+    key: &str,
+    secret: &str,
+    service: &str,
+    body: Vec<u8>,
+    time: SystemTime,
+    extra: &[(&str, &str)],
+    token: Option<&str>,
+) -> Request<Full<Bytes>> {
     let mut headers: Vec<(String, String)> = vec![
         ("host".into(), "127.0.0.1:4566".into()),
-        ("content-type".into(), "application/x-www-form-urlencoded; charset=utf-8".into()),
+        (
+            "content-type".into(),
+            "application/x-www-form-urlencoded; charset=utf-8".into(),
+        ),
     ];
     for (k, v) in extra {
         headers.push(((*k).into(), (*v).into()));
@@ -77,7 +119,13 @@ fn signed_with(key: &str, secret: &str, service: &str, body: Vec<u8>, time: Syst
         .build()
         .unwrap()
         .into();
-    let signable = SignableRequest::new("POST", "http://127.0.0.1:4566/", headers.iter().map(|(k, v)| (k.as_str(), v.as_str())), SignableBody::Bytes(&body)).unwrap();
+    let signable = SignableRequest::new(
+        "POST",
+        "http://127.0.0.1:4566/",
+        headers.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+        SignableBody::Bytes(&body),
+    )
+    .unwrap();
     let (instructions, _) = sign(signable, &params).unwrap().into_parts();
     let mut b = Request::builder().method("POST").uri("/");
     for (k, v) in &headers {
@@ -105,21 +153,37 @@ fn presigned_get(f: &Fixture, query: &str, time: SystemTime, expires: u64) -> Re
         .into();
     let uri = format!("http://127.0.0.1:4566/?{query}");
     let headers = [("host", "127.0.0.1:4566")];
-    let signable = SignableRequest::new("GET", &uri, headers.into_iter(), SignableBody::Bytes(b"")).unwrap();
+    let signable =
+        SignableRequest::new("GET", &uri, headers.into_iter(), SignableBody::Bytes(b"")).unwrap();
     let (instructions, _) = sign(signable, &params).unwrap().into_parts();
     let mut q = query.to_owned();
     for (k, v) in instructions.params() {
         q.push('&');
-        q.push_str(&form_urlencoded::Serializer::new(String::new()).append_pair(k, v).finish());
+        q.push_str(
+            &form_urlencoded::Serializer::new(String::new())
+                .append_pair(k, v)
+                .finish(),
+        );
     }
-    Request::builder().method("GET").uri(format!("/?{q}")).header("host", "127.0.0.1:4566").body(Full::new(Bytes::new())).unwrap()
+    Request::builder()
+        .method("GET")
+        .uri(format!("/?{q}"))
+        .header("host", "127.0.0.1:4566")
+        .body(Full::new(Bytes::new()))
+        .unwrap()
 }
+
+/// (name, request, expected status, expected code, substring of the message)
+type Case<'a> = (&'a str, Request<Full<Bytes>>, u16, &'a str, &'a str);
 
 async fn send(f: &Fixture, req: Request<Full<Bytes>>) -> Reply {
     let resp = handle(f.app.clone(), req, "127.0.0.1:5000".parse().unwrap()).await;
     let status = resp.status().as_u16();
     let body = resp.into_body().collect().await.unwrap().to_bytes();
-    Reply { status, body: String::from_utf8(body.to_vec()).unwrap() }
+    Reply {
+        status,
+        body: String::from_utf8(body.to_vec()).unwrap(),
+    }
 }
 
 fn now() -> SystemTime {
@@ -127,7 +191,17 @@ fn now() -> SystemTime {
 }
 
 async fn assert_still_serving(f: &Fixture) {
-    let r = send(f, signed(f, "sts", form(&[("Action", "GetCallerIdentity"), ("Version", "2011-06-15")]), now(), &[])).await;
+    let r = send(
+        f,
+        signed(
+            f,
+            "sts",
+            form(&[("Action", "GetCallerIdentity"), ("Version", "2011-06-15")]),
+            now(),
+            &[],
+        ),
+    )
+    .await;
     assert_eq!(r.status, 200, "{}", r.body);
     assert!(r.body.contains("<Arn>arn:aws:iam::111111111111:root</Arn>"));
 }
@@ -143,43 +217,390 @@ async fn each_bad_request_gets_its_aws_error() {
     let trust = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"111111111111"},"Action":"sts:AssumeRole"}]}"#;
 
     // (request, expected status, expected code, substring of the message)
-    let mut cases: Vec<(&str, Request<Full<Bytes>>, u16, &str, &str)> = vec![
-        ("oversized body", signed(&f, "iam", iam(&[("Action", "CreateRole"), ("RoleName", &"x".repeat(70_000))]), now(), &[]), 413, "RequestEntityTooLarge", "no larger than"),
-        ("oversized headers", signed(&f, "sts", form(&[("Action", "GetCallerIdentity")]), now(), &[("x-amz-meta-big", &"v".repeat(9000))]), 400, "ValidationError", "header section"),
-        ("invalid utf-8", signed(&f, "iam", b"Action=CreateRole&RoleName=%FF%FE".to_vec(), now(), &[]), 400, "MalformedQueryString", "UTF-8"),
-        ("duplicated parameter", signed(&f, "iam", b"Action=GetRole&RoleName=a&RoleName=b".to_vec(), now(), &[]), 400, "MalformedQueryString", "Duplicate parameter: RoleName"),
-        ("missing parameter", signed(&f, "iam", iam(&[("Action", "CreateRole"), ("RoleName", "R")]), now(), &[]), 400, "MissingParameter", "AssumeRolePolicyDocument"),
-        ("missing action", signed(&f, "iam", iam(&[("RoleName", "R")]), now(), &[]), 400, "MissingAction", "Action"),
-        ("unknown action", signed(&f, "iam", iam(&[("Action", "LaunchRockets")]), now(), &[]), 400, "InvalidAction", "LaunchRockets"),
-        ("unknown sts action", signed(&f, "sts", form(&[("Action", "Frobnicate"), ("Version", "2011-06-15")]), now(), &[]), 400, "InvalidAction", "Frobnicate"),
-        ("invalid role name", signed(&f, "iam", iam(&[("Action", "CreateRole"), ("RoleName", "bad name"), ("AssumeRolePolicyDocument", trust)]), now(), &[]), 400, "ValidationError", "regular expression pattern"),
-        ("role name too long", signed(&f, "iam", iam(&[("Action", "GetRole"), ("RoleName", &"r".repeat(65))]), now(), &[]), 400, "ValidationError", "length less than or equal to 64"),
-        ("invalid path", signed(&f, "iam", iam(&[("Action", "CreateRole"), ("RoleName", "R"), ("Path", "nope"), ("AssumeRolePolicyDocument", trust)]), now(), &[]), 400, "ValidationError", "'path'"),
-        ("invalid ARN", signed(&f, "iam", iam(&[("Action", "GetOpenIDConnectProvider"), ("OpenIDConnectProviderArn", "not-an-arn")]), now(), &[]), 400, "ValidationError", "valid ARN"),
-        ("malformed trust policy", signed(&f, "iam", iam(&[("Action", "CreateRole"), ("RoleName", "R"), ("AssumeRolePolicyDocument", "{\"Statement\":[]")]), now(), &[]), 400, "MalformedPolicyDocument", ""),
-        ("trust policy over 2048", signed(&f, "iam", iam(&[("Action", "CreateRole"), ("RoleName", "R"), ("AssumeRolePolicyDocument", &trust.replace("sts:AssumeRole", &format!("sts:{}", "A".repeat(2100))))]), now(), &[]), 409, "LimitExceeded", ""),
-        ("bad MaxSessionDuration", signed(&f, "iam", iam(&[("Action", "CreateRole"), ("RoleName", "R"), ("AssumeRolePolicyDocument", trust), ("MaxSessionDuration", "60")]), now(), &[]), 400, "ValidationError", "maxSessionDuration"),
-        ("clock skew", signed(&f, "sts", form(&[("Action", "GetCallerIdentity")]), now() - Duration::from_secs(20 * 60), &[]), 403, "RequestTimeTooSkewed", ""),
-        ("future clock skew", signed(&f, "sts", form(&[("Action", "GetCallerIdentity")]), now() + Duration::from_secs(20 * 60), &[]), 403, "RequestTimeTooSkewed", ""),
-        ("wrong secret", signed_with(&f.key, "not-the-secret-at-all-0000000000000000000", "sts", form(&[("Action", "GetCallerIdentity")]), now(), &[], None), 403, "SignatureDoesNotMatch", ""),
-        ("unknown key", signed_with("AKIAUNKNOWNUNKNOWN12", &f.secret, "sts", form(&[("Action", "GetCallerIdentity")]), now(), &[], None), 403, "InvalidClientTokenId", ""),
-        ("session token on a long-term key", signed_with(&f.key, &f.secret, "sts", form(&[("Action", "GetCallerIdentity")]), now(), &[], Some("tok")), 403, "InvalidClientTokenId", ""),
-        ("temporary key without a session", signed_with("ASIAAAAAAAAAAAAAAAAA", &f.secret, "sts", form(&[("Action", "GetCallerIdentity")]), now(), &[], Some("tok")), 403, "InvalidClientTokenId", ""),
-        ("presigned URL replayed after expiry", presigned_get(&f, "Action=GetCallerIdentity&Version=2011-06-15", now() - Duration::from_secs(600), 60), 403, "AccessDenied", "expired"),
-        ("presigned URL valid over 7 days", presigned_get(&f, "Action=GetCallerIdentity&Version=2011-06-15", now(), 604_801), 400, "AuthorizationQueryParametersError", ""),
-        ("no authentication", Request::builder().method("POST").uri("/").header("content-type", "application/x-www-form-urlencoded").body(Full::new(Bytes::from_static(b"Action=GetCallerIdentity&Version=2011-06-15"))).unwrap(), 403, "MissingAuthenticationToken", ""),
-        ("garbage Authorization", Request::builder().method("POST").uri("/").header("content-type", "application/x-www-form-urlencoded").header("authorization", "AWS4-HMAC-SHA256 Credential=").header("x-amz-date", "20260101T000000Z").body(Full::new(Bytes::from_static(b"Action=GetCallerIdentity"))).unwrap(), 400, "IncompleteSignature", ""),
+    let mut cases: Vec<Case> = vec![
+        (
+            "oversized body",
+            signed(
+                &f,
+                "iam",
+                iam(&[("Action", "CreateRole"), ("RoleName", &"x".repeat(70_000))]),
+                now(),
+                &[],
+            ),
+            413,
+            "RequestEntityTooLarge",
+            "no larger than",
+        ),
+        (
+            "oversized headers",
+            signed(
+                &f,
+                "sts",
+                form(&[("Action", "GetCallerIdentity")]),
+                now(),
+                &[("x-amz-meta-big", &"v".repeat(9000))],
+            ),
+            400,
+            "ValidationError",
+            "header section",
+        ),
+        (
+            "invalid utf-8",
+            signed(
+                &f,
+                "iam",
+                b"Action=CreateRole&RoleName=%FF%FE".to_vec(),
+                now(),
+                &[],
+            ),
+            400,
+            "MalformedQueryString",
+            "UTF-8",
+        ),
+        (
+            "duplicated parameter",
+            signed(
+                &f,
+                "iam",
+                b"Action=GetRole&RoleName=a&RoleName=b".to_vec(),
+                now(),
+                &[],
+            ),
+            400,
+            "MalformedQueryString",
+            "Duplicate parameter: RoleName",
+        ),
+        (
+            "missing parameter",
+            signed(
+                &f,
+                "iam",
+                iam(&[("Action", "CreateRole"), ("RoleName", "R")]),
+                now(),
+                &[],
+            ),
+            400,
+            "MissingParameter",
+            "AssumeRolePolicyDocument",
+        ),
+        (
+            "missing action",
+            signed(&f, "iam", iam(&[("RoleName", "R")]), now(), &[]),
+            400,
+            "MissingAction",
+            "Action",
+        ),
+        (
+            "unknown action",
+            signed(&f, "iam", iam(&[("Action", "LaunchRockets")]), now(), &[]),
+            400,
+            "InvalidAction",
+            "LaunchRockets",
+        ),
+        (
+            "unknown sts action",
+            signed(
+                &f,
+                "sts",
+                form(&[("Action", "Frobnicate"), ("Version", "2011-06-15")]),
+                now(),
+                &[],
+            ),
+            400,
+            "InvalidAction",
+            "Frobnicate",
+        ),
+        (
+            "invalid role name",
+            signed(
+                &f,
+                "iam",
+                iam(&[
+                    ("Action", "CreateRole"),
+                    ("RoleName", "bad name"),
+                    ("AssumeRolePolicyDocument", trust),
+                ]),
+                now(),
+                &[],
+            ),
+            400,
+            "ValidationError",
+            "regular expression pattern",
+        ),
+        (
+            "role name too long",
+            signed(
+                &f,
+                "iam",
+                iam(&[("Action", "GetRole"), ("RoleName", &"r".repeat(65))]),
+                now(),
+                &[],
+            ),
+            400,
+            "ValidationError",
+            "length less than or equal to 64",
+        ),
+        (
+            "invalid path",
+            signed(
+                &f,
+                "iam",
+                iam(&[
+                    ("Action", "CreateRole"),
+                    ("RoleName", "R"),
+                    ("Path", "nope"),
+                    ("AssumeRolePolicyDocument", trust),
+                ]),
+                now(),
+                &[],
+            ),
+            400,
+            "ValidationError",
+            "'path'",
+        ),
+        (
+            "invalid ARN",
+            signed(
+                &f,
+                "iam",
+                iam(&[
+                    ("Action", "GetOpenIDConnectProvider"),
+                    ("OpenIDConnectProviderArn", "not-an-arn"),
+                ]),
+                now(),
+                &[],
+            ),
+            400,
+            "ValidationError",
+            "valid ARN",
+        ),
+        (
+            "malformed trust policy",
+            signed(
+                &f,
+                "iam",
+                iam(&[
+                    ("Action", "CreateRole"),
+                    ("RoleName", "R"),
+                    ("AssumeRolePolicyDocument", "{\"Statement\":[]"),
+                ]),
+                now(),
+                &[],
+            ),
+            400,
+            "MalformedPolicyDocument",
+            "",
+        ),
+        (
+            "trust policy over 2048",
+            signed(
+                &f,
+                "iam",
+                iam(&[
+                    ("Action", "CreateRole"),
+                    ("RoleName", "R"),
+                    (
+                        "AssumeRolePolicyDocument",
+                        &trust.replace("sts:AssumeRole", &format!("sts:{}", "A".repeat(2100))),
+                    ),
+                ]),
+                now(),
+                &[],
+            ),
+            409,
+            "LimitExceeded",
+            "",
+        ),
+        (
+            "bad MaxSessionDuration",
+            signed(
+                &f,
+                "iam",
+                iam(&[
+                    ("Action", "CreateRole"),
+                    ("RoleName", "R"),
+                    ("AssumeRolePolicyDocument", trust),
+                    ("MaxSessionDuration", "60"),
+                ]),
+                now(),
+                &[],
+            ),
+            400,
+            "ValidationError",
+            "maxSessionDuration",
+        ),
+        (
+            "clock skew",
+            signed(
+                &f,
+                "sts",
+                form(&[("Action", "GetCallerIdentity")]),
+                now() - Duration::from_secs(20 * 60),
+                &[],
+            ),
+            403,
+            "RequestTimeTooSkewed",
+            "",
+        ),
+        (
+            "future clock skew",
+            signed(
+                &f,
+                "sts",
+                form(&[("Action", "GetCallerIdentity")]),
+                now() + Duration::from_secs(20 * 60),
+                &[],
+            ),
+            403,
+            "RequestTimeTooSkewed",
+            "",
+        ),
+        (
+            "wrong secret",
+            signed_with(
+                &f.key,
+                "not-the-secret-at-all-0000000000000000000",
+                "sts",
+                form(&[("Action", "GetCallerIdentity")]),
+                now(),
+                &[],
+                None,
+            ),
+            403,
+            "SignatureDoesNotMatch",
+            "",
+        ),
+        (
+            "unknown key",
+            signed_with(
+                "AKIAUNKNOWNUNKNOWN12",
+                &f.secret,
+                "sts",
+                form(&[("Action", "GetCallerIdentity")]),
+                now(),
+                &[],
+                None,
+            ),
+            403,
+            "InvalidClientTokenId",
+            "",
+        ),
+        (
+            "session token on a long-term key",
+            signed_with(
+                &f.key,
+                &f.secret,
+                "sts",
+                form(&[("Action", "GetCallerIdentity")]),
+                now(),
+                &[],
+                Some("tok"),
+            ),
+            403,
+            "InvalidClientTokenId",
+            "",
+        ),
+        (
+            "temporary key without a session",
+            signed_with(
+                "ASIAAAAAAAAAAAAAAAAA",
+                &f.secret,
+                "sts",
+                form(&[("Action", "GetCallerIdentity")]),
+                now(),
+                &[],
+                Some("tok"),
+            ),
+            403,
+            "InvalidClientTokenId",
+            "",
+        ),
+        (
+            "presigned URL replayed after expiry",
+            presigned_get(
+                &f,
+                "Action=GetCallerIdentity&Version=2011-06-15",
+                now() - Duration::from_secs(600),
+                60,
+            ),
+            403,
+            "AccessDenied",
+            "expired",
+        ),
+        (
+            "presigned URL valid over 7 days",
+            presigned_get(
+                &f,
+                "Action=GetCallerIdentity&Version=2011-06-15",
+                now(),
+                604_801,
+            ),
+            400,
+            "AuthorizationQueryParametersError",
+            "",
+        ),
+        (
+            "no authentication",
+            Request::builder()
+                .method("POST")
+                .uri("/")
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(Full::new(Bytes::from_static(
+                    b"Action=GetCallerIdentity&Version=2011-06-15",
+                )))
+                .unwrap(),
+            403,
+            "MissingAuthenticationToken",
+            "",
+        ),
+        (
+            "garbage Authorization",
+            Request::builder()
+                .method("POST")
+                .uri("/")
+                .header("content-type", "application/x-www-form-urlencoded")
+                .header("authorization", "AWS4-HMAC-SHA256 Credential=")
+                .header("x-amz-date", "20260101T000000Z")
+                .body(Full::new(Bytes::from_static(b"Action=GetCallerIdentity")))
+                .unwrap(),
+            400,
+            "IncompleteSignature",
+            "",
+        ),
     ];
     // An unsigned x-amz-* header added after signing must not pass.
-    let mut tampered = signed(&f, "sts", form(&[("Action", "GetCallerIdentity")]), now(), &[]);
-    tampered.headers_mut().insert("x-amz-copy-source", "other-bucket/secret".parse().unwrap());
-    cases.push(("unsigned x-amz header", tampered, 403, "AccessDenied", "x-amz-copy-source"));
+    let mut tampered = signed(
+        &f,
+        "sts",
+        form(&[("Action", "GetCallerIdentity")]),
+        now(),
+        &[],
+    );
+    tampered
+        .headers_mut()
+        .insert("x-amz-copy-source", "other-bucket/secret".parse().unwrap());
+    cases.push((
+        "unsigned x-amz header",
+        tampered,
+        403,
+        "AccessDenied",
+        "x-amz-copy-source",
+    ));
 
     let n = cases.len();
     for (name, req, status, code, msg) in cases {
         let r = send(&f, req).await;
-        assert_eq!((r.status, r.code().as_str()), (status, code), "{name}: {}", r.body);
-        assert!(r.body.contains(msg), "{name}: message should mention {msg:?}: {}", r.body);
+        assert_eq!(
+            (r.status, r.code().as_str()),
+            (status, code),
+            "{name}: {}",
+            r.body
+        );
+        assert!(
+            r.body.contains(msg),
+            "{name}: message should mention {msg:?}: {}",
+            r.body
+        );
         assert!(r.body.contains("<RequestId>"), "{name}: {}", r.body);
     }
     assert_still_serving(&f).await;
@@ -199,19 +620,36 @@ async fn unsigned_web_identity_call_is_routed_to_sts() {
         .unwrap();
     let r = send(&f, req).await;
     assert_eq!(r.status, 400);
-    assert!(r.body.contains("https://sts.amazonaws.com/doc/2011-06-15/"), "{}", r.body);
-    assert!(r.body.contains("not available on this server yet"), "{}", r.body);
+    assert!(
+        r.body.contains("https://sts.amazonaws.com/doc/2011-06-15/"),
+        "{}",
+        r.body
+    );
+    assert!(
+        r.body.contains("not available on this server yet"),
+        "{}",
+        r.body
+    );
 }
 
 #[tokio::test]
 async fn other_protocols_answer_in_their_own_shape() {
     let f = fixture().await;
-    let json = Request::builder().method("POST").uri("/").header("x-amz-target", "AWSIdentityStore.ListUsers").body(Full::new(Bytes::from_static(b"{}"))).unwrap();
+    let json = Request::builder()
+        .method("POST")
+        .uri("/")
+        .header("x-amz-target", "AWSIdentityStore.ListUsers")
+        .body(Full::new(Bytes::from_static(b"{}")))
+        .unwrap();
     let r = send(&f, json).await;
     assert_eq!(r.status, 400);
     let v: serde_json::Value = serde_json::from_str(&r.body).unwrap();
     assert_eq!(v["__type"], "UnknownOperationException");
-    let s3 = Request::builder().method("GET").uri("/bucket/key").body(Full::new(Bytes::new())).unwrap();
+    let s3 = Request::builder()
+        .method("GET")
+        .uri("/bucket/key")
+        .body(Full::new(Bytes::new()))
+        .unwrap();
     let r = send(&f, s3).await;
     assert_eq!(r.status, 501);
     assert!(r.body.starts_with("<?xml"), "{}", r.body);

@@ -65,7 +65,11 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     async fn put_access_key(&self, key: &AccessKeyRecord) -> Result<()>;
     async fn get_access_key(&self, access_key_id: &str) -> Result<Option<AccessKeyRecord>>;
     /// Keys of the account root (`user_name_key` = None) or of one user.
-    async fn list_access_keys(&self, account_id: &str, user_name_key: Option<&str>) -> Result<Vec<AccessKeyRecord>>;
+    async fn list_access_keys(
+        &self,
+        account_id: &str,
+        user_name_key: Option<&str>,
+    ) -> Result<Vec<AccessKeyRecord>>;
     async fn delete_access_key(&self, account_id: &str, access_key_id: &str) -> Result<bool>;
 
     async fn create_role(&self, role: &RoleRecord) -> Result<()>;
@@ -76,11 +80,31 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     async fn update_role(&self, role: &RoleRecord) -> Result<bool>;
     async fn delete_role(&self, account_id: &str, name: &str) -> Result<bool>;
 
-    async fn put_role_policy(&self, account_id: &str, role: &str, policy_name: &str, document: &str) -> Result<()>;
-    async fn get_role_policy(&self, account_id: &str, role: &str, policy_name: &str) -> Result<Option<String>>;
-    async fn delete_role_policy(&self, account_id: &str, role: &str, policy_name: &str) -> Result<bool>;
+    async fn put_role_policy(
+        &self,
+        account_id: &str,
+        role: &str,
+        policy_name: &str,
+        document: &str,
+    ) -> Result<()>;
+    async fn get_role_policy(
+        &self,
+        account_id: &str,
+        role: &str,
+        policy_name: &str,
+    ) -> Result<Option<String>>;
+    async fn delete_role_policy(
+        &self,
+        account_id: &str,
+        role: &str,
+        policy_name: &str,
+    ) -> Result<bool>;
     /// (name, document) pairs ordered by name.
-    async fn list_role_policies(&self, account_id: &str, role: &str) -> Result<Vec<(String, String)>>;
+    async fn list_role_policies(
+        &self,
+        account_id: &str,
+        role: &str,
+    ) -> Result<Vec<(String, String)>>;
 
     async fn create_managed_policy(&self, policy: &ManagedPolicyRecord) -> Result<()>;
     async fn get_managed_policy(&self, arn: &str) -> Result<Option<ManagedPolicyRecord>>;
@@ -89,16 +113,40 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     async fn count_policy_attachments(&self, arn: &str) -> Result<i64>;
     async fn attach_role_policy(&self, account_id: &str, role: &str, arn: &str) -> Result<()>;
     async fn detach_role_policy(&self, account_id: &str, role: &str, arn: &str) -> Result<bool>;
-    async fn list_attached_role_policies(&self, account_id: &str, role: &str) -> Result<Vec<ManagedPolicyRecord>>;
+    async fn list_attached_role_policies(
+        &self,
+        account_id: &str,
+        role: &str,
+    ) -> Result<Vec<ManagedPolicyRecord>>;
 
     async fn create_user(&self, user: &UserRecord) -> Result<()>;
     async fn get_user(&self, account_id: &str, name: &str) -> Result<Option<UserRecord>>;
     async fn list_users(&self, account_id: &str) -> Result<Vec<UserRecord>>;
     async fn delete_user(&self, account_id: &str, name: &str) -> Result<bool>;
-    async fn put_user_policy(&self, account_id: &str, user: &str, policy_name: &str, document: &str) -> Result<()>;
-    async fn get_user_policy(&self, account_id: &str, user: &str, policy_name: &str) -> Result<Option<String>>;
-    async fn delete_user_policy(&self, account_id: &str, user: &str, policy_name: &str) -> Result<bool>;
-    async fn list_user_policies(&self, account_id: &str, user: &str) -> Result<Vec<(String, String)>>;
+    async fn put_user_policy(
+        &self,
+        account_id: &str,
+        user: &str,
+        policy_name: &str,
+        document: &str,
+    ) -> Result<()>;
+    async fn get_user_policy(
+        &self,
+        account_id: &str,
+        user: &str,
+        policy_name: &str,
+    ) -> Result<Option<String>>;
+    async fn delete_user_policy(
+        &self,
+        account_id: &str,
+        user: &str,
+        policy_name: &str,
+    ) -> Result<bool>;
+    async fn list_user_policies(
+        &self,
+        account_id: &str,
+        user: &str,
+    ) -> Result<Vec<(String, String)>>;
 
     async fn create_oidc_provider(&self, provider: &OidcProviderRecord) -> Result<()>;
     async fn get_oidc_provider(&self, arn: &str) -> Result<Option<OidcProviderRecord>>;
@@ -108,12 +156,17 @@ pub trait Store: Send + Sync + std::fmt::Debug {
 
 /// Open the store named by `url`: `sqlite://PATH` (created if missing) or `postgres://…`.
 pub async fn connect(url: &str) -> Result<Arc<dyn Store>> {
-    if let Some(path) = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")) {
+    if let Some(path) = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+    {
         Ok(Arc::new(sql::SqliteStore::open(path).await?))
     } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
         Ok(Arc::new(sql::PgStore::open(url).await?))
     } else {
-        Err(StoreError::BadUrl("expected sqlite://PATH or postgres://…".into()))
+        Err(StoreError::BadUrl(
+            "expected sqlite://PATH or postgres://…".into(),
+        ))
     }
 }
 
@@ -128,7 +181,9 @@ pub mod testing {
     pub async fn execute_raw(url: &str, statement: &str) -> crate::Result<()> {
         use sqlx::Connection;
         let mut conn = sqlx::PgConnection::connect(url).await?;
-        sqlx::raw_sql(sqlx::AssertSqlSafe(statement.to_owned())).execute(&mut conn).await?;
+        sqlx::raw_sql(sqlx::AssertSqlSafe(statement.to_owned()))
+            .execute(&mut conn)
+            .await?;
         Ok(())
     }
 }

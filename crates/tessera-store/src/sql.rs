@@ -1,11 +1,16 @@
 //! The two sqlx adapters. Both are generated from one body by `sql_store!`, so they run the
 //! same statements; only connection set-up and migrations differ.
 
-use crate::{AccessKeyRecord, ManagedPolicyRecord, OidcProviderRecord, Result, RoleRecord, Store, UserRecord, name_key};
+use crate::{
+    AccessKeyRecord, ManagedPolicyRecord, OidcProviderRecord, Result, RoleRecord, Store,
+    UserRecord, name_key,
+};
 use async_trait::async_trait;
 use sqlx::Row;
 use sqlx::postgres::{PgPool, PgPoolOptions};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -27,7 +32,10 @@ impl SqliteStore {
             // FULL: a transaction acknowledged to a client survives power loss.
             .synchronous(SqliteSynchronous::Full)
             .busy_timeout(Duration::from_secs(10));
-        let pool = SqlitePoolOptions::new().max_connections(8).connect_with(opts).await?;
+        let pool = SqlitePoolOptions::new()
+            .max_connections(8)
+            .connect_with(opts)
+            .await?;
         Ok(SqliteStore { pool })
     }
 }
@@ -65,9 +73,11 @@ fn json_to_list(s: &str) -> Vec<String> {
 }
 
 const ROLE_COLS: &str = "account_id, name, role_id, path, description, trust_policy, max_session_duration, permissions_boundary, tags, created_at";
-const POLICY_COLS: &str = "arn, account_id, name, policy_id, path, description, document, created_at";
+const POLICY_COLS: &str =
+    "arn, account_id, name, policy_id, path, description, document, created_at";
 const USER_COLS: &str = "account_id, name, user_id, path, permissions_boundary, tags, created_at";
-const KEY_COLS: &str = "access_key_id, account_id, user_name_key, secret_sealed, status, created_at";
+const KEY_COLS: &str =
+    "access_key_id, account_id, user_name_key, secret_sealed, status, created_at";
 const OIDC_COLS: &str = "arn, account_id, url, client_ids, thumbprints, tags, created_at";
 
 macro_rules! sql_store {
@@ -552,7 +562,12 @@ macro_rules! sql_store {
 
 mod sqlite_impl {
     use super::*;
-    sql_store!(SqliteStore, sqlx::sqlite::SqliteRow, "sqlite", SQLITE_MIGRATIONS);
+    sql_store!(
+        SqliteStore,
+        sqlx::sqlite::SqliteRow,
+        "sqlite",
+        SQLITE_MIGRATIONS
+    );
 }
 
 mod pg_impl {

@@ -22,7 +22,9 @@ async fn postgres() -> Option<Arc<dyn Store>> {
             eprintln!("skipping PostgreSQL: TESSERA_SKIP_POSTGRES=1");
             return None;
         }
-        panic!("TESSERA_TEST_POSTGRES_URL is not set: run ./scripts/test, or set TESSERA_SKIP_POSTGRES=1 to skip the PostgreSQL half on purpose");
+        panic!(
+            "TESSERA_TEST_POSTGRES_URL is not set: run ./scripts/test, or set TESSERA_SKIP_POSTGRES=1 to skip the PostgreSQL half on purpose"
+        );
     };
     let schema = format!("t_{}", std::process::id()) + &format!("_{}", rand_suffix());
     let admin = sqlx_admin(&base, &format!("CREATE SCHEMA {schema}")).await;
@@ -38,7 +40,13 @@ fn rand_suffix() -> String {
     use std::time::{SystemTime, UNIX_EPOCH};
     static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
     let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    format!("{}_{n}", SystemTime::now().duration_since(UNIX_EPOCH).unwrap().subsec_nanos())
+    format!(
+        "{}_{n}",
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .subsec_nanos()
+    )
 }
 
 async fn sqlx_admin(url: &str, stmt: &str) -> bool {
@@ -57,7 +65,13 @@ macro_rules! both {
     };
 }
 
-both!(accounts_and_keys, roles_and_inline_policies, managed_policies, users_and_user_policies, oidc_providers);
+both!(
+    accounts_and_keys,
+    roles_and_inline_policies,
+    managed_policies,
+    users_and_user_policies,
+    oidc_providers
+);
 
 const ACCT: &str = "111111111111";
 
@@ -78,7 +92,10 @@ fn role(name: &str) -> RoleRecord {
 
 async fn accounts_and_keys(s: Arc<dyn Store>) {
     s.create_account(ACCT, 1).await.unwrap();
-    assert!(matches!(s.create_account(ACCT, 1).await, Err(StoreError::Conflict)));
+    assert!(matches!(
+        s.create_account(ACCT, 1).await,
+        Err(StoreError::Conflict)
+    ));
     assert!(s.account_exists(ACCT).await.unwrap());
     assert!(!s.account_exists("222222222222").await.unwrap());
     assert_eq!(s.list_accounts().await.unwrap(), vec![ACCT.to_string()]);
@@ -92,12 +109,30 @@ async fn accounts_and_keys(s: Arc<dyn Store>) {
         created_at: 5,
     };
     s.put_access_key(&k).await.unwrap();
-    assert!(matches!(s.put_access_key(&k).await, Err(StoreError::Conflict)));
-    assert_eq!(s.get_access_key(&k.access_key_id).await.unwrap(), Some(k.clone()));
-    assert_eq!(s.list_access_keys(ACCT, None).await.unwrap(), vec![k.clone()]);
-    assert!(s.list_access_keys(ACCT, Some("bob")).await.unwrap().is_empty());
+    assert!(matches!(
+        s.put_access_key(&k).await,
+        Err(StoreError::Conflict)
+    ));
+    assert_eq!(
+        s.get_access_key(&k.access_key_id).await.unwrap(),
+        Some(k.clone())
+    );
+    assert_eq!(
+        s.list_access_keys(ACCT, None).await.unwrap(),
+        vec![k.clone()]
+    );
+    assert!(
+        s.list_access_keys(ACCT, Some("bob"))
+            .await
+            .unwrap()
+            .is_empty()
+    );
     // A key for an unknown account violates the foreign key.
-    let orphan = AccessKeyRecord { access_key_id: "AKIABBBBBBBBBBBBBBBB".into(), account_id: "999999999999".into(), ..k.clone() };
+    let orphan = AccessKeyRecord {
+        access_key_id: "AKIABBBBBBBBBBBBBBBB".into(),
+        account_id: "999999999999".into(),
+        ..k.clone()
+    };
     assert!(s.put_access_key(&orphan).await.is_err());
     assert!(s.delete_access_key(ACCT, &k.access_key_id).await.unwrap());
     assert!(!s.delete_access_key(ACCT, &k.access_key_id).await.unwrap());
@@ -109,10 +144,22 @@ async fn roles_and_inline_policies(s: Arc<dyn Store>) {
     let r = role("ApplicationRole");
     s.create_role(&r).await.unwrap();
     // Role names are unique case-insensitively.
-    assert!(matches!(s.create_role(&role("applicationrole")).await, Err(StoreError::Conflict)));
-    assert_eq!(s.get_role(ACCT, "APPLICATIONROLE").await.unwrap(), Some(r.clone()));
+    assert!(matches!(
+        s.create_role(&role("applicationrole")).await,
+        Err(StoreError::Conflict)
+    ));
+    assert_eq!(
+        s.get_role(ACCT, "APPLICATIONROLE").await.unwrap(),
+        Some(r.clone())
+    );
     s.create_role(&role("Another")).await.unwrap();
-    let names: Vec<_> = s.list_roles(ACCT).await.unwrap().into_iter().map(|r| r.name).collect();
+    let names: Vec<_> = s
+        .list_roles(ACCT)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.name)
+        .collect();
     assert_eq!(names, ["Another", "ApplicationRole"]);
 
     let mut changed = r.clone();
@@ -120,25 +167,60 @@ async fn roles_and_inline_policies(s: Arc<dyn Store>) {
     changed.max_session_duration = 7200;
     changed.trust_policy = "{\"Version\":\"2012-10-17\"}".into();
     assert!(s.update_role(&changed).await.unwrap());
-    assert_eq!(s.get_role(ACCT, "ApplicationRole").await.unwrap(), Some(changed));
+    assert_eq!(
+        s.get_role(ACCT, "ApplicationRole").await.unwrap(),
+        Some(changed)
+    );
     assert!(!s.update_role(&role("Missing")).await.unwrap());
 
-    s.put_role_policy(ACCT, "ApplicationRole", "p1", "doc1").await.unwrap();
-    s.put_role_policy(ACCT, "ApplicationRole", "p1", "doc1b").await.unwrap();
-    s.put_role_policy(ACCT, "ApplicationRole", "a0", "doc0").await.unwrap();
-    assert_eq!(s.get_role_policy(ACCT, "applicationrole", "p1").await.unwrap().as_deref(), Some("doc1b"));
-    assert_eq!(s.get_role_policy(ACCT, "ApplicationRole", "P1").await.unwrap(), None, "policy names are case-sensitive");
+    s.put_role_policy(ACCT, "ApplicationRole", "p1", "doc1")
+        .await
+        .unwrap();
+    s.put_role_policy(ACCT, "ApplicationRole", "p1", "doc1b")
+        .await
+        .unwrap();
+    s.put_role_policy(ACCT, "ApplicationRole", "a0", "doc0")
+        .await
+        .unwrap();
+    assert_eq!(
+        s.get_role_policy(ACCT, "applicationrole", "p1")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("doc1b")
+    );
+    assert_eq!(
+        s.get_role_policy(ACCT, "ApplicationRole", "P1")
+            .await
+            .unwrap(),
+        None,
+        "policy names are case-sensitive"
+    );
     assert_eq!(
         s.list_role_policies(ACCT, "ApplicationRole").await.unwrap(),
         vec![("a0".into(), "doc0".into()), ("p1".into(), "doc1b".into())]
     );
     // No inline policy on a role that does not exist.
     assert!(s.put_role_policy(ACCT, "Missing", "p", "d").await.is_err());
-    assert!(s.delete_role_policy(ACCT, "ApplicationRole", "a0").await.unwrap());
-    assert!(!s.delete_role_policy(ACCT, "ApplicationRole", "a0").await.unwrap());
+    assert!(
+        s.delete_role_policy(ACCT, "ApplicationRole", "a0")
+            .await
+            .unwrap()
+    );
+    assert!(
+        !s.delete_role_policy(ACCT, "ApplicationRole", "a0")
+            .await
+            .unwrap()
+    );
 
     assert!(s.delete_role(ACCT, "ApplicationRole").await.unwrap());
-    assert!(s.list_role_policies(ACCT, "ApplicationRole").await.unwrap().is_empty(), "cascade");
+    assert!(
+        s.list_role_policies(ACCT, "ApplicationRole")
+            .await
+            .unwrap()
+            .is_empty(),
+        "cascade"
+    );
     assert!(!s.delete_role(ACCT, "ApplicationRole").await.unwrap());
 }
 
@@ -156,14 +238,27 @@ async fn managed_policies(s: Arc<dyn Store>) {
         created_at: 9,
     };
     s.create_managed_policy(&p).await.unwrap();
-    assert!(matches!(s.create_managed_policy(&p).await, Err(StoreError::Conflict)));
+    assert!(matches!(
+        s.create_managed_policy(&p).await,
+        Err(StoreError::Conflict)
+    ));
     assert_eq!(s.get_managed_policy(&p.arn).await.unwrap(), Some(p.clone()));
-    assert_eq!(s.list_managed_policies(ACCT).await.unwrap(), vec![p.clone()]);
+    assert_eq!(
+        s.list_managed_policies(ACCT).await.unwrap(),
+        vec![p.clone()]
+    );
     s.attach_role_policy(ACCT, "R", &p.arn).await.unwrap();
     s.attach_role_policy(ACCT, "r", &p.arn).await.unwrap(); // idempotent
     assert_eq!(s.count_policy_attachments(&p.arn).await.unwrap(), 1);
-    assert_eq!(s.list_attached_role_policies(ACCT, "R").await.unwrap(), vec![p.clone()]);
-    assert!(s.attach_role_policy(ACCT, "R", "arn:aws:iam::111111111111:policy/none").await.is_err());
+    assert_eq!(
+        s.list_attached_role_policies(ACCT, "R").await.unwrap(),
+        vec![p.clone()]
+    );
+    assert!(
+        s.attach_role_policy(ACCT, "R", "arn:aws:iam::111111111111:policy/none")
+            .await
+            .is_err()
+    );
     assert!(s.detach_role_policy(ACCT, "R", &p.arn).await.unwrap());
     assert!(!s.detach_role_policy(ACCT, "R", &p.arn).await.unwrap());
     assert_eq!(s.count_policy_attachments(&p.arn).await.unwrap(), 0);
@@ -183,11 +278,27 @@ async fn users_and_user_policies(s: Arc<dyn Store>) {
         created_at: 3,
     };
     s.create_user(&u).await.unwrap();
-    assert!(matches!(s.create_user(&UserRecord { user_id: "AIDAB2".into(), name: "bob".into(), ..u.clone() }).await, Err(StoreError::Conflict)));
+    assert!(matches!(
+        s.create_user(&UserRecord {
+            user_id: "AIDAB2".into(),
+            name: "bob".into(),
+            ..u.clone()
+        })
+        .await,
+        Err(StoreError::Conflict)
+    ));
     assert_eq!(s.get_user(ACCT, "bob").await.unwrap(), Some(u.clone()));
     assert_eq!(s.list_users(ACCT).await.unwrap(), vec![u.clone()]);
-    s.put_user_policy(ACCT, "Bob", "inline", "{}").await.unwrap();
-    assert_eq!(s.get_user_policy(ACCT, "bob", "inline").await.unwrap().as_deref(), Some("{}"));
+    s.put_user_policy(ACCT, "Bob", "inline", "{}")
+        .await
+        .unwrap();
+    assert_eq!(
+        s.get_user_policy(ACCT, "bob", "inline")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("{}")
+    );
     assert_eq!(s.list_user_policies(ACCT, "Bob").await.unwrap().len(), 1);
     let k = AccessKeyRecord {
         access_key_id: "AKIAUSERUSERUSERUSER".into(),
@@ -198,7 +309,10 @@ async fn users_and_user_policies(s: Arc<dyn Store>) {
         created_at: 4,
     };
     s.put_access_key(&k).await.unwrap();
-    assert_eq!(s.list_access_keys(ACCT, Some("BOB")).await.unwrap(), vec![k]);
+    assert_eq!(
+        s.list_access_keys(ACCT, Some("BOB")).await.unwrap(),
+        vec![k]
+    );
     assert!(s.list_access_keys(ACCT, None).await.unwrap().is_empty());
     assert!(s.delete_user_policy(ACCT, "Bob", "inline").await.unwrap());
     assert!(s.delete_user(ACCT, "Bob").await.unwrap());
@@ -217,10 +331,18 @@ async fn oidc_providers(s: Arc<dyn Store>) {
         created_at: 7,
     };
     s.create_oidc_provider(&p).await.unwrap();
-    assert!(matches!(s.create_oidc_provider(&p).await, Err(StoreError::Conflict)));
+    assert!(matches!(
+        s.create_oidc_provider(&p).await,
+        Err(StoreError::Conflict)
+    ));
     assert_eq!(s.get_oidc_provider(&p.arn).await.unwrap(), Some(p.clone()));
     assert_eq!(s.list_oidc_providers(ACCT).await.unwrap(), vec![p.clone()]);
-    assert!(s.list_oidc_providers("222222222222").await.unwrap().is_empty());
+    assert!(
+        s.list_oidc_providers("222222222222")
+            .await
+            .unwrap()
+            .is_empty()
+    );
     assert!(s.delete_oidc_provider(&p.arn).await.unwrap());
     assert!(!s.delete_oidc_provider(&p.arn).await.unwrap());
 }

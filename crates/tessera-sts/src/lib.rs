@@ -83,18 +83,27 @@ impl StsService {
         StsService { deployment }
     }
 
-    pub fn handle(&self, caller: &Caller, action: &str, p: &QueryParams) -> Result<Outcome, StsError> {
-        if let Some(v) = p.get("Version") {
-            if v != VERSION {
-                return Err(StsError::InvalidAction(format!("Could not find operation {action} for version {v}")));
-            }
+    pub fn handle(
+        &self,
+        caller: &Caller,
+        action: &str,
+        p: &QueryParams,
+    ) -> Result<Outcome, StsError> {
+        if let Some(v) = p.get("Version")
+            && v != VERSION
+        {
+            return Err(StsError::InvalidAction(format!(
+                "Could not find operation {action} for version {v}"
+            )));
         }
         match action {
             "GetCallerIdentity" => Ok(self.get_caller_identity(caller)),
             other if KNOWN_ACTIONS.contains(&other) => Err(StsError::InvalidAction(format!(
                 "The operation {other} is not available on this server yet."
             ))),
-            other => Err(StsError::InvalidAction(format!("Could not find operation {other} for version {VERSION}"))),
+            other => Err(StsError::InvalidAction(format!(
+                "Could not find operation {other} for version {VERSION}"
+            ))),
         }
     }
 
@@ -126,20 +135,38 @@ mod tests {
     fn caller_identity_of_root_and_user() {
         let sts = StsService::new(Deployment::default());
         let p = QueryParams::parse(&[b"Action=GetCallerIdentity&Version=2011-06-15"]).unwrap();
-        let root = Caller { account: AccountId::parse("111111111111").unwrap(), principal: Principal::Root, access_key_id: "AKIA".into() };
+        let root = Caller {
+            account: AccountId::parse("111111111111").unwrap(),
+            principal: Principal::Root,
+            access_key_id: "AKIA".into(),
+        };
         let out = sts.handle(&root, "GetCallerIdentity", &p).unwrap();
         assert_eq!(
             out.result_xml,
             "<Arn>arn:aws:iam::111111111111:root</Arn><UserId>111111111111</UserId><Account>111111111111</Account>"
         );
         let user = Caller {
-            principal: Principal::User { name: "bob".into(), user_id: "AIDAEXAMPLE".into(), path: "/".into() },
+            principal: Principal::User {
+                name: "bob".into(),
+                user_id: "AIDAEXAMPLE".into(),
+                path: "/".into(),
+            },
             ..root.clone()
         };
         let out = sts.handle(&user, "GetCallerIdentity", &p).unwrap();
-        assert!(out.result_xml.contains("<Arn>arn:aws:iam::111111111111:user/bob</Arn><UserId>AIDAEXAMPLE</UserId>"));
-        assert!(matches!(sts.handle(&root, "Nope", &p), Err(StsError::InvalidAction(_))));
+        assert!(
+            out.result_xml.contains(
+                "<Arn>arn:aws:iam::111111111111:user/bob</Arn><UserId>AIDAEXAMPLE</UserId>"
+            )
+        );
+        assert!(matches!(
+            sts.handle(&root, "Nope", &p),
+            Err(StsError::InvalidAction(_))
+        ));
         let wrong = QueryParams::parse(&[b"Version=2010-05-08"]).unwrap();
-        assert!(matches!(sts.handle(&root, "GetCallerIdentity", &wrong), Err(StsError::InvalidAction(_))));
+        assert!(matches!(
+            sts.handle(&root, "GetCallerIdentity", &wrong),
+            Err(StsError::InvalidAction(_))
+        ));
     }
 }

@@ -41,7 +41,11 @@ pub fn tessera_bin() -> PathBuf {
     // target/<profile>/deps/<test> → target/<profile>/tessera
     let dir = exe.parent().and_then(Path::parent).expect("target dir");
     let bin = dir.join("tessera");
-    assert!(bin.exists(), "{} not found: build it first (cargo build --bin tessera) or set TESSERA_BIN", bin.display());
+    assert!(
+        bin.exists(),
+        "{} not found: build it first (cargo build --bin tessera) or set TESSERA_BIN",
+        bin.display()
+    );
     bin
 }
 
@@ -65,21 +69,35 @@ impl DevServer {
             .expect("spawn tessera");
         let deadline = Instant::now() + Duration::from_secs(30);
         let manifest = loop {
-            if let Ok(text) = std::fs::read_to_string(&manifest_path) {
-                if let Ok(m) = serde_json::from_str::<Manifest>(&text) {
-                    break m;
-                }
+            if let Ok(text) = std::fs::read_to_string(&manifest_path)
+                && let Ok(m) = serde_json::from_str::<Manifest>(&text)
+            {
+                break m;
             }
-            assert!(Instant::now() < deadline, "tessera dev did not write its manifest; log:\n{}", std::fs::read_to_string(data_dir.join("server.log")).unwrap_or_default());
+            assert!(
+                Instant::now() < deadline,
+                "tessera dev did not write its manifest; log:\n{}",
+                std::fs::read_to_string(data_dir.join("server.log")).unwrap_or_default()
+            );
             std::thread::sleep(Duration::from_millis(50));
         };
-        DevServer { child: Some(child), manifest, data_dir: data_dir.to_owned(), manifest_path }
+        DevServer {
+            child: Some(child),
+            manifest,
+            data_dir: data_dir.to_owned(),
+            manifest_path,
+        }
     }
 
     /// Stop the server with SIGTERM and wait for it to exit; returns whether it exited cleanly.
     pub fn stop(&mut self) -> bool {
-        let Some(mut child) = self.child.take() else { return true };
-        let _ = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status();
+        let Some(mut child) = self.child.take() else {
+            return true;
+        };
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(child.id().to_string())
+            .status();
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
             if let Ok(Some(status)) = child.try_wait() {
@@ -95,7 +113,11 @@ impl DevServer {
     }
 
     pub fn account(&self, id: &str) -> &AccountKeys {
-        self.manifest.accounts.iter().find(|a| a.account_id == id).expect("account in manifest")
+        self.manifest
+            .accounts
+            .iter()
+            .find(|a| a.account_id == id)
+            .expect("account in manifest")
     }
 
     /// Environment for the AWS CLI / boto3 with the given keys.
@@ -115,7 +137,13 @@ impl DevServer {
     /// An SDK configuration for aws-sdk-rust with the given keys (retries off, so every call
     /// is exactly one request).
     pub async fn sdk_config(&self, access_key_id: &str, secret: &str) -> aws_config::SdkConfig {
-        let creds = aws_credential_types::Credentials::new(access_key_id, secret, None, None, "tessera-testkit");
+        let creds = aws_credential_types::Credentials::new(
+            access_key_id,
+            secret,
+            None,
+            None,
+            "tessera-testkit",
+        );
         aws_config::defaults(aws_config::BehaviorVersion::latest())
             .endpoint_url(&self.manifest.endpoint)
             .region(aws_config::Region::new(self.manifest.region.clone()))

@@ -40,7 +40,11 @@ pub struct AwsError {
 
 impl AwsError {
     pub fn new(status: u16, code: impl Into<String>, message: impl Into<String>) -> AwsError {
-        AwsError { status, code: code.into(), message: message.into() }
+        AwsError {
+            status,
+            code: code.into(),
+            message: message.into(),
+        }
     }
 
     /// Render for `protocol`, with `request_id` in the body where the protocol has it and in the
@@ -49,7 +53,11 @@ impl AwsError {
         let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let (content_type, body) = match protocol {
             Protocol::Query { namespace } => {
-                let kind = if self.status >= 500 { "Receiver" } else { "Sender" };
+                let kind = if self.status >= 500 {
+                    "Receiver"
+                } else {
+                    "Sender"
+                };
                 let mut w = xml::Writer::new();
                 w.open_ns("ErrorResponse", namespace);
                 w.open("Error");
@@ -82,15 +90,18 @@ impl AwsError {
         let mut resp = Response::new(Bytes::from(body));
         *resp.status_mut() = status;
         let h = resp.headers_mut();
-        h.insert(http::header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+        h.insert(
+            http::header::CONTENT_TYPE,
+            HeaderValue::from_static(content_type),
+        );
         if let Ok(v) = HeaderValue::from_str(request_id) {
             h.insert("x-amzn-requestid", v.clone());
             h.insert("x-amz-request-id", v);
         }
-        if matches!(protocol, Protocol::Json11 | Protocol::RestJson) {
-            if let Ok(v) = HeaderValue::from_str(&self.code) {
-                h.insert("x-amzn-errortype", v);
-            }
+        if matches!(protocol, Protocol::Json11 | Protocol::RestJson)
+            && let Ok(v) = HeaderValue::from_str(&self.code)
+        {
+            h.insert("x-amzn-errortype", v);
         }
         resp
     }
@@ -99,7 +110,12 @@ impl AwsError {
 /// A successful awsQuery response: `<{Action}Response xmlns=…><{Action}Result>…</…Result>
 /// <ResponseMetadata><RequestId>…</RequestId></ResponseMetadata></…Response>`.
 /// `result` is the already-rendered inner XML of the result element (may be empty).
-pub fn query_response(namespace: &str, action: &str, result: &str, request_id: &str) -> Response<Bytes> {
+pub fn query_response(
+    namespace: &str,
+    action: &str,
+    result: &str,
+    request_id: &str,
+) -> Response<Bytes> {
     let mut w = xml::Writer::new();
     let root = format!("{action}Response");
     w.open_ns(&root, namespace);
@@ -114,8 +130,10 @@ pub fn query_response(namespace: &str, action: &str, result: &str, request_id: &
     w.close("ResponseMetadata");
     w.close(&root);
     let mut resp = Response::new(Bytes::from(w.finish()));
-    resp.headers_mut()
-        .insert(http::header::CONTENT_TYPE, HeaderValue::from_static("text/xml"));
+    resp.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static("text/xml"),
+    );
     if let Ok(v) = HeaderValue::from_str(request_id) {
         resp.headers_mut().insert("x-amzn-requestid", v);
     }
@@ -132,15 +150,32 @@ mod tests {
 
     #[test]
     fn query_error_shape() {
-        let e = AwsError::new(403, "AccessDenied", "User: x is not authorized <to> & stuff");
-        let r = e.render(Protocol::Query { namespace: IAM_NAMESPACE }, "req-1");
+        let e = AwsError::new(
+            403,
+            "AccessDenied",
+            "User: x is not authorized <to> & stuff",
+        );
+        let r = e.render(
+            Protocol::Query {
+                namespace: IAM_NAMESPACE,
+            },
+            "req-1",
+        );
         assert_eq!(r.status(), 403);
         assert_eq!(
             body(&r),
             "<ErrorResponse xmlns=\"https://iam.amazonaws.com/doc/2010-05-08/\"><Error><Type>Sender</Type><Code>AccessDenied</Code><Message>User: x is not authorized &lt;to&gt; &amp; stuff</Message></Error><RequestId>req-1</RequestId></ErrorResponse>"
         );
         let e = AwsError::new(500, "InternalFailure", "boom");
-        assert!(body(&e.render(Protocol::Query { namespace: STS_NAMESPACE }, "r")).contains("<Type>Receiver</Type>"));
+        assert!(
+            body(&e.render(
+                Protocol::Query {
+                    namespace: STS_NAMESPACE
+                },
+                "r"
+            ))
+            .contains("<Type>Receiver</Type>")
+        );
     }
 
     #[test]
@@ -158,12 +193,19 @@ mod tests {
     fn restxml_error_shape() {
         let r = AwsError::new(501, "NotImplemented", "nope").render(Protocol::RestXml, "r1");
         assert_eq!(r.status(), 501);
-        assert!(body(&r).starts_with("<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>NotImplemented</Code>"));
+        assert!(body(&r).starts_with(
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>NotImplemented</Code>"
+        ));
     }
 
     #[test]
     fn query_success_shape() {
-        let r = query_response(STS_NAMESPACE, "GetCallerIdentity", "<Account>1</Account>", "rid");
+        let r = query_response(
+            STS_NAMESPACE,
+            "GetCallerIdentity",
+            "<Account>1</Account>",
+            "rid",
+        );
         assert_eq!(
             body(&r),
             "<GetCallerIdentityResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\"><GetCallerIdentityResult><Account>1</Account></GetCallerIdentityResult><ResponseMetadata><RequestId>rid</RequestId></ResponseMetadata></GetCallerIdentityResponse>"

@@ -48,7 +48,9 @@ pub fn decode_component(s: &str) -> Result<String, QueryError> {
                     bytes.get(i + 1).copied().and_then(hex),
                     bytes.get(i + 2).copied().and_then(hex),
                 ) else {
-                    return Err(QueryError::Malformed(format!("Malformed percent-encoding in {s:?}")));
+                    return Err(QueryError::Malformed(format!(
+                        "Malformed percent-encoding in {s:?}"
+                    )));
                 };
                 out.push(h << 4 | l);
                 i += 2;
@@ -65,7 +67,8 @@ impl QueryParams {
     pub fn parse(sources: &[&[u8]]) -> Result<QueryParams, QueryError> {
         let mut map = BTreeMap::new();
         for src in sources {
-            let text = std::str::from_utf8(src).map_err(|_| QueryError::InvalidUtf8("request".into()))?;
+            let text =
+                std::str::from_utf8(src).map_err(|_| QueryError::InvalidUtf8("request".into()))?;
             for pair in text.split('&').filter(|p| !p.is_empty()) {
                 let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
                 let k = decode_component(k)?;
@@ -87,7 +90,8 @@ impl QueryParams {
     }
 
     pub fn require(&self, name: &str) -> Result<&str, QueryError> {
-        self.get(name).ok_or_else(|| QueryError::Missing(name.to_owned()))
+        self.get(name)
+            .ok_or_else(|| QueryError::Missing(name.to_owned()))
     }
 
     pub fn contains(&self, name: &str) -> bool {
@@ -103,14 +107,19 @@ impl QueryParams {
         let head = format!("{prefix}.member.");
         let mut items: Vec<(usize, &str)> = Vec::new();
         for (k, v) in self.map.range(head.clone()..) {
-            let Some(rest) = k.strip_prefix(&head) else { break };
+            let Some(rest) = k.strip_prefix(&head) else {
+                break;
+            };
             if rest.contains('.') {
                 continue;
             }
             let n: usize = rest.parse().map_err(|_| QueryError::BadIndex(k.clone()))?;
             items.push((n, v));
         }
-        Ok(Self::ordered(items, prefix)?.into_iter().map(str::to_owned).collect())
+        Ok(Self::ordered(items, prefix)?
+            .into_iter()
+            .map(str::to_owned)
+            .collect())
     }
 
     /// `Prefix.member.N.Field` structures, e.g. `Tags.member.1.Key` / `.Value`, in index order.
@@ -118,12 +127,17 @@ impl QueryParams {
         let head = format!("{prefix}.member.");
         let mut by_index: BTreeMap<usize, BTreeMap<String, String>> = BTreeMap::new();
         for (k, v) in self.map.range(head.clone()..) {
-            let Some(rest) = k.strip_prefix(&head) else { break };
+            let Some(rest) = k.strip_prefix(&head) else {
+                break;
+            };
             let Some((n, field)) = rest.split_once('.') else {
                 return Err(QueryError::BadIndex(k.clone()));
             };
             let n: usize = n.parse().map_err(|_| QueryError::BadIndex(k.clone()))?;
-            by_index.entry(n).or_default().insert(field.to_owned(), v.clone());
+            by_index
+                .entry(n)
+                .or_default()
+                .insert(field.to_owned(), v.clone());
         }
         let items: Vec<(usize, BTreeMap<String, String>)> = by_index.into_iter().collect();
         Self::ordered(items, prefix)
@@ -147,7 +161,11 @@ mod tests {
 
     #[test]
     fn decodes_form_and_query() {
-        let p = QueryParams::parse(&[b"Action=CreateRole", b"RoleName=R&AssumeRolePolicyDocument=%7B%22a%22%3A+1%7D"]).unwrap();
+        let p = QueryParams::parse(&[
+            b"Action=CreateRole",
+            b"RoleName=R&AssumeRolePolicyDocument=%7B%22a%22%3A+1%7D",
+        ])
+        .unwrap();
         assert_eq!(p.get("Action"), Some("CreateRole"));
         assert_eq!(p.get("AssumeRolePolicyDocument"), Some("{\"a\": 1}"));
         assert_eq!(p.require("Nope"), Err(QueryError::Missing("Nope".into())));
@@ -155,13 +173,34 @@ mod tests {
 
     #[test]
     fn rejects_bad_input() {
-        assert!(matches!(QueryParams::parse(&[b"A=1&A=2"]), Err(QueryError::Duplicate(_))));
-        assert!(matches!(QueryParams::parse(&[b"A=1", b"A=1"]), Err(QueryError::Duplicate(_))));
-        assert!(matches!(QueryParams::parse(&[b"A=%ZZ"]), Err(QueryError::Malformed(_))));
-        assert!(matches!(QueryParams::parse(&[b"A=%F"]), Err(QueryError::Malformed(_))));
-        assert!(matches!(QueryParams::parse(&[b"A=%FF%FE"]), Err(QueryError::InvalidUtf8(_))));
-        assert!(matches!(QueryParams::parse(&[b"A=\xff"]), Err(QueryError::InvalidUtf8(_))));
-        assert!(matches!(QueryParams::parse(&[b"=1"]), Err(QueryError::Malformed(_))));
+        assert!(matches!(
+            QueryParams::parse(&[b"A=1&A=2"]),
+            Err(QueryError::Duplicate(_))
+        ));
+        assert!(matches!(
+            QueryParams::parse(&[b"A=1", b"A=1"]),
+            Err(QueryError::Duplicate(_))
+        ));
+        assert!(matches!(
+            QueryParams::parse(&[b"A=%ZZ"]),
+            Err(QueryError::Malformed(_))
+        ));
+        assert!(matches!(
+            QueryParams::parse(&[b"A=%F"]),
+            Err(QueryError::Malformed(_))
+        ));
+        assert!(matches!(
+            QueryParams::parse(&[b"A=%FF%FE"]),
+            Err(QueryError::InvalidUtf8(_))
+        ));
+        assert!(matches!(
+            QueryParams::parse(&[b"A=\xff"]),
+            Err(QueryError::InvalidUtf8(_))
+        ));
+        assert!(matches!(
+            QueryParams::parse(&[b"=1"]),
+            Err(QueryError::Malformed(_))
+        ));
     }
 
     #[test]
@@ -170,7 +209,10 @@ mod tests {
             b"ClientIDList.member.2=b&ClientIDList.member.1=a&ClientIDList.member.10=j&Tags.member.1.Key=k&Tags.member.1.Value=v&Tags.member.2.Key=k2",
         ])
         .unwrap();
-        assert!(matches!(p.list("ClientIDList"), Err(QueryError::BadIndex(_))), "gap 3..9");
+        assert!(
+            matches!(p.list("ClientIDList"), Err(QueryError::BadIndex(_))),
+            "gap 3..9"
+        );
         let p = QueryParams::parse(&[b"L.member.2=b&L.member.1=a&Tags.member.1.Key=k&Tags.member.1.Value=v&Tags.member.2.Key=k2"]).unwrap();
         assert_eq!(p.list("L").unwrap(), ["a", "b"]);
         assert!(p.list("Missing").unwrap().is_empty());

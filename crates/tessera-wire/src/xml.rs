@@ -32,7 +32,9 @@ fn escape_attr(s: &str, out: &mut String) {
 
 impl Writer {
     pub fn new() -> Writer {
-        Writer { out: String::with_capacity(512) }
+        Writer {
+            out: String::with_capacity(512),
+        }
     }
 
     pub fn with_declaration() -> Writer {

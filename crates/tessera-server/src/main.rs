@@ -246,12 +246,15 @@ async fn run(
         config.limits.clone(),
     ));
     let (tx, rx) = tokio::sync::watch::channel(false);
+    let mut admin_endpoint = None;
     let admin = match config.admin_listen {
         Some(a) => {
             let l = TcpListener::bind(a)
                 .await
                 .with_context(|| format!("binding admin {a}"))?;
-            tracing::info!(addr = %l.local_addr()?, "admin listener (/metrics, /healthz)");
+            let local = l.local_addr()?;
+            tracing::info!(addr = %local, "admin listener (/metrics, /healthz)");
+            admin_endpoint = Some(format!("http://{local}"));
             Some(tokio::spawn(serve::serve_admin(app.clone(), l, rx.clone())))
         }
         None => None,
@@ -264,6 +267,7 @@ async fn run(
                 "endpoint": endpoint,
                 "region": config.region,
                 "data_dir": config.data_dir,
+                "admin_endpoint": admin_endpoint,
                 "accounts": keys.iter().map(|(a, id, s)| serde_json::json!({
                     "account_id": a, "access_key_id": id, "secret_access_key": s.expose()
                 })).collect::<Vec<_>>(),

@@ -14,6 +14,9 @@ pub struct Manifest {
     pub endpoint: String,
     pub region: String,
     pub accounts: Vec<AccountKeys>,
+    /// `http://ADDR` of the admin listener, when one was asked for.
+    #[serde(default)]
+    pub admin_endpoint: Option<String>,
 }
 
 #[derive(Debug, Clone, serde::Deserialize)]
@@ -21,6 +24,44 @@ pub struct AccountKeys {
     pub account_id: String,
     pub access_key_id: String,
     pub secret_access_key: String,
+}
+
+/// Run a `tessera` operator command; returns its stdout, panicking with stderr on failure.
+pub fn tessera_command(args: &[&str]) -> String {
+    let out = Command::new(tessera_bin())
+        .args(args)
+        .output()
+        .expect("run tessera");
+    assert!(
+        out.status.success(),
+        "tessera {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// A minimal HTTP/1.1 GET over a plain TCP connection: (status, body).
+pub fn http_get(endpoint: &str, path: &str) -> (u16, String) {
+    use std::io::{Read, Write};
+    let addr = endpoint.trim_start_matches("http://");
+    let mut s = std::net::TcpStream::connect(addr).expect("connect");
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .expect("write");
+    let mut buf = String::new();
+    s.read_to_string(&mut buf).expect("read");
+    let status = buf
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let body = buf
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
+    (status, body)
 }
 
 /// A running `tessera dev`. Stopped with SIGTERM (and waited for) on drop.
@@ -52,6 +93,11 @@ pub fn tessera_bin() -> PathBuf {
 impl DevServer {
     /// Start `tessera dev` on `127.0.0.1:0` with `data_dir`, wait for its manifest.
     pub fn start(data_dir: &Path) -> DevServer {
+        Self::start_with(data_dir, &[])
+    }
+
+    /// As [`DevServer::start`], with extra `tessera dev` arguments.
+    pub fn start_with(data_dir: &Path, extra_args: &[&str]) -> DevServer {
         let manifest_path = data_dir.join("manifest.json");
         let _ = std::fs::remove_file(&manifest_path);
         std::fs::create_dir_all(data_dir).expect("data dir");
@@ -61,6 +107,7 @@ impl DevServer {
             .arg(data_dir)
             .arg("--manifest")
             .arg(&manifest_path)
+            .args(extra_args)
             .env("RUST_LOG", "info")
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("log"))

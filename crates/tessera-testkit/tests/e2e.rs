@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use tessera_testkit::DevServer;
+use tessera_testkit::{DevServer, http_get, tessera_command};
 
 const ROOT: &str = "111111111111";
 
@@ -437,4 +437,64 @@ async fn state_survives_restart() {
         .await
         .unwrap();
     assert_eq!(names.policy_names(), ["p"]);
+}
+
+#[test]
+fn operator_commands_and_admin_listener() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    assert!(tessera_command(&["migrate", "--data-dir", d]).contains("migrations applied"));
+    tessera_command(&["account", "create", "333333333333", "--data-dir", d]);
+    let out = tessera_command(&[
+        "key",
+        "create",
+        "--account",
+        "333333333333",
+        "--data-dir",
+        d,
+    ]);
+    let field = |name: &str| {
+        out.lines()
+            .find_map(|l| l.strip_prefix(name))
+            .map(|v| v.trim().to_owned())
+            .unwrap_or_else(|| panic!("{name} missing in {out}"))
+    };
+    let (key_id, secret) = (field("AccessKeyId:"), field("SecretAccessKey:"));
+    assert!(key_id.starts_with("AKIA"));
+
+    let server = DevServer::start_with(dir.path(), &["--admin-listen", "127.0.0.1:0"]);
+    let (ok, out, err) = aws(
+        &server,
+        (&key_id, &secret),
+        &[
+            "sts",
+            "get-caller-identity",
+            "--query",
+            "Arn",
+            "--output",
+            "text",
+        ],
+    );
+    assert!(ok, "{err}");
+    assert_eq!(out.trim(), "arn:aws:iam::333333333333:root");
+
+    let admin = server
+        .manifest
+        .admin_endpoint
+        .clone()
+        .expect("admin endpoint in manifest");
+    let (status, body) = http_get(&admin, "/healthz");
+    assert_eq!((status, body.trim()), (200, "ok"));
+    let (status, body) = http_get(&admin, "/metrics");
+    assert_eq!(status, 200);
+    assert!(
+        body.contains(
+            "tessera_requests_total{service=\"sts\",action=\"GetCallerIdentity\",status=\"200\"} 1"
+        ),
+        "{body}"
+    );
+    assert!(body.contains(
+        "tessera_request_duration_seconds_count{service=\"sts\",action=\"GetCallerIdentity\"} 1"
+    ));
+    assert_eq!(http_get(&admin, "/nope").0, 404);
 }

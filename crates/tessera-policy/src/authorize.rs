@@ -67,7 +67,8 @@ impl Decision {
 ///      ARN (such grants are not limited by a permissions boundary or session
 ///      policy), or
 ///    * the identity policies **or** the resource policy (through the role
-///      ARN, the account, `*`, …) allow it, **and** the permissions boundary
+///      ARN, `*`, a service or federated principal — not merely the account,
+///      which delegates to the identity policies) allow it, **and** the permissions boundary
 ///      (if any) allows it, **and** the session policies (if any) allow it.
 /// 4. Cross account: the identity policies (or root) **and** the resource
 ///    policy must both allow it, and the boundary and session policies (if
@@ -100,6 +101,7 @@ pub fn authorize(req: &RequestContext, input: &EvalInput<'_>) -> Decision {
 
     let identity_allows = input.principal_is_root || identity.iter().any(|e| e.allowed);
     let resource_allows = resource.is_some_and(|e| e.allowed);
+    let resource_allows_entity = resource.is_some_and(|e| e.allowed_beyond_account);
     let resource_direct = resource.is_some_and(|e| e.allowed_directly);
     let boundary_allows = boundary.is_none_or(|e| e.allowed);
     let session_allows = session
@@ -109,7 +111,7 @@ pub fn authorize(req: &RequestContext, input: &EvalInput<'_>) -> Decision {
     let allowed = if input.same_account {
         input.principal_is_root
             || resource_direct
-            || ((identity_allows || resource_allows) && boundary_allows && session_allows)
+            || ((identity_allows || resource_allows_entity) && boundary_allows && session_allows)
     } else {
         identity_allows && resource_allows && boundary_allows && session_allows
     };
@@ -192,6 +194,27 @@ mod tests {
         assert_eq!(authorize(&req(), &input), Decision::ImplicitDeny);
         let r = resource("111111111111", "Allow");
         input.resource_policy = Some(&r);
+        assert_eq!(authorize(&req(), &input), Decision::Allow);
+    }
+
+    #[test]
+    fn account_principal_delegates_to_identity_policies_in_the_same_account() {
+        // A trust or resource policy naming only the account grants nothing by itself in that
+        // account: the caller's identity policies must allow too (AWS: delegation to IAM).
+        let r = resource("111111111111", "Allow");
+        let mut input = EvalInput::identity_only(&[]);
+        input.resource_policy = Some(&r);
+        assert_eq!(authorize(&req(), &input), Decision::ImplicitDeny);
+        let a = allow("s3:GetObject");
+        let ids = [&a];
+        input.identity_policies = &ids;
+        assert_eq!(authorize(&req(), &input), Decision::Allow);
+        let r = resource("arn:aws:iam::111111111111:root", "Allow");
+        let mut input = EvalInput::identity_only(&[]);
+        input.resource_policy = Some(&r);
+        assert_eq!(authorize(&req(), &input), Decision::ImplicitDeny);
+        // The account root itself needs nothing more.
+        input.principal_is_root = true;
         assert_eq!(authorize(&req(), &input), Decision::Allow);
     }
 

@@ -98,6 +98,11 @@ pub struct Evaluation {
     /// assumed-role session or federated-user ARN in `Principal` (used for
     /// the same-account resource-policy rule in [`crate::authorize`]).
     pub allowed_directly: bool,
+    /// Some applicable `Allow` statement matched the caller by more than its account: by a
+    /// user, role or session ARN, a service or federated principal, `*`, or (identity
+    /// policies) by having no `Principal` at all. An allow that names only the caller's
+    /// account grants nothing by itself in that account; the identity policies must allow.
+    pub allowed_beyond_account: bool,
 }
 
 impl Evaluation {
@@ -572,6 +577,7 @@ impl Policy {
                     }
                     Effect::Allow => {
                         out.allowed = true;
+                        out.allowed_beyond_account |= pm != PrincipalMatch::Account;
                         out.allowed_directly |= pm == PrincipalMatch::Direct;
                     }
                 }

@@ -25,6 +25,10 @@ enum PrincipalValue {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) enum PrincipalMatch {
     No,
+    /// Matched only through the caller's account (`"AWS": "ACCOUNT"` or the account root
+    /// ARN). In the caller's own account this delegates to the caller's identity policies:
+    /// it does not grant access by itself.
+    Account,
     Yes,
     /// Matched through an ARN naming the calling user or session itself.
     Direct,
@@ -172,7 +176,7 @@ impl PrincipalSpec {
                     if c.kind == PrincipalKind::Aws
                         && c.identifiers.iter().any(|i| i == id || is_root_of(i, id)) =>
                 {
-                    PrincipalMatch::Yes
+                    PrincipalMatch::Account
                 }
                 (PrincipalValue::AwsArn { arn, direct }, Some(c))
                     if c.kind == PrincipalKind::Aws && c.has_identifier(arn) =>
@@ -305,14 +309,14 @@ mod tests {
         );
         assert_eq!(
             m(r#"{"AWS":"111111111111"}"#, Some(&session)),
-            PrincipalMatch::Yes
+            PrincipalMatch::Account
         );
         assert_eq!(
             m(
                 r#"{"AWS":"arn:aws:iam::111111111111:root"}"#,
                 Some(&session)
             ),
-            PrincipalMatch::Yes
+            PrincipalMatch::Account
         );
         assert_eq!(
             m(r#"{"AWS":"222222222222"}"#, Some(&session)),
@@ -344,7 +348,7 @@ mod tests {
         let only_root = PrincipalRef::aws(["arn:aws-cn:iam::111111111111:root"]);
         assert_eq!(
             m(r#"{"AWS":"111111111111"}"#, Some(&only_root)),
-            PrincipalMatch::Yes
+            PrincipalMatch::Account
         );
         // Service principals are case-insensitive, others exact; kinds must agree.
         assert_eq!(

@@ -62,6 +62,9 @@ pub struct Resource {
 /// What a service tells the server about a request it handled, for the audit record.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct EventDetails {
+    /// Overrides the `userIdentity` the server derives from the authenticated caller (for
+    /// unsigned calls such as `AssumeRoleWithWebIdentity`, whose identity is the token's).
+    pub user_identity: Option<Value>,
     pub request_parameters: Value,
     pub response_elements: Value,
     pub resources: Vec<Resource>,

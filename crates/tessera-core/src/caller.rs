@@ -1,4 +1,5 @@
-use crate::AccountId;
+use crate::{AccountId, SessionClaims};
+use std::sync::Arc;
 
 /// Who made a request, as established once by the authentication layer.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -7,6 +8,8 @@ pub struct Caller {
     pub principal: Principal,
     /// The access key id the request was signed with.
     pub access_key_id: String,
+    /// For temporary credentials: the session the request was signed with.
+    pub session: Option<Arc<SessionClaims>>,
 }
 
 /// The kinds of principal that can sign requests.
@@ -99,6 +102,7 @@ mod tests {
             account: AccountId::parse("111111111111").unwrap(),
             principal: p,
             access_key_id: "AKIA".into(),
+            session: None,
         }
     }
 

@@ -10,11 +10,13 @@ mod caller;
 pub mod ids;
 pub mod names;
 mod secret;
+pub mod session;
 
 pub use account::{AccountId, InvalidAccountId};
 pub use arn::{Arn, ArnError};
 pub use caller::{Caller, Principal};
 pub use secret::Secret;
+pub use session::{SessionClaims, WebIdentity};
 
 /// The deployment-wide settings every service needs to build ARNs and check credential scopes.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -6,6 +6,8 @@
 //! that binds the ciphertext to its row (for example the access key id), so a sealed secret
 //! cannot be moved to another row. The blob is versioned: `v1 || key-id(8) || nonce(12) || ct`.
 
+pub mod session;
+
 use aes_gcm::aead::{Aead, KeyInit, Payload};
 use aes_gcm::{Aes256Gcm, Nonce};
 use base64::Engine;

@@ -1,16 +1,18 @@
-//! The authoriser: gathers the caller's policies and asks `tessera-policy` for a decision.
+//! The authoriser: gathers the caller's policies from the in-memory [`Directory`] and asks
+//! `tessera-policy` for a decision.
 //!
 //! **Architecture invariant:** every authorisation decision in Tessera goes through
 //! [`Authorizer::check`] (or, later, the grant index); no service compares principal names
-//! itself.
+//! itself. Deciding reads no store: policies come from the directory snapshot and, for role
+//! sessions, the session policy sealed in the session token.
 
+use crate::directory::{Directory, RoleEntry, UserEntry};
 use std::sync::Arc;
 use tessera_core::{Caller, Deployment, Principal, RequestMeta};
 use tessera_policy::{
     ContextKeys, ContextValue, Decision, EvalInput, Policy, PolicyKind, PrincipalRef,
     RequestContext,
 };
-use tessera_store::{Store, StoreError};
 
 /// Why a request was refused, with AWS's wording.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,33 +34,48 @@ pub struct Access<'a> {
 
 #[derive(Debug, Clone)]
 pub struct Authorizer {
-    store: Arc<dyn Store>,
+    directory: Arc<Directory>,
     deployment: Deployment,
 }
 
-/// The policies that apply to a principal, parsed.
+/// The policies that apply to a principal (shared with the directory snapshot, not copied).
 #[derive(Debug, Default)]
 struct PrincipalPolicies {
-    identity: Vec<Policy>,
-    boundary: Option<Policy>,
+    role: Option<Arc<RoleEntry>>,
+    user: Option<Arc<UserEntry>>,
+    session: Vec<Policy>,
+    has_session_policy: bool,
     tags: Vec<(String, String)>,
 }
 
-fn parse_stored(doc: &str, kind: PolicyKind, what: &str) -> Option<Policy> {
-    // Stored documents were validated when written; a document that no longer parses (for
-    // example after a limit change) is ignored, which can only remove permissions.
-    match Policy::parse_with_limit(doc, kind, None) {
-        Ok(p) => Some(p),
-        Err(e) => {
-            tracing::warn!(policy = what, error = %e, "ignoring stored policy that does not parse");
-            None
+impl PrincipalPolicies {
+    fn identity(&self) -> Vec<&Policy> {
+        match (&self.role, &self.user) {
+            (Some(r), _) => r.identity.iter().collect(),
+            (None, Some(u)) => u.identity.iter().collect(),
+            _ => Vec::new(),
+        }
+    }
+
+    fn boundary(&self) -> Option<&Policy> {
+        match (&self.role, &self.user) {
+            (Some(r), _) => r.boundary.as_ref(),
+            (None, Some(u)) => u.boundary.as_ref(),
+            _ => None,
         }
     }
 }
 
 impl Authorizer {
-    pub fn new(store: Arc<dyn Store>, deployment: Deployment) -> Authorizer {
-        Authorizer { store, deployment }
+    pub fn new(directory: Arc<Directory>, deployment: Deployment) -> Authorizer {
+        Authorizer {
+            directory,
+            deployment,
+        }
+    }
+
+    pub fn directory(&self) -> &Arc<Directory> {
+        &self.directory
     }
 
     /// The principal as resource and trust policies see it.
@@ -84,7 +101,7 @@ impl Authorizer {
         }
     }
 
-    /// Global condition keys every request carries.
+    /// Global condition keys every request made by `caller` carries.
     pub fn base_context(&self, caller: &Caller, meta: &RequestMeta) -> ContextKeys {
         let p = &self.deployment.partition;
         let mut c = ContextKeys::new();
@@ -101,63 +118,77 @@ impl Authorizer {
         c.insert("aws:SecureTransport", meta.secure_transport);
         c.insert("aws:RequestedRegion", self.deployment.region.clone());
         c.insert("aws:ViaAWSService", false);
+        c.insert("aws:MultiFactorAuthPresent", false);
+        if let Some(s) = &caller.session {
+            if let Some(t) = chrono::DateTime::from_timestamp(s.issued_at, 0) {
+                c.insert("aws:TokenIssueTime", ContextValue::Date(t));
+            }
+            if let Some(si) = &s.source_identity {
+                c.insert("aws:SourceIdentity", si.clone());
+            }
+            if let Some(w) = &s.web_identity {
+                c.insert("aws:FederatedProvider", w.provider_arn.clone());
+            }
+        }
         c
     }
 
-    async fn load(&self, caller: &Caller) -> Result<PrincipalPolicies, StoreError> {
+    fn load(&self, caller: &Caller) -> PrincipalPolicies {
         let acct = caller.account.as_str();
         let mut out = PrincipalPolicies::default();
         match &caller.principal {
             Principal::Root => {}
             Principal::User { name, .. } => {
-                if let Some(u) = self.store.get_user(acct, name).await? {
-                    out.tags = u.tags;
-                    if let Some(arn) = u.permissions_boundary
-                        && let Some(mp) = self.store.get_managed_policy(&arn).await?
-                    {
-                        out.boundary =
-                            parse_stored(&mp.document, PolicyKind::PermissionsBoundary, &arn);
-                    }
-                }
-                for (n, doc) in self.store.list_user_policies(acct, name).await? {
-                    out.identity
-                        .extend(parse_stored(&doc, PolicyKind::Identity, &n));
+                if let Some(u) = self.directory.user(acct, name) {
+                    out.tags = u.record.tags.clone();
+                    out.user = Some(u);
                 }
             }
-            Principal::AssumedRole { role_name, .. } => {
-                if let Some(r) = self.store.get_role(acct, role_name).await? {
-                    out.tags = r.tags;
-                    if let Some(arn) = r.permissions_boundary
-                        && let Some(mp) = self.store.get_managed_policy(&arn).await?
-                    {
-                        out.boundary =
-                            parse_stored(&mp.document, PolicyKind::PermissionsBoundary, &arn);
-                    }
-                }
-                for (n, doc) in self.store.list_role_policies(acct, role_name).await? {
-                    out.identity
-                        .extend(parse_stored(&doc, PolicyKind::Identity, &n));
-                }
-                for mp in self
-                    .store
-                    .list_attached_role_policies(acct, role_name)
-                    .await?
+            Principal::AssumedRole {
+                role_name, role_id, ..
+            } => {
+                // A role deleted (or deleted and re-created) since the session began grants
+                // nothing: its policies belong to another role id.
+                if let Some(r) = self
+                    .directory
+                    .role(acct, role_name)
+                    .filter(|r| &r.record.role_id == role_id)
                 {
-                    out.identity
-                        .extend(parse_stored(&mp.document, PolicyKind::Identity, &mp.arn));
+                    out.tags = r.record.tags.clone();
+                    out.role = Some(r);
                 }
             }
         }
-        Ok(out)
+        if let Some(s) = &caller.session {
+            // Session tags override same-key principal tags.
+            for (k, v) in &s.tags {
+                out.tags.retain(|(ek, _)| !ek.eq_ignore_ascii_case(k));
+                out.tags.push((k.clone(), v.clone()));
+            }
+            if let Some(doc) = &s.policy {
+                out.has_session_policy = true;
+                out.session
+                    .extend(Policy::parse_with_limit(doc, PolicyKind::Session, None).ok());
+            }
+            for arn in &s.policy_arns {
+                out.has_session_policy = true;
+                if let Some(mp) = self.directory.managed_policy(arn)
+                    && let Some(p) = &mp.1
+                {
+                    out.session.push(p.clone());
+                }
+            }
+        }
+        out
     }
 
     /// May `caller` perform the access described by `access`?
-    pub async fn check(
+    pub fn check(
         &self,
         caller: &Caller,
         meta: &RequestMeta,
         access: Access<'_>,
-    ) -> Result<Result<(), Denied>, StoreError> {
+    ) -> Result<(), Denied> {
         let Access {
             action,
             resource,
@@ -165,7 +196,7 @@ impl Authorizer {
             resource_policy,
             extra,
         } = access;
-        let loaded = self.load(caller).await?;
+        let loaded = self.load(caller);
         let mut ctx = self.base_context(caller, meta);
         for (k, v) in &loaded.tags {
             ctx.insert(format!("aws:PrincipalTag/{k}"), v.clone());
@@ -176,30 +207,88 @@ impl Authorizer {
         let req = RequestContext::new(action, resource)
             .with_principal(self.principal_ref(caller))
             .with_context(ctx);
-        let identity: Vec<&Policy> = loaded.identity.iter().collect();
+        let identity = loaded.identity();
+        let session: Vec<&Policy> = loaded.session.iter().collect();
+        // A session policy that no longer resolves (a deleted managed policy) still limits the
+        // session: it then allows nothing.
         let input = EvalInput {
             identity_policies: &identity,
             resource_policy,
-            permissions_boundary: loaded.boundary.as_ref(),
-            session_policies: None,
+            permissions_boundary: loaded.boundary(),
+            session_policies: if loaded.has_session_policy {
+                Some(&session)
+            } else {
+                None
+            },
             same_account: caller.account.as_str() == resource_account,
             principal_is_root: caller.is_root(),
+            // A role trust policy must always allow (it is not optional like other resource policies).
+            resource_policy_required: resource_policy
+                .is_some_and(|p| p.kind() == PolicyKind::Trust),
         };
+        let denied_all = loaded.has_session_policy && session.is_empty();
         let arn = caller.arn(&self.deployment.partition);
-        Ok(match tessera_policy::authorize(&req, &input) {
-            Decision::Allow => Ok(()),
+        match tessera_policy::authorize(&req, &input) {
+            Decision::Allow if !denied_all => Ok(()),
             Decision::ExplicitDeny => Err(Denied {
                 message: format!(
                     "User: {arn} is not authorized to perform: {action} on resource: {resource} with an explicit deny"
                 ),
                 explicit: true,
             }),
-            Decision::ImplicitDeny => Err(Denied {
+            _ => Err(Denied {
                 message: format!(
                     "User: {arn} is not authorized to perform: {action} on resource: {resource} because no identity-based policy allows the {action} action"
                 ),
                 explicit: false,
             }),
-        })
+        }
+    }
+}
+
+impl Authorizer {
+    /// Decide for a caller that is not an AWS principal but a federated identity (the trust
+    /// policy of `AssumeRoleWithWebIdentity`): only the resource policy can allow it.
+    pub fn check_federated(
+        &self,
+        principal: PrincipalRef,
+        meta: &RequestMeta,
+        access: Access<'_>,
+    ) -> Result<(), Denied> {
+        let Access {
+            action,
+            resource,
+            resource_policy,
+            extra,
+            ..
+        } = access;
+        let mut ctx = ContextKeys::new();
+        ctx.insert("aws:CurrentTime", ContextValue::Date(meta.now));
+        ctx.insert("aws:EpochTime", meta.now.timestamp());
+        ctx.insert("aws:SourceIp", ContextValue::Ip(meta.source_ip));
+        ctx.insert("aws:SecureTransport", meta.secure_transport);
+        ctx.insert("aws:RequestedRegion", self.deployment.region.clone());
+        for (k, vs) in extra.iter() {
+            ctx.insert_multi(k, vs.iter().cloned());
+        }
+        let req = RequestContext::new(action, resource)
+            .with_principal(principal)
+            .with_context(ctx);
+        let input = EvalInput {
+            identity_policies: &[],
+            resource_policy,
+            permissions_boundary: None,
+            session_policies: None,
+            same_account: true,
+            principal_is_root: false,
+            resource_policy_required: true,
+        };
+        match tessera_policy::authorize(&req, &input) {
+            Decision::Allow => Ok(()),
+            d => Err(Denied {
+                message: format!("Not authorized to perform {action}"),
+                explicit: d == Decision::ExplicitDeny,
+            }),
+        }
     }
 }

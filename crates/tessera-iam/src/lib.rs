@@ -7,6 +7,7 @@
 //! are [`IamError`]s, which know their AWS code and HTTP status.
 
 mod authz;
+pub mod directory;
 mod error;
 mod render;
 
@@ -78,6 +79,7 @@ pub struct IamService {
     deployment: Deployment,
     master: MasterKey,
     authz: Authorizer,
+    allow_http_issuers: bool,
 }
 
 const MAX_KEYS_PER_USER: usize = 2;
@@ -167,14 +169,25 @@ fn page_footer(w: &mut Writer, next: Option<String>) {
 }
 
 impl IamService {
-    pub fn new(store: Arc<dyn Store>, deployment: Deployment, master: MasterKey) -> IamService {
-        let authz = Authorizer::new(store.clone(), deployment.clone());
+    pub fn new(
+        store: Arc<dyn Store>,
+        deployment: Deployment,
+        master: MasterKey,
+        authz: Authorizer,
+    ) -> IamService {
         IamService {
             store,
             deployment,
             master,
             authz,
+            allow_http_issuers: false,
         }
+    }
+
+    /// Accept `http://` OIDC provider URLs on loopback hosts (dev mode and tests).
+    pub fn with_http_loopback_issuers(mut self, allow: bool) -> IamService {
+        self.allow_http_issuers = allow;
+        self
     }
 
     pub fn authorizer(&self) -> &Authorizer {
@@ -203,7 +216,7 @@ impl IamService {
             resource_policy: None,
             extra,
         };
-        match self.authz.check(caller, meta, access).await? {
+        match self.authz.check(caller, meta, access) {
             Ok(()) => Ok(()),
             Err(d) => Err(IamError::AccessDenied(d.message)),
         }
@@ -224,6 +237,22 @@ impl IamService {
                 "Could not find operation {action} for version {v}"
             )));
         }
+        let outcome = self.dispatch(caller, meta, action, p).await?;
+        if !outcome.details.read_only {
+            // Every write: tell other replicas (change counter) and reload our directory, so
+            // the next request, here or there, is authorised against the new state.
+            self.authz.directory().changed().await?;
+        }
+        Ok(outcome)
+    }
+
+    async fn dispatch(
+        &self,
+        caller: &Caller,
+        meta: &RequestMeta,
+        action: &str,
+        p: &QueryParams,
+    ) -> R<Outcome> {
         match action {
             "CreateRole" => self.create_role(caller, meta, p).await,
             "GetRole" => self.get_role(caller, meta, p).await,
@@ -367,6 +396,7 @@ impl IamService {
         Ok(Outcome {
             result_xml: w.finish(),
             details: EventDetails {
+                user_identity: None,
                 request_parameters: json!({"roleName": name, "path": path, "assumeRolePolicyDocument": doc,
                     "description": description, "maxSessionDuration": max, "permissionsBoundary": boundary, "tags": tags_json(&role.tags)}),
                 response_elements: json!({"role": {"arn": arn, "roleId": role.role_id, "roleName": name, "path": path}}),
@@ -804,6 +834,7 @@ impl IamService {
         Ok(Outcome {
             result_xml: w.finish(),
             details: EventDetails {
+                user_identity: None,
                 request_parameters: json!({"policyName": name, "path": path, "policyDocument": doc, "description": description}),
                 response_elements: json!({"policy": {"arn": arn, "policyId": rec.policy_id, "policyName": name}}),
                 resources: vec![self.resource("AWS::IAM::Policy", &arn, acct)],
@@ -1097,6 +1128,7 @@ impl IamService {
         Ok(Outcome {
             result_xml: w.finish(),
             details: EventDetails {
+                user_identity: None,
                 request_parameters: json!({"userName": name, "path": path, "permissionsBoundary": boundary, "tags": tags_json(&user.tags)}),
                 response_elements: json!({"user": {"arn": arn, "userId": user.user_id, "userName": name, "path": path}}),
                 resources: vec![self.resource("AWS::IAM::User", &arn, acct)],
@@ -1308,6 +1340,7 @@ impl IamService {
         Ok(Outcome {
             result_xml: w.finish(),
             details: EventDetails {
+                user_identity: None,
                 request_parameters: json!({"userName": user.as_ref().map(|u| u.name.clone())}),
                 response_elements: json!({"accessKey": {"accessKeyId": rec.access_key_id, "status": rec.status,
                     "userName": user.as_ref().map(|u| u.name.clone()), "createDate": tessera_core::iso8601(rec.created_at)}}),
@@ -1592,7 +1625,7 @@ impl IamService {
     ) -> R<Outcome> {
         let acct = caller.account.as_str();
         let url = p.require("Url")?;
-        let host_path = oidc_url(url)?;
+        let host_path = oidc_url(url, self.allow_http_issuers)?;
         let client_ids = p.list("ClientIDList")?;
         for c in &client_ids {
             if c.is_empty() || c.chars().count() > 255 {
@@ -1652,6 +1685,7 @@ impl IamService {
         Ok(Outcome {
             result_xml: w.finish(),
             details: EventDetails {
+                user_identity: None,
                 request_parameters: json!({"url": url, "clientIDList": rec.client_ids, "thumbprintList": rec.thumbprints, "tags": tags_json(&rec.tags)}),
                 response_elements: json!({"openIDConnectProviderArn": arn}),
                 resources: vec![self.resource("AWS::IAM::OIDCProvider", &arn, acct)],
@@ -1774,6 +1808,7 @@ impl IamService {
 
 fn read_details(params: Value, resource: Resource) -> EventDetails {
     EventDetails {
+        user_identity: None,
         request_parameters: params,
         response_elements: Value::Null,
         resources: vec![resource],
@@ -1783,6 +1818,7 @@ fn read_details(params: Value, resource: Resource) -> EventDetails {
 
 fn write_details(params: Value, resource: Resource) -> EventDetails {
     EventDetails {
+        user_identity: None,
         request_parameters: params,
         response_elements: Value::Null,
         resources: vec![resource],
@@ -1799,8 +1835,9 @@ fn parse_max_session(s: &str) -> R<i64> {
     }
 }
 
-/// `https://host[:port]/path` → `host[:port]/path`, as IAM names OIDC providers.
-fn oidc_url(url: &str) -> R<String> {
+/// `https://host[:port]/path` → `host[:port]/path`, as IAM names OIDC providers. `http://`
+/// is accepted only for loopback hosts and only when `allow_http`.
+fn oidc_url(url: &str, allow_http: bool) -> R<String> {
     let bad = || {
         IamError::ValidationError(format!(
             "The URL {url} is not valid: it must begin with https:// and name a host."
@@ -1811,7 +1848,26 @@ fn oidc_url(url: &str) -> R<String> {
             "1 validation error detected: Value at 'url' failed to satisfy constraint: Member must have length less than or equal to 255 and greater than or equal to 1".into(),
         ));
     }
-    let rest = url.strip_prefix("https://").ok_or_else(bad)?;
+    let rest = match url.strip_prefix("https://") {
+        Some(r) => r,
+        None => {
+            let r = url.strip_prefix("http://").ok_or_else(bad)?;
+            let host = r.split('/').next().unwrap_or("");
+            let name = if let Some(v6) = host.strip_prefix('[') {
+                v6.split(']').next().unwrap_or("")
+            } else {
+                host.split(':').next().unwrap_or("")
+            };
+            let loopback = name == "localhost"
+                || name
+                    .parse::<std::net::IpAddr>()
+                    .is_ok_and(|ip| ip.is_loopback());
+            if !(allow_http && loopback) {
+                return Err(bad());
+            }
+            r
+        }
+    };
     let rest = rest.trim_end_matches('/');
     let host = rest.split('/').next().unwrap_or("");
     if host.is_empty() || rest.contains(['?', '#', ' ']) || rest.chars().any(char::is_control) {
@@ -1848,16 +1904,25 @@ mod tests {
     #[test]
     fn oidc_urls() {
         assert_eq!(
-            oidc_url("https://idp.example.com/tenant/").unwrap(),
+            oidc_url("https://idp.example.com/tenant/", false).unwrap(),
             "idp.example.com/tenant"
         );
         assert_eq!(
-            oidc_url("https://127.0.0.1:8443").unwrap(),
+            oidc_url("https://127.0.0.1:8443", false).unwrap(),
             "127.0.0.1:8443"
         );
-        assert!(oidc_url("http://idp.example.com").is_err());
-        assert!(oidc_url("https://").is_err());
-        assert!(oidc_url("https://a.b/x?y").is_err());
+        assert!(oidc_url("http://idp.example.com", false).is_err());
+        assert!(
+            oidc_url("http://idp.example.com", true).is_err(),
+            "http only on loopback"
+        );
+        assert!(oidc_url("http://127.0.0.1:9000", false).is_err());
+        assert_eq!(
+            oidc_url("http://127.0.0.1:9000", true).unwrap(),
+            "127.0.0.1:9000"
+        );
+        assert!(oidc_url("https://", false).is_err());
+        assert!(oidc_url("https://a.b/x?y", false).is_err());
     }
 
     #[test]

@@ -21,6 +21,11 @@ pub struct EvalInput<'a> {
     pub same_account: bool,
     /// The caller is the account root user.
     pub principal_is_root: bool,
+    /// The resource policy must allow the request whatever the identity policies say: role
+    /// trust policies for `sts:AssumeRole*`. An allow that names only the caller's account then
+    /// still needs the identity policies too (delegation); one that names the caller itself
+    /// (user, role, session, federated provider) suffices on its own in the same account.
+    pub resource_policy_required: bool,
 }
 
 impl<'a> EvalInput<'a> {
@@ -33,6 +38,7 @@ impl<'a> EvalInput<'a> {
             session_policies: None,
             same_account: true,
             principal_is_root: false,
+            resource_policy_required: false,
         }
     }
 }
@@ -74,6 +80,9 @@ impl Decision {
 ///    policy must both allow it, and the boundary and session policies (if
 ///    any) too. No resource policy → implicit deny.
 ///
+/// With [`EvalInput::resource_policy_required`] (role trust policies) the resource policy
+/// must allow in every case; see that field.
+///
 /// Session policies are combined as a set: the session side allows when any
 /// one of them allows.
 pub fn authorize(req: &RequestContext, input: &EvalInput<'_>) -> Decision {
@@ -108,7 +117,16 @@ pub fn authorize(req: &RequestContext, input: &EvalInput<'_>) -> Decision {
         .as_deref()
         .is_none_or(|s| s.iter().any(|e| e.allowed));
 
-    let allowed = if input.same_account {
+    let allowed = if input.resource_policy_required {
+        // Trust policies: the resource side must allow; an account-level allow delegates to
+        // the identity policies (root of that account included).
+        resource_allows
+            && (resource_direct
+                || ((resource_allows_entity || identity_allows)
+                    && boundary_allows
+                    && session_allows))
+            && (input.same_account || identity_allows)
+    } else if input.same_account {
         input.principal_is_root
             || resource_direct
             || ((identity_allows || resource_allows_entity) && boundary_allows && session_allows)
@@ -215,6 +233,33 @@ mod tests {
         assert_eq!(authorize(&req(), &input), Decision::ImplicitDeny);
         // The account root itself needs nothing more.
         input.principal_is_root = true;
+        assert_eq!(authorize(&req(), &input), Decision::Allow);
+    }
+
+    #[test]
+    fn trust_policies_must_allow() {
+        let a = allow("s3:GetObject");
+        let ids = [&a];
+        let mut input = EvalInput::identity_only(&ids);
+        input.resource_policy_required = true;
+        // Identity allows, no trust policy statement matches: denied.
+        let other = resource("222222222222", "Allow");
+        input.resource_policy = Some(&other);
+        assert_eq!(authorize(&req(), &input), Decision::ImplicitDeny);
+        // Trust names the account: identity must allow too.
+        let acct = resource("111111111111", "Allow");
+        input.resource_policy = Some(&acct);
+        assert_eq!(authorize(&req(), &input), Decision::Allow);
+        input.identity_policies = &[];
+        assert_eq!(authorize(&req(), &input), Decision::ImplicitDeny);
+        // Trust names the role itself: enough on its own in the same account.
+        let role = resource("arn:aws:iam::111111111111:role/R", "Allow");
+        input.resource_policy = Some(&role);
+        assert_eq!(authorize(&req(), &input), Decision::Allow);
+        // Across accounts the identity side is needed as well.
+        input.same_account = false;
+        assert_eq!(authorize(&req(), &input), Decision::ImplicitDeny);
+        input.identity_policies = &ids;
         assert_eq!(authorize(&req(), &input), Decision::Allow);
     }
 

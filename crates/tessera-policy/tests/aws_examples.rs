@@ -116,6 +116,7 @@ impl Case {
             session_policies: session_refs.as_deref(),
             same_account: self.same_account,
             principal_is_root: self.root,
+            resource_policy_required: false,
         };
         let req = RequestContext::new(self.action, self.target)
             .with_principal(self.principal.clone())

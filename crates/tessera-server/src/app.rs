@@ -15,7 +15,11 @@ use std::time::Instant;
 use tessera_audit::{AuditRecord, AuditSink, EventDetails};
 use tessera_core::{Caller, Deployment, Principal, RequestMeta};
 use tessera_crypto::MasterKey;
+use tessera_crypto::session::{KeyRing, SharedRing};
+use tessera_iam::Authorizer;
 use tessera_iam::IamService;
+use tessera_iam::directory::Directory;
+use tessera_oidc::OidcVerifier;
 use tessera_sigv4::{Canonicalization, SigV4Error};
 use tessera_store::Store;
 use tessera_sts::StsService;
@@ -29,6 +33,8 @@ pub struct App {
     pub deployment: Deployment,
     pub store: Arc<dyn Store>,
     pub master: MasterKey,
+    pub ring: Arc<SharedRing>,
+    pub directory: Arc<Directory>,
     pub iam: IamService,
     pub sts: StsService,
     pub audit: Arc<dyn AuditSink>,
@@ -36,24 +42,50 @@ pub struct App {
     pub limits: Limits,
 }
 
+/// How an [`App`] is put together.
+#[derive(Debug)]
+pub struct AppParts {
+    pub deployment: Deployment,
+    pub store: Arc<dyn Store>,
+    pub master: MasterKey,
+    pub ring: KeyRing,
+    pub audit: Arc<dyn AuditSink>,
+    pub limits: Limits,
+    pub oidc: Arc<OidcVerifier>,
+    /// Accept `http://` OIDC issuers on loopback hosts (dev mode and tests).
+    pub allow_http_issuers: bool,
+}
+
 impl App {
-    pub fn new(
-        deployment: Deployment,
-        store: Arc<dyn Store>,
-        master: MasterKey,
-        audit: Arc<dyn AuditSink>,
-        limits: Limits,
-    ) -> App {
-        App {
-            iam: IamService::new(store.clone(), deployment.clone(), master.clone()),
-            sts: StsService::new(deployment.clone()),
-            deployment,
-            store,
-            master,
-            audit,
+    pub async fn build(p: AppParts) -> Result<App, tessera_store::StoreError> {
+        let directory = Arc::new(Directory::load(p.store.clone()).await?);
+        let authz = Authorizer::new(directory.clone(), p.deployment.clone());
+        let ring = Arc::new(SharedRing::new(p.ring));
+        Ok(App {
+            iam: IamService::new(
+                p.store.clone(),
+                p.deployment.clone(),
+                p.master.clone(),
+                authz.clone(),
+            )
+            .with_http_loopback_issuers(p.allow_http_issuers),
+            sts: StsService::new(
+                p.deployment.clone(),
+                authz,
+                ring.clone(),
+                p.store.clone(),
+                p.oidc,
+                p.allow_http_issuers,
+            ),
+            deployment: p.deployment,
+            store: p.store,
+            master: p.master,
+            ring,
+            directory,
+            audit: p.audit,
             metrics: Arc::new(Metrics::default()),
-            limits,
-        }
+            limits: p.limits,
+        })
     }
 }
 
@@ -366,17 +398,18 @@ async fn query_inner(
             "Could not find operation: the request must contain the parameter Action.",
         ));
     }
+    // Calls that authenticate with a token in the request (AssumeRoleWithWebIdentity) are
+    // not signed; a signature, if a client sends one anyway, is not needed.
+    if service == "sts" && tessera_sts::UNSIGNED_ACTIONS.contains(&action) {
+        let o = app
+            .sts
+            .handle_unsigned(meta, action, &params)
+            .await
+            .map_err(|e| e.to_aws())?;
+        return Ok((o.result_xml, o.details));
+    }
     let auth = match parsed_auth {
         Ok(a) => a,
-        Err(SigV4Error::MissingAuthentication)
-            if tessera_sts::UNSIGNED_ACTIONS.contains(&action) =>
-        {
-            return Err(AwsError::new(
-                400,
-                "InvalidAction",
-                format!("The operation {action} is not available on this server yet."),
-            ));
-        }
         Err(SigV4Error::MissingAuthentication) => {
             return Err(AwsError::new(
                 403,
@@ -416,7 +449,8 @@ async fn query_inner(
     match service {
         "sts" => app
             .sts
-            .handle(&caller, action, &params)
+            .handle(&caller, meta, action, &params)
+            .await
             .map(|o| (o.result_xml, o.details))
             .map_err(|e| e.to_aws()),
         _ => app
@@ -442,10 +476,23 @@ fn user_identity(app: &App, caller: Option<&Caller>, access_key_id: Option<&str>
         }
         Principal::AssumedRole {
             role_name, role_id, ..
-        } => json!({"type": "AssumedRole", "principalId": c.user_id(), "arn": arn,
-            "accountId": c.account.as_str(), "accessKeyId": c.access_key_id,
-            "sessionContext": {"sessionIssuer": {"type": "Role", "principalId": role_id,
-                "arn": c.principal_arn(&app.deployment.partition), "accountId": c.account.as_str(), "userName": role_name}}}),
+        } => {
+            let session = c.session.as_deref();
+            let mut v = json!({"type": "AssumedRole", "principalId": c.user_id(), "arn": arn,
+                "accountId": c.account.as_str(), "accessKeyId": c.access_key_id,
+                "sessionContext": {"sessionIssuer": {"type": "Role", "principalId": role_id,
+                    "arn": c.principal_arn(&app.deployment.partition), "accountId": c.account.as_str(), "userName": role_name},
+                    "attributes": {"creationDate": session.map(|s| tessera_core::iso8601(s.issued_at)),
+                        "mfaAuthenticated": "false"}}});
+            if let Some(si) = session.and_then(|s| s.source_identity.as_deref()) {
+                v["sessionContext"]["sourceIdentity"] = json!(si);
+            }
+            if let Some(w) = session.and_then(|s| s.web_identity.as_ref()) {
+                v["sessionContext"]["webIdFederationData"] =
+                    json!({"federatedProvider": w.provider_arn, "attributes": {}});
+            }
+            v
+        }
     }
 }
 
@@ -466,7 +513,9 @@ fn record_audit(app: &App, meta: &RequestMeta, h: &Handled) {
         .unwrap_or_default();
     let rec = AuditRecord {
         event_version: "1.11",
-        user_identity: user_identity(app, h.caller.as_ref(), h.access_key_id.as_deref()),
+        user_identity: details
+            .user_identity
+            .unwrap_or_else(|| user_identity(app, h.caller.as_ref(), h.access_key_id.as_deref())),
         event_time: meta.now.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
         event_source: source.into(),
         event_name: h.action.clone(),

@@ -4,6 +4,7 @@
 use crate::app::App;
 use http::request::Parts;
 use tessera_core::{AccountId, Caller, Principal};
+use tessera_crypto::session::SessionError;
 use tessera_sigv4::{
     Canonicalization, ParsedAuth, Payload, RequestParts, SigV4Error, VerifyOptions,
 };
@@ -46,9 +47,11 @@ pub async fn authenticate(
     services: &[&str],
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<Caller, AwsError> {
-    // Temporary credentials (ASIA…) arrive with role sessions; none are valid yet. A long-term
-    // key must not carry a session token.
-    if auth.access_key_id.starts_with("ASIA") || auth.security_token.is_some() {
+    if auth.access_key_id.starts_with("ASIA") {
+        return authenticate_session(app, parts, body, auth, canon, services, now);
+    }
+    // A long-term key must not carry a session token.
+    if auth.security_token.is_some() {
         return Err(invalid_token(canon));
     }
     let key = app
@@ -73,6 +76,54 @@ pub async fn authenticate(
             invalid_token(canon)
         })?;
     let secret = String::from_utf8(secret).map_err(|_| invalid_token(canon))?;
+    verify_signature(app, parts, body, auth, &secret, canon, services, now)?;
+    let account = AccountId::parse(&key.account_id).map_err(|_| invalid_token(canon))?;
+    let principal = match &key.user_name_key {
+        None => Principal::Root,
+        Some(name) => {
+            // The directory has every user (reloaded on each IAM write); the store is asked
+            // only for a user another replica created in the last second.
+            let user = match app.directory.user(account.as_str(), name) {
+                Some(u) => u.record.clone(),
+                None => app
+                    .store
+                    .get_user(account.as_str(), name)
+                    .await
+                    .map_err(|_| {
+                        AwsError::new(
+                            500,
+                            "InternalFailure",
+                            "The request processing has failed because of an unknown error.",
+                        )
+                    })?
+                    .ok_or_else(|| invalid_token(canon))?,
+            };
+            Principal::User {
+                name: user.name,
+                user_id: user.user_id,
+                path: user.path,
+            }
+        }
+    };
+    Ok(Caller {
+        account,
+        principal,
+        access_key_id: key.access_key_id,
+        session: None,
+    })
+}
+
+#[allow(clippy::too_many_arguments)]
+fn verify_signature(
+    app: &App,
+    parts: &Parts,
+    body: &[u8],
+    auth: &ParsedAuth,
+    secret: &str,
+    canon: Canonicalization,
+    services: &[&str],
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<(), AwsError> {
     // IAM is a global service: SDKs sign it for us-east-1 whatever the configured region.
     let region = if services.contains(&"iam") && auth.region == "us-east-1" {
         "us-east-1"
@@ -87,34 +138,57 @@ pub async fn authenticate(
         max_skew_secs: MAX_SKEW_SECS,
         payload: Payload::Body(body),
     };
-    tessera_sigv4::verify(&RequestParts::from_http_parts(parts), auth, &secret, &opts)
-        .map_err(|e| sig_error(&e, canon))?;
-    let account = AccountId::parse(&key.account_id).map_err(|_| invalid_token(canon))?;
-    let principal = match &key.user_name_key {
-        None => Principal::Root,
-        Some(name) => {
-            let user = app
-                .store
-                .get_user(account.as_str(), name)
-                .await
-                .map_err(|_| {
-                    AwsError::new(
-                        500,
-                        "InternalFailure",
-                        "The request processing has failed because of an unknown error.",
-                    )
-                })?
-                .ok_or_else(|| invalid_token(canon))?;
-            Principal::User {
-                name: user.name,
-                user_id: user.user_id,
-                path: user.path,
-            }
-        }
-    };
+    tessera_sigv4::verify(&RequestParts::from_http_parts(parts), auth, secret, &opts)
+        .map_err(|e| sig_error(&e, canon))
+}
+
+/// Temporary credentials: the session token is opened with the in-memory key ring, bound to
+/// the access key id, checked for expiry, and yields the secret to verify the signature with.
+/// No store access.
+fn authenticate_session(
+    app: &App,
+    parts: &Parts,
+    body: &[u8],
+    auth: &ParsedAuth,
+    canon: Canonicalization,
+    services: &[&str],
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<Caller, AwsError> {
+    let token = auth
+        .security_token
+        .as_deref()
+        .ok_or_else(|| invalid_token(canon))?;
+    let ring = app.ring.get();
+    let (claims, secret) = ring
+        .verify(token, &auth.access_key_id, now.timestamp())
+        .map_err(|e| match e {
+            SessionError::Expired => expired_token(canon),
+            _ => invalid_token(canon),
+        })?;
+    verify_signature(app, parts, body, auth, &secret, canon, services, now)?;
+    let account = AccountId::parse(&claims.account).map_err(|_| invalid_token(canon))?;
     Ok(Caller {
         account,
-        principal,
-        access_key_id: key.access_key_id,
+        principal: Principal::AssumedRole {
+            role_name: claims.role_name.clone(),
+            role_id: claims.role_id.clone(),
+            role_path: claims.role_path.clone(),
+            session_name: claims.session_name.clone(),
+        },
+        access_key_id: auth.access_key_id.clone(),
+        session: Some(std::sync::Arc::new(claims)),
     })
+}
+
+fn expired_token(canon: Canonicalization) -> AwsError {
+    match canon {
+        Canonicalization::S3 => {
+            AwsError::new(400, "ExpiredToken", "The provided token has expired.")
+        }
+        Canonicalization::Standard => AwsError::new(
+            403,
+            "ExpiredToken",
+            "The security token included in the request is expired",
+        ),
+    }
 }

@@ -33,6 +33,18 @@ pub struct Config {
     pub log: LogConfig,
     #[serde(default)]
     pub limits: Limits,
+    #[serde(default)]
+    pub oidc: OidcConfig,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OidcConfig {
+    /// Accept `http://` OIDC issuers on loopback hosts (127.0.0.0/8, ::1, localhost) for IAM
+    /// OIDC providers and token verification. For local development only; `tessera dev` turns
+    /// it on. Default false: issuers must be `https://`.
+    #[serde(default)]
+    pub allow_http_loopback_issuers: bool,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use tessera_audit::JsonLinesSink;
 use tessera_core::Deployment;
-use tessera_server::app::App;
+use tessera_server::app::{App, AppParts};
 use tessera_server::config::Config;
 use tessera_server::{serve, setup};
 use tokio::net::TcpListener;
@@ -70,6 +70,22 @@ enum Command {
     Key {
         #[command(subcommand)]
         command: KeyCommand,
+    },
+    /// Manage the session key ring.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Add a new session key: new sessions use it, older sessions stay valid until they
+    /// expire; keys past their grace period are deleted. Running servers pick it up within
+    /// seconds.
+    Rotate {
+        #[command(flatten)]
+        target: Target,
     },
 }
 
@@ -167,6 +183,7 @@ async fn main() -> Result<()> {
             let mut config = Config::for_data_dir(dir.clone());
             config.listen = listen;
             config.admin_listen = admin_listen;
+            config.oidc.allow_http_loopback_issuers = true;
             let master = setup::dev_master_key(&dir)?;
             run(config, master, Some(DevOptions { manifest })).await
         }
@@ -186,6 +203,19 @@ async fn main() -> Result<()> {
             let store = setup::open_store(&config).await?;
             setup::create_account(store.as_ref(), &id).await?;
             println!("account {id} created");
+            Ok(())
+        }
+        Command::Keys {
+            command: KeysCommand::Rotate { target },
+        } => {
+            let (config, dev) = target_config(&target)?;
+            let master = target_master(&config, dev)?;
+            let store = setup::open_store(&config).await?;
+            let (id, deleted) = setup::rotate_ring(store.as_ref(), &master).await?;
+            println!("session key {id} is now current");
+            if !deleted.is_empty() {
+                println!("deleted expired session keys: {deleted:?}");
+            }
             Ok(())
         }
         Command::Key {
@@ -238,13 +268,29 @@ async fn run(
         .await
         .with_context(|| format!("binding {}", config.listen))?;
     let addr = listener.local_addr()?;
-    let app = Arc::new(App::new(
-        deployment,
-        store,
-        master,
-        audit,
-        config.limits.clone(),
+    let ring = setup::load_ring(store.as_ref(), &master).await?;
+    let allow_http = config.oidc.allow_http_loopback_issuers;
+    let fetch = tessera_oidc::ReqwestFetch::new(allow_http)
+        .map_err(|e| anyhow::anyhow!("OIDC HTTP client: {e}"))?;
+    let oidc = Arc::new(tessera_oidc::OidcVerifier::new(
+        Arc::new(fetch),
+        tessera_oidc::VerifierConfig::default(),
     ));
+    let app = Arc::new(
+        App::build(AppParts {
+            deployment,
+            store,
+            master,
+            ring,
+            audit,
+            limits: config.limits.clone(),
+            oidc,
+            allow_http_issuers: allow_http,
+        })
+        .await
+        .context("loading the IAM directory")?,
+    );
+    spawn_refreshers(app.clone());
     let (tx, rx) = tokio::sync::watch::channel(false);
     let mut admin_endpoint = None;
     let admin = match config.admin_listen {
@@ -307,4 +353,35 @@ fn print_banner(endpoint: &str, config: &Config, keys: &[(String, String, tesser
         println!("  (account {acct}: root key {id}; its secret is in the manifest)");
     }
     println!();
+}
+
+/// Keep the in-memory state fresh from the store: the IAM directory (every second, cheap when
+/// nothing changed) and the session key ring (every 10 seconds, after `tessera keys rotate`).
+fn spawn_refreshers(app: Arc<App>) {
+    let a = app.clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+        loop {
+            tick.tick().await;
+            if let Err(e) = a.directory.refresh().await {
+                tracing::warn!(error = %e, "refreshing the IAM directory failed");
+            }
+        }
+    });
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(10));
+        tick.tick().await;
+        loop {
+            tick.tick().await;
+            match setup::load_ring(app.store.as_ref(), &app.master).await {
+                Ok(r) => {
+                    if r.current_id() != app.ring.get().current_id() {
+                        tracing::info!(key = r.current_id(), "session key ring rotated");
+                    }
+                    app.ring.replace(r);
+                }
+                Err(e) => tracing::warn!(error = %e, "reloading the session key ring failed"),
+            }
+        }
+    });
 }

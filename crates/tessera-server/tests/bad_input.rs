@@ -15,7 +15,7 @@ use std::time::{Duration, SystemTime};
 use tessera_audit::MemorySink;
 use tessera_core::Deployment;
 use tessera_crypto::MasterKey;
-use tessera_server::app::{App, handle};
+use tessera_server::app::{App, AppParts, handle};
 use tessera_server::config::Limits;
 use tessera_server::setup;
 
@@ -43,13 +43,26 @@ async fn fixture() -> Fixture {
         max_header_bytes: 8 * 1024,
         max_connections: 16,
     };
-    let app = Arc::new(App::new(
-        Deployment::default(),
-        store,
-        master,
-        audit.clone(),
-        limits,
+    let ring = setup::load_ring(store.as_ref(), &master).await.unwrap();
+    let fetch = tessera_oidc::ReqwestFetch::new(true).unwrap();
+    let oidc = Arc::new(tessera_oidc::OidcVerifier::new(
+        Arc::new(fetch),
+        tessera_oidc::VerifierConfig::default(),
     ));
+    let app = Arc::new(
+        App::build(AppParts {
+            deployment: Deployment::default(),
+            store,
+            master,
+            ring,
+            audit: audit.clone(),
+            limits,
+            oidc,
+            allow_http_issuers: true,
+        })
+        .await
+        .unwrap(),
+    );
     Fixture {
         app,
         audit,
@@ -616,20 +629,152 @@ async fn unsigned_web_identity_call_is_routed_to_sts() {
         .method("POST")
         .uri("/")
         .header("content-type", "application/x-www-form-urlencoded")
-        .body(Full::new(Bytes::from_static(b"Action=AssumeRoleWithWebIdentity&Version=2011-06-15&RoleArn=arn:aws:iam::111111111111:role/R&RoleSessionName=s&WebIdentityToken=t")))
+        .body(Full::new(Bytes::from_static(b"Action=AssumeRoleWithWebIdentity&Version=2011-06-15&RoleArn=arn:aws:iam::111111111111:role/R&RoleSessionName=sess&WebIdentityToken=not-a-jwt")))
         .unwrap();
     let r = send(&f, req).await;
-    assert_eq!(r.status, 400);
+    assert_eq!(
+        (r.status, r.code().as_str()),
+        (400, "InvalidIdentityToken"),
+        "{}",
+        r.body
+    );
     assert!(
         r.body.contains("https://sts.amazonaws.com/doc/2011-06-15/"),
         "{}",
         r.body
     );
     assert!(
-        r.body.contains("not available on this server yet"),
+        !r.body.contains("not-a-jwt"),
+        "errors never echo the token: {}",
+        r.body
+    );
+}
+
+fn session_claims(akid: &str, issued_at: i64, expires_at: i64) -> tessera_core::SessionClaims {
+    tessera_core::SessionClaims {
+        access_key_id: akid.into(),
+        account: "111111111111".into(),
+        role_name: "R".into(),
+        role_id: "AROAEXAMPLEEXAMPLE01".into(),
+        role_path: "/".into(),
+        session_name: "sess".into(),
+        issued_at,
+        expires_at,
+        source_identity: None,
+        policy: None,
+        policy_arns: vec![],
+        tags: vec![],
+        transitive_tag_keys: vec![],
+        chain_depth: 0,
+        web_identity: None,
+    }
+}
+
+#[tokio::test]
+async fn session_credentials_are_verified_without_the_store() {
+    use tessera_crypto::session::{KeyRing, RingKey, session_access_key_id};
+    let f = fixture().await;
+    let gci = || form(&[("Action", "GetCallerIdentity"), ("Version", "2011-06-15")]);
+    let now_s = chrono::Utc::now().timestamp();
+    let ring = f.app.ring.get();
+
+    let akid = session_access_key_id();
+    let (token, secret) = ring.issue(&session_claims(&akid, now_s, now_s + 900));
+    let r = send(
+        &f,
+        signed_with(&akid, &secret, "sts", gci(), now(), &[], Some(&token)),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(
+        r.body
+            .contains("<Arn>arn:aws:sts::111111111111:assumed-role/R/sess</Arn>"),
         "{}",
         r.body
     );
+    assert!(
+        r.body
+            .contains("<UserId>AROAEXAMPLEEXAMPLE01:sess</UserId>"),
+        "{}",
+        r.body
+    );
+
+    let expect = |r: Reply, status: u16, code: &str| {
+        assert_eq!((r.status, r.code().as_str()), (status, code), "{}", r.body);
+    };
+    // Expired.
+    let (old, old_secret) = ring.issue(&session_claims(&akid, now_s - 7200, now_s - 3600));
+    expect(
+        send(
+            &f,
+            signed_with(&akid, &old_secret, "sts", gci(), now(), &[], Some(&old)),
+        )
+        .await,
+        403,
+        "ExpiredToken",
+    );
+    // Any changed character.
+    let mut bytes = token.clone().into_bytes();
+    bytes[20] = if bytes[20] == b'A' { b'B' } else { b'A' };
+    let tampered = String::from_utf8(bytes).unwrap();
+    expect(
+        send(
+            &f,
+            signed_with(&akid, &secret, "sts", gci(), now(), &[], Some(&tampered)),
+        )
+        .await,
+        403,
+        "InvalidClientTokenId",
+    );
+    // Another session's key id with this token.
+    let other = session_access_key_id();
+    expect(
+        send(
+            &f,
+            signed_with(&other, &secret, "sts", gci(), now(), &[], Some(&token)),
+        )
+        .await,
+        403,
+        "InvalidClientTokenId",
+    );
+    // A token from another deployment (another ring, same key id number).
+    let foreign = KeyRing::new(&[RingKey::generate(ring.current_id(), 0)]).unwrap();
+    let (ftoken, fsecret) = foreign.issue(&session_claims(&akid, now_s, now_s + 900));
+    expect(
+        send(
+            &f,
+            signed_with(&akid, &fsecret, "sts", gci(), now(), &[], Some(&ftoken)),
+        )
+        .await,
+        403,
+        "InvalidClientTokenId",
+    );
+    // Temporary key without a token, or with the right token but a wrong secret.
+    expect(
+        send(
+            &f,
+            signed_with(&akid, &secret, "sts", gci(), now(), &[], None),
+        )
+        .await,
+        403,
+        "InvalidClientTokenId",
+    );
+    expect(
+        send(
+            &f,
+            signed_with(&akid, &fsecret, "sts", gci(), now(), &[], Some(&token)),
+        )
+        .await,
+        403,
+        "SignatureDoesNotMatch",
+    );
+    // A session token must be signed: added after signing, the request fails.
+    let mut req = signed_with(&akid, &secret, "sts", gci(), now(), &[], None);
+    req.headers_mut()
+        .insert("x-amz-security-token", token.parse().unwrap());
+    let r = send(&f, req).await;
+    assert_eq!(r.status, 403, "{}", r.body);
+    assert_still_serving(&f).await;
 }
 
 #[tokio::test]

@@ -148,6 +148,17 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         user: &str,
     ) -> Result<Vec<(String, String)>>;
 
+    /// Session-ring keys, oldest first.
+    async fn list_session_keys(&self) -> Result<Vec<SessionKeyRecord>>;
+    /// Add a ring key; `Conflict` when another replica took the id first.
+    async fn add_session_key(&self, key: &SessionKeyRecord) -> Result<()>;
+    async fn delete_session_key(&self, id: i64) -> Result<bool>;
+
+    /// Bump the named change counter (e.g. `iam` after every IAM write) and return its value.
+    async fn bump_generation(&self, name: &str) -> Result<i64>;
+    /// The named change counter's value; replicas poll it to know when to reload caches.
+    async fn generation(&self, name: &str) -> Result<i64>;
+
     async fn create_oidc_provider(&self, provider: &OidcProviderRecord) -> Result<()>;
     async fn get_oidc_provider(&self, arn: &str) -> Result<Option<OidcProviderRecord>>;
     async fn list_oidc_providers(&self, account_id: &str) -> Result<Vec<OidcProviderRecord>>;

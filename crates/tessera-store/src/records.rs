@@ -74,3 +74,21 @@ pub struct OidcProviderRecord {
     pub tags: Vec<(String, String)>,
     pub created_at: i64,
 }
+
+/// A session-ring key, sealed under the master key (AAD = `session-key/{id}`).
+#[derive(Clone, PartialEq, Eq)]
+pub struct SessionKeyRecord {
+    pub id: i64,
+    pub secret_sealed: Vec<u8>,
+    pub created_at: i64,
+}
+
+impl fmt::Debug for SessionKeyRecord {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "SessionKeyRecord(id={}, created_at={})",
+            self.id, self.created_at
+        )
+    }
+}

@@ -2,8 +2,8 @@
 //! same statements; only connection set-up and migrations differ.
 
 use crate::{
-    AccessKeyRecord, ManagedPolicyRecord, OidcProviderRecord, Result, RoleRecord, Store,
-    UserRecord, name_key,
+    AccessKeyRecord, ManagedPolicyRecord, OidcProviderRecord, Result, RoleRecord, SessionKeyRecord,
+    Store, UserRecord, name_key,
 };
 use async_trait::async_trait;
 use sqlx::Row;
@@ -517,6 +517,67 @@ macro_rules! sql_store {
                 rows.iter()
                     .map(|r| Ok((r.try_get("policy_name")?, r.try_get("document")?)))
                     .collect()
+            }
+
+            async fn list_session_keys(&self) -> Result<Vec<SessionKeyRecord>> {
+                let rows = sqlx::query("SELECT id, secret_sealed, created_at FROM session_keys ORDER BY id")
+                    .fetch_all(&self.pool)
+                    .await?;
+                rows.iter()
+                    .map(|r| {
+                        Ok(SessionKeyRecord {
+                            id: r.try_get("id")?,
+                            secret_sealed: r.try_get("secret_sealed")?,
+                            created_at: r.try_get("created_at")?,
+                        })
+                    })
+                    .collect()
+            }
+
+            async fn add_session_key(&self, k: &SessionKeyRecord) -> Result<()> {
+                sqlx::query("INSERT INTO session_keys (id, secret_sealed, created_at) VALUES ($1, $2, $3)")
+                    .bind(k.id)
+                    .bind(&k.secret_sealed)
+                    .bind(k.created_at)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
+            async fn delete_session_key(&self, id: i64) -> Result<bool> {
+                let res = sqlx::query("DELETE FROM session_keys WHERE id = $1")
+                    .bind(id)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(res.rows_affected() > 0)
+            }
+
+            async fn bump_generation(&self, name: &str) -> Result<i64> {
+                let row = sqlx::query("UPDATE counters SET value = value + 1 WHERE name = $1 RETURNING value")
+                    .bind(name)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                match row {
+                    Some(r) => Ok(r.try_get("value")?),
+                    None => {
+                        sqlx::query("INSERT INTO counters (name, value) VALUES ($1, 1) ON CONFLICT (name) DO UPDATE SET value = counters.value + 1")
+                            .bind(name)
+                            .execute(&self.pool)
+                            .await?;
+                        self.generation(name).await
+                    }
+                }
+            }
+
+            async fn generation(&self, name: &str) -> Result<i64> {
+                let row = sqlx::query("SELECT value FROM counters WHERE name = $1")
+                    .bind(name)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                Ok(match row {
+                    Some(r) => r.try_get("value")?,
+                    None => 0,
+                })
             }
 
             async fn create_oidc_provider(&self, p: &OidcProviderRecord) -> Result<()> {

@@ -70,7 +70,8 @@ both!(
     roles_and_inline_policies,
     managed_policies,
     users_and_user_policies,
-    oidc_providers
+    oidc_providers,
+    session_keys_and_generations
 );
 
 const ACCT: &str = "111111111111";
@@ -345,4 +346,38 @@ async fn oidc_providers(s: Arc<dyn Store>) {
     );
     assert!(s.delete_oidc_provider(&p.arn).await.unwrap());
     assert!(!s.delete_oidc_provider(&p.arn).await.unwrap());
+}
+
+async fn session_keys_and_generations(s: Arc<dyn Store>) {
+    assert!(s.list_session_keys().await.unwrap().is_empty());
+    let k1 = SessionKeyRecord {
+        id: 1,
+        secret_sealed: vec![1, 2, 3],
+        created_at: 10,
+    };
+    let k2 = SessionKeyRecord {
+        id: 2,
+        secret_sealed: vec![4, 5],
+        created_at: 20,
+    };
+    s.add_session_key(&k2).await.unwrap();
+    s.add_session_key(&k1).await.unwrap();
+    assert!(matches!(
+        s.add_session_key(&k1).await,
+        Err(StoreError::Conflict)
+    ));
+    assert_eq!(
+        s.list_session_keys().await.unwrap(),
+        vec![k1.clone(), k2.clone()]
+    );
+    assert!(s.delete_session_key(1).await.unwrap());
+    assert!(!s.delete_session_key(1).await.unwrap());
+    assert_eq!(s.list_session_keys().await.unwrap(), vec![k2]);
+
+    assert_eq!(s.generation("iam").await.unwrap(), 0);
+    assert_eq!(s.bump_generation("iam").await.unwrap(), 1);
+    assert_eq!(s.bump_generation("iam").await.unwrap(), 2);
+    assert_eq!(s.generation("iam").await.unwrap(), 2);
+    assert_eq!(s.generation("other").await.unwrap(), 0);
+    assert_eq!(s.bump_generation("other").await.unwrap(), 1);
 }

@@ -1,14 +1,31 @@
 //! The STS service, spoken over awsQuery (signing name `sts`, version `2011-06-15`).
 //!
-//! Implemented: `GetCallerIdentity` for every kind of caller. `AssumeRole`,
-//! `AssumeRoleWithWebIdentity` and sealed role sessions are the next issue; until then they
-//! are answered with `InvalidAction` naming the operation, like any unknown action.
+//! - `AssumeRole`: the role's trust policy and the caller's identity policies (both, across
+//!   accounts), duration rules and role chaining, session policies (inline and managed), source
+//!   identity, session tags with transitive keys, `ProvidedContexts` validation.
+//! - `AssumeRoleWithWebIdentity` (unsigned): the token's issuer must be an IAM OIDC provider of
+//!   the role's account; the token is verified through `tessera-oidc`.
+//! - `GetCallerIdentity` for every kind of caller.
+//!
+//! Sessions are stateless: the claims are sealed into the session token with the key ring
+//! (`tessera-crypto::session`) and nothing is stored.
+
+mod error;
+mod validate;
+
+pub use error::StsError;
 
 use serde_json::{Value, json};
-use tessera_audit::EventDetails;
-use tessera_core::{Caller, Deployment};
-use tessera_wire::AwsError;
-use tessera_wire::query::{QueryError, QueryParams};
+use std::sync::Arc;
+use tessera_audit::{EventDetails, HIDDEN, Resource};
+use tessera_core::{Caller, Deployment, RequestMeta, SessionClaims, WebIdentity};
+use tessera_crypto::session::{SharedRing, session_access_key_id};
+use tessera_iam::directory::RoleEntry;
+use tessera_iam::{Access, Authorizer};
+use tessera_oidc::OidcVerifier;
+use tessera_policy::{ContextKeys, Policy, PolicyKind, PrincipalRef};
+use tessera_store::Store;
+use tessera_wire::query::QueryParams;
 use tessera_wire::xml::Writer;
 
 pub const VERSION: &str = "2011-06-15";
@@ -17,7 +34,11 @@ pub const VERSION: &str = "2011-06-15";
 pub const UNSIGNED_ACTIONS: &[&str] = &["AssumeRoleWithWebIdentity", "AssumeRoleWithSAML"];
 
 /// Every action this service implements.
-pub const ACTIONS: &[&str] = &["GetCallerIdentity"];
+pub const ACTIONS: &[&str] = &[
+    "AssumeRole",
+    "AssumeRoleWithWebIdentity",
+    "GetCallerIdentity",
+];
 
 /// All STS actions AWS defines, so the router can tell STS requests from IAM ones.
 pub const KNOWN_ACTIONS: &[&str] = &[
@@ -33,39 +54,13 @@ pub const KNOWN_ACTIONS: &[&str] = &[
     "GetSessionToken",
 ];
 
-#[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
-pub enum StsError {
-    #[error("{0}")]
-    InvalidAction(String),
-    #[error("{0}")]
-    MissingParameter(String),
-    #[error("{0}")]
-    MalformedQueryString(String),
-    #[error("{0}")]
-    ValidationError(String),
-}
+/// The Identity Center context provider (`ProvidedContexts`).
+pub const IDENTITY_CENTER_PROVIDER: &str = "arn:aws:iam::aws:contextProvider/IdentityCenter";
 
-impl StsError {
-    pub fn to_aws(&self) -> AwsError {
-        let (status, code) = match self {
-            StsError::InvalidAction(_) => (400, "InvalidAction"),
-            StsError::MissingParameter(_) => (400, "MissingParameter"),
-            StsError::MalformedQueryString(_) => (400, "MalformedQueryString"),
-            StsError::ValidationError(_) => (400, "ValidationError"),
-        };
-        AwsError::new(status, code, self.to_string())
-    }
-}
-
-impl From<QueryError> for StsError {
-    fn from(e: QueryError) -> Self {
-        match e {
-            QueryError::Missing(_) => StsError::MissingParameter(e.to_string()),
-            QueryError::BadIndex(_) => StsError::ValidationError(e.to_string()),
-            _ => StsError::MalformedQueryString(e.to_string()),
-        }
-    }
-}
+/// Chained role sessions last at most one hour.
+const CHAIN_MAX_SECS: i64 = 3600;
+/// Session policies and tags share this packed size budget.
+const PACKED_MAX: usize = 2048;
 
 #[derive(Debug)]
 pub struct Outcome {
@@ -73,100 +68,587 @@ pub struct Outcome {
     pub details: EventDetails,
 }
 
+type R<T> = Result<T, StsError>;
+
 #[derive(Debug, Clone)]
 pub struct StsService {
     deployment: Deployment,
+    authz: Authorizer,
+    ring: Arc<SharedRing>,
+    store: Arc<dyn Store>,
+    oidc: Arc<OidcVerifier>,
+    /// Issuer URL schemes accepted for OIDC providers (`https`, plus `http` in dev mode).
+    allow_http_issuers: bool,
+}
+
+/// What the session being issued will be.
+struct NewSession<'a> {
+    role: &'a RoleEntry,
+    session_name: String,
+    duration: i64,
+    source_identity: Option<String>,
+    policy: Option<String>,
+    policy_arns: Vec<String>,
+    tags: Vec<(String, String)>,
+    transitive: Vec<String>,
+    chain_depth: u8,
+    web_identity: Option<WebIdentity>,
 }
 
 impl StsService {
-    pub fn new(deployment: Deployment) -> StsService {
-        StsService { deployment }
+    pub fn new(
+        deployment: Deployment,
+        authz: Authorizer,
+        ring: Arc<SharedRing>,
+        store: Arc<dyn Store>,
+        oidc: Arc<OidcVerifier>,
+        allow_http_issuers: bool,
+    ) -> StsService {
+        StsService {
+            deployment,
+            authz,
+            ring,
+            store,
+            oidc,
+            allow_http_issuers,
+        }
     }
 
-    pub fn handle(
+    fn check_version(action: &str, p: &QueryParams) -> R<()> {
+        match p.get("Version") {
+            Some(v) if v != VERSION => Err(StsError::InvalidAction(format!(
+                "Could not find operation {action} for version {v}"
+            ))),
+            _ => Ok(()),
+        }
+    }
+
+    fn not_available(action: &str) -> StsError {
+        if KNOWN_ACTIONS.contains(&action) {
+            StsError::InvalidAction(format!(
+                "The operation {action} is not available on this server yet."
+            ))
+        } else {
+            StsError::InvalidAction(format!(
+                "Could not find operation {action} for version {VERSION}"
+            ))
+        }
+    }
+
+    /// Handle a signed STS action for `caller`.
+    pub async fn handle(
         &self,
         caller: &Caller,
+        meta: &RequestMeta,
         action: &str,
         p: &QueryParams,
-    ) -> Result<Outcome, StsError> {
-        if let Some(v) = p.get("Version")
-            && v != VERSION
-        {
-            return Err(StsError::InvalidAction(format!(
-                "Could not find operation {action} for version {v}"
-            )));
-        }
+    ) -> R<Outcome> {
+        Self::check_version(action, p)?;
         match action {
             "GetCallerIdentity" => Ok(self.get_caller_identity(caller)),
-            other if KNOWN_ACTIONS.contains(&other) => Err(StsError::InvalidAction(format!(
-                "The operation {other} is not available on this server yet."
-            ))),
-            other => Err(StsError::InvalidAction(format!(
-                "Could not find operation {other} for version {VERSION}"
-            ))),
+            "AssumeRole" => self.assume_role(caller, meta, p).await,
+            other => Err(Self::not_available(other)),
+        }
+    }
+
+    /// Handle an action that is not signed (`AssumeRoleWithWebIdentity`).
+    pub async fn handle_unsigned(
+        &self,
+        meta: &RequestMeta,
+        action: &str,
+        p: &QueryParams,
+    ) -> R<Outcome> {
+        Self::check_version(action, p)?;
+        match action {
+            "AssumeRoleWithWebIdentity" => self.assume_role_with_web_identity(meta, p).await,
+            other => Err(Self::not_available(other)),
         }
     }
 
     /// `GetCallerIdentity` needs no permission (AWS: even an explicit deny does not stop it).
     fn get_caller_identity(&self, caller: &Caller) -> Outcome {
-        let arn = caller.arn(&self.deployment.partition);
         let mut w = Writer::new();
-        w.elem("Arn", &arn);
+        w.elem("Arn", &caller.arn(&self.deployment.partition));
         w.elem("UserId", &caller.user_id());
         w.elem("Account", caller.account.as_str());
         Outcome {
             result_xml: w.finish(),
             details: EventDetails {
-                request_parameters: Value::Null,
-                response_elements: json!(null),
-                resources: vec![],
                 read_only: true,
+                ..EventDetails::default()
             },
         }
     }
-}
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use tessera_core::{AccountId, Principal};
+    /// Find the role an ARN names: `arn:{partition}:iam::{account}:role{path}{name}`.
+    fn role_from_arn(&self, role_arn: &str) -> R<Option<Arc<RoleEntry>>> {
+        let (account, path, name) = validate::role_arn(role_arn, &self.deployment.partition)?;
+        Ok(self
+            .authz
+            .directory()
+            .role(&account, &name)
+            .filter(|r| r.record.path == path))
+    }
 
-    #[test]
-    fn caller_identity_of_root_and_user() {
-        let sts = StsService::new(Deployment::default());
-        let p = QueryParams::parse(&[b"Action=GetCallerIdentity&Version=2011-06-15"]).unwrap();
-        let root = Caller {
-            account: AccountId::parse("111111111111").unwrap(),
-            principal: Principal::Root,
-            access_key_id: "AKIA".into(),
-        };
-        let out = sts.handle(&root, "GetCallerIdentity", &p).unwrap();
-        assert_eq!(
-            out.result_xml,
-            "<Arn>arn:aws:iam::111111111111:root</Arn><UserId>111111111111</UserId><Account>111111111111</Account>"
-        );
-        let user = Caller {
-            principal: Principal::User {
-                name: "bob".into(),
-                user_id: "AIDAEXAMPLE".into(),
-                path: "/".into(),
+    fn role_arn(&self, r: &RoleEntry) -> String {
+        format!(
+            "arn:{}:iam::{}:role{}{}",
+            self.deployment.partition, r.record.account_id, r.record.path, r.record.name
+        )
+    }
+
+    /// Session policies: the inline document and managed policy ARNs, checked, with the
+    /// packed size of policies and tags (as a percentage of the budget).
+    fn session_policies(
+        &self,
+        p: &QueryParams,
+        role_account: &str,
+        tags: &[(String, String)],
+    ) -> R<(Option<String>, Vec<String>, usize)> {
+        let policy = p.get("Policy").map(str::to_owned);
+        if let Some(doc) = &policy {
+            validate::session_policy_text(doc)?;
+            Policy::parse(doc, PolicyKind::Session)?;
+        }
+        let mut arns = Vec::new();
+        for m in p.struct_list("PolicyArns")? {
+            let arn = m.get("arn").or_else(|| m.get("Arn")).ok_or_else(|| {
+                StsError::MissingParameter("PolicyArns.member.N.arn is required".into())
+            })?;
+            validate::length("policyArns.member.arn", arn, 20, 2048)?;
+            let found = self
+                .authz
+                .directory()
+                .managed_policy(arn)
+                .filter(|mp| mp.0.account_id == role_account);
+            if found.is_none() {
+                return Err(StsError::ValidationError(format!(
+                    "Policy {arn} does not exist or is not attachable."
+                )));
+            }
+            arns.push(arn.clone());
+        }
+        if arns.len() > 10 {
+            return Err(StsError::ValidationError(
+                "1 validation error detected: Value at 'policyArns' failed to satisfy constraint: Member must have length less than or equal to 10".into(),
+            ));
+        }
+        let used = policy
+            .as_deref()
+            .map(tessera_policy::policy_size)
+            .unwrap_or(0)
+            + arns.iter().map(String::len).sum::<usize>()
+            + tags.iter().map(|(k, v)| k.len() + v.len()).sum::<usize>();
+        let percent = (used * 100).div_ceil(PACKED_MAX);
+        if percent > 100 {
+            return Err(StsError::PackedPolicyTooLarge(format!(
+                "Packed policy consumes {percent}% of allotted space, please use smaller policy."
+            )));
+        }
+        Ok((policy, arns, percent))
+    }
+
+    fn duration(p: &QueryParams, role_max: i64, chained: bool) -> R<i64> {
+        let requested = match p.get("DurationSeconds") {
+            None => None,
+            Some(s) => match s.parse::<i64>() {
+                Ok(n) if (900..=43200).contains(&n) => Some(n),
+                _ => {
+                    return Err(StsError::ValidationError(format!(
+                        "1 validation error detected: Value '{s}' at 'durationSeconds' failed to satisfy constraint: Member must have value less than or equal to 43200 and greater than or equal to 900"
+                    )));
+                }
             },
-            ..root.clone()
         };
-        let out = sts.handle(&user, "GetCallerIdentity", &p).unwrap();
-        assert!(
-            out.result_xml.contains(
-                "<Arn>arn:aws:iam::111111111111:user/bob</Arn><UserId>AIDAEXAMPLE</UserId>"
-            )
+        let max = if chained { CHAIN_MAX_SECS } else { role_max };
+        match requested {
+            Some(n) if n > max && chained => Err(StsError::ValidationError(
+                "The requested DurationSeconds exceeds the 1 hour session limit for roles assumed by role chaining.".into(),
+            )),
+            Some(n) if n > max => Err(StsError::ValidationError(
+                "The requested DurationSeconds exceeds the MaxSessionDuration set for this role.".into(),
+            )),
+            Some(n) => Ok(n),
+            None => Ok(3600.min(max)),
+        }
+    }
+
+    fn issue(&self, meta: &RequestMeta, s: NewSession<'_>) -> (SessionClaims, String, String) {
+        let now = meta.now.timestamp();
+        let claims = SessionClaims {
+            access_key_id: session_access_key_id(),
+            account: s.role.record.account_id.clone(),
+            role_name: s.role.record.name.clone(),
+            role_id: s.role.record.role_id.clone(),
+            role_path: s.role.record.path.clone(),
+            session_name: s.session_name,
+            issued_at: now,
+            expires_at: now + s.duration,
+            source_identity: s.source_identity,
+            policy: s.policy,
+            policy_arns: s.policy_arns,
+            tags: s.tags,
+            transitive_tag_keys: s.transitive,
+            chain_depth: s.chain_depth,
+            web_identity: s.web_identity,
+        };
+        let (token, secret) = self.ring.get().issue(&claims);
+        (claims, token, secret)
+    }
+
+    fn render_credentials(
+        &self,
+        w: &mut Writer,
+        claims: &SessionClaims,
+        token: &str,
+        secret: &str,
+    ) -> Value {
+        let expiration = tessera_core::iso8601(claims.expires_at);
+        w.open("Credentials");
+        w.elem("AccessKeyId", &claims.access_key_id);
+        w.elem("SecretAccessKey", secret);
+        w.elem("SessionToken", token);
+        w.elem("Expiration", &expiration);
+        w.close("Credentials");
+        let arn = format!(
+            "arn:{}:sts::{}:assumed-role/{}/{}",
+            self.deployment.partition, claims.account, claims.role_name, claims.session_name
         );
-        assert!(matches!(
-            sts.handle(&root, "Nope", &p),
-            Err(StsError::InvalidAction(_))
-        ));
-        let wrong = QueryParams::parse(&[b"Version=2010-05-08"]).unwrap();
-        assert!(matches!(
-            sts.handle(&root, "GetCallerIdentity", &wrong),
-            Err(StsError::InvalidAction(_))
-        ));
+        let id = format!("{}:{}", claims.role_id, claims.session_name);
+        w.open("AssumedRoleUser");
+        w.elem("AssumedRoleId", &id);
+        w.elem("Arn", &arn);
+        w.close("AssumedRoleUser");
+        json!({
+            "credentials": {"accessKeyId": claims.access_key_id, "sessionToken": HIDDEN, "expiration": expiration},
+            "assumedRoleUser": {"assumedRoleId": id, "arn": arn},
+            "sourceIdentity": claims.source_identity,
+        })
+    }
+
+    async fn assume_role(
+        &self,
+        caller: &Caller,
+        meta: &RequestMeta,
+        p: &QueryParams,
+    ) -> R<Outcome> {
+        let role_arn = p.require("RoleArn")?;
+        validate::length("roleArn", role_arn, 20, 2048)?;
+        let session_name = p.require("RoleSessionName")?;
+        validate::session_name("roleSessionName", session_name)?;
+        let external_id = p.get("ExternalId");
+        if let Some(e) = external_id {
+            validate::external_id(e)?;
+        }
+        let requested_source = p.get("SourceIdentity");
+        if let Some(s) = requested_source {
+            validate::source_identity(s)?;
+        }
+        if let Some(sn) = p.get("SerialNumber") {
+            validate::length("serialNumber", sn, 9, 256)?;
+        }
+        if let Some(tc) = p.get("TokenCode") {
+            if tc.len() != 6 || !tc.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(StsError::ValidationError(
+                    "1 validation error detected: Value at 'tokenCode' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\d]*".into(),
+                ));
+            }
+            return Err(StsError::AccessDenied(
+                "MultiFactorAuthentication failed: MFA devices are not supported by this server."
+                    .into(),
+            ));
+        }
+        let new_tags = validate::tags(p)?;
+        let transitive = validate::transitive_keys(p, &new_tags)?;
+        validate::provided_contexts(p)?;
+
+        let denied = || {
+            StsError::AccessDenied(format!(
+                "User: {} is not authorized to perform: sts:AssumeRole on resource: {role_arn}",
+                caller.arn(&self.deployment.partition)
+            ))
+        };
+        // As in AWS, the account root cannot assume roles.
+        if caller.is_root() {
+            return Err(StsError::AccessDenied(
+                "Roles may not be assumed by root accounts.".into(),
+            ));
+        }
+        // A role that does not exist is refused like one the caller may not assume.
+        let role = self.role_from_arn(role_arn)?.ok_or_else(denied)?;
+        let role_account = role.record.account_id.clone();
+
+        // Role chaining: the parent's source identity and transitive tags carry over.
+        let parent = caller.session.as_deref();
+        let chained = parent.is_some();
+        let source_identity = match (
+            parent.and_then(|s| s.source_identity.clone()),
+            requested_source,
+        ) {
+            (Some(inherited), Some(asked)) if inherited != asked => {
+                return Err(StsError::AccessDenied(format!(
+                    "The source identity {inherited} of the calling session cannot be changed."
+                )));
+            }
+            (Some(inherited), _) => Some(inherited),
+            (None, asked) => asked.map(str::to_owned),
+        };
+        let mut tags: Vec<(String, String)> = Vec::new();
+        let mut transitive_keys: Vec<String> = Vec::new();
+        if let Some(s) = parent {
+            for (k, v) in &s.tags {
+                if s.transitive_tag_keys
+                    .iter()
+                    .any(|t| t.eq_ignore_ascii_case(k))
+                {
+                    if new_tags.iter().any(|(nk, _)| nk.eq_ignore_ascii_case(k)) {
+                        return Err(StsError::ValidationError(format!(
+                            "The session tag key {k} is inherited as a transitive tag and cannot be set again."
+                        )));
+                    }
+                    tags.push((k.clone(), v.clone()));
+                    transitive_keys.push(k.clone());
+                }
+            }
+        }
+        tags.extend(new_tags.iter().cloned());
+        transitive_keys.extend(transitive.iter().cloned());
+        if tags.len() > 50 {
+            return Err(StsError::ValidationError(
+                "A session may carry at most 50 tags.".into(),
+            ));
+        }
+        let duration = Self::duration(p, role.record.max_session_duration, chained)?;
+        let (policy, policy_arns, packed) = self.session_policies(p, &role_account, &tags)?;
+
+        // Authorise: the trust policy (resource policy of the role) and the caller's identity
+        // policies, for each permission the request needs.
+        let trust = role.trust.as_ref().ok_or_else(denied)?;
+        let canonical_arn = self.role_arn(&role);
+        let mut actions = vec!["sts:AssumeRole"];
+        if !new_tags.is_empty() {
+            actions.push("sts:TagSession");
+        }
+        if source_identity.is_some() {
+            actions.push("sts:SetSourceIdentity");
+        }
+        let mut extra = ContextKeys::new();
+        extra.insert("sts:RoleSessionName", session_name);
+        if let Some(e) = external_id {
+            extra.insert("sts:ExternalId", e);
+        }
+        if let Some(s) = &source_identity {
+            extra.insert("sts:SourceIdentity", s.clone());
+        }
+        for (k, v) in &new_tags {
+            extra.insert(format!("aws:RequestTag/{k}"), v.clone());
+        }
+        if !new_tags.is_empty() {
+            extra.insert_multi("aws:TagKeys", new_tags.iter().map(|(k, _)| k.clone()));
+        }
+        if !transitive.is_empty() {
+            extra.insert_multi("sts:TransitiveTagKeys", transitive.iter().cloned());
+        }
+        for action in actions {
+            let access = Access {
+                action,
+                resource: &canonical_arn,
+                resource_account: &role_account,
+                resource_policy: Some(trust),
+                extra: extra.clone(),
+            };
+            if let Err(d) = self.authz.check(caller, meta, access) {
+                let why = if action == "sts:AssumeRole" {
+                    denied().to_string()
+                } else {
+                    format!(
+                        "{} (the role's trust policy and the caller's policies must allow {action})",
+                        d.message
+                    )
+                };
+                return Err(StsError::AccessDenied(why));
+            }
+        }
+
+        let chain_depth = parent.map(|s| s.chain_depth.saturating_add(1)).unwrap_or(0);
+        let (claims, token, secret) = self.issue(
+            meta,
+            NewSession {
+                role: &role,
+                session_name: session_name.to_owned(),
+                duration,
+                source_identity,
+                policy: policy.clone(),
+                policy_arns: policy_arns.clone(),
+                tags: tags.clone(),
+                transitive: transitive_keys,
+                chain_depth,
+                web_identity: None,
+            },
+        );
+        let mut w = Writer::new();
+        let response = self.render_credentials(&mut w, &claims, &token, &secret);
+        if policy.is_some() || !policy_arns.is_empty() || !tags.is_empty() {
+            w.elem("PackedPolicySize", &packed.to_string());
+        }
+        w.opt("SourceIdentity", claims.source_identity.as_deref());
+        Ok(Outcome {
+            result_xml: w.finish(),
+            details: EventDetails {
+                user_identity: None,
+                request_parameters: json!({
+                    "roleArn": role_arn, "roleSessionName": session_name, "durationSeconds": duration,
+                    "externalId": external_id, "sourceIdentity": requested_source,
+                    "policy": policy, "policyArns": policy_arns,
+                    "tags": new_tags.iter().map(|(k, v)| json!({"key": k, "value": v})).collect::<Vec<_>>(),
+                    "transitiveTagKeys": transitive,
+                }),
+                response_elements: response,
+                resources: vec![Resource {
+                    account_id: Some(role_account),
+                    kind: "AWS::IAM::Role".into(),
+                    arn: canonical_arn,
+                }],
+                read_only: true,
+            },
+        })
+    }
+
+    async fn assume_role_with_web_identity(
+        &self,
+        meta: &RequestMeta,
+        p: &QueryParams,
+    ) -> R<Outcome> {
+        let role_arn = p.require("RoleArn")?;
+        validate::length("roleArn", role_arn, 20, 2048)?;
+        let session_name = p.require("RoleSessionName")?;
+        validate::session_name("roleSessionName", session_name)?;
+        let token = p.require("WebIdentityToken")?;
+        validate::length("webIdentityToken", token, 4, 20000)?;
+        if let Some(pid) = p.get("ProviderId") {
+            validate::length("providerId", pid, 4, 2048)?;
+        }
+        let (role_account, _, _) = validate::role_arn(role_arn, &self.deployment.partition)?;
+
+        // The issuer must be an OIDC provider registered in the role's account.
+        let issuer = OidcVerifier::unverified_issuer(token)?;
+        let provider_url = validate::issuer_host_path(&issuer, self.allow_http_issuers)
+            .ok_or_else(|| {
+                StsError::InvalidIdentityToken(format!(
+                    "The issuer {issuer} is not a valid OpenID Connect provider URL."
+                ))
+            })?;
+        let provider_arn = format!(
+            "arn:{}:iam::{role_account}:oidc-provider/{provider_url}",
+            self.deployment.partition
+        );
+        let provider = self
+            .store
+            .get_oidc_provider(&provider_arn)
+            .await?
+            .ok_or_else(|| {
+                StsError::InvalidIdentityToken(format!(
+                    "No OpenIDConnect provider found in your account for {issuer}"
+                ))
+            })?;
+        let verified = self
+            .oidc
+            .verify(token, &issuer, &provider.client_ids, meta.now.timestamp())
+            .await?;
+        let audience = verified
+            .matched_audience
+            .clone()
+            .or_else(|| verified.audiences.first().cloned())
+            .unwrap_or_default();
+
+        let role = self.role_from_arn(role_arn)?;
+        let denied = || {
+            StsError::AccessDenied("Not authorized to perform sts:AssumeRoleWithWebIdentity".into())
+        };
+        let role = role.ok_or_else(denied)?;
+        let trust = role.trust.as_ref().ok_or_else(denied)?;
+        let (policy, policy_arns, packed) = self.session_policies(p, &role_account, &[])?;
+        let duration = Self::duration(p, role.record.max_session_duration, false)?;
+
+        let mut ctx = ContextKeys::new();
+        ctx.insert("sts:RoleSessionName", session_name);
+        ctx.insert(format!("{provider_url}:aud"), audience.clone());
+        ctx.insert(format!("{provider_url}:sub"), verified.subject.clone());
+        if !verified.amr.is_empty() {
+            ctx.insert_multi(format!("{provider_url}:amr"), verified.amr.iter().cloned());
+        }
+        ctx.insert("aws:FederatedProvider", provider_arn.clone());
+        let canonical_arn = self.role_arn(&role);
+        let principal = PrincipalRef::federated(provider_arn.clone());
+        let access = Access {
+            action: "sts:AssumeRoleWithWebIdentity",
+            resource: &canonical_arn,
+            resource_account: &role_account,
+            resource_policy: Some(trust),
+            extra: ctx,
+        };
+        self.authz
+            .check_federated(principal, meta, access)
+            .map_err(|_| denied())?;
+
+        let (claims, token_out, secret) = self.issue(
+            meta,
+            NewSession {
+                role: &role,
+                session_name: session_name.to_owned(),
+                duration,
+                source_identity: None,
+                policy: policy.clone(),
+                policy_arns: policy_arns.clone(),
+                tags: Vec::new(),
+                transitive: Vec::new(),
+                chain_depth: 0,
+                web_identity: Some(WebIdentity {
+                    provider_arn: provider_arn.clone(),
+                    subject: verified.subject.clone(),
+                    audience: audience.clone(),
+                }),
+            },
+        );
+        let mut w = Writer::new();
+        let mut response = self.render_credentials(&mut w, &claims, &token_out, &secret);
+        w.elem("SubjectFromWebIdentityToken", &verified.subject);
+        w.elem("Audience", &audience);
+        w.elem("Provider", &provider_url);
+        if policy.is_some() || !policy_arns.is_empty() {
+            w.elem("PackedPolicySize", &packed.to_string());
+        }
+        response["subjectFromWebIdentityToken"] = json!(verified.subject);
+        response["audience"] = json!(audience);
+        response["provider"] = json!(provider_url);
+        Ok(Outcome {
+            result_xml: w.finish(),
+            details: EventDetails {
+                user_identity: Some(json!({
+                    "type": "WebIdentityUser",
+                    "principalId": format!("{provider_url}:{audience}:{}", verified.subject),
+                    "userName": verified.subject,
+                    "identityProvider": provider_url,
+                })),
+                request_parameters: json!({
+                    "roleArn": role_arn, "roleSessionName": session_name, "durationSeconds": duration,
+                    "policy": policy, "policyArns": policy_arns,
+                }),
+                response_elements: response,
+                resources: vec![
+                    Resource {
+                        account_id: Some(role_account.clone()),
+                        kind: "AWS::IAM::Role".into(),
+                        arn: canonical_arn,
+                    },
+                    Resource {
+                        account_id: Some(role_account),
+                        kind: "AWS::IAM::OIDCProvider".into(),
+                        arn: provider_arn,
+                    },
+                ],
+                read_only: true,
+            },
+        })
     }
 }

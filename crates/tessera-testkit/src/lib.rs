@@ -215,3 +215,132 @@ impl Drop for DevServer {
         self.stop();
     }
 }
+
+/// The test OpenID Connect provider (npm `oidc-provider`, see `oidc-idp/`), started on a free
+/// loopback port with its own signing key so tests can also mint tokens with that key.
+/// Needs `TESSERA_TEST_OIDC_IDP` (set by the test script) pointing at an installed copy.
+#[derive(Debug)]
+pub struct TestIdp {
+    child: Child,
+    pub issuer: String,
+    dir: PathBuf,
+    jwks: PathBuf,
+}
+
+fn idp_dir() -> PathBuf {
+    PathBuf::from(std::env::var("TESSERA_TEST_OIDC_IDP").expect(
+        "TESSERA_TEST_OIDC_IDP is not set: run ./scripts/test, which installs the test IdP",
+    ))
+}
+
+fn node(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new("node")
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .expect("run node");
+    assert!(
+        out.status.success(),
+        "node {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+impl TestIdp {
+    /// Start the IdP with the example users and clients, in `work` (a scratch directory).
+    pub fn start(work: &Path) -> TestIdp {
+        use std::io::BufRead;
+        let dir = idp_dir();
+        let jwks = work.join("idp-jwks.json");
+        node(&dir, &["mint.mjs", "--genkey", jwks.to_str().unwrap()]);
+        let mut config: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(dir.join("example-config.json")).unwrap(),
+        )
+        .unwrap();
+        config["jwks"] = serde_json::from_str(&std::fs::read_to_string(&jwks).unwrap()).unwrap();
+        let config_path = work.join("idp-config.json");
+        std::fs::write(&config_path, config.to_string()).unwrap();
+        let mut child = Command::new("node")
+            .current_dir(&dir)
+            .args(["idp.mjs", "--port", "0", "--config"])
+            .arg(&config_path)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start the test IdP (node idp.mjs)");
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let ready: serde_json::Value =
+            serde_json::from_str(&line).unwrap_or_else(|e| panic!("IdP ready line {line:?}: {e}"));
+        TestIdp {
+            child,
+            issuer: ready["issuer"].as_str().unwrap().to_owned(),
+            dir,
+            jwks,
+        }
+    }
+
+    /// Log `username` in through the real login form (PKCE, no browser); returns the id_token.
+    pub fn login(&self, client_id: &str, username: &str, password: &str) -> String {
+        let (redirect, secret) = match client_id {
+            "example-web" => (
+                "http://127.0.0.1:8080/auth/callback",
+                Some("example-web-secret"),
+            ),
+            _ => ("http://127.0.0.1:8090/callback", None),
+        };
+        let mut args = vec![
+            "login.mjs",
+            "--issuer",
+            &self.issuer,
+            "--client-id",
+            client_id,
+            "--redirect-uri",
+            redirect,
+            "--username",
+            username,
+            "--password",
+            password,
+        ];
+        if let Some(s) = secret {
+            args.extend(["--client-secret", s]);
+        }
+        let out = node(&self.dir, &args);
+        let v: serde_json::Value = serde_json::from_str(&out).expect("login.mjs prints JSON");
+        v["id_token"].as_str().expect("id_token").to_owned()
+    }
+
+    /// A token signed with the IdP's own key, with the given claims (for expired or
+    /// foreign-issuer cases).
+    pub fn mint(&self, claims: &serde_json::Value) -> String {
+        node(
+            &self.dir,
+            &[
+                "mint.mjs",
+                "--jwks",
+                self.jwks.to_str().unwrap(),
+                "--claims",
+                &claims.to_string(),
+            ],
+        )
+    }
+
+    /// `host:port` as IAM names the provider.
+    pub fn host_path(&self) -> String {
+        self.issuer
+            .trim_start_matches("http://")
+            .trim_end_matches('/')
+            .to_owned()
+    }
+}
+
+impl Drop for TestIdp {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

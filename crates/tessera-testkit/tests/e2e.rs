@@ -498,3 +498,714 @@ fn operator_commands_and_admin_listener() {
     ));
     assert_eq!(http_get(&admin, "/nope").0, 404);
 }
+
+fn json(out: &str) -> serde_json::Value {
+    serde_json::from_str(out).unwrap_or_else(|e| panic!("{e}: {out}"))
+}
+
+fn creds(v: &serde_json::Value) -> (String, String, String) {
+    let c = &v["Credentials"];
+    (
+        c["AccessKeyId"].as_str().unwrap().to_owned(),
+        c["SecretAccessKey"].as_str().unwrap().to_owned(),
+        c["SessionToken"].as_str().unwrap().to_owned(),
+    )
+}
+
+/// The AWS CLI with temporary credentials.
+fn aws_session(
+    server: &DevServer,
+    c: &(String, String, String),
+    args: &[&str],
+) -> (bool, String, String) {
+    let cli = std::env::var("TESSERA_TEST_AWS_CLI").unwrap_or_else(|_| "aws".into());
+    let out = Command::new(&cli)
+        .args(args)
+        .envs(server.cli_env(&c.0, &c.1))
+        .env("AWS_SESSION_TOKEN", &c.2)
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// The seed's application flow with the AWS CLI: the root assumes `ApplicationRole`, which
+/// assumes `IdentityBearerRole` under the seed's trust policy (`ArnEquals aws:PrincipalArn`);
+/// another role is refused; get-caller-identity shows the assumed-role ARNs.
+#[test]
+fn cli_assume_role_chain_with_the_seed_trust_policies() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = DevServer::start(dir.path());
+    let root = server.account(ROOT).clone();
+    let key = (root.access_key_id.as_str(), root.secret_access_key.as_str());
+    let ok = |r: (bool, String, String)| {
+        assert!(r.0, "{}", r.2);
+        r.1
+    };
+    // ApplicationRole: the seed's Lambda trust, plus this account (the CLI stands in for the
+    // Lambda runtime); and the seed's permissions.
+    let app_trust = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"lambda.amazonaws.com.rproxy.govskope.ca"},"Action":"sts:AssumeRole"},{"Effect":"Allow","Principal":{"AWS":"111111111111"},"Action":"sts:AssumeRole"}]}"#;
+    ok(aws(
+        &server,
+        key,
+        &[
+            "iam",
+            "create-role",
+            "--role-name",
+            "ApplicationRole",
+            "--assume-role-policy-document",
+            app_trust,
+        ],
+    ));
+    let app_policy = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"sso-oauth:CreateTokenWithIAM","Resource":"arn:aws:sso::222222222222:application/ssoins-12345678/apl-87654321"},{"Effect":"Allow","Action":"sts:AssumeRole","Resource":"arn:aws:iam::111111111111:role/IdentityBearerRole"}]}"#;
+    ok(aws(
+        &server,
+        key,
+        &[
+            "iam",
+            "put-role-policy",
+            "--role-name",
+            "ApplicationRole",
+            "--policy-name",
+            "app",
+            "--policy-document",
+            app_policy,
+        ],
+    ));
+    // IdentityBearerRole with the seed's trust policy minus the Identity Center context
+    // condition (ProvidedContexts arrive with Identity Center); a second role with the seed's
+    // exact trust policy.
+    let fixture_arg = |n: &str| format!("file://{}", fixture(&format!("fixtures/{n}")).display());
+    ok(aws(
+        &server,
+        key,
+        &[
+            "iam",
+            "create-role",
+            "--role-name",
+            "IdentityBearerRole",
+            "--assume-role-policy-document",
+            &fixture_arg("identity-bearer-trust-no-context.json"),
+        ],
+    ));
+    ok(aws(
+        &server,
+        key,
+        &[
+            "iam",
+            "create-role",
+            "--role-name",
+            "SeedIdentityBearerRole",
+            "--assume-role-policy-document",
+            &fixture_arg("identity-bearer-trust.json"),
+        ],
+    ));
+    ok(aws(
+        &server,
+        key,
+        &[
+            "iam",
+            "create-role",
+            "--role-name",
+            "OtherRole",
+            "--assume-role-policy-document",
+            app_trust,
+        ],
+    ));
+    ok(aws(
+        &server,
+        key,
+        &[
+            "iam",
+            "put-role-policy",
+            "--role-name",
+            "OtherRole",
+            "--policy-name",
+            "any",
+            "--policy-document",
+            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"sts:AssumeRole","Resource":"*"}]}"#,
+        ],
+    ));
+
+    // Roles may not be assumed by the account root (as in AWS): a developer user does it.
+    ok(aws(
+        &server,
+        key,
+        &["iam", "create-user", "--user-name", "developer"],
+    ));
+    ok(aws(
+        &server,
+        key,
+        &[
+            "iam",
+            "put-user-policy",
+            "--user-name",
+            "developer",
+            "--policy-name",
+            "assume",
+            "--policy-document",
+            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"sts:AssumeRole","Resource":"*"}]}"#,
+        ],
+    ));
+    let dev_key = json(&ok(aws(
+        &server,
+        key,
+        &["iam", "create-access-key", "--user-name", "developer"],
+    )));
+    let dev_id = dev_key["AccessKey"]["AccessKeyId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let dev_secret = dev_key["AccessKey"]["SecretAccessKey"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let dev = (dev_id.as_str(), dev_secret.as_str());
+    let (success, _, err) = aws(
+        &server,
+        key,
+        &[
+            "sts",
+            "assume-role",
+            "--role-arn",
+            "arn:aws:iam::111111111111:role/ApplicationRole",
+            "--role-session-name",
+            "root",
+        ],
+    );
+    assert!(
+        !success && err.contains("Roles may not be assumed by root accounts"),
+        "{err}"
+    );
+
+    let app = creds(&json(&ok(aws(
+        &server,
+        dev,
+        &[
+            "sts",
+            "assume-role",
+            "--role-arn",
+            "arn:aws:iam::111111111111:role/ApplicationRole",
+            "--role-session-name",
+            "app",
+        ],
+    ))));
+    assert!(app.0.starts_with("ASIA"));
+    let who = json(&ok(aws_session(
+        &server,
+        &app,
+        &["sts", "get-caller-identity"],
+    )));
+    assert_eq!(
+        who["Arn"],
+        "arn:aws:sts::111111111111:assumed-role/ApplicationRole/app"
+    );
+    assert!(
+        who["UserId"].as_str().unwrap().starts_with("AROA")
+            && who["UserId"].as_str().unwrap().ends_with(":app")
+    );
+
+    let bearer = json(&ok(aws_session(
+        &server,
+        &app,
+        &[
+            "sts",
+            "assume-role",
+            "--role-arn",
+            "arn:aws:iam::111111111111:role/IdentityBearerRole",
+            "--role-session-name",
+            "webapp",
+        ],
+    )));
+    assert_eq!(
+        bearer["AssumedRoleUser"]["Arn"],
+        "arn:aws:sts::111111111111:assumed-role/IdentityBearerRole/webapp"
+    );
+    let bearer = creds(&bearer);
+    let who = json(&ok(aws_session(
+        &server,
+        &bearer,
+        &["sts", "get-caller-identity"],
+    )));
+    assert_eq!(
+        who["Arn"],
+        "arn:aws:sts::111111111111:assumed-role/IdentityBearerRole/webapp"
+    );
+
+    // Another caller is refused by the ArnEquals aws:PrincipalArn condition.
+    let other = creds(&json(&ok(aws(
+        &server,
+        dev,
+        &[
+            "sts",
+            "assume-role",
+            "--role-arn",
+            "arn:aws:iam::111111111111:role/OtherRole",
+            "--role-session-name",
+            "other",
+        ],
+    ))));
+    let (success, _, err) = aws_session(
+        &server,
+        &other,
+        &[
+            "sts",
+            "assume-role",
+            "--role-arn",
+            "arn:aws:iam::111111111111:role/IdentityBearerRole",
+            "--role-session-name",
+            "xx",
+        ],
+    );
+    assert!(!success && err.contains("AccessDenied"), "{err}");
+    // The developer is refused too: the condition names ApplicationRole only.
+    let (success, _, err) = aws(
+        &server,
+        dev,
+        &[
+            "sts",
+            "assume-role",
+            "--role-arn",
+            "arn:aws:iam::111111111111:role/IdentityBearerRole",
+            "--role-session-name",
+            "xx",
+        ],
+    );
+    assert!(!success && err.contains("AccessDenied"), "{err}");
+    // The seed's exact trust policy also requires an Identity Center context.
+    let (success, _, err) = aws_session(
+        &server,
+        &app,
+        &[
+            "sts",
+            "assume-role",
+            "--role-arn",
+            "arn:aws:iam::111111111111:role/SeedIdentityBearerRole",
+            "--role-session-name",
+            "xx",
+        ],
+    );
+    assert!(!success && err.contains("AccessDenied"), "{err}");
+    // Chained sessions are capped at one hour.
+    let (success, _, err) = aws_session(
+        &server,
+        &app,
+        &[
+            "sts",
+            "assume-role",
+            "--role-arn",
+            "arn:aws:iam::111111111111:role/IdentityBearerRole",
+            "--role-session-name",
+            "xx",
+            "--duration-seconds",
+            "7200",
+        ],
+    );
+    assert!(
+        !success && err.contains("ValidationError") && err.contains("role chaining"),
+        "{err}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn session_policies_tags_source_identity_and_revocation() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = DevServer::start(dir.path());
+    let root = server.account(ROOT).clone();
+    let cfg = server
+        .sdk_config(&root.access_key_id, &root.secret_access_key)
+        .await;
+    let iam = aws_sdk_iam::Client::new(&cfg);
+    // Roles are assumed by an IAM user allowed to (root may not assume roles).
+    iam.create_user().user_name("dev").send().await.unwrap();
+    iam.put_user_policy()
+        .user_name("dev")
+        .policy_name("sts")
+        .policy_document(r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"sts:*","Resource":"*"}]}"#)
+        .send()
+        .await
+        .unwrap();
+    let k = iam
+        .create_access_key()
+        .user_name("dev")
+        .send()
+        .await
+        .unwrap();
+    let k = k.access_key().unwrap();
+    let sts = aws_sdk_sts::Client::new(
+        &server
+            .sdk_config(k.access_key_id(), k.secret_access_key())
+            .await,
+    );
+    let trust = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"111111111111"},"Action":["sts:AssumeRole","sts:TagSession","sts:SetSourceIdentity"],"Condition":{"StringEquals":{"sts:ExternalId":"ext-1234"}}}]}"#;
+    iam.create_role()
+        .role_name("Reader")
+        .assume_role_policy_document(trust)
+        .max_session_duration(7200)
+        .send()
+        .await
+        .unwrap();
+    iam.put_role_policy()
+        .role_name("Reader")
+        .policy_name("read")
+        .policy_document(r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["iam:GetRole","iam:ListRoles"],"Resource":"*"},{"Effect":"Allow","Action":"sts:*","Resource":"*"}]}"#)
+        .send()
+        .await
+        .unwrap();
+    let arn = "arn:aws:iam::111111111111:role/Reader";
+
+    // The trust policy's sts:ExternalId condition is honoured.
+    let e = sts
+        .assume_role()
+        .role_arn(arn)
+        .role_session_name("s1")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e), "AccessDenied");
+    let e = sts
+        .assume_role()
+        .role_arn(arn)
+        .role_session_name("s1")
+        .external_id("wrong-id")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e), "AccessDenied");
+    // Duration bounds: above the role's maximum, below 900.
+    let e = sts
+        .assume_role()
+        .role_arn(arn)
+        .role_session_name("s1")
+        .external_id("ext-1234")
+        .duration_seconds(7201)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e), "ValidationError");
+    let e = sts
+        .assume_role()
+        .role_arn(arn)
+        .role_session_name("s1")
+        .external_id("ext-1234")
+        .duration_seconds(899)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e), "ValidationError");
+    let e = sts
+        .assume_role()
+        .role_arn(arn)
+        .role_session_name("bad name!")
+        .external_id("ext-1234")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e), "ValidationError");
+    let huge = format!(
+        r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Action":"iam:GetRole","Resource":"arn:aws:iam::111111111111:role/{}"}}]}}"#,
+        "r".repeat(2100)
+    );
+    let e = sts
+        .assume_role()
+        .role_arn(arn)
+        .role_session_name("s1")
+        .external_id("ext-1234")
+        .policy(huge)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e), "PackedPolicyTooLarge");
+    let e = sts
+        .assume_role()
+        .role_arn(arn)
+        .role_session_name("s1")
+        .external_id("ext-1234")
+        .policy("{nope")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e), "MalformedPolicyDocument");
+
+    // A session policy narrows the session to GetRole; tags and source identity are set.
+    let out = sts
+        .assume_role()
+        .role_arn(arn)
+        .role_session_name("narrow")
+        .external_id("ext-1234")
+        .duration_seconds(7200)
+        .source_identity("mateo.jackson")
+        .tags(aws_sdk_sts::types::Tag::builder().key("team").value("red").build().unwrap())
+        .transitive_tag_keys("team")
+        .policy(r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["iam:GetRole","sts:*"],"Resource":"*"}]}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.source_identity(), Some("mateo.jackson"));
+    #[allow(deprecated)]
+    let packed = out.packed_policy_size();
+    assert!(packed.unwrap() > 0);
+    let c = out.credentials().unwrap();
+    let expires = c.expiration().secs() - chrono::Utc::now().timestamp();
+    assert!(
+        (7100..=7200).contains(&expires),
+        "duration honoured: {expires}"
+    );
+    let scfg = session_config(&server, c).await;
+    let siam = aws_sdk_iam::Client::new(&scfg);
+    siam.get_role().role_name("Reader").send().await.unwrap();
+    let e = siam.list_roles().send().await.unwrap_err();
+    assert_eq!(code(&e), "AccessDenied", "session policy ∩ role policy");
+
+    // Chaining keeps the source identity (it cannot change) and transitive tags.
+    let ssts = aws_sdk_sts::Client::new(&scfg);
+    let e = ssts
+        .assume_role()
+        .role_arn(arn)
+        .role_session_name("c1")
+        .external_id("ext-1234")
+        .source_identity("someone.else")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e), "AccessDenied");
+    let chained = ssts
+        .assume_role()
+        .role_arn(arn)
+        .role_session_name("chained")
+        .external_id("ext-1234")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(chained.source_identity(), Some("mateo.jackson"));
+
+    // Revoke older sessions the AWS way: deny everything for tokens issued before now.
+    let plain = sts
+        .assume_role()
+        .role_arn(arn)
+        .role_session_name("plain")
+        .external_id("ext-1234")
+        .send()
+        .await
+        .unwrap();
+    let pcfg = session_config(&server, plain.credentials().unwrap()).await;
+    let piam = aws_sdk_iam::Client::new(&pcfg);
+    piam.list_roles().send().await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let cutoff = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string();
+    let revoke = format!(
+        r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Deny","Action":"*","Resource":"*","Condition":{{"DateLessThan":{{"aws:TokenIssueTime":"{cutoff}"}}}}}}]}}"#
+    );
+    iam.put_role_policy()
+        .role_name("Reader")
+        .policy_name("AWSRevokeOlderSessions")
+        .policy_document(revoke)
+        .send()
+        .await
+        .unwrap();
+    let e = piam.list_roles().send().await.unwrap_err();
+    assert_eq!(
+        code(&e),
+        "AccessDenied",
+        "sessions issued before the cutoff are revoked"
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let fresh = sts
+        .assume_role()
+        .role_arn(arn)
+        .role_session_name("fresh")
+        .external_id("ext-1234")
+        .send()
+        .await
+        .unwrap();
+    let fiam =
+        aws_sdk_iam::Client::new(&session_config(&server, fresh.credentials().unwrap()).await);
+    fiam.list_roles().send().await.unwrap();
+
+    // The audit trail names the session and its source identity, never the secret or token.
+    let text = std::fs::read_to_string(dir.path().join("audit.jsonl")).unwrap();
+    assert!(!text.contains(c.secret_access_key()) && !text.contains(c.session_token()));
+    let records = server.audit_records();
+    let by_session = records
+        .iter()
+        .find(|r| r["eventName"] == "GetRole" && r["userIdentity"]["type"] == "AssumedRole")
+        .unwrap();
+    assert_eq!(
+        by_session["userIdentity"]["sessionContext"]["sourceIdentity"],
+        "mateo.jackson"
+    );
+    assert_eq!(
+        by_session["userIdentity"]["sessionContext"]["sessionIssuer"]["arn"],
+        arn
+    );
+}
+
+async fn session_config(
+    server: &DevServer,
+    c: &aws_sdk_sts::types::Credentials,
+) -> aws_config::SdkConfig {
+    let creds = aws_credential_types::Credentials::new(
+        c.access_key_id(),
+        c.secret_access_key(),
+        Some(c.session_token().to_owned()),
+        None,
+        "session",
+    );
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(&server.manifest.endpoint)
+        .region(aws_config::Region::new(server.manifest.region.clone()))
+        .credentials_provider(creds)
+        .retry_config(aws_config::retry::RetryConfig::disabled())
+        .load()
+        .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn web_identity_with_a_real_oidc_provider() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = DevServer::start(dir.path());
+    let idp = tessera_testkit::TestIdp::start(dir.path());
+    let root = server.account(ROOT).clone();
+    let cfg = server
+        .sdk_config(&root.access_key_id, &root.secret_access_key)
+        .await;
+    let iam = aws_sdk_iam::Client::new(&cfg);
+    let host = idp.host_path();
+    let provider = iam
+        .create_open_id_connect_provider()
+        .url(&idp.issuer)
+        .client_id_list("example-cli")
+        .send()
+        .await
+        .unwrap();
+    let provider_arn = provider.open_id_connect_provider_arn().unwrap().to_owned();
+    assert_eq!(
+        provider_arn,
+        format!("arn:aws:iam::111111111111:oidc-provider/{host}")
+    );
+    let trust = format!(
+        r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":{{"Federated":"{provider_arn}"}},"Action":"sts:AssumeRoleWithWebIdentity","Condition":{{"StringEquals":{{"{host}:aud":"example-cli"}},"StringLike":{{"{host}:sub":"0b4e7a0e-*"}}}}}}]}}"#
+    );
+    iam.create_role()
+        .role_name("WebRole")
+        .assume_role_policy_document(trust)
+        .send()
+        .await
+        .unwrap();
+    let role_arn = "arn:aws:iam::111111111111:role/WebRole";
+
+    // A real login (authorization code + PKCE through the IdP's login form) gives an id_token.
+    let mateo = idp.login("example-cli", "mateo.jackson", "mateo-password");
+
+    // The AWS CLI exchanges it (the call is unsigned) and the credentials work.
+    let cli = std::env::var("TESSERA_TEST_AWS_CLI").unwrap_or_else(|_| "aws".into());
+    let out = Command::new(&cli)
+        .args([
+            "sts",
+            "assume-role-with-web-identity",
+            "--role-arn",
+            role_arn,
+            "--role-session-name",
+            "mateo",
+            "--web-identity-token",
+            &mateo,
+        ])
+        .env("AWS_ENDPOINT_URL", &server.manifest.endpoint)
+        .env("AWS_DEFAULT_REGION", &server.manifest.region)
+        .env("AWS_CONFIG_FILE", "/dev/null")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+        .env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_SECRET_ACCESS_KEY")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v = json(&String::from_utf8_lossy(&out.stdout));
+    assert_eq!(
+        v["SubjectFromWebIdentityToken"],
+        "0b4e7a0e-5b8c-4f62-9a51-3f1b2c6d7e01"
+    );
+    assert_eq!(v["Audience"], "example-cli");
+    assert_eq!(v["Provider"], host);
+    assert_eq!(
+        v["AssumedRoleUser"]["Arn"],
+        "arn:aws:sts::111111111111:assumed-role/WebRole/mateo"
+    );
+    let c = creds(&v);
+    let (ok, out, err) = aws_session(
+        &server,
+        &c,
+        &[
+            "sts",
+            "get-caller-identity",
+            "--query",
+            "Arn",
+            "--output",
+            "text",
+        ],
+    );
+    assert!(ok, "{err}");
+    assert_eq!(
+        out.trim(),
+        "arn:aws:sts::111111111111:assumed-role/WebRole/mateo"
+    );
+
+    // Refusals, through the Rust SDK (the call is unsigned there too).
+    let anon = aws_sdk_sts::Client::new(&server.sdk_config("AKIAUNUSEDUNUSED0000", "unused").await);
+    let web = |token: String| {
+        anon.assume_role_with_web_identity()
+            .role_arn(role_arn)
+            .role_session_name("s1")
+            .web_identity_token(token)
+            .send()
+    };
+    let code_of = |e: aws_sdk_sts::error::SdkError<_>| code(&e);
+    // Wrong audience: the web client's token is not for a registered client id.
+    let eve_web = idp.login("example-web", "eve.blue", "eve-password");
+    assert_eq!(
+        code_of(web(eve_web).await.unwrap_err()),
+        "InvalidIdentityToken"
+    );
+    // Tampered signature.
+    let mut tampered = mateo.clone();
+    let last = tampered.pop().unwrap();
+    tampered.push(if last == 'A' { 'B' } else { 'A' });
+    assert_eq!(
+        code_of(web(tampered).await.unwrap_err()),
+        "InvalidIdentityToken"
+    );
+    // Expired (signed with the IdP's own key, so only the time is wrong).
+    let now = chrono::Utc::now().timestamp();
+    let claims = |iss: &str, exp: i64| {
+        serde_json::json!({"iss": iss, "sub": "0b4e7a0e-5b8c-4f62-9a51-3f1b2c6d7e01", "aud": "example-cli",
+            "iat": exp - 3600, "exp": exp, "jti": format!("j-{exp}")})
+    };
+    assert_eq!(
+        code_of(
+            web(idp.mint(&claims(&idp.issuer, now - 300)))
+                .await
+                .unwrap_err()
+        ),
+        "ExpiredTokenException"
+    );
+    // Within the 60 s leeway it is still accepted.
+    web(idp.mint(&claims(&idp.issuer, now - 20))).await.unwrap();
+    // Unknown issuer: no OIDC provider for it in the role's account.
+    assert_eq!(
+        code_of(
+            web(idp.mint(&claims("http://127.0.0.1:1", now + 600)))
+                .await
+                .unwrap_err()
+        ),
+        "InvalidIdentityToken"
+    );
+    // Trust-policy conditions on the provider's sub: eve may not assume the role.
+    let eve_cli = idp.login("example-cli", "eve.blue", "eve-password");
+    assert_eq!(code_of(web(eve_cli).await.unwrap_err()), "AccessDenied");
+}

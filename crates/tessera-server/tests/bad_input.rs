@@ -800,3 +800,64 @@ async fn other_protocols_answer_in_their_own_shape() {
     assert!(r.body.starts_with("<?xml"), "{}", r.body);
     assert!(r.body.contains("<Code>NotImplemented</Code>"), "{}", r.body);
 }
+
+/// `tessera keys rotate`: new sessions use the new key, sessions sealed with the old key stay
+/// valid, and the ring survives a reload from the store.
+#[tokio::test]
+async fn key_rotation_keeps_old_sessions() {
+    use tessera_crypto::session::session_access_key_id;
+    let f = fixture().await;
+    let now_s = chrono::Utc::now().timestamp();
+    let before = f.app.ring.get();
+    let akid = session_access_key_id();
+    let (old_token, old_secret) = before.issue(&session_claims(&akid, now_s, now_s + 900));
+
+    let (new_id, deleted) = setup::rotate_ring(f.app.store.as_ref(), &f.app.master)
+        .await
+        .unwrap();
+    assert!(deleted.is_empty());
+    let after = setup::load_ring(f.app.store.as_ref(), &f.app.master)
+        .await
+        .unwrap();
+    assert_eq!(i64::from(after.current_id()), new_id);
+    assert_ne!(after.current_id(), before.current_id());
+    f.app.ring.replace(after);
+
+    let gci = || form(&[("Action", "GetCallerIdentity"), ("Version", "2011-06-15")]);
+    let r = send(
+        &f,
+        signed_with(
+            &akid,
+            &old_secret,
+            "sts",
+            gci(),
+            now(),
+            &[],
+            Some(&old_token),
+        ),
+    )
+    .await;
+    assert_eq!(r.status, 200, "an old session stays valid: {}", r.body);
+    let ring = f.app.ring.get();
+    let akid2 = session_access_key_id();
+    let (new_token, new_secret) = ring.issue(&session_claims(&akid2, now_s, now_s + 900));
+    assert!(
+        !before.contains(ring.current_id()),
+        "new sessions use the new key"
+    );
+    assert!(before.open(&new_token).is_err());
+    let r = send(
+        &f,
+        signed_with(
+            &akid2,
+            &new_secret,
+            "sts",
+            gci(),
+            now(),
+            &[],
+            Some(&new_token),
+        ),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+}

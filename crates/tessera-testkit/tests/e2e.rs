@@ -1209,3 +1209,103 @@ async fn web_identity_with_a_real_oidc_provider() {
     let eve_cli = idp.login("example-cli", "eve.blue", "eve-password");
     assert_eq!(code_of(web(eve_cli).await.unwrap_err()), "AccessDenied");
 }
+
+/// Across accounts both sides must allow: the role's trust policy in 222222222222 and the
+/// caller's identity policy in 111111111111.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cross_account_assume_role_needs_both_policies() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = DevServer::start(dir.path());
+    let a = server.account(ROOT).clone();
+    let b = server.account("222222222222").clone();
+    let iam_a = aws_sdk_iam::Client::new(
+        &server
+            .sdk_config(&a.access_key_id, &a.secret_access_key)
+            .await,
+    );
+    let iam_b = aws_sdk_iam::Client::new(
+        &server
+            .sdk_config(&b.access_key_id, &b.secret_access_key)
+            .await,
+    );
+    let trust = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111111111111:root"},"Action":"sts:AssumeRole"}]}"#;
+    iam_b
+        .create_role()
+        .role_name("Shared")
+        .assume_role_policy_document(trust)
+        .send()
+        .await
+        .unwrap();
+    iam_a.create_user().user_name("alice").send().await.unwrap();
+    let k = iam_a
+        .create_access_key()
+        .user_name("alice")
+        .send()
+        .await
+        .unwrap();
+    let k = k.access_key().unwrap();
+    let sts = aws_sdk_sts::Client::new(
+        &server
+            .sdk_config(k.access_key_id(), k.secret_access_key())
+            .await,
+    );
+    let arn = "arn:aws:iam::222222222222:role/Shared";
+    // Trust allows account A, but alice's identity policy does not allow yet.
+    let e = sts
+        .assume_role()
+        .role_arn(arn)
+        .role_session_name("x1")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e), "AccessDenied");
+    iam_a
+        .put_user_policy()
+        .user_name("alice")
+        .policy_name("assume-shared")
+        .policy_document(format!(r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Action":"sts:AssumeRole","Resource":"{arn}"}}]}}"#))
+        .send()
+        .await
+        .unwrap();
+    let out = sts
+        .assume_role()
+        .role_arn(arn)
+        .role_session_name("x2")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        out.assumed_role_user().unwrap().arn(),
+        "arn:aws:sts::222222222222:assumed-role/Shared/x2"
+    );
+    let who = aws_sdk_sts::Client::new(&session_config(&server, out.credentials().unwrap()).await)
+        .get_caller_identity()
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(who.account(), Some("222222222222"));
+    // A role in B that does not trust A refuses alice even with her identity policy allowing *.
+    iam_b
+        .create_role()
+        .role_name("Private")
+        .assume_role_policy_document(r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"222222222222"},"Action":"sts:AssumeRole"}]}"#)
+        .send()
+        .await
+        .unwrap();
+    iam_a
+        .put_user_policy()
+        .user_name("alice")
+        .policy_name("assume-any")
+        .policy_document(r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"sts:AssumeRole","Resource":"*"}]}"#)
+        .send()
+        .await
+        .unwrap();
+    let e = sts
+        .assume_role()
+        .role_arn("arn:aws:iam::222222222222:role/Private")
+        .role_session_name("x3")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e), "AccessDenied");
+}

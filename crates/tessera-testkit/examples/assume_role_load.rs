@@ -36,7 +36,35 @@ async fn main() {
         .send()
         .await
         .unwrap();
-    let sts = aws_sdk_sts::Client::new(&cfg);
+    // Roles are assumed by an IAM user (the account root may not assume roles).
+    iam.create_user().user_name("load").send().await.unwrap();
+    iam.put_user_policy()
+        .user_name("load")
+        .policy_name("assume")
+        .policy_document(
+            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"sts:AssumeRole","Resource":"*"}]}"#,
+        )
+        .send()
+        .await
+        .unwrap();
+    let key = iam
+        .create_access_key()
+        .user_name("load")
+        .send()
+        .await
+        .unwrap();
+    let key = key.access_key().unwrap();
+    let user_cfg = server
+        .sdk_config(key.access_key_id(), key.secret_access_key())
+        .await;
+    let sts = aws_sdk_sts::Client::new(&user_cfg);
+    // One call up front, so a misconfiguration fails loudly instead of counting failures.
+    sts.assume_role()
+        .role_arn("arn:aws:iam::111111111111:role/LoadRole")
+        .role_session_name("warmup")
+        .send()
+        .await
+        .expect("AssumeRole works before the load starts");
     let done = Arc::new(AtomicU64::new(0));
     let failed = Arc::new(AtomicU64::new(0));
     let deadline = Instant::now() + Duration::from_secs(secs);
@@ -56,9 +84,15 @@ async fn main() {
                     .await;
                 lat.push(t.elapsed());
                 match r {
-                    Ok(_) => done.fetch_add(1, Ordering::Relaxed),
-                    Err(_) => failed.fetch_add(1, Ordering::Relaxed),
-                };
+                    Ok(_) => {
+                        done.fetch_add(1, Ordering::Relaxed);
+                    }
+                    Err(e) => {
+                        if failed.fetch_add(1, Ordering::Relaxed) == 0 {
+                            eprintln!("first failure: {e:?}");
+                        }
+                    }
+                }
             }
             lat
         }));

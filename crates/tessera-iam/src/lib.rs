@@ -9,11 +9,13 @@
 mod authz;
 pub mod directory;
 mod error;
+mod inline;
 mod render;
 
 pub use authz::{Access, Authorizer, Denied};
 pub use error::IamError;
 
+use inline::Owner;
 use serde_json::{Value, json};
 use std::sync::Arc;
 use tessera_audit::{EventDetails, Resource};
@@ -260,10 +262,10 @@ impl IamService {
             "UpdateRole" => self.update_role(caller, meta, p).await,
             "UpdateAssumeRolePolicy" => self.update_assume_role_policy(caller, meta, p).await,
             "DeleteRole" => self.delete_role(caller, meta, p).await,
-            "PutRolePolicy" => self.put_role_policy(caller, meta, p).await,
-            "GetRolePolicy" => self.get_role_policy(caller, meta, p).await,
-            "DeleteRolePolicy" => self.delete_role_policy(caller, meta, p).await,
-            "ListRolePolicies" => self.list_role_policies(caller, meta, p).await,
+            "PutRolePolicy" => self.put_inline(Owner::Role, caller, meta, p).await,
+            "GetRolePolicy" => self.get_inline(Owner::Role, caller, meta, p).await,
+            "DeleteRolePolicy" => self.delete_inline(Owner::Role, caller, meta, p).await,
+            "ListRolePolicies" => self.list_inline(Owner::Role, caller, meta, p).await,
             "CreatePolicy" => self.create_policy(caller, meta, p).await,
             "GetPolicy" => self.get_policy(caller, meta, p).await,
             "DeletePolicy" => self.delete_policy(caller, meta, p).await,
@@ -278,10 +280,10 @@ impl IamService {
             "CreateAccessKey" => self.create_access_key(caller, meta, p).await,
             "DeleteAccessKey" => self.delete_access_key(caller, meta, p).await,
             "ListAccessKeys" => self.list_access_keys(caller, meta, p).await,
-            "PutUserPolicy" => self.put_user_policy(caller, meta, p).await,
-            "GetUserPolicy" => self.get_user_policy(caller, meta, p).await,
-            "DeleteUserPolicy" => self.delete_user_policy(caller, meta, p).await,
-            "ListUserPolicies" => self.list_user_policies(caller, meta, p).await,
+            "PutUserPolicy" => self.put_inline(Owner::User, caller, meta, p).await,
+            "GetUserPolicy" => self.get_inline(Owner::User, caller, meta, p).await,
+            "DeleteUserPolicy" => self.delete_inline(Owner::User, caller, meta, p).await,
+            "ListUserPolicies" => self.list_inline(Owner::User, caller, meta, p).await,
             "CreateOpenIDConnectProvider" => self.create_oidc_provider(caller, meta, p).await,
             "GetOpenIDConnectProvider" => self.get_oidc_provider(caller, meta, p).await,
             "ListOpenIDConnectProviders" => self.list_oidc_providers(caller, meta, p).await,
@@ -575,181 +577,6 @@ impl IamService {
             result_xml: String::new(),
             details: write_details(
                 json!({"roleName": name}),
-                self.resource("AWS::IAM::Role", &arn, acct),
-            ),
-        })
-    }
-
-    async fn put_role_policy(
-        &self,
-        caller: &Caller,
-        meta: &RequestMeta,
-        p: &QueryParams,
-    ) -> R<Outcome> {
-        let acct = caller.account.as_str();
-        let role_name = p.require("RoleName")?;
-        validation(names::role_name("roleName", role_name))?;
-        let policy_name = p.require("PolicyName")?;
-        validation(names::policy_name("policyName", policy_name))?;
-        let doc = p.require("PolicyDocument")?;
-        let (arn, role) = self.role_arn_for_authz(acct, role_name).await?;
-        self.allow(caller, meta, "iam:PutRolePolicy", &arn, ContextKeys::new())
-            .await?;
-        let role = role.ok_or_else(|| {
-            IamError::NoSuchEntity(format!("The role with name {role_name} cannot be found."))
-        })?;
-        Policy::parse_with_limit(
-            doc,
-            PolicyKind::Identity,
-            Some(tessera_policy::ROLE_INLINE_AGGREGATE_MAX),
-        )?;
-        let others: usize = self
-            .store
-            .list_role_policies(acct, role_name)
-            .await?
-            .iter()
-            .filter(|(n, _)| n != policy_name)
-            .map(|(_, d)| tessera_policy::policy_size(d))
-            .sum();
-        if others + tessera_policy::policy_size(doc) > tessera_policy::ROLE_INLINE_AGGREGATE_MAX {
-            return Err(IamError::LimitExceeded(format!(
-                "Maximum policy size of {} bytes exceeded for role {}",
-                tessera_policy::ROLE_INLINE_AGGREGATE_MAX,
-                role.name
-            )));
-        }
-        self.store
-            .put_role_policy(acct, role_name, policy_name, doc)
-            .await?;
-        Ok(Outcome {
-            result_xml: String::new(),
-            details: write_details(
-                json!({"roleName": role_name, "policyName": policy_name, "policyDocument": doc}),
-                self.resource("AWS::IAM::Role", &arn, acct),
-            ),
-        })
-    }
-
-    async fn get_role_policy(
-        &self,
-        caller: &Caller,
-        meta: &RequestMeta,
-        p: &QueryParams,
-    ) -> R<Outcome> {
-        let acct = caller.account.as_str();
-        let role_name = p.require("RoleName")?;
-        validation(names::role_name("roleName", role_name))?;
-        let policy_name = p.require("PolicyName")?;
-        validation(names::policy_name("policyName", policy_name))?;
-        let (arn, role) = self.role_arn_for_authz(acct, role_name).await?;
-        self.allow(caller, meta, "iam:GetRolePolicy", &arn, ContextKeys::new())
-            .await?;
-        let role = role.ok_or_else(|| {
-            IamError::NoSuchEntity(format!("The role with name {role_name} cannot be found."))
-        })?;
-        let doc = self
-            .store
-            .get_role_policy(acct, role_name, policy_name)
-            .await?
-            .ok_or_else(|| {
-                IamError::NoSuchEntity(format!(
-                    "The role policy with name {policy_name} cannot be found."
-                ))
-            })?;
-        let mut w = Writer::new();
-        w.elem("RoleName", &role.name);
-        w.elem("PolicyName", policy_name);
-        w.elem("PolicyDocument", &render::encode_document(&doc));
-        Ok(Outcome {
-            result_xml: w.finish(),
-            details: read_details(
-                json!({"roleName": role_name, "policyName": policy_name}),
-                self.resource("AWS::IAM::Role", &arn, acct),
-            ),
-        })
-    }
-
-    async fn delete_role_policy(
-        &self,
-        caller: &Caller,
-        meta: &RequestMeta,
-        p: &QueryParams,
-    ) -> R<Outcome> {
-        let acct = caller.account.as_str();
-        let role_name = p.require("RoleName")?;
-        validation(names::role_name("roleName", role_name))?;
-        let policy_name = p.require("PolicyName")?;
-        validation(names::policy_name("policyName", policy_name))?;
-        let (arn, role) = self.role_arn_for_authz(acct, role_name).await?;
-        self.allow(
-            caller,
-            meta,
-            "iam:DeleteRolePolicy",
-            &arn,
-            ContextKeys::new(),
-        )
-        .await?;
-        role.ok_or_else(|| {
-            IamError::NoSuchEntity(format!("The role with name {role_name} cannot be found."))
-        })?;
-        if !self
-            .store
-            .delete_role_policy(acct, role_name, policy_name)
-            .await?
-        {
-            return Err(IamError::NoSuchEntity(format!(
-                "The role policy with name {policy_name} cannot be found."
-            )));
-        }
-        Ok(Outcome {
-            result_xml: String::new(),
-            details: write_details(
-                json!({"roleName": role_name, "policyName": policy_name}),
-                self.resource("AWS::IAM::Role", &arn, acct),
-            ),
-        })
-    }
-
-    async fn list_role_policies(
-        &self,
-        caller: &Caller,
-        meta: &RequestMeta,
-        p: &QueryParams,
-    ) -> R<Outcome> {
-        let acct = caller.account.as_str();
-        let role_name = p.require("RoleName")?;
-        validation(names::role_name("roleName", role_name))?;
-        let (arn, role) = self.role_arn_for_authz(acct, role_name).await?;
-        self.allow(
-            caller,
-            meta,
-            "iam:ListRolePolicies",
-            &arn,
-            ContextKeys::new(),
-        )
-        .await?;
-        role.ok_or_else(|| {
-            IamError::NoSuchEntity(format!("The role with name {role_name} cannot be found."))
-        })?;
-        let names: Vec<String> = self
-            .store
-            .list_role_policies(acct, role_name)
-            .await?
-            .into_iter()
-            .map(|(n, _)| n)
-            .collect();
-        let (page, next) = paginate(names, p, |n| n.clone())?;
-        let mut w = Writer::new();
-        w.open("PolicyNames");
-        for n in &page {
-            w.elem("member", n);
-        }
-        w.close("PolicyNames");
-        page_footer(&mut w, next);
-        Ok(Outcome {
-            result_xml: w.finish(),
-            details: read_details(
-                json!({"roleName": role_name}),
                 self.resource("AWS::IAM::Role", &arn, acct),
             ),
         })
@@ -1435,181 +1262,6 @@ impl IamService {
             result_xml: w.finish(),
             details: read_details(
                 json!({"userName": user.as_ref().map(|u| u.name.clone())}),
-                self.resource("AWS::IAM::User", &arn, acct),
-            ),
-        })
-    }
-
-    async fn put_user_policy(
-        &self,
-        caller: &Caller,
-        meta: &RequestMeta,
-        p: &QueryParams,
-    ) -> R<Outcome> {
-        let acct = caller.account.as_str();
-        let user_name = p.require("UserName")?;
-        validation(names::user_name("userName", user_name))?;
-        let policy_name = p.require("PolicyName")?;
-        validation(names::policy_name("policyName", policy_name))?;
-        let doc = p.require("PolicyDocument")?;
-        let (arn, user) = self.user_arn_for_authz(acct, user_name).await?;
-        self.allow(caller, meta, "iam:PutUserPolicy", &arn, ContextKeys::new())
-            .await?;
-        let user = user.ok_or_else(|| {
-            IamError::NoSuchEntity(format!("The user with name {user_name} cannot be found."))
-        })?;
-        Policy::parse_with_limit(
-            doc,
-            PolicyKind::Identity,
-            Some(tessera_policy::USER_INLINE_AGGREGATE_MAX),
-        )?;
-        let others: usize = self
-            .store
-            .list_user_policies(acct, user_name)
-            .await?
-            .iter()
-            .filter(|(n, _)| n != policy_name)
-            .map(|(_, d)| tessera_policy::policy_size(d))
-            .sum();
-        if others + tessera_policy::policy_size(doc) > tessera_policy::USER_INLINE_AGGREGATE_MAX {
-            return Err(IamError::LimitExceeded(format!(
-                "Maximum policy size of {} bytes exceeded for user {}",
-                tessera_policy::USER_INLINE_AGGREGATE_MAX,
-                user.name
-            )));
-        }
-        self.store
-            .put_user_policy(acct, user_name, policy_name, doc)
-            .await?;
-        Ok(Outcome {
-            result_xml: String::new(),
-            details: write_details(
-                json!({"userName": user_name, "policyName": policy_name, "policyDocument": doc}),
-                self.resource("AWS::IAM::User", &arn, acct),
-            ),
-        })
-    }
-
-    async fn get_user_policy(
-        &self,
-        caller: &Caller,
-        meta: &RequestMeta,
-        p: &QueryParams,
-    ) -> R<Outcome> {
-        let acct = caller.account.as_str();
-        let user_name = p.require("UserName")?;
-        validation(names::user_name("userName", user_name))?;
-        let policy_name = p.require("PolicyName")?;
-        validation(names::policy_name("policyName", policy_name))?;
-        let (arn, user) = self.user_arn_for_authz(acct, user_name).await?;
-        self.allow(caller, meta, "iam:GetUserPolicy", &arn, ContextKeys::new())
-            .await?;
-        let user = user.ok_or_else(|| {
-            IamError::NoSuchEntity(format!("The user with name {user_name} cannot be found."))
-        })?;
-        let doc = self
-            .store
-            .get_user_policy(acct, user_name, policy_name)
-            .await?
-            .ok_or_else(|| {
-                IamError::NoSuchEntity(format!(
-                    "The user policy with name {policy_name} cannot be found."
-                ))
-            })?;
-        let mut w = Writer::new();
-        w.elem("UserName", &user.name);
-        w.elem("PolicyName", policy_name);
-        w.elem("PolicyDocument", &render::encode_document(&doc));
-        Ok(Outcome {
-            result_xml: w.finish(),
-            details: read_details(
-                json!({"userName": user_name, "policyName": policy_name}),
-                self.resource("AWS::IAM::User", &arn, acct),
-            ),
-        })
-    }
-
-    async fn delete_user_policy(
-        &self,
-        caller: &Caller,
-        meta: &RequestMeta,
-        p: &QueryParams,
-    ) -> R<Outcome> {
-        let acct = caller.account.as_str();
-        let user_name = p.require("UserName")?;
-        validation(names::user_name("userName", user_name))?;
-        let policy_name = p.require("PolicyName")?;
-        validation(names::policy_name("policyName", policy_name))?;
-        let (arn, user) = self.user_arn_for_authz(acct, user_name).await?;
-        self.allow(
-            caller,
-            meta,
-            "iam:DeleteUserPolicy",
-            &arn,
-            ContextKeys::new(),
-        )
-        .await?;
-        user.ok_or_else(|| {
-            IamError::NoSuchEntity(format!("The user with name {user_name} cannot be found."))
-        })?;
-        if !self
-            .store
-            .delete_user_policy(acct, user_name, policy_name)
-            .await?
-        {
-            return Err(IamError::NoSuchEntity(format!(
-                "The user policy with name {policy_name} cannot be found."
-            )));
-        }
-        Ok(Outcome {
-            result_xml: String::new(),
-            details: write_details(
-                json!({"userName": user_name, "policyName": policy_name}),
-                self.resource("AWS::IAM::User", &arn, acct),
-            ),
-        })
-    }
-
-    async fn list_user_policies(
-        &self,
-        caller: &Caller,
-        meta: &RequestMeta,
-        p: &QueryParams,
-    ) -> R<Outcome> {
-        let acct = caller.account.as_str();
-        let user_name = p.require("UserName")?;
-        validation(names::user_name("userName", user_name))?;
-        let (arn, user) = self.user_arn_for_authz(acct, user_name).await?;
-        self.allow(
-            caller,
-            meta,
-            "iam:ListUserPolicies",
-            &arn,
-            ContextKeys::new(),
-        )
-        .await?;
-        user.ok_or_else(|| {
-            IamError::NoSuchEntity(format!("The user with name {user_name} cannot be found."))
-        })?;
-        let names: Vec<String> = self
-            .store
-            .list_user_policies(acct, user_name)
-            .await?
-            .into_iter()
-            .map(|(n, _)| n)
-            .collect();
-        let (page, next) = paginate(names, p, |n| n.clone())?;
-        let mut w = Writer::new();
-        w.open("PolicyNames");
-        for n in &page {
-            w.elem("member", n);
-        }
-        w.close("PolicyNames");
-        page_footer(&mut w, next);
-        Ok(Outcome {
-            result_xml: w.finish(),
-            details: read_details(
-                json!({"userName": user_name}),
                 self.resource("AWS::IAM::User", &arn, acct),
             ),
         })

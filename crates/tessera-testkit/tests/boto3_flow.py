@@ -73,6 +73,14 @@ expect_error("AccessDenied", bob_iam.list_roles)
 iam.put_user_policy(UserName="bob", PolicyName="read-roles", PolicyDocument=json.dumps(
     {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": ["iam:GetRole", "iam:ListRoles"], "Resource": "*"}]}))
 assert bob_iam.get_role(RoleName="ApplicationRole")["Role"]["RoleName"] == "ApplicationRole"
+assert iam.list_user_policies(UserName="bob")["PolicyNames"] == ["read-roles"]
+got = iam.get_user_policy(UserName="BOB", PolicyName="read-roles")
+assert got["UserName"] == "bob" and got["PolicyDocument"]["Statement"][0]["Action"] == ["iam:GetRole", "iam:ListRoles"], got
+expect_error("NoSuchEntity", iam.get_user_policy, UserName="bob", PolicyName="nope")
+expect_error("NoSuchEntity", iam.get_user_policy, UserName="nobody", PolicyName="read-roles")
+expect_error("LimitExceeded", iam.put_user_policy, UserName="bob", PolicyName="big", PolicyDocument=json.dumps(
+    {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::" + "b" * 2100}]}))
+expect_error("DeleteConflict", iam.delete_user, UserName="bob")
 expect_error("AccessDenied", bob_iam.delete_role, RoleName="ApplicationRole")
 
 arn = iam.create_open_id_connect_provider(Url="https://idp.example.com/tenant", ClientIDList=["app-1"],
@@ -82,4 +90,12 @@ got = iam.get_open_id_connect_provider(OpenIDConnectProviderArn=arn)
 assert got["Url"] == "idp.example.com/tenant" and got["ClientIDList"] == ["app-1"], got
 iam.delete_open_id_connect_provider(OpenIDConnectProviderArn=arn)
 expect_error("NoSuchEntity", iam.get_open_id_connect_provider, OpenIDConnectProviderArn=arn)
+iam.delete_role_policy(RoleName="ApplicationRole", PolicyName="assume-bearer")
+assert iam.list_role_policies(RoleName="ApplicationRole")["PolicyNames"] == []
+expect_error("NoSuchEntity", iam.delete_role_policy, RoleName="ApplicationRole", PolicyName="assume-bearer")
+iam.delete_user_policy(UserName="bob", PolicyName="read-roles")
+expect_error("AccessDenied", bob_iam.get_role, RoleName="ApplicationRole")
+iam.delete_access_key(UserName="bob", AccessKeyId=key["AccessKeyId"])
+iam.delete_user(UserName="bob")
+iam.delete_role(RoleName="ApplicationRole")
 print("boto3 flow ok")

@@ -102,7 +102,7 @@ impl IamService {
         Ok((name, arn, stored))
     }
 
-    fn policy_name<'p>(p: &'p QueryParams) -> R<&'p str> {
+    fn policy_name(p: &QueryParams) -> R<&str> {
         let n = p.require("PolicyName")?;
         validation(names::policy_name("policyName", n))?;
         Ok(n)

@@ -111,7 +111,17 @@ fn aad(key_id: u32) -> [u8; 20] {
 impl KeyRing {
     /// A ring of `keys`; the newest (highest id) seals new sessions. Needs at least one key.
     pub fn new(keys: &[RingKey]) -> Option<KeyRing> {
-        let current = keys.iter().map(|k| k.id).max()?;
+        let newest = keys.iter().map(|k| k.id).max()?;
+        Self::with_signing_key(keys, newest)
+    }
+
+    /// A ring of `keys` that seals new sessions with key `signing` (which must be among them)
+    /// and opens sessions sealed with any of them.
+    pub fn with_signing_key(keys: &[RingKey], signing: u32) -> Option<KeyRing> {
+        if !keys.iter().any(|k| k.id == signing) {
+            return None;
+        }
+        let current = signing;
         let entries = keys
             .iter()
             .map(|k| {

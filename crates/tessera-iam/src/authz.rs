@@ -197,6 +197,17 @@ impl Authorizer {
             extra,
         } = access;
         let loaded = self.load(caller);
+        // A session of a role that was deleted (or deleted and re-created: another role id)
+        // may do nothing at all: no trust policy may still name it.
+        if matches!(caller.principal, Principal::AssumedRole { .. }) && loaded.role.is_none() {
+            return Err(Denied {
+                message: format!(
+                    "User: {} is not authorized to perform: {action} on resource: {resource} because the role of this session no longer exists",
+                    caller.arn(&self.deployment.partition)
+                ),
+                explicit: false,
+            });
+        }
         let mut ctx = self.base_context(caller, meta);
         for (k, v) in &loaded.tags {
             ctx.insert(format!("aws:PrincipalTag/{k}"), v.clone());

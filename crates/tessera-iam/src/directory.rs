@@ -88,8 +88,11 @@ impl Directory {
 
     /// Note a local write (bump the change counter) and reload.
     pub async fn changed(&self) -> Result<(), StoreError> {
-        self.store.bump_generation("iam").await?;
-        self.reload().await
+        // Reload here even if the bump fails, so this replica never keeps a stale snapshot;
+        // other replicas also reload periodically in full (see `tessera-server`).
+        let bumped = self.store.bump_generation("iam").await;
+        self.reload().await?;
+        bumped.map(|_| ())
     }
 
     /// Load everything afresh.

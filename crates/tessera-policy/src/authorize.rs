@@ -120,12 +120,17 @@ pub fn authorize(req: &RequestContext, input: &EvalInput<'_>) -> Decision {
     let allowed = if input.resource_policy_required {
         // Trust policies: the resource side must allow; an account-level allow delegates to
         // the identity policies (root of that account included).
+        // Across accounts the caller's side (identity ∩ boundary ∩ session) must allow too,
+        // however directly the trust policy names the caller.
         resource_allows
-            && (resource_direct
-                || ((resource_allows_entity || identity_allows)
-                    && boundary_allows
-                    && session_allows))
-            && (input.same_account || identity_allows)
+            && if input.same_account {
+                resource_direct
+                    || ((resource_allows_entity || identity_allows)
+                        && boundary_allows
+                        && session_allows)
+            } else {
+                identity_allows && boundary_allows && session_allows
+            }
     } else if input.same_account {
         input.principal_is_root
             || resource_direct
@@ -260,6 +265,21 @@ mod tests {
         input.same_account = false;
         assert_eq!(authorize(&req(), &input), Decision::ImplicitDeny);
         input.identity_policies = &ids;
+        assert_eq!(authorize(&req(), &input), Decision::Allow);
+        // A trust policy naming the session itself does not lift the caller's boundary or
+        // session policy across accounts.
+        let direct = resource("arn:aws:sts::111111111111:assumed-role/R/s", "Allow");
+        input.resource_policy = Some(&direct);
+        assert_eq!(authorize(&req(), &input), Decision::Allow);
+        let narrow = allow("s3:PutObject");
+        input.permissions_boundary = Some(&narrow);
+        assert_eq!(authorize(&req(), &input), Decision::ImplicitDeny);
+        input.permissions_boundary = None;
+        let session = [&narrow];
+        input.session_policies = Some(&session);
+        assert_eq!(authorize(&req(), &input), Decision::ImplicitDeny);
+        // In the same account a direct grant stands on its own.
+        input.same_account = true;
         assert_eq!(authorize(&req(), &input), Decision::Allow);
     }
 

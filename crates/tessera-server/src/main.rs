@@ -356,14 +356,21 @@ fn print_banner(endpoint: &str, config: &Config, keys: &[(String, String, tesser
 }
 
 /// Keep the in-memory state fresh from the store: the IAM directory (every second, cheap when
-/// nothing changed) and the session key ring (every 10 seconds, after `tessera keys rotate`).
+/// nothing changed; in full every minute) and the session key ring (every 10 seconds, after `tessera keys rotate`).
 fn spawn_refreshers(app: Arc<App>) {
     let a = app.clone();
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
-        loop {
+        for n in 1u64.. {
             tick.tick().await;
-            if let Err(e) = a.directory.refresh().await {
+            // Poll the change counter every second; reload in full every minute as a safety
+            // net against a write whose counter bump failed.
+            let r = if n % 60 == 0 {
+                a.directory.reload().await.map(|_| true)
+            } else {
+                a.directory.refresh().await
+            };
+            if let Err(e) = r {
                 tracing::warn!(error = %e, "refreshing the IAM directory failed");
             }
         }

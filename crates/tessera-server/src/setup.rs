@@ -194,15 +194,25 @@ fn live_keys(records: &[SessionKeyRecord], now: i64) -> Vec<&SessionKeyRecord> {
         .collect()
 }
 
+/// A new ring key opens sessions as soon as a replica loads it, but seals new sessions only
+/// this long after its creation: by then every replica (reloading every 10 s) holds it, so no
+/// replica meets a session it cannot open.
+pub const RING_KEY_ACTIVATION_SECS: i64 = 25;
+
 /// Load the session key ring, creating the first key on first use.
 pub async fn load_ring(store: &dyn Store, master: &MasterKey) -> Result<KeyRing> {
+    load_ring_at(store, master, now()).await
+}
+
+/// [`load_ring`] as of `now` (unix seconds).
+pub async fn load_ring_at(store: &dyn Store, master: &MasterKey, now: i64) -> Result<KeyRing> {
     let mut records = store.list_session_keys().await?;
     if records.is_empty() {
         add_ring_key(store, master).await?;
         records = store.list_session_keys().await?;
     }
     let mut keys = Vec::new();
-    for r in live_keys(&records, now()) {
+    for r in live_keys(&records, now) {
         let plain = master
             .open(&r.secret_sealed, &ring_aad(r.id))
             .context("the master key does not open the stored session keys")?;
@@ -215,7 +225,16 @@ pub async fn load_ring(store: &dyn Store, master: &MasterKey) -> Result<KeyRing>
             created_at: r.created_at,
         });
     }
-    KeyRing::new(&keys).context("no usable session key")
+    // Seal with the newest key that every replica has had time to load; while no key is that
+    // old (first start, or a rotation right after it), with the oldest live key.
+    let signing = keys
+        .iter()
+        .filter(|k| k.created_at + RING_KEY_ACTIVATION_SECS <= now)
+        .map(|k| k.id)
+        .max()
+        .or_else(|| keys.iter().map(|k| k.id).min())
+        .context("no usable session key")?;
+    KeyRing::with_signing_key(&keys, signing).context("no usable session key")
 }
 
 /// `tessera keys rotate`: add a new key (new sessions use it; older sessions stay valid until

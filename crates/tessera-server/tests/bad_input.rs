@@ -816,7 +816,15 @@ async fn key_rotation_keeps_old_sessions() {
         .await
         .unwrap();
     assert!(deleted.is_empty());
-    let after = setup::load_ring(f.app.store.as_ref(), &f.app.master)
+    // Right after rotation every replica can open the new key's sessions, but sessions are
+    // still sealed with the old key until the new one has had time to reach every replica.
+    let just_now = setup::load_ring(f.app.store.as_ref(), &f.app.master)
+        .await
+        .unwrap();
+    assert!(just_now.contains(u32::try_from(new_id).unwrap()));
+    assert_eq!(just_now.current_id(), before.current_id());
+    let later = chrono::Utc::now().timestamp() + setup::RING_KEY_ACTIVATION_SECS;
+    let after = setup::load_ring_at(f.app.store.as_ref(), &f.app.master, later)
         .await
         .unwrap();
     assert_eq!(i64::from(after.current_id()), new_id);

@@ -210,6 +210,12 @@ impl StsService {
             validate::session_policy_text(doc)?;
             Policy::parse(doc, PolicyKind::Session)?;
         }
+        // Seal the policy without its white space, so the token stays small.
+        let policy = policy.map(|doc| {
+            serde_json::from_str::<Value>(&doc)
+                .map(|v| v.to_string())
+                .unwrap_or(doc)
+        });
         let mut arns = Vec::new();
         for m in p.struct_list("PolicyArns")? {
             let arn = m.get("arn").or_else(|| m.get("Arn")).ok_or_else(|| {
@@ -418,8 +424,6 @@ impl StsService {
                 "A session may carry at most 50 tags.".into(),
             ));
         }
-        let duration = Self::duration(p, role.record.max_session_duration, chained)?;
-        let (policy, policy_arns, packed) = self.session_policies(p, &role_account, &tags)?;
 
         // Authorise: the trust policy (resource policy of the role) and the caller's identity
         // policies, for each permission the request needs.
@@ -470,6 +474,10 @@ impl StsService {
             }
         }
 
+        // Only now, so a caller who may not assume the role learns nothing about it (its
+        // maximum session duration, the managed policies of its account).
+        let duration = Self::duration(p, role.record.max_session_duration, chained)?;
+        let (policy, policy_arns, packed) = self.session_policies(p, &role_account, &tags)?;
         let chain_depth = parent.map(|s| s.chain_depth.saturating_add(1)).unwrap_or(0);
         let (claims, token, secret) = self.issue(
             meta,
@@ -551,6 +559,25 @@ impl StsService {
                     "No OpenIDConnect provider found in your account for {issuer}"
                 ))
             })?;
+        // The token's issuer must be the provider's URL exactly (one trailing slash allowed),
+        // so variants of one issuer cannot each start a key fetch.
+        let scheme = if issuer.starts_with("https://") {
+            "https"
+        } else {
+            "http"
+        };
+        let canonical = format!("{scheme}://{}", provider.url);
+        if issuer != canonical && issuer != format!("{canonical}/") {
+            return Err(StsError::InvalidIdentityToken(format!(
+                "No OpenIDConnect provider found in your account for {issuer}"
+            )));
+        }
+        // A provider without client ids accepts no audience (never "any").
+        if provider.client_ids.is_empty() {
+            return Err(StsError::InvalidIdentityToken(
+                "Incorrect token audience".into(),
+            ));
+        }
         let verified = self
             .oidc
             .verify(token, &issuer, &provider.client_ids, meta.now.timestamp())
@@ -567,8 +594,6 @@ impl StsService {
         };
         let role = role.ok_or_else(denied)?;
         let trust = role.trust.as_ref().ok_or_else(denied)?;
-        let (policy, policy_arns, packed) = self.session_policies(p, &role_account, &[])?;
-        let duration = Self::duration(p, role.record.max_session_duration, false)?;
 
         let mut ctx = ContextKeys::new();
         ctx.insert("sts:RoleSessionName", session_name);
@@ -590,6 +615,9 @@ impl StsService {
         self.authz
             .check_federated(principal, meta, access)
             .map_err(|_| denied())?;
+        // Only now, so a caller who may not assume the role learns nothing about it.
+        let (policy, policy_arns, packed) = self.session_policies(p, &role_account, &[])?;
+        let duration = Self::duration(p, role.record.max_session_duration, false)?;
 
         let (claims, token_out, secret) = self.issue(
             meta,

@@ -1205,8 +1205,49 @@ async fn web_identity_with_a_real_oidc_provider() {
         ),
         "InvalidIdentityToken"
     );
+    // Variants of the issuer URL do not name the provider.
+    assert_eq!(
+        code_of(
+            web(idp.mint(&claims(&format!("{}//", idp.issuer), now + 600)))
+                .await
+                .unwrap_err()
+        ),
+        "InvalidIdentityToken"
+    );
     // Trust-policy conditions on the provider's sub: eve may not assume the role.
     let eve_cli = idp.login("example-cli", "eve.blue", "eve-password");
+    // A provider registered without client ids accepts no audience at all.
+    let b = server.account("222222222222").clone();
+    let iam_b = aws_sdk_iam::Client::new(
+        &server
+            .sdk_config(&b.access_key_id, &b.secret_access_key)
+            .await,
+    );
+    iam_b
+        .create_open_id_connect_provider()
+        .url(&idp.issuer)
+        .send()
+        .await
+        .unwrap();
+    let trust_b = format!(
+        r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":{{"Federated":"arn:aws:iam::222222222222:oidc-provider/{host}"}},"Action":"sts:AssumeRoleWithWebIdentity"}}]}}"#
+    );
+    iam_b
+        .create_role()
+        .role_name("OpenRole")
+        .assume_role_policy_document(trust_b)
+        .send()
+        .await
+        .unwrap();
+    let e = anon
+        .assume_role_with_web_identity()
+        .role_arn("arn:aws:iam::222222222222:role/OpenRole")
+        .role_session_name("s1")
+        .web_identity_token(mateo.clone())
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code_of(e), "InvalidIdentityToken");
     assert_eq!(code_of(web(eve_cli).await.unwrap_err()), "AccessDenied");
 }
 
@@ -1308,4 +1349,93 @@ async fn cross_account_assume_role_needs_both_policies() {
         .await
         .unwrap_err();
     assert_eq!(code(&e), "AccessDenied");
+}
+
+/// Sessions of a deleted role can do nothing, even where a trust policy names that role.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sessions_of_a_deleted_role_are_powerless() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = DevServer::start(dir.path());
+    let root = server.account(ROOT).clone();
+    let iam = aws_sdk_iam::Client::new(
+        &server
+            .sdk_config(&root.access_key_id, &root.secret_access_key)
+            .await,
+    );
+    iam.create_user().user_name("dev").send().await.unwrap();
+    iam.put_user_policy()
+        .user_name("dev")
+        .policy_name("sts")
+        .policy_document(r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"sts:AssumeRole","Resource":"*"}]}"#)
+        .send()
+        .await
+        .unwrap();
+    let k = iam
+        .create_access_key()
+        .user_name("dev")
+        .send()
+        .await
+        .unwrap();
+    let k = k.access_key().unwrap();
+    let sts = aws_sdk_sts::Client::new(
+        &server
+            .sdk_config(k.access_key_id(), k.secret_access_key())
+            .await,
+    );
+    iam.create_role()
+        .role_name("First")
+        .assume_role_policy_document(r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"111111111111"},"Action":"sts:AssumeRole"}]}"#)
+        .send()
+        .await
+        .unwrap();
+    iam.create_role()
+        .role_name("Second")
+        .assume_role_policy_document(r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111111111111:role/First"},"Action":"sts:AssumeRole"}]}"#)
+        .send()
+        .await
+        .unwrap();
+    let first = sts
+        .assume_role()
+        .role_arn("arn:aws:iam::111111111111:role/First")
+        .role_session_name("s1")
+        .send()
+        .await
+        .unwrap();
+    let s1 = aws_sdk_sts::Client::new(&session_config(&server, first.credentials().unwrap()).await);
+    s1.assume_role()
+        .role_arn("arn:aws:iam::111111111111:role/Second")
+        .role_session_name("s2")
+        .send()
+        .await
+        .unwrap();
+    iam.delete_role().role_name("First").send().await.unwrap();
+    let e = s1
+        .assume_role()
+        .role_arn("arn:aws:iam::111111111111:role/Second")
+        .role_session_name("s3")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e), "AccessDenied");
+    // Re-creating a role of the same name does not revive old sessions.
+    iam.create_role()
+        .role_name("First")
+        .assume_role_policy_document(r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"111111111111"},"Action":"sts:AssumeRole"}]}"#)
+        .send()
+        .await
+        .unwrap();
+    let e = s1
+        .assume_role()
+        .role_arn("arn:aws:iam::111111111111:role/Second")
+        .role_session_name("s4")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e), "AccessDenied");
+    // As in AWS, the session still authenticates.
+    let who = s1.get_caller_identity().send().await.unwrap();
+    assert_eq!(
+        who.arn(),
+        Some("arn:aws:sts::111111111111:assumed-role/First/s1")
+    );
 }

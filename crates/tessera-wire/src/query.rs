@@ -48,9 +48,7 @@ pub fn decode_component(s: &str) -> Result<String, QueryError> {
                     bytes.get(i + 1).copied().and_then(hex),
                     bytes.get(i + 2).copied().and_then(hex),
                 ) else {
-                    return Err(QueryError::Malformed(format!(
-                        "Malformed percent-encoding in {s:?}"
-                    )));
+                    return Err(QueryError::Malformed(String::new()));
                 };
                 out.push(h << 4 | l);
                 i += 2;
@@ -59,7 +57,9 @@ pub fn decode_component(s: &str) -> Result<String, QueryError> {
         }
         i += 1;
     }
-    String::from_utf8(out).map_err(|_| QueryError::InvalidUtf8(s.chars().take(64).collect()))
+    // The caller names the parameter in the error; the value itself may be a secret (a
+    // session or identity token) and is never echoed.
+    String::from_utf8(out).map_err(|_| QueryError::InvalidUtf8(String::new()))
 }
 
 impl QueryParams {
@@ -71,8 +71,20 @@ impl QueryParams {
                 std::str::from_utf8(src).map_err(|_| QueryError::InvalidUtf8("request".into()))?;
             for pair in text.split('&').filter(|p| !p.is_empty()) {
                 let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-                let k = decode_component(k)?;
-                let v = decode_component(v)?;
+                let k = decode_component(k).map_err(|e| match e {
+                    QueryError::InvalidUtf8(_) => {
+                        QueryError::InvalidUtf8("a parameter name".into())
+                    }
+                    _ => QueryError::Malformed(
+                        "Malformed percent-encoding in a parameter name".into(),
+                    ),
+                })?;
+                let v = decode_component(v).map_err(|e| match e {
+                    QueryError::InvalidUtf8(_) => QueryError::InvalidUtf8(k.clone()),
+                    _ => QueryError::Malformed(format!(
+                        "Malformed percent-encoding in the value of parameter {k}"
+                    )),
+                })?;
                 if k.is_empty() {
                     return Err(QueryError::Malformed("Empty parameter name".into()));
                 }

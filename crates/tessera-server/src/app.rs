@@ -239,11 +239,14 @@ where
             fail("sso-oidc", "CreateTokenWithIAM".into(), e, protocol)
         }
         Route::S3Control => {
-            let e = AwsError::new(
-                501,
-                "NotImplemented",
-                "S3 Access Grants are not supported by this server yet.",
-            );
+            let e = match crate::routing::s3control_account(&parts) {
+                Err(e) => e,
+                Ok(_) => AwsError::new(
+                    501,
+                    "NotImplemented",
+                    "S3 Access Grants are not supported by this server yet.",
+                ),
+            };
             fail("s3control", "Unknown".into(), e, protocol)
         }
         Route::Scim => {

@@ -66,6 +66,39 @@ pub fn classify(parts: &Parts) -> Route {
     Route::S3
 }
 
+/// The account of an s3control request: header `x-amz-account-id` (12 digits, required).
+/// s3control clients also prepend `{AccountId}.` to the endpoint host; when the Host carries
+/// such a label it must equal the header.
+pub fn s3control_account(parts: &Parts) -> Result<String, tessera_wire::AwsError> {
+    let bad = |m: String| tessera_wire::AwsError::new(400, "InvalidRequest", m);
+    let header = parts
+        .headers
+        .get("x-amz-account-id")
+        .and_then(|v| v.to_str().ok())
+        .ok_or_else(|| bad("Missing required header for this request: x-amz-account-id".into()))?;
+    if tessera_core::AccountId::parse(header).is_err() {
+        return Err(bad(format!(
+            "Account id {header:?} in x-amz-account-id is not 12 digits"
+        )));
+    }
+    let host = parts
+        .headers
+        .get(http::header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .or_else(|| parts.uri.host())
+        .unwrap_or("");
+    if let Some((label, _)) = host.split_once('.')
+        && label.len() == 12
+        && label.bytes().all(|b| b.is_ascii_digit())
+        && label != header
+    {
+        return Err(bad(format!(
+            "The account id {label} in the host name does not match the x-amz-account-id header"
+        )));
+    }
+    Ok(header.to_owned())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -131,5 +164,36 @@ mod tests {
             )),
             Route::S3
         );
+    }
+
+    #[test]
+    fn s3control_account_label() {
+        let p = |host: &str, acct: Option<&str>| {
+            let mut h = vec![("host", host)];
+            if let Some(a) = acct {
+                h.push(("x-amz-account-id", a));
+            }
+            s3control_account(&parts("GET", "/v20180820/accessgrantsinstance", &h))
+        };
+        assert_eq!(
+            p("111111111111.localhost:4566", Some("111111111111")).unwrap(),
+            "111111111111"
+        );
+        assert_eq!(
+            p("127.0.0.1:4566", Some("111111111111")).unwrap(),
+            "111111111111"
+        );
+        assert_eq!(
+            p("s3-control.example.com", Some("111111111111")).unwrap(),
+            "111111111111"
+        );
+        assert_eq!(
+            p("222222222222.localhost", Some("111111111111"))
+                .unwrap_err()
+                .status,
+            400
+        );
+        assert_eq!(p("localhost", None).unwrap_err().code, "InvalidRequest");
+        assert!(p("localhost", Some("12")).is_err());
     }
 }

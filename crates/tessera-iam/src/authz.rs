@@ -136,10 +136,11 @@ impl Authorizer {
     fn load(&self, caller: &Caller) -> PrincipalPolicies {
         let acct = caller.account.as_str();
         let mut out = PrincipalPolicies::default();
+        let snap = self.directory.snapshot();
         match &caller.principal {
             Principal::Root => {}
             Principal::User { name, .. } => {
-                if let Some(u) = self.directory.user(acct, name) {
+                if let Some(u) = snap.user(acct, name) {
                     out.tags = u.record.tags.clone();
                     out.user = Some(u);
                 }
@@ -149,8 +150,7 @@ impl Authorizer {
             } => {
                 // A role deleted (or deleted and re-created) since the session began grants
                 // nothing: its policies belong to another role id.
-                if let Some(r) = self
-                    .directory
+                if let Some(r) = snap
                     .role(acct, role_name)
                     .filter(|r| &r.record.role_id == role_id)
                 {
@@ -172,7 +172,7 @@ impl Authorizer {
             }
             for arn in &s.policy_arns {
                 out.has_session_policy = true;
-                if let Some(mp) = self.directory.managed_policy(arn)
+                if let Some(mp) = snap.managed_policy(arn)
                     && let Some(p) = &mp.1
                 {
                     out.session.push(p.clone());

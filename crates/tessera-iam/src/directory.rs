@@ -27,8 +27,9 @@ pub struct UserEntry {
     pub boundary: Option<Policy>,
 }
 
+/// One immutable view of the whole directory.
 #[derive(Debug, Default)]
-struct Snapshot {
+pub struct Snapshot {
     generation: i64,
     roles: HashMap<(String, String), Arc<RoleEntry>>,
     users: HashMap<(String, String), Arc<UserEntry>>,
@@ -165,22 +166,40 @@ impl Directory {
         Ok(())
     }
 
-    pub fn role(&self, account: &str, name: &str) -> Option<Arc<RoleEntry>> {
+    /// The current snapshot: one consistent view for a whole decision.
+    pub fn snapshot(&self) -> Arc<Snapshot> {
         self.current()
-            .roles
+    }
+
+    pub fn role(&self, account: &str, name: &str) -> Option<Arc<RoleEntry>> {
+        self.current().role(account, name)
+    }
+
+    pub fn user(&self, account: &str, name: &str) -> Option<Arc<UserEntry>> {
+        self.current().user(account, name)
+    }
+
+    /// A managed policy and its parsed document.
+    pub fn managed_policy(&self, arn: &str) -> Option<Arc<(ManagedPolicyRecord, Option<Policy>)>> {
+        self.current().managed_policy(arn)
+    }
+}
+
+impl Snapshot {
+    pub fn role(&self, account: &str, name: &str) -> Option<Arc<RoleEntry>> {
+        self.roles
             .get(&(account.to_owned(), name_key(name)))
             .cloned()
     }
 
     pub fn user(&self, account: &str, name: &str) -> Option<Arc<UserEntry>> {
-        self.current()
-            .users
+        self.users
             .get(&(account.to_owned(), name_key(name)))
             .cloned()
     }
 
     /// A managed policy and its parsed document.
     pub fn managed_policy(&self, arn: &str) -> Option<Arc<(ManagedPolicyRecord, Option<Policy>)>> {
-        self.current().managed.get(arn).cloned()
+        self.managed.get(arn).cloned()
     }
 }

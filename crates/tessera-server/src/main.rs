@@ -349,9 +349,13 @@ fn print_banner(endpoint: &str, config: &Config, keys: &[(String, String, tesser
         println!("  export AWS_SECRET_ACCESS_KEY={}", secret.expose());
         println!("  aws sts get-caller-identity");
     }
-    for (acct, id, _) in keys.iter().skip(1) {
-        println!("  (account {acct}: root key {id}; its secret is in the manifest)");
+    for (acct, id, secret) in keys.iter().skip(1) {
+        println!(
+            "  account {acct}: AWS_ACCESS_KEY_ID={id} AWS_SECRET_ACCESS_KEY={}",
+            secret.expose()
+        );
     }
+    println!("Roles may not be assumed by an account root: create an IAM user for that.");
     println!();
 }
 

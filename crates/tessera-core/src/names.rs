@@ -89,6 +89,40 @@ pub fn tag(key: &str, value: &str) -> Result<(), String> {
     Ok(())
 }
 
+fn is_loopback_host(host_port: &str) -> bool {
+    let host = match host_port.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or(""),
+        None => host_port.split(':').next().unwrap_or(""),
+    };
+    host == "localhost"
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+/// The name IAM gives an OIDC provider: its issuer URL without the scheme and trailing
+/// slashes (`https://host[:port]/path` → `host[:port]/path`). `http://` is accepted only for
+/// loopback hosts and only when `allow_http_loopback` (dev mode, tests). `None` when the URL
+/// is not an acceptable issuer.
+pub fn oidc_issuer_host_path(url: &str, allow_http_loopback: bool) -> Option<String> {
+    let rest = match url.strip_prefix("https://") {
+        Some(r) => r,
+        None => {
+            let r = url.strip_prefix("http://")?;
+            if !allow_http_loopback || !is_loopback_host(r.split('/').next().unwrap_or("")) {
+                return None;
+            }
+            r
+        }
+    };
+    let rest = rest.trim_end_matches('/');
+    let host = rest.split('/').next().unwrap_or("");
+    if host.is_empty() || rest.contains(['?', '#', ' ']) || rest.chars().any(char::is_control) {
+        return None;
+    }
+    Some(rest.to_owned())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -123,5 +157,37 @@ mod tests {
         assert!(tag("", "x").is_err());
         assert!(tag("aws:foo", "x").is_err());
         assert!(tag("k", &"v".repeat(257)).is_err());
+    }
+
+    #[test]
+    fn oidc_issuers() {
+        let f = oidc_issuer_host_path;
+        assert_eq!(
+            f("https://idp.example.com/t/", false).as_deref(),
+            Some("idp.example.com/t")
+        );
+        assert_eq!(
+            f("https://127.0.0.1:8443", false).as_deref(),
+            Some("127.0.0.1:8443")
+        );
+        assert_eq!(
+            f("http://127.0.0.1:9000", true).as_deref(),
+            Some("127.0.0.1:9000")
+        );
+        assert_eq!(
+            f("http://localhost:9000", true).as_deref(),
+            Some("localhost:9000")
+        );
+        assert_eq!(f("http://[::1]:9000", true).as_deref(), Some("[::1]:9000"));
+        assert_eq!(f("http://127.0.0.1:9000", false), None);
+        assert_eq!(
+            f("http://idp.example.com", true),
+            None,
+            "http only on loopback"
+        );
+        assert_eq!(f("ftp://x", true), None);
+        assert_eq!(f("https://", false), None);
+        assert_eq!(f("https:///path", false), None);
+        assert_eq!(f("https://a.b/x?y", false), None);
     }
 }

@@ -1500,32 +1500,7 @@ fn oidc_url(url: &str, allow_http: bool) -> R<String> {
             "1 validation error detected: Value at 'url' failed to satisfy constraint: Member must have length less than or equal to 255 and greater than or equal to 1".into(),
         ));
     }
-    let rest = match url.strip_prefix("https://") {
-        Some(r) => r,
-        None => {
-            let r = url.strip_prefix("http://").ok_or_else(bad)?;
-            let host = r.split('/').next().unwrap_or("");
-            let name = if let Some(v6) = host.strip_prefix('[') {
-                v6.split(']').next().unwrap_or("")
-            } else {
-                host.split(':').next().unwrap_or("")
-            };
-            let loopback = name == "localhost"
-                || name
-                    .parse::<std::net::IpAddr>()
-                    .is_ok_and(|ip| ip.is_loopback());
-            if !(allow_http && loopback) {
-                return Err(bad());
-            }
-            r
-        }
-    };
-    let rest = rest.trim_end_matches('/');
-    let host = rest.split('/').next().unwrap_or("");
-    if host.is_empty() || rest.contains(['?', '#', ' ']) || rest.chars().any(char::is_control) {
-        return Err(bad());
-    }
-    Ok(rest.to_owned())
+    names::oidc_issuer_host_path(url, allow_http).ok_or_else(bad)
 }
 
 /// Make a new long-term access key for the account root (`user` = None) or a user. The

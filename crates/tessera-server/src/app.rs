@@ -100,7 +100,7 @@ struct Handled {
     response: Response<Bytes>,
 }
 
-fn internal() -> AwsError {
+pub(crate) fn internal_failure() -> AwsError {
     AwsError::new(
         500,
         "InternalFailure",
@@ -176,12 +176,22 @@ where
     let (parts, body) = req.into_parts();
     let route = classify(&parts);
     let (service, protocol) = match &route {
-        Route::Query => ("query", guess_query_protocol(&parts)),
+        // Refined (by parsing the signature) only if the request fails before it is parsed.
+        Route::Query => (
+            "query",
+            Protocol::Query {
+                namespace: IAM_NAMESPACE,
+            },
+        ),
         Route::Json { .. } => ("json", Protocol::Json11),
         Route::SsoOidc => ("sso-oidc", Protocol::RestJson),
         Route::S3Control => ("s3control", Protocol::RestXml),
         Route::Scim => ("scim", Protocol::RestJson),
         Route::S3 => ("s3", Protocol::RestXml),
+    };
+    let error_protocol = || match route {
+        Route::Query => guess_query_protocol(&parts),
+        _ => protocol,
     };
     let fail = |service: &'static str, action: String, e: AwsError, protocol: Protocol| Handled {
         service,
@@ -193,7 +203,7 @@ where
         error: Some(e),
     };
     if header_bytes(&parts.headers) > app.limits.max_header_bytes {
-        let e = match protocol {
+        let e = match error_protocol() {
             Protocol::RestXml => AwsError::new(
                 400,
                 "RequestHeaderSectionTooLarge",
@@ -211,13 +221,13 @@ where
                 ),
             ),
         };
-        return fail(service, "Unknown".into(), e, protocol);
+        return fail(service, "Unknown".into(), e, error_protocol());
     }
     match route {
         Route::Query => {
             let body = match read_body(body, app.limits.max_body_bytes).await {
                 Ok(b) => b,
-                Err(e) => return fail("query", "Unknown".into(), e, protocol),
+                Err(e) => return fail("query", "Unknown".into(), e, error_protocol()),
             };
             query(app, &parts, body, meta).await
         }
@@ -542,8 +552,4 @@ fn record_audit(app: &App, meta: &RequestMeta, h: &Handled) {
         app.metrics.audit_failed();
         tracing::error!(error = %e, "audit record could not be written");
     }
-}
-
-pub fn internal_error() -> AwsError {
-    internal()
 }

@@ -60,11 +60,7 @@ pub async fn authenticate(
         .await
         .map_err(|e| {
             tracing::error!(error = %e, "store failure while authenticating");
-            AwsError::new(
-                500,
-                "InternalFailure",
-                "The request processing has failed because of an unknown error.",
-            )
+            crate::app::internal_failure()
         })?
         .filter(|k| k.status == "Active")
         .ok_or_else(|| invalid_token(canon))?;
@@ -89,13 +85,7 @@ pub async fn authenticate(
                     .store
                     .get_user(account.as_str(), name)
                     .await
-                    .map_err(|_| {
-                        AwsError::new(
-                            500,
-                            "InternalFailure",
-                            "The request processing has failed because of an unknown error.",
-                        )
-                    })?
+                    .map_err(|_| crate::app::internal_failure())?
                     .ok_or_else(|| invalid_token(canon))?,
             };
             Principal::User {

@@ -540,12 +540,13 @@ impl StsService {
 
         // The issuer must be an OIDC provider registered in the role's account.
         let issuer = OidcVerifier::unverified_issuer(token)?;
-        let provider_url = validate::issuer_host_path(&issuer, self.allow_http_issuers)
-            .ok_or_else(|| {
-                StsError::InvalidIdentityToken(format!(
-                    "The issuer {issuer} is not a valid OpenID Connect provider URL."
-                ))
-            })?;
+        let provider_url =
+            tessera_core::names::oidc_issuer_host_path(&issuer, self.allow_http_issuers)
+                .ok_or_else(|| {
+                    StsError::InvalidIdentityToken(format!(
+                        "The issuer {issuer} is not a valid OpenID Connect provider URL."
+                    ))
+                })?;
         let provider_arn = format!(
             "arn:{}:iam::{role_account}:oidc-provider/{provider_url}",
             self.deployment.partition

@@ -186,39 +186,6 @@ pub fn role_arn(arn: &str, partition: &str) -> R<(String, String, String)> {
     Ok((a.account, path, name.to_owned()))
 }
 
-fn loopback_host(host_port: &str) -> bool {
-    let host = if let Some(rest) = host_port.strip_prefix('[') {
-        rest.split(']').next().unwrap_or("")
-    } else {
-        host_port.split(':').next().unwrap_or("")
-    };
-    host == "localhost"
-        || host
-            .parse::<std::net::IpAddr>()
-            .map(|ip| ip.is_loopback())
-            .unwrap_or(false)
-}
-
-/// The IAM name of an OIDC issuer (`https://host/path` → `host/path`). `http://` issuers are
-/// accepted only for loopback hosts and only when `allow_http` (dev mode, tests).
-pub fn issuer_host_path(issuer: &str, allow_http: bool) -> Option<String> {
-    let rest = match issuer.strip_prefix("https://") {
-        Some(r) => r,
-        None => {
-            let r = issuer.strip_prefix("http://")?;
-            if !allow_http || !loopback_host(r.split('/').next().unwrap_or("")) {
-                return None;
-            }
-            r
-        }
-    };
-    let rest = rest.trim_end_matches('/');
-    if rest.is_empty() || rest.contains(['?', '#', ' ']) || rest.chars().any(char::is_control) {
-        return None;
-    }
-    Some(rest.to_owned())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -258,25 +225,6 @@ mod tests {
         assert!(session_policy_text("{\"a\":1}").is_ok());
         assert!(session_policy_text("é ok").is_ok());
         assert!(session_policy_text("\u{100}").is_err());
-    }
-
-    #[test]
-    fn issuers() {
-        assert_eq!(
-            issuer_host_path("https://idp.example.com/t/", false).as_deref(),
-            Some("idp.example.com/t")
-        );
-        assert_eq!(
-            issuer_host_path("http://127.0.0.1:9000", true).as_deref(),
-            Some("127.0.0.1:9000")
-        );
-        assert_eq!(
-            issuer_host_path("http://localhost:9000", true).as_deref(),
-            Some("localhost:9000")
-        );
-        assert_eq!(issuer_host_path("http://127.0.0.1:9000", false), None);
-        assert_eq!(issuer_host_path("http://idp.example.com", true), None);
-        assert_eq!(issuer_host_path("ftp://x", true), None);
     }
 
     #[test]

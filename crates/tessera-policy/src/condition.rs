@@ -183,19 +183,43 @@ fn bad_value(op_name: &str, key: &str, value: &str) -> PolicyError {
     ))
 }
 
-/// Validates a condition key name: `vendor:name`.
+fn vendor_chars_ok(vendor: &str) -> bool {
+    !vendor.is_empty()
+        && vendor
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.')
+}
+
+/// Validates a condition key name. Two shapes are accepted:
+///
+/// * `vendor:name`, the vendor made of `[A-Za-z0-9._-]` (`aws:SourceIp`, `s3:prefix`,
+///   `sts:RequestContext/identitycenter:InstanceArn`, `accounts.google.com:aud`,
+///   `cognito-identity.amazonaws.com:amr`, `127.0.0.1:9000:aud`);
+/// * an OIDC provider's URL without its scheme, path included, then `:claim`
+///   (`dev-12345678.okta.com/oauth2/default:aud`, `sts.windows.net/TENANT/:aud`,
+///   `oidc.eks.us-east-1.amazonaws.com/id/EXAMPLE:sub`): a host (optionally with a port),
+///   `/` and path segments, then the claim name after the last `:`.
 fn check_key(key: &str) -> Result<(), PolicyError> {
-    let ok = match key.split_once(':') {
-        Some((vendor, name)) => {
-            !vendor.is_empty()
-                && !name.is_empty()
-                && vendor
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.')
-                && !key.chars().any(char::is_whitespace)
-        }
-        None => false,
-    };
+    let no_space = !key.chars().any(|c| c.is_whitespace() || c.is_control());
+    let ok = no_space
+        && match key.split_once(':') {
+            Some((vendor, name)) if !vendor.contains('/') => {
+                vendor_chars_ok(vendor) && !name.is_empty()
+            }
+            Some(_) => key.rsplit_once(':').is_some_and(|(provider, claim)| {
+                let (host, path) = provider.split_once('/').unwrap_or((provider, ""));
+                vendor_chars_ok(host)
+                    && !claim.is_empty()
+                    && claim
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '.')
+                    && path
+                        .chars()
+                        .all(|c| c.is_ascii_graphic() && !matches!(c, '?' | '#' | '"' | '\\' | '*'))
+                    && !provider.contains("//")
+            }),
+            None => false,
+        };
     if ok {
         Ok(())
     } else {
@@ -993,5 +1017,45 @@ mod tests {
             "{e}"
         );
         assert!(conds(r#"{"StringEquals":{":x":"a"}}"#).is_err());
+    }
+
+    #[test]
+    fn provider_prefixed_keys_with_paths() {
+        // OIDC providers whose URL has a path: the prefix is the URL without its scheme.
+        for key in [
+            "dev-12345678.okta.com/oauth2/default:aud",
+            "oidc.eks.us-east-1.amazonaws.com/id/EXAMPLED539D4633E53DE1B716D3041E:sub",
+            "login.microsoftonline.com/8f9e2b5c-1d3a-4b6f-9c0e-7a1b2c3d4e5f/v2.0:aud",
+            "sts.windows.net/8f9e2b5c-1d3a-4b6f-9c0e-7a1b2c3d4e5f/:aud",
+            "keycloak.example.com/realms/demo:sub",
+            "keycloak.example.com:8443/realms/demo:sub",
+            "cognito-identity.amazonaws.com:amr",
+            "accounts.google.com:oaud",
+            "127.0.0.1:9000/idp:azp",
+            "sts:RequestContext/identitycenter:InstanceArn",
+            "aws:RequestTag/team",
+        ] {
+            let doc = format!(r#"{{"StringEquals":{{"{key}":"a"}}}}"#);
+            let c = conds(&doc).unwrap_or_else(|e| panic!("{key}: {e}"));
+            assert!(check(&doc, &kv(key, "a")), "{key}");
+            assert_eq!(c.len(), 1);
+        }
+        for key in [
+            "/oauth2/default:aud",
+            "idp.example.com/oauth2/default:",
+            "idp.example.com/a b:aud",
+            "idp.example.com//x:aud",
+            "idp.example.com/x?y:aud",
+            "idp.example.com/x:a/b",
+            "idp.example.com/x:a*",
+            "id*p.example.com/x:aud",
+        ] {
+            let doc = format!(r#"{{"StringEquals":{{"{key}":"a"}}}}"#);
+            assert_eq!(
+                conds(&doc).map(|_| ()).unwrap_err().kind(),
+                PolicyErrorKind::InvalidCondition,
+                "{key}"
+            );
+        }
     }
 }

@@ -306,26 +306,35 @@ proptest! {
     }
 
     #[test]
-    fn question_marks_match_same_length(value in "[a-zA-Z0-9 /._-]{0,30}", mask in prop::collection::vec(any::<bool>(), 30)) {
-        // Replace some characters of the value with `?` and some runs with `*`:
-        // the resulting pattern must still match the original value.
+    fn question_marks_match_exactly_one_character(value in "[a-zA-Z0-9 /._-]{0,30}", mask in prop::collection::vec(any::<bool>(), 30)) {
+        // Replace some characters of the value with `?` (and nothing else): the pattern
+        // must match the value, and no value one character shorter or longer.
         let pattern: String = value
             .chars()
             .zip(mask.iter())
             .map(|(c, &m)| if m { '?' } else { c })
             .collect();
         let doc = json!({"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"*","Resource":"*",
-            "Condition":{"StringLike":{"aws:userid": format!("*{pattern}")}}}}).to_string();
+            "Condition":{"StringLike":{"aws:userid": pattern}}}}).to_string();
         let p = Policy::parse(&doc, PolicyKind::Identity).unwrap();
-        let req = RequestContext::new("s3:GetObject", "*")
-            .with_context(ContextKeys::new().with("aws:userid", value.clone()));
-        prop_assert_eq!(p.evaluate(&req), Some(Effect::Allow));
-        let longer = RequestContext::new("s3:GetObject", "*")
-            .with_context(ContextKeys::new().with("aws:userid", format!("{value}!")));
-        let ends_with_wild = pattern.ends_with('?') || pattern.is_empty();
-        if !ends_with_wild {
-            prop_assert_eq!(p.evaluate(&longer), None);
+        let with = |v: String| {
+            RequestContext::new("s3:GetObject", "*").with_context(ContextKeys::new().with("aws:userid", v))
+        };
+        prop_assert_eq!(p.evaluate(&with(value.clone())), Some(Effect::Allow));
+        prop_assert_eq!(p.evaluate(&with(format!("{value}!"))), None);
+        prop_assert_eq!(p.evaluate(&with(format!("!{value}"))), None);
+        if !value.is_empty() {
+            let mut shorter = value.clone();
+            shorter.pop();
+            prop_assert_eq!(p.evaluate(&with(shorter)), None);
         }
+        // Every `?` stands for one character, any character.
+        let replaced: String = value
+            .chars()
+            .zip(mask.iter())
+            .map(|(c, &m)| if m { '#' } else { c })
+            .collect();
+        prop_assert_eq!(p.evaluate(&with(replaced)), Some(Effect::Allow));
     }
 
     #[test]

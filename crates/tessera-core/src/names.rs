@@ -69,12 +69,20 @@ pub fn description(field: &str, v: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// Does `s` consist only of characters AWS allows in tag keys and values (IAM tags and STS
+/// session tags): `[\p{L}\p{Z}\p{N}_.:/=+\-@]`? Letters, separators (space, no-break
+/// space, …) and numbers in Unicode's sense; control characters such as tab, newline and
+/// carriage return are not separators and are refused.
+pub fn tag_chars_ok(s: &str) -> bool {
+    static TAG: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(r"^[\p{L}\p{Z}\p{N}_.:/=+\-@]*$").expect("valid pattern")
+    });
+    TAG.is_match(s)
+}
+
 /// Tag keys (1–128) and values (0–256) of `[\p{L}\p{Z}\p{N}_.:/=+\-@]`.
 pub fn tag(key: &str, value: &str) -> Result<(), String> {
-    let chars_ok = |s: &str| {
-        s.chars()
-            .all(|c| c.is_alphanumeric() || c.is_whitespace() || "_.:/=+-@".contains(c))
-    };
+    let chars_ok = tag_chars_ok;
     if key.is_empty() || key.chars().count() > 128 || !chars_ok(key) {
         return Err(format!(
             "1 validation error detected: Value '{key}' at 'tags.key' failed to satisfy constraint: Member must have length between 1 and 128 and satisfy regular expression pattern: [\\p{{L}}\\p{{Z}}\\p{{N}}_.:/=+\\-@]+"
@@ -100,10 +108,13 @@ fn is_loopback_host(host_port: &str) -> bool {
             .is_ok_and(|ip| ip.is_loopback())
 }
 
-/// The name IAM gives an OIDC provider: its issuer URL without the scheme and trailing
-/// slashes (`https://host[:port]/path` → `host[:port]/path`). `http://` is accepted only for
-/// loopback hosts and only when `allow_http_loopback` (dev mode, tests). `None` when the URL
-/// is not an acceptable issuer.
+/// The name IAM gives an OIDC provider: its issuer URL without the scheme, kept as written
+/// otherwise (`https://host[:port]/path` → `host[:port]/path`; a trailing slash stays, as in
+/// `sts.windows.net/TENANT/`, so the provider's ARN and condition-key prefix match the
+/// issuer). `http://` is accepted only for loopback hosts and only when
+/// `allow_http_loopback` (dev mode, tests). `None` when the URL is not an acceptable issuer
+/// (no host, a query or fragment, an empty path segment, white space or control
+/// characters).
 pub fn oidc_issuer_host_path(url: &str, allow_http_loopback: bool) -> Option<String> {
     let rest = match url.strip_prefix("https://") {
         Some(r) => r,
@@ -115,9 +126,12 @@ pub fn oidc_issuer_host_path(url: &str, allow_http_loopback: bool) -> Option<Str
             r
         }
     };
-    let rest = rest.trim_end_matches('/');
     let host = rest.split('/').next().unwrap_or("");
-    if host.is_empty() || rest.contains(['?', '#', ' ']) || rest.chars().any(char::is_control) {
+    if host.is_empty()
+        || rest.contains(['?', '#', ' ', '\\'])
+        || rest.contains("//")
+        || rest.chars().any(char::is_control)
+    {
         return None;
     }
     Some(rest.to_owned())
@@ -157,6 +171,14 @@ mod tests {
         assert!(tag("", "x").is_err());
         assert!(tag("aws:foo", "x").is_err());
         assert!(tag("k", &"v".repeat(257)).is_err());
+        // Letters, numbers and separators of any script; no control characters.
+        assert!(tag("équipe données", "Ωmega 42 \u{a0}x").is_ok());
+        assert!(tag_chars_ok("a_b.c:d/e=f+g-h@i \u{3000}\u{2028}"));
+        for bad in ["a\tb", "a\nb", "a\rb", "a\u{0}b", "a\u{1b}b", "a*b", "a#b"] {
+            assert!(!tag_chars_ok(bad), "{bad:?}");
+            assert!(tag(bad, "v").is_err(), "{bad:?}");
+            assert!(tag("k", bad).is_err(), "{bad:?}");
+        }
     }
 
     #[test]
@@ -164,8 +186,18 @@ mod tests {
         let f = oidc_issuer_host_path;
         assert_eq!(
             f("https://idp.example.com/t/", false).as_deref(),
-            Some("idp.example.com/t")
+            Some("idp.example.com/t/")
         );
+        assert_eq!(
+            f("https://dev-12345678.okta.com/oauth2/default", false).as_deref(),
+            Some("dev-12345678.okta.com/oauth2/default")
+        );
+        assert_eq!(
+            f("https://sts.windows.net/8f9e2b5c/", false).as_deref(),
+            Some("sts.windows.net/8f9e2b5c/")
+        );
+        assert_eq!(f("https://idp.example.com//", false), None);
+        assert_eq!(f("https://idp.example.com/a//b", false), None);
         assert_eq!(
             f("https://127.0.0.1:8443", false).as_deref(),
             Some("127.0.0.1:8443")

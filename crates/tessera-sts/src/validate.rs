@@ -1,6 +1,7 @@
 //! Input rules for STS parameters, with AWS's constraint messages.
 
 use crate::{IDENTITY_CENTER_PROVIDER, StsError};
+use tessera_core::names::tag_chars_ok;
 use tessera_wire::query::QueryParams;
 
 type R<T> = Result<T, StsError>;
@@ -64,11 +65,6 @@ pub fn session_policy_text(doc: &str) -> R<()> {
             "1 validation error detected: Value at 'policy' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\u0009\\u000A\\u000D\\u0020-\\u00FF]+".into(),
         ))
     }
-}
-
-fn tag_chars_ok(s: &str) -> bool {
-    s.chars()
-        .all(|c| c.is_alphanumeric() || c.is_whitespace() || "_.:/=+-@".contains(c))
 }
 
 /// `Tags.member.N.Key/Value`: at most 50, keys 1–128 and values 0–256 of
@@ -209,6 +205,26 @@ mod tests {
             "ApplicationRole",
         ] {
             assert!(role_arn(bad, "aws").is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn session_tags_refuse_control_characters() {
+        let q = |query: &str| QueryParams::parse(&[query.as_bytes()]).unwrap();
+        let ok = q(
+            "Tags.member.1.Key=team&Tags.member.1.Value=data%20lake&Tags.member.2.Key=%C3%A9quipe&Tags.member.2.Value=x",
+        );
+        assert_eq!(tags(&ok).unwrap().len(), 2);
+        for bad in [
+            "Tags.member.1.Key=a%09b&Tags.member.1.Value=v",
+            "Tags.member.1.Key=a%0Ab&Tags.member.1.Value=v",
+            "Tags.member.1.Key=k&Tags.member.1.Value=a%0Db",
+            "Tags.member.1.Key=k&Tags.member.1.Value=a%00b",
+        ] {
+            assert!(
+                matches!(tags(&q(bad)), Err(StsError::ValidationError(_))),
+                "{bad}"
+            );
         }
     }
 

@@ -15,7 +15,10 @@
 //!   with made-up `kid`s cannot make Tessera hammer the IdP. Fetches for one issuer are single-flight.
 //! * **All network IO goes through the [`HttpFetch`] port.** [`ReqwestFetch`] is the production
 //!   implementation (HTTPS only, plain HTTP to loopback in dev mode, timeouts, a 1 MiB body cap, no
-//!   redirects); [`MemoryFetch`] is an in-memory implementation for tests.
+//!   redirects, and only public addresses unless a [`FetchPolicy`] allows more: discovery and
+//!   `jwks_uri` can never be pointed at the operator's private network, loopback or a cloud metadata
+//!   service, checked on the resolved address actually connected to); [`MemoryFetch`] is an in-memory
+//!   implementation for tests.
 //!
 //! Security rules enforced by [`OidcVerifier::verify`] (RFC 7519, RFC 7515, RFC 8725):
 //!
@@ -54,8 +57,10 @@ mod verifier;
 
 pub use error::OidcError;
 pub use fetch::{
-    FetchError, HttpFetch, MemoryFetch, ReqwestFetch, check_fetch_url, is_loopback_host,
+    FetchError, FetchPolicy, HttpFetch, MemoryFetch, ReqwestFetch, check_fetch_target,
+    check_fetch_url, is_loopback_host, is_restricted,
 };
+pub use ipnet::IpNet;
 pub use verifier::{MAX_LEEWAY_SECS, OidcVerifier, VerifiedToken, VerifierConfig, discovery_url};
 
 /// The signature algorithm type used in [`VerifierConfig::algorithms`] (re-exported from `jsonwebtoken`,

@@ -91,6 +91,8 @@ pub struct VerifiedToken {
     pub jti: Option<String>,
     /// `amr` (an array of strings or a single string), empty if absent.
     pub amr: Vec<String>,
+    /// `azp` (the authorized party), if present; a non-string `azp` is rejected.
+    pub authorized_party: Option<String>,
     /// All claims, for later mapping (email, groups, …).
     pub claims: Map<String, Value>,
 }
@@ -296,6 +298,7 @@ impl OidcVerifier {
             return Err(OidcError::MissingClaim("jti".into()));
         }
         let amr = string_or_array_claim(&claims, "amr")?.unwrap_or_default();
+        let authorized_party = string_claim(&claims, "azp")?.map(str::to_owned);
 
         // Times, in i128 so that no claim value can overflow.
         let now = i128::from(now);
@@ -350,6 +353,7 @@ impl OidcVerifier {
             not_before,
             jti,
             amr,
+            authorized_party,
             claims,
         })
     }

@@ -30,7 +30,7 @@ async fn verifies_a_real_oidc_provider_id_token() {
 
     assert_eq!(OidcVerifier::unverified_issuer(&token).unwrap(), issuer);
     let verifier = OidcVerifier::new(
-        Arc::new(ReqwestFetch::new(true).unwrap()),
+        Arc::new(ReqwestFetch::new(tessera_oidc::FetchPolicy::dev()).unwrap()),
         VerifierConfig {
             require_jti: true,
             ..VerifierConfig::default()

@@ -19,6 +19,7 @@ use tokio::net::TcpListener;
 struct TestServer {
     base: String,
     requests: Arc<AtomicUsize>,
+
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -127,7 +128,7 @@ fn token_for(issuer: &str) -> String {
 #[tokio::test]
 async fn verifies_end_to_end_over_loopback_http() {
     let server = idp_server().await;
-    let fetch = Arc::new(ReqwestFetch::new(true).unwrap());
+    let fetch = Arc::new(ReqwestFetch::new(tessera_oidc::FetchPolicy::dev()).unwrap());
     let verifier = OidcVerifier::new(fetch, VerifierConfig::default());
     let token = token_for(&server.base);
     assert_eq!(
@@ -151,7 +152,7 @@ async fn verifies_end_to_end_over_loopback_http() {
 #[tokio::test]
 async fn localhost_is_loopback() {
     let server = idp_server().await;
-    let fetch = ReqwestFetch::new(true).unwrap();
+    let fetch = ReqwestFetch::new(tessera_oidc::FetchPolicy::dev()).unwrap();
     let url = server.base.replace("127.0.0.1", "localhost") + "/jwks";
     let body = fetch.get(&url).await.unwrap();
     assert!(serde_json::from_slice::<serde_json::Value>(&body).unwrap()["keys"].is_array());
@@ -160,7 +161,7 @@ async fn localhost_is_loopback() {
 #[tokio::test]
 async fn plain_http_refused_without_dev_mode() {
     let server = idp_server().await;
-    let fetch = ReqwestFetch::new(false).unwrap();
+    let fetch = ReqwestFetch::new(tessera_oidc::FetchPolicy::public_only()).unwrap();
     assert!(!fetch.allows_insecure_loopback());
     let err = fetch
         .get(&format!("{}/jwks", server.base))
@@ -178,7 +179,7 @@ async fn plain_http_refused_without_dev_mode() {
 
 #[tokio::test]
 async fn non_loopback_http_refused_without_connecting() {
-    let fetch = ReqwestFetch::new(true).unwrap();
+    let fetch = ReqwestFetch::new(tessera_oidc::FetchPolicy::dev()).unwrap();
     for url in [
         "http://10.1.2.3/",
         "http://10.1.2.3:9000/.well-known/openid-configuration",
@@ -208,9 +209,50 @@ async fn non_loopback_http_refused_without_connecting() {
 }
 
 #[tokio::test]
+async fn private_targets_are_refused_by_default_even_by_name() {
+    // A listener that counts connections and closes each at once.
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let counter = accepted.clone();
+    let task = tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            counter.fetch_add(1, Ordering::SeqCst);
+            drop(stream);
+        }
+    });
+    let public = ReqwestFetch::new(tessera_oidc::FetchPolicy::public_only()).unwrap();
+    // An IP literal and a host name that resolves to loopback: both are refused on the
+    // address, before any connection is made.
+    for url in [
+        format!("https://127.0.0.1:{port}/jwks"),
+        format!("https://localhost:{port}/jwks"),
+        format!("https://[::ffff:127.0.0.1]:{port}/jwks"),
+    ] {
+        let err = public.get(&url).await.unwrap_err();
+        assert!(matches!(err, FetchError::NotAllowed(_)), "{url}: {err:?}");
+    }
+    assert_eq!(accepted.load(Ordering::SeqCst), 0);
+    // An operator's allow-list lets the same address through (the TLS handshake then fails
+    // on the closed connection, which shows that one was made).
+    let onprem = ReqwestFetch::new(tessera_oidc::FetchPolicy {
+        allow_insecure_loopback: false,
+        allowed_networks: vec!["127.0.0.0/8".parse().unwrap()],
+    })
+    .unwrap();
+    let err = onprem
+        .get(&format!("https://localhost:{port}/jwks"))
+        .await
+        .unwrap_err();
+    assert!(!matches!(err, FetchError::NotAllowed(_)), "{err:?}");
+    assert_eq!(accepted.load(Ordering::SeqCst), 1);
+    task.abort();
+}
+
+#[tokio::test]
 async fn redirects_errors_and_size_cap() {
     let server = idp_server().await;
-    let fetch = ReqwestFetch::new(true).unwrap();
+    let fetch = ReqwestFetch::new(tessera_oidc::FetchPolicy::dev()).unwrap();
     assert_eq!(
         fetch.get(&format!("{}/redirect", server.base)).await,
         Err(FetchError::Redirect(302))
@@ -238,7 +280,7 @@ async fn connection_refused_is_a_connect_error() {
         let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
         l.local_addr().unwrap().port()
     };
-    let fetch = ReqwestFetch::new(true).unwrap();
+    let fetch = ReqwestFetch::new(tessera_oidc::FetchPolicy::dev()).unwrap();
     let err = fetch
         .get(&format!("http://127.0.0.1:{port}/jwks"))
         .await

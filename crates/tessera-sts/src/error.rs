@@ -81,13 +81,38 @@ impl From<tessera_policy::PolicyError> for StsError {
     }
 }
 
+/// What callers of `AssumeRoleWithWebIdentity` are told when the identity provider's keys
+/// could not be fetched (AWS's wording). The reason (which host, which address, which
+/// status) goes to the log only: the caller is unauthenticated, and the detail would make
+/// the endpoint a probe into the operator's network.
+pub const IDP_COMMUNICATION_MESSAGE: &str = "Couldn't retrieve verification key from your identity provider, please reference AssumeRoleWithWebIdentity documentation for requirements";
+
 impl From<tessera_oidc::OidcError> for StsError {
     fn from(e: tessera_oidc::OidcError) -> Self {
         let m = e.to_string();
         match e.sts_error_code() {
             "ExpiredTokenException" => StsError::ExpiredToken(format!("Token expired: {m}")),
-            "IDPCommunicationError" => StsError::IdpCommunicationError(m),
+            "IDPCommunicationError" => {
+                tracing::warn!(error = %m, "AssumeRoleWithWebIdentity: identity provider unreachable");
+                StsError::IdpCommunicationError(IDP_COMMUNICATION_MESSAGE.into())
+            }
             _ => StsError::InvalidIdentityToken(m),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fetch_failures_do_not_leak_their_reason() {
+        let e = StsError::from(tessera_oidc::OidcError::Fetch(
+            "discovery document: connection failed: 10.0.0.7:8443 refused".into(),
+        ));
+        let aws = e.to_aws();
+        assert_eq!(aws.code, "IDPCommunicationError");
+        assert_eq!(aws.message, IDP_COMMUNICATION_MESSAGE);
+        assert!(!aws.message.contains("10.0.0.7"));
     }
 }

@@ -95,6 +95,34 @@ struct NewSession<'a> {
     web_identity: Option<WebIdentity>,
 }
 
+/// The condition keys a verified web identity token contributes, prefixed with the provider's
+/// name (its URL without the scheme, path included: `dev-12345678.okta.com/oauth2/default:aud`),
+/// as AWS documents them: `:sub`; `:amr` when the token has one; `:aud` is the token's
+/// authorized party (`azp`) when it names one and the accepted audience otherwise; when `azp`
+/// is present, `:azp` carries it and `:oaud` the accepted audience (the `aud` claim).
+fn web_identity_context(
+    provider: &str,
+    token: &tessera_oidc::VerifiedToken,
+    audience: &str,
+) -> ContextKeys {
+    let mut ctx = ContextKeys::new();
+    ctx.insert(format!("{provider}:sub"), token.subject.clone());
+    match &token.authorized_party {
+        Some(azp) => {
+            ctx.insert(format!("{provider}:aud"), azp.clone());
+            ctx.insert(format!("{provider}:azp"), azp.clone());
+            ctx.insert(format!("{provider}:oaud"), audience.to_owned());
+        }
+        None => {
+            ctx.insert(format!("{provider}:aud"), audience.to_owned());
+        }
+    }
+    if !token.amr.is_empty() {
+        ctx.insert_multi(format!("{provider}:amr"), token.amr.iter().cloned());
+    }
+    ctx
+}
+
 impl StsService {
     pub fn new(
         deployment: Deployment,
@@ -538,28 +566,42 @@ impl StsService {
         }
         let (role_account, _, _) = validate::role_arn(role_arn, &self.deployment.partition)?;
 
-        // The issuer must be an OIDC provider registered in the role's account.
+        // The issuer must be an OIDC provider registered in the role's account. The provider
+        // is named by the issuer URL without its scheme; one trailing slash more or less still
+        // names it (`https://idp.example.com` and `https://idp.example.com/`).
         let issuer = OidcVerifier::unverified_issuer(token)?;
-        let provider_url =
-            tessera_core::names::oidc_issuer_host_path(&issuer, self.allow_http_issuers)
-                .ok_or_else(|| {
-                    StsError::InvalidIdentityToken(format!(
-                        "The issuer {issuer} is not a valid OpenID Connect provider URL."
-                    ))
-                })?;
-        let provider_arn = format!(
-            "arn:{}:iam::{role_account}:oidc-provider/{provider_url}",
-            self.deployment.partition
-        );
-        let provider = self
-            .store
-            .get_oidc_provider(&provider_arn)
-            .await?
+        let no_provider = || {
+            StsError::InvalidIdentityToken(format!(
+                "No OpenIDConnect provider found in your account for {issuer}"
+            ))
+        };
+        let name = tessera_core::names::oidc_issuer_host_path(&issuer, self.allow_http_issuers)
             .ok_or_else(|| {
                 StsError::InvalidIdentityToken(format!(
-                    "No OpenIDConnect provider found in your account for {issuer}"
+                    "The issuer {issuer} is not a valid OpenID Connect provider URL."
                 ))
             })?;
+        let toggled = match name.strip_suffix('/') {
+            Some(bare) => bare.to_owned(),
+            None => format!("{name}/"),
+        };
+        let arn_of = |n: &str| {
+            format!(
+                "arn:{}:iam::{role_account}:oidc-provider/{n}",
+                self.deployment.partition
+            )
+        };
+        let provider = match self.store.get_oidc_provider(&arn_of(&name)).await? {
+            Some(p) => p,
+            None => self
+                .store
+                .get_oidc_provider(&arn_of(&toggled))
+                .await?
+                .ok_or_else(no_provider)?,
+        };
+        let provider_arn = provider.arn.clone();
+        // Condition keys and the response name the provider as it was registered.
+        let provider_url = provider.url.clone();
         // The token's issuer must be the provider's URL exactly (one trailing slash allowed),
         // so variants of one issuer cannot each start a key fetch.
         let scheme = if issuer.starts_with("https://") {
@@ -567,11 +609,9 @@ impl StsService {
         } else {
             "http"
         };
-        let canonical = format!("{scheme}://{}", provider.url);
+        let canonical = format!("{scheme}://{}", provider.url.trim_end_matches('/'));
         if issuer != canonical && issuer != format!("{canonical}/") {
-            return Err(StsError::InvalidIdentityToken(format!(
-                "No OpenIDConnect provider found in your account for {issuer}"
-            )));
+            return Err(no_provider());
         }
         // A provider without client ids accepts no audience (never "any").
         if provider.client_ids.is_empty() {
@@ -596,13 +636,8 @@ impl StsService {
         let role = role.ok_or_else(denied)?;
         let trust = role.trust.as_ref().ok_or_else(denied)?;
 
-        let mut ctx = ContextKeys::new();
+        let mut ctx = web_identity_context(&provider_url, &verified, &audience);
         ctx.insert("sts:RoleSessionName", session_name);
-        ctx.insert(format!("{provider_url}:aud"), audience.clone());
-        ctx.insert(format!("{provider_url}:sub"), verified.subject.clone());
-        if !verified.amr.is_empty() {
-            ctx.insert_multi(format!("{provider_url}:amr"), verified.amr.iter().cloned());
-        }
         ctx.insert("aws:FederatedProvider", provider_arn.clone());
         let canonical_arn = self.role_arn(&role);
         let principal = PrincipalRef::federated(provider_arn.clone());
@@ -679,5 +714,75 @@ impl StsService {
                 read_only: true,
             },
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tessera_oidc::VerifiedToken;
+    use tessera_policy::ContextValue;
+
+    fn token(azp: Option<&str>, amr: &[&str]) -> VerifiedToken {
+        VerifiedToken {
+            issuer: "https://dev-12345678.okta.com/oauth2/default".into(),
+            subject: "00u1abcd".into(),
+            audiences: vec!["aBc12345dBe6789FgH0".into()],
+            matched_audience: Some("aBc12345dBe6789FgH0".into()),
+            expires_at: 0,
+            issued_at: None,
+            not_before: None,
+            jti: None,
+            amr: amr.iter().map(|s| (*s).to_owned()).collect(),
+            authorized_party: azp.map(str::to_owned),
+            claims: Default::default(),
+        }
+    }
+
+    fn value(ctx: &ContextKeys, key: &str) -> Option<Vec<String>> {
+        ctx.get(key).map(|vs| {
+            vs.iter()
+                .map(|v| ContextValue::as_string(v).into_owned())
+                .collect()
+        })
+    }
+
+    #[test]
+    fn web_identity_keys_carry_the_provider_path() {
+        let p = "dev-12345678.okta.com/oauth2/default";
+        let ctx = web_identity_context(p, &token(None, &[]), "aBc12345dBe6789FgH0");
+        assert_eq!(
+            value(&ctx, &format!("{p}:aud")),
+            Some(vec!["aBc12345dBe6789FgH0".to_owned()])
+        );
+        assert_eq!(
+            value(&ctx, &format!("{p}:sub")),
+            Some(vec!["00u1abcd".to_owned()])
+        );
+        assert_eq!(value(&ctx, &format!("{p}:amr")), None);
+        assert_eq!(value(&ctx, &format!("{p}:oaud")), None);
+        assert_eq!(value(&ctx, &format!("{p}:azp")), None);
+        // With an authorized party, :aud is azp and :oaud the token's audience.
+        let ctx = web_identity_context(
+            p,
+            &token(Some("other-client"), &["pwd", "mfa"]),
+            "aBc12345dBe6789FgH0",
+        );
+        assert_eq!(
+            value(&ctx, &format!("{p}:aud")),
+            Some(vec!["other-client".to_owned()])
+        );
+        assert_eq!(
+            value(&ctx, &format!("{p}:azp")),
+            Some(vec!["other-client".to_owned()])
+        );
+        assert_eq!(
+            value(&ctx, &format!("{p}:oaud")),
+            Some(vec!["aBc12345dBe6789FgH0".to_owned()])
+        );
+        assert_eq!(
+            value(&ctx, &format!("{p}:amr")),
+            Some(vec!["pwd".to_owned(), "mfa".to_owned()])
+        );
     }
 }

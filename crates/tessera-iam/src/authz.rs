@@ -82,21 +82,30 @@ impl Authorizer {
     pub fn principal_ref(&self, caller: &Caller) -> PrincipalRef {
         let p = &self.deployment.partition;
         let acct = caller.account.as_str();
+        // The users' and roles' unique ids go with their ARNs: a policy saved while another
+        // entity of the same name existed does not match this one.
         match &caller.principal {
             Principal::Root => PrincipalRef::account_root(p, acct),
-            Principal::User { name, path, .. } => {
-                PrincipalRef::iam_user(p, acct, &format!("{path}{name}"))
-            }
+            Principal::User {
+                name,
+                path,
+                user_id,
+            } => PrincipalRef::iam_user(p, acct, &format!("{path}{name}"))
+                .with_entity_id(format!("arn:{p}:iam::{acct}:user{path}{name}"), user_id),
             Principal::AssumedRole {
                 role_name,
                 role_path,
+                role_id,
                 session_name,
-                ..
             } => PrincipalRef::role_session(
                 p,
                 acct,
                 &format!("{role_path}{role_name}"),
                 session_name,
+            )
+            .with_entity_id(
+                format!("arn:{p}:iam::{acct}:role{role_path}{role_name}"),
+                role_id,
             ),
         }
     }

@@ -131,7 +131,14 @@ impl Directory {
                 {
                     identity.extend(parse_stored(&mp.document, PolicyKind::Identity, &mp.arn));
                 }
-                let trust = parse_stored(&r.trust_policy, PolicyKind::Trust, &r.name);
+                let mut trust = parse_stored(&r.trust_policy, PolicyKind::Trust, &r.name);
+                // Principals were resolved to unique ids when the policy was saved: bind them,
+                // so a user or role re-created under the same name is not trusted.
+                if let (Some(t), Some(ids)) = (trust.as_mut(), r.trust_principal_ids.as_deref()) {
+                    t.bind_principal_ids(|arn| {
+                        ids.iter().find(|(a, _)| a == arn).map(|(_, id)| id.clone())
+                    });
+                }
                 let boundary = boundary_of(&r.permissions_boundary);
                 roles.push(RoleEntry {
                     record: r,

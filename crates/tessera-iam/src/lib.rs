@@ -324,6 +324,77 @@ impl IamService {
         ))
     }
 
+    /// The unique id of the IAM user or role `arn` names, if it exists now.
+    async fn entity_id(&self, arn: &str) -> R<Option<String>> {
+        let Some((account, kind, path, name)) = entity_arn_parts(arn, &self.deployment.partition)
+        else {
+            return Ok(None);
+        };
+        Ok(match kind {
+            "user" => self
+                .store
+                .get_user(account, name)
+                .await?
+                .filter(|u| u.path == path && u.name == name)
+                .map(|u| u.user_id),
+            _ => self
+                .store
+                .get_role(account, name)
+                .await?
+                .filter(|r| r.path == path && r.name == name)
+                .map(|r| r.role_id),
+        })
+    }
+
+    /// Resolve the IAM users and roles a trust policy names to their unique ids, as AWS does
+    /// when a policy is saved: the saved trust then applies to those entities only, not to a
+    /// user or role later re-created under the same name. An ARN naming no existing user or
+    /// role is refused, as AWS refuses it.
+    async fn resolve_principal_ids(&self, policy: &Policy) -> R<Vec<(String, String)>> {
+        let mut out = Vec::new();
+        for arn in policy.entity_principal_arns() {
+            match self.entity_id(&arn).await? {
+                Some(id) => out.push((arn, id)),
+                None => {
+                    return Err(IamError::MalformedPolicyDocument(format!(
+                        "Invalid principal in policy: \"AWS\":\"{arn}\""
+                    )));
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// A role as GetRole and ListRoles show it: a principal of the trust policy that no
+    /// longer exists (deleted, or re-created with another unique id) appears as the unique
+    /// id it was saved with, as in AWS.
+    fn shown(&self, mut role: RoleRecord) -> RoleRecord {
+        let Some(ids) = role.trust_principal_ids.as_deref() else {
+            return role;
+        };
+        let snapshot = self.authz.directory().snapshot();
+        let partition = &self.deployment.partition;
+        let replaced = tessera_policy::rewrite_aws_principals(&role.trust_policy, |value| {
+            let (_, saved) = ids.iter().find(|(arn, _)| arn == value)?;
+            let (account, kind, path, name) = entity_arn_parts(value, partition)?;
+            let current = match kind {
+                "user" => snapshot
+                    .user(account, name)
+                    .filter(|u| u.record.path == path && u.record.name == name)
+                    .map(|u| u.record.user_id.clone()),
+                _ => snapshot
+                    .role(account, name)
+                    .filter(|r| r.record.path == path && r.record.name == name)
+                    .map(|r| r.record.role_id.clone()),
+            };
+            (current.as_deref() != Some(saved.as_str())).then(|| saved.clone())
+        });
+        if let Some(doc) = replaced {
+            role.trust_policy = doc;
+        }
+        role
+    }
+
     async fn check_boundary(&self, acct: &str, arn: &str) -> R<()> {
         let ok = match self.store.get_managed_policy(arn).await? {
             Some(p) => p.account_id == acct,
@@ -369,7 +440,8 @@ impl IamService {
         }
         self.allow(caller, meta, "iam:CreateRole", &arn, extra)
             .await?;
-        Policy::parse(doc, PolicyKind::Trust)?;
+        let trust = Policy::parse(doc, PolicyKind::Trust)?;
+        let principal_ids = self.resolve_principal_ids(&trust).await?;
         if let Some(b) = boundary {
             self.check_boundary(acct, b).await?;
         }
@@ -380,6 +452,7 @@ impl IamService {
             path: path.to_owned(),
             description: description.map(str::to_owned),
             trust_policy: doc.to_owned(),
+            trust_principal_ids: Some(principal_ids),
             max_session_duration: max,
             permissions_boundary: boundary.map(str::to_owned),
             tags,
@@ -419,7 +492,7 @@ impl IamService {
             IamError::NoSuchEntity(format!("The role with name {name} cannot be found."))
         })?;
         let mut w = Writer::new();
-        render::role(&mut w, &self.deployment, &role);
+        render::role(&mut w, &self.deployment, &self.shown(role));
         Ok(Outcome {
             result_xml: w.finish(),
             details: read_details(
@@ -450,9 +523,9 @@ impl IamService {
         let (page, next) = paginate(roles, p, |r| r.name.to_ascii_lowercase())?;
         let mut w = Writer::new();
         w.open("Roles");
-        for r in &page {
+        for r in page {
             w.open("member");
-            render::role_fields(&mut w, &self.deployment, r, false);
+            render::role_fields(&mut w, &self.deployment, &self.shown(r), false);
             w.close("member");
         }
         w.close("Roles");
@@ -532,7 +605,8 @@ impl IamService {
         let mut role = role.ok_or_else(|| {
             IamError::NoSuchEntity(format!("The role with name {name} cannot be found."))
         })?;
-        Policy::parse(doc, PolicyKind::Trust)?;
+        let trust = Policy::parse(doc, PolicyKind::Trust)?;
+        role.trust_principal_ids = Some(self.resolve_principal_ids(&trust).await?);
         role.trust_policy = doc.to_owned();
         self.store.update_role(&role).await?;
         Ok(Outcome {
@@ -1478,6 +1552,29 @@ fn write_details(params: Value, resource: Resource) -> EventDetails {
     }
 }
 
+/// `arn:{partition}:iam::{account}:{user|role}{path}{name}` → (account, kind, path, name).
+fn entity_arn_parts<'a>(
+    arn: &'a str,
+    partition: &str,
+) -> Option<(&'a str, &'a str, String, &'a str)> {
+    let parts: Vec<&str> = arn.splitn(6, ':').collect();
+    let [_, p, "iam", "", account, resource] = parts.as_slice() else {
+        return None;
+    };
+    if *p != partition {
+        return None;
+    }
+    let (kind, rest) = resource.split_once('/')?;
+    if kind != "user" && kind != "role" {
+        return None;
+    }
+    let (path, name) = match rest.rsplit_once('/') {
+        Some((p, n)) => (format!("/{p}/"), n),
+        None => ("/".to_owned(), rest),
+    };
+    Some((account, kind, path, name))
+}
+
 fn parse_max_session(s: &str) -> R<i64> {
     match s.parse::<i64>() {
         Ok(n) if (3600..=43200).contains(&n) => Ok(n),
@@ -1532,7 +1629,7 @@ mod tests {
     fn oidc_urls() {
         assert_eq!(
             oidc_url("https://idp.example.com/tenant/", false).unwrap(),
-            "idp.example.com/tenant"
+            "idp.example.com/tenant/"
         );
         assert_eq!(
             oidc_url("https://127.0.0.1:8443", false).unwrap(),

@@ -42,10 +42,16 @@ impl PrincipalKind {
 /// A policy value naming an account (`"111111111111"` or
 /// `"arn:aws:iam::111111111111:root"`) matches every caller whose identifiers
 /// contain that account id or that account's root ARN.
+///
+/// `entity_ids` pairs the ARNs of IAM entities among the identifiers (the user's ARN, the
+/// role's ARN) with their unique ids (`AIDA…`, `AROA…`). A policy whose principal ARNs were
+/// bound to unique ids when it was saved ([`crate::Policy::bind_principal_ids`]) matches a
+/// caller only when these agree, as AWS does.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PrincipalRef {
     pub kind: PrincipalKind,
     pub identifiers: Vec<String>,
+    pub entity_ids: Vec<(String, String)>,
 }
 
 impl PrincipalRef {
@@ -57,7 +63,22 @@ impl PrincipalRef {
         Self {
             kind,
             identifiers: identifiers.into_iter().map(Into::into).collect(),
+            entity_ids: Vec::new(),
         }
+    }
+
+    /// Records the unique id of the IAM entity (user or role) whose ARN is `arn`.
+    pub fn with_entity_id(mut self, arn: impl Into<String>, id: impl Into<String>) -> Self {
+        self.entity_ids.push((arn.into(), id.into()));
+        self
+    }
+
+    /// The unique id recorded for the entity ARN `arn`, if any.
+    pub fn entity_id(&self, arn: &str) -> Option<&str> {
+        self.entity_ids
+            .iter()
+            .find(|(a, _)| a == arn)
+            .map(|(_, id)| id.as_str())
     }
 
     /// An `AWS` principal with the given identifiers.
@@ -115,10 +136,12 @@ impl PrincipalRef {
         ])
     }
 
+    #[cfg(test)]
     pub(crate) fn has_identifier(&self, id: &str) -> bool {
         self.identifiers.iter().any(|i| i == id)
     }
 
+    #[cfg(test)]
     pub(crate) fn has_identifier_ignore_case(&self, id: &str) -> bool {
         self.identifiers.iter().any(|i| i.eq_ignore_ascii_case(id))
     }

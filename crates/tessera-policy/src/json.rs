@@ -33,6 +33,47 @@ impl Json {
         }
     }
 
+    /// Compact JSON text, keys in their original order.
+    pub(crate) fn to_compact_string(&self) -> String {
+        let mut out = String::new();
+        self.write(&mut out);
+        out
+    }
+
+    fn write(&self, out: &mut String) {
+        let quote = |out: &mut String, s: &str| {
+            out.push_str(&serde_json::to_string(s).expect("strings serialise"));
+        };
+        match self {
+            Json::Null => out.push_str("null"),
+            Json::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+            Json::Number(n) => out.push_str(n),
+            Json::String(s) => quote(out, s),
+            Json::Array(items) => {
+                out.push('[');
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    item.write(out);
+                }
+                out.push(']');
+            }
+            Json::Object(entries) => {
+                out.push('{');
+                for (i, (k, v)) in entries.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    quote(out, k);
+                    out.push(':');
+                    v.write(out);
+                }
+                out.push('}');
+            }
+        }
+    }
+
     /// First key that occurs more than once in an object's entries.
     pub(crate) fn duplicate_key(entries: &[(String, Json)]) -> Option<&str> {
         for (i, (k, _)) in entries.iter().enumerate() {
@@ -127,6 +168,17 @@ mod tests {
         assert_eq!(entries[2].1, Json::Number("2.5".into()));
         assert_eq!(Json::duplicate_key(&entries), Some("b"));
         assert_eq!(entries[1].1.type_name(), "array");
+    }
+
+    #[test]
+    fn compact_round_trip_keeps_order() {
+        let doc = r#"{ "b" : 1, "a" : [true, null, "x\"y"], "c": {"z": -2.5} }"#;
+        let j = Json::parse(doc).unwrap();
+        assert_eq!(
+            j.to_compact_string(),
+            r#"{"b":1,"a":[true,null,"x\"y"],"c":{"z":-2.5}}"#
+        );
+        assert_eq!(Json::parse(&j.to_compact_string()), Some(j));
     }
 
     #[test]

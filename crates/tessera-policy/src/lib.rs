@@ -55,7 +55,7 @@ pub use error::{PolicyError, PolicyErrorKind};
 pub use policy::{
     Effect, Evaluation, GROUP_INLINE_AGGREGATE_MAX, MANAGED_POLICY_MAX, Policy, PolicyKind,
     PolicyVersion, RESOURCE_POLICY_MAX, ROLE_INLINE_AGGREGATE_MAX, SESSION_POLICY_MAX,
-    TRUST_POLICY_MAX, USER_INLINE_AGGREGATE_MAX, policy_size,
+    TRUST_POLICY_MAX, USER_INLINE_AGGREGATE_MAX, policy_size, rewrite_aws_principals,
 };
 
 #[cfg(test)]

@@ -374,6 +374,14 @@ fn parse_statement(
                 "Policy document should not specify a principal.",
             ));
         }
+        Some((true, _)) if kind == PolicyKind::Trust && effect == Effect::Allow => {
+            // AWS strongly advises against Allow + NotPrincipal; in a role trust policy it
+            // can only widen who may assume the role, so it is refused outright.
+            return Err(err(
+                PolicyErrorKind::InvalidPrincipal,
+                "NotPrincipal with \"Effect\": \"Allow\" is not supported in role trust policies; name the trusted principals in Principal instead.",
+            ));
+        }
         Some((negated, json)) => Some((negated, PrincipalSpec::parse(json)?)),
         None if kind.requires_principal() => {
             return Err(err(
@@ -423,10 +431,8 @@ impl Statement {
                 PrincipalMatch::No => return None,
                 m => m,
             },
-            Some((true, spec)) => match spec.matches(req.principal.as_ref()) {
-                PrincipalMatch::No => PrincipalMatch::Yes,
-                _ => return None,
-            },
+            Some((true, spec)) if spec.exempts(req.principal.as_ref()) => return None,
+            Some((true, _)) => PrincipalMatch::Yes,
         };
         if self.conditions.iter().all(|c| c.evaluate(ctx)) {
             Some(pm)
@@ -607,6 +613,87 @@ impl Policy {
     pub fn sids(&self) -> impl Iterator<Item = Option<&str>> {
         self.statements.iter().map(|s| s.sid.as_deref())
     }
+
+    /// The IAM user and role ARNs that `Principal` / `NotPrincipal` elements name, each
+    /// once, in document order. AWS resolves these to unique ids when a policy is saved.
+    pub fn entity_principal_arns(&self) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        for s in &self.statements {
+            if let Some((_, spec)) = &s.principal {
+                for arn in spec.entity_arns() {
+                    if !out.iter().any(|a| a == arn) {
+                        out.push(arn.to_owned());
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// Binds the user and role ARNs in `Principal` / `NotPrincipal` to the unique ids the
+    /// entities had when the policy was saved (`id_of` returns `None` for an ARN that was
+    /// not resolved, which then keeps matching by name). A bound ARN matches a caller only
+    /// when the caller's [`crate::PrincipalRef::entity_id`] for it is the same id: after the
+    /// user or role is deleted and re-created under the same name, the old grant is void.
+    pub fn bind_principal_ids(&mut self, id_of: impl Fn(&str) -> Option<String>) {
+        for s in &mut self.statements {
+            if let Some((_, spec)) = &mut s.principal {
+                spec.bind_ids(&id_of);
+            }
+        }
+    }
+}
+
+/// Rewrites the `AWS` values of every `Principal` / `NotPrincipal` element of a policy
+/// document: `replace` gets each value and returns its replacement, or `None` to keep it.
+/// Returns the rewritten document (compact JSON, key order kept), or `None` when nothing
+/// changed or the text is not a JSON object. IAM uses it to show the unique id in place of
+/// the ARN of a principal that no longer exists.
+pub fn rewrite_aws_principals(
+    doc: &str,
+    mut replace: impl FnMut(&str) -> Option<String>,
+) -> Option<String> {
+    let mut json = Json::parse(doc)?;
+    let Json::Object(top) = &mut json else {
+        return None;
+    };
+    let mut changed = false;
+    let mut rewrite_value = |v: &mut Json| {
+        if let Json::String(s) = v
+            && let Some(new) = replace(s)
+        {
+            *s = new;
+            changed = true;
+        }
+    };
+    let mut statements: Vec<&mut Json> = Vec::new();
+    for (k, v) in top.iter_mut() {
+        if k == "Statement" {
+            match v {
+                Json::Array(items) => statements.extend(items.iter_mut()),
+                other => statements.push(other),
+            }
+        }
+    }
+    for st in statements {
+        let Json::Object(fields) = st else { continue };
+        for (k, v) in fields.iter_mut() {
+            if k != "Principal" && k != "NotPrincipal" {
+                continue;
+            }
+            let Json::Object(kinds) = v else { continue };
+            for (kind, vals) in kinds.iter_mut() {
+                if kind != "AWS" {
+                    continue;
+                }
+                match vals {
+                    Json::Array(items) => items.iter_mut().for_each(&mut rewrite_value),
+                    other => rewrite_value(other),
+                }
+            }
+        }
+    }
+    changed.then(|| json.to_compact_string())
 }
 
 #[cfg(test)]
@@ -721,7 +808,7 @@ mod tests {
         let p = Policy::parse(
             r#"{"Version":"2012-10-17","Statement":[
                 {"Effect":"Allow","Principal":{"AWS":"111111111111"},"Action":"s3:GetObject","Resource":"arn:aws:s3:::b/*"},
-                {"Effect":"Deny","NotPrincipal":{"AWS":"arn:aws:iam::111111111111:role/Admin"},"Action":"s3:DeleteObject","Resource":"arn:aws:s3:::b/*"}]}"#,
+                {"Effect":"Deny","NotPrincipal":{"AWS":["111111111111","arn:aws:iam::111111111111:role/Admin","arn:aws:sts::111111111111:assumed-role/Admin/s"]},"Action":"s3:DeleteObject","Resource":"arn:aws:s3:::b/*"}]}"#,
             PolicyKind::Resource,
         )
         .unwrap();
@@ -733,6 +820,11 @@ mod tests {
         assert_eq!(p.evaluate(&r("s3:GetObject", &theirs)), None);
         assert_eq!(p.evaluate(&r("s3:DeleteObject", &ours)), Some(Effect::Deny));
         assert_eq!(p.evaluate(&r("s3:DeleteObject", &admin)), None);
+        let admin_other = PrincipalRef::role_session("aws", "111111111111", "Admin", "t");
+        assert_eq!(
+            p.evaluate(&r("s3:DeleteObject", &admin_other)),
+            Some(Effect::Deny)
+        );
         // Anonymous: NotPrincipal deny applies, account allow does not.
         assert_eq!(
             p.evaluate(&req("s3:DeleteObject", "arn:aws:s3:::b/k")),
@@ -1065,6 +1157,12 @@ mod tests {
                 "Invalid principal in policy: \"AWS\":\"foo\"",
             ),
             (
+                r#"{"Statement":{"Effect":"Allow","Action":"sts:AssumeRole","NotPrincipal":{"AWS":"arn:aws:iam::111111111111:user/bob"}}}"#,
+                PolicyKind::Trust,
+                K::InvalidPrincipal,
+                "NotPrincipal with \"Effect\": \"Allow\" is not supported in role trust policies; name the trusted principals in Principal instead.",
+            ),
+            (
                 r#"{"Statement":{"Sid":"a b","Effect":"Allow","Action":"*","Resource":"*"}}"#,
                 PolicyKind::Identity,
                 K::InvalidSid,
@@ -1106,6 +1204,132 @@ mod tests {
             assert_eq!((e.kind(), e.message()), (*ek, *msg), "{doc}");
             assert_eq!(e.to_string(), *msg);
         }
+    }
+
+    #[test]
+    fn not_principal_needs_every_level() {
+        let user = |acct: &str, name: &str| PrincipalRef::iam_user("aws", acct, name);
+        let deny = Policy::parse(
+            r#"{"Version":"2012-10-17","Statement":{"Effect":"Deny","NotPrincipal":{"AWS":["arn:aws:iam::111111111111:user/bob"]},"Action":"s3:*","Resource":"*"}}"#,
+            PolicyKind::Resource,
+        )
+        .unwrap();
+        let as_ = |p: PrincipalRef| req("s3:GetObject", "arn:aws:s3:::b/k").with_principal(p);
+        // Only the user's ARN is listed, not its account: Bob is not exempt either.
+        assert_eq!(
+            deny.evaluate(&as_(user("111111111111", "bob"))),
+            Some(Effect::Deny)
+        );
+        assert_eq!(
+            deny.evaluate(&as_(user("111111111111", "alice"))),
+            Some(Effect::Deny)
+        );
+        // Deny + NotPrincipal in a trust policy is accepted.
+        let trust = Policy::parse(
+            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"111111111111"},"Action":"sts:AssumeRole"},
+                {"Effect":"Deny","NotPrincipal":{"AWS":["arn:aws:iam::111111111111:user/bob","111111111111"]},"Action":"sts:AssumeRole"}]}"#,
+            PolicyKind::Trust,
+        )
+        .unwrap();
+        let assume = |p: PrincipalRef| {
+            req("sts:AssumeRole", "arn:aws:iam::111111111111:role/R").with_principal(p)
+        };
+        assert_eq!(
+            trust.evaluate(&assume(user("111111111111", "bob"))),
+            Some(Effect::Allow)
+        );
+        assert_eq!(
+            trust.evaluate(&assume(user("111111111111", "alice"))),
+            Some(Effect::Deny)
+        );
+        // In resource policies Allow + NotPrincipal keeps AWS's meaning: everyone whose
+        // every level is not listed is allowed, the listed user included unless the
+        // account is listed too.
+        let allow = Policy::parse(
+            r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","NotPrincipal":{"AWS":["arn:aws:iam::111111111111:user/bob","arn:aws:iam::111111111111:root"]},"Action":"s3:GetObject","Resource":"*"}}"#,
+            PolicyKind::Resource,
+        )
+        .unwrap();
+        assert_eq!(allow.evaluate(&as_(user("111111111111", "bob"))), None);
+        assert_eq!(
+            allow.evaluate(&as_(user("222222222222", "carol"))),
+            Some(Effect::Allow)
+        );
+        // A session is exempt only by its own session ARN: wildcards never name it.
+        let wild = Policy::parse(
+            r#"{"Version":"2012-10-17","Statement":{"Effect":"Deny","NotPrincipal":{"AWS":"*"},"Action":"s3:*","Resource":"*"}}"#,
+            PolicyKind::Resource,
+        )
+        .unwrap();
+        assert_eq!(
+            wild.evaluate(&as_(PrincipalRef::role_session(
+                "aws",
+                "111111111111",
+                "R",
+                "s"
+            ))),
+            Some(Effect::Deny)
+        );
+        assert_eq!(wild.evaluate(&as_(user("111111111111", "bob"))), None);
+    }
+
+    #[test]
+    fn bound_principal_ids() {
+        let doc = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":["arn:aws:iam::111111111111:user/bob","arn:aws:iam::111111111111:role/R","arn:aws:sts::111111111111:assumed-role/R/s","111111111111"]},"Action":"sts:AssumeRole"}]}"#;
+        let mut p = Policy::parse(doc, PolicyKind::Trust).unwrap();
+        assert_eq!(
+            p.entity_principal_arns(),
+            vec![
+                "arn:aws:iam::111111111111:user/bob".to_owned(),
+                "arn:aws:iam::111111111111:role/R".to_owned()
+            ]
+        );
+        p.bind_principal_ids(|arn| match arn {
+            "arn:aws:iam::111111111111:user/bob" => Some("AIDAOLDBOB".into()),
+            "arn:aws:iam::111111111111:role/R" => Some("AROAOLDR".into()),
+            _ => None,
+        });
+        let assume = |pr: PrincipalRef| {
+            p.evaluate_detailed(
+                &req("sts:AssumeRole", "arn:aws:iam::111111111111:role/T").with_principal(pr),
+            )
+        };
+        let bob = |id: &str| {
+            PrincipalRef::iam_user("aws", "111111111111", "bob")
+                .with_entity_id("arn:aws:iam::111111111111:user/bob", id)
+        };
+        assert!(assume(bob("AIDAOLDBOB")).allowed_directly);
+        // A re-created bob (another id) matches only through the account.
+        let e = assume(bob("AIDANEWBOB"));
+        assert!(e.allowed && !e.allowed_beyond_account);
+        let r = |id: &str| {
+            PrincipalRef::role_session("aws", "111111111111", "R", "x")
+                .with_entity_id("arn:aws:iam::111111111111:role/R", id)
+        };
+        assert!(assume(r("AROAOLDR")).allowed_beyond_account);
+        assert!(!assume(r("AROANEWR")).allowed_beyond_account);
+        // Session ARNs are not bound: the session s of a re-created R still matches by name.
+        let s = PrincipalRef::role_session("aws", "111111111111", "R", "s")
+            .with_entity_id("arn:aws:iam::111111111111:role/R", "AROANEWR");
+        assert!(assume(s).allowed_directly);
+    }
+
+    #[test]
+    fn rewriting_principals_for_display() {
+        let doc = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":["arn:aws:iam::111111111111:user/bob","111111111111"],"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole","Condition":{"StringEquals":{"aws:PrincipalArn":"arn:aws:iam::111111111111:user/bob"}}}]}"#;
+        let swap =
+            |v: &str| (v == "arn:aws:iam::111111111111:user/bob").then(|| "AIDAOLDBOB".to_owned());
+        assert_eq!(
+            rewrite_aws_principals(doc, swap).unwrap(),
+            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":["AIDAOLDBOB","111111111111"],"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole","Condition":{"StringEquals":{"aws:PrincipalArn":"arn:aws:iam::111111111111:user/bob"}}}]}"#
+        );
+        assert_eq!(rewrite_aws_principals(doc, |_| None), None);
+        assert_eq!(rewrite_aws_principals("not json", swap), None);
+        let single = r#"{"Statement":{"Effect":"Deny","NotPrincipal":{"AWS":"arn:aws:iam::111111111111:user/bob"},"Action":"*","Resource":"*"}}"#;
+        assert_eq!(
+            rewrite_aws_principals(single, swap).unwrap(),
+            r#"{"Statement":{"Effect":"Deny","NotPrincipal":{"AWS":"AIDAOLDBOB"},"Action":"*","Resource":"*"}}"#
+        );
     }
 
     #[test]

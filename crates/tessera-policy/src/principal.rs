@@ -13,12 +13,29 @@ enum PrincipalValue {
     /// `{"AWS": "123456789012"}` or `arn:…:iam::123456789012:root`: any
     /// principal of that account.
     Account(String),
-    /// A user, role, assumed-role session or federated-user ARN. `direct` is
-    /// true for ARNs that name the calling identity itself (IAM user,
-    /// assumed-role session, federated-user session) rather than a role.
-    AwsArn { arn: String, direct: bool },
+    /// A user, role, assumed-role session or federated-user ARN.
+    AwsArn {
+        arn: String,
+        kind: ArnKind,
+        /// The unique id (`AIDA…`, `AROA…`) of the user or role the ARN named when the
+        /// policy was saved ([`crate::Policy::bind_principal_ids`]). When set, the ARN
+        /// matches only a caller whose entity behind that ARN still has this id: a user or
+        /// role deleted and re-created under the same name is someone else.
+        bound_id: Option<String>,
+    },
     /// `Service`, `Federated` or `CanonicalUser` value.
     Other { kind: PrincipalKind, id: String },
+}
+
+/// What an ARN in a principal element names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ArnKind {
+    /// `arn:…:iam::ACCOUNT:user/…`: an IAM entity, matched as the calling user itself.
+    User,
+    /// `arn:…:iam::ACCOUNT:role/…`: an IAM entity; its sessions match through it.
+    Role,
+    /// `arn:…:sts::ACCOUNT:assumed-role/…` or `federated-user/…`: one session.
+    Session,
 }
 
 /// How a caller matched a principal list.
@@ -37,6 +54,33 @@ pub(crate) enum PrincipalMatch {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct PrincipalSpec {
     values: Vec<PrincipalValue>,
+}
+
+/// The levels of a caller's identity, as `NotPrincipal` sees them: an IAM user is its
+/// account and the user; a role session is its account, the role and the session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Level {
+    Account,
+    Entity,
+    Session,
+    /// A service, federated or canonical-user principal: one level.
+    Other,
+}
+
+fn level_of(kind: PrincipalKind, identifier: &str) -> Level {
+    if kind != PrincipalKind::Aws {
+        return Level::Other;
+    }
+    if is_account_id(identifier) || identifier.ends_with(":root") {
+        return Level::Account;
+    }
+    match identifier.splitn(6, ':').nth(5) {
+        Some(r) if r.starts_with("assumed-role/") || r.starts_with("federated-user/") => {
+            Level::Session
+        }
+        Some(_) => Level::Entity,
+        None => Level::Other,
+    }
 }
 
 fn invalid(text: String) -> PolicyError {
@@ -79,26 +123,21 @@ fn parse_aws(value: &str) -> Option<PrincipalValue> {
             .strip_prefix(prefix)
             .is_some_and(|rest| !rest.is_empty() && !rest.starts_with('/') && !rest.ends_with('/'))
     };
+    let arn = |kind| {
+        Some(PrincipalValue::AwsArn {
+            arn: value.to_owned(),
+            kind,
+            bound_id: None,
+        })
+    };
     match *service {
         "iam" if *resource == "root" => Some(PrincipalValue::Account((*account).to_owned())),
-        "iam" if named("user/") => Some(PrincipalValue::AwsArn {
-            arn: value.to_owned(),
-            direct: true,
-        }),
-        "iam" if named("role/") => Some(PrincipalValue::AwsArn {
-            arn: value.to_owned(),
-            direct: false,
-        }),
+        "iam" if named("user/") => arn(ArnKind::User),
+        "iam" if named("role/") => arn(ArnKind::Role),
         "sts" if named("assumed-role/") && resource.matches('/').count() >= 2 => {
-            Some(PrincipalValue::AwsArn {
-                arn: value.to_owned(),
-                direct: true,
-            })
+            arn(ArnKind::Session)
         }
-        "sts" if named("federated-user/") => Some(PrincipalValue::AwsArn {
-            arn: value.to_owned(),
-            direct: true,
-        }),
+        "sts" if named("federated-user/") => arn(ArnKind::Session),
         _ => None,
     }
 }
@@ -162,42 +201,95 @@ impl PrincipalSpec {
         }
     }
 
-    /// Does the caller match any listed principal?
+    /// The IAM user and role ARNs this element names (not sessions, accounts or services).
+    pub(crate) fn entity_arns(&self) -> impl Iterator<Item = &str> {
+        self.values.iter().filter_map(|v| match v {
+            PrincipalValue::AwsArn {
+                arn,
+                kind: ArnKind::User | ArnKind::Role,
+                ..
+            } => Some(arn.as_str()),
+            _ => None,
+        })
+    }
+
+    /// Bind user and role ARNs to the unique ids `id_of` gives for them.
+    pub(crate) fn bind_ids(&mut self, id_of: &dyn Fn(&str) -> Option<String>) {
+        for v in &mut self.values {
+            if let PrincipalValue::AwsArn {
+                arn,
+                kind: ArnKind::User | ArnKind::Role,
+                bound_id,
+            } = v
+            {
+                *bound_id = id_of(arn);
+            }
+        }
+    }
+
+    /// Does `v` name the caller's identifier `ident`?
+    fn names(v: &PrincipalValue, caller: &PrincipalRef, ident: &str) -> bool {
+        match v {
+            PrincipalValue::Everyone => true,
+            PrincipalValue::AnyAws => caller.kind == PrincipalKind::Aws,
+            PrincipalValue::Account(id) => {
+                caller.kind == PrincipalKind::Aws && (ident == id || is_root_of(ident, id))
+            }
+            PrincipalValue::AwsArn { arn, bound_id, .. } => {
+                caller.kind == PrincipalKind::Aws
+                    && ident == arn
+                    && bound_id
+                        .as_deref()
+                        .is_none_or(|id| caller.entity_id(arn) == Some(id))
+            }
+            PrincipalValue::Other { kind, id } => {
+                caller.kind == *kind
+                    && if *kind == PrincipalKind::Service {
+                        ident.eq_ignore_ascii_case(id)
+                    } else {
+                        ident == id
+                    }
+            }
+        }
+    }
+
+    /// Does the caller match any listed principal (the `Principal` element)?
     pub(crate) fn matches(&self, caller: Option<&PrincipalRef>) -> PrincipalMatch {
+        let Some(c) = caller else {
+            // Anonymous callers match only the wildcards.
+            let any = self
+                .values
+                .iter()
+                .any(|v| matches!(v, PrincipalValue::Everyone | PrincipalValue::AnyAws));
+            return if any {
+                PrincipalMatch::Yes
+            } else {
+                PrincipalMatch::No
+            };
+        };
         let mut best = PrincipalMatch::No;
         for v in &self.values {
-            let m = match (v, caller) {
-                (PrincipalValue::Everyone, _) => PrincipalMatch::Yes,
-                (PrincipalValue::AnyAws, None) => PrincipalMatch::Yes,
-                (PrincipalValue::AnyAws, Some(c)) if c.kind == PrincipalKind::Aws => {
-                    PrincipalMatch::Yes
-                }
-                (PrincipalValue::Account(id), Some(c))
-                    if c.kind == PrincipalKind::Aws
-                        && c.identifiers.iter().any(|i| i == id || is_root_of(i, id)) =>
+            let m = match v {
+                PrincipalValue::Everyone => PrincipalMatch::Yes,
+                PrincipalValue::AnyAws if c.kind == PrincipalKind::Aws => PrincipalMatch::Yes,
+                PrincipalValue::Account(_)
+                    if c.identifiers.iter().any(|i| Self::names(v, c, i)) =>
                 {
                     PrincipalMatch::Account
                 }
-                (PrincipalValue::AwsArn { arn, direct }, Some(c))
-                    if c.kind == PrincipalKind::Aws && c.has_identifier(arn) =>
+                PrincipalValue::AwsArn { kind, .. }
+                    if c.identifiers.iter().any(|i| Self::names(v, c, i)) =>
                 {
-                    if *direct {
-                        PrincipalMatch::Direct
-                    } else {
+                    if *kind == ArnKind::Role {
                         PrincipalMatch::Yes
+                    } else {
+                        PrincipalMatch::Direct
                     }
                 }
-                (PrincipalValue::Other { kind, id }, Some(c)) if c.kind == *kind => {
-                    let hit = if *kind == PrincipalKind::Service {
-                        c.has_identifier_ignore_case(id)
-                    } else {
-                        c.has_identifier(id)
-                    };
-                    if hit {
-                        PrincipalMatch::Yes
-                    } else {
-                        PrincipalMatch::No
-                    }
+                PrincipalValue::Other { .. }
+                    if c.identifiers.iter().any(|i| Self::names(v, c, i)) =>
+                {
+                    PrincipalMatch::Yes
                 }
                 _ => PrincipalMatch::No,
             };
@@ -207,6 +299,40 @@ impl PrincipalSpec {
             }
         }
         best
+    }
+
+    /// Is the caller exempt from a `NotPrincipal` element? As AWS documents it, only when
+    /// *every level* of its identity is listed: the account and the user for an IAM user;
+    /// the account, the role and the session for a role session. Naming one level (every
+    /// principal carries its account) exempts nobody. Wildcards never name a session level:
+    /// a session is exempt only by its own assumed-role (or federated-user) ARN.
+    pub(crate) fn exempts(&self, caller: Option<&PrincipalRef>) -> bool {
+        let Some(c) = caller else {
+            return self
+                .values
+                .iter()
+                .any(|v| matches!(v, PrincipalValue::Everyone | PrincipalValue::AnyAws));
+        };
+        if c.identifiers.is_empty() {
+            return false;
+        }
+        let named = |ident: &str| {
+            let session = level_of(c.kind, ident) == Level::Session;
+            self.values.iter().any(|v| {
+                !(session && matches!(v, PrincipalValue::Everyone | PrincipalValue::AnyAws))
+                    && Self::names(v, c, ident)
+            })
+        };
+        [Level::Account, Level::Entity, Level::Session, Level::Other]
+            .into_iter()
+            .all(|level| {
+                let mut idents = c
+                    .identifiers
+                    .iter()
+                    .filter(|i| level_of(c.kind, i) == level)
+                    .peekable();
+                idents.peek().is_none() || idents.any(|i| named(i))
+            })
     }
 }
 

@@ -116,7 +116,9 @@ impl Case {
             session_policies: session_refs.as_deref(),
             same_account: self.same_account,
             principal_is_root: self.root,
-            resource_policy_required: false,
+            // As production decides (tessera-iam's Authorizer): a role trust policy must
+            // always allow, whatever the identity policies say.
+            resource_policy_required: matches!(self.resource, Some((PolicyKind::Trust, _))),
         };
         let req = RequestContext::new(self.action, self.target)
             .with_principal(self.principal.clone())
@@ -220,10 +222,30 @@ const BUCKET_ALLOWS_ALICE: &str = r#"{"Version":"2012-10-17","Statement":{"Effec
 const BUCKET_DENIES_DELETE: &str = r#"{"Version":"2012-10-17","Statement":[
   {"Effect":"Deny","Principal":"*","Action":"s3:DeleteObject","Resource":"arn:aws:s3:::shared/*"}]}"#;
 
-/// Deny everyone except the named role (NotPrincipal + Deny).
+/// Deny everyone except the named role session (NotPrincipal + Deny). As AWS documents it,
+/// a session is exempt only when every level of its identity is listed: the account, the
+/// role and the assumed-role session.
 const BUCKET_ONLY_ADMIN: &str = r#"{"Version":"2012-10-17","Statement":{"Effect":"Deny",
+  "NotPrincipal":{"AWS":["arn:aws:iam::111111111111:root","arn:aws:iam::111111111111:role/Admin","arn:aws:sts::111111111111:assumed-role/Admin/ops"]},
+  "Action":"s3:*","Resource":["arn:aws:s3:::shared","arn:aws:s3:::shared/*"]}}"#;
+
+/// The same, forgetting the account ARN: then nobody is exempt.
+const BUCKET_ONLY_ADMIN_NO_ACCOUNT: &str = r#"{"Version":"2012-10-17","Statement":{"Effect":"Deny",
   "NotPrincipal":{"AWS":["arn:aws:iam::111111111111:role/Admin","arn:aws:sts::111111111111:assumed-role/Admin/ops"]},
   "Action":"s3:*","Resource":["arn:aws:s3:::shared","arn:aws:s3:::shared/*"]}}"#;
+
+/// AWS's first NotPrincipal example: deny everyone except user Bob of 444455556666, who is
+/// listed with his account's ARN.
+const BUCKET_ONLY_BOB: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Deny",
+  "NotPrincipal":{"AWS":["arn:aws:iam::444455556666:user/Bob","arn:aws:iam::444455556666:root"]},
+  "Action":"s3:*","Resource":["arn:aws:s3:::BUCKETNAME","arn:aws:s3:::BUCKETNAME/*"]}]}"#;
+
+/// AWS's second NotPrincipal example: deny everyone except the cross-account audit
+/// application's session, listed with its role and its account.
+const BUCKET_ONLY_AUDIT_APP: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Deny",
+  "NotPrincipal":{"AWS":["arn:aws:sts::444455556666:assumed-role/cross-account-read-only-role/cross-account-audit-app",
+    "arn:aws:iam::444455556666:role/cross-account-read-only-role","arn:aws:iam::444455556666:root"]},
+  "Action":"s3:*","Resource":["arn:aws:s3:::Bucket_Account_Audit","arn:aws:s3:::Bucket_Account_Audit/*"]}]}"#;
 
 /// Role trust policy for a third party using an external id.
 const TRUST_EXTERNAL_ID: &str = r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow",
@@ -437,6 +459,46 @@ fn cases() -> Vec<Case> {
             .resource(BUCKET_ONLY_ADMIN)
             .principal(role_session("Admin", "ops"))
             .expect(Allow),
+        Case::new("NotPrincipal deny: another session of the admin role denied", "s3:GetObject", "arn:aws:s3:::shared/k")
+            .identity(ADMIN)
+            .resource(BUCKET_ONLY_ADMIN)
+            .principal(role_session("Admin", "other"))
+            .expect(ExplicitDeny),
+        Case::new("NotPrincipal deny: without the account ARN the session is not exempt", "s3:GetObject", "arn:aws:s3:::shared/k")
+            .identity(ADMIN)
+            .resource(BUCKET_ONLY_ADMIN_NO_ACCOUNT)
+            .principal(role_session("Admin", "ops"))
+            .expect(ExplicitDeny),
+        Case::new("NotPrincipal deny (AWS example 1): user Bob exempt", "s3:GetObject", "arn:aws:s3:::BUCKETNAME/k")
+            .identity(ADMIN)
+            .resource(BUCKET_ONLY_BOB)
+            .principal(PrincipalRef::iam_user("aws", "444455556666", "Bob"))
+            .expect(Allow),
+        Case::new("NotPrincipal deny (AWS example 1): another user of Bob's account denied", "s3:GetObject", "arn:aws:s3:::BUCKETNAME/k")
+            .identity(ADMIN)
+            .resource(BUCKET_ONLY_BOB)
+            .principal(PrincipalRef::iam_user("aws", "444455556666", "Alice"))
+            .expect(ExplicitDeny),
+        Case::new("NotPrincipal deny (AWS example 1): the listed account's root user is exempt", "s3:GetObject", "arn:aws:s3:::BUCKETNAME/k")
+            .resource(BUCKET_ONLY_BOB)
+            .root()
+            .principal(PrincipalRef::account_root("aws", "444455556666"))
+            .expect(Allow),
+        Case::new("NotPrincipal deny (AWS example 1): user Bob of another account denied", "s3:GetObject", "arn:aws:s3:::BUCKETNAME/k")
+            .identity(ADMIN)
+            .resource(BUCKET_ONLY_BOB)
+            .principal(PrincipalRef::iam_user("aws", ACCT_A, "Bob"))
+            .expect(ExplicitDeny),
+        Case::new("NotPrincipal deny (AWS example 2): the audit app session exempt", "s3:GetObject", "arn:aws:s3:::Bucket_Account_Audit/k")
+            .identity(ADMIN)
+            .resource(BUCKET_ONLY_AUDIT_APP)
+            .principal(PrincipalRef::role_session("aws", "444455556666", "cross-account-read-only-role", "cross-account-audit-app"))
+            .expect(Allow),
+        Case::new("NotPrincipal deny (AWS example 2): another session of the role denied", "s3:GetObject", "arn:aws:s3:::Bucket_Account_Audit/k")
+            .identity(ADMIN)
+            .resource(BUCKET_ONLY_AUDIT_APP)
+            .principal(PrincipalRef::role_session("aws", "444455556666", "cross-account-read-only-role", "someone-else"))
+            .expect(ExplicitDeny),
         // --- cross account ------------------------------------------------
         Case::new("cross account: both allow", "s3:GetObject", "arn:aws:s3:::shared/k")
             .identity(S3_READ)

@@ -34,6 +34,10 @@ pub struct RoleRecord {
     pub path: String,
     pub description: Option<String>,
     pub trust_policy: String,
+    /// The unique ids (`AIDA…`, `AROA…`) of the IAM users and roles the trust policy names,
+    /// as (ARN, id) pairs resolved when the policy was saved. `None` for a policy saved
+    /// before Tessera recorded them.
+    pub trust_principal_ids: Option<Vec<(String, String)>>,
     pub max_session_duration: i64,
     pub permissions_boundary: Option<String>,
     pub tags: Vec<(String, String)>,

@@ -72,7 +72,7 @@ fn json_to_list(s: &str) -> Vec<String> {
     serde_json::from_str(s).unwrap_or_default()
 }
 
-const ROLE_COLS: &str = "account_id, name, role_id, path, description, trust_policy, max_session_duration, permissions_boundary, tags, created_at";
+const ROLE_COLS: &str = "account_id, name, role_id, path, description, trust_policy, max_session_duration, permissions_boundary, tags, created_at, trust_principal_ids";
 const POLICY_COLS: &str =
     "arn, account_id, name, policy_id, path, description, document, created_at";
 const USER_COLS: &str = "account_id, name, user_id, path, permissions_boundary, tags, created_at";
@@ -90,6 +90,9 @@ macro_rules! sql_store {
                 path: r.try_get("path")?,
                 description: r.try_get("description")?,
                 trust_policy: r.try_get("trust_policy")?,
+                trust_principal_ids: r
+                    .try_get::<Option<String>, _>("trust_principal_ids")?
+                    .map(|s| json_to_tags(&s)),
                 max_session_duration: r.try_get("max_session_duration")?,
                 permissions_boundary: r.try_get("permissions_boundary")?,
                 tags: json_to_tags(&r.try_get::<String, _>("tags")?),
@@ -231,7 +234,7 @@ macro_rules! sql_store {
 
             async fn create_role(&self, r: &RoleRecord) -> Result<()> {
                 sqlx::query(sqlx::AssertSqlSafe(format!(
-                    "INSERT INTO roles (name_key, {ROLE_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+                    "INSERT INTO roles (name_key, {ROLE_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
                 )))
                 .bind(name_key(&r.name))
                 .bind(&r.account_id)
@@ -244,6 +247,7 @@ macro_rules! sql_store {
                 .bind(&r.permissions_boundary)
                 .bind(tags_to_json(&r.tags))
                 .bind(r.created_at)
+                .bind(r.trust_principal_ids.as_deref().map(tags_to_json))
                 .execute(&self.pool)
                 .await?;
                 Ok(())
@@ -268,13 +272,14 @@ macro_rules! sql_store {
 
             async fn update_role(&self, r: &RoleRecord) -> Result<bool> {
                 let res = sqlx::query(
-                    "UPDATE roles SET description = $1, trust_policy = $2, max_session_duration = $3, permissions_boundary = $4, tags = $5 WHERE account_id = $6 AND name_key = $7",
+                    "UPDATE roles SET description = $1, trust_policy = $2, max_session_duration = $3, permissions_boundary = $4, tags = $5, trust_principal_ids = $6 WHERE account_id = $7 AND name_key = $8",
                 )
                 .bind(&r.description)
                 .bind(&r.trust_policy)
                 .bind(r.max_session_duration)
                 .bind(&r.permissions_boundary)
                 .bind(tags_to_json(&r.tags))
+                .bind(r.trust_principal_ids.as_deref().map(tags_to_json))
                 .bind(&r.account_id)
                 .bind(name_key(&r.name))
                 .execute(&self.pool)

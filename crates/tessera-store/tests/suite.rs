@@ -84,6 +84,7 @@ fn role(name: &str) -> RoleRecord {
         path: "/".into(),
         description: Some("d".into()),
         trust_policy: "{}".into(),
+        trust_principal_ids: None,
         max_session_duration: 3600,
         permissions_boundary: None,
         tags: vec![("team".into(), "data".into())],
@@ -167,6 +168,10 @@ async fn roles_and_inline_policies(s: Arc<dyn Store>) {
     changed.description = None;
     changed.max_session_duration = 7200;
     changed.trust_policy = "{\"Version\":\"2012-10-17\"}".into();
+    changed.trust_principal_ids = Some(vec![(
+        "arn:aws:iam::111111111111:user/bob".into(),
+        "AIDABOB".into(),
+    )]);
     assert!(s.update_role(&changed).await.unwrap());
     assert_eq!(
         s.get_role(ACCT, "ApplicationRole").await.unwrap(),

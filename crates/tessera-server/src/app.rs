@@ -124,7 +124,9 @@ where
         let started = Instant::now();
         let meta = RequestMeta {
             request_id: request_id.clone(),
-            source_ip: peer.ip(),
+            // Canonical form: an IPv4 client of a dual-stack listener (`::ffff:a.b.c.d`) is
+            // `a.b.c.d` for `aws:SourceIp` and in the audit record.
+            source_ip: peer.ip().to_canonical(),
             user_agent: req
                 .headers()
                 .get(http::header::USER_AGENT)
@@ -138,9 +140,66 @@ where
         };
         let method = req.method().clone();
         let path = req.uri().path().to_owned();
-        let h = pipeline(&app, req, &meta).await;
+        let (parts, body) = req.into_parts();
+        let route = classify(&parts);
+        let deadline = app.limits.request_timeout();
+        let (route_service, route_protocol) = route_protocol(&route, &parts);
+        // The work runs as its own task so that the deadline never cancels it half-way (a
+        // store write without its change-counter bump, say); the task writes the request's
+        // one audit record when it finishes, whatever the client was told.
+        let work = {
+            let app = app.clone();
+            let meta = meta.clone();
+            tokio::spawn(
+                async move {
+                    let h = pipeline(&app, &parts, body, &route, &meta).await;
+                    record_audit(&app, &meta, &h);
+                    h
+                }
+                .in_current_span(),
+            )
+        };
+        let failed = |e: AwsError| Handled {
+            service: route_service,
+            action: "Unknown".into(),
+            caller: None,
+            access_key_id: None,
+            details: None,
+            response: e.render(route_protocol, &meta.request_id),
+            error: Some(e),
+        };
+        let mut h = match tokio::time::timeout(deadline, work).await {
+            Ok(Ok(h)) => h,
+            Ok(Err(join)) => {
+                // A panic in a handler: the task wrote no record, so this is the one.
+                tracing::error!(error = %join, "request handler panicked");
+                let h = failed(internal_failure());
+                record_audit(&app, &meta, &h);
+                h
+            }
+            Err(_) => {
+                tracing::warn!(
+                    deadline_secs = deadline.as_secs(),
+                    "request not handled within its deadline; it completes in the background"
+                );
+                failed(AwsError::new(
+                    503,
+                    "ServiceUnavailable",
+                    "The request could not be completed in time. Please retry.",
+                ))
+            }
+        };
+        if h.error
+            .as_ref()
+            .is_some_and(|e| e.code == "RequestTimeout" || e.code == "ServiceUnavailable")
+        {
+            // Part of the request may still be unread: do not reuse the connection.
+            h.response.headers_mut().insert(
+                http::header::CONNECTION,
+                http::HeaderValue::from_static("close"),
+            );
+        }
         let status = h.response.status().as_u16();
-        record_audit(&app, &meta, &h);
         app.metrics
             .observe(h.service, &h.action, status, started.elapsed());
         tracing::info!(
@@ -168,29 +227,52 @@ fn header_bytes(headers: &http::HeaderMap) -> usize {
         .sum()
 }
 
-async fn pipeline<B>(app: &App, req: Request<B>, meta: &RequestMeta) -> Handled
+/// The service name (for audit and metrics) of a route before its request is parsed.
+fn route_service(route: &Route) -> &'static str {
+    match route {
+        Route::Query => "query",
+        Route::Json { .. } => "json",
+        Route::SsoOidc => "sso-oidc",
+        Route::S3Control => "s3control",
+        Route::Scim => "scim",
+        Route::S3 => "s3",
+    }
+}
+
+/// The service name and the error protocol of a route, for requests that fail before their
+/// service is known (query requests: the protocol is guessed from the signature).
+fn route_protocol(route: &Route, parts: &http::request::Parts) -> (&'static str, Protocol) {
+    let protocol = match route {
+        Route::Query => guess_query_protocol(parts),
+        Route::Json { .. } => Protocol::Json11,
+        Route::SsoOidc | Route::Scim => Protocol::RestJson,
+        Route::S3Control | Route::S3 => Protocol::RestXml,
+    };
+    (route_service(route), protocol)
+}
+
+async fn pipeline<B>(
+    app: &App,
+    parts: &http::request::Parts,
+    body: B,
+    route: &Route,
+    meta: &RequestMeta,
+) -> Handled
 where
     B: http_body::Body<Data = Bytes> + Send + 'static,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
-    let (parts, body) = req.into_parts();
-    let route = classify(&parts);
-    let (service, protocol) = match &route {
-        // Refined (by parsing the signature) only if the request fails before it is parsed.
-        Route::Query => (
-            "query",
-            Protocol::Query {
-                namespace: IAM_NAMESPACE,
-            },
-        ),
-        Route::Json { .. } => ("json", Protocol::Json11),
-        Route::SsoOidc => ("sso-oidc", Protocol::RestJson),
-        Route::S3Control => ("s3control", Protocol::RestXml),
-        Route::Scim => ("scim", Protocol::RestJson),
-        Route::S3 => ("s3", Protocol::RestXml),
+    let route = route.clone();
+    let service = route_service(&route);
+    // Refined (by parsing the signature) only if the request fails before it is parsed.
+    let protocol = match &route {
+        Route::Query => Protocol::Query {
+            namespace: IAM_NAMESPACE,
+        },
+        other => route_protocol(other, parts).1,
     };
     let error_protocol = || match route {
-        Route::Query => guess_query_protocol(&parts),
+        Route::Query => guess_query_protocol(parts),
         _ => protocol,
     };
     let fail = |service: &'static str, action: String, e: AwsError, protocol: Protocol| Handled {
@@ -225,11 +307,17 @@ where
     }
     match route {
         Route::Query => {
-            let body = match read_body(body, app.limits.max_body_bytes).await {
+            let body = match read_body(
+                body,
+                app.limits.max_body_bytes,
+                app.limits.body_read_timeout(),
+            )
+            .await
+            {
                 Ok(b) => b,
                 Err(e) => return fail("query", "Unknown".into(), e, error_protocol()),
             };
-            query(app, &parts, body, meta).await
+            query(app, parts, body, meta).await
         }
         Route::Json { target } => {
             let op = target.rsplit('.').next().unwrap_or("").to_owned();
@@ -249,7 +337,7 @@ where
             fail("sso-oidc", "CreateTokenWithIAM".into(), e, protocol)
         }
         Route::S3Control => {
-            let e = match crate::routing::s3control_account(&parts) {
+            let e = match crate::routing::s3control_account(parts) {
                 Err(e) => e,
                 Ok(_) => AwsError::new(
                     501,
@@ -278,12 +366,24 @@ where
     }
 }
 
-async fn read_body<B>(body: B, limit: usize) -> Result<Bytes, AwsError>
+/// Read a request body of at most `limit` bytes within `timeout`.
+async fn read_body<B>(
+    body: B,
+    limit: usize,
+    timeout: std::time::Duration,
+) -> Result<Bytes, AwsError>
 where
     B: http_body::Body<Data = Bytes> + Send + 'static,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
-    match Limited::new(body, limit).collect().await {
+    let Ok(read) = tokio::time::timeout(timeout, Limited::new(body, limit).collect()).await else {
+        return Err(AwsError::new(
+            400,
+            "RequestTimeout",
+            "Your socket connection to the server was not read from or written to within the timeout period. Idle connections will be closed.",
+        ));
+    };
+    match read {
         Ok(c) => Ok(c.to_bytes()),
         Err(e)
             if e.downcast_ref::<http_body_util::LengthLimitError>()

@@ -41,10 +41,37 @@ pub struct Config {
 #[serde(deny_unknown_fields)]
 pub struct OidcConfig {
     /// Accept `http://` OIDC issuers on loopback hosts (127.0.0.0/8, ::1, localhost) for IAM
-    /// OIDC providers and token verification. For local development only; `tessera dev` turns
-    /// it on. Default false: issuers must be `https://`.
+    /// OIDC providers and token verification, and let key fetches reach loopback addresses.
+    /// For local development only; `tessera dev` turns it on. Default false: issuers must be
+    /// `https://`.
     #[serde(default)]
     pub allow_http_loopback_issuers: bool,
+    /// Networks that OIDC discovery and JWKS fetches may reach although they are not public
+    /// (an on-premises identity provider), e.g. `["10.20.0.0/16"]`. Default: none, so fetches
+    /// go to public addresses only: never to loopback, private, link-local, unique-local or
+    /// cloud-metadata addresses, checked on the address actually connected to.
+    #[serde(default)]
+    pub allowed_networks: Vec<String>,
+}
+
+impl OidcConfig {
+    /// The fetch policy these settings describe (`allowed_networks` must be valid CIDRs; see
+    /// [`Config::validate`]).
+    pub fn fetch_policy(&self) -> Result<tessera_oidc::FetchPolicy, String> {
+        let allowed_networks = self
+            .allowed_networks
+            .iter()
+            .map(|n| {
+                n.parse::<tessera_oidc::IpNet>().map_err(|_| {
+                    format!("oidc.allowed_networks: {n:?} is not a network in CIDR form such as \"10.20.0.0/16\"")
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(tessera_oidc::FetchPolicy {
+            allow_insecure_loopback: self.allow_http_loopback_issuers,
+            allowed_networks,
+        })
+    }
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -86,6 +113,40 @@ pub struct Limits {
     /// Concurrent connections beyond which new ones wait. Default 1024.
     #[serde(default = "default_max_connections")]
     pub max_connections: usize,
+    /// Concurrent connections from one client address; further connections from it are
+    /// closed at once, so one client cannot take every connection. Default 128.
+    #[serde(default = "default_max_connections_per_client")]
+    pub max_connections_per_client: usize,
+    /// Time a client has to send a request's headers, in seconds. Default 30.
+    #[serde(default = "default_header_read_timeout")]
+    pub header_read_timeout_secs: u64,
+    /// Time a client has to send a request's whole body, in seconds; a slower body is
+    /// answered `RequestTimeout` and the connection closed. Default 30.
+    #[serde(default = "default_body_read_timeout")]
+    pub body_read_timeout_secs: u64,
+    /// A connection with no request in progress and no bytes moving for this long is
+    /// closed, in seconds. Default 60.
+    #[serde(default = "default_idle_timeout")]
+    pub idle_timeout_secs: u64,
+    /// Deadline for handling one request, from its headers to its response, in seconds;
+    /// past it the answer is `ServiceUnavailable` (retryable). Default 60.
+    #[serde(default = "default_request_timeout")]
+    pub request_timeout_secs: u64,
+}
+
+impl Limits {
+    pub fn header_read_timeout(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.header_read_timeout_secs.max(1))
+    }
+    pub fn body_read_timeout(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.body_read_timeout_secs.max(1))
+    }
+    pub fn idle_timeout(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.idle_timeout_secs.max(1))
+    }
+    pub fn request_timeout(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.request_timeout_secs.max(1))
+    }
 }
 
 impl Default for LogConfig {
@@ -103,6 +164,11 @@ impl Default for Limits {
             max_body_bytes: default_max_body(),
             max_header_bytes: default_max_headers(),
             max_connections: default_max_connections(),
+            max_connections_per_client: default_max_connections_per_client(),
+            header_read_timeout_secs: default_header_read_timeout(),
+            body_read_timeout_secs: default_body_read_timeout(),
+            idle_timeout_secs: default_idle_timeout(),
+            request_timeout_secs: default_request_timeout(),
         }
     }
 }
@@ -133,6 +199,21 @@ fn default_max_headers() -> usize {
 }
 fn default_max_connections() -> usize {
     1024
+}
+fn default_max_connections_per_client() -> usize {
+    128
+}
+fn default_header_read_timeout() -> u64 {
+    30
+}
+fn default_body_read_timeout() -> u64 {
+    30
+}
+fn default_idle_timeout() -> u64 {
+    60
+}
+fn default_request_timeout() -> u64 {
+    60
 }
 
 impl Config {
@@ -188,6 +269,7 @@ impl Config {
                 self.partition
             ));
         }
+        self.oidc.fetch_policy()?;
         Ok(())
     }
 }
@@ -218,13 +300,34 @@ mod tests {
             level = "debug"
             [limits]
             max_body_bytes = 65536
+            max_connections_per_client = 16
+            body_read_timeout_secs = 5
+            [oidc]
+            allowed_networks = ["10.20.0.0/16", "fd12:3456::/32"]
             "#,
         )
         .unwrap();
         assert_eq!(c.region, "eu-west-1");
         assert_eq!(c.limits.max_body_bytes, 65536);
         assert_eq!(c.limits.max_header_bytes, 16384);
+        assert_eq!(c.limits.max_connections_per_client, 16);
+        assert_eq!(c.limits.body_read_timeout().as_secs(), 5);
+        assert_eq!(c.limits.idle_timeout().as_secs(), 60);
+        assert_eq!(c.limits.request_timeout().as_secs(), 60);
         c.validate().unwrap();
+        let policy = c.oidc.fetch_policy().unwrap();
+        assert!(!policy.allow_insecure_loopback);
+        assert!(policy.allows("10.20.1.2".parse().unwrap()));
+        assert!(!policy.allows("10.21.1.2".parse().unwrap()));
+        // By default only public addresses.
+        let d = Config::parse("").unwrap().oidc.fetch_policy().unwrap();
+        assert_eq!(d, tessera_oidc::FetchPolicy::public_only());
+    }
+
+    #[test]
+    fn bad_networks_are_refused() {
+        let c = Config::parse("[oidc]\nallowed_networks = [\"10.20.0.0\"]").unwrap();
+        assert!(c.validate().unwrap_err().contains("oidc.allowed_networks"));
     }
 
     #[test]

@@ -270,7 +270,8 @@ async fn run(
     let addr = listener.local_addr()?;
     let ring = setup::load_ring(store.as_ref(), &master).await?;
     let allow_http = config.oidc.allow_http_loopback_issuers;
-    let fetch = tessera_oidc::ReqwestFetch::new(allow_http)
+    let fetch_policy = config.oidc.fetch_policy().map_err(anyhow::Error::msg)?;
+    let fetch = tessera_oidc::ReqwestFetch::new(fetch_policy)
         .map_err(|e| anyhow::anyhow!("OIDC HTTP client: {e}"))?;
     let oidc = Arc::new(tessera_oidc::OidcVerifier::new(
         Arc::new(fetch),

@@ -21,6 +21,7 @@ struct Series {
 pub struct Metrics {
     series: Mutex<BTreeMap<(String, String, u16), Series>>,
     audit_failures: std::sync::atomic::AtomicU64,
+    refused_connections: std::sync::atomic::AtomicU64,
 }
 
 fn label(s: &str) -> String {
@@ -43,6 +44,12 @@ impl Metrics {
                 s.buckets[i] += 1;
             }
         }
+    }
+
+    /// A connection closed at once because its client already held its share.
+    pub fn connection_refused(&self) {
+        self.refused_connections
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     }
 
     pub fn audit_failed(&self) {
@@ -108,6 +115,14 @@ impl Metrics {
             out,
             "tessera_audit_failures_total {}",
             self.audit_failures
+                .load(std::sync::atomic::Ordering::Relaxed)
+        );
+        out.push_str("# HELP tessera_connections_refused_total Connections closed at once because their client address held its share of connections.\n");
+        out.push_str("# TYPE tessera_connections_refused_total counter\n");
+        let _ = writeln!(
+            out,
+            "tessera_connections_refused_total {}",
+            self.refused_connections
                 .load(std::sync::atomic::Ordering::Relaxed)
         );
         out

@@ -1,7 +1,16 @@
-//! Listeners: the API endpoint and the optional admin endpoint (metrics, health), with a
-//! connection cap, header timeouts and graceful shutdown.
+//! Listeners: the API endpoint and the optional admin endpoint (metrics, health), with
+//! connection caps (in all and per client address), header, body, idle and per-request
+//! timeouts, and graceful shutdown.
+//!
+//! Slow clients cannot hold the endpoint: request headers must arrive within
+//! `limits.header_read_timeout_secs`, a body within `limits.body_read_timeout_secs` (see
+//! `app`), a whole request is answered within `limits.request_timeout_secs`, a connection
+//! with no request in progress and no bytes moving is closed after
+//! `limits.idle_timeout_secs`, and one client address holds at most
+//! `limits.max_connections_per_client` connections (further ones are closed at once).
 
 use crate::app::{App, handle};
+use crate::config::Limits;
 use bytes::Bytes;
 use http::{Request, Response, StatusCode};
 use http_body_util::Full;
@@ -10,28 +19,191 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
+use std::collections::HashMap;
 use std::future::Future;
-use std::sync::Arc;
-use std::time::Duration;
+use std::net::{IpAddr, SocketAddr};
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, watch};
 
 /// How long in-flight requests get to finish after a shutdown signal.
 const DRAIN: Duration = Duration::from_secs(10);
 
-fn http1() -> http1::Builder {
+fn http1(header_read_timeout: Duration) -> http1::Builder {
     let mut b = http1::Builder::new();
     b.timer(TokioTimer::new())
-        .header_read_timeout(Duration::from_secs(30))
+        .header_read_timeout(header_read_timeout)
         .max_buf_size(256 * 1024)
         .keep_alive(true);
     b
 }
 
+/// What a connection is doing: when bytes last moved, and how many requests are in progress.
+#[derive(Debug)]
+struct Activity {
+    base: Instant,
+    /// Milliseconds after `base` when bytes were last read or written.
+    last_ms: AtomicU64,
+    busy: AtomicUsize,
+}
+
+impl Activity {
+    fn new() -> Activity {
+        Activity {
+            base: Instant::now(),
+            last_ms: AtomicU64::new(0),
+            busy: AtomicUsize::new(0),
+        }
+    }
+
+    fn touch(&self) {
+        let ms = self.base.elapsed().as_millis() as u64;
+        self.last_ms.fetch_max(ms, Ordering::Relaxed);
+    }
+
+    fn last(&self) -> Instant {
+        self.base + Duration::from_millis(self.last_ms.load(Ordering::Relaxed))
+    }
+
+    /// Marks one request in progress until the guard drops.
+    fn busy(self: &Arc<Self>) -> BusyGuard {
+        self.busy.fetch_add(1, Ordering::SeqCst);
+        BusyGuard(self.clone())
+    }
+
+    /// Resolves once no request is in progress and no bytes have moved for `idle`.
+    async fn idle_for(&self, idle: Duration) {
+        loop {
+            let deadline = self.last() + idle;
+            tokio::time::sleep_until(deadline.into()).await;
+            if self.busy.load(Ordering::SeqCst) == 0 && self.last().elapsed() >= idle {
+                return;
+            }
+            if self.last() + idle <= Instant::now() {
+                // Busy (a request is being handled: its own deadline applies); look again later.
+                tokio::time::sleep(idle.min(Duration::from_secs(1))).await;
+            }
+        }
+    }
+}
+
+struct BusyGuard(Arc<Activity>);
+
+impl Drop for BusyGuard {
+    fn drop(&mut self) {
+        self.0.touch();
+        self.0.busy.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// A socket that records progress (bytes read or written) in its [`Activity`].
+struct Tracked<IO> {
+    inner: IO,
+    activity: Arc<Activity>,
+}
+
+impl<IO: AsyncRead + Unpin> AsyncRead for Tracked<IO> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        let before = buf.filled().len();
+        let r = Pin::new(&mut self.inner).poll_read(cx, buf);
+        if matches!(r, Poll::Ready(Ok(()))) && buf.filled().len() > before {
+            self.activity.touch();
+        }
+        r
+    }
+}
+
+impl<IO: AsyncWrite + Unpin> AsyncWrite for Tracked<IO> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        data: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        let r = Pin::new(&mut self.inner).poll_write(cx, data);
+        if matches!(r, Poll::Ready(Ok(n)) if n > 0) {
+            self.activity.touch();
+        }
+        r
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        let r = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
+        if matches!(r, Poll::Ready(Ok(n)) if n > 0) {
+            self.activity.touch();
+        }
+        r
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+}
+
+/// Open connections per client address.
+#[derive(Debug, Default)]
+struct ClientSlots {
+    open: Mutex<HashMap<IpAddr, usize>>,
+}
+
+impl ClientSlots {
+    fn take(self: &Arc<Self>, ip: IpAddr, max: usize) -> Option<ClientSlot> {
+        let mut open = self.open.lock().unwrap_or_else(|p| p.into_inner());
+        let n = open.entry(ip).or_insert(0);
+        if *n >= max {
+            return None;
+        }
+        *n += 1;
+        Some(ClientSlot {
+            slots: self.clone(),
+            ip,
+        })
+    }
+}
+
+struct ClientSlot {
+    slots: Arc<ClientSlots>,
+    ip: IpAddr,
+}
+
+impl Drop for ClientSlot {
+    fn drop(&mut self) {
+        let mut open = self.slots.open.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(n) = open.get_mut(&self.ip) {
+            *n -= 1;
+            if *n == 0 {
+                open.remove(&self.ip);
+            }
+        }
+    }
+}
+
 /// Serve the API on `listener` until `shutdown` resolves, then drain.
 pub async fn serve_api(app: Arc<App>, listener: TcpListener, mut shutdown: watch::Receiver<bool>) {
     let graceful = GracefulShutdown::new();
-    let permits = Arc::new(Semaphore::new(app.limits.max_connections.max(1)));
+    let limits: Limits = app.limits.clone();
+    let permits = Arc::new(Semaphore::new(limits.max_connections.max(1)));
+    let slots = Arc::new(ClientSlots::default());
     loop {
         let permit = tokio::select! {
             p = permits.clone().acquire_owned() => p.expect("semaphore is never closed"),
@@ -48,16 +220,44 @@ pub async fn serve_api(app: Arc<App>, listener: TcpListener, mut shutdown: watch
             },
             _ = shutdown.changed() => break,
         };
+        // One form per client: an IPv4 client of a dual-stack listener arrives as
+        // `::ffff:a.b.c.d`; policies (`aws:SourceIp`), audit records and the per-client cap
+        // all see `a.b.c.d`.
+        let peer = SocketAddr::new(peer.ip().to_canonical(), peer.port());
+        let Some(slot) = slots.take(peer.ip(), limits.max_connections_per_client.max(1)) else {
+            tracing::warn!(client = %peer.ip(), "connection closed: too many connections from this client");
+            app.metrics.connection_refused();
+            drop(stream);
+            continue;
+        };
+        let activity = Arc::new(Activity::new());
+        let io = TokioIo::new(Tracked {
+            inner: stream,
+            activity: activity.clone(),
+        });
         let app = app.clone();
+        let tracker = activity.clone();
         let svc = service_fn(move |req: Request<Incoming>| {
             let app = app.clone();
-            async move { Ok::<_, std::convert::Infallible>(handle(app, req, peer).await) }
+            let busy = tracker.busy();
+            async move {
+                let response = handle(app, req, peer).await;
+                drop(busy);
+                Ok::<_, std::convert::Infallible>(response)
+            }
         });
-        let conn = graceful.watch(http1().serve_connection(TokioIo::new(stream), svc));
+        let conn = graceful.watch(http1(limits.header_read_timeout()).serve_connection(io, svc));
+        let idle = limits.idle_timeout();
         tokio::spawn(async move {
             let _permit = permit;
-            if let Err(e) = conn.await {
-                tracing::debug!(error = %e, "connection ended with an error");
+            let _slot = slot;
+            tokio::select! {
+                r = conn => if let Err(e) = r {
+                    tracing::debug!(error = %e, "connection ended with an error");
+                },
+                _ = activity.idle_for(idle) => {
+                    tracing::debug!(client = %peer.ip(), "closing an idle connection");
+                }
             }
         });
     }
@@ -126,7 +326,9 @@ pub async fn serve_admin(
                 let fut = admin_response(&app, &req);
                 async move { Ok::<_, std::convert::Infallible>(fut.await) }
             });
-            let _ = http1().serve_connection(TokioIo::new(stream), svc).await;
+            let _ = http1(Duration::from_secs(30))
+                .serve_connection(TokioIo::new(stream), svc)
+                .await;
         });
     }
 }

@@ -2,153 +2,19 @@
 //! each gets its protocol's AWS error, writes exactly one audit record, and the server keeps
 //! serving.
 
+mod common;
+
 use aws_credential_types::Credentials;
 use aws_sigv4::http_request::{
     SignableBody, SignableRequest, SignatureLocation, SigningSettings, sign,
 };
 use aws_sigv4::sign::v4;
 use bytes::Bytes;
+use common::*;
 use http::Request;
-use http_body_util::{BodyExt, Full};
-use std::sync::Arc;
+use http_body_util::Full;
 use std::time::{Duration, SystemTime};
-use tessera_audit::MemorySink;
-use tessera_core::Deployment;
-use tessera_crypto::MasterKey;
-use tessera_server::app::{App, AppParts, handle};
-use tessera_server::config::Limits;
 use tessera_server::setup;
-
-struct Fixture {
-    app: Arc<App>,
-    audit: Arc<MemorySink>,
-    key: String,
-    secret: String,
-    _dir: tempfile::TempDir,
-}
-
-async fn fixture() -> Fixture {
-    let dir = tempfile::tempdir().unwrap();
-    let store = tessera_store::connect(&format!("sqlite://{}", dir.path().join("t.db").display()))
-        .await
-        .unwrap();
-    store.migrate().await.unwrap();
-    let master = MasterKey::generate();
-    let keys = setup::ensure_dev_accounts(store.as_ref(), &master)
-        .await
-        .unwrap();
-    let audit = Arc::new(MemorySink::default());
-    let limits = Limits {
-        max_body_bytes: 64 * 1024,
-        max_header_bytes: 8 * 1024,
-        max_connections: 16,
-    };
-    let ring = setup::load_ring(store.as_ref(), &master).await.unwrap();
-    let fetch = tessera_oidc::ReqwestFetch::new(true).unwrap();
-    let oidc = Arc::new(tessera_oidc::OidcVerifier::new(
-        Arc::new(fetch),
-        tessera_oidc::VerifierConfig::default(),
-    ));
-    let app = Arc::new(
-        App::build(AppParts {
-            deployment: Deployment::default(),
-            store,
-            master,
-            ring,
-            audit: audit.clone(),
-            limits,
-            oidc,
-            allow_http_issuers: true,
-        })
-        .await
-        .unwrap(),
-    );
-    Fixture {
-        app,
-        audit,
-        key: keys[0].1.clone(),
-        secret: keys[0].2.expose().to_owned(),
-        _dir: dir,
-    }
-}
-
-struct Reply {
-    status: u16,
-    body: String,
-}
-
-impl Reply {
-    fn code(&self) -> String {
-        let start = self.body.find("<Code>").map(|i| i + 6).unwrap_or(0);
-        let end = self.body.find("</Code>").unwrap_or(0);
-        self.body.get(start..end).unwrap_or("").to_owned()
-    }
-}
-
-fn form(pairs: &[(&str, &str)]) -> Vec<u8> {
-    form_urlencoded::Serializer::new(String::new())
-        .extend_pairs(pairs)
-        .finish()
-        .into_bytes()
-}
-
-/// Sign a POST form request the way botocore does (content-type;host;x-amz-date).
-fn signed(
-    f: &Fixture,
-    service: &str,
-    body: Vec<u8>,
-    time: SystemTime,
-    extra: &[(&str, &str)],
-) -> Request<Full<Bytes>> {
-    signed_with(&f.key, &f.secret, service, body, time, extra, None)
-}
-
-fn signed_with(
-    key: &str,
-    secret: &str,
-    service: &str,
-    body: Vec<u8>,
-    time: SystemTime,
-    extra: &[(&str, &str)],
-    token: Option<&str>,
-) -> Request<Full<Bytes>> {
-    let mut headers: Vec<(String, String)> = vec![
-        ("host".into(), "127.0.0.1:4566".into()),
-        (
-            "content-type".into(),
-            "application/x-www-form-urlencoded; charset=utf-8".into(),
-        ),
-    ];
-    for (k, v) in extra {
-        headers.push(((*k).into(), (*v).into()));
-    }
-    let identity = Credentials::new(key, secret, token.map(str::to_owned), None, "test").into();
-    let params = v4::SigningParams::builder()
-        .identity(&identity)
-        .region("us-east-1")
-        .name(service)
-        .time(time)
-        .settings(SigningSettings::default())
-        .build()
-        .unwrap()
-        .into();
-    let signable = SignableRequest::new(
-        "POST",
-        "http://127.0.0.1:4566/",
-        headers.iter().map(|(k, v)| (k.as_str(), v.as_str())),
-        SignableBody::Bytes(&body),
-    )
-    .unwrap();
-    let (instructions, _) = sign(signable, &params).unwrap().into_parts();
-    let mut b = Request::builder().method("POST").uri("/");
-    for (k, v) in &headers {
-        b = b.header(k, v);
-    }
-    for (k, v) in instructions.headers() {
-        b = b.header(k, v);
-    }
-    b.body(Full::new(Bytes::from(body))).unwrap()
-}
 
 fn presigned_get(f: &Fixture, query: &str, time: SystemTime, expires: u64) -> Request<Full<Bytes>> {
     let mut settings = SigningSettings::default();
@@ -190,13 +56,7 @@ fn presigned_get(f: &Fixture, query: &str, time: SystemTime, expires: u64) -> Re
 type Case<'a> = (&'a str, Request<Full<Bytes>>, u16, &'a str, &'a str);
 
 async fn send(f: &Fixture, req: Request<Full<Bytes>>) -> Reply {
-    let resp = handle(f.app.clone(), req, "127.0.0.1:5000".parse().unwrap()).await;
-    let status = resp.status().as_u16();
-    let body = resp.into_body().collect().await.unwrap().to_bytes();
-    Reply {
-        status,
-        body: String::from_utf8(body.to_vec()).unwrap(),
-    }
+    send_from(f, req, "127.0.0.1:5000".parse().unwrap()).await
 }
 
 fn now() -> SystemTime {
@@ -868,4 +728,166 @@ async fn key_rotation_keeps_old_sessions() {
     )
     .await;
     assert_eq!(r.status, 200, "{}", r.body);
+}
+
+/// As root: create `name` with an inline policy and an access key; returns (key id, secret).
+async fn user_with_policy(f: &Fixture, name: &str, policy: &str) -> (String, String) {
+    let iam = |pairs: &[(&str, &str)]| {
+        let mut v = vec![("Version", "2010-05-08")];
+        v.extend_from_slice(pairs);
+        signed(f, "iam", form(&v), now(), &[])
+    };
+    let r = send(f, iam(&[("Action", "CreateUser"), ("UserName", name)])).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let r = send(
+        f,
+        iam(&[
+            ("Action", "PutUserPolicy"),
+            ("UserName", name),
+            ("PolicyName", "p"),
+            ("PolicyDocument", policy),
+        ]),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let r = send(f, iam(&[("Action", "CreateAccessKey"), ("UserName", name)])).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    (
+        xml_value(&r.body, "AccessKeyId").unwrap(),
+        xml_value(&r.body, "SecretAccessKey").unwrap(),
+    )
+}
+
+#[tokio::test]
+async fn ipv4_mapped_clients_are_seen_as_ipv4() {
+    let f = fixture().await;
+    // May list roles, except from 10.0.0.0/8.
+    let policy = r#"{"Version":"2012-10-17","Statement":[
+        {"Effect":"Allow","Action":"iam:ListRoles","Resource":"*"},
+        {"Effect":"Deny","Action":"*","Resource":"*","Condition":{"IpAddress":{"aws:SourceIp":"10.0.0.0/8"}}}]}"#;
+    let (key, secret) = user_with_policy(&f, "netuser", policy).await;
+    let list = || {
+        signed_with(
+            &key,
+            &secret,
+            "iam",
+            form(&[("Action", "ListRoles"), ("Version", "2010-05-08")]),
+            now(),
+            &[],
+            None,
+        )
+    };
+    // An IPv4 client of a dual-stack listener arrives as ::ffff:10.1.2.3: the deny applies.
+    let mapped: std::net::SocketAddr = "[::ffff:10.1.2.3]:40000".parse().unwrap();
+    let r = send_from(&f, list(), mapped).await;
+    assert_eq!(
+        (r.status, r.code().as_str()),
+        (403, "AccessDenied"),
+        "{}",
+        r.body
+    );
+    let plain: std::net::SocketAddr = "10.1.2.3:40000".parse().unwrap();
+    let r = send_from(&f, list(), plain).await;
+    assert_eq!(r.code(), "AccessDenied");
+    let outside: std::net::SocketAddr = "[::ffff:192.0.2.7]:40000".parse().unwrap();
+    let r = send_from(&f, list(), outside).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    // The audit records carry the IPv4 form too.
+    let sources: Vec<String> = f
+        .audit
+        .records()
+        .iter()
+        .filter(|r| r.event_name == "ListRoles")
+        .map(|r| r.source_ip_address.clone())
+        .collect();
+    assert_eq!(sources, ["10.1.2.3", "10.1.2.3", "192.0.2.7"]);
+}
+
+/// A request body that never delivers anything.
+struct StalledBody;
+
+impl http_body::Body for StalledBody {
+    type Data = Bytes;
+    type Error = std::convert::Infallible;
+
+    fn poll_frame(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Bytes>, Self::Error>>> {
+        std::task::Poll::Pending
+    }
+}
+
+fn stalled_query_request() -> Request<StalledBody> {
+    Request::builder()
+        .method("POST")
+        .uri("/")
+        .header("host", "127.0.0.1:4566")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("content-length", "100")
+        .body(StalledBody)
+        .unwrap()
+}
+
+#[tokio::test]
+async fn stalled_bodies_time_out_and_requests_have_a_deadline() {
+    use http_body_util::BodyExt;
+    // A body that does not arrive within the body-read timeout: 400 RequestTimeout, and the
+    // connection is not reused.
+    let f = fixture_with(tessera_server::config::Limits {
+        body_read_timeout_secs: 1,
+        request_timeout_secs: 30,
+        ..test_limits()
+    })
+    .await;
+    let started = std::time::Instant::now();
+    let resp = tessera_server::app::handle(
+        f.app.clone(),
+        stalled_query_request(),
+        "127.0.0.1:5000".parse().unwrap(),
+    )
+    .await;
+    assert!(started.elapsed() < Duration::from_secs(10));
+    assert_eq!(resp.status(), 400);
+    assert_eq!(resp.headers()["connection"], "close");
+    let body = String::from_utf8(
+        resp.into_body()
+            .collect()
+            .await
+            .unwrap()
+            .to_bytes()
+            .to_vec(),
+    )
+    .unwrap();
+    assert!(body.contains("<Code>RequestTimeout</Code>"), "{body}");
+    let last = f.audit.records().pop().unwrap();
+    assert_eq!(last.error_code.as_deref(), Some("RequestTimeout"));
+
+    // A request that is not done by its deadline: 503 ServiceUnavailable (retryable).
+    let f = fixture_with(tessera_server::config::Limits {
+        body_read_timeout_secs: 30,
+        request_timeout_secs: 1,
+        ..test_limits()
+    })
+    .await;
+    let started = std::time::Instant::now();
+    let resp = tessera_server::app::handle(
+        f.app.clone(),
+        stalled_query_request(),
+        "127.0.0.1:5000".parse().unwrap(),
+    )
+    .await;
+    assert!(started.elapsed() < Duration::from_secs(10));
+    assert_eq!(resp.status(), 503);
+    let body = String::from_utf8(
+        resp.into_body()
+            .collect()
+            .await
+            .unwrap()
+            .to_bytes()
+            .to_vec(),
+    )
+    .unwrap();
+    assert!(body.contains("<Code>ServiceUnavailable</Code>"), "{body}");
+    assert_still_serving(&f).await;
 }

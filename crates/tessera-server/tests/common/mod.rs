@@ -1,0 +1,179 @@
+//! Shared by the server's integration tests: an in-process [`App`] on a scratch SQLite store
+//! with the dev accounts, and requests signed the way botocore signs them.
+
+#![allow(dead_code)]
+
+use aws_credential_types::Credentials;
+use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
+use aws_sigv4::sign::v4;
+use bytes::Bytes;
+use http::Request;
+use http_body_util::{BodyExt, Full};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::SystemTime;
+use tessera_audit::MemorySink;
+use tessera_core::Deployment;
+use tessera_crypto::MasterKey;
+use tessera_server::app::{App, AppParts, handle};
+use tessera_server::config::Limits;
+use tessera_server::setup;
+
+pub struct Fixture {
+    pub app: Arc<App>,
+    pub audit: Arc<MemorySink>,
+    pub key: String,
+    pub secret: String,
+    _dir: tempfile::TempDir,
+}
+
+/// The limits the bad-input tests run with.
+pub fn test_limits() -> Limits {
+    Limits {
+        max_body_bytes: 64 * 1024,
+        max_header_bytes: 8 * 1024,
+        max_connections: 16,
+        ..Limits::default()
+    }
+}
+
+pub async fn fixture() -> Fixture {
+    fixture_with(test_limits()).await
+}
+
+pub async fn fixture_with(limits: Limits) -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let store = tessera_store::connect(&format!("sqlite://{}", dir.path().join("t.db").display()))
+        .await
+        .unwrap();
+    store.migrate().await.unwrap();
+    let master = MasterKey::generate();
+    let keys = setup::ensure_dev_accounts(store.as_ref(), &master)
+        .await
+        .unwrap();
+    let audit = Arc::new(MemorySink::default());
+    let ring = setup::load_ring(store.as_ref(), &master).await.unwrap();
+    let fetch = tessera_oidc::ReqwestFetch::new(tessera_oidc::FetchPolicy::dev()).unwrap();
+    let oidc = Arc::new(tessera_oidc::OidcVerifier::new(
+        Arc::new(fetch),
+        tessera_oidc::VerifierConfig::default(),
+    ));
+    let app = Arc::new(
+        App::build(AppParts {
+            deployment: Deployment::default(),
+            store,
+            master,
+            ring,
+            audit: audit.clone(),
+            limits,
+            oidc,
+            allow_http_issuers: true,
+        })
+        .await
+        .unwrap(),
+    );
+    Fixture {
+        app,
+        audit,
+        key: keys[0].1.clone(),
+        secret: keys[0].2.expose().to_owned(),
+        _dir: dir,
+    }
+}
+
+pub struct Reply {
+    pub status: u16,
+    pub body: String,
+}
+
+impl Reply {
+    pub fn code(&self) -> String {
+        let start = self.body.find("<Code>").map(|i| i + 6).unwrap_or(0);
+        let end = self.body.find("</Code>").unwrap_or(0);
+        self.body.get(start..end).unwrap_or("").to_owned()
+    }
+}
+
+pub fn form(pairs: &[(&str, &str)]) -> Vec<u8> {
+    form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(pairs)
+        .finish()
+        .into_bytes()
+}
+
+/// Sign a POST form request the way botocore does (content-type;host;x-amz-date).
+pub fn signed(
+    f: &Fixture,
+    service: &str,
+    body: Vec<u8>,
+    time: SystemTime,
+    extra: &[(&str, &str)],
+) -> Request<Full<Bytes>> {
+    signed_with(&f.key, &f.secret, service, body, time, extra, None)
+}
+
+pub fn signed_with(
+    key: &str,
+    secret: &str,
+    service: &str,
+    body: Vec<u8>,
+    time: SystemTime,
+    extra: &[(&str, &str)],
+    token: Option<&str>,
+) -> Request<Full<Bytes>> {
+    let mut headers: Vec<(String, String)> = vec![
+        ("host".into(), "127.0.0.1:4566".into()),
+        (
+            "content-type".into(),
+            "application/x-www-form-urlencoded; charset=utf-8".into(),
+        ),
+    ];
+    for (k, v) in extra {
+        headers.push(((*k).into(), (*v).into()));
+    }
+    let identity = Credentials::new(key, secret, token.map(str::to_owned), None, "test").into();
+    let params = v4::SigningParams::builder()
+        .identity(&identity)
+        .region("us-east-1")
+        .name(service)
+        .time(time)
+        .settings(SigningSettings::default())
+        .build()
+        .unwrap()
+        .into();
+    let signable = SignableRequest::new(
+        "POST",
+        "http://127.0.0.1:4566/",
+        headers.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+        SignableBody::Bytes(&body),
+    )
+    .unwrap();
+    let (instructions, _) = sign(signable, &params).unwrap().into_parts();
+    let mut b = Request::builder().method("POST").uri("/");
+    for (k, v) in &headers {
+        b = b.header(k, v);
+    }
+    for (k, v) in instructions.headers() {
+        b = b.header(k, v);
+    }
+    b.body(Full::new(Bytes::from(body))).unwrap()
+}
+
+/// Send `req` through the pipeline as if it came from `peer`.
+pub async fn send_from(f: &Fixture, req: Request<Full<Bytes>>, peer: SocketAddr) -> Reply {
+    let resp = handle(f.app.clone(), req, peer).await;
+    let status = resp.status().as_u16();
+    let body = resp.into_body().collect().await.unwrap().to_bytes();
+    Reply {
+        status,
+        body: String::from_utf8(body.to_vec()).unwrap(),
+    }
+}
+
+/// A value between `<{tag}>` and `</{tag}>` in an XML reply.
+pub fn xml_value(body: &str, tag: &str) -> Option<String> {
+    let open = format!("<{tag}>");
+    let start = body.find(&open)? + open.len();
+    let end = start + body[start..].find(&format!("</{tag}>"))?;
+    Some(body[start..end].to_owned())
+}

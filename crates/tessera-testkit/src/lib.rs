@@ -73,7 +73,10 @@ pub struct DevServer {
     pub manifest_path: PathBuf,
 }
 
-/// Path of the `tessera` binary under test.
+/// Path of the `tessera` binary under test. Without `TESSERA_BIN`, it is the one next to the
+/// test executable, and it must not be older than the server's sources (a stale binary would
+/// test yesterday's server): the test script builds it first; by hand, run
+/// `cargo build --bin tessera`.
 pub fn tessera_bin() -> PathBuf {
     if let Ok(p) = std::env::var("TESSERA_BIN") {
         return PathBuf::from(p);
@@ -87,7 +90,73 @@ pub fn tessera_bin() -> PathBuf {
         "{} not found: build it first (cargo build --bin tessera) or set TESSERA_BIN",
         bin.display()
     );
+    static CHECKED: std::sync::OnceLock<()> = std::sync::OnceLock::new();
+    CHECKED.get_or_init(|| {
+        let built = std::fs::metadata(&bin)
+            .and_then(|m| m.modified())
+            .expect("binary mtime");
+        let crates = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .parent()
+            .expect("crates dir")
+            .to_owned();
+        if let Some((newest, path)) = newest_server_source(&crates)
+            && newest > built
+        {
+            panic!(
+                "{} is older than {}: rebuild it (cargo build --bin tessera; ./scripts/test does) or set TESSERA_BIN",
+                bin.display(),
+                path.display()
+            );
+        }
+    });
     bin
+}
+
+/// The newest source file that goes into the `tessera` binary: everything under `crates/*/`
+/// (`src`, `migrations`, `Cargo.toml`) except this test kit, and the workspace manifest and
+/// lock file.
+fn newest_server_source(crates: &Path) -> Option<(std::time::SystemTime, PathBuf)> {
+    fn walk(dir: &Path, best: &mut Option<(std::time::SystemTime, PathBuf)>) {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for e in entries.flatten() {
+            let p = e.path();
+            let Ok(meta) = e.metadata() else { continue };
+            if meta.is_dir() {
+                walk(&p, best);
+            } else if let Ok(t) = meta.modified()
+                && best.as_ref().is_none_or(|(b, _)| t > *b)
+            {
+                *best = Some((t, p));
+            }
+        }
+    }
+    let mut best = None;
+    for e in std::fs::read_dir(crates).ok()?.flatten() {
+        let dir = e.path();
+        if dir.file_name().is_some_and(|n| n == "tessera-testkit") {
+            continue;
+        }
+        walk(&dir.join("src"), &mut best);
+        walk(&dir.join("migrations"), &mut best);
+        let manifest = dir.join("Cargo.toml");
+        if let Ok(t) = std::fs::metadata(&manifest).and_then(|m| m.modified())
+            && best.as_ref().is_none_or(|(b, _)| t > *b)
+        {
+            best = Some((t, manifest));
+        }
+    }
+    let root = crates.parent()?;
+    for f in ["Cargo.toml", "Cargo.lock"] {
+        let p = root.join(f);
+        if let Ok(t) = std::fs::metadata(&p).and_then(|m| m.modified())
+            && best.as_ref().is_none_or(|(b, _)| t > *b)
+        {
+            best = Some((t, p));
+        }
+    }
+    best
 }
 
 impl DevServer {
@@ -250,6 +319,12 @@ fn node(dir: &Path, args: &[&str]) -> String {
 impl TestIdp {
     /// Start the IdP with the example users and clients, in `work` (a scratch directory).
     pub fn start(work: &Path) -> TestIdp {
+        Self::start_under(work, "")
+    }
+
+    /// As [`TestIdp::start`], serving the provider under `path` (e.g. `/oauth2/default`), so
+    /// that its issuer has a path as Okta's, Keycloak's and Entra's issuers do.
+    pub fn start_under(work: &Path, path: &str) -> TestIdp {
         use std::io::BufRead;
         let dir = idp_dir();
         let jwks = work.join("idp-jwks.json");
@@ -263,7 +338,7 @@ impl TestIdp {
         std::fs::write(&config_path, config.to_string()).unwrap();
         let mut child = Command::new("node")
             .current_dir(&dir)
-            .args(["idp.mjs", "--port", "0", "--config"])
+            .args(["idp.mjs", "--port", "0", "--path", path, "--config"])
             .arg(&config_path)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -329,12 +404,10 @@ impl TestIdp {
         )
     }
 
-    /// `host:port` as IAM names the provider.
+    /// `host:port[/path]`: the issuer without its scheme, as IAM names the provider (and as
+    /// condition keys are prefixed).
     pub fn host_path(&self) -> String {
-        self.issuer
-            .trim_start_matches("http://")
-            .trim_end_matches('/')
-            .to_owned()
+        self.issuer.trim_start_matches("http://").to_owned()
     }
 }
 

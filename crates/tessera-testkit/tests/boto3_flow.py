@@ -1,7 +1,9 @@
 """The foundation flow through boto3, against a running `tessera dev`.
 
 Usage: python boto3_flow.py MANIFEST TRUST_POLICY_FILE
-Exits non-zero (with a message) on the first failed expectation.
+Exits non-zero (with a message) on the first failed expectation, and prints "boto3 flow ok"
+as its last line only when every expectation held. Expectations are checked with `check`, not
+`assert`, so that they hold under `python -O` / PYTHONOPTIMIZE as well.
 """
 import json
 import sys
@@ -16,6 +18,15 @@ root = manifest["accounts"][0]
 cfg = Config(retries={"max_attempts": 1, "mode": "standard"})
 
 
+class FlowFailure(Exception):
+    pass
+
+
+def check(condition, message=""):
+    if not condition:
+        raise FlowFailure(f"expectation failed: {message}")
+
+
 def client(service, key_id, secret):
     return boto3.client(service, endpoint_url=manifest["endpoint"], region_name=manifest["region"],
                         aws_access_key_id=key_id, aws_secret_access_key=secret, config=cfg)
@@ -26,33 +37,33 @@ def expect_error(code, fn, *args, **kwargs):
         fn(*args, **kwargs)
     except botocore.exceptions.ClientError as e:
         got = e.response["Error"]["Code"]
-        assert got == code, f"expected {code}, got {got}: {e}"
+        check(got == code, f"expected {code}, got {got}: {e}")
         return e
-    raise AssertionError(f"expected {code}, call succeeded")
+    raise FlowFailure(f"expected {code}, call succeeded")
 
 
 iam = client("iam", root["access_key_id"], root["secret_access_key"])
 sts = client("sts", root["access_key_id"], root["secret_access_key"])
 
 ident = sts.get_caller_identity()
-assert ident["Arn"] == f"arn:aws:iam::{root['account_id']}:root", ident
-assert ident["Account"] == root["account_id"], ident
+check(ident["Arn"] == f"arn:aws:iam::{root['account_id']}:root", ident)
+check(ident["Account"] == root["account_id"], ident)
 
 role = iam.create_role(RoleName="ApplicationRole", AssumeRolePolicyDocument=trust,
                        Description="application role", Tags=[{"Key": "team", "Value": "data"}])["Role"]
-assert role["Arn"] == f"arn:aws:iam::{root['account_id']}:role/ApplicationRole", role
+check(role["Arn"] == f"arn:aws:iam::{root['account_id']}:role/ApplicationRole", role)
 # botocore decodes the URL-encoded document IAM returns into a dict.
-assert role["AssumeRolePolicyDocument"] == json.loads(trust), role["AssumeRolePolicyDocument"]
+check(role["AssumeRolePolicyDocument"] == json.loads(trust), role["AssumeRolePolicyDocument"])
 expect_error("EntityAlreadyExists", iam.create_role, RoleName="applicationrole", AssumeRolePolicyDocument=trust)
 
 policy = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
           "Resource": f"arn:aws:iam::{root['account_id']}:role/IdentityBearerRole"}]}
 iam.put_role_policy(RoleName="ApplicationRole", PolicyName="assume-bearer", PolicyDocument=json.dumps(policy))
 got = iam.get_role_policy(RoleName="ApplicationRole", PolicyName="assume-bearer")
-assert got["PolicyDocument"] == policy, got
-assert iam.list_role_policies(RoleName="ApplicationRole")["PolicyNames"] == ["assume-bearer"]
+check(got["PolicyDocument"] == policy, got)
+check(iam.list_role_policies(RoleName="ApplicationRole")["PolicyNames"] == ["assume-bearer"], 'iam.list_role_policies(RoleName="ApplicationRole")["PolicyNames"] == ["assume-bearer"]')
 names = [r["RoleName"] for r in iam.list_roles()["Roles"]]
-assert "ApplicationRole" in names, names
+check("ApplicationRole" in names, names)
 
 expect_error("MalformedPolicyDocument", iam.put_role_policy, RoleName="ApplicationRole", PolicyName="bad",
              PolicyDocument='{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject"}]}')
@@ -68,14 +79,14 @@ iam.create_user(UserName="bob")
 key = iam.create_access_key(UserName="bob")["AccessKey"]
 bob_iam = client("iam", key["AccessKeyId"], key["SecretAccessKey"])
 bob_sts = client("sts", key["AccessKeyId"], key["SecretAccessKey"])
-assert bob_sts.get_caller_identity()["Arn"] == f"arn:aws:iam::{root['account_id']}:user/bob"
+check(bob_sts.get_caller_identity()["Arn"] == f"arn:aws:iam::{root['account_id']}:user/bob", 'bob_sts.get_caller_identity()["Arn"] == f"arn:aws:iam::{root[\'account_id\']}:user/bob"')
 expect_error("AccessDenied", bob_iam.list_roles)
 iam.put_user_policy(UserName="bob", PolicyName="read-roles", PolicyDocument=json.dumps(
     {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": ["iam:GetRole", "iam:ListRoles"], "Resource": "*"}]}))
-assert bob_iam.get_role(RoleName="ApplicationRole")["Role"]["RoleName"] == "ApplicationRole"
-assert iam.list_user_policies(UserName="bob")["PolicyNames"] == ["read-roles"]
+check(bob_iam.get_role(RoleName="ApplicationRole")["Role"]["RoleName"] == "ApplicationRole", 'bob_iam.get_role(RoleName="ApplicationRole")["Role"]["RoleName"] == "ApplicationRole"')
+check(iam.list_user_policies(UserName="bob")["PolicyNames"] == ["read-roles"], 'iam.list_user_policies(UserName="bob")["PolicyNames"] == ["read-roles"]')
 got = iam.get_user_policy(UserName="BOB", PolicyName="read-roles")
-assert got["UserName"] == "bob" and got["PolicyDocument"]["Statement"][0]["Action"] == ["iam:GetRole", "iam:ListRoles"], got
+check(got["UserName"] == "bob" and got["PolicyDocument"]["Statement"][0]["Action"] == ["iam:GetRole", "iam:ListRoles"], got)
 expect_error("NoSuchEntity", iam.get_user_policy, UserName="bob", PolicyName="nope")
 expect_error("NoSuchEntity", iam.get_user_policy, UserName="nobody", PolicyName="read-roles")
 expect_error("LimitExceeded", iam.put_user_policy, UserName="bob", PolicyName="big", PolicyDocument=json.dumps(
@@ -85,13 +96,13 @@ expect_error("AccessDenied", bob_iam.delete_role, RoleName="ApplicationRole")
 
 arn = iam.create_open_id_connect_provider(Url="https://idp.example.com/tenant", ClientIDList=["app-1"],
                                           ThumbprintList=["0" * 40])["OpenIDConnectProviderArn"]
-assert arn == f"arn:aws:iam::{root['account_id']}:oidc-provider/idp.example.com/tenant", arn
+check(arn == f"arn:aws:iam::{root['account_id']}:oidc-provider/idp.example.com/tenant", arn)
 got = iam.get_open_id_connect_provider(OpenIDConnectProviderArn=arn)
-assert got["Url"] == "idp.example.com/tenant" and got["ClientIDList"] == ["app-1"], got
+check(got["Url"] == "idp.example.com/tenant" and got["ClientIDList"] == ["app-1"], got)
 iam.delete_open_id_connect_provider(OpenIDConnectProviderArn=arn)
 expect_error("NoSuchEntity", iam.get_open_id_connect_provider, OpenIDConnectProviderArn=arn)
 iam.delete_role_policy(RoleName="ApplicationRole", PolicyName="assume-bearer")
-assert iam.list_role_policies(RoleName="ApplicationRole")["PolicyNames"] == []
+check(iam.list_role_policies(RoleName="ApplicationRole")["PolicyNames"] == [], 'iam.list_role_policies(RoleName="ApplicationRole")["PolicyNames"] == []')
 expect_error("NoSuchEntity", iam.delete_role_policy, RoleName="ApplicationRole", PolicyName="assume-bearer")
 iam.delete_user_policy(UserName="bob", PolicyName="read-roles")
 expect_error("AccessDenied", bob_iam.get_role, RoleName="ApplicationRole")

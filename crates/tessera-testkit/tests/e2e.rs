@@ -197,13 +197,20 @@ fn boto3_flow() {
         .arg(fixture("fixtures/application-role-trust.json"))
         .env("AWS_CONFIG_FILE", "/dev/null")
         .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+        // The flow's checks are not `assert`s: they must hold with assertions stripped too.
+        .env("PYTHONOPTIMIZE", "1")
         .output()
         .unwrap_or_else(|e| panic!("running {python}: {e}"));
+    let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
-        "boto3 flow failed:\n{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
+        "boto3 flow failed:\n{stdout}\n{}",
         String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        stdout.lines().last(),
+        Some("boto3 flow ok"),
+        "the boto3 flow did not reach its end:\n{stdout}"
     );
 }
 
@@ -1438,4 +1445,333 @@ async fn sessions_of_a_deleted_role_are_powerless() {
         who.arn(),
         Some("arn:aws:sts::111111111111:assumed-role/First/s1")
     );
+}
+
+/// Seed 004's Okta issuer has a path (`https://dev-12345678.okta.com/oauth2/default`): the
+/// provider is named with it, and trust-policy conditions use keys prefixed with it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn web_identity_with_an_issuer_under_a_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = DevServer::start(dir.path());
+    let idp = tessera_testkit::TestIdp::start_under(dir.path(), "/oauth2/default");
+    assert!(idp.issuer.ends_with("/oauth2/default"), "{}", idp.issuer);
+    let root = server.account(ROOT).clone();
+    let iam = aws_sdk_iam::Client::new(
+        &server
+            .sdk_config(&root.access_key_id, &root.secret_access_key)
+            .await,
+    );
+    let host = idp.host_path(); // 127.0.0.1:PORT/oauth2/default
+    let provider = iam
+        .create_open_id_connect_provider()
+        .url(&idp.issuer)
+        .client_id_list("example-cli")
+        .send()
+        .await
+        .unwrap();
+    let provider_arn = provider.open_id_connect_provider_arn().unwrap().to_owned();
+    assert_eq!(
+        provider_arn,
+        format!("arn:aws:iam::111111111111:oidc-provider/{host}")
+    );
+    let mateo_sub = "0b4e7a0e-5b8c-4f62-9a51-3f1b2c6d7e01";
+    let trust = format!(
+        r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":{{"Federated":"{provider_arn}"}},"Action":"sts:AssumeRoleWithWebIdentity","Condition":{{"StringEquals":{{"{host}:aud":"example-cli","{host}:sub":"{mateo_sub}"}}}}}}]}}"#
+    );
+    iam.create_role()
+        .role_name("PathRole")
+        .assume_role_policy_document(trust)
+        .send()
+        .await
+        .expect("a trust policy conditioning on a path issuer's keys is accepted");
+    let role_arn = "arn:aws:iam::111111111111:role/PathRole";
+    // Seed 004's own provider and trust policy (no port in the URL): accepted as well.
+    let okta = iam
+        .create_open_id_connect_provider()
+        .url("https://dev-12345678.okta.com/oauth2/default")
+        .client_id_list("aBc12345dBe6789FgH0")
+        .send()
+        .await
+        .unwrap();
+    let okta_arn = okta.open_id_connect_provider_arn().unwrap();
+    assert_eq!(
+        okta_arn,
+        "arn:aws:iam::111111111111:oidc-provider/dev-12345678.okta.com/oauth2/default"
+    );
+    iam.create_role()
+        .role_name("OktaRole")
+        .assume_role_policy_document(format!(
+            r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":{{"Federated":"{okta_arn}"}},"Action":"sts:AssumeRoleWithWebIdentity","Condition":{{"StringEquals":{{"dev-12345678.okta.com/oauth2/default:aud":"aBc12345dBe6789FgH0"}},"StringLike":{{"dev-12345678.okta.com/oauth2/default:sub":"*"}}}}}}]}}"#
+        ))
+        .send()
+        .await
+        .expect("the seed's trust policy is accepted");
+
+    // The right subject, logged in through the IdP's form: the AWS CLI exchanges the token.
+    let mateo = idp.login("example-cli", "mateo.jackson", "mateo-password");
+    let cli = std::env::var("TESSERA_TEST_AWS_CLI").unwrap_or_else(|_| "aws".into());
+    let out = Command::new(&cli)
+        .args([
+            "sts",
+            "assume-role-with-web-identity",
+            "--role-arn",
+            role_arn,
+            "--role-session-name",
+            "mateo",
+            "--web-identity-token",
+            &mateo,
+        ])
+        .env("AWS_ENDPOINT_URL", &server.manifest.endpoint)
+        .env("AWS_DEFAULT_REGION", &server.manifest.region)
+        .env("AWS_CONFIG_FILE", "/dev/null")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+        .env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_SECRET_ACCESS_KEY")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v = json(&String::from_utf8_lossy(&out.stdout));
+    assert_eq!(v["SubjectFromWebIdentityToken"], mateo_sub);
+    assert_eq!(v["Provider"], host);
+    assert_eq!(
+        v["AssumedRoleUser"]["Arn"],
+        "arn:aws:sts::111111111111:assumed-role/PathRole/mateo"
+    );
+
+    // Another subject of the same IdP and client: the :sub condition refuses it.
+    let anon = aws_sdk_sts::Client::new(&server.sdk_config("AKIAUNUSEDUNUSED0000", "unused").await);
+    let eve = idp.login("example-cli", "eve.blue", "eve-password");
+    let e = anon
+        .assume_role_with_web_identity()
+        .role_arn(role_arn)
+        .role_session_name("eve")
+        .web_identity_token(eve)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e), "AccessDenied");
+    // The same token is also accepted through aws-sdk-rust.
+    let ok = anon
+        .assume_role_with_web_identity()
+        .role_arn(role_arn)
+        .role_session_name("mateo2")
+        .web_identity_token(mateo)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ok.provider(), Some(host.as_str()));
+
+    // An IdP that cannot be reached: AWS's generic IDPCommunicationError, nothing about why.
+    let gone = "http://127.0.0.1:1/oauth2/default";
+    iam.create_open_id_connect_provider()
+        .url(gone)
+        .client_id_list("example-cli")
+        .send()
+        .await
+        .unwrap();
+    let now = chrono::Utc::now().timestamp();
+    let token = idp.mint(
+        &serde_json::json!({"iss": gone, "sub": mateo_sub, "aud": "example-cli",
+        "iat": now, "exp": now + 600, "jti": "unreachable-1"}),
+    );
+    iam.create_role()
+        .role_name("GoneRole")
+        .assume_role_policy_document(format!(
+            r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":{{"Federated":"arn:aws:iam::111111111111:oidc-provider/127.0.0.1:1/oauth2/default"}},"Action":"sts:AssumeRoleWithWebIdentity"}}]}}"#
+        ))
+        .send()
+        .await
+        .unwrap();
+    let e = anon
+        .assume_role_with_web_identity()
+        .role_arn("arn:aws:iam::111111111111:role/GoneRole")
+        .role_session_name("unreachable")
+        .web_identity_token(token)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e), "IDPCommunicationError");
+    let message = aws_sdk_sts::error::ProvideErrorMetadata::message(&e)
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        message.starts_with("Couldn't retrieve verification key from your identity provider"),
+        "{message}"
+    );
+    assert!(
+        !message.contains("127.0.0.1") && !message.contains("refused"),
+        "{message}"
+    );
+}
+
+/// AWS resolves the users and roles a trust policy names to their unique ids when it is
+/// saved: a principal deleted and re-created under the same name is not trusted any more, and
+/// GetRole shows the old unique id where the ARN was.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn trust_follows_the_principal_not_its_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = DevServer::start(dir.path());
+    let root = server.account(ROOT).clone();
+    let iam = aws_sdk_iam::Client::new(
+        &server
+            .sdk_config(&root.access_key_id, &root.secret_access_key)
+            .await,
+    );
+    let may_assume = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"sts:AssumeRole","Resource":"*"}]}"#;
+    // A user with a key and the right to assume roles; returns an STS client as that user.
+    let make_bob = || async {
+        let user = iam.create_user().user_name("bob").send().await.unwrap();
+        let id = user.user().unwrap().user_id().to_owned();
+        iam.put_user_policy()
+            .user_name("bob")
+            .policy_name("assume")
+            .policy_document(may_assume)
+            .send()
+            .await
+            .unwrap();
+        let k = iam
+            .create_access_key()
+            .user_name("bob")
+            .send()
+            .await
+            .unwrap();
+        let k = k.access_key().unwrap().clone();
+        let sts = aws_sdk_sts::Client::new(
+            &server
+                .sdk_config(k.access_key_id(), k.secret_access_key())
+                .await,
+        );
+        (id, k.access_key_id().to_owned(), sts)
+    };
+    let bob_arn = "arn:aws:iam::111111111111:user/bob";
+    let assume = |sts: &aws_sdk_sts::Client, role: &str| {
+        sts.assume_role()
+            .role_arn(format!("arn:aws:iam::111111111111:role/{role}"))
+            .role_session_name("s1")
+            .send()
+    };
+
+    // A trust policy may only name principals that exist.
+    let e = iam
+        .create_role()
+        .role_name("ForBob")
+        .assume_role_policy_document(format!(
+            r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":{{"AWS":"{bob_arn}"}},"Action":"sts:AssumeRole"}}]}}"#
+        ))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e), "MalformedPolicyDocument");
+
+    let (old_id, old_key, bob) = make_bob().await;
+    let trust_bob = format!(
+        r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":{{"AWS":"{bob_arn}"}},"Action":"sts:AssumeRole"}}]}}"#
+    );
+    iam.create_role()
+        .role_name("ForBob")
+        .assume_role_policy_document(&trust_bob)
+        .send()
+        .await
+        .unwrap();
+    assume(&bob, "ForBob").await.expect("bob is trusted");
+
+    // Delete bob and create another bob: the trust does not carry over.
+    iam.delete_access_key()
+        .user_name("bob")
+        .access_key_id(old_key)
+        .send()
+        .await
+        .unwrap();
+    iam.delete_user_policy()
+        .user_name("bob")
+        .policy_name("assume")
+        .send()
+        .await
+        .unwrap();
+    iam.delete_user().user_name("bob").send().await.unwrap();
+    let (new_id, _, new_bob) = make_bob().await;
+    assert_ne!(old_id, new_id);
+    let e = assume(&new_bob, "ForBob").await.unwrap_err();
+    assert_eq!(code(&e), "AccessDenied");
+    let shown = iam.get_role().role_name("ForBob").send().await.unwrap();
+    let doc = percent_decode(shown.role().unwrap().assume_role_policy_document().unwrap());
+    assert!(doc.contains(&format!("\"{old_id}\"")), "{doc}");
+    assert!(!doc.contains(bob_arn), "{doc}");
+    let listed = iam.list_roles().send().await.unwrap();
+    let listed_doc = listed
+        .roles()
+        .iter()
+        .find(|r| r.role_name() == "ForBob")
+        .and_then(|r| r.assume_role_policy_document())
+        .map(percent_decode)
+        .unwrap();
+    assert_eq!(listed_doc, doc);
+    // Saving the policy again trusts the new bob.
+    iam.update_assume_role_policy()
+        .role_name("ForBob")
+        .policy_document(&trust_bob)
+        .send()
+        .await
+        .unwrap();
+    assume(&new_bob, "ForBob")
+        .await
+        .expect("the new bob is trusted once named again");
+    let shown = iam.get_role().role_name("ForBob").send().await.unwrap();
+    let doc = percent_decode(shown.role().unwrap().assume_role_policy_document().unwrap());
+    assert!(doc.contains(bob_arn), "{doc}");
+
+    // The same for a role: Target trusts the role Source, whose sessions then assume Target.
+    let source_trust = format!(
+        r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":{{"AWS":"{bob_arn}"}},"Action":"sts:AssumeRole"}}]}}"#
+    );
+    let make_source = || async {
+        let r = iam
+            .create_role()
+            .role_name("Source")
+            .assume_role_policy_document(&source_trust)
+            .send()
+            .await
+            .unwrap();
+        iam.put_role_policy()
+            .role_name("Source")
+            .policy_name("assume")
+            .policy_document(may_assume)
+            .send()
+            .await
+            .unwrap();
+        r.role().unwrap().role_id().to_owned()
+    };
+    let old_role_id = make_source().await;
+    let source_arn = "arn:aws:iam::111111111111:role/Source";
+    iam.create_role()
+        .role_name("Target")
+        .assume_role_policy_document(format!(
+            r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":{{"AWS":"{source_arn}"}},"Action":"sts:AssumeRole"}}]}}"#
+        ))
+        .send()
+        .await
+        .unwrap();
+    let s = assume(&new_bob, "Source").await.unwrap();
+    let source = aws_sdk_sts::Client::new(&session_config(&server, s.credentials().unwrap()).await);
+    assume(&source, "Target").await.expect("Source is trusted");
+    iam.delete_role_policy()
+        .role_name("Source")
+        .policy_name("assume")
+        .send()
+        .await
+        .unwrap();
+    iam.delete_role().role_name("Source").send().await.unwrap();
+    let new_role_id = make_source().await;
+    assert_ne!(old_role_id, new_role_id);
+    let s = assume(&new_bob, "Source").await.unwrap();
+    let source = aws_sdk_sts::Client::new(&session_config(&server, s.credentials().unwrap()).await);
+    let e = assume(&source, "Target").await.unwrap_err();
+    assert_eq!(code(&e), "AccessDenied");
+    let shown = iam.get_role().role_name("Target").send().await.unwrap();
+    let doc = percent_decode(shown.role().unwrap().assume_role_policy_document().unwrap());
+    assert!(doc.contains(&format!("\"{old_role_id}\"")), "{doc}");
 }

@@ -1650,6 +1650,27 @@ mod tests {
     }
 
     #[test]
+    fn entity_arns() {
+        assert_eq!(
+            entity_arn_parts("arn:aws:iam::111111111111:user/bob", "aws"),
+            Some(("111111111111", "user", "/".to_owned(), "bob"))
+        );
+        assert_eq!(
+            entity_arn_parts("arn:aws:iam::111111111111:role/team/a/R", "aws"),
+            Some(("111111111111", "role", "/team/a/".to_owned(), "R"))
+        );
+        for other in [
+            "arn:aws-cn:iam::111111111111:user/bob",
+            "arn:aws:sts::111111111111:assumed-role/R/s",
+            "arn:aws:iam::111111111111:root",
+            "arn:aws:iam::111111111111:group/G",
+            "111111111111",
+        ] {
+            assert_eq!(entity_arn_parts(other, "aws"), None, "{other}");
+        }
+    }
+
+    #[test]
     fn max_session_bounds() {
         assert_eq!(parse_max_session("3600").unwrap(), 3600);
         assert!(parse_max_session("3599").is_err());

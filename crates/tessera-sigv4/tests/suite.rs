@@ -346,9 +346,13 @@ fn run_form(case: &Case, form: &str, failures: &mut Vec<String>) {
         }
     }
 
+    if !case.ctx.normalize {
+        // S3-style cases are verified end to end under S3 rules in
+        // `s3_style_vectors_verify_under_s3_rules` (they need `x-amz-content-sha256` signed).
+        return;
+    }
     // Tamper with one hex digit of the signature.
-    let tampered_text = tamper_signature(&signed_text, &expected_sig);
-    let tampered = parse_raw_request(&tampered_text);
+    let tampered = parse_raw_request(&tamper_signature(&signed_text, &expected_sig));
     let tparts = RequestParts {
         method: &tampered.method,
         raw_path: &raw_path,
@@ -356,25 +360,225 @@ fn run_form(case: &Case, form: &str, failures: &mut Vec<String>) {
         headers: &tampered.headers,
     };
     let tauth = parse(&tparts).unwrap();
-    if case.ctx.normalize {
-        let got = verify(&tparts, &tauth, &case.ctx.secret_access_key, &opts);
-        if got != Err(SigV4Error::SignatureDoesNotMatch) {
-            fail(format!("tampered signature: {got:?}"));
-        }
+    let got = verify(&tparts, &tauth, &case.ctx.secret_access_key, &opts);
+    if got != Err(SigV4Error::SignatureDoesNotMatch) {
+        fail(format!("tampered signature: {got:?}"));
+    }
+    // Tamper with something that is signed: the Host header (signed in every case), and the
+    // path.
+    let mut other_host = raw.headers.clone();
+    other_host.insert("host", HeaderValue::from_static("example.amazonaws.org"));
+    let hparts = RequestParts {
+        headers: &other_host,
+        ..parts
+    };
+    let got = verify(&hparts, &auth, &case.ctx.secret_access_key, &opts);
+    if got != Err(SigV4Error::SignatureDoesNotMatch) {
+        fail(format!("changed host accepted: {got:?}"));
+    }
+    let other_path = format!("{raw_path}x");
+    let pparts = RequestParts {
+        raw_path: &other_path,
+        ..parts
+    };
+    let got = verify(&pparts, &auth, &case.ctx.secret_access_key, &opts);
+    if got != Err(SigV4Error::SignatureDoesNotMatch) {
+        fail(format!("changed path accepted: {got:?}"));
+    }
+}
+
+/// Sign the unsigned `request.txt` of an S3-style case as an S3 client does (path used as
+/// sent, encoded once, `x-amz-content-sha256` signed; presigned URLs sign `UNSIGNED-PAYLOAD`).
+fn sign_as_s3_client(case: &Case, raw: &RawRequest, presigned: bool) -> (HeaderMap, String) {
+    use aws_sigv4::http_request::{
+        PayloadChecksumKind, PercentEncodingMode, SignableBody, SignableRequest, SignatureLocation,
+        SigningSettings, UriPathNormalizationMode, sign,
+    };
+    let host = raw.headers["host"].to_str().unwrap().to_owned();
+    let path = wire_encode_path(&raw.path);
+    let uri = if raw.query.is_empty() {
+        format!("https://{host}{path}")
     } else {
-        let sts = string_to_sign(
-            &tauth,
-            &canonical_request(
-                &tparts,
-                &tauth,
-                Canonicalization::S3,
-                &payload_line(&tampered, kind),
-            ),
+        format!("https://{host}{path}?{}", raw.query)
+    };
+    let headers: Vec<(String, String)> = raw
+        .headers
+        .iter()
+        .filter(|(k, _)| *k != "x-amz-date" && *k != "authorization")
+        .map(|(k, v)| (k.as_str().to_owned(), v.to_str().unwrap().to_owned()))
+        .collect();
+    let mut settings = SigningSettings::default();
+    settings.percent_encoding_mode = PercentEncodingMode::Single;
+    settings.uri_path_normalization_mode = UriPathNormalizationMode::Disabled;
+    settings.payload_checksum_kind = PayloadChecksumKind::XAmzSha256;
+    let body = if presigned {
+        settings.signature_location = SignatureLocation::QueryParams;
+        settings.expires_in = Some(std::time::Duration::from_secs(
+            case.ctx.expiration_in_seconds,
+        ));
+        SignableBody::UnsignedPayload
+    } else {
+        SignableBody::Bytes(&raw.body)
+    };
+    let identity = aws_credential_types::Credentials::new(
+        &case.ctx.access_key_id,
+        &case.ctx.secret_access_key,
+        None,
+        None,
+        "suite",
+    )
+    .into();
+    let time = std::time::UNIX_EPOCH
+        + std::time::Duration::from_secs(case.ctx.timestamp.timestamp() as u64);
+    let params = aws_sigv4::sign::v4::SigningParams::builder()
+        .identity(&identity)
+        .region(&case.ctx.region)
+        .name(&case.ctx.service)
+        .time(time)
+        .settings(settings)
+        .build()
+        .unwrap()
+        .into();
+    let signable = SignableRequest::new(
+        &raw.method,
+        uri,
+        headers.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+        body,
+    )
+    .unwrap();
+    let (instructions, _) = sign(signable, &params).unwrap().into_parts();
+    let mut map = HeaderMap::new();
+    for (k, v) in &headers {
+        map.append(
+            HeaderName::from_bytes(k.as_bytes()).unwrap(),
+            HeaderValue::from_str(v).unwrap(),
         );
-        if compute_signature(&key, &sts) == tauth.signature {
-            fail("tampered signature matched".into());
+    }
+    for (k, v) in instructions.headers() {
+        map.insert(
+            HeaderName::from_bytes(k.as_bytes()).unwrap(),
+            HeaderValue::from_str(v).unwrap(),
+        );
+    }
+    let mut query = raw.query.clone();
+    for (k, v) in instructions.params() {
+        if !query.is_empty() {
+            query.push('&');
+        }
+        query.push_str(k);
+        query.push('=');
+        query.push_str(&wire_encode_path(v).replace('/', "%2F"));
+    }
+    (map, query)
+}
+
+/// The S3-style (`normalize: false`) cases, verified end to end under S3 rules: each request,
+/// signed as an S3 client signs it (the suite's own signatures cover the body hash without the
+/// `x-amz-content-sha256` header S3 requires), verifies with [`Canonicalization::S3`] and the
+/// path exactly as the suite expects it (no normalisation, encoded once); changing anything
+/// signed (path, host, payload hash, a presigned parameter) makes it fail.
+#[test]
+fn s3_style_vectors_verify_under_s3_rules() {
+    let mut checked = 0;
+    for case in cases().iter().filter(|c| !c.ctx.normalize) {
+        let raw = parse_raw_request(&read(&case.dir, "request.txt"));
+        let path = wire_encode_path(&raw.path);
+        for presigned in [false, true] {
+            let form = if presigned { "query" } else { "header" };
+            let what = format!("{} [{form}]", case.name);
+            let (headers, query) = sign_as_s3_client(case, &raw, presigned);
+            let parts = RequestParts {
+                method: &raw.method,
+                raw_path: &path,
+                raw_query: &query,
+                headers: &headers,
+            };
+            let auth = parse(&parts).unwrap_or_else(|e| panic!("{what}: {e:?}"));
+            let services = [case.ctx.service.as_str()];
+            let opts = VerifyOptions {
+                canonicalization: Canonicalization::S3,
+                ..case.opts(&services, &raw.body)
+            };
+            verify(&parts, &auth, &case.ctx.secret_access_key, &opts)
+                .unwrap_or_else(|e| panic!("{what}: {e:?}"));
+            // The path line the verifier signed is the suite's expected S3 path.
+            let expected_creq = read(&case.dir, &format!("{form}-canonical-request.txt"));
+            let payload = auth.content_sha256.clone().unwrap();
+            let creq = canonical_request(&parts, &auth, Canonicalization::S3, &payload);
+            assert_eq!(
+                creq.lines().nth(1),
+                expected_creq.lines().nth(1),
+                "{what}: canonical path"
+            );
+            // Under Standard rules the same request does not verify when the path has dot
+            // segments or empty segments that normalisation would change.
+            let std_opts = VerifyOptions {
+                canonicalization: Canonicalization::Standard,
+                ..opts
+            };
+            if raw.path.contains("//") || raw.path.split('/').any(|s| s == "." || s == "..") {
+                assert!(
+                    verify(&parts, &auth, &case.ctx.secret_access_key, &std_opts).is_err(),
+                    "{what}: verified under Standard rules"
+                );
+            }
+
+            let refused = |parts: &RequestParts<'_>| {
+                let auth = parse(parts).unwrap();
+                verify(parts, &auth, &case.ctx.secret_access_key, &opts)
+            };
+            let other_path = format!("{path}x");
+            assert_eq!(
+                refused(&RequestParts {
+                    raw_path: &other_path,
+                    ..parts
+                }),
+                Err(SigV4Error::SignatureDoesNotMatch),
+                "{what}: changed path"
+            );
+            let mut other_host = headers.clone();
+            other_host.insert("host", HeaderValue::from_static("example.amazonaws.org"));
+            assert_eq!(
+                refused(&RequestParts {
+                    headers: &other_host,
+                    ..parts
+                }),
+                Err(SigV4Error::SignatureDoesNotMatch),
+                "{what}: changed host"
+            );
+            if presigned {
+                let longer = query.replace(
+                    &format!("X-Amz-Expires={}", case.ctx.expiration_in_seconds),
+                    &format!("X-Amz-Expires={}", case.ctx.expiration_in_seconds + 1),
+                );
+                assert_ne!(longer, query);
+                assert_eq!(
+                    refused(&RequestParts {
+                        raw_query: &longer,
+                        ..parts
+                    }),
+                    Err(SigV4Error::SignatureDoesNotMatch),
+                    "{what}: changed expiry"
+                );
+            } else {
+                let mut other_hash = headers.clone();
+                other_hash.insert(
+                    "x-amz-content-sha256",
+                    HeaderValue::from_str(&sha256_hex(b"x")).unwrap(),
+                );
+                assert_eq!(
+                    refused(&RequestParts {
+                        headers: &other_hash,
+                        ..parts
+                    }),
+                    Err(SigV4Error::SignatureDoesNotMatch),
+                    "{what}: changed payload hash"
+                );
+            }
+            checked += 1;
         }
     }
+    assert_eq!(checked, 14, "7 S3-style cases, header and presigned");
 }
 
 #[test]

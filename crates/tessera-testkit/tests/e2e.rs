@@ -1580,9 +1580,9 @@ async fn web_identity_with_an_issuer_under_a_path() {
     );
     iam.create_role()
         .role_name("GoneRole")
-        .assume_role_policy_document(format!(
-            r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":{{"Federated":"arn:aws:iam::111111111111:oidc-provider/127.0.0.1:1/oauth2/default"}},"Action":"sts:AssumeRoleWithWebIdentity"}}]}}"#
-        ))
+        .assume_role_policy_document(
+            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Federated":"arn:aws:iam::111111111111:oidc-provider/127.0.0.1:1/oauth2/default"},"Action":"sts:AssumeRoleWithWebIdentity"}]}"#,
+        )
         .send()
         .await
         .unwrap();

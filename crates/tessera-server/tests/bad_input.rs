@@ -829,14 +829,13 @@ fn stalled_query_request() -> Request<StalledBody> {
         .unwrap()
 }
 
-#[tokio::test]
-async fn stalled_bodies_time_out_and_requests_have_a_deadline() {
+/// Send a request whose body never arrives with the given body-read and request timeouts;
+/// returns (status, `Connection` header, body) and the fixture.
+async fn send_stalled(body_secs: u64, request_secs: u64) -> (u16, String, String, Fixture) {
     use http_body_util::BodyExt;
-    // A body that does not arrive within the body-read timeout: 400 RequestTimeout, and the
-    // connection is not reused.
     let f = fixture_with(tessera_server::config::Limits {
-        body_read_timeout_secs: 1,
-        request_timeout_secs: 30,
+        body_read_timeout_secs: body_secs,
+        request_timeout_secs: request_secs,
         ..test_limits()
     })
     .await;
@@ -848,8 +847,12 @@ async fn stalled_bodies_time_out_and_requests_have_a_deadline() {
     )
     .await;
     assert!(started.elapsed() < Duration::from_secs(10));
-    assert_eq!(resp.status(), 400);
-    assert_eq!(resp.headers()["connection"], "close");
+    let status = resp.status().as_u16();
+    let connection = resp
+        .headers()
+        .get("connection")
+        .map(|v| v.to_str().unwrap().to_owned())
+        .unwrap_or_default();
     let body = String::from_utf8(
         resp.into_body()
             .collect()
@@ -859,35 +862,22 @@ async fn stalled_bodies_time_out_and_requests_have_a_deadline() {
             .to_vec(),
     )
     .unwrap();
+    (status, connection, body, f)
+}
+
+#[tokio::test]
+async fn stalled_bodies_time_out_and_requests_have_a_deadline() {
+    // A body that does not arrive within the body-read timeout: 400 RequestTimeout, and the
+    // connection is not reused.
+    let (status, connection, body, f) = send_stalled(1, 30).await;
+    assert_eq!((status, connection.as_str()), (400, "close"));
     assert!(body.contains("<Code>RequestTimeout</Code>"), "{body}");
     let last = f.audit.records().pop().unwrap();
     assert_eq!(last.error_code.as_deref(), Some("RequestTimeout"));
 
     // A request that is not done by its deadline: 503 ServiceUnavailable (retryable).
-    let f = fixture_with(tessera_server::config::Limits {
-        body_read_timeout_secs: 30,
-        request_timeout_secs: 1,
-        ..test_limits()
-    })
-    .await;
-    let started = std::time::Instant::now();
-    let resp = tessera_server::app::handle(
-        f.app.clone(),
-        stalled_query_request(),
-        "127.0.0.1:5000".parse().unwrap(),
-    )
-    .await;
-    assert!(started.elapsed() < Duration::from_secs(10));
-    assert_eq!(resp.status(), 503);
-    let body = String::from_utf8(
-        resp.into_body()
-            .collect()
-            .await
-            .unwrap()
-            .to_bytes()
-            .to_vec(),
-    )
-    .unwrap();
+    let (status, connection, body, f) = send_stalled(30, 1).await;
+    assert_eq!((status, connection.as_str()), (503, "close"));
     assert!(body.contains("<Code>ServiceUnavailable</Code>"), "{body}");
     assert_still_serving(&f).await;
 }

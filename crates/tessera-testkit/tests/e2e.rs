@@ -1070,6 +1070,42 @@ async fn session_config(
         .await
 }
 
+/// `aws sts assume-role-with-web-identity` (unsigned: no credentials in the environment);
+/// returns its JSON output, failing the test if the call fails.
+fn cli_web_identity(
+    server: &DevServer,
+    role_arn: &str,
+    session: &str,
+    token: &str,
+) -> serde_json::Value {
+    let cli = std::env::var("TESSERA_TEST_AWS_CLI").unwrap_or_else(|_| "aws".into());
+    let out = Command::new(&cli)
+        .args([
+            "sts",
+            "assume-role-with-web-identity",
+            "--role-arn",
+            role_arn,
+            "--role-session-name",
+            session,
+            "--web-identity-token",
+            token,
+        ])
+        .env("AWS_ENDPOINT_URL", &server.manifest.endpoint)
+        .env("AWS_DEFAULT_REGION", &server.manifest.region)
+        .env("AWS_CONFIG_FILE", "/dev/null")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+        .env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_SECRET_ACCESS_KEY")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    json(&String::from_utf8_lossy(&out.stdout))
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn web_identity_with_a_real_oidc_provider() {
     let dir = tempfile::tempdir().unwrap();
@@ -1108,32 +1144,7 @@ async fn web_identity_with_a_real_oidc_provider() {
     let mateo = idp.login("example-cli", "mateo.jackson", "mateo-password");
 
     // The AWS CLI exchanges it (the call is unsigned) and the credentials work.
-    let cli = std::env::var("TESSERA_TEST_AWS_CLI").unwrap_or_else(|_| "aws".into());
-    let out = Command::new(&cli)
-        .args([
-            "sts",
-            "assume-role-with-web-identity",
-            "--role-arn",
-            role_arn,
-            "--role-session-name",
-            "mateo",
-            "--web-identity-token",
-            &mateo,
-        ])
-        .env("AWS_ENDPOINT_URL", &server.manifest.endpoint)
-        .env("AWS_DEFAULT_REGION", &server.manifest.region)
-        .env("AWS_CONFIG_FILE", "/dev/null")
-        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
-        .env_remove("AWS_ACCESS_KEY_ID")
-        .env_remove("AWS_SECRET_ACCESS_KEY")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v = json(&String::from_utf8_lossy(&out.stdout));
+    let v = cli_web_identity(&server, role_arn, "mateo", &mateo);
     assert_eq!(
         v["SubjectFromWebIdentityToken"],
         "0b4e7a0e-5b8c-4f62-9a51-3f1b2c6d7e01"
@@ -1509,32 +1520,7 @@ async fn web_identity_with_an_issuer_under_a_path() {
 
     // The right subject, logged in through the IdP's form: the AWS CLI exchanges the token.
     let mateo = idp.login("example-cli", "mateo.jackson", "mateo-password");
-    let cli = std::env::var("TESSERA_TEST_AWS_CLI").unwrap_or_else(|_| "aws".into());
-    let out = Command::new(&cli)
-        .args([
-            "sts",
-            "assume-role-with-web-identity",
-            "--role-arn",
-            role_arn,
-            "--role-session-name",
-            "mateo",
-            "--web-identity-token",
-            &mateo,
-        ])
-        .env("AWS_ENDPOINT_URL", &server.manifest.endpoint)
-        .env("AWS_DEFAULT_REGION", &server.manifest.region)
-        .env("AWS_CONFIG_FILE", "/dev/null")
-        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
-        .env_remove("AWS_ACCESS_KEY_ID")
-        .env_remove("AWS_SECRET_ACCESS_KEY")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v = json(&String::from_utf8_lossy(&out.stdout));
+    let v = cli_web_identity(&server, role_arn, "mateo", &mateo);
     assert_eq!(v["SubjectFromWebIdentityToken"], mateo_sub);
     assert_eq!(v["Provider"], host);
     assert_eq!(
@@ -1655,6 +1641,17 @@ async fn trust_follows_the_principal_not_its_name() {
             .send()
     };
 
+    // Allow + NotPrincipal can only widen who may assume a role: refused in trust policies.
+    let e = iam
+        .create_role()
+        .role_name("Wide")
+        .assume_role_policy_document(format!(
+            r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","NotPrincipal":{{"AWS":"{bob_arn}"}},"Action":"sts:AssumeRole"}}]}}"#
+        ))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e), "MalformedPolicyDocument");
     // A trust policy may only name principals that exist.
     let e = iam
         .create_role()

@@ -82,13 +82,12 @@ pub fn tag_chars_ok(s: &str) -> bool {
 
 /// Tag keys (1–128) and values (0–256) of `[\p{L}\p{Z}\p{N}_.:/=+\-@]`.
 pub fn tag(key: &str, value: &str) -> Result<(), String> {
-    let chars_ok = tag_chars_ok;
-    if key.is_empty() || key.chars().count() > 128 || !chars_ok(key) {
+    if key.is_empty() || key.chars().count() > 128 || !tag_chars_ok(key) {
         return Err(format!(
             "1 validation error detected: Value '{key}' at 'tags.key' failed to satisfy constraint: Member must have length between 1 and 128 and satisfy regular expression pattern: [\\p{{L}}\\p{{Z}}\\p{{N}}_.:/=+\\-@]+"
         ));
     }
-    if value.chars().count() > 256 || !chars_ok(value) {
+    if value.chars().count() > 256 || !tag_chars_ok(value) {
         return Err("1 validation error detected: Value at 'tags.value' failed to satisfy constraint: Member must have length less than or equal to 256 and satisfy regular expression pattern: [\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]*".to_string());
     }
     if key.to_ascii_lowercase().starts_with("aws:") {

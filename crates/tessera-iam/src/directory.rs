@@ -209,4 +209,17 @@ impl Snapshot {
     pub fn managed_policy(&self, arn: &str) -> Option<Arc<(ManagedPolicyRecord, Option<Policy>)>> {
         self.managed.get(arn).cloned()
     }
+
+    /// The unique id of the user (`kind` = `user`) or role with exactly this path and name.
+    pub fn entity_id(&self, account: &str, kind: &str, path: &str, name: &str) -> Option<String> {
+        if kind == "user" {
+            self.user(account, name)
+                .filter(|u| u.record.path == path && u.record.name == name)
+                .map(|u| u.record.user_id.clone())
+        } else {
+            self.role(account, name)
+                .filter(|r| r.record.path == path && r.record.name == name)
+                .map(|r| r.record.role_id.clone())
+        }
+    }
 }

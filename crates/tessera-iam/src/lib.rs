@@ -324,7 +324,8 @@ impl IamService {
         ))
     }
 
-    /// The unique id of the IAM user or role `arn` names, if it exists now.
+    /// The unique id of the IAM user or role `arn` names, if it exists now. Read from the
+    /// store, not the directory: a principal created on another replica a moment ago counts.
     async fn entity_id(&self, arn: &str) -> R<Option<String>> {
         let Some((account, kind, path, name)) = entity_arn_parts(arn, &self.deployment.partition)
         else {
@@ -377,16 +378,7 @@ impl IamService {
         let replaced = tessera_policy::rewrite_aws_principals(&role.trust_policy, |value| {
             let (_, saved) = ids.iter().find(|(arn, _)| arn == value)?;
             let (account, kind, path, name) = entity_arn_parts(value, partition)?;
-            let current = match kind {
-                "user" => snapshot
-                    .user(account, name)
-                    .filter(|u| u.record.path == path && u.record.name == name)
-                    .map(|u| u.record.user_id.clone()),
-                _ => snapshot
-                    .role(account, name)
-                    .filter(|r| r.record.path == path && r.record.name == name)
-                    .map(|r| r.record.role_id.clone()),
-            };
+            let current = snapshot.entity_id(account, kind, &path, name);
             (current.as_deref() != Some(saved.as_str())).then(|| saved.clone())
         });
         if let Some(doc) = replaced {

@@ -141,15 +141,15 @@ where
         let method = req.method().clone();
         let path = req.uri().path().to_owned();
         let (parts, body) = req.into_parts();
-        let route = classify(&parts);
+        let parts = Arc::new(parts);
+        let route = Arc::new(classify(&parts));
         let deadline = app.limits.request_timeout();
-        let (route_service, route_protocol) = route_protocol(&route, &parts);
         // The work runs as its own task so that the deadline never cancels it half-way (a
         // store write without its change-counter bump, say); the task writes the request's
         // one audit record when it finishes, whatever the client was told.
         let work = {
-            let app = app.clone();
-            let meta = meta.clone();
+            let (app, meta, parts, route) =
+                (app.clone(), meta.clone(), parts.clone(), route.clone());
             tokio::spawn(
                 async move {
                     let h = pipeline(&app, &parts, body, &route, &meta).await;
@@ -159,14 +159,18 @@ where
                 .in_current_span(),
             )
         };
-        let failed = |e: AwsError| Handled {
-            service: route_service,
-            action: "Unknown".into(),
-            caller: None,
-            access_key_id: None,
-            details: None,
-            response: e.render(route_protocol, &meta.request_id),
-            error: Some(e),
+        // Only for a request that fails here (panic, deadline): its service and error protocol.
+        let failed = |e: AwsError| {
+            let (service, protocol) = route_protocol(&route, &parts);
+            Handled {
+                service,
+                action: "Unknown".into(),
+                caller: None,
+                access_key_id: None,
+                details: None,
+                response: e.render(protocol, &meta.request_id),
+                error: Some(e),
+            }
         };
         let mut h = match tokio::time::timeout(deadline, work).await {
             Ok(Ok(h)) => h,
@@ -262,10 +266,9 @@ where
     B: http_body::Body<Data = Bytes> + Send + 'static,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
-    let route = route.clone();
-    let service = route_service(&route);
+    let service = route_service(route);
     // Refined (by parsing the signature) only if the request fails before it is parsed.
-    let protocol = match &route {
+    let protocol = match route {
         Route::Query => Protocol::Query {
             namespace: IAM_NAMESPACE,
         },

@@ -4,9 +4,14 @@
 //! an [`AuditSink`]. Records never hold secrets: services put `HIDDEN_DUE_TO_SECURITY_REASONS`
 //! where a secret or token would be, and credentials never appear in `responseElements`.
 //!
+//! The request path never writes a record itself: it hands the record to an [`AuditQueue`], a
+//! bounded channel drained by one writer thread that writes to the sink in batches. A full
+//! queue makes requests wait for room (never drops a record), so every request still yields
+//! exactly one record; [`AuditQueue::flush`] waits until everything submitted is written.
+//!
 //! The sinks here are deliberately simple ([`JsonLinesSink`] appends one JSON object per line
-//! and flushes; [`MemorySink`] keeps records for tests). Hash-chaining, signed digests and
-//! `tessera audit verify` are planned on top of this port.
+//! and flushes after each batch; [`MemorySink`] keeps records for tests). Hash-chaining, signed
+//! digests and `tessera audit verify` are planned on top of this port.
 
 use serde::Serialize;
 use serde_json::Value;
@@ -77,9 +82,99 @@ pub enum AuditError {
     Io(#[from] std::io::Error),
 }
 
-/// The port every request's audit record goes through.
+/// Where audit records are written (by the [`AuditQueue`]'s writer thread).
 pub trait AuditSink: Send + Sync + std::fmt::Debug {
-    fn record(&self, record: &AuditRecord) -> Result<(), AuditError>;
+    /// Write a batch of records, in order. Durable sinks make the batch durable before
+    /// returning.
+    fn write(&self, records: &[AuditRecord]) -> Result<(), AuditError>;
+
+    /// Write one record.
+    fn record(&self, record: &AuditRecord) -> Result<(), AuditError> {
+        self.write(std::slice::from_ref(record))
+    }
+}
+
+enum Msg {
+    Record(Box<AuditRecord>),
+    Flush(tokio::sync::oneshot::Sender<()>),
+}
+
+/// The asynchronous front of a sink: requests submit records to a bounded channel; one
+/// writer thread drains it and writes whatever has queued up as one batch.
+#[derive(Debug, Clone)]
+pub struct AuditQueue {
+    tx: tokio::sync::mpsc::Sender<Msg>,
+    failures: std::sync::Arc<std::sync::atomic::AtomicU64>,
+}
+
+/// How many records a queue holds before submitters wait.
+pub const DEFAULT_QUEUE_CAPACITY: usize = 8192;
+
+impl AuditQueue {
+    /// Start the writer thread for `sink`.
+    pub fn start(sink: std::sync::Arc<dyn AuditSink>, capacity: usize) -> AuditQueue {
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<Msg>(capacity.max(1));
+        let failures = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let failed = failures.clone();
+        std::thread::Builder::new()
+            .name("tessera-audit".into())
+            .spawn(move || {
+                let mut batch: Vec<AuditRecord> = Vec::new();
+                let mut waiting: Vec<tokio::sync::oneshot::Sender<()>> = Vec::new();
+                while let Some(first) = rx.blocking_recv() {
+                    let mut next = Some(first);
+                    // Take everything already queued: one write (and flush) per batch.
+                    while let Some(m) = next {
+                        match m {
+                            Msg::Record(r) => batch.push(*r),
+                            Msg::Flush(done) => waiting.push(done),
+                        }
+                        next = if batch.len() >= 1024 {
+                            None
+                        } else {
+                            rx.try_recv().ok()
+                        };
+                    }
+                    if !batch.is_empty() {
+                        if let Err(e) = sink.write(&batch) {
+                            failed.fetch_add(
+                                batch.len() as u64,
+                                std::sync::atomic::Ordering::Relaxed,
+                            );
+                            tracing::error!(error = %e, records = batch.len(), "audit records could not be written");
+                        }
+                        batch.clear();
+                    }
+                    for done in waiting.drain(..) {
+                        let _ = done.send(());
+                    }
+                }
+            })
+            .expect("the audit writer thread starts");
+        AuditQueue { tx, failures }
+    }
+
+    /// Queue a record; waits while the queue is full.
+    pub async fn submit(&self, record: AuditRecord) {
+        if self.tx.send(Msg::Record(Box::new(record))).await.is_err() {
+            self.failures
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            tracing::error!("audit writer has stopped; record lost");
+        }
+    }
+
+    /// Wait until every record submitted before this call is written.
+    pub async fn flush(&self) {
+        let (done, wait) = tokio::sync::oneshot::channel();
+        if self.tx.send(Msg::Flush(done)).await.is_ok() {
+            let _ = wait.await;
+        }
+    }
+
+    /// Records that could not be written so far.
+    pub fn failures(&self) -> u64 {
+        self.failures.load(std::sync::atomic::Ordering::Relaxed)
+    }
 }
 
 /// Appends one JSON object per line to a file and flushes after each record.
@@ -98,11 +193,14 @@ impl JsonLinesSink {
 }
 
 impl AuditSink for JsonLinesSink {
-    fn record(&self, record: &AuditRecord) -> Result<(), AuditError> {
-        let mut line = serde_json::to_vec(record).expect("audit records serialise");
-        line.push(b'\n');
+    fn write(&self, records: &[AuditRecord]) -> Result<(), AuditError> {
+        let mut lines = Vec::new();
+        for r in records {
+            serde_json::to_writer(&mut lines, r).expect("audit records serialise");
+            lines.push(b'\n');
+        }
         let mut f = self.file.lock().unwrap_or_else(|p| p.into_inner());
-        f.write_all(&line)?;
+        f.write_all(&lines)?;
         f.flush()?;
         Ok(())
     }
@@ -124,11 +222,11 @@ impl MemorySink {
 }
 
 impl AuditSink for MemorySink {
-    fn record(&self, record: &AuditRecord) -> Result<(), AuditError> {
+    fn write(&self, records: &[AuditRecord]) -> Result<(), AuditError> {
         self.records
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .push(record.clone());
+            .extend_from_slice(records);
         Ok(())
     }
 }
@@ -192,6 +290,36 @@ mod tests {
         }
         assert!(v.get("errorCode").is_none());
         assert_eq!(v["resources"][0]["ARN"], "arn:aws:iam::111111111111:role/R");
+    }
+
+    #[tokio::test]
+    async fn the_queue_writes_every_record_in_order() {
+        let sink = std::sync::Arc::new(MemorySink::default());
+        // A tiny queue: submitters wait for room rather than dropping records.
+        let q = AuditQueue::start(sink.clone(), 2);
+        let mut tasks = Vec::new();
+        for i in 0..200 {
+            let q = q.clone();
+            tasks.push(tokio::spawn(async move {
+                let mut r = sample();
+                r.request_id = format!("r{i}");
+                q.submit(r).await;
+            }));
+        }
+        for t in tasks {
+            t.await.unwrap();
+        }
+        q.flush().await;
+        let ids: std::collections::BTreeSet<String> =
+            sink.records().into_iter().map(|r| r.request_id).collect();
+        assert_eq!(ids.len(), 200, "every record written exactly once");
+        assert_eq!(sink.records().len(), 200);
+        assert_eq!(q.failures(), 0);
+        let mut r = sample();
+        r.request_id = "last".into();
+        q.submit(r).await;
+        q.flush().await;
+        assert_eq!(sink.records().last().unwrap().request_id, "last");
     }
 
     #[test]

@@ -359,21 +359,3 @@ mod tests {
         }
     }
 }
-
-/// The ring in use, replaceable at run time (after `tessera keys rotate`, replicas reload it).
-#[derive(Debug)]
-pub struct SharedRing(std::sync::RwLock<std::sync::Arc<KeyRing>>);
-
-impl SharedRing {
-    pub fn new(ring: KeyRing) -> SharedRing {
-        SharedRing(std::sync::RwLock::new(std::sync::Arc::new(ring)))
-    }
-
-    pub fn get(&self) -> std::sync::Arc<KeyRing> {
-        self.0.read().unwrap_or_else(|p| p.into_inner()).clone()
-    }
-
-    pub fn replace(&self, ring: KeyRing) {
-        *self.0.write().unwrap_or_else(|p| p.into_inner()) = std::sync::Arc::new(ring);
-    }
-}

@@ -1,15 +1,7 @@
 //! Inline policies of roles and users: Put/Get/Delete/List{Role,User}Policy share one
 //! implementation, parameterised by the kind of owner.
 
-use crate::{
-    IamError, IamService, Outcome, R, page_footer, paginate, read_details, render, validation,
-    write_details,
-};
-use serde_json::json;
-use tessera_core::{Caller, RequestMeta, names};
-use tessera_policy::{ContextKeys, Policy, PolicyKind};
-use tessera_wire::query::QueryParams;
-use tessera_wire::xml::Writer;
+use crate::prelude::*;
 
 /// Who owns an inline policy.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -3,10 +3,10 @@
 //! that counter moved.
 
 use std::sync::Arc;
+use tessera_authz::{Authorizer, PrincipalView};
 use tessera_core::{AccountId, Caller, Deployment, Principal, RequestMeta};
 use tessera_crypto::MasterKey;
-use tessera_iam::directory::Directory;
-use tessera_iam::{Authorizer, IamService};
+use tessera_iam::{IamAction, IamService, Req};
 use tessera_store::{RoleRecord, Store};
 use tessera_wire::query::QueryParams;
 
@@ -31,11 +31,15 @@ fn meta() -> RequestMeta {
     }
 }
 
-/// A replica: its own connection to the shared store, its own directory and IAM service.
-async fn replica(url: &str) -> (Arc<dyn Store>, Arc<Directory>, IamService) {
+/// A replica: its own connection to the shared store, its own principal view and IAM service.
+async fn replica(url: &str) -> (Arc<dyn Store>, Arc<PrincipalView>, IamService) {
     let store = tessera_store::connect(url).await.unwrap();
     store.migrate().await.unwrap();
-    let directory = Arc::new(Directory::load(store.clone()).await.unwrap());
+    let directory = Arc::new(
+        PrincipalView::load(store.clone(), store.clone())
+            .await
+            .unwrap(),
+    );
     let authz = Authorizer::new(directory.clone(), Deployment::default());
     let iam = IamService::new(
         store.clone(),
@@ -67,7 +71,14 @@ async fn a_write_on_one_replica_reaches_the_other_through_the_change_counter() {
     let p = QueryParams::parse(&[body.as_bytes()]).unwrap();
     let before = store_b.generation("iam").await.unwrap();
     iam_a
-        .handle(&root(), &meta(), "CreateRole", &p)
+        .run(
+            IamAction::CreateRole,
+            Req {
+                caller: &root(),
+                meta: &meta(),
+                params: &p,
+            },
+        )
         .await
         .unwrap();
     assert!(dir_a.role(ACCT, "Shared").is_some());
@@ -108,7 +119,14 @@ async fn a_write_on_one_replica_reaches_the_other_through_the_change_counter() {
     // A delete on A removes the role from B's view after B's refresh.
     let p = QueryParams::parse(&[b"RoleName=Shared"]).unwrap();
     iam_a
-        .handle(&root(), &meta(), "DeleteRole", &p)
+        .run(
+            IamAction::DeleteRole,
+            Req {
+                caller: &root(),
+                meta: &meta(),
+                params: &p,
+            },
+        )
         .await
         .unwrap();
     assert!(dir_b.refresh().await.unwrap());

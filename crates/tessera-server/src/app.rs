@@ -1,7 +1,7 @@
 //! The request pipeline: limits → route → read body → authenticate once → service → audit,
 //! metrics and a log line carrying the request id.
 
-use crate::auth;
+use crate::auth::{self, AuthRequest};
 use crate::config::Limits;
 use crate::metrics::Metrics;
 use crate::routing::{Route, classify};
@@ -12,19 +12,19 @@ use serde_json::{Value, json};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
-use tessera_audit::{AuditRecord, AuditSink, EventDetails};
+use tessera_audit::{AuditQueue, AuditRecord, AuditSink, EventDetails};
+use tessera_authz::{Authorizer, KeyRingView, PrincipalView};
 use tessera_core::{Caller, Deployment, Principal, RequestMeta};
 use tessera_crypto::MasterKey;
-use tessera_crypto::session::{KeyRing, SharedRing};
-use tessera_iam::Authorizer;
 use tessera_iam::IamService;
-use tessera_iam::directory::Directory;
 use tessera_oidc::OidcVerifier;
+use tessera_service::{Body, Ctx, Input, Registered, Registry, Routing};
 use tessera_sigv4::{Canonicalization, SigV4Error};
 use tessera_store::Store;
+use tessera_store::view::Refresher;
 use tessera_sts::StsService;
 use tessera_wire::query::QueryParams;
-use tessera_wire::{AwsError, IAM_NAMESPACE, Protocol, STS_NAMESPACE};
+use tessera_wire::{AwsError, CommonError, Protocol};
 use tracing::Instrument;
 
 /// Everything a request needs, built once at start-up.
@@ -33,11 +33,13 @@ pub struct App {
     pub deployment: Deployment,
     pub store: Arc<dyn Store>,
     pub master: MasterKey,
-    pub ring: Arc<SharedRing>,
-    pub directory: Arc<Directory>,
-    pub iam: IamService,
-    pub sts: StsService,
-    pub audit: Arc<dyn AuditSink>,
+    /// The session key ring (a replicated view).
+    pub ring: Arc<KeyRingView>,
+    /// The IAM principal view every decision reads.
+    pub principals: Arc<PrincipalView>,
+    /// Every service, registered once ([`register_services`]).
+    pub services: Registry,
+    pub audit: AuditQueue,
     pub metrics: Arc<Metrics>,
     pub limits: Limits,
 }
@@ -48,7 +50,6 @@ pub struct AppParts {
     pub deployment: Deployment,
     pub store: Arc<dyn Store>,
     pub master: MasterKey,
-    pub ring: KeyRing,
     pub audit: Arc<dyn AuditSink>,
     pub limits: Limits,
     pub oidc: Arc<OidcVerifier>,
@@ -56,42 +57,97 @@ pub struct AppParts {
     pub allow_http_issuers: bool,
 }
 
+/// The kernel a service is built from: the composition root hands each service what it needs.
+#[derive(Debug, Clone)]
+pub struct Kernel {
+    pub deployment: Deployment,
+    pub store: Arc<dyn Store>,
+    pub master: MasterKey,
+    pub authz: Authorizer,
+    pub ring: Arc<KeyRingView>,
+    pub oidc: Arc<OidcVerifier>,
+    pub allow_http_issuers: bool,
+}
+
+/// **The one place services are registered.** A new service is a crate implementing
+/// `tessera_service::Service`, constructed here from the kernel and added to the registry;
+/// routing, authentication, dispatch, metrics and audit read its declaration.
+pub fn register_services(k: &Kernel, r: &mut Registry) {
+    r.register(Arc::new(
+        IamService::new(
+            k.store.clone(),
+            k.deployment.clone(),
+            k.master.clone(),
+            k.authz.clone(),
+        )
+        .with_http_loopback_issuers(k.allow_http_issuers),
+    ));
+    r.register(Arc::new(StsService::new(
+        k.deployment.clone(),
+        k.authz.clone(),
+        k.ring.clone(),
+        k.store.clone(),
+        k.oidc.clone(),
+        k.allow_http_issuers,
+    )));
+}
+
 impl App {
+    /// Load the views and register the standard services.
     pub async fn build(p: AppParts) -> Result<App, tessera_store::StoreError> {
-        let directory = Arc::new(Directory::load(p.store.clone()).await?);
-        let authz = Authorizer::new(directory.clone(), p.deployment.clone());
-        let ring = Arc::new(SharedRing::new(p.ring));
+        App::build_with(p, |_, _| {}).await
+    }
+
+    /// [`App::build`], then let `extra` register more services (tests).
+    pub async fn build_with(
+        p: AppParts,
+        extra: impl FnOnce(&Kernel, &mut Registry),
+    ) -> Result<App, tessera_store::StoreError> {
+        let principals = Arc::new(PrincipalView::load(p.store.clone(), p.store.clone()).await?);
+        let ring = Arc::new(
+            tessera_authz::keyring::load_view(p.store.clone(), p.store.clone(), p.master.clone())
+                .await?,
+        );
+        let kernel = Kernel {
+            deployment: p.deployment.clone(),
+            store: p.store.clone(),
+            master: p.master.clone(),
+            authz: Authorizer::new(principals.clone(), p.deployment.clone()),
+            ring: ring.clone(),
+            oidc: p.oidc,
+            allow_http_issuers: p.allow_http_issuers,
+        };
+        let mut services = Registry::new();
+        register_services(&kernel, &mut services);
+        extra(&kernel, &mut services);
         Ok(App {
-            iam: IamService::new(
-                p.store.clone(),
-                p.deployment.clone(),
-                p.master.clone(),
-                authz.clone(),
-            )
-            .with_http_loopback_issuers(p.allow_http_issuers),
-            sts: StsService::new(
-                p.deployment.clone(),
-                authz,
-                ring.clone(),
-                p.store.clone(),
-                p.oidc,
-                p.allow_http_issuers,
-            ),
             deployment: p.deployment,
             store: p.store,
             master: p.master,
             ring,
-            directory,
-            audit: p.audit,
+            principals,
+            services,
+            audit: AuditQueue::start(p.audit, tessera_audit::DEFAULT_QUEUE_CAPACITY),
             metrics: Arc::new(Metrics::default()),
             limits: p.limits,
         })
+    }
+
+    /// The refresher that keeps every replicated view fresh (the composition root spawns it).
+    pub fn refresher(&self) -> Refresher {
+        let mut r = Refresher::new();
+        r.register(self.principals.clone());
+        r.register(self.ring.clone());
+        r
     }
 }
 
 /// What the pipeline learnt about a request, for audit, metrics and the log line.
 struct Handled {
+    /// The service's name in metrics and logs (a route's placeholder name before a service
+    /// is known).
     service: &'static str,
+    event_source: &'static str,
     action: String,
     caller: Option<Caller>,
     access_key_id: Option<String>,
@@ -100,12 +156,50 @@ struct Handled {
     response: Response<Bytes>,
 }
 
-pub(crate) fn internal_failure() -> AwsError {
-    AwsError::new(
-        500,
-        "InternalFailure",
-        "The request processing has failed because of an unknown error.",
-    )
+/// Who a request is for before (or without) a registered service: its metrics name, audit
+/// source and error protocol.
+#[derive(Debug, Clone, Copy)]
+struct Target {
+    service: &'static str,
+    event_source: &'static str,
+    protocol: Protocol,
+}
+
+impl Target {
+    fn of(s: &dyn Registered) -> Target {
+        let spec = s.spec();
+        Target {
+            service: spec.name,
+            event_source: spec.event_source,
+            protocol: spec.protocol,
+        }
+    }
+
+    /// A request for this target, before anything is known of its outcome.
+    fn handled(self, action: impl Into<String>) -> Handled {
+        Handled {
+            service: self.service,
+            event_source: self.event_source,
+            action: action.into(),
+            caller: None,
+            access_key_id: None,
+            details: None,
+            error: None,
+            response: Response::new(Bytes::new()),
+        }
+    }
+
+    fn fail(self, action: impl Into<String>, e: AwsError, request_id: &str) -> Handled {
+        Handled {
+            response: e.render(self.protocol, request_id),
+            error: Some(e),
+            ..self.handled(action)
+        }
+    }
+}
+
+pub(crate) fn internal_failure(protocol: Protocol) -> AwsError {
+    CommonError::InternalFailure.to_aws(protocol)
 }
 
 fn new_request_id() -> String {
@@ -145,7 +239,7 @@ where
         let route = Arc::new(classify(&parts));
         let deadline = app.limits.request_timeout();
         // The work runs as its own task so that the deadline never cancels it half-way (a
-        // store write without its change-counter bump, say); the task writes the request's
+        // store write without its change-counter bump, say); the task submits the request's
         // one audit record when it finishes, whatever the client was told.
         let work = {
             let (app, meta, parts, route) =
@@ -153,32 +247,24 @@ where
             tokio::spawn(
                 async move {
                     let h = pipeline(&app, &parts, body, &route, &meta).await;
-                    record_audit(&app, &meta, &h);
+                    record_audit(&app, &meta, &h).await;
                     h
                 }
                 .in_current_span(),
             )
         };
         // Only for a request that fails here (panic, deadline): its service and error protocol.
-        let failed = |e: AwsError| {
-            let (service, protocol) = route_protocol(&route, &parts);
-            Handled {
-                service,
-                action: "Unknown".into(),
-                caller: None,
-                access_key_id: None,
-                details: None,
-                response: e.render(protocol, &meta.request_id),
-                error: Some(e),
-            }
+        let failed = |e: CommonError| {
+            let t = route_target(&app, &route, &parts);
+            t.fail("Unknown", e.to_aws(t.protocol), &meta.request_id)
         };
         let mut h = match tokio::time::timeout(deadline, work).await {
             Ok(Ok(h)) => h,
             Ok(Err(join)) => {
                 // A panic in a handler: the task wrote no record, so this is the one.
                 tracing::error!(error = %join, "request handler panicked");
-                let h = failed(internal_failure());
-                record_audit(&app, &meta, &h);
+                let h = failed(CommonError::InternalFailure);
+                record_audit(&app, &meta, &h).await;
                 h
             }
             Err(_) => {
@@ -186,11 +272,7 @@ where
                     deadline_secs = deadline.as_secs(),
                     "request not handled within its deadline; it completes in the background"
                 );
-                failed(AwsError::new(
-                    503,
-                    "ServiceUnavailable",
-                    "The request could not be completed in time. Please retry.",
-                ))
+                failed(CommonError::ServiceUnavailable)
             }
         };
         if h.error
@@ -231,28 +313,54 @@ fn header_bytes(headers: &http::HeaderMap) -> usize {
         .sum()
 }
 
-/// The service name (for audit and metrics) of a route before its request is parsed.
-fn route_service(route: &Route) -> &'static str {
-    match route {
-        Route::Query => "query",
-        Route::Json { .. } => "json",
-        Route::SsoOidc => "sso-oidc",
-        Route::S3Control => "s3control",
-        Route::Scim => "scim",
-        Route::S3 => "s3",
+/// Routes no registered service serves yet: their placeholder name, audit source and error
+/// protocol.
+fn placeholder(route: &Route) -> Target {
+    let (service, event_source, protocol) = match route {
+        Route::Query => ("query", "iam.amazonaws.com", Protocol::RestXml),
+        Route::Json { .. } => ("json", "sso.amazonaws.com", Protocol::Json11),
+        Route::SsoOidc => ("sso-oidc", "sso-oauth.amazonaws.com", Protocol::RestJson),
+        Route::S3Control => ("s3control", "s3.amazonaws.com", Protocol::RestXml),
+        Route::Scim => (
+            "scim",
+            "identitystore-scim.amazonaws.com",
+            Protocol::RestJson,
+        ),
+        Route::S3 => ("s3", "s3.amazonaws.com", Protocol::RestXml),
+    };
+    Target {
+        service,
+        event_source,
+        protocol,
     }
 }
 
-/// The service name and the error protocol of a route, for requests that fail before their
-/// service is known (query requests: the protocol is guessed from the signature).
-fn route_protocol(route: &Route, parts: &http::request::Parts) -> (&'static str, Protocol) {
-    let protocol = match route {
-        Route::Query => guess_query_protocol(parts),
-        Route::Json { .. } => Protocol::Json11,
-        Route::SsoOidc | Route::Scim => Protocol::RestJson,
-        Route::S3Control | Route::S3 => Protocol::RestXml,
-    };
-    (route_service(route), protocol)
+/// The service a request is for, as far as it can be told without reading its body: for
+/// awsQuery, from the credential scope or the `Action` in the query string.
+fn route_target(app: &App, route: &Route, parts: &http::request::Parts) -> Target {
+    match route {
+        Route::Query => {
+            let scope = auth::parse(parts).ok().map(|a| a.service);
+            let action = parts
+                .uri
+                .query()
+                .and_then(|q| {
+                    form_urlencoded::parse(q.as_bytes())
+                        .find(|(k, _)| k == "Action")
+                        .map(|(_, v)| v.into_owned())
+                })
+                .unwrap_or_default();
+            match app.services.query_service(scope.as_deref(), &action) {
+                Some(s) => Target::of(s.as_ref()),
+                None => placeholder(route),
+            }
+        }
+        Route::Json { target } => match app.services.json_service(target) {
+            Some((s, _)) => Target::of(s.as_ref()),
+            None => placeholder(route),
+        },
+        other => placeholder(other),
+    }
 }
 
 async fn pipeline<B>(
@@ -266,70 +374,46 @@ where
     B: http_body::Body<Data = Bytes> + Send + 'static,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
-    let service = route_service(route);
-    // Refined (by parsing the signature) only if the request fails before it is parsed.
-    let protocol = match route {
-        Route::Query => Protocol::Query {
-            namespace: IAM_NAMESPACE,
-        },
-        other => route_protocol(other, parts).1,
-    };
-    let error_protocol = || match route {
-        Route::Query => guess_query_protocol(parts),
-        _ => protocol,
-    };
-    let fail = |service: &'static str, action: String, e: AwsError, protocol: Protocol| Handled {
-        service,
-        action,
-        caller: None,
-        access_key_id: None,
-        details: None,
-        response: e.render(protocol, &meta.request_id),
-        error: Some(e),
-    };
+    let rid = &meta.request_id;
     if header_bytes(&parts.headers) > app.limits.max_header_bytes {
-        let e = match error_protocol() {
-            Protocol::RestXml => AwsError::new(
-                400,
-                "RequestHeaderSectionTooLarge",
-                format!(
-                    "Your request header section exceeds the maximum allowed size of {} bytes.",
-                    app.limits.max_header_bytes
-                ),
-            ),
-            _ => AwsError::new(
-                400,
-                "ValidationError",
-                format!(
-                    "Request header section exceeds the maximum allowed size of {} bytes.",
-                    app.limits.max_header_bytes
-                ),
-            ),
-        };
-        return fail(service, "Unknown".into(), e, error_protocol());
+        let t = route_target(app, route, parts);
+        let e = CommonError::HeadersTooLarge(app.limits.max_header_bytes).to_aws(t.protocol);
+        return t.fail("Unknown", e, rid);
     }
+    let read = |body: B| {
+        read_body(
+            body,
+            app.limits.max_body_bytes,
+            app.limits.body_read_timeout(),
+        )
+    };
     match route {
         Route::Query => {
-            let body = match read_body(
-                body,
-                app.limits.max_body_bytes,
-                app.limits.body_read_timeout(),
-            )
-            .await
-            {
+            let body = match read(body).await {
                 Ok(b) => b,
-                Err(e) => return fail("query", "Unknown".into(), e, error_protocol()),
+                Err(e) => {
+                    let t = route_target(app, route, parts);
+                    return t.fail("Unknown", e.to_aws(t.protocol), rid);
+                }
             };
             query(app, parts, body, meta).await
         }
         Route::Json { target } => {
-            let op = target.rsplit('.').next().unwrap_or("").to_owned();
-            let e = AwsError::new(
-                400,
-                "UnknownOperationException",
-                format!("The operation {target} is not supported by this server yet."),
-            );
-            fail("json", op, e, protocol)
+            let Some((service, op)) = app.services.json_service(target) else {
+                let op = target.rsplit('.').next().unwrap_or("").to_owned();
+                let e = AwsError::new(
+                    400,
+                    "UnknownOperationException",
+                    format!("The operation {target} is not supported by this server yet."),
+                );
+                return placeholder(route).fail(op, e, rid);
+            };
+            let t = Target::of(service.as_ref());
+            let body = match read(body).await {
+                Ok(b) => b,
+                Err(e) => return t.fail(op, e.to_aws(t.protocol), rid),
+            };
+            json(app, service.as_ref(), op, parts, body, meta).await
         }
         Route::SsoOidc => {
             let e = AwsError::new(
@@ -337,7 +421,7 @@ where
                 "InvalidRequestException",
                 "CreateTokenWithIAM is not supported by this server yet.",
             );
-            fail("sso-oidc", "CreateTokenWithIAM".into(), e, protocol)
+            placeholder(route).fail("CreateTokenWithIAM", e, rid)
         }
         Route::S3Control => {
             let e = match crate::routing::s3control_account(parts) {
@@ -348,7 +432,7 @@ where
                     "S3 Access Grants are not supported by this server yet.",
                 ),
             };
-            fail("s3control", "Unknown".into(), e, protocol)
+            placeholder(route).fail("Unknown", e, rid)
         }
         Route::Scim => {
             let e = AwsError::new(
@@ -356,7 +440,7 @@ where
                 "NotImplemented",
                 "SCIM is not supported by this server yet.",
             );
-            fail("scim", "Unknown".into(), e, protocol)
+            placeholder(route).fail("Unknown", e, rid)
         }
         Route::S3 => {
             let e = AwsError::new(
@@ -364,7 +448,7 @@ where
                 "NotImplemented",
                 "The S3 data plane is not supported by this server yet.",
             );
-            fail("s3", "Unknown".into(), e, protocol)
+            placeholder(route).fail("Unknown", e, rid)
         }
     }
 }
@@ -374,17 +458,13 @@ async fn read_body<B>(
     body: B,
     limit: usize,
     timeout: std::time::Duration,
-) -> Result<Bytes, AwsError>
+) -> Result<Bytes, CommonError>
 where
     B: http_body::Body<Data = Bytes> + Send + 'static,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
     let Ok(read) = tokio::time::timeout(timeout, Limited::new(body, limit).collect()).await else {
-        return Err(AwsError::new(
-            400,
-            "RequestTimeout",
-            "Your socket connection to the server was not read from or written to within the timeout period. Idle connections will be closed.",
-        ));
+        return Err(CommonError::RequestTimeout);
     };
     match read {
         Ok(c) => Ok(c.to_bytes()),
@@ -392,43 +472,25 @@ where
             if e.downcast_ref::<http_body_util::LengthLimitError>()
                 .is_some() =>
         {
-            Err(AwsError::new(
-                413,
-                "RequestEntityTooLarge",
-                format!("Request body must be no larger than {limit} bytes."),
-            ))
+            Err(CommonError::BodyTooLarge(limit))
         }
-        Err(e) => Err(AwsError::new(
-            400,
-            "IncompleteBody",
-            format!("The request body could not be read: {e}"),
-        )),
+        Err(e) => Err(CommonError::IncompleteBody(e.to_string())),
     }
 }
 
-/// Which query service (and so which XML namespace) a request is for, before it is parsed:
-/// the credential scope's service when there is one, else STS for STS's action names.
-fn guess_query_protocol(parts: &http::request::Parts) -> Protocol {
-    let scope_service = auth::parse(parts).ok().map(|a| a.service);
-    match scope_service.as_deref() {
-        Some("sts") => Protocol::Query {
-            namespace: STS_NAMESPACE,
-        },
-        Some(_) => Protocol::Query {
-            namespace: IAM_NAMESPACE,
-        },
-        None => {
-            let q = parts.uri.query().unwrap_or("");
-            let sts = tessera_sts::KNOWN_ACTIONS
-                .iter()
-                .any(|a| q.contains(&format!("Action={a}")));
-            Protocol::Query {
-                namespace: if sts { STS_NAMESPACE } else { IAM_NAMESPACE },
-            }
-        }
-    }
+/// What an awsQuery request brings, once its body is read.
+struct QueryCall<'a> {
+    app: &'a App,
+    service: &'a dyn Registered,
+    parts: &'a http::request::Parts,
+    body: &'a Bytes,
+    meta: &'a RequestMeta,
+    action: &'a str,
 }
 
+/// An awsQuery request: pick the service (credential scope, else action), then the generic
+/// awsQuery steps — decode, version, authenticate (unless the operation is unsigned),
+/// dispatch, wrap the result.
 async fn query(
     app: &App,
     parts: &http::request::Parts,
@@ -436,7 +498,6 @@ async fn query(
     meta: &RequestMeta,
 ) -> Handled {
     let raw_query = parts.uri.query().unwrap_or("");
-    // Until the parameters are parsed, STS actions get STS's namespace, everything else IAM's.
     let parsed_auth = auth::parse(parts);
     let params = QueryParams::parse(&[raw_query.as_bytes(), &body]);
     let action = params
@@ -445,137 +506,236 @@ async fn query(
         .and_then(|p| p.get("Action"))
         .unwrap_or("")
         .to_owned();
-    let is_sts_action = tessera_sts::KNOWN_ACTIONS.contains(&action.as_str());
-    let (service, namespace): (&'static str, &'static str) = match &parsed_auth {
-        Ok(a) if a.service == "sts" => ("sts", STS_NAMESPACE),
-        Ok(a) if a.service == "iam" => ("iam", IAM_NAMESPACE),
-        _ if is_sts_action => ("sts", STS_NAMESPACE),
-        _ => ("iam", IAM_NAMESPACE),
+    let scope = parsed_auth.as_ref().ok().map(|a| a.service.as_str());
+    let Some(service) = app.services.query_service(scope, &action) else {
+        let e = CommonError::UnknownOperation(format!("Could not find operation {action}"));
+        return placeholder(&Route::Query).fail(
+            action,
+            e.to_aws(Protocol::RestXml),
+            &meta.request_id,
+        );
     };
-    let protocol = Protocol::Query { namespace };
+    let t = Target::of(service.as_ref());
+    let Protocol::Query { namespace } = t.protocol else {
+        unreachable!("awsQuery services speak awsQuery");
+    };
     let mut h = Handled {
-        service,
-        action: if action.is_empty() {
-            "Unknown".into()
-        } else {
-            action.clone()
-        },
-        caller: None,
         access_key_id: parsed_auth.as_ref().ok().map(|a| a.access_key_id.clone()),
-        details: None,
-        error: None,
-        response: Response::new(Bytes::new()),
+        ..t.handled(if action.is_empty() {
+            "Unknown"
+        } else {
+            action.as_str()
+        })
     };
-    let result = query_inner(
+    let call = QueryCall {
         app,
+        service: service.as_ref(),
         parts,
-        &body,
+        body: &body,
         meta,
-        params,
-        &action,
-        service,
-        parsed_auth,
-        &mut h,
-    )
-    .await;
-    match result {
+        action: &action,
+    };
+    match query_call(&call, params, parsed_auth, &mut h).await {
         Ok((xml, details)) => {
             h.response = tessera_wire::query_response(namespace, &action, &xml, &meta.request_id);
             h.details = Some(details);
         }
         Err(e) => {
-            h.response = e.render(protocol, &meta.request_id);
+            h.response = e.render(t.protocol, &meta.request_id);
             h.error = Some(e);
         }
     }
     h
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn query_inner(
-    app: &App,
-    parts: &http::request::Parts,
-    body: &[u8],
-    meta: &RequestMeta,
+async fn query_call(
+    c: &QueryCall<'_>,
     params: Result<QueryParams, tessera_wire::query::QueryError>,
-    action: &str,
-    service: &'static str,
     parsed_auth: Result<tessera_sigv4::ParsedAuth, SigV4Error>,
     h: &mut Handled,
 ) -> Result<(String, EventDetails), AwsError> {
-    let params = params.map_err(|e| match service {
-        "sts" => tessera_sts::StsError::from(e).to_aws(),
-        _ => tessera_iam::IamError::from(e).to_aws(),
-    })?;
-    if action.is_empty() {
-        return Err(AwsError::new(
-            400,
-            "MissingAction",
-            "Could not find operation: the request must contain the parameter Action.",
-        ));
+    let spec = c.service.spec();
+    let protocol = spec.protocol;
+    let common = |e: CommonError| e.to_aws(protocol);
+    let params = params.map_err(|e| common(e.into()))?;
+    if c.action.is_empty() {
+        return Err(common(CommonError::MissingAction));
     }
+    let Routing::Query { version } = spec.routing else {
+        unreachable!("awsQuery services route by Action");
+    };
+    let check_version = || match params.get("Version") {
+        Some(v) if v != version => Err(common(CommonError::UnknownOperation(format!(
+            "Could not find operation {} for version {v}",
+            c.action
+        )))),
+        _ => Ok(()),
+    };
+    let op = c.service.operation(c.action);
+    let input = Input {
+        parts: c.parts,
+        body: c.body,
+        params: Some(&params),
+        json: None,
+    };
     // Calls that authenticate with a token in the request (AssumeRoleWithWebIdentity) are
     // not signed; a signature, if a client sends one anyway, is not needed.
-    if service == "sts" && tessera_sts::UNSIGNED_ACTIONS.contains(&action) {
-        let o = app
-            .sts
-            .handle_unsigned(meta, action, &params)
-            .await
-            .map_err(|e| e.to_aws())?;
-        return Ok((o.result_xml, o.details));
+    if let Some(op) = op
+        && !op.signed
+    {
+        check_version()?;
+        let ctx = Ctx {
+            caller: None,
+            meta: c.meta,
+            input,
+        };
+        return query_reply(c.service.dispatch(op.name, &ctx).await?);
     }
     let auth = match parsed_auth {
         Ok(a) => a,
         Err(SigV4Error::MissingAuthentication) => {
-            return Err(AwsError::new(
-                403,
-                "MissingAuthenticationToken",
-                "Request is missing Authentication Token",
-            ));
+            return Err(common(CommonError::MissingAuthenticationToken));
         }
         Err(e) => return Err(auth::sig_error(&e, Canonicalization::Standard)),
     };
-    let known = match service {
-        "sts" => tessera_sts::KNOWN_ACTIONS.contains(&action),
-        _ => tessera_iam::ACTIONS.contains(&action),
-    };
     let caller = auth::authenticate(
-        app,
-        parts,
-        body,
-        &auth,
-        Canonicalization::Standard,
-        &[service],
-        meta.now,
+        c.app,
+        &AuthRequest {
+            parts: c.parts,
+            body: c.body,
+            auth: &auth,
+            canon: Canonicalization::Standard,
+            services: spec.signing_names,
+            now: c.meta.now,
+            protocol,
+        },
     )
     .await?;
     h.caller = Some(caller.clone());
-    if !known {
-        let version = if service == "sts" {
-            tessera_sts::VERSION
+    let Some(op) = op else {
+        return Err(common(CommonError::UnknownOperation(format!(
+            "Could not find operation {} for version {version}",
+            c.action
+        ))));
+    };
+    check_version()?;
+    let ctx = Ctx {
+        caller: Some(&caller),
+        meta: c.meta,
+        input,
+    };
+    query_reply(c.service.dispatch(op.name, &ctx).await?)
+}
+
+fn query_reply(r: tessera_service::Reply) -> Result<(String, EventDetails), AwsError> {
+    match r.body {
+        Body::QueryResult(xml) => Ok((xml, r.details)),
+        Body::Json(_) => {
+            tracing::error!("an awsQuery service returned a JSON body");
+            Err(internal_failure(Protocol::RestXml))
+        }
+    }
+}
+
+/// An awsJson1.1 request for a registered service: decode the JSON body, authenticate
+/// (unless the operation is unsigned), dispatch, render.
+async fn json(
+    app: &App,
+    service: &dyn Registered,
+    op_name: &str,
+    parts: &http::request::Parts,
+    body: Bytes,
+    meta: &RequestMeta,
+) -> Handled {
+    let t = Target::of(service);
+    let parsed_auth = auth::parse(parts);
+    let mut h = Handled {
+        access_key_id: parsed_auth.as_ref().ok().map(|a| a.access_key_id.clone()),
+        ..t.handled(op_name)
+    };
+    let result = async {
+        let spec = service.spec();
+        let op = service.operation(op_name).ok_or_else(|| {
+            CommonError::UnknownOperation(format!("The operation {op_name} is not supported."))
+                .to_aws(t.protocol)
+        })?;
+        let doc: Value = if body.is_empty() {
+            json!({})
         } else {
-            tessera_iam::VERSION
+            serde_json::from_slice(&body).map_err(|e| {
+                AwsError::new(
+                    400,
+                    "SerializationException",
+                    format!("The request body is not valid JSON: {e}"),
+                )
+            })?
         };
-        return Err(AwsError::new(
-            400,
-            "InvalidAction",
-            format!("Could not find operation {action} for version {version}"),
-        ));
+        let caller = if op.signed {
+            let auth = match parsed_auth {
+                Ok(a) => a,
+                Err(SigV4Error::MissingAuthentication) => {
+                    return Err(CommonError::MissingAuthenticationToken.to_aws(t.protocol));
+                }
+                Err(e) => return Err(auth::sig_error(&e, Canonicalization::Standard)),
+            };
+            let caller = auth::authenticate(
+                app,
+                &AuthRequest {
+                    parts,
+                    body: &body,
+                    auth: &auth,
+                    canon: Canonicalization::Standard,
+                    services: spec.signing_names,
+                    now: meta.now,
+                    protocol: t.protocol,
+                },
+            )
+            .await?;
+            h.caller = Some(caller.clone());
+            Some(caller)
+        } else {
+            None
+        };
+        let ctx = Ctx {
+            caller: caller.as_ref(),
+            meta,
+            input: Input {
+                parts,
+                body: &body,
+                params: None,
+                json: Some(&doc),
+            },
+        };
+        service.dispatch(op.name, &ctx).await
     }
-    match service {
-        "sts" => app
-            .sts
-            .handle(&caller, meta, action, &params)
-            .await
-            .map(|o| (o.result_xml, o.details))
-            .map_err(|e| e.to_aws()),
-        _ => app
-            .iam
-            .handle(&caller, meta, action, &params)
-            .await
-            .map(|o| (o.result_xml, o.details))
-            .map_err(|e| e.to_aws()),
+    .await;
+    match result {
+        Ok(r) => {
+            let doc = match r.body {
+                Body::Json(v) => v,
+                Body::QueryResult(_) => {
+                    tracing::error!("an awsJson1.1 service returned an awsQuery body");
+                    json!({})
+                }
+            };
+            let mut resp = Response::new(Bytes::from(doc.to_string()));
+            let hd = resp.headers_mut();
+            hd.insert(
+                http::header::CONTENT_TYPE,
+                http::HeaderValue::from_static("application/x-amz-json-1.1"),
+            );
+            if let Ok(v) = http::HeaderValue::from_str(&meta.request_id) {
+                hd.insert("x-amzn-requestid", v);
+            }
+            h.response = resp;
+            h.details = Some(r.details);
+        }
+        Err(e) => {
+            h.response = e.render(t.protocol, &meta.request_id);
+            h.error = Some(e);
+        }
     }
+    h
 }
 
 fn user_identity(app: &App, caller: Option<&Caller>, access_key_id: Option<&str>) -> Value {
@@ -612,16 +772,8 @@ fn user_identity(app: &App, caller: Option<&Caller>, access_key_id: Option<&str>
     }
 }
 
-fn record_audit(app: &App, meta: &RequestMeta, h: &Handled) {
+async fn record_audit(app: &App, meta: &RequestMeta, h: &Handled) {
     let details = h.details.clone().unwrap_or_default();
-    let source = match h.service {
-        "iam" => "iam.amazonaws.com",
-        "sts" => "sts.amazonaws.com",
-        "sso-oidc" => "sso-oauth.amazonaws.com",
-        "scim" => "identitystore-scim.amazonaws.com",
-        "json" => "sso.amazonaws.com",
-        _ => "s3.amazonaws.com",
-    };
     let account = h
         .caller
         .as_ref()
@@ -633,7 +785,7 @@ fn record_audit(app: &App, meta: &RequestMeta, h: &Handled) {
             .user_identity
             .unwrap_or_else(|| user_identity(app, h.caller.as_ref(), h.access_key_id.as_deref())),
         event_time: meta.now.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
-        event_source: source.into(),
+        event_source: h.event_source.into(),
         event_name: h.action.clone(),
         aws_region: app.deployment.region.clone(),
         source_ip_address: meta.source_ip.to_string(),
@@ -651,8 +803,5 @@ fn record_audit(app: &App, meta: &RequestMeta, h: &Handled) {
         recipient_account_id: account,
         event_category: "Management",
     };
-    if let Err(e) = app.audit.record(&rec) {
-        app.metrics.audit_failed();
-        tracing::error!(error = %e, "audit record could not be written");
-    }
+    app.audit.submit(rec).await;
 }

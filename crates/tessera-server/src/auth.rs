@@ -8,7 +8,7 @@ use tessera_crypto::session::SessionError;
 use tessera_sigv4::{
     Canonicalization, ParsedAuth, Payload, RequestParts, SigV4Error, VerifyOptions,
 };
-use tessera_wire::AwsError;
+use tessera_wire::{AwsError, Protocol};
 
 /// Allowed clock skew for header-signed requests.
 pub const MAX_SKEW_SECS: i64 = 15 * 60;
@@ -37,30 +37,37 @@ pub fn parse(parts: &Parts) -> Result<ParsedAuth, SigV4Error> {
     tessera_sigv4::parse(&RequestParts::from_http_parts(parts))
 }
 
-/// Verify `auth` for this request and resolve the caller.
-pub async fn authenticate(
-    app: &App,
-    parts: &Parts,
-    body: &[u8],
-    auth: &ParsedAuth,
-    canon: Canonicalization,
-    services: &[&str],
-    now: chrono::DateTime<chrono::Utc>,
-) -> Result<Caller, AwsError> {
-    if auth.access_key_id.starts_with("ASIA") {
-        return authenticate_session(app, parts, body, auth, canon, services, now);
+/// One request to authenticate: what it carries and what it may be signed for.
+#[derive(Debug, Clone, Copy)]
+pub struct AuthRequest<'a> {
+    pub parts: &'a Parts,
+    pub body: &'a [u8],
+    pub auth: &'a ParsedAuth,
+    pub canon: Canonicalization,
+    /// The credential-scope service names the target service accepts.
+    pub services: &'a [&'a str],
+    pub now: chrono::DateTime<chrono::Utc>,
+    /// The target service's protocol (for errors that are not signature errors).
+    pub protocol: Protocol,
+}
+
+/// Verify the request's signature and resolve the caller.
+pub async fn authenticate(app: &App, r: &AuthRequest<'_>) -> Result<Caller, AwsError> {
+    let canon = r.canon;
+    if r.auth.access_key_id.starts_with("ASIA") {
+        return authenticate_session(app, r);
     }
     // A long-term key must not carry a session token.
-    if auth.security_token.is_some() {
+    if r.auth.security_token.is_some() {
         return Err(invalid_token(canon));
     }
     let key = app
         .store
-        .get_access_key(&auth.access_key_id)
+        .get_access_key(&r.auth.access_key_id)
         .await
         .map_err(|e| {
             tracing::error!(error = %e, "store failure while authenticating");
-            crate::app::internal_failure()
+            crate::app::internal_failure(r.protocol)
         })?
         .filter(|k| k.status == "Active")
         .ok_or_else(|| invalid_token(canon))?;
@@ -72,20 +79,20 @@ pub async fn authenticate(
             invalid_token(canon)
         })?;
     let secret = String::from_utf8(secret).map_err(|_| invalid_token(canon))?;
-    verify_signature(app, parts, body, auth, &secret, canon, services, now)?;
+    verify_signature(app, r, &secret)?;
     let account = AccountId::parse(&key.account_id).map_err(|_| invalid_token(canon))?;
     let principal = match &key.user_name_key {
         None => Principal::Root,
         Some(name) => {
-            // The directory has every user (reloaded on each IAM write); the store is asked
-            // only for a user another replica created in the last second.
-            let user = match app.directory.user(account.as_str(), name) {
+            // The principal view has every user (updated on each IAM write here); the store is
+            // asked only for a user another replica created in the last second.
+            let user = match app.principals.user(account.as_str(), name) {
                 Some(u) => u.record.clone(),
                 None => app
                     .store
                     .get_user(account.as_str(), name)
                     .await
-                    .map_err(|_| crate::app::internal_failure())?
+                    .map_err(|_| crate::app::internal_failure(r.protocol))?
                     .ok_or_else(|| invalid_token(canon))?,
             };
             Principal::User {
@@ -103,59 +110,48 @@ pub async fn authenticate(
     })
 }
 
-#[allow(clippy::too_many_arguments)]
-fn verify_signature(
-    app: &App,
-    parts: &Parts,
-    body: &[u8],
-    auth: &ParsedAuth,
-    secret: &str,
-    canon: Canonicalization,
-    services: &[&str],
-    now: chrono::DateTime<chrono::Utc>,
-) -> Result<(), AwsError> {
+fn verify_signature(app: &App, r: &AuthRequest<'_>, secret: &str) -> Result<(), AwsError> {
     // IAM is a global service: SDKs sign it for us-east-1 whatever the configured region.
-    let region = if services.contains(&"iam") && auth.region == "us-east-1" {
+    let region = if r.services.contains(&"iam") && r.auth.region == "us-east-1" {
         "us-east-1"
     } else {
         app.deployment.region.as_str()
     };
     let opts = VerifyOptions {
-        now,
+        now: r.now,
         region,
-        services,
-        canonicalization: canon,
+        services: r.services,
+        canonicalization: r.canon,
         max_skew_secs: MAX_SKEW_SECS,
-        payload: Payload::Body(body),
+        payload: Payload::Body(r.body),
     };
-    tessera_sigv4::verify(&RequestParts::from_http_parts(parts), auth, secret, &opts)
-        .map_err(|e| sig_error(&e, canon))
+    tessera_sigv4::verify(
+        &RequestParts::from_http_parts(r.parts),
+        r.auth,
+        secret,
+        &opts,
+    )
+    .map_err(|e| sig_error(&e, r.canon))
 }
 
 /// Temporary credentials: the session token is opened with the in-memory key ring, bound to
 /// the access key id, checked for expiry, and yields the secret to verify the signature with.
 /// No store access.
-fn authenticate_session(
-    app: &App,
-    parts: &Parts,
-    body: &[u8],
-    auth: &ParsedAuth,
-    canon: Canonicalization,
-    services: &[&str],
-    now: chrono::DateTime<chrono::Utc>,
-) -> Result<Caller, AwsError> {
-    let token = auth
+fn authenticate_session(app: &App, r: &AuthRequest<'_>) -> Result<Caller, AwsError> {
+    let canon = r.canon;
+    let token = r
+        .auth
         .security_token
         .as_deref()
         .ok_or_else(|| invalid_token(canon))?;
     let ring = app.ring.get();
     let (claims, secret) = ring
-        .verify(token, &auth.access_key_id, now.timestamp())
+        .verify(token, &r.auth.access_key_id, r.now.timestamp())
         .map_err(|e| match e {
             SessionError::Expired => expired_token(canon),
             _ => invalid_token(canon),
         })?;
-    verify_signature(app, parts, body, auth, &secret, canon, services, now)?;
+    verify_signature(app, r, &secret)?;
     let account = AccountId::parse(&claims.account).map_err(|_| invalid_token(canon))?;
     Ok(Caller {
         account,
@@ -165,7 +161,7 @@ fn authenticate_session(
             role_path: claims.role_path.clone(),
             session_name: claims.session_name.clone(),
         },
-        access_key_id: auth.access_key_id.clone(),
+        access_key_id: r.auth.access_key_id.clone(),
         session: Some(std::sync::Arc::new(claims)),
     })
 }

@@ -9,3 +9,6 @@ pub mod metrics;
 pub mod routing;
 pub mod serve;
 pub mod setup;
+pub mod start;
+
+pub use start::{Running, StartOptions, start};

@@ -4,13 +4,9 @@ use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use tessera_audit::JsonLinesSink;
-use tessera_core::Deployment;
-use tessera_server::app::{App, AppParts};
 use tessera_server::config::Config;
-use tessera_server::{serve, setup};
-use tokio::net::TcpListener;
+use tessera_server::start::DevAccount;
+use tessera_server::{StartOptions, serve, setup};
 
 #[derive(Parser)]
 #[command(
@@ -66,13 +62,15 @@ enum Command {
         #[command(subcommand)]
         command: AccountCommand,
     },
-    /// Manage root access keys.
-    Key {
+    /// Manage an account root's long-term access keys.
+    #[command(name = "root-key", alias = "key")]
+    RootKey {
         #[command(subcommand)]
         command: KeyCommand,
     },
-    /// Manage the session key ring.
-    Keys {
+    /// Manage the session key ring (the keys that seal STS session tokens).
+    #[command(name = "session-keys", alias = "keys")]
+    SessionKeys {
         #[command(subcommand)]
         command: KeysCommand,
     },
@@ -80,9 +78,9 @@ enum Command {
 
 #[derive(Subcommand)]
 enum KeysCommand {
-    /// Add a new session key: new sessions use it, older sessions stay valid until they
-    /// expire; keys past their grace period are deleted. Running servers pick it up within
-    /// seconds.
+    /// Add a new session key: new sessions use it once every replica has it, older sessions
+    /// stay valid until they expire; keys past their grace period are deleted. Running
+    /// servers load it within a second.
     Rotate {
         #[command(flatten)]
         target: Target,
@@ -205,7 +203,7 @@ async fn main() -> Result<()> {
             println!("account {id} created");
             Ok(())
         }
-        Command::Keys {
+        Command::SessionKeys {
             command: KeysCommand::Rotate { target },
         } => {
             let (config, dev) = target_config(&target)?;
@@ -218,7 +216,7 @@ async fn main() -> Result<()> {
             }
             Ok(())
         }
-        Command::Key {
+        Command::RootKey {
             command: KeyCommand::Create { account, target },
         } => {
             let (config, dev) = target_config(&target)?;
@@ -250,150 +248,63 @@ async fn run(
     master: tessera_crypto::MasterKey,
     dev: Option<DevOptions>,
 ) -> Result<()> {
-    let store = setup::open_store(&config).await?;
-    std::fs::create_dir_all(&config.data_dir)?;
-    let audit = Arc::new(
-        JsonLinesSink::open(&config.data_dir.join("audit.jsonl"))
-            .context("opening the audit log")?,
-    );
-    let deployment = Deployment {
-        partition: config.partition.clone(),
-        region: config.region.clone(),
-    };
-    let dev_keys = match &dev {
-        Some(_) => Some(setup::ensure_dev_accounts(store.as_ref(), &master).await?),
-        None => None,
-    };
-    let listener = TcpListener::bind(config.listen)
-        .await
-        .with_context(|| format!("binding {}", config.listen))?;
-    let addr = listener.local_addr()?;
-    let ring = setup::load_ring(store.as_ref(), &master).await?;
-    let allow_http = config.oidc.allow_http_loopback_issuers;
-    let fetch_policy = config.oidc.fetch_policy().map_err(anyhow::Error::msg)?;
-    let fetch = tessera_oidc::ReqwestFetch::new(fetch_policy)
-        .map_err(|e| anyhow::anyhow!("OIDC HTTP client: {e}"))?;
-    let oidc = Arc::new(tessera_oidc::OidcVerifier::new(
-        Arc::new(fetch),
-        tessera_oidc::VerifierConfig::default(),
-    ));
-    let app = Arc::new(
-        App::build(AppParts {
-            deployment,
-            store,
-            master,
-            ring,
-            audit,
-            limits: config.limits.clone(),
-            oidc,
-            allow_http_issuers: allow_http,
-        })
-        .await
-        .context("loading the IAM directory")?,
-    );
-    spawn_refreshers(app.clone());
-    let (tx, rx) = tokio::sync::watch::channel(false);
-    let mut admin_endpoint = None;
-    let admin = match config.admin_listen {
-        Some(a) => {
-            let l = TcpListener::bind(a)
-                .await
-                .with_context(|| format!("binding admin {a}"))?;
-            let local = l.local_addr()?;
-            tracing::info!(addr = %local, "admin listener (/metrics, /healthz)");
-            admin_endpoint = Some(format!("http://{local}"));
-            Some(tokio::spawn(serve::serve_admin(app.clone(), l, rx.clone())))
-        }
-        None => None,
-    };
-    let endpoint = format!("http://{addr}");
-    if let (Some(dev), Some(keys)) = (dev, dev_keys) {
-        print_banner(&endpoint, &config, &keys);
+    let region = config.region.clone();
+    let data_dir = config.data_dir.clone();
+    let running = tessera_server::start(StartOptions {
+        config,
+        master,
+        dev_accounts: dev.is_some(),
+    })
+    .await?;
+    if let Some(dev) = dev {
+        print_banner(&running.endpoint, &region, &data_dir, &running.dev_accounts);
         if let Some(path) = dev.manifest {
             let m = serde_json::json!({
-                "endpoint": endpoint,
-                "region": config.region,
-                "data_dir": config.data_dir,
-                "admin_endpoint": admin_endpoint,
-                "accounts": keys.iter().map(|(a, id, s)| serde_json::json!({
-                    "account_id": a, "access_key_id": id, "secret_access_key": s.expose()
+                "endpoint": running.endpoint,
+                "region": region,
+                "data_dir": data_dir,
+                "admin_endpoint": running.admin_endpoint,
+                "accounts": running.dev_accounts.iter().map(|a| serde_json::json!({
+                    "account_id": a.account_id,
+                    "access_key_id": a.access_key_id,
+                    "secret_access_key": a.secret_access_key.expose(),
                 })).collect::<Vec<_>>(),
             });
             setup::write_private(&path, &serde_json::to_string_pretty(&m)?)?;
         }
     }
-    tracing::info!(%endpoint, region = %config.region, store = app.store.dialect(), "tessera is listening");
-    let api = tokio::spawn(serve::serve_api(app, listener, rx));
     serve::shutdown_signal().await;
     tracing::info!("shutting down");
-    let _ = tx.send(true);
-    let _ = api.await;
-    if let Some(a) = admin {
-        let _ = a.await;
-    }
+    running.stop().await;
     Ok(())
 }
 
-fn print_banner(endpoint: &str, config: &Config, keys: &[(String, String, tessera_core::Secret)]) {
+fn print_banner(endpoint: &str, region: &str, data_dir: &Path, keys: &[DevAccount]) {
     println!("Tessera dev is running.");
     println!("  endpoint:  {endpoint}");
-    println!("  region:    {}", config.region);
-    println!("  data dir:  {}", config.data_dir.display());
-    if let Some((acct, id, secret)) = keys.first() {
+    println!("  region:    {region}");
+    println!("  data dir:  {}", data_dir.display());
+    if let Some(DevAccount {
+        account_id: acct,
+        access_key_id: id,
+        secret_access_key: secret,
+    }) = keys.first()
+    {
         println!("\nPoint the AWS CLI at account {acct}:");
         println!("  export AWS_ENDPOINT_URL={endpoint}");
-        println!(
-            "  export AWS_REGION={0} AWS_DEFAULT_REGION={0}",
-            config.region
-        );
+        println!("  export AWS_REGION={region} AWS_DEFAULT_REGION={region}");
         println!("  export AWS_ACCESS_KEY_ID={id}");
         println!("  export AWS_SECRET_ACCESS_KEY={}", secret.expose());
         println!("  aws sts get-caller-identity");
     }
-    for (acct, id, secret) in keys.iter().skip(1) {
+    for a in keys.iter().skip(1) {
         println!(
-            "  account {acct}: AWS_ACCESS_KEY_ID={id} AWS_SECRET_ACCESS_KEY={}",
-            secret.expose()
+            "  account {}: AWS_ACCESS_KEY_ID={} AWS_SECRET_ACCESS_KEY={}",
+            a.account_id,
+            a.access_key_id,
+            a.secret_access_key.expose()
         );
     }
     println!("Roles may not be assumed by an account root: create an IAM user for that.");
     println!();
-}
-
-/// Keep the in-memory state fresh from the store: the IAM directory (every second, cheap when
-/// nothing changed; in full every minute) and the session key ring (every 10 seconds, after `tessera keys rotate`).
-fn spawn_refreshers(app: Arc<App>) {
-    let a = app.clone();
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
-        for n in 1u64.. {
-            tick.tick().await;
-            // Poll the change counter every second; reload in full every minute as a safety
-            // net against a write whose counter bump failed.
-            let r = if n % 60 == 0 {
-                a.directory.reload().await.map(|_| true)
-            } else {
-                a.directory.refresh().await
-            };
-            if let Err(e) = r {
-                tracing::warn!(error = %e, "refreshing the IAM directory failed");
-            }
-        }
-    });
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(std::time::Duration::from_secs(10));
-        tick.tick().await;
-        loop {
-            tick.tick().await;
-            match setup::load_ring(app.store.as_ref(), &app.master).await {
-                Ok(r) => {
-                    if r.current_id() != app.ring.get().current_id() {
-                        tracing::info!(key = r.current_id(), "session key ring rotated");
-                    }
-                    app.ring.replace(r);
-                }
-                Err(e) => tracing::warn!(error = %e, "reloading the session key ring failed"),
-            }
-        }
-    });
 }

@@ -52,9 +52,10 @@ impl Metrics {
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     }
 
-    pub fn audit_failed(&self) {
+    /// The audit queue's count of records it could not write (read when rendering).
+    pub fn set_audit_failures(&self, total: u64) {
         self.audit_failures
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            .store(total, std::sync::atomic::Ordering::Relaxed);
     }
 
     pub fn render(&self) -> String {

@@ -275,6 +275,7 @@ fn admin_response(
     let path = req.uri().path().to_owned();
     let store = app.store.clone();
     let metrics = app.metrics.clone();
+    metrics.set_audit_failures(app.audit.failures());
     async move {
         let (status, ctype, body) = match path.as_str() {
             "/metrics" => (

@@ -477,7 +477,7 @@ async fn each_bad_request_gets_its_aws_error() {
         assert!(r.body.contains("<RequestId>"), "{name}: {}", r.body);
     }
     assert_still_serving(&f).await;
-    let records = f.audit.records();
+    let records = f.records().await;
     assert_eq!(records.len(), n + 1, "exactly one audit record per request");
     assert!(records[..n].iter().all(|r| r.error_code.is_some()));
 }
@@ -665,6 +665,7 @@ async fn other_protocols_answer_in_their_own_shape() {
 /// valid, and the ring survives a reload from the store.
 #[tokio::test]
 async fn key_rotation_keeps_old_sessions() {
+    use tessera_authz::keyring;
     use tessera_crypto::session::session_access_key_id;
     let f = fixture().await;
     let now_s = chrono::Utc::now().timestamp();
@@ -678,18 +679,18 @@ async fn key_rotation_keeps_old_sessions() {
     assert!(deleted.is_empty());
     // Right after rotation every replica can open the new key's sessions, but sessions are
     // still sealed with the old key until the new one has had time to reach every replica.
-    let just_now = setup::load_ring(f.app.store.as_ref(), &f.app.master)
+    let just_now = keyring::load_at(f.app.store.as_ref(), &f.app.master, now_s)
         .await
         .unwrap();
     assert!(just_now.contains(u32::try_from(new_id).unwrap()));
     assert_eq!(just_now.current_id(), before.current_id());
-    let later = chrono::Utc::now().timestamp() + setup::RING_KEY_ACTIVATION_SECS;
-    let after = setup::load_ring_at(f.app.store.as_ref(), &f.app.master, later)
+    let later = now_s + keyring::RING_KEY_ACTIVATION_SECS;
+    let after = keyring::load_at(f.app.store.as_ref(), &f.app.master, later)
         .await
         .unwrap();
     assert_eq!(i64::from(after.current_id()), new_id);
     assert_ne!(after.current_id(), before.current_id());
-    f.app.ring.replace(after);
+    f.app.ring.set(after);
 
     let gci = || form(&[("Action", "GetCallerIdentity"), ("Version", "2011-06-15")]);
     let r = send(
@@ -794,8 +795,8 @@ async fn ipv4_mapped_clients_are_seen_as_ipv4() {
     assert_eq!(r.status, 200, "{}", r.body);
     // The audit records carry the IPv4 form too.
     let sources: Vec<String> = f
-        .audit
         .records()
+        .await
         .iter()
         .filter(|r| r.event_name == "ListRoles")
         .map(|r| r.source_ip_address.clone())
@@ -872,7 +873,7 @@ async fn stalled_bodies_time_out_and_requests_have_a_deadline() {
     let (status, connection, body, f) = send_stalled(1, 30).await;
     assert_eq!((status, connection.as_str()), (400, "close"));
     assert!(body.contains("<Code>RequestTimeout</Code>"), "{body}");
-    let last = f.audit.records().pop().unwrap();
+    let last = f.records().await.pop().unwrap();
     assert_eq!(last.error_code.as_deref(), Some("RequestTimeout"));
 
     // A request that is not done by its deadline: 503 ServiceUnavailable (retryable).

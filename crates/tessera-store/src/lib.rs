@@ -1,5 +1,8 @@
-//! Storage for Tessera's state, behind one port ([`Store`]) with two adapters: SQLite (the
-//! embedded default, a file in the data directory) and PostgreSQL (for several replicas).
+//! Storage for Tessera's state, behind one port per bounded context ([`IamStore`],
+//! [`SessionKeyStore`], [`ChangeCounters`], [`StoreAdmin`]; [`Store`] is all of them) with two
+//! adapters: SQLite (the embedded default, a file in the data directory) and PostgreSQL (for
+//! several replicas). [`view`] keeps immutable in-memory snapshots of store state fresh on
+//! every replica.
 //!
 //! **Architecture invariant:** this is the only crate that speaks SQL. Both adapters run the
 //! same statements (`$1`-style placeholders work on both); each dialect has its own migrations
@@ -8,6 +11,7 @@
 
 mod records;
 mod sql;
+pub mod view;
 
 pub use records::*;
 
@@ -50,14 +54,48 @@ impl From<sqlx::migrate::MigrateError> for StoreError {
 
 pub type Result<T> = std::result::Result<T, StoreError>;
 
-/// The persistence port every service uses. Methods are small and each is atomic.
+/// Applying migrations and naming the dialect: what start-up and operators need.
 #[async_trait]
-pub trait Store: Send + Sync + std::fmt::Debug {
+pub trait StoreAdmin: Send + Sync + std::fmt::Debug {
     /// Apply pending migrations for this dialect.
     async fn migrate(&self) -> Result<()>;
     /// `sqlite` or `postgres`.
     fn dialect(&self) -> &'static str;
+}
 
+/// Every row the IAM principal view is built from: one query per table, all read in one
+/// transaction (a consistent snapshot on both dialects).
+#[derive(Debug, Clone, Default)]
+pub struct IamTables {
+    pub managed_policies: Vec<ManagedPolicyRecord>,
+    pub roles: Vec<RoleRecord>,
+    pub role_policies: Vec<InlinePolicyRow>,
+    pub role_attachments: Vec<AttachmentRow>,
+    pub users: Vec<UserRecord>,
+    pub user_policies: Vec<InlinePolicyRow>,
+}
+
+/// An inline policy of a role or user, keyed by its owner's lower-cased name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InlinePolicyRow {
+    pub account_id: String,
+    pub owner_key: String,
+    pub name: String,
+    pub document: String,
+}
+
+/// A managed policy attached to a role, keyed by the role's lower-cased name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttachmentRow {
+    pub account_id: String,
+    pub role_key: String,
+    pub policy_arn: String,
+}
+
+/// The IAM context: accounts, access keys, roles, users, their inline and managed policies,
+/// OIDC providers. Methods are small and each is atomic.
+#[async_trait]
+pub trait IamStore: Send + Sync + std::fmt::Debug {
     async fn create_account(&self, account_id: &str, now: i64) -> Result<()>;
     async fn account_exists(&self, account_id: &str) -> Result<bool>;
     async fn list_accounts(&self) -> Result<Vec<String>>;
@@ -148,22 +186,40 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         user: &str,
     ) -> Result<Vec<(String, String)>>;
 
+    async fn create_oidc_provider(&self, provider: &OidcProviderRecord) -> Result<()>;
+    async fn get_oidc_provider(&self, arn: &str) -> Result<Option<OidcProviderRecord>>;
+    async fn list_oidc_providers(&self, account_id: &str) -> Result<Vec<OidcProviderRecord>>;
+    async fn delete_oidc_provider(&self, arn: &str) -> Result<bool>;
+
+    /// Everything the IAM principal view holds, in one consistent read (one query per table).
+    async fn iam_tables(&self) -> Result<IamTables>;
+}
+
+/// The session key ring's keys, sealed under the master key.
+#[async_trait]
+pub trait SessionKeyStore: Send + Sync + std::fmt::Debug {
     /// Session-ring keys, oldest first.
     async fn list_session_keys(&self) -> Result<Vec<SessionKeyRecord>>;
     /// Add a ring key; `Conflict` when another replica took the id first.
     async fn add_session_key(&self, key: &SessionKeyRecord) -> Result<()>;
     async fn delete_session_key(&self, id: i64) -> Result<bool>;
-
-    /// Bump the named change counter (e.g. `iam` after every IAM write) and return its value.
-    async fn bump_generation(&self, name: &str) -> Result<i64>;
-    /// The named change counter's value; replicas poll it to know when to reload caches.
-    async fn generation(&self, name: &str) -> Result<i64>;
-
-    async fn create_oidc_provider(&self, provider: &OidcProviderRecord) -> Result<()>;
-    async fn get_oidc_provider(&self, arn: &str) -> Result<Option<OidcProviderRecord>>;
-    async fn list_oidc_providers(&self, account_id: &str) -> Result<Vec<OidcProviderRecord>>;
-    async fn delete_oidc_provider(&self, arn: &str) -> Result<bool>;
 }
+
+/// Named change counters: every write a replicated view reflects bumps the view's counter,
+/// and replicas poll it to know when to reload (see [`view`]).
+#[async_trait]
+pub trait ChangeCounters: Send + Sync + std::fmt::Debug {
+    /// Bump the named change counter and return its new value.
+    async fn bump_generation(&self, name: &str) -> Result<i64>;
+    /// The named change counter's value (0 before its first bump).
+    async fn generation(&self, name: &str) -> Result<i64>;
+}
+
+/// A whole store: every bounded context's port, implemented by both adapters. Services hold
+/// the narrowest port they need (`Arc<dyn IamStore>`, …); the composition root holds this.
+pub trait Store: StoreAdmin + IamStore + SessionKeyStore + ChangeCounters {}
+
+impl<T: StoreAdmin + IamStore + SessionKeyStore + ChangeCounters> Store for T {}
 
 /// Open the store named by `url`: `sqlite://PATH` (created if missing) or `postgres://…`.
 pub async fn connect(url: &str) -> Result<Arc<dyn Store>> {

@@ -65,12 +65,16 @@ macro_rules! both {
     };
 }
 
+// One suite per port, each on both dialects: `IamStore` (accounts and keys, roles, managed
+// policies, users, OIDC providers, the one-read table load), `SessionKeyStore` and
+// `ChangeCounters` (session keys and generations).
 both!(
     accounts_and_keys,
     roles_and_inline_policies,
     managed_policies,
     users_and_user_policies,
     oidc_providers,
+    iam_tables_in_one_read,
     session_keys_and_generations
 );
 
@@ -385,4 +389,76 @@ async fn session_keys_and_generations(s: Arc<dyn Store>) {
     assert_eq!(s.generation("iam").await.unwrap(), 2);
     assert_eq!(s.generation("other").await.unwrap(), 0);
     assert_eq!(s.bump_generation("other").await.unwrap(), 1);
+}
+
+async fn iam_tables_in_one_read(s: Arc<dyn Store>) {
+    s.create_account(ACCT, 1).await.unwrap();
+    s.create_account("222222222222", 1).await.unwrap();
+    s.create_role(&role("Reader")).await.unwrap();
+    s.create_role(&RoleRecord {
+        account_id: "222222222222".into(),
+        role_id: "AROAOTHER".into(),
+        ..role("Reader")
+    })
+    .await
+    .unwrap();
+    s.put_role_policy(ACCT, "Reader", "b", "{\"n\":2}")
+        .await
+        .unwrap();
+    s.put_role_policy(ACCT, "reader", "a", "{\"n\":1}")
+        .await
+        .unwrap();
+    let mp = ManagedPolicyRecord {
+        arn: format!("arn:aws:iam::{ACCT}:policy/P"),
+        account_id: ACCT.into(),
+        name: "P".into(),
+        policy_id: "ANPAP".into(),
+        path: "/".into(),
+        description: None,
+        document: "{}".into(),
+        created_at: 2,
+    };
+    s.create_managed_policy(&mp).await.unwrap();
+    s.attach_role_policy(ACCT, "Reader", &mp.arn).await.unwrap();
+    s.create_user(&UserRecord {
+        account_id: ACCT.into(),
+        name: "Ann".into(),
+        user_id: "AIDAANN".into(),
+        path: "/".into(),
+        permissions_boundary: None,
+        tags: vec![],
+        created_at: 3,
+    })
+    .await
+    .unwrap();
+    s.put_user_policy(ACCT, "Ann", "u", "{}").await.unwrap();
+
+    let t = s.iam_tables().await.unwrap();
+    assert_eq!(t.managed_policies, vec![mp.clone()]);
+    assert_eq!(t.roles.len(), 2, "roles of every account");
+    assert_eq!(t.roles[0].account_id, ACCT);
+    let names: Vec<(&str, &str)> = t
+        .role_policies
+        .iter()
+        .map(|p| (p.owner_key.as_str(), p.name.as_str()))
+        .collect();
+    assert_eq!(names, vec![("reader", "a"), ("reader", "b")]);
+    assert_eq!(
+        t.role_attachments,
+        vec![AttachmentRow {
+            account_id: ACCT.into(),
+            role_key: "reader".into(),
+            policy_arn: mp.arn.clone(),
+        }]
+    );
+    assert_eq!(t.users.len(), 1);
+    assert_eq!(
+        t.user_policies,
+        vec![InlinePolicyRow {
+            account_id: ACCT.into(),
+            owner_key: "ann".into(),
+            name: "u".into(),
+            document: "{}".into(),
+        }]
+    );
 }

@@ -15,44 +15,76 @@ mod validate;
 
 pub use error::StsError;
 
+use async_trait::async_trait;
 use serde_json::{Value, json};
 use std::sync::Arc;
 use tessera_audit::{EventDetails, HIDDEN, Resource};
+use tessera_authz::principals::RoleEntry;
+use tessera_authz::{Access, Authorizer, KeyRingView};
 use tessera_core::{Caller, Deployment, RequestMeta, SessionClaims, WebIdentity};
-use tessera_crypto::session::{SharedRing, session_access_key_id};
-use tessera_iam::directory::RoleEntry;
-use tessera_iam::{Access, Authorizer};
+use tessera_crypto::session::session_access_key_id;
 use tessera_oidc::OidcVerifier;
 use tessera_policy::{ContextKeys, Policy, PolicyKind, PrincipalRef};
-use tessera_store::Store;
+use tessera_service::{Body, Ctx, Operation, Reply, Routing, Service, ServiceSpec};
+use tessera_store::IamStore;
 use tessera_wire::query::QueryParams;
 use tessera_wire::xml::Writer;
+use tessera_wire::{Protocol, STS_NAMESPACE};
 
 pub const VERSION: &str = "2011-06-15";
 
-/// Actions that are not signed (they authenticate with a token in the request instead).
-pub const UNSIGNED_ACTIONS: &[&str] = &["AssumeRoleWithWebIdentity", "AssumeRoleWithSAML"];
+tessera_service::operations! {
+    /// Every STS action AWS defines (so the router can tell STS requests from IAM ones);
+    /// [`Operation::implemented`] says which Tessera implements.
+    pub enum StsAction {
+        AssumeRole,
+        AssumeRoleWithSAML,
+        AssumeRoleWithWebIdentity,
+        AssumeRoot,
+        DecodeAuthorizationMessage,
+        GetAccessKeyInfo,
+        GetCallerIdentity,
+        GetDelegatedAccessToken,
+        GetFederationToken,
+        GetSessionToken,
+    }
+}
 
-/// Every action this service implements.
-pub const ACTIONS: &[&str] = &[
-    "AssumeRole",
-    "AssumeRoleWithWebIdentity",
-    "GetCallerIdentity",
-];
+impl Operation for StsAction {
+    const ALL: &'static [StsAction] = StsAction::VARIANTS;
 
-/// All STS actions AWS defines, so the router can tell STS requests from IAM ones.
-pub const KNOWN_ACTIONS: &[&str] = &[
-    "AssumeRole",
-    "AssumeRoleWithSAML",
-    "AssumeRoleWithWebIdentity",
-    "AssumeRoot",
-    "DecodeAuthorizationMessage",
-    "GetAccessKeyInfo",
-    "GetCallerIdentity",
-    "GetDelegatedAccessToken",
-    "GetFederationToken",
-    "GetSessionToken",
-];
+    fn name(self) -> &'static str {
+        self.as_str()
+    }
+
+    /// These authenticate with a token in the request instead of a signature.
+    fn signed(self) -> bool {
+        !matches!(
+            self,
+            StsAction::AssumeRoleWithWebIdentity | StsAction::AssumeRoleWithSAML
+        )
+    }
+
+    fn implemented(self) -> bool {
+        matches!(
+            self,
+            StsAction::AssumeRole
+                | StsAction::AssumeRoleWithWebIdentity
+                | StsAction::GetCallerIdentity
+        )
+    }
+}
+
+/// The STS service's declaration.
+pub static SPEC: ServiceSpec = ServiceSpec {
+    name: "sts",
+    signing_names: &["sts"],
+    protocol: Protocol::Query {
+        namespace: STS_NAMESPACE,
+    },
+    event_source: "sts.amazonaws.com",
+    routing: Routing::Query { version: VERSION },
+};
 
 /// The Identity Center context provider (`ProvidedContexts`).
 pub const IDENTITY_CENTER_PROVIDER: &str = "arn:aws:iam::aws:contextProvider/IdentityCenter";
@@ -74,11 +106,33 @@ type R<T> = Result<T, StsError>;
 pub struct StsService {
     deployment: Deployment,
     authz: Authorizer,
-    ring: Arc<SharedRing>,
-    store: Arc<dyn Store>,
+    ring: Arc<KeyRingView>,
+    store: Arc<dyn IamStore>,
     oidc: Arc<OidcVerifier>,
     /// Issuer URL schemes accepted for OIDC providers (`https`, plus `http` in dev mode).
     allow_http_issuers: bool,
+}
+
+#[async_trait]
+impl Service for StsService {
+    type Op = StsAction;
+    type Error = StsError;
+
+    fn spec(&self) -> &'static ServiceSpec {
+        &SPEC
+    }
+
+    async fn call(&self, op: StsAction, ctx: &Ctx<'_>) -> R<Reply> {
+        let o = self.run(op, ctx.caller(), ctx.meta, ctx.params()).await?;
+        Ok(Reply {
+            body: Body::QueryResult(o.result_xml),
+            details: o.details,
+        })
+    }
+
+    fn to_aws(&self, e: &StsError) -> tessera_wire::AwsError {
+        e.to_aws()
+    }
 }
 
 /// What the session being issued will be.
@@ -127,8 +181,8 @@ impl StsService {
     pub fn new(
         deployment: Deployment,
         authz: Authorizer,
-        ring: Arc<SharedRing>,
-        store: Arc<dyn Store>,
+        ring: Arc<KeyRingView>,
+        store: Arc<dyn IamStore>,
         oidc: Arc<OidcVerifier>,
         allow_http_issuers: bool,
     ) -> StsService {
@@ -142,54 +196,30 @@ impl StsService {
         }
     }
 
-    fn check_version(action: &str, p: &QueryParams) -> R<()> {
-        match p.get("Version") {
-            Some(v) if v != VERSION => Err(StsError::InvalidAction(format!(
-                "Could not find operation {action} for version {v}"
+    /// Run one STS action. `caller` is the authenticated caller of a signed action and
+    /// `None` for the unsigned ones ([`Operation::signed`]).
+    pub async fn run(
+        &self,
+        op: StsAction,
+        caller: Option<&Caller>,
+        meta: &RequestMeta,
+        p: &QueryParams,
+    ) -> R<Outcome> {
+        match (op, caller) {
+            (StsAction::GetCallerIdentity, Some(c)) => Ok(self.get_caller_identity(c)),
+            (StsAction::AssumeRole, Some(c)) => self.assume_role(c, meta, p).await,
+            (StsAction::AssumeRoleWithWebIdentity, _) => {
+                self.assume_role_with_web_identity(meta, p).await
+            }
+            (op, _) if !op.implemented() => Err(StsError::InvalidAction(format!(
+                "The operation {op} is not available on this server yet."
             ))),
-            _ => Ok(()),
-        }
-    }
-
-    fn not_available(action: &str) -> StsError {
-        if KNOWN_ACTIONS.contains(&action) {
-            StsError::InvalidAction(format!(
-                "The operation {action} is not available on this server yet."
-            ))
-        } else {
-            StsError::InvalidAction(format!(
-                "Could not find operation {action} for version {VERSION}"
-            ))
-        }
-    }
-
-    /// Handle a signed STS action for `caller`.
-    pub async fn handle(
-        &self,
-        caller: &Caller,
-        meta: &RequestMeta,
-        action: &str,
-        p: &QueryParams,
-    ) -> R<Outcome> {
-        Self::check_version(action, p)?;
-        match action {
-            "GetCallerIdentity" => Ok(self.get_caller_identity(caller)),
-            "AssumeRole" => self.assume_role(caller, meta, p).await,
-            other => Err(Self::not_available(other)),
-        }
-    }
-
-    /// Handle an action that is not signed (`AssumeRoleWithWebIdentity`).
-    pub async fn handle_unsigned(
-        &self,
-        meta: &RequestMeta,
-        action: &str,
-        p: &QueryParams,
-    ) -> R<Outcome> {
-        Self::check_version(action, p)?;
-        match action {
-            "AssumeRoleWithWebIdentity" => self.assume_role_with_web_identity(meta, p).await,
-            other => Err(Self::not_available(other)),
+            (op, None) => Err(StsError::AccessDenied(format!(
+                "The operation {op} must be signed."
+            ))),
+            (op, Some(_)) => Err(StsError::InvalidAction(format!(
+                "Could not find operation {op} for version {VERSION}"
+            ))),
         }
     }
 
@@ -213,7 +243,7 @@ impl StsService {
         let (account, path, name) = validate::role_arn(role_arn, &self.deployment.partition)?;
         Ok(self
             .authz
-            .directory()
+            .principals()
             .role(&account, &name)
             .filter(|r| r.record.path == path))
     }
@@ -252,7 +282,7 @@ impl StsService {
             validate::length("policyArns.member.arn", arn, 20, 2048)?;
             let found = self
                 .authz
-                .directory()
+                .principals()
                 .managed_policy(arn)
                 .filter(|mp| mp.0.account_id == role_account);
             if found.is_none() {

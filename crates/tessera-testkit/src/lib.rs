@@ -5,6 +5,8 @@
 //! The binary is found through `TESSERA_BIN`, else next to the test executable
 //! (`target/<profile>/tessera`); the test script builds it before running the tests.
 
+pub mod layers;
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -112,9 +114,8 @@ pub fn tessera_bin() -> PathBuf {
     bin
 }
 
-/// The newest source file that goes into the `tessera` binary: everything under `crates/*/`
-/// (`src`, `migrations`, `Cargo.toml`) except this test kit, and the workspace manifest and
-/// lock file.
+/// The newest source file that goes into the `tessera` binary: everything under
+/// `crates/*/src` and `crates/*/migrations` except this test kit.
 fn newest_server_source(crates: &Path) -> Option<(std::time::SystemTime, PathBuf)> {
     fn walk(dir: &Path, best: &mut Option<(std::time::SystemTime, PathBuf)>) {
         let Ok(entries) = std::fs::read_dir(dir) else {
@@ -140,22 +141,9 @@ fn newest_server_source(crates: &Path) -> Option<(std::time::SystemTime, PathBuf
         }
         walk(&dir.join("src"), &mut best);
         walk(&dir.join("migrations"), &mut best);
-        let manifest = dir.join("Cargo.toml");
-        if let Ok(t) = std::fs::metadata(&manifest).and_then(|m| m.modified())
-            && best.as_ref().is_none_or(|(b, _)| t > *b)
-        {
-            best = Some((t, manifest));
-        }
     }
-    let root = crates.parent()?;
-    for f in ["Cargo.toml", "Cargo.lock"] {
-        let p = root.join(f);
-        if let Ok(t) = std::fs::metadata(&p).and_then(|m| m.modified())
-            && best.as_ref().is_none_or(|(b, _)| t > *b)
-        {
-            best = Some((t, p));
-        }
-    }
+    // Manifests are not compared: a change to one (a dev-dependency, say) may rightly leave
+    // the binary as it was, and cargo relinks it only when something it contains changed.
     best
 }
 
@@ -269,11 +257,22 @@ impl DevServer {
             .await
     }
 
-    /// The audit records written so far.
+    /// The audit records written so far. The server writes records off the request path,
+    /// so this waits until the log has stopped growing (for at most five seconds).
     pub fn audit_records(&self) -> Vec<serde_json::Value> {
-        std::fs::read_to_string(self.data_dir.join("audit.jsonl"))
-            .unwrap_or_default()
-            .lines()
+        let read =
+            || std::fs::read_to_string(self.data_dir.join("audit.jsonl")).unwrap_or_default();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let mut text = read();
+        loop {
+            std::thread::sleep(Duration::from_millis(100));
+            let again = read();
+            if again == text || Instant::now() > deadline {
+                break;
+            }
+            text = again;
+        }
+        text.lines()
             .map(|l| serde_json::from_str(l).expect("audit lines are JSON"))
             .collect()
     }

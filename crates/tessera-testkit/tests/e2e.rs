@@ -1033,9 +1033,9 @@ async fn session_policies_tags_source_identity_and_revocation() {
     fiam.list_roles().send().await.unwrap();
 
     // The audit trail names the session and its source identity, never the secret or token.
+    let records = server.audit_records();
     let text = std::fs::read_to_string(dir.path().join("audit.jsonl")).unwrap();
     assert!(!text.contains(c.secret_access_key()) && !text.contains(c.session_token()));
-    let records = server.audit_records();
     let by_session = records
         .iter()
         .find(|r| r["eventName"] == "GetRole" && r["userIdentity"]["type"] == "AssumedRole")

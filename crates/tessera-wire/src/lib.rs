@@ -6,10 +6,15 @@
 //!   parse (awsQuery `ErrorResponse`, awsJson1.1 `__type`, restJson1 `x-amzn-ErrorType`,
 //!   restXml `ErrorResponse`).
 //!
+//! - [`CommonError`]: the errors every service shares, rendered per protocol.
+//!
 //! Service crates map their own error enums to [`AwsError`] in one place each.
 
+mod common;
 pub mod query;
 pub mod xml;
+
+pub use common::CommonError;
 
 use bytes::Bytes;
 use http::{HeaderValue, Response, StatusCode};

@@ -42,6 +42,14 @@ pub async fn fixture() -> Fixture {
 }
 
 pub async fn fixture_with(limits: Limits) -> Fixture {
+    fixture_with_services(limits, |_, _| {}).await
+}
+
+/// A fixture whose app also registers the services `extra` adds.
+pub async fn fixture_with_services(
+    limits: Limits,
+    extra: impl FnOnce(&tessera_server::app::Kernel, &mut tessera_service::Registry),
+) -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     let store = tessera_store::connect(&format!("sqlite://{}", dir.path().join("t.db").display()))
         .await
@@ -52,23 +60,24 @@ pub async fn fixture_with(limits: Limits) -> Fixture {
         .await
         .unwrap();
     let audit = Arc::new(MemorySink::default());
-    let ring = setup::load_ring(store.as_ref(), &master).await.unwrap();
     let fetch = tessera_oidc::ReqwestFetch::new(tessera_oidc::FetchPolicy::dev()).unwrap();
     let oidc = Arc::new(tessera_oidc::OidcVerifier::new(
         Arc::new(fetch),
         tessera_oidc::VerifierConfig::default(),
     ));
     let app = Arc::new(
-        App::build(AppParts {
-            deployment: Deployment::default(),
-            store,
-            master,
-            ring,
-            audit: audit.clone(),
-            limits,
-            oidc,
-            allow_http_issuers: true,
-        })
+        App::build_with(
+            AppParts {
+                deployment: Deployment::default(),
+                store,
+                master,
+                audit: audit.clone(),
+                limits,
+                oidc,
+                allow_http_issuers: true,
+            },
+            extra,
+        )
         .await
         .unwrap(),
     );
@@ -78,6 +87,14 @@ pub async fn fixture_with(limits: Limits) -> Fixture {
         key: keys[0].1.clone(),
         secret: keys[0].2.expose().to_owned(),
         _dir: dir,
+    }
+}
+
+impl Fixture {
+    /// The audit records written so far (after the queue has written what it holds).
+    pub async fn records(&self) -> Vec<tessera_audit::AuditRecord> {
+        self.app.audit.flush().await;
+        self.audit.records()
     }
 }
 
@@ -121,13 +138,16 @@ pub fn signed_with(
     extra: &[(&str, &str)],
     token: Option<&str>,
 ) -> Request<Full<Bytes>> {
-    let mut headers: Vec<(String, String)> = vec![
-        ("host".into(), "127.0.0.1:4566".into()),
-        (
+    let mut headers: Vec<(String, String)> = vec![("host".into(), "127.0.0.1:4566".into())];
+    if !extra
+        .iter()
+        .any(|(k, _)| k.eq_ignore_ascii_case("content-type"))
+    {
+        headers.push((
             "content-type".into(),
             "application/x-www-form-urlencoded; charset=utf-8".into(),
-        ),
-    ];
+        ));
+    }
     for (k, v) in extra {
         headers.push(((*k).into(), (*v).into()));
     }

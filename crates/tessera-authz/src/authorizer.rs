@@ -1,12 +1,12 @@
-//! The authoriser: gathers the caller's policies from the in-memory [`Directory`] and asks
-//! `tessera-policy` for a decision.
+//! The authoriser: gathers the caller's policies from the in-memory [`PrincipalView`] and
+//! asks `tessera-policy` for a decision.
 //!
 //! **Architecture invariant:** every authorisation decision in Tessera goes through
 //! [`Authorizer::check`] (or, later, the grant index); no service compares principal names
-//! itself. Deciding reads no store: policies come from the directory snapshot and, for role
+//! itself. Deciding reads no store: policies come from the principal snapshot and, for role
 //! sessions, the session policy sealed in the session token.
 
-use crate::directory::{Directory, RoleEntry, UserEntry};
+use crate::principals::{PrincipalView, RoleEntry, UserEntry};
 use std::sync::Arc;
 use tessera_core::{Caller, Deployment, Principal, RequestMeta};
 use tessera_policy::{
@@ -34,11 +34,11 @@ pub struct Access<'a> {
 
 #[derive(Debug, Clone)]
 pub struct Authorizer {
-    directory: Arc<Directory>,
+    principals: Arc<PrincipalView>,
     deployment: Deployment,
 }
 
-/// The policies that apply to a principal (shared with the directory snapshot, not copied).
+/// The policies that apply to a principal (shared with the principal snapshot, not copied).
 #[derive(Debug, Default)]
 struct PrincipalPolicies {
     role: Option<Arc<RoleEntry>>,
@@ -67,15 +67,20 @@ impl PrincipalPolicies {
 }
 
 impl Authorizer {
-    pub fn new(directory: Arc<Directory>, deployment: Deployment) -> Authorizer {
+    pub fn new(principals: Arc<PrincipalView>, deployment: Deployment) -> Authorizer {
         Authorizer {
-            directory,
+            principals,
             deployment,
         }
     }
 
-    pub fn directory(&self) -> &Arc<Directory> {
-        &self.directory
+    /// The IAM principal view decisions read.
+    pub fn principals(&self) -> &Arc<PrincipalView> {
+        &self.principals
+    }
+
+    pub fn deployment(&self) -> &Deployment {
+        &self.deployment
     }
 
     /// The principal as resource and trust policies see it.
@@ -145,7 +150,7 @@ impl Authorizer {
     fn load(&self, caller: &Caller) -> PrincipalPolicies {
         let acct = caller.account.as_str();
         let mut out = PrincipalPolicies::default();
-        let snap = self.directory.snapshot();
+        let snap = self.principals.snapshot();
         match &caller.principal {
             Principal::Root => {}
             Principal::User { name, .. } => {

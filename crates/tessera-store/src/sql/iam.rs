@@ -1,164 +1,9 @@
-//! The two sqlx adapters. Both are generated from one body by `sql_store!`, so they run the
-//! same statements; only connection set-up and migrations differ.
+//! The IAM context's statements ([`crate::IamStore`]), expanded for both backends in `mod.rs`.
 
-use crate::{
-    AccessKeyRecord, ManagedPolicyRecord, OidcProviderRecord, Result, RoleRecord, SessionKeyRecord,
-    Store, UserRecord, name_key,
-};
-use async_trait::async_trait;
-use sqlx::Row;
-use sqlx::postgres::{PgPool, PgPoolOptions};
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
-};
-use std::str::FromStr;
-use std::time::Duration;
-
-static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
-static PG_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
-
-#[derive(Debug, Clone)]
-pub struct SqliteStore {
-    pool: SqlitePool,
-}
-
-impl SqliteStore {
-    pub async fn open(path: &str) -> Result<SqliteStore> {
-        let opts = SqliteConnectOptions::from_str(&format!("sqlite://{path}"))
-            .map_err(|e| crate::StoreError::BadUrl(e.to_string()))?
-            .create_if_missing(true)
-            .foreign_keys(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            // FULL: a transaction acknowledged to a client survives power loss.
-            .synchronous(SqliteSynchronous::Full)
-            .busy_timeout(Duration::from_secs(10));
-        let pool = SqlitePoolOptions::new()
-            .max_connections(8)
-            .connect_with(opts)
-            .await?;
-        Ok(SqliteStore { pool })
-    }
-}
-
-#[derive(Debug, Clone)]
-pub struct PgStore {
-    pool: PgPool,
-}
-
-impl PgStore {
-    pub async fn open(url: &str) -> Result<PgStore> {
-        let pool = PgPoolOptions::new()
-            .max_connections(16)
-            .acquire_timeout(Duration::from_secs(10))
-            .connect(url)
-            .await?;
-        Ok(PgStore { pool })
-    }
-}
-
-fn tags_to_json(tags: &[(String, String)]) -> String {
-    serde_json::to_string(tags).expect("tags serialise")
-}
-
-fn json_to_tags(s: &str) -> Vec<(String, String)> {
-    serde_json::from_str(s).unwrap_or_default()
-}
-
-fn list_to_json(l: &[String]) -> String {
-    serde_json::to_string(l).expect("list serialises")
-}
-
-fn json_to_list(s: &str) -> Vec<String> {
-    serde_json::from_str(s).unwrap_or_default()
-}
-
-const ROLE_COLS: &str = "account_id, name, role_id, path, description, trust_policy, max_session_duration, permissions_boundary, tags, created_at, trust_principal_ids";
-const POLICY_COLS: &str =
-    "arn, account_id, name, policy_id, path, description, document, created_at";
-const USER_COLS: &str = "account_id, name, user_id, path, permissions_boundary, tags, created_at";
-const KEY_COLS: &str =
-    "access_key_id, account_id, user_name_key, secret_sealed, status, created_at";
-const OIDC_COLS: &str = "arn, account_id, url, client_ids, thumbprints, tags, created_at";
-
-macro_rules! sql_store {
-    ($store:ty, $row:ty, $dialect:literal, $migrator:expr) => {
-        fn role_from(r: &$row) -> Result<RoleRecord> {
-            Ok(RoleRecord {
-                account_id: r.try_get("account_id")?,
-                name: r.try_get("name")?,
-                role_id: r.try_get("role_id")?,
-                path: r.try_get("path")?,
-                description: r.try_get("description")?,
-                trust_policy: r.try_get("trust_policy")?,
-                trust_principal_ids: r
-                    .try_get::<Option<String>, _>("trust_principal_ids")?
-                    .map(|s| json_to_tags(&s)),
-                max_session_duration: r.try_get("max_session_duration")?,
-                permissions_boundary: r.try_get("permissions_boundary")?,
-                tags: json_to_tags(&r.try_get::<String, _>("tags")?),
-                created_at: r.try_get("created_at")?,
-            })
-        }
-
-        fn policy_from(r: &$row) -> Result<ManagedPolicyRecord> {
-            Ok(ManagedPolicyRecord {
-                arn: r.try_get("arn")?,
-                account_id: r.try_get("account_id")?,
-                name: r.try_get("name")?,
-                policy_id: r.try_get("policy_id")?,
-                path: r.try_get("path")?,
-                description: r.try_get("description")?,
-                document: r.try_get("document")?,
-                created_at: r.try_get("created_at")?,
-            })
-        }
-
-        fn user_from(r: &$row) -> Result<UserRecord> {
-            Ok(UserRecord {
-                account_id: r.try_get("account_id")?,
-                name: r.try_get("name")?,
-                user_id: r.try_get("user_id")?,
-                path: r.try_get("path")?,
-                permissions_boundary: r.try_get("permissions_boundary")?,
-                tags: json_to_tags(&r.try_get::<String, _>("tags")?),
-                created_at: r.try_get("created_at")?,
-            })
-        }
-
-        fn key_from(r: &$row) -> Result<AccessKeyRecord> {
-            Ok(AccessKeyRecord {
-                access_key_id: r.try_get("access_key_id")?,
-                account_id: r.try_get("account_id")?,
-                user_name_key: r.try_get("user_name_key")?,
-                secret_sealed: r.try_get("secret_sealed")?,
-                status: r.try_get("status")?,
-                created_at: r.try_get("created_at")?,
-            })
-        }
-
-        fn oidc_from(r: &$row) -> Result<OidcProviderRecord> {
-            Ok(OidcProviderRecord {
-                arn: r.try_get("arn")?,
-                account_id: r.try_get("account_id")?,
-                url: r.try_get("url")?,
-                client_ids: json_to_list(&r.try_get::<String, _>("client_ids")?),
-                thumbprints: json_to_list(&r.try_get::<String, _>("thumbprints")?),
-                tags: json_to_tags(&r.try_get::<String, _>("tags")?),
-                created_at: r.try_get("created_at")?,
-            })
-        }
-
+macro_rules! iam_store {
+    ($store:ty, $row:ty, $dialect:literal) => {
         #[async_trait]
-        impl Store for $store {
-            async fn migrate(&self) -> Result<()> {
-                $migrator.run(&self.pool).await?;
-                Ok(())
-            }
-
-            fn dialect(&self) -> &'static str {
-                $dialect
-            }
-
+        impl IamStore for $store {
             async fn create_account(&self, account_id: &str, now: i64) -> Result<()> {
                 sqlx::query("INSERT INTO accounts (account_id, created_at) VALUES ($1, $2)")
                     .bind(account_id)
@@ -524,67 +369,6 @@ macro_rules! sql_store {
                     .collect()
             }
 
-            async fn list_session_keys(&self) -> Result<Vec<SessionKeyRecord>> {
-                let rows = sqlx::query("SELECT id, secret_sealed, created_at FROM session_keys ORDER BY id")
-                    .fetch_all(&self.pool)
-                    .await?;
-                rows.iter()
-                    .map(|r| {
-                        Ok(SessionKeyRecord {
-                            id: r.try_get("id")?,
-                            secret_sealed: r.try_get("secret_sealed")?,
-                            created_at: r.try_get("created_at")?,
-                        })
-                    })
-                    .collect()
-            }
-
-            async fn add_session_key(&self, k: &SessionKeyRecord) -> Result<()> {
-                sqlx::query("INSERT INTO session_keys (id, secret_sealed, created_at) VALUES ($1, $2, $3)")
-                    .bind(k.id)
-                    .bind(&k.secret_sealed)
-                    .bind(k.created_at)
-                    .execute(&self.pool)
-                    .await?;
-                Ok(())
-            }
-
-            async fn delete_session_key(&self, id: i64) -> Result<bool> {
-                let res = sqlx::query("DELETE FROM session_keys WHERE id = $1")
-                    .bind(id)
-                    .execute(&self.pool)
-                    .await?;
-                Ok(res.rows_affected() > 0)
-            }
-
-            async fn bump_generation(&self, name: &str) -> Result<i64> {
-                let row = sqlx::query("UPDATE counters SET value = value + 1 WHERE name = $1 RETURNING value")
-                    .bind(name)
-                    .fetch_optional(&self.pool)
-                    .await?;
-                match row {
-                    Some(r) => Ok(r.try_get("value")?),
-                    None => {
-                        sqlx::query("INSERT INTO counters (name, value) VALUES ($1, 1) ON CONFLICT (name) DO UPDATE SET value = counters.value + 1")
-                            .bind(name)
-                            .execute(&self.pool)
-                            .await?;
-                        self.generation(name).await
-                    }
-                }
-            }
-
-            async fn generation(&self, name: &str) -> Result<i64> {
-                let row = sqlx::query("SELECT value FROM counters WHERE name = $1")
-                    .bind(name)
-                    .fetch_optional(&self.pool)
-                    .await?;
-                Ok(match row {
-                    Some(r) => r.try_get("value")?,
-                    None => 0,
-                })
-            }
-
             async fn create_oidc_provider(&self, p: &OidcProviderRecord) -> Result<()> {
                 sqlx::query(sqlx::AssertSqlSafe(format!("INSERT INTO oidc_providers ({OIDC_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7)")))
                     .bind(&p.arn)
@@ -622,21 +406,75 @@ macro_rules! sql_store {
                     .await?;
                 Ok(res.rows_affected() > 0)
             }
+
+            async fn iam_tables(&self) -> Result<IamTables> {
+                let mut tx = self.pool.begin().await?;
+                if $dialect == "postgres" {
+                    // One snapshot for all six reads (PostgreSQL's default gives each statement its own).
+                    sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                let managed_policies = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {POLICY_COLS} FROM managed_policies ORDER BY arn")))
+                    .fetch_all(&mut *tx)
+                    .await?
+                    .iter()
+                    .map(policy_from)
+                    .collect::<Result<Vec<_>>>()?;
+                let roles = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {ROLE_COLS} FROM roles ORDER BY account_id, name_key")))
+                    .fetch_all(&mut *tx)
+                    .await?
+                    .iter()
+                    .map(role_from)
+                    .collect::<Result<Vec<_>>>()?;
+                let inline = |r: &$row, owner: &str| -> Result<InlinePolicyRow> {
+                    Ok(InlinePolicyRow {
+                        account_id: r.try_get("account_id")?,
+                        owner_key: r.try_get(owner)?,
+                        name: r.try_get("policy_name")?,
+                        document: r.try_get("document")?,
+                    })
+                };
+                let role_policies = sqlx::query("SELECT account_id, role_name_key, policy_name, document FROM role_policies ORDER BY account_id, role_name_key, policy_name")
+                    .fetch_all(&mut *tx)
+                    .await?
+                    .iter()
+                    .map(|r| inline(r, "role_name_key"))
+                    .collect::<Result<Vec<_>>>()?;
+                let role_attachments = sqlx::query("SELECT a.account_id, a.role_name_key, a.policy_arn FROM role_policy_attachments a JOIN managed_policies p ON p.arn = a.policy_arn ORDER BY a.account_id, a.role_name_key, p.name")
+                    .fetch_all(&mut *tx)
+                    .await?
+                    .iter()
+                    .map(|r| {
+                        Ok(AttachmentRow {
+                            account_id: r.try_get("account_id")?,
+                            role_key: r.try_get("role_name_key")?,
+                            policy_arn: r.try_get("policy_arn")?,
+                        })
+                    })
+                    .collect::<Result<Vec<_>>>()?;
+                let users = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {USER_COLS} FROM users ORDER BY account_id, name_key")))
+                    .fetch_all(&mut *tx)
+                    .await?
+                    .iter()
+                    .map(user_from)
+                    .collect::<Result<Vec<_>>>()?;
+                let user_policies = sqlx::query("SELECT account_id, user_name_key, policy_name, document FROM user_policies ORDER BY account_id, user_name_key, policy_name")
+                    .fetch_all(&mut *tx)
+                    .await?
+                    .iter()
+                    .map(|r| inline(r, "user_name_key"))
+                    .collect::<Result<Vec<_>>>()?;
+                tx.commit().await?;
+                Ok(IamTables {
+                    managed_policies,
+                    roles,
+                    role_policies,
+                    role_attachments,
+                    users,
+                    user_policies,
+                })
+            }
         }
     };
-}
-
-mod sqlite_impl {
-    use super::*;
-    sql_store!(
-        SqliteStore,
-        sqlx::sqlite::SqliteRow,
-        "sqlite",
-        SQLITE_MIGRATIONS
-    );
-}
-
-mod pg_impl {
-    use super::*;
-    sql_store!(PgStore, sqlx::postgres::PgRow, "postgres", PG_MIGRATIONS);
 }

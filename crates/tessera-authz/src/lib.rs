@@ -1,0 +1,18 @@
+//! The authorisation kernel, shared by every service crate.
+//!
+//! - [`Authorizer`] and [`Access`]: the one place a decision is made (through
+//!   `tessera-policy`), reading only in-memory state.
+//! - [`principals`]: the IAM principal view (roles, users, managed policies) on the generic
+//!   replicated-view mechanism of `tessera_store::view`.
+//! - [`keyring`]: the session key ring as a replicated view, and its rotation.
+//!
+//! Service crates depend on this crate, never on each other: STS asks the same authoriser IAM
+//! does without knowing the IAM service exists.
+
+mod authorizer;
+pub mod keyring;
+pub mod principals;
+
+pub use authorizer::{Access, Authorizer, Denied};
+pub use keyring::KeyRingView;
+pub use principals::PrincipalView;

@@ -1,0 +1,217 @@
+//! Long-term access keys (`AKIA…`) of users and of the account root.
+
+use crate::prelude::*;
+
+impl IamService {
+    /// The user a key operation targets: `UserName`, else the calling user, else the root.
+    pub(crate) async fn key_owner(
+        &self,
+        caller: &Caller,
+        p: &QueryParams,
+    ) -> R<(Option<UserRecord>, String)> {
+        let acct = caller.account.as_str();
+        let name = match (p.get("UserName"), &caller.principal) {
+            (Some(n), _) => Some(n.to_owned()),
+            (None, Principal::User { name, .. }) => Some(name.clone()),
+            (None, Principal::Root) => None,
+            (None, Principal::AssumedRole { .. }) => {
+                return Err(IamError::ValidationError(
+                    "Must specify userName when calling with non-User credentials".into(),
+                ));
+            }
+        };
+        match name {
+            None => Ok((None, self.arn(acct, "root"))),
+            Some(n) => {
+                validation(names::user_name("userName", &n))?;
+                let (arn, user) = self.user_arn_for_authz(acct, &n).await?;
+                Ok((
+                    Some(user.ok_or_else(|| {
+                        IamError::NoSuchEntity(format!("The user with name {n} cannot be found."))
+                    })?),
+                    arn,
+                ))
+            }
+        }
+    }
+
+    pub(crate) async fn create_access_key(&self, r: &Req<'_>) -> R<Outcome> {
+        let Req {
+            caller,
+            meta,
+            params: p,
+        } = *r;
+        let acct = caller.account.as_str();
+        if let Some(n) = p.get("UserName") {
+            validation(names::user_name("userName", n))?;
+            let (arn, _) = self.user_arn_for_authz(acct, n).await?;
+            self.allow(
+                caller,
+                meta,
+                "iam:CreateAccessKey",
+                &arn,
+                ContextKeys::new(),
+            )
+            .await?;
+        }
+        let (user, arn) = self.key_owner(caller, p).await?;
+        if p.get("UserName").is_none() {
+            self.allow(
+                caller,
+                meta,
+                "iam:CreateAccessKey",
+                &arn,
+                ContextKeys::new(),
+            )
+            .await?;
+        }
+        let existing = self
+            .store
+            .list_access_keys(acct, user.as_ref().map(|u| u.name.as_str()))
+            .await?;
+        if existing.len() >= MAX_KEYS_PER_USER {
+            return Err(IamError::LimitExceeded(format!(
+                "Cannot exceed quota for AccessKeysPerUser: {MAX_KEYS_PER_USER}"
+            )));
+        }
+        let (rec, secret) = new_access_key(
+            &self.master,
+            acct,
+            user.as_ref().map(|u| u.name.as_str()),
+            now_secs(meta),
+        );
+        self.store.put_access_key(&rec).await?;
+        let mut w = Writer::new();
+        w.open("AccessKey");
+        if let Some(u) = &user {
+            w.elem("UserName", &u.name);
+        }
+        w.elem("AccessKeyId", &rec.access_key_id);
+        w.elem("Status", &rec.status);
+        w.elem("SecretAccessKey", secret.expose());
+        w.elem("CreateDate", &tessera_core::iso8601(rec.created_at));
+        w.close("AccessKey");
+        Ok(Outcome {
+            result_xml: w.finish(),
+            details: EventDetails {
+                user_identity: None,
+                request_parameters: json!({"userName": user.as_ref().map(|u| u.name.clone())}),
+                response_elements: json!({"accessKey": {"accessKeyId": rec.access_key_id, "status": rec.status,
+                    "userName": user.as_ref().map(|u| u.name.clone()), "createDate": tessera_core::iso8601(rec.created_at)}}),
+                resources: vec![self.resource(
+                    if user.is_some() {
+                        "AWS::IAM::User"
+                    } else {
+                        "AWS::IAM::Account"
+                    },
+                    &arn,
+                    acct,
+                )],
+                read_only: false,
+            },
+        })
+    }
+
+    pub(crate) async fn delete_access_key(&self, r: &Req<'_>) -> R<Outcome> {
+        let Req {
+            caller,
+            meta,
+            params: p,
+        } = *r;
+        let acct = caller.account.as_str();
+        let id = p.require("AccessKeyId")?;
+        if id.len() < 16 || id.len() > 128 || !id.chars().all(|c| c.is_ascii_alphanumeric()) {
+            return Err(IamError::ValidationError(format!(
+                "1 validation error detected: Value '{id}' at 'accessKeyId' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\w]+"
+            )));
+        }
+        let (user, arn) = self.key_owner(caller, p).await?;
+        self.allow(
+            caller,
+            meta,
+            "iam:DeleteAccessKey",
+            &arn,
+            ContextKeys::new(),
+        )
+        .await?;
+        let owner_key = user.as_ref().map(|u| tessera_store::name_key(&u.name));
+        match self.store.get_access_key(id).await? {
+            Some(k) if k.account_id == acct && k.user_name_key == owner_key => {}
+            _ => {
+                return Err(IamError::NoSuchEntity(format!(
+                    "The Access Key with id {id} cannot be found."
+                )));
+            }
+        }
+        self.store.delete_access_key(acct, id).await?;
+        Ok(Outcome {
+            result_xml: String::new(),
+            details: write_details(
+                json!({"accessKeyId": id, "userName": user.as_ref().map(|u| u.name.clone())}),
+                self.resource("AWS::IAM::AccessKey", &arn, acct),
+            ),
+        })
+    }
+
+    pub(crate) async fn list_access_keys(&self, r: &Req<'_>) -> R<Outcome> {
+        let Req {
+            caller,
+            meta,
+            params: p,
+        } = *r;
+        let acct = caller.account.as_str();
+        let (user, arn) = self.key_owner(caller, p).await?;
+        self.allow(caller, meta, "iam:ListAccessKeys", &arn, ContextKeys::new())
+            .await?;
+        let keys = self
+            .store
+            .list_access_keys(acct, user.as_ref().map(|u| u.name.as_str()))
+            .await?;
+        let (page, next) = paginate(keys, p, |k| k.access_key_id.clone())?;
+        let mut w = Writer::new();
+        if let Some(u) = &user {
+            w.elem("UserName", &u.name);
+        }
+        w.open("AccessKeyMetadata");
+        for k in &page {
+            w.open("member");
+            if let Some(u) = &user {
+                w.elem("UserName", &u.name);
+            }
+            w.elem("AccessKeyId", &k.access_key_id);
+            w.elem("Status", &k.status);
+            w.elem("CreateDate", &tessera_core::iso8601(k.created_at));
+            w.close("member");
+        }
+        w.close("AccessKeyMetadata");
+        page_footer(&mut w, next);
+        Ok(Outcome {
+            result_xml: w.finish(),
+            details: read_details(
+                json!({"userName": user.as_ref().map(|u| u.name.clone())}),
+                self.resource("AWS::IAM::User", &arn, acct),
+            ),
+        })
+    }
+}
+
+/// Make a new long-term access key for the account root (`user` = None) or a user. The
+/// secret is returned once and stored sealed under the master key, bound to the key id.
+pub fn new_access_key(
+    master: &MasterKey,
+    account: &str,
+    user: Option<&str>,
+    now: i64,
+) -> (AccessKeyRecord, Secret) {
+    let id = ids::access_key_id();
+    let secret = ids::secret_access_key();
+    let rec = AccessKeyRecord {
+        access_key_id: id.clone(),
+        account_id: account.to_owned(),
+        user_name_key: user.map(tessera_store::name_key),
+        secret_sealed: master.seal(secret.as_bytes(), id.as_bytes()),
+        status: "Active".into(),
+        created_at: now,
+    };
+    (rec, Secret::new(secret))
+}

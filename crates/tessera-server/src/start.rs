@@ -1,0 +1,141 @@
+//! Composition: from a configuration to a running server. `tessera serve`, `tessera dev`,
+//! the in-process tests and (later) the demo all start Tessera through [`start`].
+
+use crate::app::{App, AppParts};
+use crate::config::Config;
+use crate::{serve, setup};
+use anyhow::{Context, Result};
+use std::sync::Arc;
+use tessera_audit::JsonLinesSink;
+use tessera_core::{Deployment, Secret};
+use tessera_crypto::MasterKey;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+
+/// What to start.
+#[derive(Debug)]
+pub struct StartOptions {
+    pub config: Config,
+    pub master: MasterKey,
+    /// `tessera dev`: make sure the dev accounts and their root keys exist.
+    pub dev_accounts: bool,
+}
+
+/// A dev account and its root key.
+#[derive(Debug, Clone)]
+pub struct DevAccount {
+    pub account_id: String,
+    pub access_key_id: String,
+    pub secret_access_key: Secret,
+}
+
+/// A running server: its endpoints, and the handle that stops it.
+#[derive(Debug)]
+pub struct Running {
+    /// `http://host:port` of the API listener.
+    pub endpoint: String,
+    /// `http://host:port` of the admin listener (`/metrics`, `/healthz`), when configured.
+    pub admin_endpoint: Option<String>,
+    /// The dev accounts, when started with `dev_accounts`.
+    pub dev_accounts: Vec<DevAccount>,
+    pub app: Arc<App>,
+    shutdown: tokio::sync::watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+    refresher: JoinHandle<()>,
+}
+
+impl Running {
+    /// Stop accepting, drain open connections, write the audit records still queued.
+    pub async fn stop(self) {
+        let _ = self.shutdown.send(true);
+        for t in self.tasks {
+            let _ = t.await;
+        }
+        self.refresher.abort();
+        self.app.audit.flush().await;
+    }
+}
+
+/// Open the store, load keys and views, bind the listeners and serve until stopped.
+pub async fn start(opts: StartOptions) -> Result<Running> {
+    let StartOptions {
+        config,
+        master,
+        dev_accounts,
+    } = opts;
+    let store = setup::open_store(&config).await?;
+    std::fs::create_dir_all(&config.data_dir)?;
+    let audit = Arc::new(
+        JsonLinesSink::open(&config.data_dir.join("audit.jsonl"))
+            .context("opening the audit log")?,
+    );
+    let deployment = Deployment {
+        partition: config.partition.clone(),
+        region: config.region.clone(),
+    };
+    let dev_accounts = if dev_accounts {
+        setup::ensure_dev_accounts(store.as_ref(), &master)
+            .await?
+            .into_iter()
+            .map(
+                |(account_id, access_key_id, secret_access_key)| DevAccount {
+                    account_id,
+                    access_key_id,
+                    secret_access_key,
+                },
+            )
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("binding {}", config.listen))?;
+    let addr = listener.local_addr()?;
+    let fetch_policy = config.oidc.fetch_policy().map_err(anyhow::Error::msg)?;
+    let fetch = tessera_oidc::ReqwestFetch::new(fetch_policy)
+        .map_err(|e| anyhow::anyhow!("OIDC HTTP client: {e}"))?;
+    let oidc = Arc::new(tessera_oidc::OidcVerifier::new(
+        Arc::new(fetch),
+        tessera_oidc::VerifierConfig::default(),
+    ));
+    let app = Arc::new(
+        App::build(AppParts {
+            deployment,
+            store,
+            master,
+            audit,
+            limits: config.limits.clone(),
+            oidc,
+            allow_http_issuers: config.oidc.allow_http_loopback_issuers,
+        })
+        .await
+        .context("loading the in-memory views (IAM principals, session keys)")?,
+    );
+    // One refresher keeps every replicated view fresh: counters polled every second.
+    let refresher = app.refresher().spawn(std::time::Duration::from_secs(1));
+    let (tx, rx) = tokio::sync::watch::channel(false);
+    let mut tasks = Vec::new();
+    let mut admin_endpoint = None;
+    if let Some(a) = config.admin_listen {
+        let l = TcpListener::bind(a)
+            .await
+            .with_context(|| format!("binding admin {a}"))?;
+        let local = l.local_addr()?;
+        tracing::info!(addr = %local, "admin listener (/metrics, /healthz)");
+        admin_endpoint = Some(format!("http://{local}"));
+        tasks.push(tokio::spawn(serve::serve_admin(app.clone(), l, rx.clone())));
+    }
+    let endpoint = format!("http://{addr}");
+    tracing::info!(%endpoint, region = %config.region, store = app.store.dialect(), "tessera is listening");
+    tasks.insert(0, tokio::spawn(serve::serve_api(app.clone(), listener, rx)));
+    Ok(Running {
+        endpoint,
+        admin_endpoint,
+        dev_accounts,
+        app,
+        shutdown: tx,
+        tasks,
+        refresher,
+    })
+}

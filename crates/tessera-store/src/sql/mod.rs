@@ -1,0 +1,195 @@
+//! The two sqlx adapters. Each bounded context's statements live in one file (`iam.rs`,
+//! `keys.rs`, `counters.rs`) as one macro body that is expanded for both backends, so SQLite and
+//! PostgreSQL run the same statements; only connection set-up and migrations differ. To find
+//! a statement, open the context's file and search for the method name.
+
+use crate::{
+    AccessKeyRecord, AttachmentRow, ChangeCounters, IamStore, IamTables, InlinePolicyRow,
+    ManagedPolicyRecord, OidcProviderRecord, Result, RoleRecord, SessionKeyRecord, SessionKeyStore,
+    StoreAdmin, UserRecord, name_key,
+};
+use async_trait::async_trait;
+use sqlx::Row;
+use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+use std::str::FromStr;
+use std::time::Duration;
+
+static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+static PG_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+impl SqliteStore {
+    pub async fn open(path: &str) -> Result<SqliteStore> {
+        let opts = SqliteConnectOptions::from_str(&format!("sqlite://{path}"))
+            .map_err(|e| crate::StoreError::BadUrl(e.to_string()))?
+            .create_if_missing(true)
+            .foreign_keys(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            // FULL: a transaction acknowledged to a client survives power loss.
+            .synchronous(SqliteSynchronous::Full)
+            .busy_timeout(Duration::from_secs(10));
+        let pool = SqlitePoolOptions::new()
+            .max_connections(8)
+            .connect_with(opts)
+            .await?;
+        Ok(SqliteStore { pool })
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct PgStore {
+    pool: PgPool,
+}
+
+impl PgStore {
+    pub async fn open(url: &str) -> Result<PgStore> {
+        let pool = PgPoolOptions::new()
+            .max_connections(16)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect(url)
+            .await?;
+        Ok(PgStore { pool })
+    }
+}
+
+fn tags_to_json(tags: &[(String, String)]) -> String {
+    serde_json::to_string(tags).expect("tags serialise")
+}
+
+fn json_to_tags(s: &str) -> Vec<(String, String)> {
+    serde_json::from_str(s).unwrap_or_default()
+}
+
+fn list_to_json(l: &[String]) -> String {
+    serde_json::to_string(l).expect("list serialises")
+}
+
+fn json_to_list(s: &str) -> Vec<String> {
+    serde_json::from_str(s).unwrap_or_default()
+}
+
+const ROLE_COLS: &str = "account_id, name, role_id, path, description, trust_policy, max_session_duration, permissions_boundary, tags, created_at, trust_principal_ids";
+const POLICY_COLS: &str =
+    "arn, account_id, name, policy_id, path, description, document, created_at";
+const USER_COLS: &str = "account_id, name, user_id, path, permissions_boundary, tags, created_at";
+const KEY_COLS: &str =
+    "access_key_id, account_id, user_name_key, secret_sealed, status, created_at";
+const OIDC_COLS: &str = "arn, account_id, url, client_ids, thumbprints, tags, created_at";
+
+macro_rules! row_mappers {
+    ($row:ty) => {
+        fn role_from(r: &$row) -> Result<RoleRecord> {
+            Ok(RoleRecord {
+                account_id: r.try_get("account_id")?,
+                name: r.try_get("name")?,
+                role_id: r.try_get("role_id")?,
+                path: r.try_get("path")?,
+                description: r.try_get("description")?,
+                trust_policy: r.try_get("trust_policy")?,
+                trust_principal_ids: r
+                    .try_get::<Option<String>, _>("trust_principal_ids")?
+                    .map(|s| json_to_tags(&s)),
+                max_session_duration: r.try_get("max_session_duration")?,
+                permissions_boundary: r.try_get("permissions_boundary")?,
+                tags: json_to_tags(&r.try_get::<String, _>("tags")?),
+                created_at: r.try_get("created_at")?,
+            })
+        }
+
+        fn policy_from(r: &$row) -> Result<ManagedPolicyRecord> {
+            Ok(ManagedPolicyRecord {
+                arn: r.try_get("arn")?,
+                account_id: r.try_get("account_id")?,
+                name: r.try_get("name")?,
+                policy_id: r.try_get("policy_id")?,
+                path: r.try_get("path")?,
+                description: r.try_get("description")?,
+                document: r.try_get("document")?,
+                created_at: r.try_get("created_at")?,
+            })
+        }
+
+        fn user_from(r: &$row) -> Result<UserRecord> {
+            Ok(UserRecord {
+                account_id: r.try_get("account_id")?,
+                name: r.try_get("name")?,
+                user_id: r.try_get("user_id")?,
+                path: r.try_get("path")?,
+                permissions_boundary: r.try_get("permissions_boundary")?,
+                tags: json_to_tags(&r.try_get::<String, _>("tags")?),
+                created_at: r.try_get("created_at")?,
+            })
+        }
+
+        fn key_from(r: &$row) -> Result<AccessKeyRecord> {
+            Ok(AccessKeyRecord {
+                access_key_id: r.try_get("access_key_id")?,
+                account_id: r.try_get("account_id")?,
+                user_name_key: r.try_get("user_name_key")?,
+                secret_sealed: r.try_get("secret_sealed")?,
+                status: r.try_get("status")?,
+                created_at: r.try_get("created_at")?,
+            })
+        }
+
+        fn oidc_from(r: &$row) -> Result<OidcProviderRecord> {
+            Ok(OidcProviderRecord {
+                arn: r.try_get("arn")?,
+                account_id: r.try_get("account_id")?,
+                url: r.try_get("url")?,
+                client_ids: json_to_list(&r.try_get::<String, _>("client_ids")?),
+                thumbprints: json_to_list(&r.try_get::<String, _>("thumbprints")?),
+                tags: json_to_tags(&r.try_get::<String, _>("tags")?),
+                created_at: r.try_get("created_at")?,
+            })
+        }
+    };
+}
+
+macro_rules! store_admin {
+    ($store:ty, $dialect:literal, $migrator:expr) => {
+        #[async_trait]
+        impl StoreAdmin for $store {
+            async fn migrate(&self) -> Result<()> {
+                $migrator.run(&self.pool).await?;
+                Ok(())
+            }
+
+            fn dialect(&self) -> &'static str {
+                $dialect
+            }
+        }
+    };
+}
+
+#[macro_use]
+mod iam;
+#[macro_use]
+mod keys;
+#[macro_use]
+mod counters;
+
+mod sqlite_impl {
+    use super::*;
+    row_mappers!(sqlx::sqlite::SqliteRow);
+    store_admin!(SqliteStore, "sqlite", SQLITE_MIGRATIONS);
+    iam_store!(SqliteStore, sqlx::sqlite::SqliteRow, "sqlite");
+    session_key_store!(SqliteStore, sqlx::sqlite::SqliteRow, "sqlite");
+    change_counters!(SqliteStore, sqlx::sqlite::SqliteRow, "sqlite");
+}
+
+mod pg_impl {
+    use super::*;
+    row_mappers!(sqlx::postgres::PgRow);
+    store_admin!(PgStore, "postgres", PG_MIGRATIONS);
+    iam_store!(PgStore, sqlx::postgres::PgRow, "postgres");
+    session_key_store!(PgStore, sqlx::postgres::PgRow, "postgres");
+    change_counters!(PgStore, sqlx::postgres::PgRow, "postgres");
+}

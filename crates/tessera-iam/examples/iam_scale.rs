@@ -110,61 +110,71 @@ async fn create_roles(iam: &IamService, tag: &str, n: usize) -> Vec<Duration> {
     out
 }
 
-#[tokio::main]
-async fn main() {
-    let big: usize = std::env::args()
-        .nth(1)
-        .map(|s| s.parse().expect("N is a number"))
-        .unwrap_or(10_000);
+struct Replica {
+    _dir: tempfile::TempDir,
+    view: Arc<PrincipalView>,
+    iam: IamService,
+}
+
+async fn replica(size: usize) -> Replica {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("bench.db").display());
     let store = tessera_store::connect(&url).await.unwrap();
     store.migrate().await.unwrap();
     store.create_account(ACCT, 0).await.unwrap();
-    seed(&store, 0, 100).await;
-    let view = Arc::new(
-        PrincipalView::load(store.clone(), store.clone())
-            .await
-            .unwrap(),
-    );
+    let t = Instant::now();
+    seed(&store, 0, size).await;
+    eprintln!("seeded {size} roles and {size} users in {:?}", t.elapsed());
+    let view = Arc::new(PrincipalView::load(store.clone(), store.clone()).await.unwrap());
     let iam = IamService::new(
         store.clone(),
         Deployment::default(),
         MasterKey::generate(),
         Authorizer::new(view.clone(), Deployment::default()),
     );
-    let small = create_roles(&iam, "small", 200).await;
-    println!(
-        "CreateRole with ~100 roles and 100 users: p50 {:?}, p99 {:?} (200 calls)",
-        p50(small.clone()),
-        p99(small)
-    );
-    let t = Instant::now();
-    seed(&store, 100, big).await;
-    eprintln!("seeded {big} roles and {big} users in {:?}", t.elapsed());
-    view.reload().await.unwrap();
-    let s = view.snapshot();
-    println!(
-        "view holds {} roles and {} users",
-        s.role_count(),
-        s.user_count()
-    );
-    let large = create_roles(&iam, "large", 200).await;
-    println!(
-        "CreateRole with ~{big} roles and {big} users: p50 {:?}, p99 {:?} (200 calls)",
-        p50(large.clone()),
-        p99(large)
-    );
+    Replica {
+        _dir: dir,
+        view,
+        iam,
+    }
+}
+
+#[tokio::main]
+async fn main() {
+    let big: usize = std::env::args()
+        .nth(1)
+        .map(|s| s.parse().expect("N is a number"))
+        .unwrap_or(10_000);
+    let calls = 300;
+    let small = replica(100).await;
+    let large = replica(big).await;
+    // Alternate the two stores call by call, so that whatever else the machine does weighs on
+    // both series alike.
+    let (mut at_small, mut at_large) = (Vec::new(), Vec::new());
+    for i in 0..calls {
+        at_small.extend(create_roles(&small.iam, &format!("s{i}"), 1).await);
+        at_large.extend(create_roles(&large.iam, &format!("l{i}"), 1).await);
+    }
+    for (label, r, v) in [("100", &small, at_small), (&*big.to_string(), &large, at_large)] {
+        let s = r.view.snapshot();
+        println!(
+            "CreateRole with {label} roles and {label} users seeded (view: {} roles, {} users): p50 {:?}, p99 {:?} ({calls} calls)",
+            s.role_count(),
+            s.user_count(),
+            p50(v.clone()),
+            p99(v)
+        );
+    }
     let mut loads = Vec::new();
     for _ in 0..5 {
         let t = Instant::now();
-        view.reload().await.unwrap();
+        large.view.reload().await.unwrap();
         loads.push(t.elapsed());
     }
     println!(
-        "full view load of {} roles + {} users (one query per table, policies parsed): p50 {:?} of 5",
-        view.snapshot().role_count(),
-        view.snapshot().user_count(),
+        "full view load of {} roles + {} users (one query per table, every policy parsed): p50 {:?} of 5",
+        large.view.snapshot().role_count(),
+        large.view.snapshot().user_count(),
         p50(loads)
     );
 }

@@ -1,0 +1,150 @@
+//! `s3s` as a codec behind our authentication layer.
+//!
+//! `s3s` can verify SigV4 itself, but it checks neither the session token nor that the
+//! security-relevant headers are signed, and with no authentication provider it refuses
+//! signed requests. So Tessera's own layer authenticates first (header or presigned
+//! signature, session token, key binding, and, for `aws-chunked` bodies, every chunk
+//! signature from the seed signature on), then hands `s3s` the request with every signature
+//! marker removed, the decoded body, and the authenticated caller in the request's
+//! extensions ([`Authenticated`]). `s3s` is built without an authentication or access
+//! provider: it sees an anonymous request, parses the operation, calls our `s3s::S3`
+//! implementation (which authorises by policy or grant scope through the kernel) and renders
+//! the response or S3 error XML.
+
+use bytes::Bytes;
+use http::request::Parts;
+use http_body_util::BodyExt;
+use tessera_core::Caller;
+
+/// The caller our authentication layer established, for the `s3s::S3` handlers
+/// (`S3Request::extensions`).
+#[derive(Debug, Clone)]
+pub struct Authenticated(pub Caller);
+
+/// Query parameters that carry a signature (SigV4 presigned and SigV2 forms).
+const SIGNATURE_PARAMS: &[&str] = &[
+    "X-Amz-Algorithm",
+    "X-Amz-Credential",
+    "X-Amz-Date",
+    "X-Amz-Expires",
+    "X-Amz-SignedHeaders",
+    "X-Amz-Signature",
+    "X-Amz-Security-Token",
+    "AWSAccessKeyId",
+    "Signature",
+];
+
+/// Remove every signature marker from a request our layer has already verified, so that the
+/// codec neither re-verifies nor refuses it: the `Authorization` header, the session-token
+/// header and the presigned query parameters.
+pub fn strip_signature(parts: &mut Parts) {
+    parts.headers.remove(http::header::AUTHORIZATION);
+    parts.headers.remove("x-amz-security-token");
+    let Some(q) = parts.uri.query() else {
+        return;
+    };
+    let kept: Vec<&str> = q
+        .split('&')
+        .filter(|p| {
+            let name = p.split('=').next().unwrap_or("");
+            !SIGNATURE_PARAMS
+                .iter()
+                .any(|s| s.eq_ignore_ascii_case(name))
+        })
+        .collect();
+    let path_and_query = if kept.is_empty() {
+        parts.uri.path().to_owned()
+    } else {
+        format!("{}?{}", parts.uri.path(), kept.join("&"))
+    };
+    let mut uri = http::uri::Builder::new();
+    if let Some(s) = parts.uri.scheme() {
+        uri = uri.scheme(s.clone());
+    }
+    if let Some(a) = parts.uri.authority() {
+        uri = uri.authority(a.clone());
+    }
+    if let Ok(u) = uri.path_and_query(path_and_query).build() {
+        parts.uri = u;
+    }
+}
+
+/// The S3 protocol codec: an `s3s` service with no authentication or access provider.
+#[derive(Clone)]
+pub struct S3Codec {
+    service: s3s::service::S3Service,
+}
+
+impl std::fmt::Debug for S3Codec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("S3Codec")
+    }
+}
+
+impl S3Codec {
+    /// A codec calling `s3` for each parsed operation.
+    pub fn new(s3: impl s3s::S3) -> S3Codec {
+        S3Codec {
+            service: s3s::service::S3ServiceBuilder::new(s3).build(),
+        }
+    }
+
+    /// Serve one request that Tessera's layer authenticated as `caller`; `body` is the
+    /// already read (and, for `aws-chunked`, already verified and decoded) payload.
+    pub async fn serve(
+        &self,
+        caller: Caller,
+        mut parts: Parts,
+        body: Bytes,
+    ) -> http::Response<Bytes> {
+        strip_signature(&mut parts);
+        parts.extensions.insert(Authenticated(caller));
+        let req = http::Request::from_parts(parts, s3s::Body::from(body));
+        match self.service.call(req).await {
+            Ok(resp) => {
+                let (parts, body) = resp.into_parts();
+                match body.collect().await {
+                    Ok(b) => http::Response::from_parts(parts, b.to_bytes()),
+                    Err(e) => {
+                        tracing::error!(error = %e, "S3 response body could not be produced");
+                        internal_error()
+                    }
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = ?e, "S3 error response could not be rendered");
+                internal_error()
+            }
+        }
+    }
+}
+
+fn internal_error() -> http::Response<Bytes> {
+    let mut r = http::Response::new(Bytes::from_static(
+        b"<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>InternalError</Code><Message>We encountered an internal error. Please try again.</Message></Error>",
+    ));
+    *r.status_mut() = http::StatusCode::INTERNAL_SERVER_ERROR;
+    r
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signature_markers_are_removed_and_the_rest_kept() {
+        let (mut parts, ()) = http::Request::builder()
+            .uri("/bucket/key?X-Amz-Algorithm=AWS4-HMAC-SHA256&versionId=3&X-Amz-Signature=abc&x-amz-security-token=t")
+            .header("authorization", "AWS4-HMAC-SHA256 Credential=…")
+            .header("x-amz-security-token", "tok")
+            .header("x-amz-date", "20261201T000000Z")
+            .body(())
+            .unwrap()
+            .into_parts();
+        strip_signature(&mut parts);
+        assert_eq!(parts.uri.to_string(), "/bucket/key?versionId=3");
+        assert!(parts.headers.get("authorization").is_none());
+        assert!(parts.headers.get("x-amz-security-token").is_none());
+        assert!(parts.headers.get("x-amz-date").is_some());
+    }
+}

@@ -8,7 +8,7 @@
 
 use crate::principals::{PrincipalView, RoleEntry, UserEntry};
 use std::sync::Arc;
-use tessera_core::{Caller, Deployment, Principal, RequestMeta};
+use tessera_core::{Arn, Caller, Deployment, Principal, RequestMeta};
 use tessera_policy::{
     ContextKeys, ContextValue, Decision, EvalInput, Policy, PolicyKind, PrincipalRef,
     RequestContext,
@@ -95,8 +95,10 @@ impl Authorizer {
                 name,
                 path,
                 user_id,
-            } => PrincipalRef::iam_user(p, acct, &format!("{path}{name}"))
-                .with_entity_id(format!("arn:{p}:iam::{acct}:user{path}{name}"), user_id),
+            } => PrincipalRef::iam_user(p, acct, &format!("{path}{name}")).with_entity_id(
+                Arn::iam(p, acct, format!("user{path}{name}")).to_string(),
+                user_id,
+            ),
             Principal::AssumedRole {
                 role_name,
                 role_path,
@@ -109,7 +111,7 @@ impl Authorizer {
                 session_name,
             )
             .with_entity_id(
-                format!("arn:{p}:iam::{acct}:role{role_path}{role_name}"),
+                Arn::iam(p, acct, format!("role{role_path}{role_name}")).to_string(),
                 role_id,
             ),
         }

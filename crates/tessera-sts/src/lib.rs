@@ -249,10 +249,12 @@ impl StsService {
     }
 
     fn role_arn(&self, r: &RoleEntry) -> String {
-        format!(
-            "arn:{}:iam::{}:role{}{}",
-            self.deployment.partition, r.record.account_id, r.record.path, r.record.name
+        tessera_core::Arn::iam(
+            &self.deployment.partition,
+            &r.record.account_id,
+            format!("role{}{}", r.record.path, r.record.name),
         )
+        .to_string()
     }
 
     /// Session policies: the inline document and managed policy ARNs, checked, with the

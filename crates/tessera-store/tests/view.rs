@@ -15,6 +15,8 @@ struct Accounts {
     store: Arc<dyn IamStore>,
     loads: Arc<AtomicUsize>,
     max_age: Duration,
+    /// When set, a load reads the store, then waits here before returning.
+    gate: Option<Arc<tokio::sync::Semaphore>>,
 }
 
 #[async_trait]
@@ -36,7 +38,11 @@ impl Projection for Accounts {
 
     async fn load(&self) -> Result<BTreeSet<String>, StoreError> {
         self.loads.fetch_add(1, Ordering::SeqCst);
-        Ok(self.store.list_accounts().await?.into_iter().collect())
+        let read: BTreeSet<String> = self.store.list_accounts().await?.into_iter().collect();
+        if let Some(g) = &self.gate {
+            g.acquire().await.unwrap().forget();
+        }
+        Ok(read)
     }
 
     fn apply(&self, s: &BTreeSet<String>, added: &String) -> BTreeSet<String> {
@@ -50,6 +56,14 @@ async fn replica(
     url: &str,
     max_age: Duration,
 ) -> (Arc<dyn Store>, Arc<View<Accounts>>, Arc<AtomicUsize>) {
+    gated_replica(url, max_age, None).await
+}
+
+async fn gated_replica(
+    url: &str,
+    max_age: Duration,
+    gate: Option<Arc<tokio::sync::Semaphore>>,
+) -> (Arc<dyn Store>, Arc<View<Accounts>>, Arc<AtomicUsize>) {
     let store = tessera_store::connect(url).await.unwrap();
     store.migrate().await.unwrap();
     let loads = Arc::new(AtomicUsize::new(0));
@@ -58,6 +72,7 @@ async fn replica(
             store: store.clone(),
             loads: loads.clone(),
             max_age,
+            gate,
         },
         store.clone(),
     )
@@ -122,4 +137,37 @@ async fn old_snapshots_are_reloaded_and_readers_keep_theirs() {
     assert!(v.get().contains("333333333333"));
     // A reader holding the old snapshot still sees it whole.
     assert!(!before.contains("333333333333"));
+}
+
+#[tokio::test]
+async fn a_local_write_during_a_reload_is_not_lost() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("v.db").display());
+    let gate = Arc::new(tokio::sync::Semaphore::new(1)); // the first load passes
+    let (store, v, loads) =
+        gated_replica(&url, Duration::from_secs(3600), Some(gate.clone())).await;
+    // A full reload starts and reads the store (no account yet), then waits at the gate ...
+    let reloading = {
+        let v = v.clone();
+        tokio::spawn(async move { v.reload().await.unwrap() })
+    };
+    while loads.load(Ordering::SeqCst) < 2 {
+        tokio::task::yield_now().await;
+    }
+    // ... while this replica writes and folds its change in.
+    store.create_account("444444444444", 0).await.unwrap();
+    v.write("444444444444".to_owned()).await.unwrap();
+    assert!(v.get().contains("444444444444"));
+    gate.add_permits(10);
+    reloading.await.unwrap();
+    // The reload read the store before the write, yet the write survives it ...
+    assert!(
+        v.get().contains("444444444444"),
+        "local write lost by a reload"
+    );
+    // ... and the view reloads once more at the next refresh, then settles.
+    assert_eq!(v.generation(), -1);
+    assert!(v.refresh().await.unwrap());
+    assert!(!v.refresh().await.unwrap());
+    assert!(v.get().contains("444444444444"));
 }

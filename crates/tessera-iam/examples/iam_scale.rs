@@ -125,7 +125,11 @@ async fn replica(size: usize) -> Replica {
     let t = Instant::now();
     seed(&store, 0, size).await;
     eprintln!("seeded {size} roles and {size} users in {:?}", t.elapsed());
-    let view = Arc::new(PrincipalView::load(store.clone(), store.clone()).await.unwrap());
+    let view = Arc::new(
+        PrincipalView::load(store.clone(), store.clone())
+            .await
+            .unwrap(),
+    );
     let iam = IamService::new(
         store.clone(),
         Deployment::default(),
@@ -155,7 +159,10 @@ async fn main() {
         at_small.extend(create_roles(&small.iam, &format!("s{i}"), 1).await);
         at_large.extend(create_roles(&large.iam, &format!("l{i}"), 1).await);
     }
-    for (label, r, v) in [("100", &small, at_small), (&*big.to_string(), &large, at_large)] {
+    for (label, r, v) in [
+        ("100", &small, at_small),
+        (&*big.to_string(), &large, at_large),
+    ] {
         let s = r.view.snapshot();
         println!(
             "CreateRole with {label} roles and {label} users seeded (view: {} roles, {} users): p50 {:?}, p99 {:?} ({calls} calls)",

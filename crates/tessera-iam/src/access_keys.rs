@@ -3,14 +3,15 @@
 use crate::prelude::*;
 
 impl IamService {
-    /// The user a key operation targets: `UserName`, else the calling user, else the root.
+    /// The user a key operation targets: `user_name` (the request's `UserName`), else the
+    /// calling user, else the root.
     pub(crate) async fn key_owner(
         &self,
         caller: &Caller,
-        p: &QueryParams,
+        user_name: Option<&str>,
     ) -> R<(Option<UserRecord>, String)> {
         let acct = caller.account.as_str();
-        let name = match (p.get("UserName"), &caller.principal) {
+        let name = match (user_name, &caller.principal) {
             (Some(n), _) => Some(n.to_owned()),
             (None, Principal::User { name, .. }) => Some(name.clone()),
             (None, Principal::Root) => None,
@@ -42,8 +43,8 @@ impl IamService {
             params: p,
         } = *r;
         let acct = caller.account.as_str();
-        if let Some(n) = p.get("UserName") {
-            validation(names::user_name("userName", n))?;
+        let req = CreateAccessKeyRequest::parse(p)?;
+        if let Some(n) = req.user_name {
             let (arn, _) = self.user_arn_for_authz(acct, n).await?;
             self.allow(
                 caller,
@@ -54,8 +55,8 @@ impl IamService {
             )
             .await?;
         }
-        let (user, arn) = self.key_owner(caller, p).await?;
-        if p.get("UserName").is_none() {
+        let (user, arn) = self.key_owner(caller, req.user_name).await?;
+        if req.user_name.is_none() {
             self.allow(
                 caller,
                 meta,
@@ -95,7 +96,10 @@ impl IamService {
             result_xml: w.finish(),
             details: EventDetails {
                 user_identity: None,
-                request_parameters: json!({"userName": user.as_ref().map(|u| u.name.clone())}),
+                request_parameters: request_parameters(&KeyOwnerParams {
+                    request: &req,
+                    user_name: user.as_ref().map(|u| u.name.as_str()),
+                }),
                 response_elements: json!({"accessKey": {"accessKeyId": rec.access_key_id, "status": rec.status,
                     "userName": user.as_ref().map(|u| u.name.clone()), "createDate": tessera_core::iso8601(rec.created_at)}}),
                 resources: vec![self.resource(
@@ -119,13 +123,9 @@ impl IamService {
             params: p,
         } = *r;
         let acct = caller.account.as_str();
-        let id = p.require("AccessKeyId")?;
-        if id.len() < 16 || id.len() > 128 || !id.chars().all(|c| c.is_ascii_alphanumeric()) {
-            return Err(IamError::ValidationError(format!(
-                "1 validation error detected: Value '{id}' at 'accessKeyId' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\w]+"
-            )));
-        }
-        let (user, arn) = self.key_owner(caller, p).await?;
+        let req = DeleteAccessKeyRequest::parse(p)?;
+        let id = req.access_key_id;
+        let (user, arn) = self.key_owner(caller, req.user_name).await?;
         self.allow(
             caller,
             meta,
@@ -147,7 +147,10 @@ impl IamService {
         Ok(Outcome {
             result_xml: String::new(),
             details: write_details(
-                json!({"accessKeyId": id, "userName": user.as_ref().map(|u| u.name.clone())}),
+                request_parameters(&KeyOwnerParams {
+                    request: &req,
+                    user_name: user.as_ref().map(|u| u.name.as_str()),
+                }),
                 self.resource("AWS::IAM::AccessKey", &arn, acct),
             ),
         })
@@ -160,7 +163,8 @@ impl IamService {
             params: p,
         } = *r;
         let acct = caller.account.as_str();
-        let (user, arn) = self.key_owner(caller, p).await?;
+        let req = ListAccessKeysRequest::parse(p)?;
+        let (user, arn) = self.key_owner(caller, req.user_name).await?;
         self.allow(caller, meta, "iam:ListAccessKeys", &arn, ContextKeys::new())
             .await?;
         let keys = self
@@ -188,11 +192,84 @@ impl IamService {
         Ok(Outcome {
             result_xml: w.finish(),
             details: read_details(
-                json!({"userName": user.as_ref().map(|u| u.name.clone())}),
+                request_parameters(&KeyOwnerParams {
+                    request: &req,
+                    user_name: user.as_ref().map(|u| u.name.as_str()),
+                }),
                 self.resource("AWS::IAM::User", &arn, acct),
             ),
         })
     }
+}
+
+/// CreateAccessKey. `UserName` is optional: without it the key is the calling user's (or the
+/// root's). The request's `UserName` is not audited as given; see [`KeyOwnerParams`].
+#[derive(Debug, Serialize)]
+pub(crate) struct CreateAccessKeyRequest<'a> {
+    #[serde(skip)]
+    user_name: Option<&'a str>,
+}
+
+impl<'a> CreateAccessKeyRequest<'a> {
+    pub(crate) fn parse(p: &'a QueryParams) -> R<Self> {
+        let user_name = p.get("UserName");
+        if let Some(n) = user_name {
+            validation(names::user_name("userName", n))?;
+        }
+        Ok(CreateAccessKeyRequest { user_name })
+    }
+}
+
+/// ListAccessKeys. `UserName` is optional, as for CreateAccessKey, and validated once the
+/// owner is resolved. `MaxItems` and `Marker` are read by [`paginate`] and not audited.
+#[derive(Debug, Serialize)]
+pub(crate) struct ListAccessKeysRequest<'a> {
+    #[serde(skip)]
+    user_name: Option<&'a str>,
+}
+
+impl<'a> ListAccessKeysRequest<'a> {
+    pub(crate) fn parse(p: &'a QueryParams) -> R<Self> {
+        Ok(ListAccessKeysRequest {
+            user_name: p.get("UserName"),
+        })
+    }
+}
+
+/// DeleteAccessKey. The key id is only an identifier, never a secret. `UserName` is optional,
+/// validated once the owner is resolved.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct DeleteAccessKeyRequest<'a> {
+    access_key_id: &'a str,
+    #[serde(skip)]
+    user_name: Option<&'a str>,
+}
+
+impl<'a> DeleteAccessKeyRequest<'a> {
+    pub(crate) fn parse(p: &'a QueryParams) -> R<Self> {
+        let id = p.require("AccessKeyId")?;
+        if id.len() < 16 || id.len() > 128 || !id.chars().all(|c| c.is_ascii_alphanumeric()) {
+            return Err(IamError::ValidationError(format!(
+                "1 validation error detected: Value '{id}' at 'accessKeyId' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\w]+"
+            )));
+        }
+        Ok(DeleteAccessKeyRequest {
+            access_key_id: id,
+            user_name: p.get("UserName"),
+        })
+    }
+}
+
+/// The audited parameters of an access-key action: the request's own, then `userName` as
+/// resolved — the key owner's stored name (the calling user's when `UserName` is absent), or
+/// `null` for the account root.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct KeyOwnerParams<'a, T> {
+    #[serde(flatten)]
+    request: &'a T,
+    user_name: Option<&'a str>,
 }
 
 /// Make a new long-term access key for the account root (`user` = None) or a user. The

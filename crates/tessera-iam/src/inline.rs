@@ -26,7 +26,8 @@ impl Owner {
         }
     }
 
-    /// The request parameter naming the owner, and its field name in messages and audit.
+    /// The request parameter naming the owner, and its field name in messages (the audit's
+    /// field name is [`OwnerName`]'s and is the same).
     fn param(self) -> (&'static str, &'static str) {
         match self {
             Owner::Role => ("RoleName", "roleName"),
@@ -50,38 +51,139 @@ impl Owner {
     }
 }
 
-impl IamService {
-    /// Validate the owner's name, authorise `iam:{verb}{Role|User}Policy` on it, and return
-    /// (owner name as given, owner ARN, owner's stored name). Authorisation comes before the
-    /// existence check, as in IAM.
-    async fn inline_owner<'p>(
-        &self,
-        owner: Owner,
-        verb: &str,
-        caller: &Caller,
-        meta: &RequestMeta,
-        p: &'p QueryParams,
-    ) -> R<(&'p str, String, String)> {
-        let acct = caller.account.as_str();
+/// An inline policy's owner, named as in the request; audited as `roleName` or `userName`.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub(crate) enum OwnerName<'a> {
+    #[serde(rename = "roleName")]
+    Role(&'a str),
+    #[serde(rename = "userName")]
+    User(&'a str),
+}
+
+impl<'a> OwnerName<'a> {
+    /// `RoleName` / `UserName`, required and validated.
+    fn parse(owner: Owner, p: &'a QueryParams) -> R<Self> {
         let (param, field) = owner.param();
         let name = p.require(param)?;
-        let (arn, stored) = match owner {
+        Ok(match owner {
             Owner::Role => {
                 validation(names::role_name(field, name))?;
-                let (arn, r) = self.role_arn_for_authz(acct, name).await?;
-                (arn, r.map(|r| r.name))
+                OwnerName::Role(name)
             }
             Owner::User => {
                 validation(names::user_name(field, name))?;
+                OwnerName::User(name)
+            }
+        })
+    }
+
+    fn owner(self) -> Owner {
+        match self {
+            OwnerName::Role(_) => Owner::Role,
+            OwnerName::User(_) => Owner::User,
+        }
+    }
+
+    fn name(self) -> &'a str {
+        match self {
+            OwnerName::Role(n) | OwnerName::User(n) => n,
+        }
+    }
+}
+
+/// `PolicyName`, required and validated.
+fn policy_name_param(p: &QueryParams) -> R<&str> {
+    let n = p.require("PolicyName")?;
+    validation(names::policy_name("policyName", n))?;
+    Ok(n)
+}
+
+/// PutRolePolicy and PutUserPolicy.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct PutInlinePolicyRequest<'a> {
+    #[serde(flatten)]
+    owner: OwnerName<'a>,
+    policy_name: &'a str,
+    policy_document: &'a str,
+}
+
+impl<'a> PutInlinePolicyRequest<'a> {
+    pub(crate) fn parse(owner: Owner, p: &'a QueryParams) -> R<Self> {
+        let policy_name = policy_name_param(p)?;
+        let policy_document = p.require("PolicyDocument")?;
+        Ok(PutInlinePolicyRequest {
+            owner: OwnerName::parse(owner, p)?,
+            policy_name,
+            policy_document,
+        })
+    }
+}
+
+/// Get{Role,User}Policy and Delete{Role,User}Policy.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct InlinePolicyRequest<'a> {
+    #[serde(flatten)]
+    owner: OwnerName<'a>,
+    policy_name: &'a str,
+}
+
+impl<'a> InlinePolicyRequest<'a> {
+    pub(crate) fn parse(owner: Owner, p: &'a QueryParams) -> R<Self> {
+        let policy_name = policy_name_param(p)?;
+        Ok(InlinePolicyRequest {
+            owner: OwnerName::parse(owner, p)?,
+            policy_name,
+        })
+    }
+}
+
+/// List{Role,User}Policies. `MaxItems` and `Marker` are read by [`paginate`], not audited.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct ListInlinePoliciesRequest<'a> {
+    #[serde(flatten)]
+    owner: OwnerName<'a>,
+}
+
+impl<'a> ListInlinePoliciesRequest<'a> {
+    pub(crate) fn parse(owner: Owner, p: &'a QueryParams) -> R<Self> {
+        Ok(ListInlinePoliciesRequest {
+            owner: OwnerName::parse(owner, p)?,
+        })
+    }
+}
+
+impl IamService {
+    /// Authorise `iam:{verb}{Role|User}Policy` on the (already validated) owner, and return
+    /// (owner ARN, owner's stored name). Authorisation comes before the existence check, as
+    /// in IAM.
+    async fn inline_owner(
+        &self,
+        owner: OwnerName<'_>,
+        verb: &str,
+        caller: &Caller,
+        meta: &RequestMeta,
+    ) -> R<(String, String)> {
+        let acct = caller.account.as_str();
+        let name = owner.name();
+        let (arn, stored) = match owner {
+            OwnerName::Role(_) => {
+                let (arn, r) = self.role_arn_for_authz(acct, name).await?;
+                (arn, r.map(|r| r.name))
+            }
+            OwnerName::User(_) => {
                 let (arn, u) = self.user_arn_for_authz(acct, name).await?;
                 (arn, u.map(|u| u.name))
             }
         };
-        let action = format!("iam:{verb}{}Policy", owner.word());
+        let owner = owner.owner();
+        // IAM's action names: iam:PutRolePolicy, …, and iam:ListRolePolicies (not …Policys).
         let action = if verb == "List" {
-            format!("{action}s")
+            format!("iam:List{}Policies", owner.word())
         } else {
-            action
+            format!("iam:{verb}{}Policy", owner.word())
         };
         self.allow(caller, meta, &action, &arn, ContextKeys::new())
             .await?;
@@ -91,13 +193,7 @@ impl IamService {
                 owner.noun()
             ))
         })?;
-        Ok((name, arn, stored))
-    }
-
-    fn policy_name(p: &QueryParams) -> R<&str> {
-        let n = p.require("PolicyName")?;
-        validation(names::policy_name("policyName", n))?;
-        Ok(n)
+        Ok((arn, stored))
     }
 
     fn no_such_policy(owner: Owner, policy_name: &str) -> IamError {
@@ -127,9 +223,9 @@ impl IamService {
         p: &QueryParams,
     ) -> R<Outcome> {
         let acct = caller.account.as_str();
-        let policy_name = Self::policy_name(p)?;
-        let doc = p.require("PolicyDocument")?;
-        let (name, arn, stored) = self.inline_owner(owner, "Put", caller, meta, p).await?;
+        let req = PutInlinePolicyRequest::parse(owner, p)?;
+        let (name, policy_name, doc) = (req.owner.name(), req.policy_name, req.policy_document);
+        let (arn, stored) = self.inline_owner(req.owner, "Put", caller, meta).await?;
         let max = owner.aggregate_max();
         Policy::parse_with_limit(doc, PolicyKind::Identity, Some(max))?;
         let others: usize = self
@@ -157,11 +253,10 @@ impl IamService {
                     .await?
             }
         }
-        let field = owner.param().1;
         Ok(Outcome {
             result_xml: String::new(),
             details: write_details(
-                json!({field: name, "policyName": policy_name, "policyDocument": doc}),
+                request_parameters(&req),
                 self.resource(owner.resource_type(), &arn, acct),
             ),
         })
@@ -175,8 +270,9 @@ impl IamService {
         p: &QueryParams,
     ) -> R<Outcome> {
         let acct = caller.account.as_str();
-        let policy_name = Self::policy_name(p)?;
-        let (name, arn, stored) = self.inline_owner(owner, "Get", caller, meta, p).await?;
+        let req = InlinePolicyRequest::parse(owner, p)?;
+        let (name, policy_name) = (req.owner.name(), req.policy_name);
+        let (arn, stored) = self.inline_owner(req.owner, "Get", caller, meta).await?;
         let doc = match owner {
             Owner::Role => self.store.get_role_policy(acct, name, policy_name).await?,
             Owner::User => self.store.get_user_policy(acct, name, policy_name).await?,
@@ -189,7 +285,7 @@ impl IamService {
         Ok(Outcome {
             result_xml: w.finish(),
             details: read_details(
-                json!({owner.param().1: name, "policyName": policy_name}),
+                request_parameters(&req),
                 self.resource(owner.resource_type(), &arn, acct),
             ),
         })
@@ -203,8 +299,9 @@ impl IamService {
         p: &QueryParams,
     ) -> R<Outcome> {
         let acct = caller.account.as_str();
-        let policy_name = Self::policy_name(p)?;
-        let (name, arn, _) = self.inline_owner(owner, "Delete", caller, meta, p).await?;
+        let req = InlinePolicyRequest::parse(owner, p)?;
+        let (name, policy_name) = (req.owner.name(), req.policy_name);
+        let (arn, _) = self.inline_owner(req.owner, "Delete", caller, meta).await?;
         let deleted = match owner {
             Owner::Role => {
                 self.store
@@ -223,7 +320,7 @@ impl IamService {
         Ok(Outcome {
             result_xml: String::new(),
             details: write_details(
-                json!({owner.param().1: name, "policyName": policy_name}),
+                request_parameters(&req),
                 self.resource(owner.resource_type(), &arn, acct),
             ),
         })
@@ -237,7 +334,9 @@ impl IamService {
         p: &QueryParams,
     ) -> R<Outcome> {
         let acct = caller.account.as_str();
-        let (name, arn, _) = self.inline_owner(owner, "List", caller, meta, p).await?;
+        let req = ListInlinePoliciesRequest::parse(owner, p)?;
+        let name = req.owner.name();
+        let (arn, _) = self.inline_owner(req.owner, "List", caller, meta).await?;
         let names: Vec<String> = self
             .stored_inline(owner, acct, name)
             .await?
@@ -255,7 +354,7 @@ impl IamService {
         Ok(Outcome {
             result_xml: w.finish(),
             details: read_details(
-                json!({owner.param().1: name}),
+                request_parameters(&req),
                 self.resource(owner.resource_type(), &arn, acct),
             ),
         })

@@ -11,6 +11,10 @@
 //!
 //! One module per resource: [`roles`], [`users`], [`access_keys`], [`managed`] policies,
 //! [`inline`] policies, [`oidc_providers`]; [`paging`] and [`tags`] are shared.
+//!
+//! Each action reads its parameters into a typed request struct (`…Request::parse`), which
+//! validates them in IAM's order; the audit event's `requestParameters` is that struct's
+//! serialised form ([`request_parameters`]). No request struct holds a secret.
 
 mod access_keys;
 mod error;
@@ -29,12 +33,13 @@ pub use error::IamError;
 /// What the resource modules share.
 mod prelude {
     pub(crate) use crate::inline::Owner;
-    pub(crate) use crate::paging::{page_footer, paginate};
-    pub(crate) use crate::tags::{parse_tags, tags_json};
+    pub(crate) use crate::paging::{PathPrefixRequest, page_footer, paginate};
+    pub(crate) use crate::tags::{parse_tags, serialize_tags};
     pub(crate) use crate::{
-        IamError, IamService, MAX_KEYS_PER_USER, Outcome, R, Req, now_secs, read_details, render,
-        validation, write_details,
+        EmptyRequest, IamError, IamService, MAX_KEYS_PER_USER, Outcome, R, Req, now_secs,
+        read_details, render, request_parameters, validation, write_details,
     };
+    pub(crate) use serde::Serialize;
     pub(crate) use serde_json::{Value, json};
     pub(crate) use tessera_audit::{EventDetails, Resource};
     pub(crate) use tessera_core::{Caller, Principal, RequestMeta, Secret, ids, names};
@@ -177,6 +182,17 @@ fn validation(r: Result<(), String>) -> R<()> {
 fn now_secs(meta: &RequestMeta) -> i64 {
     meta.now.timestamp()
 }
+
+/// The audit event's `requestParameters`: the serialised form of an action's request struct.
+fn request_parameters<T: Serialize>(req: &T) -> Value {
+    // Request structs hold only strings, integers, and lists and options of them (tags go
+    // through `tags_json`), so turning them into a JSON value cannot fail.
+    serde_json::to_value(req).expect("request structs serialise to JSON")
+}
+
+/// The request of an action that takes no audited parameters: `requestParameters` is `{}`.
+#[derive(Debug, Serialize)]
+struct EmptyRequest {}
 
 #[async_trait]
 impl Service for IamService {
@@ -338,6 +354,10 @@ impl IamService {
         self.arn(acct, &format!("role{path}{name}"))
     }
 
+    fn user_resource(&self, acct: &str, path: &str, name: &str) -> String {
+        self.arn(acct, &format!("user{path}{name}"))
+    }
+
     fn resource(&self, kind: &str, arn: &str, acct: &str) -> Resource {
         Resource {
             account_id: Some(acct.to_owned()),
@@ -364,5 +384,170 @@ fn write_details(params: Value, resource: Resource) -> EventDetails {
         response_elements: Value::Null,
         resources: vec![resource],
         read_only: false,
+    }
+}
+
+/// The audited `requestParameters` derived from the request structs are exactly what the
+/// handlers wrote by hand before the structs existed (same keys, `null` where a parameter is
+/// absent, tags as `{key, value}` objects); the expected JSON below is that old output.
+#[cfg(test)]
+mod request_parameter_tests {
+    use super::*;
+    use crate::inline::{Owner, PutInlinePolicyRequest};
+    use crate::oidc_providers::CreateOpenIdConnectProviderRequest;
+    use crate::roles::{CreateRoleRequest, UpdateRoleRequest};
+    use crate::users::{CreateUserRequest, GetUserRequest};
+
+    fn params(form: &str) -> QueryParams {
+        QueryParams::parse(&[form.as_bytes()]).unwrap()
+    }
+
+    /// Equal as values and in serialised form.
+    fn assert_json(actual: Value, expected: Value) {
+        assert_eq!(actual, expected);
+        assert_eq!(actual.to_string(), expected.to_string());
+    }
+
+    const DOC: &str = "%7B%22Version%22%3A%222012-10-17%22%7D";
+
+    #[test]
+    fn create_role_without_optional_fields() {
+        let p = params(&format!("RoleName=App&AssumeRolePolicyDocument={DOC}"));
+        let req = CreateRoleRequest::parse(&p).unwrap();
+        assert_json(
+            request_parameters(&req),
+            json!({
+                "roleName": "App",
+                "path": "/",
+                "assumeRolePolicyDocument": "{\"Version\":\"2012-10-17\"}",
+                "description": null,
+                "maxSessionDuration": 3600,
+                "permissionsBoundary": null,
+                "tags": []
+            }),
+        );
+    }
+
+    #[test]
+    fn create_role_with_every_field() {
+        let p = params(&format!(
+            "RoleName=App&Path=%2Fteam%2F&AssumeRolePolicyDocument={DOC}&Description=The+app\
+             &MaxSessionDuration=7200\
+             &PermissionsBoundary=arn%3Aaws%3Aiam%3A%3A111111111111%3Apolicy%2FBoundary\
+             &Tags.member.1.Key=team&Tags.member.1.Value=core&Tags.member.2.Key=empty"
+        ));
+        let req = CreateRoleRequest::parse(&p).unwrap();
+        assert_json(
+            request_parameters(&req),
+            json!({
+                "roleName": "App",
+                "path": "/team/",
+                "assumeRolePolicyDocument": "{\"Version\":\"2012-10-17\"}",
+                "description": "The app",
+                "maxSessionDuration": 7200,
+                "permissionsBoundary": "arn:aws:iam::111111111111:policy/Boundary",
+                "tags": [{"key": "team", "value": "core"}, {"key": "empty", "value": ""}]
+            }),
+        );
+    }
+
+    #[test]
+    fn update_role_audits_absent_fields_as_null() {
+        let p = params("RoleName=App");
+        let req = UpdateRoleRequest::parse(&p).unwrap();
+        assert_json(
+            request_parameters(&req),
+            json!({"roleName": "App", "description": null, "maxSessionDuration": null}),
+        );
+    }
+
+    #[test]
+    fn put_role_and_user_policy() {
+        let p = params(&format!(
+            "RoleName=App&UserName=bob&PolicyName=Inline&PolicyDocument={DOC}"
+        ));
+        let role = PutInlinePolicyRequest::parse(Owner::Role, &p).unwrap();
+        assert_json(
+            request_parameters(&role),
+            json!({
+                "roleName": "App",
+                "policyName": "Inline",
+                "policyDocument": "{\"Version\":\"2012-10-17\"}"
+            }),
+        );
+        let user = PutInlinePolicyRequest::parse(Owner::User, &p).unwrap();
+        assert_json(
+            request_parameters(&user),
+            json!({
+                "userName": "bob",
+                "policyName": "Inline",
+                "policyDocument": "{\"Version\":\"2012-10-17\"}"
+            }),
+        );
+    }
+
+    #[test]
+    fn create_user_with_tags() {
+        let p = params(
+            "UserName=bob&Tags.member.1.Key=team&Tags.member.1.Value=core\
+             &Tags.member.2.Key=cost&Tags.member.2.Value=42",
+        );
+        let req = CreateUserRequest::parse(&p).unwrap();
+        assert_json(
+            request_parameters(&req),
+            json!({
+                "userName": "bob",
+                "path": "/",
+                "permissionsBoundary": null,
+                "tags": [{"key": "team", "value": "core"}, {"key": "cost", "value": "42"}]
+            }),
+        );
+    }
+
+    #[test]
+    fn get_user_names_the_user_described_or_nothing() {
+        assert_json(
+            request_parameters(&GetUserRequest::parse(&params("UserName=bob")).unwrap()),
+            json!({"userName": "bob"}),
+        );
+        assert_json(
+            request_parameters(&GetUserRequest::parse(&params("")).unwrap()),
+            json!({}),
+        );
+        assert_json(request_parameters(&EmptyRequest {}), json!({}));
+    }
+
+    #[test]
+    fn create_oidc_provider() {
+        let thumb = "9e99a48a9960b14926bb7f3b02e22da2b0ab7280";
+        let p = params(&format!(
+            "Url=https%3A%2F%2Fidp.example.com%2Ftenant&ClientIDList.member.1=sts.amazonaws.com\
+             &ClientIDList.member.2=app&ThumbprintList.member.1={thumb}\
+             &Tags.member.1.Key=env&Tags.member.1.Value=dev"
+        ));
+        let req = CreateOpenIdConnectProviderRequest::parse(&p, false).unwrap();
+        assert_json(
+            request_parameters(&req),
+            json!({
+                "url": "https://idp.example.com/tenant",
+                "clientIDList": ["sts.amazonaws.com", "app"],
+                "thumbprintList": [thumb],
+                "tags": [{"key": "env", "value": "dev"}]
+            }),
+        );
+    }
+
+    #[test]
+    fn parse_errors_are_unchanged() {
+        let e = CreateRoleRequest::parse(&params("RoleName=App")).unwrap_err();
+        assert_eq!(e.to_aws().code, "MissingParameter");
+        let e = CreateRoleRequest::parse(&params(&format!(
+            "RoleName=App&AssumeRolePolicyDocument={DOC}&MaxSessionDuration=60"
+        )))
+        .unwrap_err();
+        assert_eq!(
+            e.to_aws().message,
+            "1 validation error detected: Value '60' at 'maxSessionDuration' failed to satisfy constraint: Member must have value less than or equal to 43200 and greater than or equal to 3600"
+        );
     }
 }

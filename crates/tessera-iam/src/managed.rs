@@ -1,11 +1,12 @@
 //! Customer managed policies and their attachment to roles.
 
 use crate::prelude::*;
+use crate::roles::role_name_param;
 
 impl IamService {
     pub(crate) fn policy_arn_parts(&self, acct: &str, arn: &str) -> R<()> {
-        let prefix = format!("arn:{}:iam::{acct}:policy/", self.deployment.partition);
-        let aws_prefix = format!("arn:{}:iam::aws:policy/", self.deployment.partition);
+        let prefix = self.arn(acct, "policy/");
+        let aws_prefix = self.arn("aws", "policy/");
         if arn.starts_with(&aws_prefix) {
             return Err(IamError::NoSuchEntity(format!(
                 "Policy {arn} does not exist or is not attachable."
@@ -31,15 +32,8 @@ impl IamService {
             params: p,
         } = *r;
         let acct = caller.account.as_str();
-        let name = p.require("PolicyName")?;
-        validation(names::policy_name("policyName", name))?;
-        let path = p.get("Path").unwrap_or("/");
-        validation(names::path("path", path))?;
-        let description = p.get("Description");
-        if let Some(d) = description {
-            validation(names::description("description", d))?;
-        }
-        let doc = p.require("PolicyDocument")?;
+        let req = CreatePolicyRequest::parse(p)?;
+        let (name, path, doc) = (req.policy_name, req.path, req.policy_document);
         let arn = self.arn(acct, &format!("policy{path}{name}"));
         self.allow(caller, meta, "iam:CreatePolicy", &arn, ContextKeys::new())
             .await?;
@@ -61,7 +55,7 @@ impl IamService {
             name: name.to_owned(),
             policy_id: ids::policy_id(),
             path: path.to_owned(),
-            description: description.map(str::to_owned),
+            description: req.description.map(str::to_owned),
             document: doc.to_owned(),
             created_at: now_secs(meta),
         };
@@ -81,7 +75,7 @@ impl IamService {
             result_xml: w.finish(),
             details: EventDetails {
                 user_identity: None,
-                request_parameters: json!({"policyName": name, "path": path, "policyDocument": doc, "description": description}),
+                request_parameters: request_parameters(&req),
                 response_elements: json!({"policy": {"arn": arn, "policyId": rec.policy_id, "policyName": name}}),
                 resources: vec![self.resource("AWS::IAM::Policy", &arn, acct)],
                 read_only: false,
@@ -105,7 +99,8 @@ impl IamService {
             params: p,
         } = *r;
         let acct = caller.account.as_str();
-        let arn = p.require("PolicyArn")?;
+        let req = PolicyArnRequest::parse(p)?;
+        let arn = req.policy_arn;
         self.allow(caller, meta, "iam:GetPolicy", arn, ContextKeys::new())
             .await?;
         let rec = self.existing_policy(acct, arn).await?;
@@ -117,7 +112,7 @@ impl IamService {
         Ok(Outcome {
             result_xml: w.finish(),
             details: read_details(
-                json!({"policyArn": arn}),
+                request_parameters(&req),
                 self.resource("AWS::IAM::Policy", arn, acct),
             ),
         })
@@ -138,13 +133,10 @@ impl IamService {
             ContextKeys::new(),
         )
         .await?;
-        let scope = p.get("Scope").unwrap_or("All");
-        if !["All", "AWS", "Local"].contains(&scope) {
-            return Err(IamError::ValidationError(format!(
-                "1 validation error detected: Value '{scope}' at 'scope' failed to satisfy constraint: Member must satisfy enum value set: [All, AWS, Local]"
-            )));
-        }
-        let prefix = p.get("PathPrefix").unwrap_or("/");
+        // Read after authorisation: a caller without iam:ListPolicies is denied before its
+        // Scope is validated.
+        let req = ListPoliciesRequest::parse(p)?;
+        let (scope, prefix) = (req.scope, req.path_prefix);
         let list: Vec<ManagedPolicyRecord> = if scope == "AWS" {
             Vec::new()
         } else {
@@ -168,7 +160,7 @@ impl IamService {
         page_footer(&mut w, next);
         Ok(Outcome {
             result_xml: w.finish(),
-            details: read_details(json!({"scope": scope}), self.account_resource(acct)),
+            details: read_details(request_parameters(&req), self.account_resource(acct)),
         })
     }
 
@@ -179,7 +171,8 @@ impl IamService {
             params: p,
         } = *r;
         let acct = caller.account.as_str();
-        let arn = p.require("PolicyArn")?;
+        let req = PolicyArnRequest::parse(p)?;
+        let arn = req.policy_arn;
         self.allow(caller, meta, "iam:DeletePolicy", arn, ContextKeys::new())
             .await?;
         self.existing_policy(acct, arn).await?;
@@ -209,7 +202,7 @@ impl IamService {
         Ok(Outcome {
             result_xml: String::new(),
             details: write_details(
-                json!({"policyArn": arn}),
+                request_parameters(&req),
                 self.resource("AWS::IAM::Policy", arn, acct),
             ),
         })
@@ -222,9 +215,8 @@ impl IamService {
             params: p,
         } = *r;
         let acct = caller.account.as_str();
-        let role_name = p.require("RoleName")?;
-        validation(names::role_name("roleName", role_name))?;
-        let policy_arn = p.require("PolicyArn")?;
+        let req = RolePolicyArnRequest::parse(p)?;
+        let (role_name, policy_arn) = (req.role_name, req.policy_arn);
         let (arn, role) = self.role_arn_for_authz(acct, role_name).await?;
         let action = if attach {
             "iam:AttachRolePolicy"
@@ -263,7 +255,7 @@ impl IamService {
         Ok(Outcome {
             result_xml: String::new(),
             details: write_details(
-                json!({"roleName": role_name, "policyArn": policy_arn}),
+                request_parameters(&req),
                 self.resource("AWS::IAM::Role", &arn, acct),
             ),
         })
@@ -276,8 +268,8 @@ impl IamService {
             params: p,
         } = *r;
         let acct = caller.account.as_str();
-        let role_name = p.require("RoleName")?;
-        validation(names::role_name("roleName", role_name))?;
+        let req = ListAttachedRolePoliciesRequest::parse(p)?;
+        let role_name = req.role_name;
         let (arn, role) = self.role_arn_for_authz(acct, role_name).await?;
         self.allow(
             caller,
@@ -290,7 +282,7 @@ impl IamService {
         role.ok_or_else(|| {
             IamError::NoSuchEntity(format!("The role with name {role_name} cannot be found."))
         })?;
-        let prefix = p.get("PathPrefix").unwrap_or("/");
+        let prefix = req.path_prefix;
         let list: Vec<ManagedPolicyRecord> = self
             .store
             .list_attached_role_policies(acct, role_name)
@@ -312,9 +304,114 @@ impl IamService {
         Ok(Outcome {
             result_xml: w.finish(),
             details: read_details(
-                json!({"roleName": role_name}),
+                request_parameters(&req),
                 self.resource("AWS::IAM::Role", &arn, acct),
             ),
+        })
+    }
+}
+
+/// CreatePolicy. An absent description is audited as `null`.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct CreatePolicyRequest<'a> {
+    policy_name: &'a str,
+    path: &'a str,
+    policy_document: &'a str,
+    description: Option<&'a str>,
+}
+
+impl<'a> CreatePolicyRequest<'a> {
+    pub(crate) fn parse(p: &'a QueryParams) -> R<Self> {
+        let policy_name = p.require("PolicyName")?;
+        validation(names::policy_name("policyName", policy_name))?;
+        let path = p.get("Path").unwrap_or("/");
+        validation(names::path("path", path))?;
+        let description = p.get("Description");
+        if let Some(d) = description {
+            validation(names::description("description", d))?;
+        }
+        let policy_document = p.require("PolicyDocument")?;
+        Ok(CreatePolicyRequest {
+            policy_name,
+            path,
+            policy_document,
+            description,
+        })
+    }
+}
+
+/// GetPolicy and DeletePolicy. The ARN is checked after authorisation, by `existing_policy`.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct PolicyArnRequest<'a> {
+    policy_arn: &'a str,
+}
+
+impl<'a> PolicyArnRequest<'a> {
+    pub(crate) fn parse(p: &'a QueryParams) -> R<Self> {
+        Ok(PolicyArnRequest {
+            policy_arn: p.require("PolicyArn")?,
+        })
+    }
+}
+
+/// ListPolicies. Only the scope is audited; `MaxItems` and `Marker` are read by [`paginate`].
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct ListPoliciesRequest<'a> {
+    scope: &'a str,
+    #[serde(skip)]
+    path_prefix: &'a str,
+}
+
+impl<'a> ListPoliciesRequest<'a> {
+    pub(crate) fn parse(p: &'a QueryParams) -> R<Self> {
+        let scope = p.get("Scope").unwrap_or("All");
+        if !["All", "AWS", "Local"].contains(&scope) {
+            return Err(IamError::ValidationError(format!(
+                "1 validation error detected: Value '{scope}' at 'scope' failed to satisfy constraint: Member must satisfy enum value set: [All, AWS, Local]"
+            )));
+        }
+        Ok(ListPoliciesRequest {
+            scope,
+            path_prefix: crate::paging::path_prefix(p)?,
+        })
+    }
+}
+
+/// AttachRolePolicy and DetachRolePolicy.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct RolePolicyArnRequest<'a> {
+    role_name: &'a str,
+    policy_arn: &'a str,
+}
+
+impl<'a> RolePolicyArnRequest<'a> {
+    pub(crate) fn parse(p: &'a QueryParams) -> R<Self> {
+        Ok(RolePolicyArnRequest {
+            role_name: role_name_param(p)?,
+            policy_arn: p.require("PolicyArn")?,
+        })
+    }
+}
+
+/// ListAttachedRolePolicies. Only the role is audited; `PathPrefix`, `MaxItems` and `Marker`
+/// are not.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct ListAttachedRolePoliciesRequest<'a> {
+    role_name: &'a str,
+    #[serde(skip)]
+    path_prefix: &'a str,
+}
+
+impl<'a> ListAttachedRolePoliciesRequest<'a> {
+    pub(crate) fn parse(p: &'a QueryParams) -> R<Self> {
+        Ok(ListAttachedRolePoliciesRequest {
+            role_name: role_name_param(p)?,
+            path_prefix: crate::paging::path_prefix(p)?,
         })
     }
 }

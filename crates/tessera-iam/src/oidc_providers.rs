@@ -10,35 +10,8 @@ impl IamService {
             params: p,
         } = *r;
         let acct = caller.account.as_str();
-        let url = p.require("Url")?;
-        let host_path = oidc_url(url, self.allow_http_issuers)?;
-        let client_ids = p.list("ClientIDList")?;
-        for c in &client_ids {
-            if c.is_empty() || c.chars().count() > 255 {
-                return Err(IamError::ValidationError(
-                    "1 validation error detected: Value at 'clientIDList' failed to satisfy constraint: Member must satisfy constraint: [Member must have length less than or equal to 255, Member must have length greater than or equal to 1]".into(),
-                ));
-            }
-        }
-        if client_ids.len() > 100 {
-            return Err(IamError::LimitExceeded(
-                "Cannot exceed quota for ClientIdsPerOpenIdConnectProvider: 100".into(),
-            ));
-        }
-        let thumbprints = p.list("ThumbprintList")?;
-        for t in &thumbprints {
-            if t.len() != 40 || !t.chars().all(|c| c.is_ascii_hexdigit()) {
-                return Err(IamError::ValidationError(format!(
-                    "1 validation error detected: Value '{t}' at 'thumbprintList' failed to satisfy constraint: Member must have length 40 and consist of hexadecimal characters"
-                )));
-            }
-        }
-        if thumbprints.len() > 5 {
-            return Err(IamError::LimitExceeded(
-                "Cannot exceed quota for ThumbprintsPerOpenIdConnectProvider: 5".into(),
-            ));
-        }
-        let tags = parse_tags(p)?;
+        let req = CreateOpenIdConnectProviderRequest::parse(p, self.allow_http_issuers)?;
+        let (url, host_path) = (req.url, &req.host_path);
         let arn = self.arn(acct, &format!("oidc-provider/{host_path}"));
         self.allow(
             caller,
@@ -52,9 +25,9 @@ impl IamService {
             arn: arn.clone(),
             account_id: acct.to_owned(),
             url: host_path.clone(),
-            client_ids,
-            thumbprints,
-            tags,
+            client_ids: req.client_id_list.clone(),
+            thumbprints: req.thumbprint_list.clone(),
+            tags: req.tags.clone(),
             created_at: now_secs(meta),
         };
         match self.store.create_oidc_provider(&rec).await {
@@ -72,7 +45,7 @@ impl IamService {
             result_xml: w.finish(),
             details: EventDetails {
                 user_identity: None,
-                request_parameters: json!({"url": url, "clientIDList": rec.client_ids, "thumbprintList": rec.thumbprints, "tags": tags_json(&rec.tags)}),
+                request_parameters: request_parameters(&req),
                 response_elements: json!({"openIDConnectProviderArn": arn}),
                 resources: vec![self.resource("AWS::IAM::OIDCProvider", &arn, acct)],
                 read_only: false,
@@ -102,7 +75,8 @@ impl IamService {
             params: p,
         } = *r;
         let acct = caller.account.as_str();
-        let arn = p.require("OpenIDConnectProviderArn")?;
+        let req = OidcProviderArnRequest::parse(p)?;
+        let arn = req.open_id_connect_provider_arn;
         self.allow(
             caller,
             meta,
@@ -129,7 +103,7 @@ impl IamService {
         Ok(Outcome {
             result_xml: w.finish(),
             details: read_details(
-                json!({"openIDConnectProviderArn": arn}),
+                request_parameters(&req),
                 self.resource("AWS::IAM::OIDCProvider", arn, acct),
             ),
         })
@@ -156,7 +130,10 @@ impl IamService {
         w.close("OpenIDConnectProviderList");
         Ok(Outcome {
             result_xml: w.finish(),
-            details: read_details(json!({}), self.account_resource(acct)),
+            details: read_details(
+                request_parameters(&EmptyRequest {}),
+                self.account_resource(acct),
+            ),
         })
     }
 
@@ -167,7 +144,8 @@ impl IamService {
             params: p,
         } = *r;
         let acct = caller.account.as_str();
-        let arn = p.require("OpenIDConnectProviderArn")?;
+        let req = OidcProviderArnRequest::parse(p)?;
+        let arn = req.open_id_connect_provider_arn;
         self.allow(
             caller,
             meta,
@@ -181,9 +159,82 @@ impl IamService {
         Ok(Outcome {
             result_xml: String::new(),
             details: write_details(
-                json!({"openIDConnectProviderArn": arn}),
+                request_parameters(&req),
                 self.resource("AWS::IAM::OIDCProvider", arn, acct),
             ),
+        })
+    }
+}
+
+/// CreateOpenIDConnectProvider. The URL is audited as given; the provider's name
+/// (`host[:port]/path`) is derived from it and not audited.
+#[derive(Debug, Serialize)]
+pub(crate) struct CreateOpenIdConnectProviderRequest<'a> {
+    url: &'a str,
+    #[serde(skip)]
+    host_path: String,
+    #[serde(rename = "clientIDList")]
+    client_id_list: Vec<String>,
+    #[serde(rename = "thumbprintList")]
+    thumbprint_list: Vec<String>,
+    #[serde(serialize_with = "serialize_tags")]
+    tags: Vec<(String, String)>,
+}
+
+impl<'a> CreateOpenIdConnectProviderRequest<'a> {
+    /// `allow_http`: accept `http://` URLs on loopback hosts (see [`oidc_url`]).
+    pub(crate) fn parse(p: &'a QueryParams, allow_http: bool) -> R<Self> {
+        let url = p.require("Url")?;
+        let host_path = oidc_url(url, allow_http)?;
+        let client_id_list = p.list("ClientIDList")?;
+        for c in &client_id_list {
+            if c.is_empty() || c.chars().count() > 255 {
+                return Err(IamError::ValidationError(
+                    "1 validation error detected: Value at 'clientIDList' failed to satisfy constraint: Member must satisfy constraint: [Member must have length less than or equal to 255, Member must have length greater than or equal to 1]".into(),
+                ));
+            }
+        }
+        if client_id_list.len() > 100 {
+            return Err(IamError::LimitExceeded(
+                "Cannot exceed quota for ClientIdsPerOpenIdConnectProvider: 100".into(),
+            ));
+        }
+        let thumbprint_list = p.list("ThumbprintList")?;
+        for t in &thumbprint_list {
+            if t.len() != 40 || !t.chars().all(|c| c.is_ascii_hexdigit()) {
+                return Err(IamError::ValidationError(format!(
+                    "1 validation error detected: Value '{t}' at 'thumbprintList' failed to satisfy constraint: Member must have length 40 and consist of hexadecimal characters"
+                )));
+            }
+        }
+        if thumbprint_list.len() > 5 {
+            return Err(IamError::LimitExceeded(
+                "Cannot exceed quota for ThumbprintsPerOpenIdConnectProvider: 5".into(),
+            ));
+        }
+        let tags = parse_tags(p)?;
+        Ok(CreateOpenIdConnectProviderRequest {
+            url,
+            host_path,
+            client_id_list,
+            thumbprint_list,
+            tags,
+        })
+    }
+}
+
+/// GetOpenIDConnectProvider and DeleteOpenIDConnectProvider. The ARN is checked after
+/// authorisation, by `existing_oidc`.
+#[derive(Debug, Serialize)]
+pub(crate) struct OidcProviderArnRequest<'a> {
+    #[serde(rename = "openIDConnectProviderArn")]
+    open_id_connect_provider_arn: &'a str,
+}
+
+impl<'a> OidcProviderArnRequest<'a> {
+    pub(crate) fn parse(p: &'a QueryParams) -> R<Self> {
+        Ok(OidcProviderArnRequest {
+            open_id_connect_provider_arn: p.require("OpenIDConnectProviderArn")?,
         })
     }
 }

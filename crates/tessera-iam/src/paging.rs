@@ -2,6 +2,46 @@
 
 use crate::prelude::*;
 
+/// ListRoles and ListUsers: the path prefix to list under (`/` when absent). `MaxItems` and
+/// `Marker` are read by [`paginate`], after authorisation, and are not audited.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct PathPrefixRequest<'a> {
+    pub(crate) path_prefix: &'a str,
+}
+
+impl<'a> PathPrefixRequest<'a> {
+    pub(crate) fn parse(p: &'a QueryParams) -> R<Self> {
+        Ok(PathPrefixRequest {
+            path_prefix: path_prefix(p)?,
+        })
+    }
+}
+
+/// The `PathPrefix` of a List operation (`/` when absent), with IAM's constraints: 1 to 512
+/// characters matching `\u002F[\u0021-\u007F]*`.
+pub(crate) fn path_prefix(p: &QueryParams) -> R<&str> {
+    let Some(v) = p.get("PathPrefix") else {
+        return Ok("/");
+    };
+    let fail = |constraint: &str| {
+        IamError::ValidationError(format!(
+            "1 validation error detected: Value '{v}' at 'pathPrefix' failed to satisfy constraint: {constraint}"
+        ))
+    };
+    if v.is_empty() || v.chars().count() > 512 {
+        return Err(fail(
+            "Member must have length less than or equal to 512 and greater than or equal to 1",
+        ));
+    }
+    if !v.starts_with('/') || !v.chars().all(|c| ('\u{21}'..='\u{7f}').contains(&c)) {
+        return Err(fail(
+            "Member must satisfy regular expression pattern: \\u002F[\\u0021-\\u007F]*",
+        ));
+    }
+    Ok(v)
+}
+
 /// `MaxItems` / `Marker` paging over an already-sorted list keyed by `key`.
 pub(crate) fn paginate<T>(
     items: Vec<T>,

@@ -1,7 +1,7 @@
 //! XML renderings of IAM entities, shared by the actions that return them.
 
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
-use tessera_core::{Deployment, iso8601};
+use tessera_core::{Arn, Deployment, iso8601};
 use tessera_store::{ManagedPolicyRecord, RoleRecord, UserRecord};
 use tessera_wire::xml::Writer;
 
@@ -43,10 +43,12 @@ pub fn role_fields(w: &mut Writer, d: &Deployment, r: &RoleRecord, with_tags: bo
     w.elem("RoleId", &r.role_id);
     w.elem(
         "Arn",
-        &format!(
-            "arn:{}:iam::{}:role{}{}",
-            d.partition, r.account_id, r.path, r.name
-        ),
+        &Arn::iam(
+            &d.partition,
+            &r.account_id,
+            format!("role{}{}", r.path, r.name),
+        )
+        .to_string(),
     );
     w.elem("CreateDate", &iso8601(r.created_at));
     w.elem(
@@ -79,10 +81,12 @@ pub fn user_fields(w: &mut Writer, d: &Deployment, u: &UserRecord) {
     w.elem("UserId", &u.user_id);
     w.elem(
         "Arn",
-        &format!(
-            "arn:{}:iam::{}:user{}{}",
-            d.partition, u.account_id, u.path, u.name
-        ),
+        &Arn::iam(
+            &d.partition,
+            &u.account_id,
+            format!("user{}{}", u.path, u.name),
+        )
+        .to_string(),
     );
     w.elem("CreateDate", &iso8601(u.created_at));
     if let Some(b) = &u.permissions_boundary {

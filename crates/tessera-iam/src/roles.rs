@@ -109,21 +109,9 @@ impl IamService {
             params: p,
         } = *r;
         let acct = caller.account.as_str();
-        let name = p.require("RoleName")?;
-        validation(names::role_name("roleName", name))?;
-        let path = p.get("Path").unwrap_or("/");
-        validation(names::path("path", path))?;
-        let doc = p.require("AssumeRolePolicyDocument")?;
-        let description = p.get("Description");
-        if let Some(d) = description {
-            validation(names::description("description", d))?;
-        }
-        let max = match p.get("MaxSessionDuration") {
-            None => 3600,
-            Some(s) => parse_max_session(s)?,
-        };
-        let boundary = p.get("PermissionsBoundary");
-        let tags = parse_tags(p)?;
+        let req = CreateRoleRequest::parse(p)?;
+        let (name, path, doc) = (req.role_name, req.path, req.assume_role_policy_document);
+        let boundary = req.permissions_boundary;
         let arn = self.role_resource(acct, path, name);
         let mut extra = ContextKeys::new();
         if let Some(b) = boundary {
@@ -141,12 +129,12 @@ impl IamService {
             name: name.to_owned(),
             role_id: ids::role_id(),
             path: path.to_owned(),
-            description: description.map(str::to_owned),
+            description: req.description.map(str::to_owned),
             trust_policy: doc.to_owned(),
             trust_principal_ids: Some(principal_ids),
-            max_session_duration: max,
+            max_session_duration: req.max_session_duration,
             permissions_boundary: boundary.map(str::to_owned),
-            tags,
+            tags: req.tags.clone(),
             created_at: now_secs(meta),
         };
         match self.store.create_role(&role).await {
@@ -163,8 +151,7 @@ impl IamService {
             result_xml: w.finish(),
             details: EventDetails {
                 user_identity: None,
-                request_parameters: json!({"roleName": name, "path": path, "assumeRolePolicyDocument": doc,
-                    "description": description, "maxSessionDuration": max, "permissionsBoundary": boundary, "tags": tags_json(&role.tags)}),
+                request_parameters: request_parameters(&req),
                 response_elements: json!({"role": {"arn": arn, "roleId": role.role_id, "roleName": name, "path": path}}),
                 resources: vec![self.resource("AWS::IAM::Role", &arn, acct)],
                 read_only: false,
@@ -179,8 +166,8 @@ impl IamService {
             params: p,
         } = *r;
         let acct = caller.account.as_str();
-        let name = p.require("RoleName")?;
-        validation(names::role_name("roleName", name))?;
+        let req = RoleNameRequest::parse(p)?;
+        let name = req.role_name;
         let (arn, role) = self.role_arn_for_authz(acct, name).await?;
         self.allow(caller, meta, "iam:GetRole", &arn, ContextKeys::new())
             .await?;
@@ -192,7 +179,7 @@ impl IamService {
         Ok(Outcome {
             result_xml: w.finish(),
             details: read_details(
-                json!({"roleName": name}),
+                request_parameters(&req),
                 self.resource("AWS::IAM::Role", &arn, acct),
             ),
         })
@@ -205,7 +192,8 @@ impl IamService {
             params: p,
         } = *r;
         let acct = caller.account.as_str();
-        let prefix = p.get("PathPrefix").unwrap_or("/");
+        let req = PathPrefixRequest::parse(p)?;
+        let prefix = req.path_prefix;
         self.allow(
             caller,
             meta,
@@ -233,7 +221,7 @@ impl IamService {
         page_footer(&mut w, next);
         Ok(Outcome {
             result_xml: w.finish(),
-            details: read_details(json!({"pathPrefix": prefix}), self.account_resource(acct)),
+            details: read_details(request_parameters(&req), self.account_resource(acct)),
         })
     }
 
@@ -252,33 +240,25 @@ impl IamService {
             params: p,
         } = *r;
         let acct = caller.account.as_str();
-        let name = p.require("RoleName")?;
-        validation(names::role_name("roleName", name))?;
-        let description = p.get("Description");
-        if let Some(d) = description {
-            validation(names::description("description", d))?;
-        }
-        let max = p
-            .get("MaxSessionDuration")
-            .map(parse_max_session)
-            .transpose()?;
+        let req = UpdateRoleRequest::parse(p)?;
+        let name = req.role_name;
         let (arn, role) = self.role_arn_for_authz(acct, name).await?;
         self.allow(caller, meta, "iam:UpdateRole", &arn, ContextKeys::new())
             .await?;
         let mut role = role.ok_or_else(|| {
             IamError::NoSuchEntity(format!("The role with name {name} cannot be found."))
         })?;
-        if let Some(d) = description {
+        if let Some(d) = req.description {
             role.description = Some(d.to_owned());
         }
-        if let Some(m) = max {
+        if let Some(m) = req.max_session_duration {
             role.max_session_duration = m;
         }
         self.store.update_role(&role).await?;
         Ok(Outcome {
             result_xml: String::new(),
             details: write_details(
-                json!({"roleName": name, "description": description, "maxSessionDuration": max}),
+                request_parameters(&req),
                 self.resource("AWS::IAM::Role", &arn, acct),
             ),
         })
@@ -291,9 +271,8 @@ impl IamService {
             params: p,
         } = *r;
         let acct = caller.account.as_str();
-        let name = p.require("RoleName")?;
-        validation(names::role_name("roleName", name))?;
-        let doc = p.require("PolicyDocument")?;
+        let req = UpdateAssumeRolePolicyRequest::parse(p)?;
+        let (name, doc) = (req.role_name, req.policy_document);
         let (arn, role) = self.role_arn_for_authz(acct, name).await?;
         self.allow(
             caller,
@@ -313,7 +292,7 @@ impl IamService {
         Ok(Outcome {
             result_xml: String::new(),
             details: write_details(
-                json!({"roleName": name, "policyDocument": doc}),
+                request_parameters(&req),
                 self.resource("AWS::IAM::Role", &arn, acct),
             ),
         })
@@ -326,8 +305,8 @@ impl IamService {
             params: p,
         } = *r;
         let acct = caller.account.as_str();
-        let name = p.require("RoleName")?;
-        validation(names::role_name("roleName", name))?;
+        let req = RoleNameRequest::parse(p)?;
+        let name = req.role_name;
         let (arn, role) = self.role_arn_for_authz(acct, name).await?;
         self.allow(caller, meta, "iam:DeleteRole", &arn, ContextKeys::new())
             .await?;
@@ -351,9 +330,119 @@ impl IamService {
         Ok(Outcome {
             result_xml: String::new(),
             details: write_details(
-                json!({"roleName": name}),
+                request_parameters(&req),
                 self.resource("AWS::IAM::Role", &arn, acct),
             ),
+        })
+    }
+}
+
+/// `RoleName`, required and validated as a role name.
+pub(crate) fn role_name_param(p: &QueryParams) -> R<&str> {
+    let name = p.require("RoleName")?;
+    validation(names::role_name("roleName", name))?;
+    Ok(name)
+}
+
+/// CreateRole. `maxSessionDuration` is audited as applied (3600 when absent); an absent
+/// description or permissions boundary is audited as `null`.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct CreateRoleRequest<'a> {
+    role_name: &'a str,
+    path: &'a str,
+    assume_role_policy_document: &'a str,
+    description: Option<&'a str>,
+    max_session_duration: i64,
+    permissions_boundary: Option<&'a str>,
+    #[serde(serialize_with = "serialize_tags")]
+    tags: Vec<(String, String)>,
+}
+
+impl<'a> CreateRoleRequest<'a> {
+    pub(crate) fn parse(p: &'a QueryParams) -> R<Self> {
+        let role_name = role_name_param(p)?;
+        let path = p.get("Path").unwrap_or("/");
+        validation(names::path("path", path))?;
+        let assume_role_policy_document = p.require("AssumeRolePolicyDocument")?;
+        let description = p.get("Description");
+        if let Some(d) = description {
+            validation(names::description("description", d))?;
+        }
+        let max_session_duration = match p.get("MaxSessionDuration") {
+            None => 3600,
+            Some(s) => parse_max_session(s)?,
+        };
+        let permissions_boundary = p.get("PermissionsBoundary");
+        let tags = parse_tags(p)?;
+        Ok(CreateRoleRequest {
+            role_name,
+            path,
+            assume_role_policy_document,
+            description,
+            max_session_duration,
+            permissions_boundary,
+            tags,
+        })
+    }
+}
+
+/// GetRole and DeleteRole.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct RoleNameRequest<'a> {
+    role_name: &'a str,
+}
+
+impl<'a> RoleNameRequest<'a> {
+    pub(crate) fn parse(p: &'a QueryParams) -> R<Self> {
+        Ok(RoleNameRequest {
+            role_name: role_name_param(p)?,
+        })
+    }
+}
+
+/// UpdateRole. What is absent stays as it is, and is audited as `null`.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct UpdateRoleRequest<'a> {
+    role_name: &'a str,
+    description: Option<&'a str>,
+    max_session_duration: Option<i64>,
+}
+
+impl<'a> UpdateRoleRequest<'a> {
+    pub(crate) fn parse(p: &'a QueryParams) -> R<Self> {
+        let role_name = role_name_param(p)?;
+        let description = p.get("Description");
+        if let Some(d) = description {
+            validation(names::description("description", d))?;
+        }
+        let max_session_duration = p
+            .get("MaxSessionDuration")
+            .map(parse_max_session)
+            .transpose()?;
+        Ok(UpdateRoleRequest {
+            role_name,
+            description,
+            max_session_duration,
+        })
+    }
+}
+
+/// UpdateAssumeRolePolicy.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct UpdateAssumeRolePolicyRequest<'a> {
+    role_name: &'a str,
+    policy_document: &'a str,
+}
+
+impl<'a> UpdateAssumeRolePolicyRequest<'a> {
+    pub(crate) fn parse(p: &'a QueryParams) -> R<Self> {
+        Ok(UpdateAssumeRolePolicyRequest {
+            role_name: role_name_param(p)?,
+            policy_document: p.require("PolicyDocument")?,
         })
     }
 }

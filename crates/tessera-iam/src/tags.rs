@@ -32,3 +32,11 @@ pub(crate) fn tags_json(tags: &[(String, String)]) -> Value {
             .collect(),
     )
 }
+
+/// `#[serde(serialize_with)]` for a request's tags: as [`tags_json`] writes them.
+pub(crate) fn serialize_tags<S: serde::Serializer>(
+    tags: &[(String, String)],
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    tags_json(tags).serialize(s)
+}

@@ -17,7 +17,7 @@ impl IamService {
             .as_ref()
             .map(|u| u.name.clone())
             .unwrap_or_else(|| name.to_owned());
-        Ok((self.arn(acct, &format!("user{path}{shown}")), user))
+        Ok((self.user_resource(acct, &path, &shown), user))
     }
 
     pub(crate) async fn create_user(&self, r: &Req<'_>) -> R<Outcome> {
@@ -27,13 +27,9 @@ impl IamService {
             params: p,
         } = *r;
         let acct = caller.account.as_str();
-        let name = p.require("UserName")?;
-        validation(names::user_name("userName", name))?;
-        let path = p.get("Path").unwrap_or("/");
-        validation(names::path("path", path))?;
-        let boundary = p.get("PermissionsBoundary");
-        let tags = parse_tags(p)?;
-        let arn = self.arn(acct, &format!("user{path}{name}"));
+        let req = CreateUserRequest::parse(p)?;
+        let (name, path, boundary) = (req.user_name, req.path, req.permissions_boundary);
+        let arn = self.user_resource(acct, path, name);
         let mut extra = ContextKeys::new();
         if let Some(b) = boundary {
             extra.insert("iam:PermissionsBoundary", b);
@@ -49,7 +45,7 @@ impl IamService {
             user_id: ids::user_id(),
             path: path.to_owned(),
             permissions_boundary: boundary.map(str::to_owned),
-            tags,
+            tags: req.tags.clone(),
             created_at: now_secs(meta),
         };
         match self.store.create_user(&user).await {
@@ -66,7 +62,7 @@ impl IamService {
             result_xml: w.finish(),
             details: EventDetails {
                 user_identity: None,
-                request_parameters: json!({"userName": name, "path": path, "permissionsBoundary": boundary, "tags": tags_json(&user.tags)}),
+                request_parameters: request_parameters(&req),
                 response_elements: json!({"user": {"arn": arn, "userId": user.user_id, "userName": name, "path": path}}),
                 resources: vec![self.resource("AWS::IAM::User", &arn, acct)],
                 read_only: false,
@@ -81,8 +77,9 @@ impl IamService {
             params: p,
         } = *r;
         let acct = caller.account.as_str();
+        let req = GetUserRequest::parse(p)?;
         // Without UserName, GetUser describes the caller.
-        let name = match (p.get("UserName"), &caller.principal) {
+        let name = match (req.user_name, &caller.principal) {
             (Some(n), _) => n.to_owned(),
             (None, Principal::User { name, .. }) => name.clone(),
             (None, Principal::Root) => {
@@ -94,7 +91,10 @@ impl IamService {
                 w.close("User");
                 return Ok(Outcome {
                     result_xml: w.finish(),
-                    details: read_details(json!({}), self.account_resource(acct)),
+                    details: read_details(
+                        request_parameters(&GetUserRequest { user_name: None }),
+                        self.account_resource(acct),
+                    ),
                 });
             }
             (None, Principal::AssumedRole { .. }) => {
@@ -115,7 +115,9 @@ impl IamService {
         Ok(Outcome {
             result_xml: w.finish(),
             details: read_details(
-                json!({"userName": name}),
+                request_parameters(&GetUserRequest {
+                    user_name: Some(&name),
+                }),
                 self.resource("AWS::IAM::User", &arn, acct),
             ),
         })
@@ -128,7 +130,8 @@ impl IamService {
             params: p,
         } = *r;
         let acct = caller.account.as_str();
-        let prefix = p.get("PathPrefix").unwrap_or("/");
+        let req = PathPrefixRequest::parse(p)?;
+        let prefix = req.path_prefix;
         self.allow(
             caller,
             meta,
@@ -156,7 +159,7 @@ impl IamService {
         page_footer(&mut w, next);
         Ok(Outcome {
             result_xml: w.finish(),
-            details: read_details(json!({"pathPrefix": prefix}), self.account_resource(acct)),
+            details: read_details(request_parameters(&req), self.account_resource(acct)),
         })
     }
 
@@ -167,8 +170,8 @@ impl IamService {
             params: p,
         } = *r;
         let acct = caller.account.as_str();
-        let name = p.require("UserName")?;
-        validation(names::user_name("userName", name))?;
+        let req = UserNameRequest::parse(p)?;
+        let name = req.user_name;
         let (arn, user) = self.user_arn_for_authz(acct, name).await?;
         self.allow(caller, meta, "iam:DeleteUser", &arn, ContextKeys::new())
             .await?;
@@ -194,9 +197,76 @@ impl IamService {
         Ok(Outcome {
             result_xml: String::new(),
             details: write_details(
-                json!({"userName": name}),
+                request_parameters(&req),
                 self.resource("AWS::IAM::User", &arn, acct),
             ),
+        })
+    }
+}
+
+/// `UserName`, required and validated as a user name.
+pub(crate) fn user_name_param(p: &QueryParams) -> R<&str> {
+    let name = p.require("UserName")?;
+    validation(names::user_name("userName", name))?;
+    Ok(name)
+}
+
+/// CreateUser. An absent permissions boundary is audited as `null`.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct CreateUserRequest<'a> {
+    user_name: &'a str,
+    path: &'a str,
+    permissions_boundary: Option<&'a str>,
+    #[serde(serialize_with = "serialize_tags")]
+    tags: Vec<(String, String)>,
+}
+
+impl<'a> CreateUserRequest<'a> {
+    pub(crate) fn parse(p: &'a QueryParams) -> R<Self> {
+        let user_name = user_name_param(p)?;
+        let path = p.get("Path").unwrap_or("/");
+        validation(names::path("path", path))?;
+        let permissions_boundary = p.get("PermissionsBoundary");
+        let tags = parse_tags(p)?;
+        Ok(CreateUserRequest {
+            user_name,
+            path,
+            permissions_boundary,
+            tags,
+        })
+    }
+}
+
+/// GetUser. `UserName` is optional (the caller describes itself) and is validated once the
+/// user is known. The audited `userName` is the user described, the calling user's own name
+/// when `UserName` is absent; for the account root there is none, and the parameters are `{}`.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct GetUserRequest<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    user_name: Option<&'a str>,
+}
+
+impl<'a> GetUserRequest<'a> {
+    pub(crate) fn parse(p: &'a QueryParams) -> R<Self> {
+        Ok(GetUserRequest {
+            user_name: p.get("UserName"),
+        })
+    }
+}
+
+/// DeleteUser.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct UserNameRequest<'a> {
+    user_name: &'a str,
+}
+
+impl<'a> UserNameRequest<'a> {
+    pub(crate) fn parse(p: &'a QueryParams) -> R<Self> {
+        Ok(UserNameRequest {
+            user_name: user_name_param(p)?,
         })
     }
 }

@@ -347,6 +347,16 @@ fn parse_statement(
         "NotResource",
         PolicyErrorKind::InvalidResource,
     )? {
+        // A role trust policy's resource is the role itself: IAM refuses the element.
+        Some((negated, _)) if kind == PolicyKind::Trust => {
+            return Err(err(
+                PolicyErrorKind::InvalidResource,
+                format!(
+                    "Has prohibited field {}",
+                    if negated { "NotResource" } else { "Resource" }
+                ),
+            ));
+        }
         Some((negated, json)) => {
             let list = string_list(if negated { "NotResource" } else { "Resource" }, json)?;
             if list.is_empty() {
@@ -1346,12 +1356,16 @@ mod tests {
             PolicyKind::Resource
         )
         .is_ok());
-        // Trust policy may still specify a resource.
-        assert!(Policy::parse(
-            r#"{"Statement":{"Effect":"Allow","Principal":{"AWS":"111111111111"},"Action":"sts:AssumeRole","Resource":"*"}}"#,
-            PolicyKind::Trust
-        )
-        .is_ok());
+        // A trust policy may not name a resource (IAM: "Has prohibited field Resource").
+        for field in ["Resource", "NotResource"] {
+            let e = Policy::parse(
+                &format!(r#"{{"Statement":{{"Effect":"Allow","Principal":{{"AWS":"111111111111"}},"Action":"sts:AssumeRole","{field}":"*"}}}}"#),
+                PolicyKind::Trust,
+            )
+            .unwrap_err();
+            assert_eq!(e.aws_error_code(), "MalformedPolicyDocument");
+            assert_eq!(e.message(), format!("Has prohibited field {field}"));
+        }
         // Empty Sid is alphanumeric (regex uses *).
         assert!(
             id(r#"{"Statement":{"Sid":"","Effect":"Allow","Action":"*","Resource":"*"}}"#)

@@ -1,5 +1,5 @@
-use tessera_wire::AwsError;
 use tessera_wire::query::QueryError;
+use tessera_wire::{AwsError, CommonError};
 
 /// Every way an IAM call can fail, mapped to the AWS wire in one place ([`IamError::to_aws`]).
 #[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
@@ -32,30 +32,39 @@ pub enum IamError {
 
 impl IamError {
     pub fn to_aws(&self) -> AwsError {
-        let (status, code) = match self {
-            IamError::NoSuchEntity(_) => (404, "NoSuchEntity"),
-            IamError::EntityAlreadyExists(_) => (409, "EntityAlreadyExists"),
-            IamError::MalformedPolicyDocument(_) => (400, "MalformedPolicyDocument"),
-            IamError::ValidationError(_) => (400, "ValidationError"),
-            IamError::InvalidInput(_) => (400, "InvalidInput"),
-            IamError::LimitExceeded(_) => (409, "LimitExceeded"),
-            IamError::DeleteConflict(_) => (409, "DeleteConflict"),
-            IamError::AccessDenied(_) => (403, "AccessDenied"),
-            IamError::InvalidAction(_) => (400, "InvalidAction"),
-            IamError::MissingParameter(_) => (400, "MissingParameter"),
-            IamError::MalformedQueryString(_) => (400, "MalformedQueryString"),
-            IamError::ServiceFailure(_) => (500, "ServiceFailure"),
-        };
-        AwsError::new(status, code, self.to_string())
+        // The errors every service shares are rendered by `CommonError`, once.
+        let protocol = crate::SPEC.protocol;
+        match self {
+            IamError::NoSuchEntity(m) => AwsError::new(404, "NoSuchEntity", m.clone()),
+            IamError::EntityAlreadyExists(m) => {
+                AwsError::new(409, "EntityAlreadyExists", m.clone())
+            }
+            IamError::MalformedPolicyDocument(m) => {
+                AwsError::new(400, "MalformedPolicyDocument", m.clone())
+            }
+            IamError::ValidationError(m) => CommonError::Validation(m.clone()).to_aws(protocol),
+            IamError::InvalidInput(m) => AwsError::new(400, "InvalidInput", m.clone()),
+            IamError::LimitExceeded(m) => AwsError::new(409, "LimitExceeded", m.clone()),
+            IamError::DeleteConflict(m) => AwsError::new(409, "DeleteConflict", m.clone()),
+            IamError::AccessDenied(m) => CommonError::AccessDenied(m.clone()).to_aws(protocol),
+            IamError::InvalidAction(m) => CommonError::UnknownOperation(m.clone()).to_aws(protocol),
+            IamError::MissingParameter(m) => {
+                CommonError::MissingParameter(m.clone()).to_aws(protocol)
+            }
+            IamError::MalformedQueryString(m) => {
+                CommonError::MalformedQueryString(m.clone()).to_aws(protocol)
+            }
+            IamError::ServiceFailure(m) => AwsError::new(500, "ServiceFailure", m.clone()),
+        }
     }
 }
 
 impl From<QueryError> for IamError {
     fn from(e: QueryError) -> Self {
-        match e {
-            QueryError::Missing(_) => IamError::MissingParameter(e.to_string()),
-            QueryError::BadIndex(_) => IamError::ValidationError(e.to_string()),
-            _ => IamError::MalformedQueryString(e.to_string()),
+        match CommonError::from(e) {
+            CommonError::MissingParameter(m) => IamError::MissingParameter(m),
+            CommonError::Validation(m) => IamError::ValidationError(m),
+            other => IamError::MalformedQueryString(other.to_string()),
         }
     }
 }

@@ -1,5 +1,5 @@
-use tessera_wire::AwsError;
 use tessera_wire::query::QueryError;
+use tessera_wire::{AwsError, CommonError};
 
 /// Every way an STS call can fail, mapped to the AWS wire in one place ([`StsError::to_aws`]).
 #[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
@@ -32,30 +32,43 @@ pub enum StsError {
 
 impl StsError {
     pub fn to_aws(&self) -> AwsError {
-        let (status, code) = match self {
-            StsError::InvalidAction(_) => (400, "InvalidAction"),
-            StsError::MissingParameter(_) => (400, "MissingParameter"),
-            StsError::MalformedQueryString(_) => (400, "MalformedQueryString"),
-            StsError::ValidationError(_) => (400, "ValidationError"),
-            StsError::AccessDenied(_) => (403, "AccessDenied"),
-            StsError::MalformedPolicyDocument(_) => (400, "MalformedPolicyDocument"),
-            StsError::PackedPolicyTooLarge(_) => (400, "PackedPolicyTooLarge"),
-            StsError::InvalidIdentityToken(_) => (400, "InvalidIdentityToken"),
-            StsError::ExpiredToken(_) => (400, "ExpiredTokenException"),
-            StsError::IdpRejectedClaim(_) => (403, "IDPRejectedClaim"),
-            StsError::IdpCommunicationError(_) => (400, "IDPCommunicationError"),
-            StsError::ServiceFailure(_) => (500, "InternalFailure"),
-        };
-        AwsError::new(status, code, self.to_string())
+        // The errors every service shares are rendered by `CommonError`, once.
+        let protocol = crate::SPEC.protocol;
+        match self {
+            StsError::InvalidAction(m) => CommonError::UnknownOperation(m.clone()).to_aws(protocol),
+            StsError::MissingParameter(m) => {
+                CommonError::MissingParameter(m.clone()).to_aws(protocol)
+            }
+            StsError::MalformedQueryString(m) => {
+                CommonError::MalformedQueryString(m.clone()).to_aws(protocol)
+            }
+            StsError::ValidationError(m) => CommonError::Validation(m.clone()).to_aws(protocol),
+            StsError::AccessDenied(m) => CommonError::AccessDenied(m.clone()).to_aws(protocol),
+            StsError::MalformedPolicyDocument(m) => {
+                AwsError::new(400, "MalformedPolicyDocument", m.clone())
+            }
+            StsError::PackedPolicyTooLarge(m) => {
+                AwsError::new(400, "PackedPolicyTooLarge", m.clone())
+            }
+            StsError::InvalidIdentityToken(m) => {
+                AwsError::new(400, "InvalidIdentityToken", m.clone())
+            }
+            StsError::ExpiredToken(m) => AwsError::new(400, "ExpiredTokenException", m.clone()),
+            StsError::IdpRejectedClaim(m) => AwsError::new(403, "IDPRejectedClaim", m.clone()),
+            StsError::IdpCommunicationError(m) => {
+                AwsError::new(400, "IDPCommunicationError", m.clone())
+            }
+            StsError::ServiceFailure(m) => AwsError::new(500, "InternalFailure", m.clone()),
+        }
     }
 }
 
 impl From<QueryError> for StsError {
     fn from(e: QueryError) -> Self {
-        match e {
-            QueryError::Missing(_) => StsError::MissingParameter(e.to_string()),
-            QueryError::BadIndex(_) => StsError::ValidationError(e.to_string()),
-            _ => StsError::MalformedQueryString(e.to_string()),
+        match CommonError::from(e) {
+            CommonError::MissingParameter(m) => StsError::MissingParameter(m),
+            CommonError::Validation(m) => StsError::ValidationError(m),
+            other => StsError::MalformedQueryString(other.to_string()),
         }
     }
 }

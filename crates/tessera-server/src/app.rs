@@ -17,6 +17,7 @@ use tessera_authz::{Authorizer, KeyRingView, PrincipalView};
 use tessera_core::{Caller, Deployment, Principal, RequestMeta};
 use tessera_crypto::MasterKey;
 use tessera_iam::IamService;
+use tessera_identity_center::SsoAdminService;
 use tessera_oidc::OidcVerifier;
 use tessera_service::{Body, Ctx, Input, Registered, Registry, Routing};
 use tessera_sigv4::{Canonicalization, SigV4Error};
@@ -89,6 +90,11 @@ pub fn register_services(k: &Kernel, r: &mut Registry) {
         k.store.clone(),
         k.oidc.clone(),
         k.allow_http_issuers,
+    )));
+    r.register(Arc::new(SsoAdminService::new(
+        k.store.clone(),
+        k.authz.clone(),
+        k.deployment.clone(),
     )));
 }
 

@@ -1,5 +1,5 @@
 //! Storage for Tessera's state, behind one port per bounded context ([`IamStore`],
-//! [`SessionKeyStore`], [`ChangeCounters`], [`StoreAdmin`]; [`Store`] is all of them) with two
+//! [`IdentityCenterStore`], [`SessionKeyStore`], [`ChangeCounters`], [`StoreAdmin`]; [`Store`] is all of them) with two
 //! adapters: SQLite (the embedded default, a file in the data directory) and PostgreSQL (for
 //! several replicas). [`view`] keeps immutable in-memory snapshots of store state fresh on
 //! every replica.
@@ -195,6 +195,18 @@ pub trait IamStore: Send + Sync + std::fmt::Debug {
     async fn iam_tables(&self) -> Result<IamTables>;
 }
 
+/// The Identity Center context: instances (and, next, their identity stores, issuers and
+/// applications).
+#[async_trait]
+pub trait IdentityCenterStore: Send + Sync + std::fmt::Debug {
+    /// `Conflict` when the instance's ARN or identity store id is taken or its account
+    /// already owns an instance.
+    async fn create_instance(&self, instance: &InstanceRecord) -> Result<()>;
+    async fn get_instance(&self, instance_arn: &str) -> Result<Option<InstanceRecord>>;
+    /// The instances an account owns, ordered by ARN.
+    async fn list_instances(&self, owner_account_id: &str) -> Result<Vec<InstanceRecord>>;
+}
+
 /// The session key ring's keys, sealed under the master key.
 #[async_trait]
 pub trait SessionKeyStore: Send + Sync + std::fmt::Debug {
@@ -217,9 +229,15 @@ pub trait ChangeCounters: Send + Sync + std::fmt::Debug {
 
 /// A whole store: every bounded context's port, implemented by both adapters. Services hold
 /// the narrowest port they need (`Arc<dyn IamStore>`, …); the composition root holds this.
-pub trait Store: StoreAdmin + IamStore + SessionKeyStore + ChangeCounters {}
+pub trait Store:
+    StoreAdmin + IamStore + IdentityCenterStore + SessionKeyStore + ChangeCounters
+{
+}
 
-impl<T: StoreAdmin + IamStore + SessionKeyStore + ChangeCounters> Store for T {}
+impl<T: StoreAdmin + IamStore + IdentityCenterStore + SessionKeyStore + ChangeCounters> Store
+    for T
+{
+}
 
 /// Open the store named by `url`: `sqlite://PATH` (created if missing) or `postgres://…`.
 pub async fn connect(url: &str) -> Result<Arc<dyn Store>> {

@@ -96,3 +96,18 @@ impl fmt::Debug for SessionKeyRecord {
         )
     }
 }
+
+/// An Identity Center instance (`arn:…:sso:::instance/ssoins-…`) and its identity store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InstanceRecord {
+    pub instance_arn: String,
+    pub identity_store_id: String,
+    pub owner_account_id: String,
+    pub name: Option<String>,
+    /// `ACTIVE` (instances are created active).
+    pub status: String,
+    /// The idempotency token of the CreateInstance that made it.
+    pub client_token: Option<String>,
+    pub tags: Vec<(String, String)>,
+    pub created_at: i64,
+}

@@ -66,8 +66,8 @@ macro_rules! both {
 }
 
 // One suite per port, each on both dialects: `IamStore` (accounts and keys, roles, managed
-// policies, users, OIDC providers, the one-read table load), `SessionKeyStore` and
-// `ChangeCounters` (session keys and generations).
+// policies, users, OIDC providers, the one-read table load), `IdentityCenterStore`
+// (instances), `SessionKeyStore` and `ChangeCounters` (session keys and generations).
 both!(
     accounts_and_keys,
     roles_and_inline_policies,
@@ -75,6 +75,7 @@ both!(
     users_and_user_policies,
     oidc_providers,
     iam_tables_in_one_read,
+    identity_center_instances,
     session_keys_and_generations
 );
 
@@ -460,5 +461,52 @@ async fn iam_tables_in_one_read(s: Arc<dyn Store>) {
             name: "u".into(),
             document: "{}".into(),
         }]
+    );
+}
+
+async fn identity_center_instances(s: Arc<dyn Store>) {
+    s.create_account(ACCT, 1).await.unwrap();
+    let i = InstanceRecord {
+        instance_arn: "arn:aws:sso:::instance/ssoins-0123456789abcdef".into(),
+        identity_store_id: "d-0123456789".into(),
+        owner_account_id: ACCT.into(),
+        name: Some("acme".into()),
+        status: "ACTIVE".into(),
+        client_token: Some("token-1".into()),
+        tags: vec![("team".into(), "identity".into())],
+        created_at: 1_700_000_000,
+    };
+    s.create_instance(&i).await.unwrap();
+    assert_eq!(
+        s.get_instance(&i.instance_arn).await.unwrap(),
+        Some(i.clone())
+    );
+    assert_eq!(s.list_instances(ACCT).await.unwrap(), vec![i.clone()]);
+    assert!(s.list_instances("222222222222").await.unwrap().is_empty());
+    // One instance per account.
+    let second = InstanceRecord {
+        instance_arn: "arn:aws:sso:::instance/ssoins-fedcba9876543210".into(),
+        identity_store_id: "d-9876543210".into(),
+        name: None,
+        ..i.clone()
+    };
+    assert!(matches!(
+        s.create_instance(&second).await,
+        Err(StoreError::Conflict)
+    ));
+    // An instance needs an existing account.
+    assert!(
+        s.create_instance(&InstanceRecord {
+            owner_account_id: "333333333333".into(),
+            ..second
+        })
+        .await
+        .is_err()
+    );
+    assert_eq!(
+        s.get_instance("arn:aws:sso:::instance/ssoins-none")
+            .await
+            .unwrap(),
+        None
     );
 }

@@ -1772,3 +1772,81 @@ async fn trust_follows_the_principal_not_its_name() {
     let doc = percent_decode(shown.role().unwrap().assume_role_policy_document().unwrap());
     assert!(doc.contains(&format!("\"{old_role_id}\"")), "{doc}");
 }
+
+/// sso-admin instances with the AWS CLI (awsJson1.1, signing name `sso`): the instance and
+/// its identity store, one per account, and AWS's error shape for a missing instance.
+#[test]
+fn cli_sso_admin_instances() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = DevServer::start(dir.path());
+    let root = server.account(ROOT).clone();
+    let key = (root.access_key_id.as_str(), root.secret_access_key.as_str());
+    let (ok, out, err) = aws(
+        &server,
+        key,
+        &["sso-admin", "create-instance", "--name", "acme"],
+    );
+    assert!(ok, "{err}");
+    let arn = json(&out)["InstanceArn"].as_str().unwrap().to_owned();
+    assert!(arn.starts_with("arn:aws:sso:::instance/ssoins-"), "{arn}");
+
+    let (ok, out, err) = aws(
+        &server,
+        key,
+        &["sso-admin", "describe-instance", "--instance-arn", &arn],
+    );
+    assert!(ok, "{err}");
+    let d = json(&out);
+    assert_eq!(d["Name"], "acme");
+    assert_eq!(d["OwnerAccountId"], "111111111111");
+    assert_eq!(d["Status"], "ACTIVE");
+    assert!(d["IdentityStoreId"].as_str().unwrap().starts_with("d-"));
+
+    let (ok, out, err) = aws(&server, key, &["sso-admin", "list-instances"]);
+    assert!(ok, "{err}");
+    assert_eq!(json(&out)["Instances"][0]["InstanceArn"], arn.as_str());
+
+    // One instance per account (the CLI sends a fresh idempotency token each time).
+    let (ok, _, err) = aws(&server, key, &["sso-admin", "create-instance"]);
+    assert!(!ok);
+    assert!(err.contains("ConflictException"), "{err}");
+    let (ok, _, err) = aws(
+        &server,
+        key,
+        &[
+            "sso-admin",
+            "describe-instance",
+            "--instance-arn",
+            "arn:aws:sso:::instance/ssoins-0000000000000000",
+        ],
+    );
+    assert!(!ok);
+    assert!(err.contains("ResourceNotFoundException"), "{err}");
+
+    // The other account has none and cannot see this one.
+    let other = server.account("222222222222").clone();
+    let okey = (
+        other.access_key_id.as_str(),
+        other.secret_access_key.as_str(),
+    );
+    let (ok, out, err) = aws(&server, okey, &["sso-admin", "list-instances"]);
+    assert!(ok, "{err}");
+    assert_eq!(json(&out)["Instances"], serde_json::json!([]));
+    let (ok, _, err) = aws(
+        &server,
+        okey,
+        &["sso-admin", "describe-instance", "--instance-arn", &arn],
+    );
+    assert!(!ok);
+    assert!(err.contains("ResourceNotFoundException"), "{err}");
+
+    // Each call has its audit record, with sso-admin's event source.
+    let records = server.audit_records();
+    let sso: Vec<_> = records
+        .iter()
+        .filter(|r| r["eventSource"] == "sso.amazonaws.com")
+        .collect();
+    assert_eq!(sso.len(), 7, "{sso:?}");
+    assert_eq!(sso[0]["eventName"], "CreateInstance");
+    assert_eq!(sso[3]["errorCode"], "ConflictException");
+}

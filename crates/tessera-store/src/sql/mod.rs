@@ -4,9 +4,9 @@
 //! a statement, open the context's file and search for the method name.
 
 use crate::{
-    AccessKeyRecord, AttachmentRow, ChangeCounters, IamStore, IamTables, InlinePolicyRow,
-    ManagedPolicyRecord, OidcProviderRecord, Result, RoleRecord, SessionKeyRecord, SessionKeyStore,
-    StoreAdmin, UserRecord, name_key,
+    AccessKeyRecord, AttachmentRow, ChangeCounters, IamStore, IamTables, IdentityCenterStore,
+    InlinePolicyRow, InstanceRecord, ManagedPolicyRecord, OidcProviderRecord, Result, RoleRecord,
+    SessionKeyRecord, SessionKeyStore, StoreAdmin, UserRecord, name_key,
 };
 use async_trait::async_trait;
 use sqlx::Row;
@@ -81,10 +81,24 @@ const POLICY_COLS: &str =
 const USER_COLS: &str = "account_id, name, user_id, path, permissions_boundary, tags, created_at";
 const KEY_COLS: &str =
     "access_key_id, account_id, user_name_key, secret_sealed, status, created_at";
+const INSTANCE_COLS: &str = "instance_arn, identity_store_id, owner_account_id, name, status, client_token, tags, created_at";
 const OIDC_COLS: &str = "arn, account_id, url, client_ids, thumbprints, tags, created_at";
 
 macro_rules! row_mappers {
     ($row:ty) => {
+        fn instance_from(r: &$row) -> Result<InstanceRecord> {
+            Ok(InstanceRecord {
+                instance_arn: r.try_get("instance_arn")?,
+                identity_store_id: r.try_get("identity_store_id")?,
+                owner_account_id: r.try_get("owner_account_id")?,
+                name: r.try_get("name")?,
+                status: r.try_get("status")?,
+                client_token: r.try_get("client_token")?,
+                tags: json_to_tags(&r.try_get::<String, _>("tags")?),
+                created_at: r.try_get("created_at")?,
+            })
+        }
+
         fn role_from(r: &$row) -> Result<RoleRecord> {
             Ok(RoleRecord {
                 account_id: r.try_get("account_id")?,
@@ -172,6 +186,8 @@ macro_rules! store_admin {
 #[macro_use]
 mod iam;
 #[macro_use]
+mod identity_center;
+#[macro_use]
 mod keys;
 #[macro_use]
 mod counters;
@@ -181,6 +197,7 @@ mod sqlite_impl {
     row_mappers!(sqlx::sqlite::SqliteRow);
     store_admin!(SqliteStore, "sqlite", SQLITE_MIGRATIONS);
     iam_store!(SqliteStore, sqlx::sqlite::SqliteRow, "sqlite");
+    identity_center_store!(SqliteStore, sqlx::sqlite::SqliteRow, "sqlite");
     session_key_store!(SqliteStore, sqlx::sqlite::SqliteRow, "sqlite");
     change_counters!(SqliteStore, sqlx::sqlite::SqliteRow, "sqlite");
 }
@@ -190,6 +207,7 @@ mod pg_impl {
     row_mappers!(sqlx::postgres::PgRow);
     store_admin!(PgStore, "postgres", PG_MIGRATIONS);
     iam_store!(PgStore, sqlx::postgres::PgRow, "postgres");
+    identity_center_store!(PgStore, sqlx::postgres::PgRow, "postgres");
     session_key_store!(PgStore, sqlx::postgres::PgRow, "postgres");
     change_counters!(PgStore, sqlx::postgres::PgRow, "postgres");
 }

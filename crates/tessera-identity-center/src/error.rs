@@ -1,0 +1,39 @@
+use tessera_wire::{AwsError, CommonError, Protocol};
+
+/// Every way an Identity Center call can fail, mapped to the awsJson1.1 wire in one place
+/// ([`IdentityCenterError::to_aws`]).
+#[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
+pub enum IdentityCenterError {
+    #[error("{0}")]
+    Validation(String),
+    #[error("{0}")]
+    ResourceNotFound(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    AccessDenied(String),
+    #[error("The request processing has failed because of an unknown error.")]
+    Internal,
+}
+
+impl IdentityCenterError {
+    pub fn to_aws(&self) -> AwsError {
+        let p = Protocol::Json11;
+        match self {
+            IdentityCenterError::Validation(m) => CommonError::Validation(m.clone()).to_aws(p),
+            IdentityCenterError::AccessDenied(m) => CommonError::AccessDenied(m.clone()).to_aws(p),
+            IdentityCenterError::Internal => CommonError::InternalFailure.to_aws(p),
+            IdentityCenterError::ResourceNotFound(m) => {
+                AwsError::new(400, "ResourceNotFoundException", m.clone())
+            }
+            IdentityCenterError::Conflict(m) => AwsError::new(400, "ConflictException", m.clone()),
+        }
+    }
+}
+
+impl From<tessera_store::StoreError> for IdentityCenterError {
+    fn from(e: tessera_store::StoreError) -> Self {
+        tracing::error!(error = %e, "store failure");
+        IdentityCenterError::Internal
+    }
+}

@@ -1,9 +1,12 @@
-//! Identity Center. So far: sso-admin's instances ([`sso_admin`]). The identity store,
-//! SCIM provisioning, trusted token issuers, applications, `CreateTokenWithIAM` and
-//! identity-enhanced sessions follow (issue 8), in modules of this crate over one model.
+//! Identity Center. So far: sso-admin's instances ([`sso_admin`]) and the identity store's
+//! users ([`identity_store`]). Groups and memberships, SCIM provisioning, trusted token
+//! issuers, applications, `CreateTokenWithIAM` and identity-enhanced sessions follow (issue 8),
+//! in modules of this crate over one model.
 
 mod error;
+pub mod identity_store;
 pub mod sso_admin;
 
 pub use error::IdentityCenterError;
+pub use identity_store::{IdentityStoreOp, IdentityStoreService};
 pub use sso_admin::{SsoAdminOp, SsoAdminService};

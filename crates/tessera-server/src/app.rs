@@ -17,7 +17,7 @@ use tessera_authz::{Authorizer, KeyRingView, PrincipalView};
 use tessera_core::{Caller, Deployment, Principal, RequestMeta};
 use tessera_crypto::MasterKey;
 use tessera_iam::IamService;
-use tessera_identity_center::SsoAdminService;
+use tessera_identity_center::{IdentityStoreService, SsoAdminService};
 use tessera_oidc::OidcVerifier;
 use tessera_service::{Body, Ctx, Input, Registered, Registry, Routing};
 use tessera_sigv4::{Canonicalization, SigV4Error};
@@ -92,6 +92,11 @@ pub fn register_services(k: &Kernel, r: &mut Registry) {
         k.allow_http_issuers,
     )));
     r.register(Arc::new(SsoAdminService::new(
+        k.store.clone(),
+        k.authz.clone(),
+        k.deployment.clone(),
+    )));
+    r.register(Arc::new(IdentityStoreService::new(
         k.store.clone(),
         k.authz.clone(),
         k.deployment.clone(),

@@ -205,6 +205,34 @@ pub trait IdentityCenterStore: Send + Sync + std::fmt::Debug {
     async fn get_instance(&self, instance_arn: &str) -> Result<Option<InstanceRecord>>;
     /// The instances an account owns, ordered by ARN.
     async fn list_instances(&self, owner_account_id: &str) -> Result<Vec<InstanceRecord>>;
+    async fn instance_by_identity_store(
+        &self,
+        identity_store_id: &str,
+    ) -> Result<Option<InstanceRecord>>;
+
+    /// `Conflict` when the store already has a user of that name (case-insensitively).
+    async fn create_identity_user(&self, user: &IdentityUserRecord) -> Result<()>;
+    async fn get_identity_user(
+        &self,
+        identity_store_id: &str,
+        user_id: &str,
+    ) -> Result<Option<IdentityUserRecord>>;
+    /// Users ordered by user id.
+    async fn list_identity_users(&self, identity_store_id: &str)
+    -> Result<Vec<IdentityUserRecord>>;
+    async fn delete_identity_user(&self, identity_store_id: &str, user_id: &str) -> Result<bool>;
+    /// The user with this name (compared without regard to case).
+    async fn identity_user_by_name(
+        &self,
+        identity_store_id: &str,
+        user_name: &str,
+    ) -> Result<Option<IdentityUserRecord>>;
+    /// The users whose primary email is this address (compared without regard to case).
+    async fn identity_users_by_email(
+        &self,
+        identity_store_id: &str,
+        email: &str,
+    ) -> Result<Vec<IdentityUserRecord>>;
 }
 
 /// The session key ring's keys, sealed under the master key.

@@ -111,3 +111,21 @@ pub struct InstanceRecord {
     pub tags: Vec<(String, String)>,
     pub created_at: i64,
 }
+
+/// A user of an identity store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdentityUserRecord {
+    pub identity_store_id: String,
+    /// `([0-9a-f]{10}-)?<uuid>`.
+    pub user_id: String,
+    pub user_name: String,
+    /// The primary (first) email address, lower-cased, for `emails.value` lookups.
+    pub email_key: Option<String>,
+    /// The AWS-shaped attributes other than `UserName` (`Name`, `DisplayName`, `Emails`, …),
+    /// as a JSON object.
+    pub attributes: String,
+    pub created_at: i64,
+    pub created_by: String,
+    pub updated_at: i64,
+    pub updated_by: String,
+}

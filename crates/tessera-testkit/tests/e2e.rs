@@ -1850,3 +1850,174 @@ fn cli_sso_admin_instances() {
     assert_eq!(sso[0]["eventName"], "CreateInstance");
     assert_eq!(sso[3]["errorCode"], "ConflictException");
 }
+
+/// identitystore users with the AWS CLI, in the identity store of the account's instance:
+/// create, describe, list, look up by user name and by email, duplicates refused, delete.
+#[test]
+fn cli_identity_store_users() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = DevServer::start(dir.path());
+    let root = server.account(ROOT).clone();
+    let key = (root.access_key_id.as_str(), root.secret_access_key.as_str());
+    let run = |args: &[&str]| {
+        let (ok, out, err) = aws(&server, key, args);
+        assert!(ok, "{args:?}: {err}");
+        // An empty result (`{}`) prints nothing.
+        if out.trim().is_empty() {
+            serde_json::Value::Null
+        } else {
+            json(&out)
+        }
+    };
+    let arn = run(&["sso-admin", "create-instance"])["InstanceArn"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let store = run(&["sso-admin", "describe-instance", "--instance-arn", &arn])["IdentityStoreId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    let created = run(&[
+        "identitystore",
+        "create-user",
+        "--identity-store-id",
+        &store,
+        "--user-name",
+        "mateo",
+        "--display-name",
+        "Mateo Jackson",
+        "--name",
+        "GivenName=Mateo,FamilyName=Jackson",
+        "--emails",
+        "Value=mateo@example.com,Type=work,Primary=true",
+    ]);
+    let user_id = created["UserId"].as_str().unwrap().to_owned();
+    assert_eq!(created["IdentityStoreId"], store.as_str());
+    assert_eq!(user_id.len(), 47, "{user_id}");
+
+    let d = run(&[
+        "identitystore",
+        "describe-user",
+        "--identity-store-id",
+        &store,
+        "--user-id",
+        &user_id,
+    ]);
+    assert_eq!(d["UserName"], "mateo");
+    assert_eq!(d["DisplayName"], "Mateo Jackson");
+    assert_eq!(d["Name"]["FamilyName"], "Jackson");
+    assert_eq!(d["Emails"][0]["Value"], "mateo@example.com");
+    assert_eq!(d["Emails"][0]["Primary"], true);
+
+    let by_name = run(&[
+        "identitystore",
+        "get-user-id",
+        "--identity-store-id",
+        &store,
+        "--alternate-identifier",
+        r#"{"UniqueAttribute":{"AttributePath":"userName","AttributeValue":"MATEO"}}"#,
+    ]);
+    assert_eq!(by_name["UserId"], user_id.as_str());
+    let by_email = run(&[
+        "identitystore",
+        "get-user-id",
+        "--identity-store-id",
+        &store,
+        "--alternate-identifier",
+        r#"{"UniqueAttribute":{"AttributePath":"emails.value","AttributeValue":"mateo@example.com"}}"#,
+    ]);
+    assert_eq!(by_email["UserId"], user_id.as_str());
+
+    // User names are unique without regard to case.
+    let (ok, _, err) = aws(
+        &server,
+        key,
+        &[
+            "identitystore",
+            "create-user",
+            "--identity-store-id",
+            &store,
+            "--user-name",
+            "Mateo",
+            "--display-name",
+            "Another",
+            "--name",
+            "GivenName=A,FamilyName=B",
+        ],
+    );
+    assert!(!ok);
+    assert!(err.contains("ConflictException"), "{err}");
+    run(&[
+        "identitystore",
+        "create-user",
+        "--identity-store-id",
+        &store,
+        "--user-name",
+        "eve",
+        "--display-name",
+        "Eve",
+        "--name",
+        "GivenName=Eve,FamilyName=Doe",
+    ]);
+    let listed = run(&["identitystore", "list-users", "--identity-store-id", &store]);
+    let mut names: Vec<&str> = listed["Users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["UserName"].as_str().unwrap())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["eve", "mateo"]);
+
+    run(&[
+        "identitystore",
+        "delete-user",
+        "--identity-store-id",
+        &store,
+        "--user-id",
+        &user_id,
+    ]);
+    let (ok, _, err) = aws(
+        &server,
+        key,
+        &[
+            "identitystore",
+            "describe-user",
+            "--identity-store-id",
+            &store,
+            "--user-id",
+            &user_id,
+        ],
+    );
+    assert!(!ok);
+    assert!(err.contains("ResourceNotFoundException"), "{err}");
+
+    // Another account's identity store is not there for this one.
+    let other = server.account("222222222222").clone();
+    let (ok, _, err) = aws(
+        &server,
+        (
+            other.access_key_id.as_str(),
+            other.secret_access_key.as_str(),
+        ),
+        &["identitystore", "list-users", "--identity-store-id", &store],
+    );
+    assert!(!ok);
+    assert!(err.contains("ResourceNotFoundException"), "{err}");
+
+    // The audit trail hides the users' personal data.
+    let records = server.audit_records();
+    let create = records
+        .iter()
+        .find(|r| {
+            r["eventSource"] == "identitystore.amazonaws.com" && r["eventName"] == "CreateUser"
+        })
+        .unwrap();
+    assert_eq!(
+        create["requestParameters"]["userName"],
+        "HIDDEN_DUE_TO_SECURITY_REASONS"
+    );
+    let text = std::fs::read_to_string(dir.path().join("audit.jsonl")).unwrap();
+    assert!(!text.contains("mateo@example.com") && !text.contains("Mateo Jackson"));
+}

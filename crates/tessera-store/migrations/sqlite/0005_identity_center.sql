@@ -12,3 +12,20 @@ CREATE TABLE sso_instances (
     tags TEXT NOT NULL,
     created_at BIGINT NOT NULL
 );
+
+-- Users of an identity store. `attributes` is the user's AWS-shaped attribute document
+-- (Name, DisplayName, Emails, …) as JSON; the columns beside it are what lookups need.
+CREATE TABLE identity_users (
+    user_id TEXT PRIMARY KEY,
+    identity_store_id TEXT NOT NULL REFERENCES sso_instances(identity_store_id) ON DELETE CASCADE,
+    user_name TEXT NOT NULL,
+    user_name_key TEXT NOT NULL,
+    email_key TEXT,
+    attributes TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    created_by TEXT NOT NULL,
+    updated_at BIGINT NOT NULL,
+    updated_by TEXT NOT NULL,
+    UNIQUE (identity_store_id, user_name_key)
+);
+CREATE INDEX identity_users_email ON identity_users (identity_store_id, email_key);

@@ -35,6 +35,75 @@ macro_rules! identity_center_store {
                     .await?;
                 rows.iter().map(instance_from).collect()
             }
+
+            async fn instance_by_identity_store(&self, id: &str) -> Result<Option<InstanceRecord>> {
+                let row = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {INSTANCE_COLS} FROM sso_instances WHERE identity_store_id = $1")))
+                    .bind(id)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                row.as_ref().map(instance_from).transpose()
+            }
+
+            async fn create_identity_user(&self, u: &IdentityUserRecord) -> Result<()> {
+                sqlx::query(sqlx::AssertSqlSafe(format!("INSERT INTO identity_users (user_name_key, {IDENTITY_USER_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)")))
+                    .bind(u.user_name.to_lowercase())
+                    .bind(&u.user_id)
+                    .bind(&u.identity_store_id)
+                    .bind(&u.user_name)
+                    .bind(&u.email_key)
+                    .bind(&u.attributes)
+                    .bind(u.created_at)
+                    .bind(&u.created_by)
+                    .bind(u.updated_at)
+                    .bind(&u.updated_by)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
+            async fn get_identity_user(&self, store: &str, user_id: &str) -> Result<Option<IdentityUserRecord>> {
+                let row = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {IDENTITY_USER_COLS} FROM identity_users WHERE identity_store_id = $1 AND user_id = $2")))
+                    .bind(store)
+                    .bind(user_id)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                row.as_ref().map(identity_user_from).transpose()
+            }
+
+            async fn list_identity_users(&self, store: &str) -> Result<Vec<IdentityUserRecord>> {
+                let rows = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {IDENTITY_USER_COLS} FROM identity_users WHERE identity_store_id = $1 ORDER BY user_id")))
+                    .bind(store)
+                    .fetch_all(&self.pool)
+                    .await?;
+                rows.iter().map(identity_user_from).collect()
+            }
+
+            async fn delete_identity_user(&self, store: &str, user_id: &str) -> Result<bool> {
+                let res = sqlx::query("DELETE FROM identity_users WHERE identity_store_id = $1 AND user_id = $2")
+                    .bind(store)
+                    .bind(user_id)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(res.rows_affected() > 0)
+            }
+
+            async fn identity_user_by_name(&self, store: &str, name: &str) -> Result<Option<IdentityUserRecord>> {
+                let row = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {IDENTITY_USER_COLS} FROM identity_users WHERE identity_store_id = $1 AND user_name_key = $2")))
+                    .bind(store)
+                    .bind(name.to_lowercase())
+                    .fetch_optional(&self.pool)
+                    .await?;
+                row.as_ref().map(identity_user_from).transpose()
+            }
+
+            async fn identity_users_by_email(&self, store: &str, email: &str) -> Result<Vec<IdentityUserRecord>> {
+                let rows = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {IDENTITY_USER_COLS} FROM identity_users WHERE identity_store_id = $1 AND email_key = $2 ORDER BY user_id")))
+                    .bind(store)
+                    .bind(email.to_lowercase())
+                    .fetch_all(&self.pool)
+                    .await?;
+                rows.iter().map(identity_user_from).collect()
+            }
         }
     };
 }

@@ -5,8 +5,8 @@
 
 use crate::{
     AccessKeyRecord, AttachmentRow, ChangeCounters, IamStore, IamTables, IdentityCenterStore,
-    InlinePolicyRow, InstanceRecord, ManagedPolicyRecord, OidcProviderRecord, Result, RoleRecord,
-    SessionKeyRecord, SessionKeyStore, StoreAdmin, UserRecord, name_key,
+    IdentityUserRecord, InlinePolicyRow, InstanceRecord, ManagedPolicyRecord, OidcProviderRecord,
+    Result, RoleRecord, SessionKeyRecord, SessionKeyStore, StoreAdmin, UserRecord, name_key,
 };
 use async_trait::async_trait;
 use sqlx::Row;
@@ -82,10 +82,25 @@ const USER_COLS: &str = "account_id, name, user_id, path, permissions_boundary, 
 const KEY_COLS: &str =
     "access_key_id, account_id, user_name_key, secret_sealed, status, created_at";
 const INSTANCE_COLS: &str = "instance_arn, identity_store_id, owner_account_id, name, status, client_token, tags, created_at";
+const IDENTITY_USER_COLS: &str = "user_id, identity_store_id, user_name, email_key, attributes, created_at, created_by, updated_at, updated_by";
 const OIDC_COLS: &str = "arn, account_id, url, client_ids, thumbprints, tags, created_at";
 
 macro_rules! row_mappers {
     ($row:ty) => {
+        fn identity_user_from(r: &$row) -> Result<IdentityUserRecord> {
+            Ok(IdentityUserRecord {
+                identity_store_id: r.try_get("identity_store_id")?,
+                user_id: r.try_get("user_id")?,
+                user_name: r.try_get("user_name")?,
+                email_key: r.try_get("email_key")?,
+                attributes: r.try_get("attributes")?,
+                created_at: r.try_get("created_at")?,
+                created_by: r.try_get("created_by")?,
+                updated_at: r.try_get("updated_at")?,
+                updated_by: r.try_get("updated_by")?,
+            })
+        }
+
         fn instance_from(r: &$row) -> Result<InstanceRecord> {
             Ok(InstanceRecord {
                 instance_arn: r.try_get("instance_arn")?,

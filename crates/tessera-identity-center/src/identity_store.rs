@@ -1,0 +1,716 @@
+//! identitystore (awsJson1.1, target prefix `AWSIdentityStore`, signing name `identitystore`):
+//! so far the user operations — CreateUser, DescribeUser, ListUsers, DeleteUser, GetUserId.
+//! The identity store is the one an account's Identity Center instance owns.
+
+use crate::IdentityCenterError;
+use async_trait::async_trait;
+use serde_json::{Map, Value, json};
+use std::sync::Arc;
+use tessera_audit::{EventDetails, HIDDEN, Resource};
+use tessera_authz::{Access, Authorizer};
+use tessera_core::{Caller, Deployment, RequestMeta};
+use tessera_policy::ContextKeys;
+use tessera_service::{Body, Ctx, Operation, Reply, Routing, Service, ServiceSpec};
+use tessera_store::{IdentityCenterStore, IdentityUserRecord, InstanceRecord, StoreError};
+use tessera_wire::{AwsError, Protocol};
+
+tessera_service::operations! {
+    /// The identitystore operations Tessera implements so far.
+    pub enum IdentityStoreOp {
+        CreateUser,
+        DescribeUser,
+        ListUsers,
+        DeleteUser,
+        GetUserId,
+    }
+}
+
+impl Operation for IdentityStoreOp {
+    const ALL: &'static [IdentityStoreOp] = IdentityStoreOp::VARIANTS;
+
+    fn name(self) -> &'static str {
+        self.as_str()
+    }
+}
+
+/// The identitystore service's declaration.
+pub static SPEC: ServiceSpec = ServiceSpec {
+    name: "identitystore",
+    signing_names: &["identitystore"],
+    protocol: Protocol::Json11,
+    event_source: "identitystore.amazonaws.com",
+    routing: Routing::JsonTarget {
+        prefix: "AWSIdentityStore",
+    },
+};
+
+type R<T> = Result<T, IdentityCenterError>;
+
+#[derive(Debug, Clone)]
+pub struct IdentityStoreService {
+    store: Arc<dyn IdentityCenterStore>,
+    authz: Authorizer,
+    deployment: Deployment,
+}
+
+/// User names Identity Center reserves.
+const RESERVED_USER_NAMES: &[&str] = &["Administrator", "AWSAdministrators"];
+
+fn invalid(field: &str, constraint: &str) -> IdentityCenterError {
+    IdentityCenterError::Validation(format!(
+        "1 validation error detected: Value at '{field}' failed to satisfy constraint: {constraint}"
+    ))
+}
+
+fn required(field: &str) -> IdentityCenterError {
+    invalid(field, "Member must not be null")
+}
+
+fn string<'a>(doc: &'a Value, member: &str) -> R<Option<&'a str>> {
+    match doc.get(member) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s)),
+        Some(_) => Err(IdentityCenterError::Validation(format!(
+            "Member {member} must be a string"
+        ))),
+    }
+}
+
+/// A string attribute of 1 to `max` characters, without control characters.
+fn text<'a>(doc: &'a Value, member: &str, field: &str, max: usize) -> R<Option<&'a str>> {
+    let Some(v) = string(doc, member)? else {
+        return Ok(None);
+    };
+    if v.is_empty() || v.chars().count() > max || v.chars().any(char::is_control) {
+        return Err(invalid(
+            field,
+            &format!("Member must have length between 1 and {max} and no control characters"),
+        ));
+    }
+    Ok(Some(v))
+}
+
+/// `IdentityStoreId`: `d-` + 10 lower-case hex digits (or a UUID).
+fn identity_store_id(doc: &Value) -> R<&str> {
+    let id = string(doc, "IdentityStoreId")?.ok_or_else(|| required("identityStoreId"))?;
+    let short = id.strip_prefix("d-").is_some_and(|h| {
+        h.len() == 10
+            && h.bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    });
+    if !short && !is_uuid(id) {
+        return Err(invalid(
+            "identityStoreId",
+            "Member must satisfy regular expression pattern: d-[0-9a-f]{10}$|^[0-9a-f]{8}\\b-[0-9a-f]{4}\\b-[0-9a-f]{4}\\b-[0-9a-f]{4}\\b-[0-9a-f]{12}",
+        ));
+    }
+    Ok(id)
+}
+
+fn is_uuid(s: &str) -> bool {
+    let parts: Vec<&str> = s.split('-').collect();
+    parts.len() == 5
+        && parts
+            .iter()
+            .zip([8, 4, 4, 4, 12])
+            .all(|(p, n)| p.len() == n && p.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
+/// `UserId`: an optional 10-hex-digit prefix and a UUID.
+fn user_id(doc: &Value) -> R<&str> {
+    let id = string(doc, "UserId")?.ok_or_else(|| required("userId"))?;
+    let uuid = match id.split_once('-') {
+        Some((prefix, rest)) if prefix.len() == 10 && rest.len() == 36 => prefix
+            .bytes()
+            .all(|b| b.is_ascii_hexdigit())
+            .then_some(rest),
+        _ => Some(id),
+    };
+    if !uuid.is_some_and(is_uuid) {
+        return Err(invalid(
+            "userId",
+            "Member must satisfy regular expression pattern: ^([0-9a-f]{10}-|)[A-Fa-f0-9]{8}-[A-Fa-f0-9]{4}-[A-Fa-f0-9]{4}-[A-Fa-f0-9]{4}-[A-Fa-f0-9]{12}$",
+        ));
+    }
+    Ok(id)
+}
+
+fn new_user_id() -> String {
+    let u = uuid::Uuid::new_v4().simple().to_string();
+    let prefix = &uuid::Uuid::new_v4().simple().to_string()[..10];
+    format!(
+        "{prefix}-{}-{}-{}-{}-{}",
+        &u[..8],
+        &u[8..12],
+        &u[12..16],
+        &u[16..20],
+        &u[20..]
+    )
+}
+
+/// `UserName`: 1 to 128 characters, no white space or control characters, not reserved.
+fn user_name(doc: &Value) -> R<&str> {
+    let n = string(doc, "UserName")?.ok_or_else(|| required("userName"))?;
+    if n.is_empty()
+        || n.chars().count() > 128
+        || n.chars().any(|c| c.is_whitespace() || c.is_control())
+    {
+        return Err(invalid(
+            "userName",
+            "Member must satisfy regular expression pattern: [\\p{L}\\p{M}\\p{S}\\p{N}\\p{P}]+ and have length between 1 and 128",
+        ));
+    }
+    if RESERVED_USER_NAMES
+        .iter()
+        .any(|r| r.eq_ignore_ascii_case(n))
+    {
+        return Err(IdentityCenterError::Validation(format!(
+            "The user name {n} is reserved"
+        )));
+    }
+    Ok(n)
+}
+
+/// A list attribute (`Emails`, `PhoneNumbers`, `Addresses`): at most one entry, each an object
+/// of the given string members and an optional `Primary` flag.
+fn one_entry_list(doc: &Value, member: &str, fields: &[&str]) -> R<Option<Value>> {
+    let list = match doc.get(member) {
+        None | Some(Value::Null) => return Ok(None),
+        Some(Value::Array(a)) => a,
+        Some(_) => {
+            return Err(IdentityCenterError::Validation(format!(
+                "Member {member} must be a list"
+            )));
+        }
+    };
+    if list.len() > 1 {
+        return Err(invalid(
+            &member.to_ascii_lowercase(),
+            "Member must have length less than or equal to 1",
+        ));
+    }
+    let mut out = Vec::new();
+    for e in list {
+        let mut m = Map::new();
+        for f in fields {
+            if let Some(v) = text(e, f, &format!("{member}.{f}"), 1024)? {
+                m.insert((*f).to_owned(), json!(v));
+            }
+        }
+        match e.get("Primary") {
+            None | Some(Value::Null) => {}
+            Some(Value::Bool(b)) => {
+                m.insert("Primary".into(), json!(b));
+            }
+            Some(_) => {
+                return Err(IdentityCenterError::Validation(format!(
+                    "Member {member}.Primary must be a boolean"
+                )));
+            }
+        }
+        out.push(Value::Object(m));
+    }
+    Ok(Some(Value::Array(out)))
+}
+
+const NAME_FIELDS: &[&str] = &[
+    "Formatted",
+    "FamilyName",
+    "GivenName",
+    "MiddleName",
+    "HonorificPrefix",
+    "HonorificSuffix",
+];
+const TEXT_FIELDS: &[&str] = &[
+    "DisplayName",
+    "NickName",
+    "ProfileUrl",
+    "UserType",
+    "Title",
+    "PreferredLanguage",
+    "Locale",
+    "Timezone",
+];
+
+/// The user's attributes other than `UserName`, validated, as the document DescribeUser
+/// returns. Identity Center requires `DisplayName` and `Name` with `GivenName` and
+/// `FamilyName`. Members Tessera does not model are not kept.
+fn attributes(doc: &Value) -> R<Map<String, Value>> {
+    let mut out = Map::new();
+    let name = match doc.get("Name") {
+        Some(n @ Value::Object(_)) => n,
+        None | Some(Value::Null) => return Err(required("name")),
+        Some(_) => {
+            return Err(IdentityCenterError::Validation(
+                "Member Name must be a structure".into(),
+            ));
+        }
+    };
+    let mut n = Map::new();
+    for f in NAME_FIELDS {
+        if let Some(v) = text(name, f, &format!("name.{}", lower_first(f)), 1024)? {
+            n.insert((*f).to_owned(), json!(v));
+        }
+    }
+    for f in ["GivenName", "FamilyName"] {
+        if !n.contains_key(f) {
+            return Err(required(&format!("name.{}", lower_first(f))));
+        }
+    }
+    out.insert("Name".into(), Value::Object(n));
+    for f in TEXT_FIELDS {
+        if let Some(v) = text(doc, f, &lower_first(f), 1024)? {
+            out.insert((*f).to_owned(), json!(v));
+        }
+    }
+    if !out.contains_key("DisplayName") {
+        return Err(required("displayName"));
+    }
+    for (member, fields) in [
+        ("Emails", &["Value", "Type"][..]),
+        ("PhoneNumbers", &["Value", "Type"][..]),
+        (
+            "Addresses",
+            &[
+                "StreetAddress",
+                "Locality",
+                "Region",
+                "PostalCode",
+                "Country",
+                "Formatted",
+                "Type",
+            ][..],
+        ),
+    ] {
+        if let Some(v) = one_entry_list(doc, member, fields)? {
+            out.insert(member.to_owned(), v);
+        }
+    }
+    Ok(out)
+}
+
+fn lower_first(s: &str) -> String {
+    let mut c = s.chars();
+    match c.next() {
+        Some(f) => f.to_ascii_lowercase().to_string() + c.as_str(),
+        None => String::new(),
+    }
+}
+
+fn describe(u: &IdentityUserRecord) -> Value {
+    let mut v: Map<String, Value> = serde_json::from_str(&u.attributes).unwrap_or_default();
+    v.insert("IdentityStoreId".into(), json!(u.identity_store_id));
+    v.insert("UserId".into(), json!(u.user_id));
+    v.insert("UserName".into(), json!(u.user_name));
+    v.insert("UserStatus".into(), json!("ENABLED"));
+    v.insert("CreatedAt".into(), json!(u.created_at));
+    v.insert("CreatedBy".into(), json!(u.created_by));
+    v.insert("UpdatedAt".into(), json!(u.updated_at));
+    v.insert("UpdatedBy".into(), json!(u.updated_by));
+    Value::Object(v)
+}
+
+fn not_found(kind: &str, id: &str) -> IdentityCenterError {
+    IdentityCenterError::ResourceNotFound(format!("{kind} {id} does not exist."))
+}
+
+#[async_trait]
+impl Service for IdentityStoreService {
+    type Op = IdentityStoreOp;
+    type Error = IdentityCenterError;
+
+    fn spec(&self) -> &'static ServiceSpec {
+        &SPEC
+    }
+
+    async fn call(&self, op: IdentityStoreOp, ctx: &Ctx<'_>) -> R<Reply> {
+        let caller = ctx.caller().ok_or_else(|| {
+            IdentityCenterError::AccessDenied("identitystore requests must be signed.".into())
+        })?;
+        let empty = json!({});
+        let doc = ctx.input.json.unwrap_or(&empty);
+        if !doc.is_object() {
+            return Err(IdentityCenterError::Validation(
+                "The request body must be a JSON object.".into(),
+            ));
+        }
+        self.run(op, caller, ctx.meta, doc).await
+    }
+
+    fn to_aws(&self, e: &IdentityCenterError) -> AwsError {
+        e.to_aws()
+    }
+}
+
+impl IdentityStoreService {
+    pub fn new(
+        store: Arc<dyn IdentityCenterStore>,
+        authz: Authorizer,
+        deployment: Deployment,
+    ) -> IdentityStoreService {
+        IdentityStoreService {
+            store,
+            authz,
+            deployment,
+        }
+    }
+
+    /// Run one operation for an authenticated caller with its JSON request document.
+    pub async fn run(
+        &self,
+        op: IdentityStoreOp,
+        caller: &Caller,
+        meta: &RequestMeta,
+        doc: &Value,
+    ) -> R<Reply> {
+        use IdentityStoreOp::*;
+        let store_id = identity_store_id(doc)?;
+        match op {
+            CreateUser => self.create_user(caller, meta, store_id, doc).await,
+            DescribeUser => self.describe_user(caller, meta, store_id, doc).await,
+            ListUsers => self.list_users(caller, meta, store_id, doc).await,
+            DeleteUser => self.delete_user(caller, meta, store_id, doc).await,
+            GetUserId => self.get_user_id(caller, meta, store_id, doc).await,
+        }
+    }
+
+    fn store_arn(&self, caller: &Caller, store_id: &str) -> String {
+        format!(
+            "arn:{}:identitystore::{}:identitystore/{store_id}",
+            self.deployment.partition, caller.account
+        )
+    }
+
+    fn user_arn(&self, user_id: &str) -> String {
+        format!(
+            "arn:{}:identitystore:::user/{user_id}",
+            self.deployment.partition
+        )
+    }
+
+    fn allow(&self, caller: &Caller, meta: &RequestMeta, action: &str, resource: &str) -> R<()> {
+        let access = Access {
+            action,
+            resource,
+            resource_account: caller.account.as_str(),
+            resource_policy: None,
+            extra: ContextKeys::new(),
+        };
+        self.authz
+            .check(caller, meta, access)
+            .map_err(|d| IdentityCenterError::AccessDenied(d.message))
+    }
+
+    /// The caller account's instance owning this identity store (another account's is not
+    /// found).
+    async fn owned_store(&self, caller: &Caller, store_id: &str) -> R<InstanceRecord> {
+        self.store
+            .instance_by_identity_store(store_id)
+            .await?
+            .filter(|i| i.owner_account_id == caller.account.as_str())
+            .ok_or_else(|| not_found("Identity store", store_id))
+    }
+
+    fn details(
+        &self,
+        caller: &Caller,
+        store_id: &str,
+        params: Value,
+        read_only: bool,
+    ) -> EventDetails {
+        EventDetails {
+            user_identity: None,
+            request_parameters: params,
+            response_elements: Value::Null,
+            resources: vec![Resource {
+                account_id: Some(caller.account.to_string()),
+                kind: "AWS::IdentityStore::IdentityStore".into(),
+                arn: self.store_arn(caller, store_id),
+            }],
+            read_only,
+        }
+    }
+
+    async fn create_user(
+        &self,
+        caller: &Caller,
+        meta: &RequestMeta,
+        store_id: &str,
+        doc: &Value,
+    ) -> R<Reply> {
+        let name = user_name(doc)?;
+        let attrs = attributes(doc)?;
+        self.allow(
+            caller,
+            meta,
+            "identitystore:CreateUser",
+            &self.store_arn(caller, store_id),
+        )?;
+        self.owned_store(caller, store_id).await?;
+        let email_key = attrs
+            .get("Emails")
+            .and_then(|e| e.get(0))
+            .and_then(|e| e.get("Value"))
+            .and_then(Value::as_str)
+            .map(str::to_lowercase);
+        let by = caller.arn(&self.deployment.partition);
+        let rec = IdentityUserRecord {
+            identity_store_id: store_id.to_owned(),
+            user_id: new_user_id(),
+            user_name: name.to_owned(),
+            email_key,
+            attributes: Value::Object(attrs).to_string(),
+            created_at: meta.now.timestamp(),
+            created_by: by.clone(),
+            updated_at: meta.now.timestamp(),
+            updated_by: by,
+        };
+        match self.store.create_identity_user(&rec).await {
+            Ok(()) => {}
+            Err(StoreError::Conflict) => {
+                return Err(IdentityCenterError::Conflict("Duplicate UserName".into()));
+            }
+            Err(e) => return Err(e.into()),
+        }
+        // User attributes are personal data: like CloudTrail, the audit record hides them.
+        let params = json!({"identityStoreId": store_id, "userName": HIDDEN, "name": HIDDEN, "displayName": HIDDEN});
+        let mut details = self.details(caller, store_id, params, false);
+        details.response_elements = json!({"identityStoreId": store_id, "userId": rec.user_id});
+        Ok(Reply {
+            body: Body::Json(json!({"IdentityStoreId": store_id, "UserId": rec.user_id})),
+            details,
+        })
+    }
+
+    async fn describe_user(
+        &self,
+        caller: &Caller,
+        meta: &RequestMeta,
+        store_id: &str,
+        doc: &Value,
+    ) -> R<Reply> {
+        let id = user_id(doc)?;
+        self.allow(
+            caller,
+            meta,
+            "identitystore:DescribeUser",
+            &self.user_arn(id),
+        )?;
+        self.owned_store(caller, store_id).await?;
+        let u = self
+            .store
+            .get_identity_user(store_id, id)
+            .await?
+            .ok_or_else(|| not_found("User", id))?;
+        Ok(Reply {
+            body: Body::Json(describe(&u)),
+            details: self.details(
+                caller,
+                store_id,
+                json!({"identityStoreId": store_id, "userId": id}),
+                true,
+            ),
+        })
+    }
+
+    async fn list_users(
+        &self,
+        caller: &Caller,
+        meta: &RequestMeta,
+        store_id: &str,
+        doc: &Value,
+    ) -> R<Reply> {
+        let max = match doc.get("MaxResults") {
+            None | Some(Value::Null) => 100,
+            Some(v) => match v.as_i64() {
+                Some(n @ 1..=100) => n as usize,
+                _ => {
+                    return Err(invalid(
+                        "maxResults",
+                        "Member must have value between 1 and 100",
+                    ));
+                }
+            },
+        };
+        let next = text(doc, "NextToken", "nextToken", 65535)?;
+        self.allow(
+            caller,
+            meta,
+            "identitystore:ListUsers",
+            &self.store_arn(caller, store_id),
+        )?;
+        self.owned_store(caller, store_id).await?;
+        let all = self.store.list_identity_users(store_id).await?;
+        // The token is the user id the next page starts at.
+        let start = match next {
+            None => 0,
+            Some(t) => all
+                .iter()
+                .position(|u| u.user_id == t)
+                .ok_or_else(|| IdentityCenterError::Validation("Invalid NextToken.".into()))?,
+        };
+        let page: Vec<Value> = all.iter().skip(start).take(max).map(describe).collect();
+        let mut body = json!({ "Users": page });
+        if let Some(n) = all.get(start + max) {
+            body["NextToken"] = json!(n.user_id);
+        }
+        Ok(Reply {
+            body: Body::Json(body),
+            details: self.details(
+                caller,
+                store_id,
+                json!({"identityStoreId": store_id, "maxResults": doc.get("MaxResults")}),
+                true,
+            ),
+        })
+    }
+
+    async fn delete_user(
+        &self,
+        caller: &Caller,
+        meta: &RequestMeta,
+        store_id: &str,
+        doc: &Value,
+    ) -> R<Reply> {
+        let id = user_id(doc)?;
+        self.allow(caller, meta, "identitystore:DeleteUser", &self.user_arn(id))?;
+        self.owned_store(caller, store_id).await?;
+        if !self.store.delete_identity_user(store_id, id).await? {
+            return Err(not_found("User", id));
+        }
+        Ok(Reply {
+            body: Body::Json(json!({})),
+            details: self.details(
+                caller,
+                store_id,
+                json!({"identityStoreId": store_id, "userId": id}),
+                false,
+            ),
+        })
+    }
+
+    async fn get_user_id(
+        &self,
+        caller: &Caller,
+        meta: &RequestMeta,
+        store_id: &str,
+        doc: &Value,
+    ) -> R<Reply> {
+        let alt = doc
+            .get("AlternateIdentifier")
+            .filter(|v| v.is_object())
+            .ok_or_else(|| required("alternateIdentifier"))?;
+        enum Lookup<'a> {
+            UserName(&'a str),
+            Email(&'a str),
+            External,
+        }
+        let lookup = match (alt.get("UniqueAttribute"), alt.get("ExternalId")) {
+            (Some(u), None) => {
+                let path = string(u, "AttributePath")?
+                    .ok_or_else(|| required("alternateIdentifier.uniqueAttribute.attributePath"))?;
+                // AttributeValue is a JSON document: here a bare JSON string.
+                let value = u
+                    .get("AttributeValue")
+                    .and_then(Value::as_str)
+                    .ok_or_else(|| {
+                        IdentityCenterError::Validation(
+                            "AttributeValue must be a JSON string for this attribute path".into(),
+                        )
+                    })?;
+                match path {
+                    p if p.eq_ignore_ascii_case("userName") => Lookup::UserName(value),
+                    p if p.eq_ignore_ascii_case("emails.value") => Lookup::Email(value),
+                    other => {
+                        return Err(IdentityCenterError::Validation(format!(
+                            "{other} is not a unique attribute of users: use userName or emails.value"
+                        )));
+                    }
+                }
+            }
+            (None, Some(e)) => {
+                string(e, "Issuer")?
+                    .ok_or_else(|| required("alternateIdentifier.externalId.issuer"))?;
+                string(e, "Id")?.ok_or_else(|| required("alternateIdentifier.externalId.id"))?;
+                Lookup::External
+            }
+            _ => {
+                return Err(IdentityCenterError::Validation(
+                    "AlternateIdentifier must name exactly one of UniqueAttribute and ExternalId"
+                        .into(),
+                ));
+            }
+        };
+        self.allow(
+            caller,
+            meta,
+            "identitystore:GetUserId",
+            &self.store_arn(caller, store_id),
+        )?;
+        self.owned_store(caller, store_id).await?;
+        let found = match lookup {
+            Lookup::UserName(n) => self.store.identity_user_by_name(store_id, n).await?,
+            Lookup::Email(e) => {
+                let mut v = self.store.identity_users_by_email(store_id, e).await?;
+                // An address two users share identifies neither.
+                if v.len() == 1 { v.pop() } else { None }
+            }
+            // Users get external ids with SCIM provisioning; none has one yet.
+            Lookup::External => None,
+        };
+        let u =
+            found.ok_or_else(|| IdentityCenterError::ResourceNotFound("USER not found.".into()))?;
+        Ok(Reply {
+            body: Body::Json(json!({"IdentityStoreId": store_id, "UserId": u.user_id})),
+            details: self.details(
+                caller,
+                store_id,
+                json!({"identityStoreId": store_id, "alternateIdentifier": HIDDEN}),
+                true,
+            ),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_have_aws_shapes() {
+        let id = new_user_id();
+        assert_eq!(id.len(), 47);
+        assert!(user_id(&json!({ "UserId": id })).is_ok());
+        assert!(user_id(&json!({"UserId": "11111111-2222-3333-4444-555555555555"})).is_ok());
+        assert!(user_id(&json!({"UserId": "nope"})).is_err());
+        assert!(user_id(&json!({"UserId": "0123456789-1111"})).is_err());
+        assert!(identity_store_id(&json!({"IdentityStoreId": "d-0123456789"})).is_ok());
+        assert!(identity_store_id(&json!({"IdentityStoreId": "d-012345678"})).is_err());
+        assert!(identity_store_id(&json!({"IdentityStoreId": "d-ABCDEF0123"})).is_err());
+        assert!(identity_store_id(&json!({})).is_err());
+    }
+
+    #[test]
+    fn user_attribute_rules() {
+        let base = json!({"UserName": "mateo", "DisplayName": "Mateo Jackson", "Name": {"GivenName": "Mateo", "FamilyName": "Jackson"}});
+        let a = attributes(&base).unwrap();
+        assert_eq!(a["Name"]["GivenName"], "Mateo");
+        assert!(!a.contains_key("UserName"));
+        let mut no_display = base.clone();
+        no_display.as_object_mut().unwrap().remove("DisplayName");
+        assert!(attributes(&no_display).is_err());
+        let mut two_emails = base.clone();
+        two_emails["Emails"] = json!([{"Value": "a@x"}, {"Value": "b@x"}]);
+        assert!(attributes(&two_emails).is_err());
+        let mut no_family = base.clone();
+        no_family["Name"] = json!({"GivenName": "Mateo"});
+        assert!(attributes(&no_family).is_err());
+        assert!(user_name(&json!({"UserName": "has space"})).is_err());
+        assert!(user_name(&json!({"UserName": "administrator"})).is_err());
+        assert!(user_name(&json!({"UserName": "x".repeat(129)})).is_err());
+        assert_eq!(
+            user_name(&json!({"UserName": "mateo@example.com"})).unwrap(),
+            "mateo@example.com"
+        );
+    }
+}

@@ -1,0 +1,130 @@
+//! Shared by this crate's seam tests: a scratch SQLite store with two accounts, the services,
+//! and callers.
+
+#![allow(dead_code)]
+
+use serde_json::Value;
+use std::sync::Arc;
+use tessera_authz::{Authorizer, PrincipalView};
+use tessera_core::{AccountId, Caller, Deployment, Principal, RequestMeta};
+use tessera_identity_center::{
+    IdentityCenterError, IdentityStoreOp, IdentityStoreService, SsoAdminOp, SsoAdminService,
+};
+use tessera_service::Body;
+use tessera_store::{Store, UserRecord};
+
+pub const ACCT: &str = "111111111111";
+
+pub struct Fx {
+    _dir: tempfile::TempDir,
+    pub store: Arc<dyn Store>,
+    pub view: Arc<PrincipalView>,
+    pub svc: SsoAdminService,
+    pub ids: IdentityStoreService,
+}
+
+pub async fn fx() -> Fx {
+    let dir = tempfile::tempdir().unwrap();
+    let store = tessera_store::connect(&format!("sqlite://{}", dir.path().join("t.db").display()))
+        .await
+        .unwrap();
+    store.migrate().await.unwrap();
+    store.create_account(ACCT, 0).await.unwrap();
+    store.create_account("222222222222", 0).await.unwrap();
+    let view = Arc::new(
+        PrincipalView::load(store.clone(), store.clone())
+            .await
+            .unwrap(),
+    );
+    let authz = Authorizer::new(view.clone(), Deployment::default());
+    let svc = SsoAdminService::new(store.clone(), authz.clone(), Deployment::default());
+    let ids = IdentityStoreService::new(store.clone(), authz, Deployment::default());
+    Fx {
+        _dir: dir,
+        store,
+        view,
+        svc,
+        ids,
+    }
+}
+
+pub fn root(account: &str) -> Caller {
+    Caller {
+        account: AccountId::parse(account).unwrap(),
+        principal: Principal::Root,
+        access_key_id: "AKIAROOTROOTROOT0000".into(),
+        session: None,
+    }
+}
+
+pub fn meta() -> RequestMeta {
+    RequestMeta {
+        request_id: "r".into(),
+        source_ip: "127.0.0.1".parse().unwrap(),
+        user_agent: String::new(),
+        now: chrono::Utc::now(),
+        secure_transport: false,
+    }
+}
+
+pub async fn call(
+    f: &Fx,
+    caller: &Caller,
+    op: SsoAdminOp,
+    doc: Value,
+) -> Result<Value, IdentityCenterError> {
+    let r = f.svc.run(op, caller, &meta(), &doc).await?;
+    match r.body {
+        Body::Json(v) => Ok(v),
+        other => panic!("sso-admin answered {other:?}"),
+    }
+}
+
+pub fn code(e: &IdentityCenterError) -> String {
+    e.to_aws().code
+}
+
+/// An IAM user of account 111111111111 with this inline policy (or none).
+pub async fn user(f: &Fx, name: &str, policy: Option<&str>) -> Caller {
+    let id = format!("AIDA{}", name.to_uppercase());
+    f.store
+        .create_user(&UserRecord {
+            account_id: ACCT.into(),
+            name: name.into(),
+            user_id: id.clone(),
+            path: "/".into(),
+            permissions_boundary: None,
+            tags: Vec::new(),
+            created_at: 0,
+        })
+        .await
+        .unwrap();
+    if let Some(p) = policy {
+        f.store.put_user_policy(ACCT, name, "p", p).await.unwrap();
+    }
+    f.view.user_changed(ACCT, name).await.unwrap();
+    Caller {
+        account: AccountId::parse(ACCT).unwrap(),
+        principal: Principal::User {
+            name: name.into(),
+            user_id: id,
+            path: "/".into(),
+        },
+        access_key_id: "AKIAUSERUSERUSER0000".into(),
+        session: None,
+    }
+}
+
+/// An identitystore call.
+pub async fn ids_call(
+    f: &Fx,
+    caller: &Caller,
+    op: IdentityStoreOp,
+    doc: Value,
+) -> Result<Value, IdentityCenterError> {
+    let r = f.ids.run(op, caller, &meta(), &doc).await?;
+    match r.body {
+        Body::Json(v) => Ok(v),
+        other => panic!("identitystore answered {other:?}"),
+    }
+}

@@ -233,6 +233,55 @@ pub trait IdentityCenterStore: Send + Sync + std::fmt::Debug {
         identity_store_id: &str,
         email: &str,
     ) -> Result<Vec<IdentityUserRecord>>;
+
+    /// `Conflict` when the store already has a group of that display name (any case).
+    async fn create_identity_group(&self, group: &IdentityGroupRecord) -> Result<()>;
+    async fn get_identity_group(
+        &self,
+        identity_store_id: &str,
+        group_id: &str,
+    ) -> Result<Option<IdentityGroupRecord>>;
+    /// Groups ordered by group id.
+    async fn list_identity_groups(
+        &self,
+        identity_store_id: &str,
+    ) -> Result<Vec<IdentityGroupRecord>>;
+    /// Deletes the group and its memberships.
+    async fn delete_identity_group(&self, identity_store_id: &str, group_id: &str) -> Result<bool>;
+    async fn identity_group_by_name(
+        &self,
+        identity_store_id: &str,
+        display_name: &str,
+    ) -> Result<Option<IdentityGroupRecord>>;
+
+    /// `Conflict` when the user is already a member; `Constraint` when the group or user is
+    /// missing.
+    async fn create_membership(&self, membership: &MembershipRecord) -> Result<()>;
+    async fn get_membership(
+        &self,
+        identity_store_id: &str,
+        membership_id: &str,
+    ) -> Result<Option<MembershipRecord>>;
+    async fn membership_of(
+        &self,
+        identity_store_id: &str,
+        group_id: &str,
+        user_id: &str,
+    ) -> Result<Option<MembershipRecord>>;
+    async fn delete_membership(&self, identity_store_id: &str, membership_id: &str)
+    -> Result<bool>;
+    /// A group's memberships, ordered by membership id.
+    async fn group_memberships(
+        &self,
+        identity_store_id: &str,
+        group_id: &str,
+    ) -> Result<Vec<MembershipRecord>>;
+    /// A user's memberships, ordered by membership id.
+    async fn user_memberships(
+        &self,
+        identity_store_id: &str,
+        user_id: &str,
+    ) -> Result<Vec<MembershipRecord>>;
 }
 
 /// The session key ring's keys, sealed under the master key.

@@ -129,3 +129,27 @@ pub struct IdentityUserRecord {
     pub updated_at: i64,
     pub updated_by: String,
 }
+
+/// A group of an identity store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdentityGroupRecord {
+    pub identity_store_id: String,
+    pub group_id: String,
+    pub display_name: String,
+    pub description: Option<String>,
+    pub created_at: i64,
+    pub created_by: String,
+    pub updated_at: i64,
+    pub updated_by: String,
+}
+
+/// A user's membership of a group.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MembershipRecord {
+    pub identity_store_id: String,
+    pub membership_id: String,
+    pub group_id: String,
+    pub user_id: String,
+    pub created_at: i64,
+    pub created_by: String,
+}

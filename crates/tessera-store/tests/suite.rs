@@ -509,4 +509,136 @@ async fn identity_center_instances(s: Arc<dyn Store>) {
             .unwrap(),
         None
     );
+    assert_eq!(
+        s.instance_by_identity_store("d-0123456789").await.unwrap(),
+        Some(i.clone())
+    );
+
+    // Users of its identity store: names unique without regard to case, lookups by name and
+    // by primary email.
+    let st = "d-0123456789";
+    let u = IdentityUserRecord {
+        identity_store_id: st.into(),
+        user_id: "0123456789-11111111-2222-3333-4444-555555555555".into(),
+        user_name: "Mateo".into(),
+        email_key: Some("mateo@example.com".into()),
+        attributes: r#"{"DisplayName":"Mateo Jackson"}"#.into(),
+        created_at: 5,
+        created_by: "arn:aws:iam::111111111111:root".into(),
+        updated_at: 5,
+        updated_by: "arn:aws:iam::111111111111:root".into(),
+    };
+    s.create_identity_user(&u).await.unwrap();
+    assert!(matches!(
+        s.create_identity_user(&IdentityUserRecord {
+            user_id: "0123456789-99999999-2222-3333-4444-555555555555".into(),
+            user_name: "MATEO".into(),
+            ..u.clone()
+        })
+        .await,
+        Err(StoreError::Conflict)
+    ));
+    assert_eq!(
+        s.get_identity_user(st, &u.user_id).await.unwrap(),
+        Some(u.clone())
+    );
+    assert_eq!(
+        s.identity_user_by_name(st, "mateo").await.unwrap(),
+        Some(u.clone())
+    );
+    assert_eq!(
+        s.identity_users_by_email(st, "MATEO@example.com")
+            .await
+            .unwrap(),
+        vec![u.clone()]
+    );
+    assert_eq!(s.list_identity_users(st).await.unwrap(), vec![u.clone()]);
+    assert!(
+        s.get_identity_user("d-9876543210", &u.user_id)
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    // Groups and memberships; a membership goes with its user or group.
+    let g = IdentityGroupRecord {
+        identity_store_id: st.into(),
+        group_id: "0123456789-aaaaaaaa-2222-3333-4444-555555555555".into(),
+        display_name: "Engineering".into(),
+        description: Some("builders".into()),
+        created_at: 6,
+        created_by: "x".into(),
+        updated_at: 6,
+        updated_by: "x".into(),
+    };
+    s.create_identity_group(&g).await.unwrap();
+    assert!(matches!(
+        s.create_identity_group(&IdentityGroupRecord {
+            group_id: "0123456789-bbbbbbbb-2222-3333-4444-555555555555".into(),
+            display_name: "ENGINEERING".into(),
+            ..g.clone()
+        })
+        .await,
+        Err(StoreError::Conflict)
+    ));
+    assert_eq!(
+        s.identity_group_by_name(st, "engineering").await.unwrap(),
+        Some(g.clone())
+    );
+    assert_eq!(s.list_identity_groups(st).await.unwrap(), vec![g.clone()]);
+    let m = MembershipRecord {
+        identity_store_id: st.into(),
+        membership_id: "0123456789-cccccccc-2222-3333-4444-555555555555".into(),
+        group_id: g.group_id.clone(),
+        user_id: u.user_id.clone(),
+        created_at: 7,
+        created_by: "x".into(),
+    };
+    s.create_membership(&m).await.unwrap();
+    assert!(matches!(
+        s.create_membership(&MembershipRecord {
+            membership_id: "0123456789-dddddddd-2222-3333-4444-555555555555".into(),
+            ..m.clone()
+        })
+        .await,
+        Err(StoreError::Conflict)
+    ));
+    assert!(
+        s.create_membership(&MembershipRecord {
+            membership_id: "0123456789-eeeeeeee-2222-3333-4444-555555555555".into(),
+            user_id: "0123456789-ffffffff-2222-3333-4444-555555555555".into(),
+            ..m.clone()
+        })
+        .await
+        .is_err(),
+        "a membership needs its user"
+    );
+    assert_eq!(
+        s.membership_of(st, &g.group_id, &u.user_id).await.unwrap(),
+        Some(m.clone())
+    );
+    assert_eq!(
+        s.group_memberships(st, &g.group_id).await.unwrap(),
+        vec![m.clone()]
+    );
+    assert_eq!(
+        s.user_memberships(st, &u.user_id).await.unwrap(),
+        vec![m.clone()]
+    );
+    assert_eq!(
+        s.get_membership(st, &m.membership_id).await.unwrap(),
+        Some(m.clone())
+    );
+
+    assert!(s.delete_identity_user(st, &u.user_id).await.unwrap());
+    assert!(!s.delete_identity_user(st, &u.user_id).await.unwrap());
+    assert!(
+        s.get_membership(st, &m.membership_id)
+            .await
+            .unwrap()
+            .is_none(),
+        "the membership went with the user"
+    );
+    assert!(s.delete_identity_group(st, &g.group_id).await.unwrap());
+    assert!(!s.delete_membership(st, &m.membership_id).await.unwrap());
 }

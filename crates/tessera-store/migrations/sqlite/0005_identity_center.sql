@@ -29,3 +29,29 @@ CREATE TABLE identity_users (
     UNIQUE (identity_store_id, user_name_key)
 );
 CREATE INDEX identity_users_email ON identity_users (identity_store_id, email_key);
+
+-- Groups of an identity store; display names are unique without regard to case.
+CREATE TABLE identity_groups (
+    group_id TEXT PRIMARY KEY,
+    identity_store_id TEXT NOT NULL REFERENCES sso_instances(identity_store_id) ON DELETE CASCADE,
+    display_name TEXT NOT NULL,
+    display_name_key TEXT NOT NULL,
+    description TEXT,
+    created_at BIGINT NOT NULL,
+    created_by TEXT NOT NULL,
+    updated_at BIGINT NOT NULL,
+    updated_by TEXT NOT NULL,
+    UNIQUE (identity_store_id, display_name_key)
+);
+
+-- A user's membership of a group; it goes with either.
+CREATE TABLE identity_memberships (
+    membership_id TEXT PRIMARY KEY,
+    identity_store_id TEXT NOT NULL,
+    group_id TEXT NOT NULL REFERENCES identity_groups(group_id) ON DELETE CASCADE,
+    user_id TEXT NOT NULL REFERENCES identity_users(user_id) ON DELETE CASCADE,
+    created_at BIGINT NOT NULL,
+    created_by TEXT NOT NULL,
+    UNIQUE (group_id, user_id)
+);
+CREATE INDEX identity_memberships_user ON identity_memberships (user_id);

@@ -104,6 +104,116 @@ macro_rules! identity_center_store {
                     .await?;
                 rows.iter().map(identity_user_from).collect()
             }
+
+            async fn create_identity_group(&self, g: &IdentityGroupRecord) -> Result<()> {
+                sqlx::query(sqlx::AssertSqlSafe(format!("INSERT INTO identity_groups (display_name_key, {IDENTITY_GROUP_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)")))
+                    .bind(g.display_name.to_lowercase())
+                    .bind(&g.group_id)
+                    .bind(&g.identity_store_id)
+                    .bind(&g.display_name)
+                    .bind(&g.description)
+                    .bind(g.created_at)
+                    .bind(&g.created_by)
+                    .bind(g.updated_at)
+                    .bind(&g.updated_by)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
+            async fn get_identity_group(&self, store: &str, group_id: &str) -> Result<Option<IdentityGroupRecord>> {
+                let row = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {IDENTITY_GROUP_COLS} FROM identity_groups WHERE identity_store_id = $1 AND group_id = $2")))
+                    .bind(store)
+                    .bind(group_id)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                row.as_ref().map(identity_group_from).transpose()
+            }
+
+            async fn list_identity_groups(&self, store: &str) -> Result<Vec<IdentityGroupRecord>> {
+                let rows = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {IDENTITY_GROUP_COLS} FROM identity_groups WHERE identity_store_id = $1 ORDER BY group_id")))
+                    .bind(store)
+                    .fetch_all(&self.pool)
+                    .await?;
+                rows.iter().map(identity_group_from).collect()
+            }
+
+            async fn delete_identity_group(&self, store: &str, group_id: &str) -> Result<bool> {
+                let res = sqlx::query("DELETE FROM identity_groups WHERE identity_store_id = $1 AND group_id = $2")
+                    .bind(store)
+                    .bind(group_id)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(res.rows_affected() > 0)
+            }
+
+            async fn identity_group_by_name(&self, store: &str, name: &str) -> Result<Option<IdentityGroupRecord>> {
+                let row = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {IDENTITY_GROUP_COLS} FROM identity_groups WHERE identity_store_id = $1 AND display_name_key = $2")))
+                    .bind(store)
+                    .bind(name.to_lowercase())
+                    .fetch_optional(&self.pool)
+                    .await?;
+                row.as_ref().map(identity_group_from).transpose()
+            }
+
+            async fn create_membership(&self, m: &MembershipRecord) -> Result<()> {
+                sqlx::query(sqlx::AssertSqlSafe(format!("INSERT INTO identity_memberships ({MEMBERSHIP_COLS}) VALUES ($1, $2, $3, $4, $5, $6)")))
+                    .bind(&m.membership_id)
+                    .bind(&m.identity_store_id)
+                    .bind(&m.group_id)
+                    .bind(&m.user_id)
+                    .bind(m.created_at)
+                    .bind(&m.created_by)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
+            async fn get_membership(&self, store: &str, id: &str) -> Result<Option<MembershipRecord>> {
+                let row = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {MEMBERSHIP_COLS} FROM identity_memberships WHERE identity_store_id = $1 AND membership_id = $2")))
+                    .bind(store)
+                    .bind(id)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                row.as_ref().map(membership_from).transpose()
+            }
+
+            async fn membership_of(&self, store: &str, group_id: &str, user_id: &str) -> Result<Option<MembershipRecord>> {
+                let row = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {MEMBERSHIP_COLS} FROM identity_memberships WHERE identity_store_id = $1 AND group_id = $2 AND user_id = $3")))
+                    .bind(store)
+                    .bind(group_id)
+                    .bind(user_id)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                row.as_ref().map(membership_from).transpose()
+            }
+
+            async fn delete_membership(&self, store: &str, id: &str) -> Result<bool> {
+                let res = sqlx::query("DELETE FROM identity_memberships WHERE identity_store_id = $1 AND membership_id = $2")
+                    .bind(store)
+                    .bind(id)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(res.rows_affected() > 0)
+            }
+
+            async fn group_memberships(&self, store: &str, group_id: &str) -> Result<Vec<MembershipRecord>> {
+                let rows = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {MEMBERSHIP_COLS} FROM identity_memberships WHERE identity_store_id = $1 AND group_id = $2 ORDER BY membership_id")))
+                    .bind(store)
+                    .bind(group_id)
+                    .fetch_all(&self.pool)
+                    .await?;
+                rows.iter().map(membership_from).collect()
+            }
+
+            async fn user_memberships(&self, store: &str, user_id: &str) -> Result<Vec<MembershipRecord>> {
+                let rows = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {MEMBERSHIP_COLS} FROM identity_memberships WHERE identity_store_id = $1 AND user_id = $2 ORDER BY membership_id")))
+                    .bind(store)
+                    .bind(user_id)
+                    .fetch_all(&self.pool)
+                    .await?;
+                rows.iter().map(membership_from).collect()
+            }
         }
     };
 }

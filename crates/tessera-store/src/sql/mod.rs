@@ -5,8 +5,9 @@
 
 use crate::{
     AccessKeyRecord, AttachmentRow, ChangeCounters, IamStore, IamTables, IdentityCenterStore,
-    IdentityUserRecord, InlinePolicyRow, InstanceRecord, ManagedPolicyRecord, OidcProviderRecord,
-    Result, RoleRecord, SessionKeyRecord, SessionKeyStore, StoreAdmin, UserRecord, name_key,
+    IdentityGroupRecord, IdentityUserRecord, InlinePolicyRow, InstanceRecord, ManagedPolicyRecord,
+    MembershipRecord, OidcProviderRecord, Result, RoleRecord, SessionKeyRecord, SessionKeyStore,
+    StoreAdmin, UserRecord, name_key,
 };
 use async_trait::async_trait;
 use sqlx::Row;
@@ -83,10 +84,37 @@ const KEY_COLS: &str =
     "access_key_id, account_id, user_name_key, secret_sealed, status, created_at";
 const INSTANCE_COLS: &str = "instance_arn, identity_store_id, owner_account_id, name, status, client_token, tags, created_at";
 const IDENTITY_USER_COLS: &str = "user_id, identity_store_id, user_name, email_key, attributes, created_at, created_by, updated_at, updated_by";
+const IDENTITY_GROUP_COLS: &str = "group_id, identity_store_id, display_name, description, created_at, created_by, updated_at, updated_by";
+const MEMBERSHIP_COLS: &str =
+    "membership_id, identity_store_id, group_id, user_id, created_at, created_by";
 const OIDC_COLS: &str = "arn, account_id, url, client_ids, thumbprints, tags, created_at";
 
 macro_rules! row_mappers {
     ($row:ty) => {
+        fn identity_group_from(r: &$row) -> Result<IdentityGroupRecord> {
+            Ok(IdentityGroupRecord {
+                identity_store_id: r.try_get("identity_store_id")?,
+                group_id: r.try_get("group_id")?,
+                display_name: r.try_get("display_name")?,
+                description: r.try_get("description")?,
+                created_at: r.try_get("created_at")?,
+                created_by: r.try_get("created_by")?,
+                updated_at: r.try_get("updated_at")?,
+                updated_by: r.try_get("updated_by")?,
+            })
+        }
+
+        fn membership_from(r: &$row) -> Result<MembershipRecord> {
+            Ok(MembershipRecord {
+                identity_store_id: r.try_get("identity_store_id")?,
+                membership_id: r.try_get("membership_id")?,
+                group_id: r.try_get("group_id")?,
+                user_id: r.try_get("user_id")?,
+                created_at: r.try_get("created_at")?,
+                created_by: r.try_get("created_by")?,
+            })
+        }
+
         fn identity_user_from(r: &$row) -> Result<IdentityUserRecord> {
             Ok(IdentityUserRecord {
                 identity_store_id: r.try_get("identity_store_id")?,

@@ -1,5 +1,8 @@
 //! identitystore (awsJson1.1, target prefix `AWSIdentityStore`, signing name `identitystore`):
-//! so far the user operations — CreateUser, DescribeUser, ListUsers, DeleteUser, GetUserId.
+//! users (CreateUser, DescribeUser, ListUsers, DeleteUser, GetUserId), groups (CreateGroup,
+//! DescribeGroup, ListGroups, DeleteGroup, GetGroupId) and memberships (CreateGroupMembership,
+//! DescribeGroupMembership, DeleteGroupMembership, GetGroupMembershipId, ListGroupMemberships,
+//! ListGroupMembershipsForMember, IsMemberInGroups).
 //! The identity store is the one an account's Identity Center instance owns.
 
 use crate::IdentityCenterError;
@@ -11,7 +14,10 @@ use tessera_authz::{Access, Authorizer};
 use tessera_core::{Caller, Deployment, RequestMeta};
 use tessera_policy::ContextKeys;
 use tessera_service::{Body, Ctx, Operation, Reply, Routing, Service, ServiceSpec};
-use tessera_store::{IdentityCenterStore, IdentityUserRecord, InstanceRecord, StoreError};
+use tessera_store::{
+    IdentityCenterStore, IdentityGroupRecord, IdentityUserRecord, InstanceRecord, MembershipRecord,
+    StoreError,
+};
 use tessera_wire::{AwsError, Protocol};
 
 tessera_service::operations! {
@@ -22,6 +28,18 @@ tessera_service::operations! {
         ListUsers,
         DeleteUser,
         GetUserId,
+        CreateGroup,
+        DescribeGroup,
+        ListGroups,
+        DeleteGroup,
+        GetGroupId,
+        CreateGroupMembership,
+        DescribeGroupMembership,
+        DeleteGroupMembership,
+        GetGroupMembershipId,
+        ListGroupMemberships,
+        ListGroupMembershipsForMember,
+        IsMemberInGroups,
     }
 }
 
@@ -118,7 +136,12 @@ fn is_uuid(s: &str) -> bool {
 
 /// `UserId`: an optional 10-hex-digit prefix and a UUID.
 fn user_id(doc: &Value) -> R<&str> {
-    let id = string(doc, "UserId")?.ok_or_else(|| required("userId"))?;
+    resource_id(doc, "UserId", "userId")
+}
+
+/// A user, group or membership id: an optional 10-hex-digit prefix and a UUID.
+fn resource_id<'a>(doc: &'a Value, member: &str, field: &str) -> R<&'a str> {
+    let id = string(doc, member)?.ok_or_else(|| required(field))?;
     let uuid = match id.split_once('-') {
         Some((prefix, rest)) if prefix.len() == 10 && rest.len() == 36 => prefix
             .bytes()
@@ -128,14 +151,14 @@ fn user_id(doc: &Value) -> R<&str> {
     };
     if !uuid.is_some_and(is_uuid) {
         return Err(invalid(
-            "userId",
+            field,
             "Member must satisfy regular expression pattern: ^([0-9a-f]{10}-|)[A-Fa-f0-9]{8}-[A-Fa-f0-9]{4}-[A-Fa-f0-9]{4}-[A-Fa-f0-9]{4}-[A-Fa-f0-9]{12}$",
         ));
     }
     Ok(id)
 }
 
-fn new_user_id() -> String {
+fn new_id() -> String {
     let u = uuid::Uuid::new_v4().simple().to_string();
     let prefix = &uuid::Uuid::new_v4().simple().to_string()[..10];
     format!(
@@ -310,6 +333,128 @@ fn describe(u: &IdentityUserRecord) -> Value {
     Value::Object(v)
 }
 
+/// `MaxResults` (1–100) and `NextToken` (the id the next page starts at).
+struct Paging<'a> {
+    max: usize,
+    next: Option<&'a str>,
+}
+
+impl<'a> Paging<'a> {
+    fn parse(doc: &'a Value) -> R<Paging<'a>> {
+        let max = match doc.get("MaxResults") {
+            None | Some(Value::Null) => 100,
+            Some(v) => match v.as_i64() {
+                Some(n @ 1..=100) => n as usize,
+                _ => {
+                    return Err(invalid(
+                        "maxResults",
+                        "Member must have value between 1 and 100",
+                    ));
+                }
+            },
+        };
+        Ok(Paging {
+            max,
+            next: text(doc, "NextToken", "nextToken", 65535)?,
+        })
+    }
+
+    /// One page of `all` (ordered by `id`) under `member`, with `NextToken` when more follow.
+    fn page<T>(
+        &self,
+        all: &[T],
+        member: &str,
+        id: impl Fn(&T) -> &String,
+        show: impl Fn(&T) -> Value,
+    ) -> R<Value> {
+        let start = match self.next {
+            None => 0,
+            Some(t) => all
+                .iter()
+                .position(|x| id(x) == t)
+                .ok_or_else(|| IdentityCenterError::Validation("Invalid NextToken.".into()))?,
+        };
+        let page: Vec<Value> = all.iter().skip(start).take(self.max).map(show).collect();
+        let mut body = json!({ member: page });
+        if let Some(n) = all.get(start + self.max) {
+            body["NextToken"] = json!(id(n));
+        }
+        Ok(body)
+    }
+}
+
+fn describe_group(g: &IdentityGroupRecord) -> Value {
+    let mut v = json!({
+        "IdentityStoreId": g.identity_store_id,
+        "GroupId": g.group_id,
+        "DisplayName": g.display_name,
+        "CreatedAt": g.created_at,
+        "CreatedBy": g.created_by,
+        "UpdatedAt": g.updated_at,
+        "UpdatedBy": g.updated_by,
+    });
+    if let Some(d) = &g.description {
+        v["Description"] = json!(d);
+    }
+    v
+}
+
+fn describe_membership(m: &MembershipRecord) -> Value {
+    json!({
+        "IdentityStoreId": m.identity_store_id,
+        "MembershipId": m.membership_id,
+        "GroupId": m.group_id,
+        "MemberId": {"UserId": m.user_id},
+        "CreatedAt": m.created_at,
+        "CreatedBy": m.created_by,
+        "UpdatedAt": m.created_at,
+        "UpdatedBy": m.created_by,
+    })
+}
+
+/// `MemberId`: a union with one member, `UserId`.
+fn member_id(doc: &Value) -> R<&str> {
+    let m = doc
+        .get("MemberId")
+        .filter(|v| v.is_object())
+        .ok_or_else(|| required("memberId"))?;
+    resource_id(m, "UserId", "memberId.userId")
+}
+
+/// The unique attribute (`UniqueAttribute{AttributePath, AttributeValue}`) an
+/// `AlternateIdentifier` names, as (path, value); `None` for an `ExternalId`.
+fn alternate_identifier(doc: &Value) -> R<Option<(&str, &str)>> {
+    let alt = doc
+        .get("AlternateIdentifier")
+        .filter(|v| v.is_object())
+        .ok_or_else(|| required("alternateIdentifier"))?;
+    match (alt.get("UniqueAttribute"), alt.get("ExternalId")) {
+        (Some(u), None) => {
+            let path = string(u, "AttributePath")?
+                .ok_or_else(|| required("alternateIdentifier.uniqueAttribute.attributePath"))?;
+            // AttributeValue is a JSON document: here a bare JSON string.
+            let value = u
+                .get("AttributeValue")
+                .and_then(Value::as_str)
+                .ok_or_else(|| {
+                    IdentityCenterError::Validation(
+                        "AttributeValue must be a JSON string for this attribute path".into(),
+                    )
+                })?;
+            Ok(Some((path, value)))
+        }
+        (None, Some(e)) => {
+            string(e, "Issuer")?
+                .ok_or_else(|| required("alternateIdentifier.externalId.issuer"))?;
+            string(e, "Id")?.ok_or_else(|| required("alternateIdentifier.externalId.id"))?;
+            Ok(None)
+        }
+        _ => Err(IdentityCenterError::Validation(
+            "AlternateIdentifier must name exactly one of UniqueAttribute and ExternalId".into(),
+        )),
+    }
+}
+
 fn not_found(kind: &str, id: &str) -> IdentityCenterError {
     IdentityCenterError::ResourceNotFound(format!("{kind} {id} does not exist."))
 }
@@ -371,6 +516,24 @@ impl IdentityStoreService {
             ListUsers => self.list_users(caller, meta, store_id, doc).await,
             DeleteUser => self.delete_user(caller, meta, store_id, doc).await,
             GetUserId => self.get_user_id(caller, meta, store_id, doc).await,
+            CreateGroup => self.create_group(caller, meta, store_id, doc).await,
+            DescribeGroup => self.describe_group(caller, meta, store_id, doc).await,
+            ListGroups => self.list_groups(caller, meta, store_id, doc).await,
+            DeleteGroup => self.delete_group(caller, meta, store_id, doc).await,
+            GetGroupId => self.get_group_id(caller, meta, store_id, doc).await,
+            CreateGroupMembership => self.create_membership(caller, meta, store_id, doc).await,
+            DescribeGroupMembership => self.describe_membership(caller, meta, store_id, doc).await,
+            DeleteGroupMembership => self.delete_membership(caller, meta, store_id, doc).await,
+            GetGroupMembershipId => self.get_membership_id(caller, meta, store_id, doc).await,
+            ListGroupMemberships => {
+                self.list_group_memberships(caller, meta, store_id, doc)
+                    .await
+            }
+            ListGroupMembershipsForMember => {
+                self.list_memberships_for_member(caller, meta, store_id, doc)
+                    .await
+            }
+            IsMemberInGroups => self.is_member_in_groups(caller, meta, store_id, doc).await,
         }
     }
 
@@ -378,6 +541,20 @@ impl IdentityStoreService {
         format!(
             "arn:{}:identitystore::{}:identitystore/{store_id}",
             self.deployment.partition, caller.account
+        )
+    }
+
+    fn group_arn(&self, group_id: &str) -> String {
+        format!(
+            "arn:{}:identitystore:::group/{group_id}",
+            self.deployment.partition
+        )
+    }
+
+    fn membership_arn(&self, membership_id: &str) -> String {
+        format!(
+            "arn:{}:identitystore:::membership/{membership_id}",
+            self.deployment.partition
         )
     }
 
@@ -456,7 +633,7 @@ impl IdentityStoreService {
         let by = caller.arn(&self.deployment.partition);
         let rec = IdentityUserRecord {
             identity_store_id: store_id.to_owned(),
-            user_id: new_user_id(),
+            user_id: new_id(),
             user_name: name.to_owned(),
             email_key,
             attributes: Value::Object(attrs).to_string(),
@@ -520,19 +697,7 @@ impl IdentityStoreService {
         store_id: &str,
         doc: &Value,
     ) -> R<Reply> {
-        let max = match doc.get("MaxResults") {
-            None | Some(Value::Null) => 100,
-            Some(v) => match v.as_i64() {
-                Some(n @ 1..=100) => n as usize,
-                _ => {
-                    return Err(invalid(
-                        "maxResults",
-                        "Member must have value between 1 and 100",
-                    ));
-                }
-            },
-        };
-        let next = text(doc, "NextToken", "nextToken", 65535)?;
+        let paging = Paging::parse(doc)?;
         self.allow(
             caller,
             meta,
@@ -541,19 +706,7 @@ impl IdentityStoreService {
         )?;
         self.owned_store(caller, store_id).await?;
         let all = self.store.list_identity_users(store_id).await?;
-        // The token is the user id the next page starts at.
-        let start = match next {
-            None => 0,
-            Some(t) => all
-                .iter()
-                .position(|u| u.user_id == t)
-                .ok_or_else(|| IdentityCenterError::Validation("Invalid NextToken.".into()))?,
-        };
-        let page: Vec<Value> = all.iter().skip(start).take(max).map(describe).collect();
-        let mut body = json!({ "Users": page });
-        if let Some(n) = all.get(start + max) {
-            body["NextToken"] = json!(n.user_id);
-        }
+        let body = paging.page(&all, "Users", |u| &u.user_id, describe)?;
         Ok(Reply {
             body: Body::Json(body),
             details: self.details(
@@ -596,50 +749,20 @@ impl IdentityStoreService {
         store_id: &str,
         doc: &Value,
     ) -> R<Reply> {
-        let alt = doc
-            .get("AlternateIdentifier")
-            .filter(|v| v.is_object())
-            .ok_or_else(|| required("alternateIdentifier"))?;
         enum Lookup<'a> {
             UserName(&'a str),
             Email(&'a str),
             External,
         }
-        let lookup = match (alt.get("UniqueAttribute"), alt.get("ExternalId")) {
-            (Some(u), None) => {
-                let path = string(u, "AttributePath")?
-                    .ok_or_else(|| required("alternateIdentifier.uniqueAttribute.attributePath"))?;
-                // AttributeValue is a JSON document: here a bare JSON string.
-                let value = u
-                    .get("AttributeValue")
-                    .and_then(Value::as_str)
-                    .ok_or_else(|| {
-                        IdentityCenterError::Validation(
-                            "AttributeValue must be a JSON string for this attribute path".into(),
-                        )
-                    })?;
-                match path {
-                    p if p.eq_ignore_ascii_case("userName") => Lookup::UserName(value),
-                    p if p.eq_ignore_ascii_case("emails.value") => Lookup::Email(value),
-                    other => {
-                        return Err(IdentityCenterError::Validation(format!(
-                            "{other} is not a unique attribute of users: use userName or emails.value"
-                        )));
-                    }
-                }
+        let lookup = match alternate_identifier(doc)? {
+            Some((p, v)) if p.eq_ignore_ascii_case("userName") => Lookup::UserName(v),
+            Some((p, v)) if p.eq_ignore_ascii_case("emails.value") => Lookup::Email(v),
+            Some((other, _)) => {
+                return Err(IdentityCenterError::Validation(format!(
+                    "{other} is not a unique attribute of users: use userName or emails.value"
+                )));
             }
-            (None, Some(e)) => {
-                string(e, "Issuer")?
-                    .ok_or_else(|| required("alternateIdentifier.externalId.issuer"))?;
-                string(e, "Id")?.ok_or_else(|| required("alternateIdentifier.externalId.id"))?;
-                Lookup::External
-            }
-            _ => {
-                return Err(IdentityCenterError::Validation(
-                    "AlternateIdentifier must name exactly one of UniqueAttribute and ExternalId"
-                        .into(),
-                ));
-            }
+            None => Lookup::External,
         };
         self.allow(
             caller,
@@ -670,6 +793,398 @@ impl IdentityStoreService {
             ),
         })
     }
+
+    async fn create_group(
+        &self,
+        caller: &Caller,
+        meta: &RequestMeta,
+        store_id: &str,
+        doc: &Value,
+    ) -> R<Reply> {
+        let name = text(doc, "DisplayName", "displayName", 1024)?
+            .ok_or_else(|| required("displayName"))?;
+        if name.trim().is_empty() {
+            return Err(invalid("displayName", "Member must not be blank"));
+        }
+        let description = text(doc, "Description", "description", 1024)?;
+        let store_arn = self.store_arn(caller, store_id);
+        self.allow(caller, meta, "identitystore:CreateGroup", &store_arn)?;
+        self.owned_store(caller, store_id).await?;
+        let by = caller.arn(&self.deployment.partition);
+        let rec = IdentityGroupRecord {
+            identity_store_id: store_id.to_owned(),
+            group_id: new_id(),
+            display_name: name.to_owned(),
+            description: description.map(str::to_owned),
+            created_at: meta.now.timestamp(),
+            created_by: by.clone(),
+            updated_at: meta.now.timestamp(),
+            updated_by: by,
+        };
+        match self.store.create_identity_group(&rec).await {
+            Ok(()) => {}
+            Err(StoreError::Conflict) => {
+                return Err(IdentityCenterError::Conflict(
+                    "Duplicate GroupDisplayName".into(),
+                ));
+            }
+            Err(e) => return Err(e.into()),
+        }
+        let mut details = self.details(
+            caller,
+            store_id,
+            json!({"identityStoreId": store_id, "displayName": HIDDEN, "description": HIDDEN}),
+            false,
+        );
+        details.response_elements = json!({"identityStoreId": store_id, "groupId": rec.group_id});
+        Ok(Reply {
+            body: Body::Json(json!({"IdentityStoreId": store_id, "GroupId": rec.group_id})),
+            details,
+        })
+    }
+
+    async fn group(&self, store_id: &str, id: &str) -> R<IdentityGroupRecord> {
+        self.store
+            .get_identity_group(store_id, id)
+            .await?
+            .ok_or_else(|| not_found("Group", id))
+    }
+
+    async fn describe_group(
+        &self,
+        caller: &Caller,
+        meta: &RequestMeta,
+        store_id: &str,
+        doc: &Value,
+    ) -> R<Reply> {
+        let id = resource_id(doc, "GroupId", "groupId")?;
+        self.allow(
+            caller,
+            meta,
+            "identitystore:DescribeGroup",
+            &self.group_arn(id),
+        )?;
+        self.owned_store(caller, store_id).await?;
+        let g = self.group(store_id, id).await?;
+        let params = json!({"identityStoreId": store_id, "groupId": id});
+        Ok(Reply {
+            body: Body::Json(describe_group(&g)),
+            details: self.details(caller, store_id, params, true),
+        })
+    }
+
+    async fn list_groups(
+        &self,
+        caller: &Caller,
+        meta: &RequestMeta,
+        store_id: &str,
+        doc: &Value,
+    ) -> R<Reply> {
+        let paging = Paging::parse(doc)?;
+        let store_arn = self.store_arn(caller, store_id);
+        self.allow(caller, meta, "identitystore:ListGroups", &store_arn)?;
+        self.owned_store(caller, store_id).await?;
+        let all = self.store.list_identity_groups(store_id).await?;
+        let body = paging.page(&all, "Groups", |g| &g.group_id, describe_group)?;
+        let params = json!({"identityStoreId": store_id, "maxResults": doc.get("MaxResults")});
+        Ok(Reply {
+            body: Body::Json(body),
+            details: self.details(caller, store_id, params, true),
+        })
+    }
+
+    async fn delete_group(
+        &self,
+        caller: &Caller,
+        meta: &RequestMeta,
+        store_id: &str,
+        doc: &Value,
+    ) -> R<Reply> {
+        let id = resource_id(doc, "GroupId", "groupId")?;
+        self.allow(
+            caller,
+            meta,
+            "identitystore:DeleteGroup",
+            &self.group_arn(id),
+        )?;
+        self.owned_store(caller, store_id).await?;
+        if !self.store.delete_identity_group(store_id, id).await? {
+            return Err(not_found("Group", id));
+        }
+        let params = json!({"identityStoreId": store_id, "groupId": id});
+        Ok(Reply {
+            body: Body::Json(json!({})),
+            details: self.details(caller, store_id, params, false),
+        })
+    }
+
+    async fn get_group_id(
+        &self,
+        caller: &Caller,
+        meta: &RequestMeta,
+        store_id: &str,
+        doc: &Value,
+    ) -> R<Reply> {
+        let name = match alternate_identifier(doc)? {
+            Some((path, value)) if path.eq_ignore_ascii_case("displayName") => Some(value),
+            Some((path, _)) => {
+                return Err(IdentityCenterError::Validation(format!(
+                    "{path} is not a unique attribute of groups: use displayName"
+                )));
+            }
+            None => None,
+        };
+        let store_arn = self.store_arn(caller, store_id);
+        self.allow(caller, meta, "identitystore:GetGroupId", &store_arn)?;
+        self.owned_store(caller, store_id).await?;
+        let found = match name {
+            Some(n) => self.store.identity_group_by_name(store_id, n).await?,
+            // Groups get external ids with SCIM provisioning; none has one yet.
+            None => None,
+        };
+        let g = found
+            .ok_or_else(|| IdentityCenterError::ResourceNotFound("GROUP not found.".into()))?;
+        let params = json!({"identityStoreId": store_id, "alternateIdentifier": HIDDEN});
+        Ok(Reply {
+            body: Body::Json(json!({"IdentityStoreId": store_id, "GroupId": g.group_id})),
+            details: self.details(caller, store_id, params, true),
+        })
+    }
+
+    async fn create_membership(
+        &self,
+        caller: &Caller,
+        meta: &RequestMeta,
+        store_id: &str,
+        doc: &Value,
+    ) -> R<Reply> {
+        let group = resource_id(doc, "GroupId", "groupId")?;
+        let user = member_id(doc)?;
+        let action = "identitystore:CreateGroupMembership";
+        self.allow(caller, meta, action, &self.group_arn(group))?;
+        self.owned_store(caller, store_id).await?;
+        self.group(store_id, group).await?;
+        if self
+            .store
+            .get_identity_user(store_id, user)
+            .await?
+            .is_none()
+        {
+            return Err(not_found("User", user));
+        }
+        let rec = MembershipRecord {
+            identity_store_id: store_id.to_owned(),
+            membership_id: new_id(),
+            group_id: group.to_owned(),
+            user_id: user.to_owned(),
+            created_at: meta.now.timestamp(),
+            created_by: caller.arn(&self.deployment.partition),
+        };
+        match self.store.create_membership(&rec).await {
+            Ok(()) => {}
+            Err(StoreError::Conflict) => {
+                return Err(IdentityCenterError::Conflict(
+                    "The user is already a member of the group".into(),
+                ));
+            }
+            // The user or group went away between the checks and the insert.
+            Err(StoreError::Constraint(_)) => return Err(not_found("User", user)),
+            Err(e) => return Err(e.into()),
+        }
+        let params =
+            json!({"identityStoreId": store_id, "groupId": group, "memberId": {"userId": user}});
+        let mut details = self.details(caller, store_id, params, false);
+        details.response_elements =
+            json!({"identityStoreId": store_id, "membershipId": rec.membership_id});
+        Ok(Reply {
+            body: Body::Json(
+                json!({"IdentityStoreId": store_id, "MembershipId": rec.membership_id}),
+            ),
+            details,
+        })
+    }
+
+    async fn describe_membership(
+        &self,
+        caller: &Caller,
+        meta: &RequestMeta,
+        store_id: &str,
+        doc: &Value,
+    ) -> R<Reply> {
+        let id = resource_id(doc, "MembershipId", "membershipId")?;
+        let action = "identitystore:DescribeGroupMembership";
+        self.allow(caller, meta, action, &self.membership_arn(id))?;
+        self.owned_store(caller, store_id).await?;
+        let m = self
+            .store
+            .get_membership(store_id, id)
+            .await?
+            .ok_or_else(|| not_found("Membership", id))?;
+        let params = json!({"identityStoreId": store_id, "membershipId": id});
+        Ok(Reply {
+            body: Body::Json(describe_membership(&m)),
+            details: self.details(caller, store_id, params, true),
+        })
+    }
+
+    async fn delete_membership(
+        &self,
+        caller: &Caller,
+        meta: &RequestMeta,
+        store_id: &str,
+        doc: &Value,
+    ) -> R<Reply> {
+        let id = resource_id(doc, "MembershipId", "membershipId")?;
+        let action = "identitystore:DeleteGroupMembership";
+        self.allow(caller, meta, action, &self.membership_arn(id))?;
+        self.owned_store(caller, store_id).await?;
+        if !self.store.delete_membership(store_id, id).await? {
+            return Err(not_found("Membership", id));
+        }
+        let params = json!({"identityStoreId": store_id, "membershipId": id});
+        Ok(Reply {
+            body: Body::Json(json!({})),
+            details: self.details(caller, store_id, params, false),
+        })
+    }
+
+    async fn get_membership_id(
+        &self,
+        caller: &Caller,
+        meta: &RequestMeta,
+        store_id: &str,
+        doc: &Value,
+    ) -> R<Reply> {
+        let group = resource_id(doc, "GroupId", "groupId")?;
+        let user = member_id(doc)?;
+        let action = "identitystore:GetGroupMembershipId";
+        self.allow(caller, meta, action, &self.group_arn(group))?;
+        self.owned_store(caller, store_id).await?;
+        let m = self
+            .store
+            .membership_of(store_id, group, user)
+            .await?
+            .ok_or_else(|| {
+                IdentityCenterError::ResourceNotFound("GROUP_MEMBERSHIP not found.".into())
+            })?;
+        let params =
+            json!({"identityStoreId": store_id, "groupId": group, "memberId": {"userId": user}});
+        Ok(Reply {
+            body: Body::Json(json!({"IdentityStoreId": store_id, "MembershipId": m.membership_id})),
+            details: self.details(caller, store_id, params, true),
+        })
+    }
+
+    async fn list_group_memberships(
+        &self,
+        caller: &Caller,
+        meta: &RequestMeta,
+        store_id: &str,
+        doc: &Value,
+    ) -> R<Reply> {
+        let group = resource_id(doc, "GroupId", "groupId")?;
+        let paging = Paging::parse(doc)?;
+        let action = "identitystore:ListGroupMemberships";
+        self.allow(caller, meta, action, &self.group_arn(group))?;
+        self.owned_store(caller, store_id).await?;
+        self.group(store_id, group).await?;
+        let all = self.store.group_memberships(store_id, group).await?;
+        let body = paging.page(
+            &all,
+            "GroupMemberships",
+            |m| &m.membership_id,
+            describe_membership,
+        )?;
+        let params = json!({"identityStoreId": store_id, "groupId": group});
+        Ok(Reply {
+            body: Body::Json(body),
+            details: self.details(caller, store_id, params, true),
+        })
+    }
+
+    async fn list_memberships_for_member(
+        &self,
+        caller: &Caller,
+        meta: &RequestMeta,
+        store_id: &str,
+        doc: &Value,
+    ) -> R<Reply> {
+        let user = member_id(doc)?;
+        let paging = Paging::parse(doc)?;
+        let action = "identitystore:ListGroupMembershipsForMember";
+        self.allow(caller, meta, action, &self.user_arn(user))?;
+        self.owned_store(caller, store_id).await?;
+        if self
+            .store
+            .get_identity_user(store_id, user)
+            .await?
+            .is_none()
+        {
+            return Err(not_found("User", user));
+        }
+        let all = self.store.user_memberships(store_id, user).await?;
+        let body = paging.page(
+            &all,
+            "GroupMemberships",
+            |m| &m.membership_id,
+            describe_membership,
+        )?;
+        let params = json!({"identityStoreId": store_id, "memberId": {"userId": user}});
+        Ok(Reply {
+            body: Body::Json(body),
+            details: self.details(caller, store_id, params, true),
+        })
+    }
+
+    async fn is_member_in_groups(
+        &self,
+        caller: &Caller,
+        meta: &RequestMeta,
+        store_id: &str,
+        doc: &Value,
+    ) -> R<Reply> {
+        let user = member_id(doc)?;
+        let groups = match doc.get("GroupIds") {
+            Some(Value::Array(a)) if (1..=100).contains(&a.len()) => a,
+            None | Some(Value::Null) => return Err(required("groupIds")),
+            _ => {
+                return Err(invalid(
+                    "groupIds",
+                    "Member must be a list of 1 to 100 group ids",
+                ));
+            }
+        };
+        let mut ids = Vec::new();
+        for g in groups {
+            let id = g
+                .as_str()
+                .ok_or_else(|| invalid("groupIds", "Member must be a list of strings"))?;
+            resource_id(&json!({ "GroupId": id }), "GroupId", "groupIds.member")?;
+            ids.push(id.to_owned());
+        }
+        let action = "identitystore:IsMemberInGroups";
+        self.allow(caller, meta, action, &self.user_arn(user))?;
+        self.owned_store(caller, store_id).await?;
+        let member_of: Vec<String> = self
+            .store
+            .user_memberships(store_id, user)
+            .await?
+            .into_iter()
+            .map(|m| m.group_id)
+            .collect();
+        let results: Vec<Value> = ids
+            .iter()
+            .map(|g| {
+                json!({"GroupId": g, "MemberId": {"UserId": user}, "MembershipExists": member_of.contains(g)})
+            })
+            .collect();
+        let params =
+            json!({"identityStoreId": store_id, "memberId": {"userId": user}, "groupIds": ids});
+        Ok(Reply {
+            body: Body::Json(json!({ "Results": results })),
+            details: self.details(caller, store_id, params, true),
+        })
+    }
 }
 
 #[cfg(test)]
@@ -678,7 +1193,7 @@ mod tests {
 
     #[test]
     fn ids_have_aws_shapes() {
-        let id = new_user_id();
+        let id = new_id();
         assert_eq!(id.len(), 47);
         assert!(user_id(&json!({ "UserId": id })).is_ok());
         assert!(user_id(&json!({"UserId": "11111111-2222-3333-4444-555555555555"})).is_ok());

@@ -1970,6 +1970,50 @@ fn cli_identity_store_users() {
     names.sort();
     assert_eq!(names, ["eve", "mateo"]);
 
+    // A group and Mateo's membership of it, as DIRECTORY_GROUP grants will read them.
+    let group = run(&[
+        "identitystore",
+        "create-group",
+        "--identity-store-id",
+        &store,
+        "--display-name",
+        "Engineering",
+    ])["GroupId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let member = format!("UserId={user_id}");
+    run(&[
+        "identitystore",
+        "create-group-membership",
+        "--identity-store-id",
+        &store,
+        "--group-id",
+        &group,
+        "--member-id",
+        &member,
+    ]);
+    let of = run(&[
+        "identitystore",
+        "list-group-memberships-for-member",
+        "--identity-store-id",
+        &store,
+        "--member-id",
+        &member,
+    ]);
+    assert_eq!(of["GroupMemberships"][0]["GroupId"], group.as_str());
+    let is = run(&[
+        "identitystore",
+        "is-member-in-groups",
+        "--identity-store-id",
+        &store,
+        "--member-id",
+        &member,
+        "--group-ids",
+        &group,
+    ]);
+    assert_eq!(is["Results"][0]["MembershipExists"], true);
+
     run(&[
         "identitystore",
         "delete-user",
@@ -1978,6 +2022,19 @@ fn cli_identity_store_users() {
         "--user-id",
         &user_id,
     ]);
+    let after = run(&[
+        "identitystore",
+        "list-group-memberships",
+        "--identity-store-id",
+        &store,
+        "--group-id",
+        &group,
+    ]);
+    assert_eq!(
+        after["GroupMemberships"],
+        serde_json::json!([]),
+        "the membership went with the user"
+    );
     let (ok, _, err) = aws(
         &server,
         key,

@@ -643,10 +643,32 @@ async fn other_protocols_answer_in_their_own_shape() {
     let json = Request::builder()
         .method("POST")
         .uri("/")
-        .header("x-amz-target", "AWSIdentityStore.ListUsers")
+        .header("x-amz-target", "SWBExternalService.CreateApplication")
         .body(Full::new(Bytes::from_static(b"{}")))
         .unwrap();
     let r = send(&f, json).await;
+    assert_eq!(r.status, 400);
+    let v: serde_json::Value = serde_json::from_str(&r.body).unwrap();
+    assert_eq!(v["__type"], "UnknownOperationException");
+    // A registered awsJson1.1 operation, unsigned.
+    let unsigned = Request::builder()
+        .method("POST")
+        .uri("/")
+        .header("x-amz-target", "AWSIdentityStore.ListUsers")
+        .body(Full::new(Bytes::from_static(b"{}")))
+        .unwrap();
+    let r = send(&f, unsigned).await;
+    assert_eq!(r.status, 403, "{}", r.body);
+    let v: serde_json::Value = serde_json::from_str(&r.body).unwrap();
+    assert_eq!(v["__type"], "MissingAuthenticationTokenException");
+    // A target prefix no service declares.
+    let unknown = Request::builder()
+        .method("POST")
+        .uri("/")
+        .header("x-amz-target", "AWSNoSuchService.DoThing")
+        .body(Full::new(Bytes::from_static(b"{}")))
+        .unwrap();
+    let r = send(&f, unknown).await;
     assert_eq!(r.status, 400);
     let v: serde_json::Value = serde_json::from_str(&r.body).unwrap();
     assert_eq!(v["__type"], "UnknownOperationException");

@@ -6,13 +6,13 @@
 //! The identity store is the one an account's Identity Center instance owns.
 
 use crate::IdentityCenterError;
+use crate::request::{allow, signed_document, string};
 use async_trait::async_trait;
 use serde_json::{Map, Value, json};
 use std::sync::Arc;
 use tessera_audit::{EventDetails, HIDDEN, Resource};
-use tessera_authz::{Access, Authorizer};
+use tessera_authz::Authorizer;
 use tessera_core::{Caller, Deployment, RequestMeta};
-use tessera_policy::ContextKeys;
 use tessera_service::{Body, Ctx, Operation, Reply, Routing, Service, ServiceSpec};
 use tessera_store::{
     IdentityCenterStore, IdentityGroupRecord, IdentityUserRecord, InstanceRecord, MembershipRecord,
@@ -82,16 +82,6 @@ fn invalid(field: &str, constraint: &str) -> IdentityCenterError {
 
 fn required(field: &str) -> IdentityCenterError {
     invalid(field, "Member must not be null")
-}
-
-fn string<'a>(doc: &'a Value, member: &str) -> R<Option<&'a str>> {
-    match doc.get(member) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s)),
-        Some(_) => Err(IdentityCenterError::Validation(format!(
-            "Member {member} must be a string"
-        ))),
-    }
 }
 
 /// A string attribute of 1 to `max` characters, without control characters.
@@ -469,16 +459,7 @@ impl Service for IdentityStoreService {
     }
 
     async fn call(&self, op: IdentityStoreOp, ctx: &Ctx<'_>) -> R<Reply> {
-        let caller = ctx.caller().ok_or_else(|| {
-            IdentityCenterError::AccessDenied("identitystore requests must be signed.".into())
-        })?;
-        let empty = json!({});
-        let doc = ctx.input.json.unwrap_or(&empty);
-        if !doc.is_object() {
-            return Err(IdentityCenterError::Validation(
-                "The request body must be a JSON object.".into(),
-            ));
-        }
+        let (caller, doc) = signed_document(ctx, "identitystore")?;
         self.run(op, caller, ctx.meta, doc).await
     }
 
@@ -566,16 +547,7 @@ impl IdentityStoreService {
     }
 
     fn allow(&self, caller: &Caller, meta: &RequestMeta, action: &str, resource: &str) -> R<()> {
-        let access = Access {
-            action,
-            resource,
-            resource_account: caller.account.as_str(),
-            resource_policy: None,
-            extra: ContextKeys::new(),
-        };
-        self.authz
-            .check(caller, meta, access)
-            .map_err(|d| IdentityCenterError::AccessDenied(d.message))
+        allow(&self.authz, caller, meta, action, resource)
     }
 
     /// The caller account's instance owning this identity store (another account's is not

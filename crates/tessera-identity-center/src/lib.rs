@@ -5,6 +5,7 @@
 
 mod error;
 pub mod identity_store;
+mod request;
 pub mod sso_admin;
 
 pub use error::IdentityCenterError;

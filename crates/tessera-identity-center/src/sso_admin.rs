@@ -3,14 +3,14 @@
 //! one also creates its identity store (`d-` + 10 hex digits).
 
 use crate::IdentityCenterError;
+use crate::request::{allow, signed_document, string};
 use async_trait::async_trait;
 use rand::Rng;
 use serde_json::{Value, json};
 use std::sync::Arc;
 use tessera_audit::{EventDetails, Resource};
-use tessera_authz::{Access, Authorizer};
+use tessera_authz::Authorizer;
 use tessera_core::{Caller, Deployment, RequestMeta};
-use tessera_policy::ContextKeys;
 use tessera_service::{Body, Ctx, Operation, Reply, Routing, Service, ServiceSpec};
 use tessera_store::{IdentityCenterStore, InstanceRecord, StoreError};
 use tessera_wire::{AwsError, Protocol};
@@ -58,17 +58,6 @@ fn invalid(field: &str, value: &str, constraint: &str) -> IdentityCenterError {
     IdentityCenterError::Validation(format!(
         "1 validation error detected: Value '{value}' at '{field}' failed to satisfy constraint: {constraint}"
     ))
-}
-
-/// An optional string member of the request document.
-fn string<'a>(doc: &'a Value, member: &str) -> R<Option<&'a str>> {
-    match doc.get(member) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s)),
-        Some(_) => Err(IdentityCenterError::Validation(format!(
-            "Member {member} must be a string"
-        ))),
-    }
 }
 
 /// `Name`: 1 to 255 characters of `[\w+=,.@-]`.
@@ -226,16 +215,7 @@ impl Service for SsoAdminService {
     }
 
     async fn call(&self, op: SsoAdminOp, ctx: &Ctx<'_>) -> R<Reply> {
-        let caller = ctx.caller().ok_or_else(|| {
-            IdentityCenterError::AccessDenied("sso-admin requests must be signed.".into())
-        })?;
-        let empty = json!({});
-        let doc = ctx.input.json.unwrap_or(&empty);
-        if !doc.is_object() {
-            return Err(IdentityCenterError::Validation(
-                "The request body must be a JSON object.".into(),
-            ));
-        }
+        let (caller, doc) = signed_document(ctx, "sso-admin")?;
         self.run(op, caller, ctx.meta, doc).await
     }
 
@@ -273,16 +253,7 @@ impl SsoAdminService {
     }
 
     fn allow(&self, caller: &Caller, meta: &RequestMeta, action: &str, resource: &str) -> R<()> {
-        let access = Access {
-            action,
-            resource,
-            resource_account: caller.account.as_str(),
-            resource_policy: None,
-            extra: ContextKeys::new(),
-        };
-        self.authz
-            .check(caller, meta, access)
-            .map_err(|d| IdentityCenterError::AccessDenied(d.message))
+        allow(&self.authz, caller, meta, action, resource)
     }
 
     async fn create_instance(&self, caller: &Caller, meta: &RequestMeta, doc: &Value) -> R<Reply> {

@@ -6,22 +6,7 @@ mod common;
 
 use common::*;
 use serde_json::{Value, json};
-use tessera_identity_center::{IdentityStoreOp, SsoAdminOp};
-
-async fn identity_store(f: &Fx) -> String {
-    let i = call(f, &root(ACCT), SsoAdminOp::CreateInstance, json!({}))
-        .await
-        .unwrap();
-    let d = call(
-        f,
-        &root(ACCT),
-        SsoAdminOp::DescribeInstance,
-        json!({"InstanceArn": i["InstanceArn"]}),
-    )
-    .await
-    .unwrap();
-    d["IdentityStoreId"].as_str().unwrap().to_owned()
-}
+use tessera_identity_center::IdentityStoreOp;
 
 async fn ok(f: &Fx, op: IdentityStoreOp, doc: Value) -> Value {
     ids_call(f, &root(ACCT), op, doc)

@@ -5,23 +5,7 @@ mod common;
 
 use common::*;
 use serde_json::{Value, json};
-use tessera_identity_center::{IdentityStoreOp, SsoAdminOp};
-
-/// The identity store of a fresh instance of account 111111111111.
-async fn identity_store(f: &Fx) -> String {
-    let i = call(f, &root(ACCT), SsoAdminOp::CreateInstance, json!({}))
-        .await
-        .unwrap();
-    let d = call(
-        f,
-        &root(ACCT),
-        SsoAdminOp::DescribeInstance,
-        json!({"InstanceArn": i["InstanceArn"]}),
-    )
-    .await
-    .unwrap();
-    d["IdentityStoreId"].as_str().unwrap().to_owned()
-}
+use tessera_identity_center::IdentityStoreOp;
 
 fn new_user(store: &str, name: &str) -> Value {
     json!({"IdentityStoreId": store, "UserName": name, "DisplayName": format!("{name} Doe"),

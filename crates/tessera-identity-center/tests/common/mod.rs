@@ -128,3 +128,24 @@ pub async fn ids_call(
         other => panic!("identitystore answered {other:?}"),
     }
 }
+
+/// The identity store of a fresh instance of account 111111111111.
+pub async fn identity_store(f: &Fx) -> String {
+    let i = call(
+        f,
+        &root(ACCT),
+        SsoAdminOp::CreateInstance,
+        serde_json::json!({}),
+    )
+    .await
+    .unwrap();
+    let d = call(
+        f,
+        &root(ACCT),
+        SsoAdminOp::DescribeInstance,
+        serde_json::json!({"InstanceArn": i["InstanceArn"]}),
+    )
+    .await
+    .unwrap();
+    d["IdentityStoreId"].as_str().unwrap().to_owned()
+}

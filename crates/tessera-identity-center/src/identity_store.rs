@@ -1,6 +1,6 @@
 //! identitystore (awsJson1.1, target prefix `AWSIdentityStore`, signing name `identitystore`):
-//! users (CreateUser, DescribeUser, ListUsers, DeleteUser, GetUserId), groups (CreateGroup,
-//! DescribeGroup, ListGroups, DeleteGroup, GetGroupId) and memberships (CreateGroupMembership,
+//! users (CreateUser, DescribeUser, ListUsers, UpdateUser, DeleteUser, GetUserId), groups
+//! (CreateGroup, DescribeGroup, ListGroups, UpdateGroup, DeleteGroup, GetGroupId) and memberships (CreateGroupMembership,
 //! DescribeGroupMembership, DeleteGroupMembership, GetGroupMembershipId, ListGroupMemberships,
 //! ListGroupMembershipsForMember, IsMemberInGroups).
 //! The identity store is the one an account's Identity Center instance owns.
@@ -28,11 +28,13 @@ tessera_service::operations! {
         ListUsers,
         DeleteUser,
         GetUserId,
+        UpdateUser,
         CreateGroup,
         DescribeGroup,
         ListGroups,
         DeleteGroup,
         GetGroupId,
+        UpdateGroup,
         CreateGroupMembership,
         DescribeGroupMembership,
         DeleteGroupMembership,
@@ -445,6 +447,93 @@ fn alternate_identifier(doc: &Value) -> R<Option<(&str, &str)>> {
     }
 }
 
+/// The attribute paths UpdateUser may set, and the members they name.
+const USER_PATHS: &[(&str, &[&str])] = &[
+    ("userName", &["UserName"]),
+    ("displayName", &["DisplayName"]),
+    ("nickName", &["NickName"]),
+    ("profileUrl", &["ProfileUrl"]),
+    ("userType", &["UserType"]),
+    ("title", &["Title"]),
+    ("preferredLanguage", &["PreferredLanguage"]),
+    ("locale", &["Locale"]),
+    ("timezone", &["Timezone"]),
+    ("name", &["Name"]),
+    ("name.formatted", &["Name", "Formatted"]),
+    ("name.familyName", &["Name", "FamilyName"]),
+    ("name.givenName", &["Name", "GivenName"]),
+    ("name.middleName", &["Name", "MiddleName"]),
+    ("name.honorificPrefix", &["Name", "HonorificPrefix"]),
+    ("name.honorificSuffix", &["Name", "HonorificSuffix"]),
+    ("emails", &["Emails"]),
+    ("phoneNumbers", &["PhoneNumbers"]),
+    ("addresses", &["Addresses"]),
+];
+
+/// The attribute paths UpdateGroup may set.
+const GROUP_PATHS: &[(&str, &[&str])] = &[
+    ("displayName", &["DisplayName"]),
+    ("description", &["Description"]),
+];
+
+/// `Operations`: 1 to 100 `{AttributePath, AttributeValue}`; a missing or null value removes
+/// the attribute.
+fn operations(doc: &Value) -> R<Vec<(String, Value)>> {
+    let list = match doc.get("Operations") {
+        Some(Value::Array(a)) if (1..=100).contains(&a.len()) => a,
+        None | Some(Value::Null) => return Err(required("operations")),
+        _ => {
+            return Err(invalid(
+                "operations",
+                "Member must be a list of 1 to 100 operations",
+            ));
+        }
+    };
+    list.iter()
+        .map(|o| {
+            let path = string(o, "AttributePath")?
+                .ok_or_else(|| required("operations.member.attributePath"))?;
+            Ok((
+                path.to_owned(),
+                o.get("AttributeValue").cloned().unwrap_or(Value::Null),
+            ))
+        })
+        .collect()
+}
+
+/// Set (or, for null, remove) the member `path` names in `whole`.
+fn apply(whole: &mut Value, path: &str, value: Value, paths: &[(&str, &[&str])]) -> R<()> {
+    let Some((_, members)) = paths.iter().find(|(p, _)| p.eq_ignore_ascii_case(path)) else {
+        return Err(IdentityCenterError::Validation(format!(
+            "{path} is not an attribute path that can be updated"
+        )));
+    };
+    let mut at = whole;
+    for m in &members[..members.len() - 1] {
+        if !at.get(*m).is_some_and(Value::is_object) {
+            at[*m] = json!({});
+        }
+        at = &mut at[*m];
+    }
+    let last = members[members.len() - 1];
+    let obj = at.as_object_mut().expect("attributes are an object");
+    if value.is_null() {
+        obj.remove(last);
+    } else {
+        obj.insert(last.to_owned(), value);
+    }
+    Ok(())
+}
+
+fn primary_email(attrs: &Map<String, Value>) -> Option<String> {
+    attrs
+        .get("Emails")
+        .and_then(|e| e.get(0))
+        .and_then(|e| e.get("Value"))
+        .and_then(Value::as_str)
+        .map(str::to_lowercase)
+}
+
 fn not_found(kind: &str, id: &str) -> IdentityCenterError {
     IdentityCenterError::ResourceNotFound(format!("{kind} {id} does not exist."))
 }
@@ -497,6 +586,8 @@ impl IdentityStoreService {
             ListUsers => self.list_users(caller, meta, store_id, doc).await,
             DeleteUser => self.delete_user(caller, meta, store_id, doc).await,
             GetUserId => self.get_user_id(caller, meta, store_id, doc).await,
+            UpdateUser => self.update_user(caller, meta, store_id, doc).await,
+            UpdateGroup => self.update_group(caller, meta, store_id, doc).await,
             CreateGroup => self.create_group(caller, meta, store_id, doc).await,
             DescribeGroup => self.describe_group(caller, meta, store_id, doc).await,
             ListGroups => self.list_groups(caller, meta, store_id, doc).await,
@@ -596,12 +687,7 @@ impl IdentityStoreService {
             &self.store_arn(caller, store_id),
         )?;
         self.owned_store(caller, store_id).await?;
-        let email_key = attrs
-            .get("Emails")
-            .and_then(|e| e.get(0))
-            .and_then(|e| e.get("Value"))
-            .and_then(Value::as_str)
-            .map(str::to_lowercase);
+        let email_key = primary_email(&attrs);
         let by = caller.arn(&self.deployment.partition);
         let rec = IdentityUserRecord {
             identity_store_id: store_id.to_owned(),
@@ -1155,6 +1241,105 @@ impl IdentityStoreService {
         Ok(Reply {
             body: Body::Json(json!({ "Results": results })),
             details: self.details(caller, store_id, params, true),
+        })
+    }
+
+    async fn update_user(
+        &self,
+        caller: &Caller,
+        meta: &RequestMeta,
+        store_id: &str,
+        doc: &Value,
+    ) -> R<Reply> {
+        let id = user_id(doc)?;
+        let ops = operations(doc)?;
+        self.allow(caller, meta, "identitystore:UpdateUser", &self.user_arn(id))?;
+        self.owned_store(caller, store_id).await?;
+        let u = self
+            .store
+            .get_identity_user(store_id, id)
+            .await?
+            .ok_or_else(|| not_found("User", id))?;
+        // The whole user as CreateUser takes it, with every operation applied, then validated
+        // again as a whole: an update cannot leave a user CreateUser would refuse.
+        let mut whole: Map<String, Value> = serde_json::from_str(&u.attributes).unwrap_or_default();
+        whole.insert("UserName".into(), json!(u.user_name));
+        let mut whole = Value::Object(whole);
+        for (path, value) in ops {
+            apply(&mut whole, &path, value, USER_PATHS)?;
+        }
+        let name = user_name(&whole)?.to_owned();
+        let attrs = attributes(&whole)?;
+        let rec = IdentityUserRecord {
+            user_name: name,
+            email_key: primary_email(&attrs),
+            attributes: Value::Object(attrs).to_string(),
+            updated_at: meta.now.timestamp(),
+            updated_by: caller.arn(&self.deployment.partition),
+            ..u
+        };
+        match self.store.update_identity_user(&rec).await {
+            Ok(true) => {}
+            Ok(false) => return Err(not_found("User", id)),
+            Err(StoreError::Conflict) => {
+                return Err(IdentityCenterError::Conflict("Duplicate UserName".into()));
+            }
+            Err(e) => return Err(e.into()),
+        }
+        let params = json!({"identityStoreId": store_id, "userId": id, "operations": HIDDEN});
+        Ok(Reply {
+            body: Body::Json(json!({})),
+            details: self.details(caller, store_id, params, false),
+        })
+    }
+
+    async fn update_group(
+        &self,
+        caller: &Caller,
+        meta: &RequestMeta,
+        store_id: &str,
+        doc: &Value,
+    ) -> R<Reply> {
+        let id = resource_id(doc, "GroupId", "groupId")?;
+        let ops = operations(doc)?;
+        self.allow(
+            caller,
+            meta,
+            "identitystore:UpdateGroup",
+            &self.group_arn(id),
+        )?;
+        self.owned_store(caller, store_id).await?;
+        let g = self.group(store_id, id).await?;
+        let mut whole = json!({"DisplayName": g.display_name, "Description": g.description});
+        for (path, value) in ops {
+            apply(&mut whole, &path, value, GROUP_PATHS)?;
+        }
+        let name = text(&whole, "DisplayName", "displayName", 1024)?
+            .filter(|n| !n.trim().is_empty())
+            .ok_or_else(|| invalid("displayName", "Member must not be blank"))?
+            .to_owned();
+        let description = text(&whole, "Description", "description", 1024)?.map(str::to_owned);
+        let rec = IdentityGroupRecord {
+            display_name: name,
+            description,
+            updated_at: meta.now.timestamp(),
+            updated_by: caller.arn(&self.deployment.partition),
+            ..g
+        };
+        match self.store.update_identity_group(&rec).await {
+            Ok(true) => {}
+            Ok(false) => return Err(not_found("Group", id)),
+            Err(StoreError::Conflict) => {
+                return Err(IdentityCenterError::Conflict(
+                    "Duplicate GroupDisplayName".into(),
+                ));
+            }
+            Err(e) => return Err(e.into()),
+        }
+        let params = json!({"identityStoreId": store_id, "groupId": id, "operations": HIDDEN});
+        Ok(Reply {
+            body: Body::Json(json!({})),
+            details: self.details(caller, store_id, params, false),
         })
     }
 }

@@ -355,3 +355,53 @@ async fn bad_group_and_membership_requests() {
         "the refused membership was not made"
     );
 }
+
+#[tokio::test]
+async fn group_updates() {
+    use IdentityStoreOp::*;
+    let f = fx().await;
+    let s = identity_store(&f).await;
+    let a = ok(
+        &f,
+        CreateGroup,
+        json!({"IdentityStoreId": s, "DisplayName": "A", "Description": "first"}),
+    )
+    .await["GroupId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    ok(
+        &f,
+        CreateGroup,
+        json!({"IdentityStoreId": s, "DisplayName": "B"}),
+    )
+    .await;
+    ok(
+        &f,
+        UpdateGroup,
+        json!({"IdentityStoreId": s, "GroupId": a, "Operations": [
+        {"AttributePath": "displayName", "AttributeValue": "Alpha"},
+        {"AttributePath": "description", "AttributeValue": null}]}),
+    )
+    .await;
+    let d = ok(
+        &f,
+        DescribeGroup,
+        json!({"IdentityStoreId": s, "GroupId": a}),
+    )
+    .await;
+    assert_eq!(d["DisplayName"], "Alpha");
+    assert!(d.get("Description").is_none());
+    assert_eq!(
+        err(&f, UpdateGroup, json!({"IdentityStoreId": s, "GroupId": a, "Operations": [{"AttributePath": "displayName", "AttributeValue": "b"}]})).await,
+        "ConflictException"
+    );
+    assert_eq!(
+        err(&f, UpdateGroup, json!({"IdentityStoreId": s, "GroupId": a, "Operations": [{"AttributePath": "displayName", "AttributeValue": null}]})).await,
+        "ValidationException"
+    );
+    assert_eq!(
+        err(&f, UpdateGroup, json!({"IdentityStoreId": s, "GroupId": a, "Operations": [{"AttributePath": "members", "AttributeValue": []}]})).await,
+        "ValidationException"
+    );
+}

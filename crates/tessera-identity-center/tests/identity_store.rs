@@ -275,3 +275,114 @@ async fn iam_users_need_the_identitystore_actions() {
             .is_empty()
     );
 }
+
+#[tokio::test]
+async fn updates_apply_operations_and_keep_the_rules() {
+    let f = fx().await;
+    let store = identity_store(&f).await;
+    let r = root(ACCT);
+    let id = ids_call(&f, &r, IdentityStoreOp::CreateUser, new_user(&store, "ann"))
+        .await
+        .unwrap()["UserId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    ids_call(&f, &r, IdentityStoreOp::CreateUser, new_user(&store, "bob"))
+        .await
+        .unwrap();
+    let update = |ops: Value| json!({"IdentityStoreId": store, "UserId": id, "Operations": ops});
+    ids_call(&f, &r, IdentityStoreOp::UpdateUser, update(json!([
+        {"AttributePath": "displayName", "AttributeValue": "Ann Lee"},
+        {"AttributePath": "name.familyName", "AttributeValue": "Lee"},
+        {"AttributePath": "title", "AttributeValue": "Engineer"},
+        {"AttributePath": "emails", "AttributeValue": [{"Value": "ann.lee@example.com", "Primary": true}]},
+    ])))
+    .await
+    .unwrap();
+    let d = ids_call(
+        &f,
+        &r,
+        IdentityStoreOp::DescribeUser,
+        json!({"IdentityStoreId": store, "UserId": id}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(d["DisplayName"], "Ann Lee");
+    assert_eq!(d["Name"]["FamilyName"], "Lee");
+    assert_eq!(d["Name"]["GivenName"], "ann", "untouched members stay");
+    assert_eq!(d["Title"], "Engineer");
+    let by_mail = ids_call(&f, &r, IdentityStoreOp::GetUserId, json!({"IdentityStoreId": store,
+        "AlternateIdentifier": {"UniqueAttribute": {"AttributePath": "emails.value", "AttributeValue": "ann.lee@example.com"}}}))
+        .await
+        .unwrap();
+    assert_eq!(by_mail["UserId"], id.as_str());
+    // A null value removes an optional attribute.
+    ids_call(
+        &f,
+        &r,
+        IdentityStoreOp::UpdateUser,
+        update(json!([{"AttributePath": "title", "AttributeValue": null}])),
+    )
+    .await
+    .unwrap();
+    let d = ids_call(
+        &f,
+        &r,
+        IdentityStoreOp::DescribeUser,
+        json!({"IdentityStoreId": store, "UserId": id}),
+    )
+    .await
+    .unwrap();
+    assert!(d.get("Title").is_none());
+    for (ops, want) in [
+        (
+            json!([{"AttributePath": "displayName"}]),
+            "ValidationException",
+        ),
+        (
+            json!([{"AttributePath": "name.givenName", "AttributeValue": null}]),
+            "ValidationException",
+        ),
+        (
+            json!([{"AttributePath": "userName", "AttributeValue": "has space"}]),
+            "ValidationException",
+        ),
+        (
+            json!([{"AttributePath": "id", "AttributeValue": "x"}]),
+            "ValidationException",
+        ),
+        (json!([]), "ValidationException"),
+        (
+            json!([{"AttributePath": "userName", "AttributeValue": "BOB"}]),
+            "ConflictException",
+        ),
+    ] {
+        let e = ids_call(&f, &r, IdentityStoreOp::UpdateUser, update(ops.clone()))
+            .await
+            .unwrap_err();
+        assert_eq!(code(&e), want, "{ops}: {e:?}");
+    }
+    let d = ids_call(
+        &f,
+        &r,
+        IdentityStoreOp::DescribeUser,
+        json!({"IdentityStoreId": store, "UserId": id}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        (d["UserName"].as_str(), d["DisplayName"].as_str()),
+        (Some("ann"), Some("Ann Lee")),
+        "refused updates change nothing"
+    );
+    let nobody = user(&f, "nobody", None).await;
+    let e = ids_call(
+        &f,
+        &nobody,
+        IdentityStoreOp::UpdateUser,
+        update(json!([{"AttributePath": "title", "AttributeValue": "x"}])),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(code(&e), "AccessDeniedException");
+}

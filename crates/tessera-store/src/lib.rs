@@ -221,6 +221,9 @@ pub trait IdentityCenterStore: Send + Sync + std::fmt::Debug {
     async fn list_identity_users(&self, identity_store_id: &str)
     -> Result<Vec<IdentityUserRecord>>;
     async fn delete_identity_user(&self, identity_store_id: &str, user_id: &str) -> Result<bool>;
+    /// Replace a user's name, attributes and update stamp. `Conflict` when the new name is
+    /// another user's; false when the user does not exist.
+    async fn update_identity_user(&self, user: &IdentityUserRecord) -> Result<bool>;
     /// The user with this name (compared without regard to case).
     async fn identity_user_by_name(
         &self,
@@ -246,6 +249,9 @@ pub trait IdentityCenterStore: Send + Sync + std::fmt::Debug {
         &self,
         identity_store_id: &str,
     ) -> Result<Vec<IdentityGroupRecord>>;
+    /// Replace a group's display name, description and update stamp. `Conflict` when the new
+    /// name is another group's; false when the group does not exist.
+    async fn update_identity_group(&self, group: &IdentityGroupRecord) -> Result<bool>;
     /// Deletes the group and its memberships.
     async fn delete_identity_group(&self, identity_store_id: &str, group_id: &str) -> Result<bool>;
     async fn identity_group_by_name(

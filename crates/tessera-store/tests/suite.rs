@@ -630,6 +630,58 @@ async fn identity_center_instances(s: Arc<dyn Store>) {
         Some(m.clone())
     );
 
+    // Updates: a rename keeps uniqueness without regard to case.
+    let renamed = IdentityUserRecord {
+        user_name: "mateo.j".into(),
+        email_key: None,
+        updated_at: 9,
+        ..u.clone()
+    };
+    assert!(s.update_identity_user(&renamed).await.unwrap());
+    assert_eq!(
+        s.identity_user_by_name(st, "MATEO.J").await.unwrap(),
+        Some(renamed.clone())
+    );
+    assert!(
+        s.identity_users_by_email(st, "mateo@example.com")
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let other = IdentityUserRecord {
+        user_id: "0123456789-77777777-2222-3333-4444-555555555555".into(),
+        user_name: "zoe".into(),
+        email_key: None,
+        ..u.clone()
+    };
+    s.create_identity_user(&other).await.unwrap();
+    assert!(matches!(
+        s.update_identity_user(&IdentityUserRecord {
+            user_name: "Mateo.J".into(),
+            ..other.clone()
+        })
+        .await,
+        Err(StoreError::Conflict)
+    ));
+    assert!(
+        !s.update_identity_user(&IdentityUserRecord {
+            user_id: "0123456789-00000000-2222-3333-4444-555555555555".into(),
+            ..other.clone()
+        })
+        .await
+        .unwrap()
+    );
+    let regrouped = IdentityGroupRecord {
+        display_name: "Platform".into(),
+        description: None,
+        ..g.clone()
+    };
+    assert!(s.update_identity_group(&regrouped).await.unwrap());
+    assert_eq!(
+        s.identity_group_by_name(st, "platform").await.unwrap(),
+        Some(regrouped)
+    );
+
     assert!(s.delete_identity_user(st, &u.user_id).await.unwrap());
     assert!(!s.delete_identity_user(st, &u.user_id).await.unwrap());
     assert!(

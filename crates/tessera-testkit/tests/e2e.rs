@@ -1970,6 +1970,26 @@ fn cli_identity_store_users() {
     names.sort();
     assert_eq!(names, ["eve", "mateo"]);
 
+    run(&[
+        "identitystore",
+        "update-user",
+        "--identity-store-id",
+        &store,
+        "--user-id",
+        &user_id,
+        "--operations",
+        r#"[{"AttributePath":"displayName","AttributeValue":"Mateo J."}]"#,
+    ]);
+    let d = run(&[
+        "identitystore",
+        "describe-user",
+        "--identity-store-id",
+        &store,
+        "--user-id",
+        &user_id,
+    ]);
+    assert_eq!(d["DisplayName"], "Mateo J.");
+
     // A group and Mateo's membership of it, as DIRECTORY_GROUP grants will read them.
     let group = run(&[
         "identitystore",
@@ -2076,5 +2096,9 @@ fn cli_identity_store_users() {
         "HIDDEN_DUE_TO_SECURITY_REASONS"
     );
     let text = std::fs::read_to_string(dir.path().join("audit.jsonl")).unwrap();
-    assert!(!text.contains("mateo@example.com") && !text.contains("Mateo Jackson"));
+    assert!(
+        !text.contains("mateo@example.com")
+            && !text.contains("Mateo Jackson")
+            && !text.contains("Mateo J.")
+    );
 }

@@ -87,6 +87,21 @@ macro_rules! identity_center_store {
                 Ok(res.rows_affected() > 0)
             }
 
+            async fn update_identity_user(&self, u: &IdentityUserRecord) -> Result<bool> {
+                let res = sqlx::query("UPDATE identity_users SET user_name = $1, user_name_key = $2, email_key = $3, attributes = $4, updated_at = $5, updated_by = $6 WHERE identity_store_id = $7 AND user_id = $8")
+                    .bind(&u.user_name)
+                    .bind(u.user_name.to_lowercase())
+                    .bind(&u.email_key)
+                    .bind(&u.attributes)
+                    .bind(u.updated_at)
+                    .bind(&u.updated_by)
+                    .bind(&u.identity_store_id)
+                    .bind(&u.user_id)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(res.rows_affected() > 0)
+            }
+
             async fn identity_user_by_name(&self, store: &str, name: &str) -> Result<Option<IdentityUserRecord>> {
                 let row = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {IDENTITY_USER_COLS} FROM identity_users WHERE identity_store_id = $1 AND user_name_key = $2")))
                     .bind(store)
@@ -136,6 +151,20 @@ macro_rules! identity_center_store {
                     .fetch_all(&self.pool)
                     .await?;
                 rows.iter().map(identity_group_from).collect()
+            }
+
+            async fn update_identity_group(&self, g: &IdentityGroupRecord) -> Result<bool> {
+                let res = sqlx::query("UPDATE identity_groups SET display_name = $1, display_name_key = $2, description = $3, updated_at = $4, updated_by = $5 WHERE identity_store_id = $6 AND group_id = $7")
+                    .bind(&g.display_name)
+                    .bind(g.display_name.to_lowercase())
+                    .bind(&g.description)
+                    .bind(g.updated_at)
+                    .bind(&g.updated_by)
+                    .bind(&g.identity_store_id)
+                    .bind(&g.group_id)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(res.rows_affected() > 0)
             }
 
             async fn delete_identity_group(&self, store: &str, group_id: &str) -> Result<bool> {

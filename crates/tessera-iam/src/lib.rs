@@ -298,6 +298,8 @@ impl IamService {
                     .await?
             }
             Touches::ManagedPolicy => {
+                // CreatePolicy names no ARN in its parameters: the handler reports the
+                // policy's ARN as the event's resource.
                 for r in &outcome.details.resources {
                     principals.managed_changed(&r.arn).await?;
                 }

@@ -6,7 +6,7 @@
 //! The identity store is the one an account's Identity Center instance owns.
 
 use crate::IdentityCenterError;
-use crate::request::{allow, signed_document, string};
+use crate::request::{Paging, allow, signed_document, string};
 use async_trait::async_trait;
 use serde_json::{Map, Value, json};
 use std::sync::Arc;
@@ -323,56 +323,6 @@ fn describe(u: &IdentityUserRecord) -> Value {
     v.insert("UpdatedAt".into(), json!(u.updated_at));
     v.insert("UpdatedBy".into(), json!(u.updated_by));
     Value::Object(v)
-}
-
-/// `MaxResults` (1–100) and `NextToken` (the id the next page starts at).
-struct Paging<'a> {
-    max: usize,
-    next: Option<&'a str>,
-}
-
-impl<'a> Paging<'a> {
-    fn parse(doc: &'a Value) -> R<Paging<'a>> {
-        let max = match doc.get("MaxResults") {
-            None | Some(Value::Null) => 100,
-            Some(v) => match v.as_i64() {
-                Some(n @ 1..=100) => n as usize,
-                _ => {
-                    return Err(invalid(
-                        "maxResults",
-                        "Member must have value between 1 and 100",
-                    ));
-                }
-            },
-        };
-        Ok(Paging {
-            max,
-            next: text(doc, "NextToken", "nextToken", 65535)?,
-        })
-    }
-
-    /// One page of `all` (ordered by `id`) under `member`, with `NextToken` when more follow.
-    fn page<T>(
-        &self,
-        all: &[T],
-        member: &str,
-        id: impl Fn(&T) -> &String,
-        show: impl Fn(&T) -> Value,
-    ) -> R<Value> {
-        let start = match self.next {
-            None => 0,
-            Some(t) => all
-                .iter()
-                .position(|x| id(x) == t)
-                .ok_or_else(|| IdentityCenterError::Validation("Invalid NextToken.".into()))?,
-        };
-        let page: Vec<Value> = all.iter().skip(start).take(self.max).map(show).collect();
-        let mut body = json!({ member: page });
-        if let Some(n) = all.get(start + self.max) {
-            body["NextToken"] = json!(id(n));
-        }
-        Ok(body)
-    }
 }
 
 fn describe_group(g: &IdentityGroupRecord) -> Value {

@@ -2,7 +2,7 @@
 //! JSON document, read string members, ask the kernel's authoriser.
 
 use crate::IdentityCenterError;
-use serde_json::Value;
+use serde_json::{Value, json};
 use tessera_authz::{Access, Authorizer};
 use tessera_core::{Caller, RequestMeta};
 use tessera_policy::ContextKeys;
@@ -57,4 +57,63 @@ pub(crate) fn allow(
     authz
         .check(caller, meta, access)
         .map_err(|d| IdentityCenterError::AccessDenied(d.message))
+}
+
+/// `MaxResults` (1–100) and `NextToken` (the id the next page starts at).
+pub(crate) struct Paging<'a> {
+    max: usize,
+    next: Option<&'a str>,
+}
+
+impl<'a> Paging<'a> {
+    pub(crate) fn parse(doc: &'a Value) -> R<Paging<'a>> {
+        let invalid = |field: &str, constraint: &str| {
+            IdentityCenterError::Validation(format!(
+                "1 validation error detected: Value at '{field}' failed to satisfy constraint: {constraint}"
+            ))
+        };
+        let max = match doc.get("MaxResults") {
+            None | Some(Value::Null) => 100,
+            Some(v) => match v.as_i64() {
+                Some(n @ 1..=100) => n as usize,
+                _ => {
+                    return Err(invalid(
+                        "maxResults",
+                        "Member must have value between 1 and 100",
+                    ));
+                }
+            },
+        };
+        let next = string(doc, "NextToken")?;
+        if next.is_some_and(|t| t.is_empty() || t.chars().count() > 65535) {
+            return Err(invalid(
+                "nextToken",
+                "Member must have length between 1 and 65535",
+            ));
+        }
+        Ok(Paging { max, next })
+    }
+
+    /// One page of `all` (ordered by `id`) under `member`, with `NextToken` when more follow.
+    pub(crate) fn page<T>(
+        &self,
+        all: &[T],
+        member: &str,
+        id: impl Fn(&T) -> &String,
+        show: impl Fn(&T) -> Value,
+    ) -> R<Value> {
+        let start = match self.next {
+            None => 0,
+            Some(t) => all
+                .iter()
+                .position(|x| id(x) == t)
+                .ok_or_else(|| IdentityCenterError::Validation("Invalid NextToken.".into()))?,
+        };
+        let page: Vec<Value> = all.iter().skip(start).take(self.max).map(show).collect();
+        let mut body = json!({ member: page });
+        if let Some(n) = all.get(start + self.max) {
+            body["NextToken"] = json!(id(n));
+        }
+        Ok(body)
+    }
 }

@@ -3,7 +3,7 @@
 //! one also creates its identity store (`d-` + 10 hex digits).
 
 use crate::IdentityCenterError;
-use crate::request::{allow, signed_document, string};
+use crate::request::{Paging, allow, signed_document, string};
 use async_trait::async_trait;
 use rand::Rng;
 use serde_json::{Value, json};
@@ -343,35 +343,10 @@ impl SsoAdminService {
     }
 
     async fn list_instances(&self, caller: &Caller, meta: &RequestMeta, doc: &Value) -> R<Reply> {
-        let max = match doc.get("MaxResults") {
-            None | Some(Value::Null) => 100,
-            Some(v) => match v.as_i64() {
-                Some(n @ 1..=100) => n as usize,
-                _ => {
-                    return Err(invalid(
-                        "maxResults",
-                        &v.to_string(),
-                        "Member must have value between 1 and 100",
-                    ));
-                }
-            },
-        };
-        let next = string(doc, "NextToken")?;
+        let paging = Paging::parse(doc)?;
         self.allow(caller, meta, "sso:ListInstances", "*")?;
         let all = self.store.list_instances(caller.account.as_str()).await?;
-        // Pages are keyed by the ARN to start from.
-        let start = match next {
-            None => 0,
-            Some(t) => all
-                .iter()
-                .position(|i| i.instance_arn == t)
-                .ok_or_else(|| IdentityCenterError::Validation("Invalid NextToken.".into()))?,
-        };
-        let page: Vec<&InstanceRecord> = all.iter().skip(start).take(max).collect();
-        let mut body = json!({"Instances": page.iter().map(|i| describe(i)).collect::<Vec<_>>()});
-        if let Some(n) = all.get(start + max) {
-            body["NextToken"] = json!(n.instance_arn);
-        }
+        let body = paging.page(&all, "Instances", |i| &i.instance_arn, describe)?;
         Ok(Reply {
             body: Body::Json(body),
             details: EventDetails {

@@ -602,26 +602,7 @@ async fn query_call(
         };
         return query_reply(c.service.dispatch(op.name, &ctx).await?);
     }
-    let auth = match parsed_auth {
-        Ok(a) => a,
-        Err(SigV4Error::MissingAuthentication) => {
-            return Err(common(CommonError::MissingAuthenticationToken));
-        }
-        Err(e) => return Err(auth::sig_error(&e, Canonicalization::Standard)),
-    };
-    let caller = auth::authenticate(
-        c.app,
-        &AuthRequest {
-            parts: c.parts,
-            body: c.body,
-            auth: &auth,
-            canon: Canonicalization::Standard,
-            services: spec.signing_names,
-            now: c.meta.now,
-            protocol,
-        },
-    )
-    .await?;
+    let caller = authenticate_signed(c.app, c.parts, c.body, parsed_auth, spec, c.meta).await?;
     h.caller = Some(caller.clone());
     let Some(op) = op else {
         return Err(common(CommonError::UnknownOperation(format!(
@@ -636,6 +617,38 @@ async fn query_call(
         input,
     };
     query_reply(c.service.dispatch(op.name, &ctx).await?)
+}
+
+/// A signed request for `spec`'s service: its caller, or the error its protocol gives for a
+/// missing or bad signature.
+async fn authenticate_signed(
+    app: &App,
+    parts: &http::request::Parts,
+    body: &[u8],
+    parsed_auth: Result<tessera_sigv4::ParsedAuth, SigV4Error>,
+    spec: &tessera_service::ServiceSpec,
+    meta: &RequestMeta,
+) -> Result<Caller, AwsError> {
+    let auth = match parsed_auth {
+        Ok(a) => a,
+        Err(SigV4Error::MissingAuthentication) => {
+            return Err(CommonError::MissingAuthenticationToken.to_aws(spec.protocol));
+        }
+        Err(e) => return Err(auth::sig_error(&e, Canonicalization::Standard)),
+    };
+    auth::authenticate(
+        app,
+        &AuthRequest {
+            parts,
+            body,
+            auth: &auth,
+            canon: Canonicalization::Standard,
+            services: spec.signing_names,
+            now: meta.now,
+            protocol: spec.protocol,
+        },
+    )
+    .await
 }
 
 fn query_reply(r: tessera_service::Reply) -> Result<(String, EventDetails), AwsError> {
@@ -682,26 +695,7 @@ async fn json(
             })?
         };
         let caller = if op.signed {
-            let auth = match parsed_auth {
-                Ok(a) => a,
-                Err(SigV4Error::MissingAuthentication) => {
-                    return Err(CommonError::MissingAuthenticationToken.to_aws(t.protocol));
-                }
-                Err(e) => return Err(auth::sig_error(&e, Canonicalization::Standard)),
-            };
-            let caller = auth::authenticate(
-                app,
-                &AuthRequest {
-                    parts,
-                    body: &body,
-                    auth: &auth,
-                    canon: Canonicalization::Standard,
-                    services: spec.signing_names,
-                    now: meta.now,
-                    protocol: t.protocol,
-                },
-            )
-            .await?;
+            let caller = authenticate_signed(app, parts, &body, parsed_auth, spec, meta).await?;
             h.caller = Some(caller.clone());
             Some(caller)
         } else {

@@ -42,6 +42,8 @@ pub struct AuditRecord {
     pub error_message: Option<String>,
     pub request_parameters: Value,
     pub response_elements: Value,
+    #[serde(skip_serializing_if = "Value::is_null", default)]
+    pub additional_event_data: Value,
     #[serde(rename = "requestID")]
     pub request_id: String,
     #[serde(rename = "eventID")]
@@ -74,6 +76,8 @@ pub struct EventDetails {
     pub response_elements: Value,
     pub resources: Vec<Resource>,
     pub read_only: bool,
+    /// `additionalEventData` (null when there is none).
+    pub additional_event_data: Value,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -249,6 +253,7 @@ mod tests {
             error_message: None,
             request_parameters: serde_json::json!({"roleName": "R"}),
             response_elements: Value::Null,
+            additional_event_data: Value::Null,
             request_id: "r".into(),
             event_id: "e".into(),
             read_only: false,

@@ -145,6 +145,11 @@ impl Authorizer {
             if let Some(w) = &s.web_identity {
                 c.insert("aws:FederatedProvider", w.provider_arn.clone());
             }
+            if let Some(ic) = &s.identity_context {
+                for (k, v) in ic.condition_keys() {
+                    c.insert(k, v);
+                }
+            }
         }
         c
     }
@@ -205,6 +210,32 @@ impl Authorizer {
         meta: &RequestMeta,
         access: Access<'_>,
     ) -> Result<(), Denied> {
+        // A role trust policy must always allow (it is not optional like other resource policies).
+        let required = access
+            .resource_policy
+            .is_some_and(|p| p.kind() == PolicyKind::Trust);
+        self.decide(caller, meta, access, required)
+    }
+
+    /// Like [`Authorizer::check`], but the resource policy must allow as a trust policy must
+    /// (an account principal in it delegates to the caller's identity policies): for policies
+    /// that are a gate of their own, such as an application's ActorPolicy.
+    pub fn check_resource_required(
+        &self,
+        caller: &Caller,
+        meta: &RequestMeta,
+        access: Access<'_>,
+    ) -> Result<(), Denied> {
+        self.decide(caller, meta, access, true)
+    }
+
+    fn decide(
+        &self,
+        caller: &Caller,
+        meta: &RequestMeta,
+        access: Access<'_>,
+        resource_policy_required: bool,
+    ) -> Result<(), Denied> {
         let Access {
             action,
             resource,
@@ -249,9 +280,7 @@ impl Authorizer {
             },
             same_account: caller.account.as_str() == resource_account,
             principal_is_root: caller.is_root(),
-            // A role trust policy must always allow (it is not optional like other resource policies).
-            resource_policy_required: resource_policy
-                .is_some_and(|p| p.kind() == PolicyKind::Trust),
+            resource_policy_required,
         };
         let denied_all = loaded.has_session_policy && session.is_empty();
         let arn = caller.arn(&self.deployment.partition);

@@ -5,6 +5,7 @@
 //! - [`principals`]: the IAM principal view (roles, users, managed policies) on the generic
 //!   replicated-view mechanism of `tessera_store::view`.
 //! - [`keyring`]: the session key ring as a replicated view, and its rotation.
+//! - [`revocations`]: revoked directory users, as a replicated view.
 //!
 //! Service crates depend on this crate, never on each other: STS asks the same authoriser IAM
 //! does without knowing the IAM service exists.
@@ -12,7 +13,9 @@
 mod authorizer;
 pub mod keyring;
 pub mod principals;
+pub mod revocations;
 
 pub use authorizer::{Access, Authorizer, Denied};
 pub use keyring::KeyRingView;
 pub use principals::PrincipalView;
+pub use revocations::RevocationView;

@@ -14,6 +14,55 @@ pub struct WebIdentity {
     pub audience: String,
 }
 
+/// The directory user an identity-enhanced session acts for (AssumeRole with an Identity
+/// Center `ProvidedContexts` assertion). Also what the assertion itself seals.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IdentityContext {
+    /// `identitystore:UserId`.
+    #[serde(rename = "u")]
+    pub user_id: String,
+    /// `identitystore:IdentityStoreArn`.
+    #[serde(rename = "s")]
+    pub identity_store_arn: String,
+    /// `identitycenter:InstanceArn`.
+    #[serde(rename = "i")]
+    pub instance_arn: String,
+    /// `identitycenter:ApplicationArn`: the application whose token carried the context.
+    #[serde(rename = "a")]
+    pub application_arn: String,
+    /// `identitycenter:CredentialId`: a random id for logging.
+    #[serde(rename = "c")]
+    pub credential_id: String,
+    /// When the user's Identity Center token was issued (unix seconds): a user revocation at
+    /// or after it voids the context and every session carrying it.
+    #[serde(rename = "t")]
+    pub token_issued_at: i64,
+    /// When the assertion stops being accepted by AssumeRole (unix seconds).
+    #[serde(rename = "e")]
+    pub expires_at: i64,
+}
+
+impl IdentityContext {
+    /// The condition keys an identity context sets (Identity Center user guide, condition
+    /// keys for identity-enhanced sessions): in a trust policy under `sts:RequestContext/`,
+    /// and as they are in the identity policies of the session it makes.
+    pub fn condition_keys(&self) -> [(&'static str, String); 5] {
+        [
+            ("identitystore:UserId", self.user_id.clone()),
+            (
+                "identitystore:IdentityStoreArn",
+                self.identity_store_arn.clone(),
+            ),
+            ("identitycenter:InstanceArn", self.instance_arn.clone()),
+            (
+                "identitycenter:ApplicationArn",
+                self.application_arn.clone(),
+            ),
+            ("identitycenter:CredentialId", self.credential_id.clone()),
+        ]
+    }
+}
+
 /// Everything a role session is. Sealed into the session token; never stored.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SessionClaims {
@@ -54,4 +103,7 @@ pub struct SessionClaims {
     pub chain_depth: u8,
     #[serde(rename = "w", default, skip_serializing_if = "Option::is_none")]
     pub web_identity: Option<WebIdentity>,
+    /// The directory user of an identity-enhanced session.
+    #[serde(rename = "ic", default, skip_serializing_if = "Option::is_none")]
+    pub identity_context: Option<IdentityContext>,
 }

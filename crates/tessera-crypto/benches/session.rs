@@ -22,6 +22,7 @@ fn bench(c: &mut Criterion) {
         transitive_tag_keys: vec![],
         chain_depth: 1,
         web_identity: None,
+        identity_context: None,
     };
     let (token, _) = ring.issue(&claims);
     c.bench_function("session_token_open", |b| {

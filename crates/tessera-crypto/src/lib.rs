@@ -7,6 +7,7 @@
 //! cannot be moved to another row. The blob is versioned: `v1 || key-id(8) || nonce(12) || ct`.
 
 pub mod session;
+pub mod token;
 
 use aes_gcm::aead::{Aead, KeyInit, Payload};
 use aes_gcm::{Aes256Gcm, Nonce};

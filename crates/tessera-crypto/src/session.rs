@@ -266,6 +266,7 @@ mod tests {
             transitive_tag_keys: vec![],
             chain_depth: 0,
             web_identity: None,
+            identity_context: None,
         }
     }
 

@@ -112,6 +112,7 @@ impl IamService {
                     acct,
                 )],
                 read_only: false,
+                additional_event_data: serde_json::Value::Null,
             },
         })
     }

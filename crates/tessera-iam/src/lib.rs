@@ -376,6 +376,7 @@ fn read_details(params: Value, resource: Resource) -> EventDetails {
         response_elements: Value::Null,
         resources: vec![resource],
         read_only: true,
+        additional_event_data: serde_json::Value::Null,
     }
 }
 
@@ -386,6 +387,7 @@ fn write_details(params: Value, resource: Resource) -> EventDetails {
         response_elements: Value::Null,
         resources: vec![resource],
         read_only: false,
+        additional_event_data: serde_json::Value::Null,
     }
 }
 

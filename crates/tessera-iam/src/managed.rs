@@ -79,6 +79,7 @@ impl IamService {
                 response_elements: json!({"policy": {"arn": arn, "policyId": rec.policy_id, "policyName": name}}),
                 resources: vec![self.resource("AWS::IAM::Policy", &arn, acct)],
                 read_only: false,
+                additional_event_data: serde_json::Value::Null,
             },
         })
     }

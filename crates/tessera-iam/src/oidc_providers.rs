@@ -49,6 +49,7 @@ impl IamService {
                 response_elements: json!({"openIDConnectProviderArn": arn}),
                 resources: vec![self.resource("AWS::IAM::OIDCProvider", &arn, acct)],
                 read_only: false,
+                additional_event_data: serde_json::Value::Null,
             },
         })
     }

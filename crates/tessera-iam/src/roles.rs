@@ -155,6 +155,7 @@ impl IamService {
                 response_elements: json!({"role": {"arn": arn, "roleId": role.role_id, "roleName": name, "path": path}}),
                 resources: vec![self.resource("AWS::IAM::Role", &arn, acct)],
                 read_only: false,
+                additional_event_data: serde_json::Value::Null,
             },
         })
     }

@@ -66,6 +66,7 @@ impl IamService {
                 response_elements: json!({"user": {"arn": arn, "userId": user.user_id, "userName": name, "path": path}}),
                 resources: vec![self.resource("AWS::IAM::User", &arn, acct)],
                 read_only: false,
+                additional_event_data: serde_json::Value::Null,
             },
         })
     }

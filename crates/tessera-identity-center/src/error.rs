@@ -12,6 +12,8 @@ pub enum IdentityCenterError {
     Conflict(String),
     #[error("{0}")]
     AccessDenied(String),
+    #[error("{0}")]
+    ServiceQuotaExceeded(String),
     #[error("The request processing has failed because of an unknown error.")]
     Internal,
 }
@@ -27,6 +29,9 @@ impl IdentityCenterError {
                 AwsError::new(400, "ResourceNotFoundException", m.clone())
             }
             IdentityCenterError::Conflict(m) => AwsError::new(400, "ConflictException", m.clone()),
+            IdentityCenterError::ServiceQuotaExceeded(m) => {
+                AwsError::new(400, "ServiceQuotaExceededException", m.clone())
+            }
         }
     }
 }

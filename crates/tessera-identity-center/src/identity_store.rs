@@ -618,6 +618,7 @@ impl IdentityStoreService {
                 arn: self.store_arn(caller, store_id),
             }],
             read_only,
+            additional_event_data: serde_json::Value::Null,
         }
     }
 

@@ -3,11 +3,17 @@
 //! issuers, applications, `CreateTokenWithIAM` and identity-enhanced sessions follow (issue 8),
 //! in modules of this crate over one model.
 
+mod apps;
 mod error;
 pub mod identity_store;
+pub mod issuer;
+pub mod model;
 mod request;
 pub mod sso_admin;
+pub mod sso_oidc;
 
 pub use error::IdentityCenterError;
 pub use identity_store::{IdentityStoreOp, IdentityStoreService};
+pub use issuer::TokenIssuer;
 pub use sso_admin::{SsoAdminOp, SsoAdminService};
+pub use sso_oidc::{SsoOidcOp, SsoOidcService};

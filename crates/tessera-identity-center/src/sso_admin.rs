@@ -12,15 +12,43 @@ use tessera_audit::{EventDetails, Resource};
 use tessera_authz::Authorizer;
 use tessera_core::{Caller, Deployment, RequestMeta};
 use tessera_service::{Body, Ctx, Operation, Reply, Routing, Service, ServiceSpec};
-use tessera_store::{IdentityCenterStore, InstanceRecord, StoreError};
+use tessera_store::{ChangeCounters, IdentityCenterStore, InstanceRecord, StoreError};
 use tessera_wire::{AwsError, Protocol};
 
 tessera_service::operations! {
-    /// The sso-admin operations Tessera implements so far.
+    /// The sso-admin operations Tessera implements.
     pub enum SsoAdminOp {
         CreateInstance,
         DescribeInstance,
         ListInstances,
+        CreateTrustedTokenIssuer,
+        DescribeTrustedTokenIssuer,
+        ListTrustedTokenIssuers,
+        UpdateTrustedTokenIssuer,
+        DeleteTrustedTokenIssuer,
+        CreateApplication,
+        DescribeApplication,
+        ListApplications,
+        UpdateApplication,
+        DeleteApplication,
+        PutApplicationGrant,
+        GetApplicationGrant,
+        ListApplicationGrants,
+        DeleteApplicationGrant,
+        PutApplicationAccessScope,
+        GetApplicationAccessScope,
+        ListApplicationAccessScopes,
+        DeleteApplicationAccessScope,
+        PutApplicationAuthenticationMethod,
+        GetApplicationAuthenticationMethod,
+        ListApplicationAuthenticationMethods,
+        DeleteApplicationAuthenticationMethod,
+        PutApplicationAssignmentConfiguration,
+        GetApplicationAssignmentConfiguration,
+        CreateApplicationAssignment,
+        DescribeApplicationAssignment,
+        ListApplicationAssignments,
+        DeleteApplicationAssignment,
     }
 }
 
@@ -47,9 +75,12 @@ type R<T> = Result<T, IdentityCenterError>;
 
 #[derive(Debug, Clone)]
 pub struct SsoAdminService {
-    store: Arc<dyn IdentityCenterStore>,
-    authz: Authorizer,
-    deployment: Deployment,
+    pub(crate) store: Arc<dyn IdentityCenterStore>,
+    pub(crate) counters: Arc<dyn ChangeCounters>,
+    pub(crate) authz: Authorizer,
+    pub(crate) deployment: Deployment,
+    /// Accept `http://` trusted token issuers on loopback hosts (dev mode and tests).
+    pub(crate) allow_http_issuers: bool,
 }
 
 const MAX_TAGS: usize = 75;
@@ -80,7 +111,7 @@ fn instance_name(doc: &Value) -> R<Option<String>> {
 }
 
 /// `ClientToken`: 1 to 64 printable ASCII characters.
-fn client_token(doc: &Value) -> R<Option<String>> {
+pub(crate) fn client_token(doc: &Value) -> R<Option<String>> {
     let Some(t) = string(doc, "ClientToken")? else {
         return Ok(None);
     };
@@ -95,7 +126,7 @@ fn client_token(doc: &Value) -> R<Option<String>> {
 }
 
 /// `Tags`: at most 75 `{Key, Value}` pairs, keys 1–128 and values 0–256 characters, no key twice.
-fn tags(doc: &Value) -> R<Vec<(String, String)>> {
+pub(crate) fn tags(doc: &Value) -> R<Vec<(String, String)>> {
     let list = match doc.get("Tags") {
         None | Some(Value::Null) => return Ok(Vec::new()),
         Some(Value::Array(a)) => a,
@@ -142,7 +173,7 @@ fn tags(doc: &Value) -> R<Vec<(String, String)>> {
 }
 
 /// `InstanceArn`: `arn:<partition>:sso:::instance/(sso)?ins-` + 16 of `[a-zA-Z0-9-.]`.
-fn instance_arn(doc: &Value) -> R<String> {
+pub(crate) fn instance_arn(doc: &Value) -> R<String> {
     let arn = string(doc, "InstanceArn")?.ok_or_else(|| {
         IdentityCenterError::Validation(
             "1 validation error detected: Value null at 'instanceArn' failed to satisfy constraint: Member must not be null".into(),
@@ -227,14 +258,23 @@ impl Service for SsoAdminService {
 impl SsoAdminService {
     pub fn new(
         store: Arc<dyn IdentityCenterStore>,
+        counters: Arc<dyn ChangeCounters>,
         authz: Authorizer,
         deployment: Deployment,
     ) -> SsoAdminService {
         SsoAdminService {
             store,
+            counters,
             authz,
             deployment,
+            allow_http_issuers: false,
         }
+    }
+
+    /// Accept `http://` trusted token issuers on loopback hosts (dev mode and tests).
+    pub fn with_http_loopback_issuers(mut self, allow: bool) -> SsoAdminService {
+        self.allow_http_issuers = allow;
+        self
     }
 
     /// Run one operation for an authenticated caller with its JSON request document.
@@ -249,10 +289,94 @@ impl SsoAdminService {
             SsoAdminOp::CreateInstance => self.create_instance(caller, meta, doc).await,
             SsoAdminOp::DescribeInstance => self.describe_instance(caller, meta, doc).await,
             SsoAdminOp::ListInstances => self.list_instances(caller, meta, doc).await,
+            SsoAdminOp::CreateTrustedTokenIssuer => {
+                self.create_trusted_token_issuer(caller, meta, doc).await
+            }
+            SsoAdminOp::DescribeTrustedTokenIssuer => {
+                self.describe_trusted_token_issuer(caller, meta, doc).await
+            }
+            SsoAdminOp::ListTrustedTokenIssuers => {
+                self.list_trusted_token_issuers(caller, meta, doc).await
+            }
+            SsoAdminOp::UpdateTrustedTokenIssuer => {
+                self.update_trusted_token_issuer(caller, meta, doc).await
+            }
+            SsoAdminOp::DeleteTrustedTokenIssuer => {
+                self.delete_trusted_token_issuer(caller, meta, doc).await
+            }
+            SsoAdminOp::CreateApplication => self.create_application(caller, meta, doc).await,
+            SsoAdminOp::DescribeApplication => self.describe_application(caller, meta, doc).await,
+            SsoAdminOp::ListApplications => self.list_applications(caller, meta, doc).await,
+            SsoAdminOp::UpdateApplication => self.update_application(caller, meta, doc).await,
+            SsoAdminOp::DeleteApplication => self.delete_application(caller, meta, doc).await,
+            SsoAdminOp::PutApplicationGrant => self.put_application_grant(caller, meta, doc).await,
+            SsoAdminOp::GetApplicationGrant => self.get_application_grant(caller, meta, doc).await,
+            SsoAdminOp::ListApplicationGrants => {
+                self.list_application_grants(caller, meta, doc).await
+            }
+            SsoAdminOp::DeleteApplicationGrant => {
+                self.delete_application_grant(caller, meta, doc).await
+            }
+            SsoAdminOp::PutApplicationAccessScope => {
+                self.put_application_access_scope(caller, meta, doc).await
+            }
+            SsoAdminOp::GetApplicationAccessScope => {
+                self.get_application_access_scope(caller, meta, doc).await
+            }
+            SsoAdminOp::ListApplicationAccessScopes => {
+                self.list_application_access_scopes(caller, meta, doc).await
+            }
+            SsoAdminOp::DeleteApplicationAccessScope => {
+                self.delete_application_access_scope(caller, meta, doc)
+                    .await
+            }
+            SsoAdminOp::PutApplicationAuthenticationMethod => {
+                self.put_application_authentication_method(caller, meta, doc)
+                    .await
+            }
+            SsoAdminOp::GetApplicationAuthenticationMethod => {
+                self.get_application_authentication_method(caller, meta, doc)
+                    .await
+            }
+            SsoAdminOp::ListApplicationAuthenticationMethods => {
+                self.list_application_authentication_methods(caller, meta, doc)
+                    .await
+            }
+            SsoAdminOp::DeleteApplicationAuthenticationMethod => {
+                self.delete_application_authentication_method(caller, meta, doc)
+                    .await
+            }
+            SsoAdminOp::PutApplicationAssignmentConfiguration => {
+                self.put_application_assignment_configuration(caller, meta, doc)
+                    .await
+            }
+            SsoAdminOp::GetApplicationAssignmentConfiguration => {
+                self.get_application_assignment_configuration(caller, meta, doc)
+                    .await
+            }
+            SsoAdminOp::CreateApplicationAssignment => {
+                self.create_application_assignment(caller, meta, doc).await
+            }
+            SsoAdminOp::DescribeApplicationAssignment => {
+                self.describe_application_assignment(caller, meta, doc)
+                    .await
+            }
+            SsoAdminOp::ListApplicationAssignments => {
+                self.list_application_assignments(caller, meta, doc).await
+            }
+            SsoAdminOp::DeleteApplicationAssignment => {
+                self.delete_application_assignment(caller, meta, doc).await
+            }
         }
     }
 
-    fn allow(&self, caller: &Caller, meta: &RequestMeta, action: &str, resource: &str) -> R<()> {
+    pub(crate) fn allow(
+        &self,
+        caller: &Caller,
+        meta: &RequestMeta,
+        action: &str,
+        resource: &str,
+    ) -> R<()> {
         allow(&self.authz, caller, meta, action, resource)
     }
 
@@ -306,12 +430,13 @@ impl SsoAdminService {
                 response_elements: json!({"instanceArn": created.instance_arn}),
                 resources: vec![resource(&created.instance_arn, account)],
                 read_only: false,
+                additional_event_data: serde_json::Value::Null,
             },
         })
     }
 
     /// The caller account's instance with this ARN (another account's is not found).
-    async fn owned_instance(&self, caller: &Caller, arn: &str) -> R<InstanceRecord> {
+    pub(crate) async fn owned_instance(&self, caller: &Caller, arn: &str) -> R<InstanceRecord> {
         self.store
             .get_instance(arn)
             .await?
@@ -338,6 +463,7 @@ impl SsoAdminService {
                 response_elements: Value::Null,
                 resources: vec![resource(&arn, caller.account.as_str())],
                 read_only: true,
+                additional_event_data: serde_json::Value::Null,
             },
         })
     }
@@ -355,6 +481,7 @@ impl SsoAdminService {
                 response_elements: Value::Null,
                 resources: Vec::new(),
                 read_only: true,
+                additional_event_data: serde_json::Value::Null,
             },
         })
     }

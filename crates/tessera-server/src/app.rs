@@ -13,11 +13,12 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 use tessera_audit::{AuditQueue, AuditRecord, AuditSink, EventDetails};
-use tessera_authz::{Authorizer, KeyRingView, PrincipalView};
+use tessera_authz::{Authorizer, KeyRingView, PrincipalView, RevocationView};
 use tessera_core::{Caller, Deployment, Principal, RequestMeta};
 use tessera_crypto::MasterKey;
+use tessera_crypto::token::ContextSealer;
 use tessera_iam::IamService;
-use tessera_identity_center::{IdentityStoreService, SsoAdminService};
+use tessera_identity_center::{IdentityStoreService, SsoAdminService, SsoOidcService, TokenIssuer};
 use tessera_oidc::OidcVerifier;
 use tessera_service::{Body, Ctx, Input, Registered, Registry, Routing};
 use tessera_sigv4::{Canonicalization, SigV4Error};
@@ -38,6 +39,10 @@ pub struct App {
     pub ring: Arc<KeyRingView>,
     /// The IAM principal view every decision reads.
     pub principals: Arc<PrincipalView>,
+    /// Revoked directory users (a replicated view), checked on every session request.
+    pub revocations: Arc<RevocationView>,
+    /// The Identity Center token issuer (its discovery and JWKS documents).
+    pub issuer: Arc<TokenIssuer>,
     /// Every service, registered once ([`register_services`]).
     pub services: Registry,
     pub audit: AuditQueue,
@@ -56,6 +61,9 @@ pub struct AppParts {
     pub oidc: Arc<OidcVerifier>,
     /// Accept `http://` OIDC issuers on loopback hosts (dev mode and tests).
     pub allow_http_issuers: bool,
+    /// The URL clients reach this server at (`http://host:port`): the base of the Identity
+    /// Center token issuer's URL.
+    pub public_url: String,
 }
 
 /// The kernel a service is built from: the composition root hands each service what it needs.
@@ -68,6 +76,8 @@ pub struct Kernel {
     pub ring: Arc<KeyRingView>,
     pub oidc: Arc<OidcVerifier>,
     pub allow_http_issuers: bool,
+    pub revocations: Arc<RevocationView>,
+    pub issuer: Arc<TokenIssuer>,
 }
 
 /// **The one place services are registered.** A new service is a crate implementing
@@ -83,23 +93,39 @@ pub fn register_services(k: &Kernel, r: &mut Registry) {
         )
         .with_http_loopback_issuers(k.allow_http_issuers),
     ));
-    r.register(Arc::new(StsService::new(
-        k.deployment.clone(),
-        k.authz.clone(),
-        k.ring.clone(),
-        k.store.clone(),
-        k.oidc.clone(),
-        k.allow_http_issuers,
-    )));
-    r.register(Arc::new(SsoAdminService::new(
-        k.store.clone(),
-        k.authz.clone(),
-        k.deployment.clone(),
-    )));
+    r.register(Arc::new(
+        StsService::new(
+            k.deployment.clone(),
+            k.authz.clone(),
+            k.ring.clone(),
+            k.store.clone(),
+            k.oidc.clone(),
+            k.allow_http_issuers,
+        )
+        .with_identity_contexts(ContextSealer::new(&k.master), k.revocations.clone()),
+    ));
+    r.register(Arc::new(
+        SsoAdminService::new(
+            k.store.clone(),
+            k.store.clone(),
+            k.authz.clone(),
+            k.deployment.clone(),
+        )
+        .with_http_loopback_issuers(k.allow_http_issuers),
+    ));
     r.register(Arc::new(IdentityStoreService::new(
         k.store.clone(),
         k.authz.clone(),
         k.deployment.clone(),
+    )));
+    r.register(Arc::new(SsoOidcService::new(
+        k.store.clone(),
+        k.store.clone(),
+        k.authz.clone(),
+        k.oidc.clone(),
+        k.issuer.clone(),
+        &k.master,
+        k.revocations.clone(),
     )));
 }
 
@@ -119,6 +145,18 @@ impl App {
             tessera_authz::keyring::load_view(p.store.clone(), p.store.clone(), p.master.clone())
                 .await?,
         );
+        let revocations = Arc::new(
+            tessera_authz::revocations::load_view(p.store.clone(), p.store.clone()).await?,
+        );
+        let issuer = Arc::new(
+            TokenIssuer::load(
+                p.store.as_ref(),
+                &p.master,
+                &p.public_url,
+                chrono::Utc::now().timestamp(),
+            )
+            .await?,
+        );
         let kernel = Kernel {
             deployment: p.deployment.clone(),
             store: p.store.clone(),
@@ -127,6 +165,8 @@ impl App {
             ring: ring.clone(),
             oidc: p.oidc,
             allow_http_issuers: p.allow_http_issuers,
+            revocations: revocations.clone(),
+            issuer: issuer.clone(),
         };
         let mut services = Registry::new();
         register_services(&kernel, &mut services);
@@ -137,6 +177,8 @@ impl App {
             master: p.master,
             ring,
             principals,
+            revocations,
+            issuer,
             services,
             audit: AuditQueue::start(p.audit, tessera_audit::DEFAULT_QUEUE_CAPACITY),
             metrics: Arc::new(Metrics::default()),
@@ -149,6 +191,7 @@ impl App {
         let mut r = Refresher::new();
         r.register(self.principals.clone());
         r.register(self.ring.clone());
+        r.register(self.revocations.clone());
         r
     }
 }
@@ -331,6 +374,11 @@ fn placeholder(route: &Route) -> Target {
         Route::Query => ("query", "iam.amazonaws.com", Protocol::RestXml),
         Route::Json { .. } => ("json", "sso.amazonaws.com", Protocol::Json11),
         Route::SsoOidc => ("sso-oidc", "sso-oauth.amazonaws.com", Protocol::RestJson),
+        Route::TokenIssuer => (
+            "token-issuer",
+            "sso-oauth.amazonaws.com",
+            Protocol::RestJson,
+        ),
         Route::S3Control => ("s3control", "s3.amazonaws.com", Protocol::RestXml),
         Route::Scim => (
             "scim",
@@ -427,12 +475,52 @@ where
             json(app, service.as_ref(), op, parts, body, meta).await
         }
         Route::SsoOidc => {
-            let e = AwsError::new(
-                400,
-                "InvalidRequestException",
-                "CreateTokenWithIAM is not supported by this server yet.",
-            );
-            placeholder(route).fail("CreateTokenWithIAM", e, rid)
+            let Some(service) = app.services.by_name("sso-oidc") else {
+                let e = AwsError::new(
+                    400,
+                    "InvalidRequestException",
+                    "CreateTokenWithIAM is not served here.",
+                );
+                return placeholder(route).fail("CreateTokenWithIAM", e, rid);
+            };
+            let t = Target::of(service.as_ref());
+            let body = match read(body).await {
+                Ok(b) => b,
+                Err(e) => return t.fail("CreateTokenWithIAM", e.to_aws(t.protocol), rid),
+            };
+            json(
+                app,
+                service.as_ref(),
+                "CreateTokenWithIAM",
+                parts,
+                body,
+                meta,
+            )
+            .await
+        }
+        Route::TokenIssuer => {
+            let t = placeholder(route);
+            match app.issuer.document(parts.uri.path()) {
+                Some(doc) if parts.method == http::Method::GET => {
+                    let mut h = t.handled("GetIssuerDocument");
+                    let mut resp = Response::new(Bytes::from(doc.to_string()));
+                    resp.headers_mut().insert(
+                        http::header::CONTENT_TYPE,
+                        http::HeaderValue::from_static("application/json"),
+                    );
+                    h.response = resp;
+                    h.details = Some(EventDetails {
+                        read_only: true,
+                        ..EventDetails::default()
+                    });
+                    h
+                }
+                _ => t.fail(
+                    "GetIssuerDocument",
+                    AwsError::new(404, "NotFound", "No such issuer document."),
+                    rid,
+                ),
+            }
         }
         Route::S3Control => {
             let e = match crate::routing::s3control_account(parts) {
@@ -725,9 +813,14 @@ async fn json(
             };
             let mut resp = Response::new(Bytes::from(doc.to_string()));
             let hd = resp.headers_mut();
+            let ctype = if t.protocol == Protocol::RestJson {
+                "application/json"
+            } else {
+                "application/x-amz-json-1.1"
+            };
             hd.insert(
                 http::header::CONTENT_TYPE,
-                http::HeaderValue::from_static("application/x-amz-json-1.1"),
+                http::HeaderValue::from_static(ctype),
             );
             if let Ok(v) = http::HeaderValue::from_str(&meta.request_id) {
                 hd.insert("x-amzn-requestid", v);
@@ -799,6 +892,7 @@ async fn record_audit(app: &App, meta: &RequestMeta, h: &Handled) {
         error_message: h.error.as_ref().map(|e| e.message.clone()),
         request_parameters: details.request_parameters,
         response_elements: details.response_elements,
+        additional_event_data: details.additional_event_data,
         request_id: meta.request_id.clone(),
         event_id: new_request_id(),
         read_only: details.read_only,

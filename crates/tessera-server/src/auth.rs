@@ -152,6 +152,16 @@ fn authenticate_session(app: &App, r: &AuthRequest<'_>) -> Result<Caller, AwsErr
             _ => invalid_token(canon),
         })?;
     verify_signature(app, r, &secret)?;
+    // A session that carries a directory user revoked since its token was issued is void
+    // (`tessera sessions revoke --user`), checked in memory.
+    if let Some(ic) = &claims.identity_context
+        && app
+            .revocations
+            .get()
+            .is_revoked(&ic.user_id, ic.token_issued_at)
+    {
+        return Err(expired_token(canon));
+    }
     let account = AccountId::parse(&claims.account).map_err(|_| invalid_token(canon))?;
     Ok(Caller {
         account,

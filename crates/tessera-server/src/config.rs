@@ -15,6 +15,11 @@ pub struct Config {
     /// Optional separate listener for `/metrics` (Prometheus) and `/healthz`. Default: none.
     #[serde(default)]
     pub admin_listen: Option<SocketAddr>,
+    /// The URL clients reach the API endpoint at (e.g. `https://tessera.example.com`): the base
+    /// of the Identity Center token issuer URL published in idTokens. Default
+    /// `http://<listen address>`.
+    #[serde(default)]
+    pub public_url: Option<String>,
     /// The region this deployment serves. Default `us-east-1`.
     #[serde(default = "default_region")]
     pub region: String,

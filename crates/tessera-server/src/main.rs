@@ -74,6 +74,25 @@ enum Command {
         #[command(subcommand)]
         command: KeysCommand,
     },
+    /// Void sessions and tokens now.
+    Sessions {
+        #[command(subcommand)]
+        command: SessionsCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum SessionsCommand {
+    /// Void every live session and refresh token that carries a directory user (identity-
+    /// enhanced sessions, and the credentials vended from them). Running servers refuse them
+    /// within a second; the user can sign in again afterwards.
+    Revoke {
+        /// The identity store user id.
+        #[arg(long)]
+        user: String,
+        #[command(flatten)]
+        target: Target,
+    },
 }
 
 #[derive(Subcommand)]
@@ -214,6 +233,15 @@ async fn main() -> Result<()> {
             if !deleted.is_empty() {
                 println!("deleted expired session keys: {deleted:?}");
             }
+            Ok(())
+        }
+        Command::Sessions {
+            command: SessionsCommand::Revoke { user, target },
+        } => {
+            let (config, _) = target_config(&target)?;
+            let store = setup::open_store(&config).await?;
+            let at = setup::revoke_user(store.as_ref(), &user).await?;
+            println!("sessions and tokens of user {user} issued until {at} are revoked");
             Ok(())
         }
         Command::RootKey {

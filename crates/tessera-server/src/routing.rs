@@ -8,6 +8,9 @@ pub enum Route {
     Json { target: String },
     /// `POST /token?aws_iam=t` (sso-oidc CreateTokenWithIAM) and the other sso-oidc paths.
     SsoOidc,
+    /// The Identity Center token issuer's discovery and JWKS documents
+    /// (`/_identity-center/…`, unsigned).
+    TokenIssuer,
     /// s3control: the `/v20180820/` path prefix, whatever the Host.
     S3Control,
     /// SCIM with `Authorization: Bearer`.
@@ -41,6 +44,9 @@ pub fn classify(parts: &Parts) -> Route {
     }
     if parts.method == http::Method::POST && path == "/token" && query_has(query, "aws_iam") {
         return Route::SsoOidc;
+    }
+    if path.starts_with(tessera_identity_center::issuer::ISSUER_PATH) {
+        return Route::TokenIssuer;
     }
     let bearer = parts
         .headers

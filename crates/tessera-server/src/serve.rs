@@ -273,11 +273,60 @@ fn admin_response(
     req: &Request<Incoming>,
 ) -> impl Future<Output = Response<Full<Bytes>>> + use<> {
     let path = req.uri().path().to_owned();
+    let revoke = (req.method() == http::Method::POST && path == "/sessions/revoke").then(|| {
+        req.uri()
+            .query()
+            .and_then(|q| {
+                form_urlencoded::parse(q.as_bytes())
+                    .find(|(k, _)| k == "user")
+                    .map(|(_, v)| v.into_owned())
+            })
+            .unwrap_or_default()
+    });
+    let revocations = app.revocations.clone();
     let store = app.store.clone();
     let metrics = app.metrics.clone();
     metrics.set_audit_failures(app.audit.failures());
     async move {
         let (status, ctype, body) = match path.as_str() {
+            // Operator only: the admin listener must not be reachable by API clients.
+            "/sessions/revoke" => match revoke {
+                None => (
+                    StatusCode::METHOD_NOT_ALLOWED,
+                    "text/plain",
+                    "use POST /sessions/revoke?user=ID\n".to_owned(),
+                ),
+                Some(user) if user.is_empty() || user.len() > 47 => (
+                    StatusCode::BAD_REQUEST,
+                    "text/plain",
+                    "give ?user=<identity store user id>\n".to_owned(),
+                ),
+                Some(user) => {
+                    let at = chrono::Utc::now().timestamp();
+                    match tessera_authz::revocations::revoke(
+                        &revocations,
+                        store.as_ref(),
+                        &user,
+                        at,
+                    )
+                    .await
+                    {
+                        Ok(()) => (
+                            StatusCode::OK,
+                            "application/json",
+                            serde_json::json!({"userId": user, "revokedAt": at}).to_string(),
+                        ),
+                        Err(e) => {
+                            tracing::error!(error = %e, "revoking a user failed");
+                            (
+                                StatusCode::SERVICE_UNAVAILABLE,
+                                "text/plain",
+                                "store unavailable\n".to_owned(),
+                            )
+                        }
+                    }
+                }
+            },
             "/metrics" => (
                 StatusCode::OK,
                 "text/plain; version=0.0.4",

@@ -145,3 +145,17 @@ pub async fn ensure_dev_accounts(
 pub async fn rotate_ring(store: &dyn Store, master: &MasterKey) -> Result<(i64, Vec<i64>)> {
     Ok(tessera_authz::keyring::rotate(store, store, master).await?)
 }
+
+/// Revoke a directory user's sessions and tokens issued until now; running servers see it
+/// within a second (the revocations counter). Returns the revocation time (unix seconds).
+pub async fn revoke_user(store: &dyn Store, user_id: &str) -> Result<i64> {
+    if user_id.is_empty() || user_id.len() > 47 {
+        anyhow::bail!("{user_id:?} is not an identity store user id");
+    }
+    let at = chrono::Utc::now().timestamp();
+    store.revoke_user(user_id, at).await?;
+    store
+        .bump_generation(tessera_authz::revocations::REVOCATIONS_COUNTER)
+        .await?;
+    Ok(at)
+}

@@ -108,6 +108,10 @@ pub async fn start(opts: StartOptions) -> Result<Running> {
             limits: config.limits.clone(),
             oidc,
             allow_http_issuers: config.oidc.allow_http_loopback_issuers,
+            public_url: config
+                .public_url
+                .clone()
+                .unwrap_or_else(|| format!("http://{addr}")),
         })
         .await
         .context("loading the in-memory views (IAM principals, session keys)")?,

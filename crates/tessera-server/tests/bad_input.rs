@@ -527,6 +527,7 @@ fn session_claims(akid: &str, issued_at: i64, expires_at: i64) -> tessera_core::
         transitive_tag_keys: vec![],
         chain_depth: 0,
         web_identity: None,
+        identity_context: None,
     }
 }
 
@@ -643,7 +644,7 @@ async fn other_protocols_answer_in_their_own_shape() {
     let json = Request::builder()
         .method("POST")
         .uri("/")
-        .header("x-amz-target", "SWBExternalService.CreateApplication")
+        .header("x-amz-target", "SWBExternalService.CreatePermissionSet")
         .body(Full::new(Bytes::from_static(b"{}")))
         .unwrap();
     let r = send(&f, json).await;

@@ -27,6 +27,9 @@ pub enum Routing {
     },
     /// awsJson1.1 with `X-Amz-Target: {prefix}.{Operation}`.
     JsonTarget { prefix: &'static str },
+    /// restJson1 with per-operation paths, routed by the server to the service of that name
+    /// (sso-oidc's `POST /token?aws_iam=t`).
+    Rest,
 }
 
 /// What a service declares about itself, once.

@@ -288,6 +288,67 @@ pub trait IdentityCenterStore: Send + Sync + std::fmt::Debug {
         identity_store_id: &str,
         user_id: &str,
     ) -> Result<Vec<MembershipRecord>>;
+    /// Add a trusted token issuer or application. `Conflict` when the ARN is taken or (for
+    /// kinds with unique names) the instance has one of that name.
+    async fn create_sso_object(&self, object: &SsoObjectRecord) -> Result<()>;
+    async fn get_sso_object(&self, arn: &str) -> Result<Option<SsoObjectRecord>>;
+    /// An instance's objects of one kind, ordered by ARN.
+    async fn list_sso_objects(
+        &self,
+        instance_arn: &str,
+        kind: &str,
+    ) -> Result<Vec<SsoObjectRecord>>;
+    /// Replace an object's name key and document; false when it does not exist.
+    async fn update_sso_object(&self, object: &SsoObjectRecord) -> Result<bool>;
+    /// Delete an object (and an application's settings).
+    async fn delete_sso_object(&self, arn: &str) -> Result<bool>;
+    /// Create or replace one application setting.
+    async fn put_app_setting(&self, setting: &AppSettingRecord) -> Result<()>;
+    async fn get_app_setting(
+        &self,
+        application_arn: &str,
+        kind: &str,
+        key: &str,
+    ) -> Result<Option<AppSettingRecord>>;
+    /// An application's settings of one kind, ordered by key.
+    async fn list_app_settings(
+        &self,
+        application_arn: &str,
+        kind: &str,
+    ) -> Result<Vec<AppSettingRecord>>;
+    async fn delete_app_setting(
+        &self,
+        application_arn: &str,
+        kind: &str,
+        key: &str,
+    ) -> Result<bool>;
+    /// Every instance, object and setting, read in one transaction.
+    async fn sso_config_tables(&self) -> Result<SsoConfigTables>;
+}
+
+/// Tokens Tessera's token endpoint issues and remembers: its signing keys, the assertion ids
+/// it has exchanged, refresh tokens and user revocations.
+#[async_trait]
+pub trait TokenStore: Send + Sync + std::fmt::Debug {
+    /// Signing keys, oldest first.
+    async fn list_signing_keys(&self) -> Result<Vec<SigningKeyRecord>>;
+    /// `Conflict` when another replica added a key with this id first.
+    async fn add_signing_key(&self, key: &SigningKeyRecord) -> Result<()>;
+    /// Remember that `jti` of `issuer_arn` was exchanged. False when it already was (a
+    /// replay), on any replica.
+    async fn record_jti(&self, issuer_arn: &str, jti: &str, expires_at: i64) -> Result<bool>;
+    /// Forget assertion ids that expired before `now`; returns how many.
+    async fn prune_jtis(&self, now: i64) -> Result<u64>;
+    async fn add_refresh_token(&self, token: &RefreshTokenRecord) -> Result<()>;
+    /// Present a refresh token: mark it used if it was not (atomically, across replicas).
+    async fn use_refresh_token(&self, token_hash: &str) -> Result<RefreshUse>;
+    /// Delete every token of a family; returns how many.
+    async fn revoke_refresh_family(&self, family_id: &str) -> Result<u64>;
+    /// Void the user's sessions and tokens issued at or before `at`, and delete the user's
+    /// refresh tokens.
+    async fn revoke_user(&self, user_id: &str, at: i64) -> Result<()>;
+    /// Every user revocation: (user id, revoked at).
+    async fn list_revocations(&self) -> Result<Vec<(String, i64)>>;
 }
 
 /// The session key ring's keys, sealed under the master key.
@@ -313,12 +374,12 @@ pub trait ChangeCounters: Send + Sync + std::fmt::Debug {
 /// A whole store: every bounded context's port, implemented by both adapters. Services hold
 /// the narrowest port they need (`Arc<dyn IamStore>`, …); the composition root holds this.
 pub trait Store:
-    StoreAdmin + IamStore + IdentityCenterStore + SessionKeyStore + ChangeCounters
+    StoreAdmin + IamStore + IdentityCenterStore + TokenStore + SessionKeyStore + ChangeCounters
 {
 }
 
-impl<T: StoreAdmin + IamStore + IdentityCenterStore + SessionKeyStore + ChangeCounters> Store
-    for T
+impl<T: StoreAdmin + IamStore + IdentityCenterStore + TokenStore + SessionKeyStore + ChangeCounters>
+    Store for T
 {
 }
 

@@ -153,3 +153,77 @@ pub struct MembershipRecord {
     pub created_at: i64,
     pub created_by: String,
 }
+
+/// An sso-admin configuration object of an instance: a trusted token issuer (`kind` `tti`) or
+/// an application (`app`). `document` is its AWS-shaped description as JSON.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SsoObjectRecord {
+    pub arn: String,
+    pub instance_arn: String,
+    pub kind: String,
+    /// The lower-cased name, where names are unique within the instance.
+    pub name_key: Option<String>,
+    pub client_token: Option<String>,
+    pub document: String,
+    pub created_at: i64,
+}
+
+/// One setting of an application: a grant, access scope, authentication method, the
+/// assignment configuration or an assignment (`kind`), keyed within its kind by `key`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppSettingRecord {
+    pub application_arn: String,
+    pub kind: String,
+    pub key: String,
+    pub document: String,
+}
+
+/// Every sso-admin object and application setting (what the Identity Center view loads).
+#[derive(Debug, Clone, Default)]
+pub struct SsoConfigTables {
+    pub instances: Vec<InstanceRecord>,
+    pub objects: Vec<SsoObjectRecord>,
+    pub settings: Vec<AppSettingRecord>,
+}
+
+/// A token-issuer signing key (PKCS#8 sealed under the master key).
+#[derive(Clone, PartialEq, Eq)]
+pub struct SigningKeyRecord {
+    pub kid: String,
+    pub key_sealed: Vec<u8>,
+    pub created_at: i64,
+}
+
+impl fmt::Debug for SigningKeyRecord {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "SigningKeyRecord(kid={}, created_at={})",
+            self.kid, self.created_at
+        )
+    }
+}
+
+/// A refresh token, stored by the SHA-256 of its value. `document` is what it carries (the
+/// application, instance, scopes) as JSON.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefreshTokenRecord {
+    pub token_hash: String,
+    pub family_id: String,
+    pub user_id: String,
+    pub document: String,
+    pub issued_at: i64,
+    pub expires_at: i64,
+    pub used: bool,
+}
+
+/// What presenting a refresh token found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RefreshUse {
+    /// Unused until now; it is now marked used (rotation).
+    Fresh(RefreshTokenRecord),
+    /// Already used once: a replay. Its family should be revoked.
+    Reused { family_id: String },
+    /// Not a token of ours, or its family was revoked.
+    Unknown,
+}

@@ -20,9 +20,11 @@ use serde_json::{Value, json};
 use std::sync::Arc;
 use tessera_audit::{EventDetails, HIDDEN, Resource};
 use tessera_authz::principals::RoleEntry;
-use tessera_authz::{Access, Authorizer, KeyRingView};
+use tessera_authz::{Access, Authorizer, KeyRingView, RevocationView};
+use tessera_core::session::IdentityContext;
 use tessera_core::{Caller, Deployment, RequestMeta, SessionClaims, WebIdentity};
 use tessera_crypto::session::session_access_key_id;
+use tessera_crypto::token::{ContextError, ContextSealer};
 use tessera_oidc::OidcVerifier;
 use tessera_policy::{ContextKeys, Policy, PolicyKind, PrincipalRef};
 use tessera_service::{Body, Ctx, Operation, Reply, Routing, Service, ServiceSpec};
@@ -111,6 +113,9 @@ pub struct StsService {
     oidc: Arc<OidcVerifier>,
     /// Issuer URL schemes accepted for OIDC providers (`https`, plus `http` in dev mode).
     allow_http_issuers: bool,
+    /// Identity Center context assertions (`ProvidedContexts`): how they are opened, and which
+    /// users are revoked. Without it, a provided context is refused.
+    contexts: Option<(ContextSealer, Arc<RevocationView>)>,
 }
 
 #[async_trait]
@@ -147,6 +152,7 @@ struct NewSession<'a> {
     transitive: Vec<String>,
     chain_depth: u8,
     web_identity: Option<WebIdentity>,
+    identity_context: Option<IdentityContext>,
 }
 
 /// The condition keys a verified web identity token contributes, prefixed with the provider's
@@ -193,7 +199,45 @@ impl StsService {
             store,
             oidc,
             allow_http_issuers,
+            contexts: None,
         }
+    }
+
+    /// Accept Identity Center context assertions sealed by `sealer`, refusing revoked users.
+    pub fn with_identity_contexts(
+        mut self,
+        sealer: ContextSealer,
+        revocations: Arc<RevocationView>,
+    ) -> StsService {
+        self.contexts = Some((sealer, revocations));
+        self
+    }
+
+    /// The identity context an assertion carries, checked: sealed here, unchanged, unexpired,
+    /// its user not revoked since its token was issued.
+    fn open_context(&self, assertion: &str, now: i64) -> R<IdentityContext> {
+        let Some((sealer, revocations)) = &self.contexts else {
+            return Err(StsError::ValidationError(format!(
+                "ProvidedContexts: the {IDENTITY_CENTER_PROVIDER} context provider is not configured on this server."
+            )));
+        };
+        let ctx = sealer.open(assertion, now).map_err(|e| match e {
+            ContextError::Expired => {
+                StsError::ExpiredToken("The provided context assertion has expired.".into())
+            }
+            ContextError::Invalid => {
+                StsError::ValidationError("The provided context assertion is not valid.".into())
+            }
+        })?;
+        if revocations
+            .get()
+            .is_revoked(&ctx.user_id, ctx.token_issued_at)
+        {
+            return Err(StsError::AccessDenied(
+                "The provided context's user has been revoked.".into(),
+            ));
+        }
+        Ok(ctx)
     }
 
     /// Run one STS action. `caller` is the authenticated caller of a signed action and
@@ -357,6 +401,7 @@ impl StsService {
             transitive_tag_keys: s.transitive,
             chain_depth: s.chain_depth,
             web_identity: s.web_identity,
+            identity_context: s.identity_context,
         };
         let (token, secret) = self.ring.get().issue(&claims);
         (claims, token, secret)
@@ -426,7 +471,11 @@ impl StsService {
         }
         let new_tags = validate::tags(p)?;
         let transitive = validate::transitive_keys(p, &new_tags)?;
-        validate::provided_contexts(p)?;
+        let assertion = validate::provided_contexts(p)?;
+        let identity_context = assertion
+            .as_deref()
+            .map(|a| self.open_context(a, meta.now.timestamp()))
+            .transpose()?;
 
         let denied = || {
             StsError::AccessDenied(format!(
@@ -496,7 +545,19 @@ impl StsService {
         if source_identity.is_some() {
             actions.push("sts:SetSourceIdentity");
         }
+        if identity_context.is_some() {
+            actions.push("sts:SetContext");
+        }
         let mut extra = ContextKeys::new();
+        if let Some(ic) = &identity_context {
+            extra.insert_multi(
+                "sts:RequestContextProviders",
+                [IDENTITY_CENTER_PROVIDER.to_owned()],
+            );
+            for (k, v) in ic.condition_keys() {
+                extra.insert(format!("sts:RequestContext/{k}"), v);
+            }
+        }
         extra.insert("sts:RoleSessionName", session_name);
         if let Some(e) = external_id {
             extra.insert("sts:ExternalId", e);
@@ -552,6 +613,8 @@ impl StsService {
                 transitive: transitive_keys,
                 chain_depth,
                 web_identity: None,
+                // A chained session carries a context only when the call provides one again.
+                identity_context: identity_context.clone(),
             },
         );
         let mut w = Writer::new();
@@ -570,6 +633,10 @@ impl StsService {
                     "policy": policy, "policyArns": policy_arns,
                     "tags": new_tags.iter().map(|(k, v)| json!({"key": k, "value": v})).collect::<Vec<_>>(),
                     "transitiveTagKeys": transitive,
+                    "providedContexts": assertion.as_ref().map(|_| json!([{
+                        "providerArn": IDENTITY_CENTER_PROVIDER,
+                        "contextAssertion": HIDDEN,
+                    }])),
                 }),
                 response_elements: response,
                 resources: vec![Resource {
@@ -578,6 +645,7 @@ impl StsService {
                     arn: canonical_arn,
                 }],
                 read_only: true,
+                additional_event_data: serde_json::Value::Null,
             },
         })
     }
@@ -704,6 +772,7 @@ impl StsService {
                     subject: verified.subject.clone(),
                     audience: audience.clone(),
                 }),
+                identity_context: None,
             },
         );
         let mut w = Writer::new();
@@ -744,6 +813,7 @@ impl StsService {
                     },
                 ],
                 read_only: true,
+                additional_event_data: serde_json::Value::Null,
             },
         })
     }

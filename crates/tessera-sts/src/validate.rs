@@ -122,18 +122,19 @@ pub fn transitive_keys(p: &QueryParams, tags: &[(String, String)]) -> R<Vec<Stri
 }
 
 /// `ProvidedContexts.member.N.{ProviderArn, ContextAssertion}`: 1–5 entries, each well formed
-/// and naming the Identity Center provider. The provider itself is not available yet, so a
-/// well-formed context is refused with a clear error.
-pub fn provided_contexts(p: &QueryParams) -> R<()> {
+/// and naming the Identity Center provider; a session carries one identity context, so the
+/// provider may appear once. Returns the assertion, if any.
+pub fn provided_contexts(p: &QueryParams) -> R<Option<String>> {
     let list = p.struct_list("ProvidedContexts")?;
     if list.is_empty() {
-        return Ok(());
+        return Ok(None);
     }
     if list.len() > 5 {
         return Err(StsError::ValidationError(
             "1 validation error detected: Value at 'providedContexts' failed to satisfy constraint: Member must have length less than or equal to 5".into(),
         ));
     }
+    let mut found = None;
     for c in &list {
         let arn = c.get("ProviderArn").ok_or_else(|| {
             StsError::MissingParameter("ProvidedContexts.member.N.ProviderArn is required".into())
@@ -155,10 +156,13 @@ pub fn provided_contexts(p: &QueryParams) -> R<()> {
                 "Invalid context provider {arn}: the only context provider is {IDENTITY_CENTER_PROVIDER}."
             )));
         }
+        if found.replace(assertion.clone()).is_some() {
+            return Err(StsError::ValidationError(format!(
+                "ProvidedContexts names the {IDENTITY_CENTER_PROVIDER} provider more than once."
+            )));
+        }
     }
-    Err(StsError::ValidationError(format!(
-        "ProvidedContexts: the {IDENTITY_CENTER_PROVIDER} context provider is not available on this server yet (it arrives with Identity Center)."
-    )))
+    Ok(found)
 }
 
 /// `arn:{partition}:iam::{account}:role{path}{name}` → (account, path, name).
@@ -248,8 +252,9 @@ mod tests {
         let ok = QueryParams::parse(&[b"A=1"]).unwrap();
         assert!(provided_contexts(&ok).is_ok());
         let good = QueryParams::parse(&[b"ProvidedContexts.member.1.ProviderArn=arn%3Aaws%3Aiam%3A%3Aaws%3AcontextProvider%2FIdentityCenter&ProvidedContexts.member.1.ContextAssertion=abcd"]).unwrap();
-        let e = provided_contexts(&good).unwrap_err();
-        assert!(e.to_string().contains("not available"), "{e}");
+        assert_eq!(provided_contexts(&good).unwrap().as_deref(), Some("abcd"));
+        let twice = QueryParams::parse(&[b"ProvidedContexts.member.1.ProviderArn=arn%3Aaws%3Aiam%3A%3Aaws%3AcontextProvider%2FIdentityCenter&ProvidedContexts.member.1.ContextAssertion=abcd&ProvidedContexts.member.2.ProviderArn=arn%3Aaws%3Aiam%3A%3Aaws%3AcontextProvider%2FIdentityCenter&ProvidedContexts.member.2.ContextAssertion=efgh"]).unwrap();
+        assert!(provided_contexts(&twice).is_err());
         let wrong = QueryParams::parse(&[b"ProvidedContexts.member.1.ProviderArn=arn%3Aaws%3Aiam%3Aaws%3A%3AcontextProvider%2FIdentityCenter&ProvidedContexts.member.1.ContextAssertion=abcd"]).unwrap();
         assert!(
             provided_contexts(&wrong)

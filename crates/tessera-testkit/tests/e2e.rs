@@ -2102,3 +2102,713 @@ fn cli_identity_store_users() {
             && !text.contains("Mateo J.")
     );
 }
+
+/// The payload of a compact JWT.
+fn jwt_claims(token: &str) -> serde_json::Value {
+    use base64::Engine;
+    let p = token.split('.').nth(1).expect("a JWT");
+    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(p)
+        .expect("base64url");
+    serde_json::from_slice(&raw).expect("JSON claims")
+}
+
+fn jwt_header(token: &str) -> serde_json::Value {
+    use base64::Engine;
+    let p = token.split('.').next().expect("a JWT");
+    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(p)
+        .expect("base64url");
+    serde_json::from_slice(&raw).expect("JSON header")
+}
+
+/// A token with `alg: none`, or HS256 keyed with `key` (a confused verifier would take the
+/// issuer's public key as an HMAC secret).
+fn forged_token(
+    header: &serde_json::Value,
+    claims: &serde_json::Value,
+    hs256_key: Option<&[u8]>,
+) -> String {
+    use base64::Engine;
+    let b64 = |b: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b);
+    let input = format!(
+        "{}.{}",
+        b64(header.to_string().as_bytes()),
+        b64(claims.to_string().as_bytes())
+    );
+    match hs256_key {
+        None => format!("{input}."),
+        Some(key) => {
+            // HMAC-SHA256 through the test Python (the crates here have no HMAC dependency).
+            let py = std::env::var("TESSERA_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
+            let out = Command::new(py)
+                .args([
+                    "-c",
+                    "import hmac,hashlib,base64,sys; k=bytes.fromhex(sys.argv[1]); m=sys.argv[2].encode(); print(base64.urlsafe_b64encode(hmac.new(k,m,hashlib.sha256).digest()).decode().rstrip('='))",
+                    &key.iter().map(|b| format!("{b:02x}")).collect::<String>(),
+                    &input,
+                ])
+                .output()
+                .unwrap();
+            format!("{input}.{}", String::from_utf8_lossy(&out.stdout).trim())
+        }
+    }
+}
+
+/// Seeds 001, 002 and 000 with the AWS CLI against the real OIDC provider: an instance, a
+/// trusted token issuer pointing at the provider, an application with its grants, scope,
+/// ActorPolicy and assignment configuration; a user signs in at the provider; the
+/// application role exchanges the id_token (CreateTokenWithIAM), assumes the seed's
+/// IdentityBearerRole with the identity context, and the user is then revoked.
+#[test]
+fn cli_trusted_identity_propagation() {
+    let dir = tempfile::tempdir().unwrap();
+    let idp = tessera_testkit::TestIdp::start(dir.path());
+    let server = DevServer::start(dir.path());
+    let root = server.account(ROOT).clone();
+    let key = (root.access_key_id.as_str(), root.secret_access_key.as_str());
+    let ok = |r: (bool, String, String)| -> serde_json::Value {
+        assert!(r.0, "{}", r.2);
+        if r.1.trim().is_empty() {
+            serde_json::Value::Null
+        } else {
+            json(&r.1)
+        }
+    };
+    let file = |name: &str, v: &serde_json::Value| -> String {
+        let p = dir.path().join(name);
+        std::fs::write(&p, v.to_string()).unwrap();
+        format!("file://{}", p.display())
+    };
+
+    let instance = ok(aws(
+        &server,
+        key,
+        &["sso-admin", "create-instance", "--name", "acme"],
+    ))["InstanceArn"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let store_id = ok(aws(
+        &server,
+        key,
+        &[
+            "sso-admin",
+            "describe-instance",
+            "--instance-arn",
+            &instance,
+        ],
+    ))["IdentityStoreId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mateo = ok(aws(
+        &server,
+        key,
+        &[
+            "identitystore",
+            "create-user",
+            "--identity-store-id",
+            &store_id,
+            "--user-name",
+            "mateo.jackson",
+            "--display-name",
+            "Mateo Jackson",
+            "--name",
+            "GivenName=Mateo,FamilyName=Jackson",
+            "--emails",
+            "Value=mateo.jackson@example.com,Type=work,Primary=true",
+        ],
+    ))["UserId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // Two users with Eve's email: her token maps to more than one user.
+    for name in ["eve.blue", "eve.blue.2"] {
+        ok(aws(
+            &server,
+            key,
+            &[
+                "identitystore",
+                "create-user",
+                "--identity-store-id",
+                &store_id,
+                "--user-name",
+                name,
+                "--display-name",
+                "Eve Blue",
+                "--name",
+                "GivenName=Eve,FamilyName=Blue",
+                "--emails",
+                "Value=eve.blue@example.com,Primary=true",
+            ],
+        ));
+    }
+
+    // Step A (seed 002): the trusted token issuer.
+    let conf = serde_json::json!({"OidcJwtConfiguration": {"IssuerUrl": idp.issuer,
+        "ClaimAttributePath": "email", "IdentityStoreAttributePath": "emails.value",
+        "JwksRetrievalOption": "OPEN_ID_DISCOVERY"}});
+    let tti = ok(aws(
+        &server,
+        key,
+        &[
+            "sso-admin",
+            "create-trusted-token-issuer",
+            "--instance-arn",
+            &instance,
+            "--name",
+            "MyEntraIDTrustedIssuer",
+            "--trusted-token-issuer-type",
+            "OIDC_JWT",
+            "--trusted-token-issuer-configuration",
+            &file("oidc-configuration.json", &conf),
+        ],
+    ))["TrustedTokenIssuerArn"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let d = ok(aws(
+        &server,
+        key,
+        &[
+            "sso-admin",
+            "describe-trusted-token-issuer",
+            "--trusted-token-issuer-arn",
+            &tti,
+        ],
+    ));
+    assert_eq!(
+        d["TrustedTokenIssuerConfiguration"]["OidcJwtConfiguration"]["IssuerUrl"],
+        idp.issuer.as_str()
+    );
+
+    // Steps B–E (seed 001).
+    let app = ok(aws(
+        &server,
+        key,
+        &[
+            "sso-admin",
+            "create-application",
+            "--instance-arn",
+            &instance,
+            "--application-provider-arn",
+            "arn:aws:sso::aws:applicationProvider/custom",
+            "--name",
+            "MyDataApplication",
+        ],
+    ))["ApplicationArn"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    ok(aws(
+        &server,
+        key,
+        &[
+            "sso-admin",
+            "put-application-assignment-configuration",
+            "--application-arn",
+            &app,
+            "--no-assignment-required",
+        ],
+    ));
+    let grant = serde_json::json!({"JwtBearer": {"AuthorizedTokenIssuers": [
+        {"TrustedTokenIssuerArn": tti, "AuthorizedAudiences": ["example-cli"]}]}});
+    ok(aws(
+        &server,
+        key,
+        &[
+            "sso-admin",
+            "put-application-grant",
+            "--application-arn",
+            &app,
+            "--grant-type",
+            "urn:ietf:params:oauth:grant-type:jwt-bearer",
+            "--grant",
+            &file("grant.json", &grant),
+        ],
+    ));
+    ok(aws(
+        &server,
+        key,
+        &[
+            "sso-admin",
+            "put-application-grant",
+            "--application-arn",
+            &app,
+            "--grant-type",
+            "refresh_token",
+            "--grant",
+            "{\"RefreshToken\":{}}",
+        ],
+    ));
+    ok(aws(
+        &server,
+        key,
+        &[
+            "sso-admin",
+            "put-application-access-scope",
+            "--application-arn",
+            &app,
+            "--scope",
+            "s3:access_grants:read_write",
+        ],
+    ));
+    let actor = serde_json::json!({"Iam": {"ActorPolicy": {"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Principal": {"AWS": ROOT}, "Action": "sso-oauth:CreateTokenWithIAM",
+        "Resource": app, "Condition": {"ArnEquals": {"aws:PrincipalArn": format!("arn:aws:iam::{ROOT}:role/ApplicationRole")}}}]}}});
+    ok(aws(
+        &server,
+        key,
+        &[
+            "sso-admin",
+            "put-application-authentication-method",
+            "--application-arn",
+            &app,
+            "--authentication-method",
+            &file("authentication-method.json", &actor),
+            "--authentication-method-type",
+            "IAM",
+        ],
+    ));
+    let grants = ok(aws(
+        &server,
+        key,
+        &[
+            "sso-admin",
+            "list-application-grants",
+            "--application-arn",
+            &app,
+        ],
+    ));
+    assert_eq!(grants["Grants"].as_array().unwrap().len(), 2, "{grants}");
+
+    // The application role and a role the ActorPolicy does not name; IdentityBearerRole
+    // with the seed's exact trust policy, for this instance.
+    let root_trust = format!(
+        r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":{{"AWS":"{ROOT}"}},"Action":"sts:AssumeRole"}}]}}"#
+    );
+    let app_policy = serde_json::json!({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "sso-oauth:CreateTokenWithIAM", "Resource": app},
+        {"Effect": "Allow", "Action": ["sts:AssumeRole", "sts:SetContext"], "Resource": format!("arn:aws:iam::{ROOT}:role/IdentityBearerRole")}]});
+    for role in ["ApplicationRole", "OtherRole"] {
+        ok(aws(
+            &server,
+            key,
+            &[
+                "iam",
+                "create-role",
+                "--role-name",
+                role,
+                "--assume-role-policy-document",
+                &root_trust,
+            ],
+        ));
+        ok(aws(
+            &server,
+            key,
+            &[
+                "iam",
+                "put-role-policy",
+                "--role-name",
+                role,
+                "--policy-name",
+                "app",
+                "--policy-document",
+                &app_policy.to_string(),
+            ],
+        ));
+    }
+    let bearer_trust = std::fs::read_to_string(fixture("fixtures/identity-bearer-trust.json"))
+        .unwrap()
+        .replace("arn:aws:sso:::instance/ssoins-12345678", &instance);
+    ok(aws(
+        &server,
+        key,
+        &[
+            "iam",
+            "create-role",
+            "--role-name",
+            "IdentityBearerRole",
+            "--assume-role-policy-document",
+            &bearer_trust,
+        ],
+    ));
+    // Roles may not be assumed by the account root: a developer user does it.
+    ok(aws(
+        &server,
+        key,
+        &["iam", "create-user", "--user-name", "developer"],
+    ));
+    ok(aws(
+        &server,
+        key,
+        &[
+            "iam",
+            "put-user-policy",
+            "--user-name",
+            "developer",
+            "--policy-name",
+            "assume",
+            "--policy-document",
+            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"sts:AssumeRole","Resource":"*"}]}"#,
+        ],
+    ));
+    let dev_key = ok(aws(
+        &server,
+        key,
+        &["iam", "create-access-key", "--user-name", "developer"],
+    ));
+    let dev_id = dev_key["AccessKey"]["AccessKeyId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let dev_secret = dev_key["AccessKey"]["SecretAccessKey"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let dev = (dev_id.as_str(), dev_secret.as_str());
+    let assume = |c: Option<&(String, String, String)>, role: &str, extra: &[&str]| {
+        let arn = format!("arn:aws:iam::{ROOT}:role/{role}");
+        let mut args = vec![
+            "sts",
+            "assume-role",
+            "--role-arn",
+            arn.as_str(),
+            "--role-session-name",
+            "s1",
+        ];
+        args.extend_from_slice(extra);
+        match c {
+            None => aws(&server, dev, &args),
+            Some(c) => aws_session(&server, c, &args),
+        }
+    };
+    let app_creds = creds(&ok(assume(None, "ApplicationRole", &[])));
+    let other_creds = creds(&ok(assume(None, "OtherRole", &[])));
+
+    // The user signs in at the IdP; the application exchanges the id_token.
+    let exchange = |c: &(String, String, String), assertion: &str| {
+        aws_session(
+            &server,
+            c,
+            &[
+                "sso-oidc",
+                "create-token-with-iam",
+                "--client-id",
+                &app,
+                "--grant-type",
+                "urn:ietf:params:oauth:grant-type:jwt-bearer",
+                "--assertion",
+                assertion,
+            ],
+        )
+    };
+    let id_token = idp.login("example-cli", "mateo.jackson", "mateo-password");
+    // Not the role the ActorPolicy names (its own policy allows the call).
+    let (ok_other, _, err) = exchange(&other_creds, &id_token);
+    assert!(!ok_other);
+    assert!(err.contains("AccessDeniedException"), "{err}");
+    let tokens = ok(exchange(&app_creds, &id_token));
+    assert_eq!(tokens["tokenType"], "Bearer");
+    assert_eq!(tokens["expiresIn"], 3600);
+    assert_eq!(
+        tokens["issuedTokenType"],
+        "urn:ietf:params:oauth:token-type:refresh_token"
+    );
+    let scopes: Vec<&str> = tokens["scope"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s.as_str().unwrap())
+        .collect();
+    assert!(
+        scopes.contains(&"s3:access_grants:read_write") && scopes.contains(&"sts:identity_context"),
+        "{scopes:?}"
+    );
+    let claims = jwt_claims(tokens["idToken"].as_str().unwrap());
+    assert_eq!(claims["sub"], mateo.as_str());
+    assert_eq!(claims["aud"], app.as_str());
+    assert_eq!(claims["aws:instance_arn"], instance.as_str());
+    assert_eq!(claims["aws:identity_store_id"], store_id.as_str());
+    assert_eq!(claims["act"]["sub"], tti.as_str());
+    assert_eq!(
+        claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap(),
+        3600
+    );
+    let context = claims["sts:identity_context"].as_str().unwrap().to_owned();
+    assert_eq!(
+        tokens["awsAdditionalDetails"]["identityContext"],
+        context.as_str()
+    );
+    // The issuer publishes discovery and the key the idToken names.
+    let iss = claims["iss"].as_str().unwrap();
+    let path = iss
+        .strip_prefix(&server.manifest.endpoint)
+        .expect("issuer under the endpoint");
+    let (status, body) = http_get(
+        &server.manifest.endpoint,
+        &format!("{path}/.well-known/openid-configuration"),
+    );
+    assert_eq!(status, 200, "{body}");
+    let discovery = json(&body);
+    assert_eq!(discovery["issuer"], iss);
+    let jwks_path = discovery["jwks_uri"]
+        .as_str()
+        .unwrap()
+        .strip_prefix(&server.manifest.endpoint)
+        .unwrap()
+        .to_owned();
+    let (status, body) = http_get(&server.manifest.endpoint, &jwks_path);
+    assert_eq!(status, 200);
+    let kid = jwt_header(tokens["idToken"].as_str().unwrap())["kid"].clone();
+    assert_eq!(json(&body)["keys"][0]["kid"], kid);
+
+    // The same id_token again: its jti was seen.
+    let (replayed, _, err) = exchange(&app_creds, &id_token);
+    assert!(!replayed);
+    assert!(err.contains("InvalidGrantException"), "{err}");
+
+    // Refused assertions (minted with the IdP's own key unless forged).
+    let now = chrono::Utc::now().timestamp();
+    let base = serde_json::json!({"iss": idp.issuer, "sub": "0b4e7a0e-5b8c-4f62-9a51-3f1b2c6d7e01",
+        "aud": "example-cli", "email": "mateo.jackson@example.com", "iat": now, "exp": now + 600});
+    let with = |k: &str, v: serde_json::Value| {
+        let mut c = base.clone();
+        c["jti"] = serde_json::json!(format!("j-{k}-{now}"));
+        if v.is_null() {
+            c.as_object_mut().unwrap().remove(k);
+        } else {
+            c[k] = v;
+        }
+        c
+    };
+    let idp_jwks = json(&http_get(&idp.issuer, "/jwks").1);
+    let rsa_n = idp_jwks["keys"][0]["n"].as_str().unwrap_or("n").to_owned();
+    let cases: Vec<(&str, String)> = vec![
+        (
+            "wrong aud",
+            idp.mint(&with("aud", serde_json::json!("another-client"))),
+        ),
+        (
+            "wrong iss",
+            idp.mint(&with(
+                "iss",
+                serde_json::json!(format!("{}/other", idp.issuer)),
+            )),
+        ),
+        (
+            "expired",
+            idp.mint(&with("exp", serde_json::json!(now - 3600))),
+        ),
+        (
+            "nbf in the future",
+            idp.mint(&with("nbf", serde_json::json!(now + 3600))),
+        ),
+        (
+            "missing jti",
+            idp.mint(&{
+                let mut c = base.clone();
+                c.as_object_mut().unwrap().remove("jti");
+                c
+            }),
+        ),
+        (
+            "no such user",
+            idp.mint(&with("email", serde_json::json!("nobody@example.com"))),
+        ),
+        (
+            "two users",
+            idp.mint(&with("email", serde_json::json!("eve.blue@example.com"))),
+        ),
+        (
+            "alg none",
+            forged_token(
+                &serde_json::json!({"alg": "none", "typ": "JWT"}),
+                &with("jti", serde_json::json!("n1")),
+                None,
+            ),
+        ),
+        (
+            "HS256 with the public key",
+            forged_token(
+                &serde_json::json!({"alg": "HS256", "typ": "JWT"}),
+                &with("jti", serde_json::json!("h1")),
+                Some(rsa_n.as_bytes()),
+            ),
+        ),
+        (
+            "unknown kid",
+            forged_token(
+                &serde_json::json!({"alg": "RS256", "kid": "no-such-key"}),
+                &with("jti", serde_json::json!("k1")),
+                None,
+            ) + "c2ln",
+        ),
+        (
+            "kid with path and SQL characters",
+            forged_token(
+                &serde_json::json!({"alg": "RS256", "kid": "../../etc/passwd' OR '1'='1"}),
+                &with("jti", serde_json::json!("k2")),
+                None,
+            ) + "c2ln",
+        ),
+        ("not a JWT", "not-a-jwt".into()),
+    ];
+    // The control: the same minted claims with a fresh jti are accepted, so each case below
+    // is refused for the one thing it changes.
+    ok(exchange(
+        &app_creds,
+        &idp.mint(&with("jti", serde_json::json!(format!("control-{now}")))),
+    ));
+    for (what, token) in &cases {
+        let (accepted, _, err) = exchange(&app_creds, token);
+        assert!(!accepted, "{what} was accepted");
+        assert!(err.contains("InvalidGrantException"), "{what}: {err}");
+    }
+    // A megabyte assertion: refused before any parsing (the body limit or the token limit).
+    let big = serde_json::json!({"clientId": app, "grantType": "urn:ietf:params:oauth:grant-type:jwt-bearer",
+        "assertion": "a".repeat(1 << 20)});
+    let (accepted, _, _) = aws_session(
+        &server,
+        &app_creds,
+        &[
+            "sso-oidc",
+            "create-token-with-iam",
+            "--cli-input-json",
+            &file("big.json", &big),
+        ],
+    );
+    assert!(!accepted);
+
+    // Identity-enhanced session: IdentityBearerRole admits the application role's session
+    // with the context, and refuses it without one.
+    let pc = format!(
+        "ProviderArn=arn:aws:iam::aws:contextProvider/IdentityCenter,ContextAssertion={context}"
+    );
+    let (no_ctx, _, err) = assume(Some(&app_creds), "IdentityBearerRole", &[]);
+    assert!(!no_ctx);
+    assert!(err.contains("AccessDenied"), "{err}");
+    let bearer = creds(&ok(assume(
+        Some(&app_creds),
+        "IdentityBearerRole",
+        &["--provided-contexts", &pc],
+    )));
+    let me = ok(aws_session(
+        &server,
+        &bearer,
+        &["sts", "get-caller-identity"],
+    ));
+    assert_eq!(
+        me["Arn"],
+        format!("arn:aws:sts::{ROOT}:assumed-role/IdentityBearerRole/s1")
+    );
+    // One byte changed.
+    let mut tampered = context.clone().into_bytes();
+    let i = tampered.len() / 2;
+    tampered[i] = if tampered[i] == b'A' { b'B' } else { b'A' };
+    let tampered = String::from_utf8(tampered).unwrap();
+    let (accepted, _, err) = assume(
+        Some(&app_creds),
+        "IdentityBearerRole",
+        &[
+            "--provided-contexts",
+            &format!(
+                "ProviderArn=arn:aws:iam::aws:contextProvider/IdentityCenter,ContextAssertion={tampered}"
+            ),
+        ],
+    );
+    assert!(!accepted);
+    assert!(err.contains("ValidationError"), "{err}");
+
+    // Refresh: rotation, and a reused refresh token revokes the family.
+    let refresh = |c: &(String, String, String), t: &str| {
+        aws_session(
+            &server,
+            c,
+            &[
+                "sso-oidc",
+                "create-token-with-iam",
+                "--client-id",
+                &app,
+                "--grant-type",
+                "refresh_token",
+                "--refresh-token",
+                t,
+            ],
+        )
+    };
+    let first = tokens["refreshToken"].as_str().unwrap().to_owned();
+    let second = ok(refresh(&app_creds, &first));
+    assert_eq!(
+        jwt_claims(second["idToken"].as_str().unwrap())["sub"],
+        mateo.as_str()
+    );
+    let second_token = second["refreshToken"].as_str().unwrap().to_owned();
+    assert_ne!(second_token, first);
+    let (reused, _, err) = refresh(&app_creds, &first);
+    assert!(!reused);
+    assert!(err.contains("InvalidGrantException"), "{err}");
+    let (after, _, _) = refresh(&app_creds, &second_token);
+    assert!(!after, "the family was revoked");
+
+    // Revoke Mateo: his identity-enhanced session and refresh tokens stop working within a
+    // second; the application role's own session keeps working.
+    let fresh = ok(exchange(
+        &app_creds,
+        &idp.login("example-cli", "mateo.jackson", "mateo-password"),
+    ));
+    let d = dir.path().to_str().unwrap();
+    let out = tessera_command(&["sessions", "revoke", "--user", &mateo, "--data-dir", d]);
+    assert!(out.contains("revoked"), "{out}");
+    std::thread::sleep(std::time::Duration::from_millis(2500));
+    let (still, _, err) = aws_session(&server, &bearer, &["sts", "get-caller-identity"]);
+    assert!(!still, "a revoked user's session still works");
+    assert!(err.contains("ExpiredToken"), "{err}");
+    let (r, _, err) = refresh(&app_creds, fresh["refreshToken"].as_str().unwrap());
+    assert!(!r);
+    assert!(err.contains("InvalidGrantException"), "{err}");
+    let fresh_ctx = jwt_claims(fresh["idToken"].as_str().unwrap())["sts:identity_context"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (r, _, err) = assume(
+        Some(&app_creds),
+        "IdentityBearerRole",
+        &[
+            "--provided-contexts",
+            &format!(
+                "ProviderArn=arn:aws:iam::aws:contextProvider/IdentityCenter,ContextAssertion={fresh_ctx}"
+            ),
+        ],
+    );
+    assert!(!r);
+    assert!(err.contains("AccessDenied"), "{err}");
+    ok(aws_session(
+        &server,
+        &app_creds,
+        &["sts", "get-caller-identity"],
+    ));
+
+    // The exchange's audit record names the resolved user and hides the tokens.
+    let records = server.audit_records();
+    let ct: Vec<_> = records
+        .iter()
+        .filter(|r| r["eventName"] == "CreateTokenWithIAM" && r["errorCode"].is_null())
+        .collect();
+    assert!(!ct.is_empty());
+    assert_eq!(ct[0]["eventSource"], "sso-oauth.amazonaws.com");
+    assert_eq!(
+        ct[0]["additionalEventData"]["identitystore:UserId"],
+        mateo.as_str()
+    );
+    assert_eq!(
+        ct[0]["requestParameters"]["assertion"],
+        "HIDDEN_DUE_TO_SECURITY_REASONS"
+    );
+    let text = serde_json::to_string(&records).unwrap();
+    assert!(
+        !text.contains(&id_token) && !text.contains(&context),
+        "a token reached the audit log"
+    );
+}

@@ -79,7 +79,10 @@ impl AwsError {
                 ("application/x-amz-json-1.1", body.to_string())
             }
             Protocol::RestJson => {
-                let body = serde_json::json!({"error": self.code, "error_description": self.message, "message": self.message});
+                // OAuth-style (RFC 6749 §5.2): `error` is the snake-case code without
+                // `Exception` (`InvalidGrantException` → `invalid_grant`); SDKs read the code
+                // from `x-amzn-ErrorType`.
+                let body = serde_json::json!({"error": oauth_error(&self.code), "error_description": self.message});
                 ("application/json", body.to_string())
             }
             Protocol::RestXml => {
@@ -110,6 +113,27 @@ impl AwsError {
         }
         resp
     }
+}
+
+/// The OAuth `error` value of an sso-oidc error shape (`InvalidGrantException` →
+/// `invalid_grant`; `InternalServerException` → `server_error`).
+pub fn oauth_error(code: &str) -> String {
+    if code == "InternalServerException" || code == "InternalFailure" {
+        return "server_error".into();
+    }
+    let base = code.strip_suffix("Exception").unwrap_or(code);
+    let mut out = String::new();
+    for (i, c) in base.chars().enumerate() {
+        if c.is_ascii_uppercase() {
+            if i > 0 {
+                out.push('_');
+            }
+            out.push(c.to_ascii_lowercase());
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// A successful awsQuery response: `<{Action}Response xmlns=…><{Action}Result>…</…Result>
@@ -192,6 +216,15 @@ mod tests {
         assert_eq!(r.headers()["x-amzn-errortype"], "ValidationException");
         let r = AwsError::new(400, "InvalidGrantException", "bad").render(Protocol::RestJson, "r");
         assert_eq!(r.headers()["x-amzn-errortype"], "InvalidGrantException");
+        let v: serde_json::Value = serde_json::from_slice(r.body()).unwrap();
+        assert_eq!(v["error"], "invalid_grant");
+        assert_eq!(v["error_description"], "bad");
+        assert_eq!(
+            oauth_error("UnsupportedGrantTypeException"),
+            "unsupported_grant_type"
+        );
+        assert_eq!(oauth_error("AccessDeniedException"), "access_denied");
+        assert_eq!(oauth_error("InternalServerException"), "server_error");
     }
 
     #[test]

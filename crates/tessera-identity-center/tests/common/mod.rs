@@ -37,7 +37,13 @@ pub async fn fx() -> Fx {
             .unwrap(),
     );
     let authz = Authorizer::new(view.clone(), Deployment::default());
-    let svc = SsoAdminService::new(store.clone(), authz.clone(), Deployment::default());
+    let svc = SsoAdminService::new(
+        store.clone(),
+        store.clone(),
+        authz.clone(),
+        Deployment::default(),
+    )
+    .with_http_loopback_issuers(true);
     let ids = IdentityStoreService::new(store.clone(), authz, Deployment::default());
     Fx {
         _dir: dir,

@@ -75,6 +75,7 @@ pub async fn fixture_with_services(
                 limits,
                 oidc,
                 allow_http_issuers: true,
+                public_url: "http://127.0.0.1:1".into(),
             },
             extra,
         )

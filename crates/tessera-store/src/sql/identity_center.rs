@@ -243,6 +243,124 @@ macro_rules! identity_center_store {
                     .await?;
                 rows.iter().map(membership_from).collect()
             }
+
+            async fn create_sso_object(&self, o: &SsoObjectRecord) -> Result<()> {
+                sqlx::query(sqlx::AssertSqlSafe(format!("INSERT INTO sso_objects ({SSO_OBJECT_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7)")))
+                    .bind(&o.arn)
+                    .bind(&o.instance_arn)
+                    .bind(&o.kind)
+                    .bind(&o.name_key)
+                    .bind(&o.client_token)
+                    .bind(&o.document)
+                    .bind(o.created_at)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
+            async fn get_sso_object(&self, arn: &str) -> Result<Option<SsoObjectRecord>> {
+                let row = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {SSO_OBJECT_COLS} FROM sso_objects WHERE arn = $1")))
+                    .bind(arn)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                row.as_ref().map(sso_object_from).transpose()
+            }
+
+            async fn list_sso_objects(&self, instance_arn: &str, kind: &str) -> Result<Vec<SsoObjectRecord>> {
+                let rows = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {SSO_OBJECT_COLS} FROM sso_objects WHERE instance_arn = $1 AND kind = $2 ORDER BY arn")))
+                    .bind(instance_arn)
+                    .bind(kind)
+                    .fetch_all(&self.pool)
+                    .await?;
+                rows.iter().map(sso_object_from).collect()
+            }
+
+            async fn update_sso_object(&self, o: &SsoObjectRecord) -> Result<bool> {
+                let res = sqlx::query("UPDATE sso_objects SET name_key = $1, document = $2 WHERE arn = $3")
+                    .bind(&o.name_key)
+                    .bind(&o.document)
+                    .bind(&o.arn)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(res.rows_affected() > 0)
+            }
+
+            async fn delete_sso_object(&self, arn: &str) -> Result<bool> {
+                let res = sqlx::query("DELETE FROM sso_objects WHERE arn = $1")
+                    .bind(arn)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(res.rows_affected() > 0)
+            }
+
+            async fn put_app_setting(&self, s: &AppSettingRecord) -> Result<()> {
+                sqlx::query("INSERT INTO sso_app_settings (application_arn, kind, setting_key, document) VALUES ($1, $2, $3, $4) ON CONFLICT (application_arn, kind, setting_key) DO UPDATE SET document = excluded.document")
+                    .bind(&s.application_arn)
+                    .bind(&s.kind)
+                    .bind(&s.key)
+                    .bind(&s.document)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
+            async fn get_app_setting(&self, app: &str, kind: &str, key: &str) -> Result<Option<AppSettingRecord>> {
+                let row = sqlx::query("SELECT application_arn, kind, setting_key, document FROM sso_app_settings WHERE application_arn = $1 AND kind = $2 AND setting_key = $3")
+                    .bind(app)
+                    .bind(kind)
+                    .bind(key)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                row.as_ref().map(app_setting_from).transpose()
+            }
+
+            async fn list_app_settings(&self, app: &str, kind: &str) -> Result<Vec<AppSettingRecord>> {
+                let rows = sqlx::query("SELECT application_arn, kind, setting_key, document FROM sso_app_settings WHERE application_arn = $1 AND kind = $2 ORDER BY setting_key")
+                    .bind(app)
+                    .bind(kind)
+                    .fetch_all(&self.pool)
+                    .await?;
+                rows.iter().map(app_setting_from).collect()
+            }
+
+            async fn delete_app_setting(&self, app: &str, kind: &str, key: &str) -> Result<bool> {
+                let res = sqlx::query("DELETE FROM sso_app_settings WHERE application_arn = $1 AND kind = $2 AND setting_key = $3")
+                    .bind(app)
+                    .bind(kind)
+                    .bind(key)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(res.rows_affected() > 0)
+            }
+
+            async fn sso_config_tables(&self) -> Result<SsoConfigTables> {
+                let mut tx = self.pool.begin().await?;
+                if $dialect == "postgres" {
+                    sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                let instances = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {INSTANCE_COLS} FROM sso_instances ORDER BY instance_arn")))
+                    .fetch_all(&mut *tx)
+                    .await?
+                    .iter()
+                    .map(instance_from)
+                    .collect::<Result<Vec<_>>>()?;
+                let objects = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {SSO_OBJECT_COLS} FROM sso_objects ORDER BY arn")))
+                    .fetch_all(&mut *tx)
+                    .await?
+                    .iter()
+                    .map(sso_object_from)
+                    .collect::<Result<Vec<_>>>()?;
+                let settings = sqlx::query("SELECT application_arn, kind, setting_key, document FROM sso_app_settings ORDER BY application_arn, kind, setting_key")
+                    .fetch_all(&mut *tx)
+                    .await?
+                    .iter()
+                    .map(app_setting_from)
+                    .collect::<Result<Vec<_>>>()?;
+                tx.commit().await?;
+                Ok(SsoConfigTables { instances, objects, settings })
+            }
         }
     };
 }

@@ -4,10 +4,11 @@
 //! a statement, open the context's file and search for the method name.
 
 use crate::{
-    AccessKeyRecord, AttachmentRow, ChangeCounters, IamStore, IamTables, IdentityCenterStore,
-    IdentityGroupRecord, IdentityUserRecord, InlinePolicyRow, InstanceRecord, ManagedPolicyRecord,
-    MembershipRecord, OidcProviderRecord, Result, RoleRecord, SessionKeyRecord, SessionKeyStore,
-    StoreAdmin, UserRecord, name_key,
+    AccessKeyRecord, AppSettingRecord, AttachmentRow, ChangeCounters, IamStore, IamTables,
+    IdentityCenterStore, IdentityGroupRecord, IdentityUserRecord, InlinePolicyRow, InstanceRecord,
+    ManagedPolicyRecord, MembershipRecord, OidcProviderRecord, RefreshTokenRecord, RefreshUse,
+    Result, RoleRecord, SessionKeyRecord, SessionKeyStore, SigningKeyRecord, SsoConfigTables,
+    SsoObjectRecord, StoreAdmin, TokenStore, UserRecord, name_key,
 };
 use async_trait::async_trait;
 use sqlx::Row;
@@ -87,10 +88,33 @@ const IDENTITY_USER_COLS: &str = "user_id, identity_store_id, user_name, email_k
 const IDENTITY_GROUP_COLS: &str = "group_id, identity_store_id, display_name, description, created_at, created_by, updated_at, updated_by";
 const MEMBERSHIP_COLS: &str =
     "membership_id, identity_store_id, group_id, user_id, created_at, created_by";
+const SSO_OBJECT_COLS: &str =
+    "arn, instance_arn, kind, name_key, client_token, document, created_at";
 const OIDC_COLS: &str = "arn, account_id, url, client_ids, thumbprints, tags, created_at";
 
 macro_rules! row_mappers {
     ($row:ty) => {
+        fn sso_object_from(r: &$row) -> Result<SsoObjectRecord> {
+            Ok(SsoObjectRecord {
+                arn: r.try_get("arn")?,
+                instance_arn: r.try_get("instance_arn")?,
+                kind: r.try_get("kind")?,
+                name_key: r.try_get("name_key")?,
+                client_token: r.try_get("client_token")?,
+                document: r.try_get("document")?,
+                created_at: r.try_get("created_at")?,
+            })
+        }
+
+        fn app_setting_from(r: &$row) -> Result<AppSettingRecord> {
+            Ok(AppSettingRecord {
+                application_arn: r.try_get("application_arn")?,
+                kind: r.try_get("kind")?,
+                key: r.try_get("setting_key")?,
+                document: r.try_get("document")?,
+            })
+        }
+
         fn identity_group_from(r: &$row) -> Result<IdentityGroupRecord> {
             Ok(IdentityGroupRecord {
                 identity_store_id: r.try_get("identity_store_id")?,
@@ -234,6 +258,8 @@ mod identity_center;
 mod keys;
 #[macro_use]
 mod counters;
+#[macro_use]
+mod tokens;
 
 mod sqlite_impl {
     use super::*;
@@ -243,6 +269,7 @@ mod sqlite_impl {
     identity_center_store!(SqliteStore, sqlx::sqlite::SqliteRow, "sqlite");
     session_key_store!(SqliteStore, sqlx::sqlite::SqliteRow, "sqlite");
     change_counters!(SqliteStore, sqlx::sqlite::SqliteRow, "sqlite");
+    token_store!(SqliteStore, sqlx::sqlite::SqliteRow, "sqlite");
 }
 
 mod pg_impl {
@@ -253,4 +280,5 @@ mod pg_impl {
     identity_center_store!(PgStore, sqlx::postgres::PgRow, "postgres");
     session_key_store!(PgStore, sqlx::postgres::PgRow, "postgres");
     change_counters!(PgStore, sqlx::postgres::PgRow, "postgres");
+    token_store!(PgStore, sqlx::postgres::PgRow, "postgres");
 }

@@ -1,0 +1,157 @@
+//! Tessera's Identity Center token issuer: the signing key (created once, sealed under the
+//! master key, shared by every replica through the store), the issuer URL of each instance
+//! and the discovery and JWKS documents a relying party verifies an `idToken` with.
+//!
+//! Paths (under the public URL; `_` cannot begin an S3 bucket name, so they never shadow a
+//! bucket):
+//! - issuer: `{public}/_identity-center/{ssoins-…}`
+//! - discovery: `{issuer}/.well-known/openid-configuration`
+//! - keys: `{public}/_identity-center/jwks.json`
+
+use serde_json::{Value, json};
+use tessera_crypto::MasterKey;
+use tessera_crypto::token::TokenSigner;
+use tessera_store::{SigningKeyRecord, StoreError, TokenStore};
+
+/// The path prefix of the issuer's documents.
+pub const ISSUER_PATH: &str = "/_identity-center/";
+const KEY_AAD: &[u8] = b"tessera-token-signing-key";
+
+#[derive(Debug)]
+pub struct TokenIssuer {
+    signer: TokenSigner,
+    public_url: String,
+}
+
+impl TokenIssuer {
+    pub fn new(signer: TokenSigner, public_url: &str) -> TokenIssuer {
+        TokenIssuer {
+            signer,
+            public_url: public_url.trim_end_matches('/').to_owned(),
+        }
+    }
+
+    /// The newest stored signing key, or a new one stored now (another replica's, if it
+    /// stored one first).
+    pub async fn load(
+        store: &dyn TokenStore,
+        master: &MasterKey,
+        public_url: &str,
+        now: i64,
+    ) -> Result<TokenIssuer, StoreError> {
+        let open = |k: &SigningKeyRecord| -> Result<TokenSigner, StoreError> {
+            let pkcs8 = master
+                .open(&k.key_sealed, &[KEY_AAD, k.kid.as_bytes()].concat())
+                .map_err(|e| StoreError::Backend(format!("token signing key {}: {e}", k.kid)))?;
+            TokenSigner::from_pkcs8(k.kid.clone(), &pkcs8)
+                .map_err(|e| StoreError::Backend(format!("token signing key {}: {e}", k.kid)))
+        };
+        if let Some(k) = store.list_signing_keys().await?.last() {
+            return Ok(TokenIssuer::new(open(k)?, public_url));
+        }
+        let signer = TokenSigner::generate(uuid::Uuid::new_v4().to_string());
+        let rec = SigningKeyRecord {
+            kid: signer.kid().to_owned(),
+            key_sealed: master.seal(signer.pkcs8(), &[KEY_AAD, signer.kid().as_bytes()].concat()),
+            created_at: now,
+        };
+        match store.add_signing_key(&rec).await {
+            Ok(()) => Ok(TokenIssuer::new(signer, public_url)),
+            Err(StoreError::Conflict) => {
+                let k = store.list_signing_keys().await?;
+                let k = k.last().ok_or(StoreError::Conflict)?;
+                Ok(TokenIssuer::new(open(k)?, public_url))
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    pub fn signer(&self) -> &TokenSigner {
+        &self.signer
+    }
+
+    /// `iss` of the tokens of the instance `arn:…:sso:::instance/ssoins-…`.
+    pub fn issuer_url(&self, instance_arn: &str) -> String {
+        let id = instance_arn.rsplit('/').next().unwrap_or("");
+        format!("{}{ISSUER_PATH}{id}", self.public_url)
+    }
+
+    pub fn jwks_url(&self) -> String {
+        format!("{}{ISSUER_PATH}jwks.json", self.public_url)
+    }
+
+    pub fn jwks(&self) -> Value {
+        json!({"keys": [self.signer.jwk()]})
+    }
+
+    /// The document served at `path` (below the public URL), if any: the JWKS, or an
+    /// instance's OpenID discovery document.
+    pub fn document(&self, path: &str) -> Option<Value> {
+        let rest = path.strip_prefix(ISSUER_PATH)?;
+        if rest == "jwks.json" {
+            return Some(self.jwks());
+        }
+        let id = rest.strip_suffix("/.well-known/openid-configuration")?;
+        let ok = id
+            .strip_prefix("ssoins-")
+            .or_else(|| id.strip_prefix("ins-"))
+            .is_some_and(|s| {
+                s.len() == 16
+                    && s.bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
+            });
+        if !ok {
+            return None;
+        }
+        let issuer = format!("{}{ISSUER_PATH}{id}", self.public_url);
+        Some(json!({
+            "issuer": issuer,
+            "jwks_uri": self.jwks_url(),
+            "id_token_signing_alg_values_supported": ["ES256"],
+            "subject_types_supported": ["public"],
+            "response_types_supported": ["id_token"],
+            "claims_supported": ["iss", "sub", "aud", "exp", "iat", "auth_time", "act",
+                "sts:identity_context", "sts:audit_context", "aws:identity_store_id",
+                "aws:identity_store_arn", "aws:instance_arn", "aws:instance_account",
+                "aws:application_arn", "aws:credential_id"],
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn documents() {
+        let i = TokenIssuer::new(TokenSigner::generate("k"), "http://127.0.0.1:9/");
+        assert_eq!(
+            i.issuer_url("arn:aws:sso:::instance/ssoins-0123456789abcdef"),
+            "http://127.0.0.1:9/_identity-center/ssoins-0123456789abcdef"
+        );
+        let d = i
+            .document("/_identity-center/ssoins-0123456789abcdef/.well-known/openid-configuration")
+            .unwrap();
+        assert_eq!(
+            d["issuer"],
+            "http://127.0.0.1:9/_identity-center/ssoins-0123456789abcdef"
+        );
+        assert_eq!(
+            d["jwks_uri"],
+            "http://127.0.0.1:9/_identity-center/jwks.json"
+        );
+        assert_eq!(
+            i.document("/_identity-center/jwks.json").unwrap()["keys"][0]["kid"],
+            "k"
+        );
+        assert!(
+            i.document("/_identity-center/../x/.well-known/openid-configuration")
+                .is_none()
+        );
+        assert!(
+            i.document("/_identity-center/ssoins-1/.well-known/openid-configuration")
+                .is_none()
+        );
+        assert!(i.document("/other").is_none());
+    }
+}

@@ -1,0 +1,831 @@
+//! sso-oidc `CreateTokenWithIAM` (restJson1, `POST /token?aws_iam=t`, signing name
+//! `sso-oauth`): an application, signed in as its IAM role, exchanges a trusted token
+//! issuer's JWT (grant `jwt-bearer`) or a refresh token (`refresh_token`, rotated on every
+//! use; a reused one revokes its family) for Identity Center tokens of the directory user.
+//! The `idToken` is signed by Tessera's issuer key ([`crate::issuer`]) and carries the
+//! `sts:identity_context` assertion STS accepts in `ProvidedContexts`.
+
+use crate::issuer::TokenIssuer;
+use crate::model::{AppSetting, Kind};
+use async_trait::async_trait;
+use serde_json::{Map, Value, json};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+use tessera_audit::{EventDetails, HIDDEN, Resource};
+use tessera_authz::{Access, Authorizer, RevocationView};
+use tessera_core::session::IdentityContext;
+use tessera_core::{Caller, RequestMeta};
+use tessera_crypto::MasterKey;
+use tessera_crypto::token::{ContextSealer, opaque_token, token_digest};
+use tessera_oidc::{OidcError, OidcVerifier};
+use tessera_policy::{Policy, PolicyKind};
+use tessera_service::{Body, Ctx, Operation, Reply, Routing, Service, ServiceSpec};
+use tessera_store::{
+    IdentityCenterStore, IdentityUserRecord, InstanceRecord, RefreshTokenRecord, RefreshUse,
+    SsoObjectRecord, TokenStore,
+};
+use tessera_wire::{AwsError, Protocol};
+
+tessera_service::operations! {
+    /// The sso-oidc operations Tessera implements.
+    pub enum SsoOidcOp {
+        CreateTokenWithIAM,
+    }
+}
+
+impl Operation for SsoOidcOp {
+    const ALL: &'static [SsoOidcOp] = SsoOidcOp::VARIANTS;
+
+    fn name(self) -> &'static str {
+        self.as_str()
+    }
+}
+
+pub static SPEC: ServiceSpec = ServiceSpec {
+    name: "sso-oidc",
+    signing_names: &["sso-oauth"],
+    protocol: Protocol::RestJson,
+    event_source: "sso-oauth.amazonaws.com",
+    routing: Routing::Rest,
+};
+
+pub const JWT_BEARER: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
+pub const REFRESH_TOKEN: &str = "refresh_token";
+const ACCESS_TOKEN_TYPE: &str = "urn:ietf:params:oauth:token-type:access_token";
+const REFRESH_TOKEN_TYPE: &str = "urn:ietf:params:oauth:token-type:refresh_token";
+/// Scopes every application has.
+const DEFAULT_SCOPES: [&str; 3] = ["openid", "aws", "sts:identity_context"];
+/// Application tokens (and the context assertion) last one hour.
+const TOKEN_SECS: i64 = 3600;
+/// A refresh-token family lives as long as the user's session: 8 hours (the default).
+const SESSION_SECS: i64 = 8 * 3600;
+/// Longest assertion looked at (the largest token `tessera-oidc` parses).
+const MAX_ASSERTION: usize = tessera_oidc::HARD_MAX_TOKEN_LEN;
+
+/// Every way `CreateTokenWithIAM` fails, mapped to the sso-oidc error shapes in one place.
+#[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
+pub enum TokenError {
+    #[error("{0}")]
+    InvalidRequest(String),
+    #[error("{0}")]
+    InvalidClient(String),
+    #[error("{0}")]
+    InvalidGrant(String),
+    #[error("{0}")]
+    UnauthorizedClient(String),
+    #[error("{0}")]
+    UnsupportedGrantType(String),
+    #[error("{0}")]
+    InvalidScope(String),
+    #[error("{0}")]
+    AccessDenied(String),
+    #[error("An internal error occurred.")]
+    Internal,
+}
+
+impl TokenError {
+    pub fn to_aws(&self) -> AwsError {
+        let (status, code) = match self {
+            TokenError::InvalidRequest(_) => (400, "InvalidRequestException"),
+            TokenError::InvalidClient(_) => (401, "InvalidClientException"),
+            TokenError::InvalidGrant(_) => (400, "InvalidGrantException"),
+            TokenError::UnauthorizedClient(_) => (400, "UnauthorizedClientException"),
+            TokenError::UnsupportedGrantType(_) => (400, "UnsupportedGrantTypeException"),
+            TokenError::InvalidScope(_) => (400, "InvalidScopeException"),
+            TokenError::AccessDenied(_) => (400, "AccessDeniedException"),
+            TokenError::Internal => (500, "InternalServerException"),
+        };
+        AwsError::new(status, code, self.to_string())
+    }
+}
+
+impl From<tessera_store::StoreError> for TokenError {
+    fn from(e: tessera_store::StoreError) -> Self {
+        tracing::error!(error = %e, "store failure");
+        TokenError::Internal
+    }
+}
+
+type R<T> = Result<T, TokenError>;
+
+#[derive(Debug)]
+pub struct SsoOidcService {
+    store: Arc<dyn IdentityCenterStore>,
+    tokens: Arc<dyn TokenStore>,
+    authz: Authorizer,
+    oidc: Arc<OidcVerifier>,
+    issuer: Arc<TokenIssuer>,
+    contexts: ContextSealer,
+    access_tokens: ContextSealer,
+    revocations: Arc<RevocationView>,
+    partition: String,
+    /// When expired assertion ids were last pruned (unix seconds).
+    last_prune: AtomicI64,
+}
+
+#[async_trait]
+impl Service for SsoOidcService {
+    type Op = SsoOidcOp;
+    type Error = TokenError;
+
+    fn spec(&self) -> &'static ServiceSpec {
+        &SPEC
+    }
+
+    async fn call(&self, op: SsoOidcOp, ctx: &Ctx<'_>) -> R<Reply> {
+        let caller = ctx
+            .caller()
+            .ok_or_else(|| TokenError::AccessDenied("CreateTokenWithIAM must be signed.".into()))?;
+        let doc = ctx.input.json.filter(|d| d.is_object()).ok_or_else(|| {
+            TokenError::InvalidRequest("The request body must be a JSON object.".into())
+        })?;
+        match op {
+            SsoOidcOp::CreateTokenWithIAM => {
+                self.create_token_with_iam(caller, ctx.meta, doc).await
+            }
+        }
+    }
+
+    fn to_aws(&self, e: &TokenError) -> AwsError {
+        e.to_aws()
+    }
+}
+
+fn member<'a>(doc: &'a Value, name: &str) -> R<Option<&'a str>> {
+    match doc.get(name) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s)),
+        Some(_) => Err(TokenError::InvalidRequest(format!(
+            "{name} must be a string."
+        ))),
+    }
+}
+
+/// The claim at a `ClaimAttributePath` (`email`, `preferred_username`, `a.b`), as a string.
+fn claim_at<'a>(claims: &'a Map<String, Value>, path: &str) -> Option<&'a str> {
+    let mut parts = path.split('.');
+    let mut v = claims.get(parts.next()?)?;
+    for p in parts {
+        v = v.get(p)?;
+    }
+    v.as_str()
+}
+
+/// Does a user's AWS-shaped attribute document hold `value` at an identity-store attribute
+/// path (`externalIds.id`, `name.givenName`, …)? Path segments name members by their
+/// camel-case form; arrays match when any element does. Compared without regard to case.
+fn attribute_matches(attrs: &Value, path: &str, value: &str) -> bool {
+    fn walk(v: &Value, segs: &[&str], value: &str) -> bool {
+        match v {
+            Value::Array(a) => a.iter().any(|x| walk(x, segs, value)),
+            _ => match segs.split_first() {
+                None => v.as_str().is_some_and(|s| s.eq_ignore_ascii_case(value)),
+                Some((seg, rest)) => v.as_object().is_some_and(|o| {
+                    o.iter()
+                        .find(|(k, _)| k.eq_ignore_ascii_case(seg))
+                        .is_some_and(|(_, x)| walk(x, rest, value))
+                }),
+            },
+        }
+    }
+    let segs: Vec<&str> = path.split('.').collect();
+    walk(attrs, &segs, value)
+}
+
+/// What a refresh-token family carries (its `document`).
+fn family_document(
+    app: &str,
+    instance: &InstanceRecord,
+    scopes: &[String],
+    actor: Option<&str>,
+    family_start: i64,
+) -> Value {
+    json!({"app": app, "instance": instance.instance_arn, "store": instance.identity_store_id,
+        "scopes": scopes, "actor": actor, "start": family_start})
+}
+
+/// Whom a token is being issued for, and how.
+struct Issue<'a> {
+    app: &'a SsoObjectRecord,
+    instance: &'a InstanceRecord,
+    user: &'a IdentityUserRecord,
+    scopes: Vec<String>,
+    /// The trusted token issuer of a jwt-bearer exchange (`act.sub`).
+    actor: Option<String>,
+    /// When the user authenticated (the assertion's `iat`, or the family's start).
+    auth_time: i64,
+    /// A refresh-token family continued, with its start, or `None` to start one.
+    family: Option<(String, i64)>,
+    refresh: bool,
+}
+
+impl SsoOidcService {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        store: Arc<dyn IdentityCenterStore>,
+        tokens: Arc<dyn TokenStore>,
+        authz: Authorizer,
+        oidc: Arc<OidcVerifier>,
+        issuer: Arc<TokenIssuer>,
+        master: &MasterKey,
+        revocations: Arc<RevocationView>,
+    ) -> SsoOidcService {
+        SsoOidcService {
+            store,
+            tokens,
+            partition: authz.deployment().partition.clone(),
+            authz,
+            oidc,
+            issuer,
+            contexts: ContextSealer::new(master),
+            access_tokens: ContextSealer::for_purpose(master, "identity-center-access-token"),
+            revocations,
+            last_prune: AtomicI64::new(0),
+        }
+    }
+
+    /// The application named by `clientId`, with its instance.
+    async fn application(&self, client_id: &str) -> R<(SsoObjectRecord, InstanceRecord)> {
+        let unknown = || {
+            TokenError::InvalidClient(format!(
+                "The client {client_id} is not a known application."
+            ))
+        };
+        let app = self
+            .store
+            .get_sso_object(client_id)
+            .await?
+            .filter(|o| o.kind == Kind::Application.as_str())
+            .ok_or_else(unknown)?;
+        let instance = self
+            .store
+            .get_instance(&app.instance_arn)
+            .await?
+            .ok_or_else(unknown)?;
+        Ok((app, instance))
+    }
+
+    async fn setting(&self, app: &str, kind: AppSetting, key: &str) -> R<Option<Value>> {
+        Ok(self
+            .store
+            .get_app_setting(app, kind.as_str(), key)
+            .await?
+            .and_then(|s| serde_json::from_str(&s.document).ok()))
+    }
+
+    /// The caller must be allowed by its own identity policies and by the application's
+    /// authentication-method ActorPolicy.
+    async fn authorise(&self, caller: &Caller, meta: &RequestMeta, app: &SsoObjectRecord) -> R<()> {
+        let action = "sso-oauth:CreateTokenWithIAM";
+        let app_account = app.arn.split(':').nth(4).unwrap_or("");
+        let identity = Access {
+            action,
+            resource: &app.arn,
+            resource_account: caller.account.as_str(),
+            resource_policy: None,
+            extra: Default::default(),
+        };
+        self.authz
+            .check(caller, meta, identity)
+            .map_err(|d| TokenError::AccessDenied(d.message))?;
+        let policy = self
+            .setting(&app.arn, AppSetting::AuthenticationMethod, "IAM")
+            .await?
+            .map(|m| m["Iam"]["ActorPolicy"].to_string())
+            .ok_or_else(|| {
+                TokenError::AccessDenied(
+                    "The application has no IAM authentication method that allows this caller."
+                        .into(),
+                )
+            })?;
+        let policy =
+            Policy::parse(&policy, PolicyKind::Resource).map_err(|_| TokenError::Internal)?;
+        let actor = Access {
+            action,
+            resource: &app.arn,
+            resource_account: app_account,
+            resource_policy: Some(&policy),
+            extra: Default::default(),
+        };
+        self.authz
+            .check_resource_required(caller, meta, actor)
+            .map_err(|_| {
+                TokenError::AccessDenied(format!(
+                    "User: {} is not authorized to perform: {action} on resource: {} because the application's ActorPolicy does not allow it",
+                    caller.arn(&self.partition),
+                    app.arn
+                ))
+            })
+    }
+
+    /// Requested scopes, checked against the application's, or all of them.
+    async fn scopes(&self, app: &str, doc: &Value) -> R<Vec<String>> {
+        let mut allowed: Vec<String> = DEFAULT_SCOPES.iter().map(|s| (*s).to_owned()).collect();
+        for s in self
+            .store
+            .list_app_settings(app, AppSetting::Scope.as_str())
+            .await?
+        {
+            allowed.push(s.key);
+        }
+        match doc.get("scope") {
+            None | Some(Value::Null) => Ok(allowed),
+            Some(Value::Array(a)) => {
+                let mut out = Vec::new();
+                for s in a {
+                    let s = s.as_str().ok_or_else(|| {
+                        TokenError::InvalidRequest("scope must be a list of strings.".into())
+                    })?;
+                    if !allowed.iter().any(|x| x == s) {
+                        return Err(TokenError::InvalidScope(format!(
+                            "The scope {s} is not configured for the application."
+                        )));
+                    }
+                    if !out.iter().any(|x: &String| x == s) {
+                        out.push(s.to_owned());
+                    }
+                }
+                Ok(out)
+            }
+            Some(_) => Err(TokenError::InvalidRequest(
+                "scope must be a list of strings.".into(),
+            )),
+        }
+    }
+
+    /// Is the user (or one of its groups) assigned, when the application requires it?
+    async fn check_assignment(
+        &self,
+        app: &str,
+        instance: &InstanceRecord,
+        user: &IdentityUserRecord,
+    ) -> R<()> {
+        let required = self
+            .setting(app, AppSetting::AssignmentConfiguration, "")
+            .await?
+            .and_then(|c| c["AssignmentRequired"].as_bool())
+            .unwrap_or(true);
+        if !required {
+            return Ok(());
+        }
+        let assigned = self
+            .store
+            .list_app_settings(app, AppSetting::Assignment.as_str())
+            .await?;
+        if assigned
+            .iter()
+            .any(|a| a.key == format!("USER:{}", user.user_id))
+        {
+            return Ok(());
+        }
+        let groups = self
+            .store
+            .user_memberships(&instance.identity_store_id, &user.user_id)
+            .await?;
+        if groups.iter().any(|m| {
+            assigned
+                .iter()
+                .any(|a| a.key == format!("GROUP:{}", m.group_id))
+        }) {
+            return Ok(());
+        }
+        Err(TokenError::AccessDenied(
+            "The user is not assigned to the application.".into(),
+        ))
+    }
+
+    async fn create_token_with_iam(
+        &self,
+        caller: &Caller,
+        meta: &RequestMeta,
+        doc: &Value,
+    ) -> R<Reply> {
+        let client_id = member(doc, "clientId")?
+            .ok_or_else(|| TokenError::InvalidRequest("clientId is required.".into()))?;
+        let grant_type = member(doc, "grantType")?
+            .ok_or_else(|| TokenError::InvalidRequest("grantType is required.".into()))?;
+        let known = [
+            "authorization_code",
+            REFRESH_TOKEN,
+            JWT_BEARER,
+            "urn:ietf:params:oauth:grant-type:token-exchange",
+        ];
+        if !known.contains(&grant_type) {
+            return Err(TokenError::UnsupportedGrantType(format!(
+                "The grant type {} is not supported.",
+                grant_type.chars().take(100).collect::<String>()
+            )));
+        }
+        let (app, instance) = self.application(client_id).await?;
+        self.authorise(caller, meta, &app).await?;
+        let configured = self
+            .setting(&app.arn, AppSetting::Grant, grant_type)
+            .await?;
+        let Some(grant) = configured else {
+            return Err(TokenError::UnauthorizedClient(format!(
+                "The application has no {grant_type} grant."
+            )));
+        };
+        let (mut issued, params, user_id) = match grant_type {
+            JWT_BEARER => self.jwt_bearer(meta, doc, &app, &instance, &grant).await?,
+            REFRESH_TOKEN => self.refresh(meta, doc, &app, &instance).await?,
+            other => {
+                return Err(TokenError::UnsupportedGrantType(format!(
+                    "The grant type {other} is not available on this server yet."
+                )));
+            }
+        };
+        let store_arn = format!(
+            "arn:{}:identitystore::{}:identitystore/{}",
+            self.partition, instance.owner_account_id, instance.identity_store_id
+        );
+        let credential_id = issued
+            .as_object_mut()
+            .and_then(|m| m.remove("_credential_id"))
+            .unwrap_or(Value::Null);
+        let mut response = json!({
+            "accessToken": HIDDEN, "tokenType": "Bearer", "expiresIn": TOKEN_SECS,
+            "issuedTokenType": issued["issuedTokenType"], "scope": issued["scope"],
+            "idToken": HIDDEN,
+        });
+        if issued.get("refreshToken").is_some() {
+            response["refreshToken"] = json!(HIDDEN);
+        }
+        Ok(Reply {
+            body: Body::Json(issued),
+            details: EventDetails {
+                user_identity: None,
+                request_parameters: params,
+                response_elements: response,
+                resources: vec![Resource {
+                    account_id: Some(instance.owner_account_id.clone()),
+                    kind: "AWS::SSO::Application".into(),
+                    arn: app.arn.clone(),
+                }],
+                read_only: false,
+                additional_event_data: json!({
+                    "identitystore:UserId": user_id,
+                    "identitystore:IdentityStoreArn": store_arn,
+                    "identitycenter:CredentialId": credential_id,
+                }),
+            },
+        })
+    }
+
+    /// `jwt-bearer`: verify the assertion against the grant's issuers and map it to one user.
+    async fn jwt_bearer(
+        &self,
+        meta: &RequestMeta,
+        doc: &Value,
+        app: &SsoObjectRecord,
+        instance: &InstanceRecord,
+        grant: &Value,
+    ) -> R<(Value, Value, String)> {
+        let assertion = member(doc, "assertion")?.ok_or_else(|| {
+            TokenError::InvalidRequest("assertion is required for the jwt-bearer grant.".into())
+        })?;
+        if assertion.len() > MAX_ASSERTION {
+            return Err(TokenError::InvalidGrant(
+                "The assertion is too long.".into(),
+            ));
+        }
+        let scopes = self.scopes(&app.arn, doc).await?;
+        let params = json!({"clientId": app.arn, "grantType": JWT_BEARER, "scope": doc.get("scope"), "assertion": HIDDEN});
+        let bad =
+            |e: OidcError| TokenError::InvalidGrant(format!("The assertion is not valid: {e}"));
+        let iss = OidcVerifier::unverified_issuer(assertion).map_err(bad)?;
+        // The grant's issuers whose IssuerUrl is the token's `iss`, exactly.
+        let mut matched = None;
+        for i in grant["JwtBearer"]["AuthorizedTokenIssuers"]
+            .as_array()
+            .into_iter()
+            .flatten()
+        {
+            let arn = i["TrustedTokenIssuerArn"].as_str().unwrap_or("");
+            let Some(tti) = self.store.get_sso_object(arn).await? else {
+                continue;
+            };
+            let tdoc: Value =
+                serde_json::from_str(&tti.document).map_err(|_| TokenError::Internal)?;
+            let conf = tdoc["TrustedTokenIssuerConfiguration"]["OidcJwtConfiguration"].clone();
+            if conf["IssuerUrl"].as_str() == Some(iss.as_str()) {
+                let auds: Vec<String> = i["AuthorizedAudiences"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|a| a.as_str().map(str::to_owned))
+                    .collect();
+                matched = Some((tti.arn, conf, auds));
+                break;
+            }
+        }
+        let Some((tti_arn, conf, audiences)) = matched else {
+            return Err(TokenError::InvalidGrant(
+                "The assertion's issuer is not a trusted token issuer of this application's grant."
+                    .into(),
+            ));
+        };
+        if audiences.is_empty() {
+            return Err(TokenError::InvalidGrant(
+                "The grant authorizes no audience.".into(),
+            ));
+        }
+        let now = meta.now.timestamp();
+        let verified = self
+            .oidc
+            .verify(assertion, &iss, &audiences, now)
+            .await
+            .map_err(bad)?;
+        let jti = verified
+            .jti
+            .as_deref()
+            .filter(|j| !j.is_empty())
+            .ok_or_else(|| TokenError::InvalidGrant("The assertion has no jti claim.".into()))?;
+        if jti.len() > 256 {
+            return Err(TokenError::InvalidGrant(
+                "The assertion's jti is too long.".into(),
+            ));
+        }
+        // The user first: an assertion for nobody must not use up its jti.
+        let claim_path = conf["ClaimAttributePath"].as_str().unwrap_or("");
+        let store_path = conf["IdentityStoreAttributePath"].as_str().unwrap_or("");
+        let value = claim_at(&verified.claims, claim_path).ok_or_else(|| {
+            TokenError::InvalidGrant(format!("The assertion has no string claim {claim_path}."))
+        })?;
+        let user = self
+            .one_user(&instance.identity_store_id, store_path, value)
+            .await?;
+        self.check_assignment(&app.arn, instance, &user).await?;
+        if !self
+            .tokens
+            .record_jti(&tti_arn, jti, verified.expires_at)
+            .await?
+        {
+            return Err(TokenError::InvalidGrant(
+                "The assertion has already been used (its jti was seen before).".into(),
+            ));
+        }
+        self.prune(now).await;
+        let refresh = self
+            .setting(&app.arn, AppSetting::Grant, REFRESH_TOKEN)
+            .await?
+            .is_some();
+        let issued = self
+            .issue(
+                meta,
+                Issue {
+                    app,
+                    instance,
+                    user: &user,
+                    scopes,
+                    actor: Some(tti_arn),
+                    auth_time: verified.issued_at.unwrap_or(now),
+                    family: None,
+                    refresh,
+                },
+            )
+            .await?;
+        Ok((issued, params, user.user_id))
+    }
+
+    /// Exactly one user whose attribute at `path` is `value`.
+    async fn one_user(&self, store: &str, path: &str, value: &str) -> R<IdentityUserRecord> {
+        let found = match path {
+            "userName" => self
+                .store
+                .identity_user_by_name(store, value)
+                .await?
+                .into_iter()
+                .collect(),
+            "emails.value" => self.store.identity_users_by_email(store, value).await?,
+            _ => self
+                .store
+                .list_identity_users(store)
+                .await?
+                .into_iter()
+                .filter(|u| {
+                    let attrs: Value = serde_json::from_str(&u.attributes).unwrap_or(Value::Null);
+                    attribute_matches(&attrs, path, value)
+                })
+                .collect::<Vec<_>>(),
+        };
+        match <[IdentityUserRecord; 1]>::try_from(found) {
+            Ok([u]) => Ok(u),
+            Err(v) if v.is_empty() => Err(TokenError::InvalidGrant(
+                "The assertion's user matches no user of the identity store.".into(),
+            )),
+            Err(_) => Err(TokenError::InvalidGrant(
+                "The assertion's user matches more than one user of the identity store.".into(),
+            )),
+        }
+    }
+
+    /// Forget expired assertion ids, at most once a minute.
+    async fn prune(&self, now: i64) {
+        let last = self.last_prune.load(Ordering::Relaxed);
+        if now - last < 60
+            || self
+                .last_prune
+                .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+                .is_err()
+        {
+            return;
+        }
+        // Keep a minute past expiry: the verifier's clock leeway.
+        if let Err(e) = self.tokens.prune_jtis(now - 60).await {
+            tracing::warn!(error = %e, "pruning expired assertion ids failed");
+        }
+    }
+
+    /// `refresh_token`: rotate; a reused token revokes its whole family.
+    async fn refresh(
+        &self,
+        meta: &RequestMeta,
+        doc: &Value,
+        app: &SsoObjectRecord,
+        instance: &InstanceRecord,
+    ) -> R<(Value, Value, String)> {
+        let now = meta.now.timestamp();
+        let token = member(doc, "refreshToken")?.ok_or_else(|| {
+            TokenError::InvalidRequest(
+                "refreshToken is required for the refresh_token grant.".into(),
+            )
+        })?;
+        let params = json!({"clientId": app.arn, "grantType": REFRESH_TOKEN, "scope": doc.get("scope"), "refreshToken": HIDDEN});
+        let invalid = || TokenError::InvalidGrant("The refresh token is not valid.".into());
+        if token.len() > 256 {
+            return Err(invalid());
+        }
+        let rec = match self.tokens.use_refresh_token(&token_digest(token)).await? {
+            RefreshUse::Fresh(r) => r,
+            RefreshUse::Reused { family_id } => {
+                self.tokens.revoke_refresh_family(&family_id).await?;
+                tracing::warn!(
+                    "a rotated refresh token was presented again; its family is revoked"
+                );
+                return Err(TokenError::InvalidGrant(
+                    "The refresh token was already used; every token of its family is now revoked."
+                        .into(),
+                ));
+            }
+            RefreshUse::Unknown => return Err(invalid()),
+        };
+        let fam: Value = serde_json::from_str(&rec.document).map_err(|_| TokenError::Internal)?;
+        if fam["app"].as_str() != Some(app.arn.as_str())
+            || rec.expires_at <= now
+            || self
+                .revocations
+                .get()
+                .is_revoked(&rec.user_id, rec.issued_at)
+        {
+            return Err(invalid());
+        }
+        let user = self
+            .store
+            .get_identity_user(&instance.identity_store_id, &rec.user_id)
+            .await?
+            .ok_or_else(invalid)?;
+        self.check_assignment(&app.arn, instance, &user).await?;
+        let family_scopes: Vec<String> = fam["scopes"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|s| s.as_str().map(str::to_owned))
+            .collect();
+        // A refresh may narrow the scopes, never widen them.
+        let scopes = match doc.get("scope") {
+            None | Some(Value::Null) => family_scopes,
+            Some(_) => {
+                let asked = self.scopes(&app.arn, doc).await?;
+                if let Some(s) = asked.iter().find(|s| !family_scopes.contains(s)) {
+                    return Err(TokenError::InvalidScope(format!(
+                        "The scope {s} was not granted to this refresh token."
+                    )));
+                }
+                asked
+            }
+        };
+        let start = fam["start"].as_i64().unwrap_or(rec.issued_at);
+        let issued = self
+            .issue(
+                meta,
+                Issue {
+                    app,
+                    instance,
+                    user: &user,
+                    scopes,
+                    actor: fam["actor"].as_str().map(str::to_owned),
+                    auth_time: start,
+                    family: Some((rec.family_id.clone(), start)),
+                    refresh: true,
+                },
+            )
+            .await?;
+        Ok((issued, params, user.user_id))
+    }
+
+    async fn issue(&self, meta: &RequestMeta, i: Issue<'_>) -> R<Value> {
+        let now = meta.now.timestamp();
+        let store_arn = format!(
+            "arn:{}:identitystore::{}:identitystore/{}",
+            self.partition, i.instance.owner_account_id, i.instance.identity_store_id
+        );
+        let credential_id = uuid::Uuid::new_v4().simple().to_string();
+        let ctx = IdentityContext {
+            user_id: i.user.user_id.clone(),
+            identity_store_arn: store_arn.clone(),
+            instance_arn: i.instance.instance_arn.clone(),
+            application_arn: i.app.arn.clone(),
+            credential_id: credential_id.clone(),
+            token_issued_at: now,
+            expires_at: now + TOKEN_SECS,
+        };
+        let identity_context = self.contexts.seal(&ctx);
+        let mut claims = json!({
+            "iss": self.issuer.issuer_url(&i.instance.instance_arn),
+            "sub": i.user.user_id,
+            "aud": i.app.arn,
+            "iat": now,
+            "exp": now + TOKEN_SECS,
+            "auth_time": tessera_core::iso8601(i.auth_time),
+            "jti": uuid::Uuid::new_v4().to_string(),
+            "sts:identity_context": identity_context,
+            "sts:audit_context": self.contexts.seal(&ctx),
+            "aws:identity_store_id": i.instance.identity_store_id,
+            "aws:identity_store_arn": store_arn,
+            "aws:instance_arn": i.instance.instance_arn,
+            "aws:instance_account": i.instance.owner_account_id,
+            "aws:application_arn": i.app.arn,
+            "aws:credential_id": credential_id,
+        });
+        if let Some(a) = &i.actor {
+            claims["act"] = json!({"sub": a});
+        }
+        let mut out = json!({
+            "accessToken": format!("aoa{}", self.access_tokens.seal(&ctx)),
+            "tokenType": "Bearer",
+            "expiresIn": TOKEN_SECS,
+            "idToken": self.issuer.signer().sign(&claims),
+            "issuedTokenType": ACCESS_TOKEN_TYPE,
+            "scope": i.scopes,
+            "awsAdditionalDetails": {"identityContext": identity_context},
+            "_credential_id": credential_id,
+        });
+        if i.refresh {
+            let (family, start) = i
+                .family
+                .unwrap_or_else(|| (uuid::Uuid::new_v4().to_string(), now));
+            let token = opaque_token("aor");
+            self.tokens
+                .add_refresh_token(&RefreshTokenRecord {
+                    token_hash: token_digest(&token),
+                    family_id: family,
+                    user_id: i.user.user_id.clone(),
+                    document: family_document(
+                        &i.app.arn,
+                        i.instance,
+                        &i.scopes,
+                        i.actor.as_deref(),
+                        start,
+                    )
+                    .to_string(),
+                    issued_at: now,
+                    expires_at: start + SESSION_SECS,
+                    used: false,
+                })
+                .await?;
+            out["refreshToken"] = json!(token);
+            out["issuedTokenType"] = json!(REFRESH_TOKEN_TYPE);
+        }
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn claims_and_attributes() {
+        let c: Map<String, Value> =
+            serde_json::from_value(json!({"email": "a@x", "n": {"m": "v"}, "k": 1})).unwrap();
+        assert_eq!(claim_at(&c, "email"), Some("a@x"));
+        assert_eq!(claim_at(&c, "n.m"), Some("v"));
+        assert_eq!(claim_at(&c, "k"), None);
+        assert_eq!(claim_at(&c, "missing"), None);
+        let attrs =
+            json!({"ExternalIds": [{"Issuer": "i", "Id": "E-1"}], "Name": {"GivenName": "Mateo"}});
+        assert!(attribute_matches(&attrs, "externalIds.id", "e-1"));
+        assert!(attribute_matches(&attrs, "name.givenName", "Mateo"));
+        assert!(!attribute_matches(&attrs, "name.familyName", "Mateo"));
+        assert!(!attribute_matches(&attrs, "externalIds.id", "E-2"));
+    }
+
+    #[test]
+    fn error_shapes() {
+        let e = TokenError::InvalidClient("x".into()).to_aws();
+        assert_eq!((e.status, e.code.as_str()), (401, "InvalidClientException"));
+        assert_eq!(TokenError::AccessDenied("x".into()).to_aws().status, 400);
+        assert_eq!(TokenError::Internal.to_aws().status, 500);
+    }
+}

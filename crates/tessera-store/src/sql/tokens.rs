@@ -1,0 +1,123 @@
+//! The token endpoint's statements ([`crate::TokenStore`]), expanded for both backends in `mod.rs`.
+
+macro_rules! token_store {
+    ($store:ty, $row:ty, $dialect:literal) => {
+        #[async_trait]
+        impl TokenStore for $store {
+            async fn list_signing_keys(&self) -> Result<Vec<SigningKeyRecord>> {
+                let rows = sqlx::query("SELECT kid, key_sealed, created_at FROM token_signing_keys ORDER BY created_at, kid")
+                    .fetch_all(&self.pool)
+                    .await?;
+                rows.iter()
+                    .map(|r| {
+                        Ok(SigningKeyRecord {
+                            kid: r.try_get("kid")?,
+                            key_sealed: r.try_get("key_sealed")?,
+                            created_at: r.try_get("created_at")?,
+                        })
+                    })
+                    .collect()
+            }
+
+            async fn add_signing_key(&self, k: &SigningKeyRecord) -> Result<()> {
+                sqlx::query("INSERT INTO token_signing_keys (kid, key_sealed, created_at) VALUES ($1, $2, $3)")
+                    .bind(&k.kid)
+                    .bind(&k.key_sealed)
+                    .bind(k.created_at)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
+            async fn record_jti(&self, issuer_arn: &str, jti: &str, expires_at: i64) -> Result<bool> {
+                let res = sqlx::query("INSERT INTO token_jtis (issuer_arn, jti, expires_at) VALUES ($1, $2, $3) ON CONFLICT (issuer_arn, jti) DO NOTHING")
+                    .bind(issuer_arn)
+                    .bind(jti)
+                    .bind(expires_at)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(res.rows_affected() == 1)
+            }
+
+            async fn prune_jtis(&self, now: i64) -> Result<u64> {
+                let res = sqlx::query("DELETE FROM token_jtis WHERE expires_at < $1")
+                    .bind(now)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(res.rows_affected())
+            }
+
+            async fn add_refresh_token(&self, t: &RefreshTokenRecord) -> Result<()> {
+                sqlx::query("INSERT INTO refresh_tokens (token_hash, family_id, user_id, document, issued_at, expires_at, used) VALUES ($1, $2, $3, $4, $5, $6, $7)")
+                    .bind(&t.token_hash)
+                    .bind(&t.family_id)
+                    .bind(&t.user_id)
+                    .bind(&t.document)
+                    .bind(t.issued_at)
+                    .bind(t.expires_at)
+                    .bind(i32::from(t.used))
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
+            async fn use_refresh_token(&self, token_hash: &str) -> Result<RefreshUse> {
+                let row = sqlx::query("UPDATE refresh_tokens SET used = 1 WHERE token_hash = $1 AND used = 0 RETURNING token_hash, family_id, user_id, document, issued_at, expires_at")
+                    .bind(token_hash)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                if let Some(r) = row {
+                    return Ok(RefreshUse::Fresh(RefreshTokenRecord {
+                        token_hash: r.try_get("token_hash")?,
+                        family_id: r.try_get("family_id")?,
+                        user_id: r.try_get("user_id")?,
+                        document: r.try_get("document")?,
+                        issued_at: r.try_get("issued_at")?,
+                        expires_at: r.try_get("expires_at")?,
+                        used: true,
+                    }));
+                }
+                let used = sqlx::query("SELECT family_id FROM refresh_tokens WHERE token_hash = $1")
+                    .bind(token_hash)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                Ok(match used {
+                    Some(r) => RefreshUse::Reused { family_id: r.try_get("family_id")? },
+                    None => RefreshUse::Unknown,
+                })
+            }
+
+            async fn revoke_refresh_family(&self, family_id: &str) -> Result<u64> {
+                let res = sqlx::query("DELETE FROM refresh_tokens WHERE family_id = $1")
+                    .bind(family_id)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(res.rows_affected())
+            }
+
+            async fn revoke_user(&self, user_id: &str, at: i64) -> Result<()> {
+                let mut tx = self.pool.begin().await?;
+                sqlx::query("INSERT INTO user_revocations (user_id, revoked_at) VALUES ($1, $2) ON CONFLICT (user_id) DO UPDATE SET revoked_at = excluded.revoked_at")
+                    .bind(user_id)
+                    .bind(at)
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query("DELETE FROM refresh_tokens WHERE user_id = $1")
+                    .bind(user_id)
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn list_revocations(&self) -> Result<Vec<(String, i64)>> {
+                let rows = sqlx::query("SELECT user_id, revoked_at FROM user_revocations ORDER BY user_id")
+                    .fetch_all(&self.pool)
+                    .await?;
+                rows.iter()
+                    .map(|r| Ok((r.try_get("user_id")?, r.try_get("revoked_at")?)))
+                    .collect()
+            }
+        }
+    };
+}

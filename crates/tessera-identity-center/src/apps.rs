@@ -775,10 +775,7 @@ impl SsoAdminService {
         self.allow(caller, meta, "sso:CreateApplication", &instance_arn)?;
         let instance = self.owned_instance(caller, &instance_arn).await?;
         let account = caller.account.as_str();
-        let store_arn = format!(
-            "arn:{}:identitystore::{}:identitystore/{}",
-            self.deployment.partition, instance.owner_account_id, instance.identity_store_id
-        );
+        let store_arn = crate::sso_admin::identity_store_arn(&self.deployment.partition, &instance);
         if let Some(t) = &token {
             for o in self
                 .store

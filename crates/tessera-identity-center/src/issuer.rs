@@ -92,14 +92,7 @@ impl TokenIssuer {
             return Some(self.jwks());
         }
         let id = rest.strip_suffix("/.well-known/openid-configuration")?;
-        let ok = id
-            .strip_prefix("ssoins-")
-            .or_else(|| id.strip_prefix("ins-"))
-            .is_some_and(|s| {
-                s.len() == 16
-                    && s.bytes()
-                        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
-            });
+        let ok = crate::sso_admin::is_instance_id(id);
         if !ok {
             return None;
         }

@@ -188,14 +188,7 @@ pub(crate) fn instance_arn(doc: &Value) -> R<String> {
                 && partition
                     .bytes()
                     .all(|b| b.is_ascii_lowercase() || b == b'-')
-                && id
-                    .strip_prefix("ssoins-")
-                    .or_else(|| id.strip_prefix("ins-"))
-                    .is_some_and(|s| {
-                        s.len() == 16
-                            && s.bytes()
-                                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
-                    })
+                && is_instance_id(id)
         });
     if !ok {
         return Err(invalid(
@@ -205,6 +198,25 @@ pub(crate) fn instance_arn(doc: &Value) -> R<String> {
         ));
     }
     Ok(arn.to_owned())
+}
+
+/// `(sso)?ins-` + 16 of `[a-zA-Z0-9-.]`: the id part of an instance ARN.
+pub(crate) fn is_instance_id(id: &str) -> bool {
+    id.strip_prefix("ssoins-")
+        .or_else(|| id.strip_prefix("ins-"))
+        .is_some_and(|s| {
+            s.len() == 16
+                && s.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
+        })
+}
+
+/// The ARN of an instance's identity store.
+pub(crate) fn identity_store_arn(partition: &str, i: &InstanceRecord) -> String {
+    format!(
+        "arn:{partition}:identitystore::{}:identitystore/{}",
+        i.owner_account_id, i.identity_store_id
+    )
 }
 
 fn random_hex(n: usize) -> String {

@@ -435,10 +435,7 @@ impl SsoOidcService {
                 )));
             }
         };
-        let store_arn = format!(
-            "arn:{}:identitystore::{}:identitystore/{}",
-            self.partition, instance.owner_account_id, instance.identity_store_id
-        );
+        let store_arn = crate::sso_admin::identity_store_arn(&self.partition, &instance);
         let credential_id = issued
             .as_object_mut()
             .and_then(|m| m.remove("_credential_id"))
@@ -726,10 +723,7 @@ impl SsoOidcService {
 
     async fn issue(&self, meta: &RequestMeta, i: Issue<'_>) -> R<Value> {
         let now = meta.now.timestamp();
-        let store_arn = format!(
-            "arn:{}:identitystore::{}:identitystore/{}",
-            self.partition, i.instance.owner_account_id, i.instance.identity_store_id
-        );
+        let store_arn = crate::sso_admin::identity_store_arn(&self.partition, i.instance);
         let credential_id = uuid::Uuid::new_v4().simple().to_string();
         let ctx = IdentityContext {
             user_id: i.user.user_id.clone(),

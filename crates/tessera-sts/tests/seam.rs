@@ -1025,3 +1025,156 @@ async fn web_identity_tokens_refused_before_any_key_fetch() {
     assert_eq!(n, 15);
     assert_eq!(fx.fetch.total_calls(), 0, "no key fetch was attempted");
 }
+
+/// `ProvidedContexts` with Identity Center assertions: the seed's IdentityBearerRole trust
+/// (with its `sts:RequestContext/identitycenter:InstanceArn` condition) admits a context of its
+/// instance and refuses one of another instance; expired, foreign (another deployment's key)
+/// and changed assertions are refused; a trust policy without `sts:SetContext` refuses; a
+/// revoked user's context is refused; the session carries the context.
+#[tokio::test]
+async fn provided_contexts_are_bound_to_instance_expiry_and_set_context() {
+    use tessera_core::session::IdentityContext;
+    use tessera_crypto::token::ContextSealer;
+    let fx = Fx::new().await;
+    let master = MasterKey::generate();
+    let revocations = Arc::new(
+        tessera_authz::revocations::load_view(fx.store.clone(), fx.store.clone())
+            .await
+            .unwrap(),
+    );
+    let sts = StsService::new(
+        Deployment::default(),
+        Authorizer::new(fx.view.clone(), Deployment::default()),
+        fx.ring.clone(),
+        fx.store.clone(),
+        Arc::new(OidcVerifier::new(
+            fx.fetch.clone(),
+            VerifierConfig::default(),
+        )),
+        false,
+    )
+    .with_identity_contexts(ContextSealer::new(&master), revocations.clone());
+    let inst_a = "arn:aws:sso:::instance/ssoins-aaaaaaaaaaaaaaaa";
+    let inst_b = "arn:aws:sso:::instance/ssoins-bbbbbbbbbbbbbbbb";
+    let seed_trust = trust(&format!(
+        r#"{{"Effect":"Allow","Principal":{{"AWS":"{ACCT}"}},"Action":["sts:AssumeRole","sts:SetContext"],"Condition":{{"StringEquals":{{"sts:RequestContext/identitycenter:InstanceArn":"{inst_a}"}}}}}}"#
+    ));
+    fx.role("Bearer", &seed_trust, 3600, Vec::new()).await;
+    fx.role("NoSetContext", &trust_aws(ACCT), 3600, Vec::new())
+        .await;
+    fx.user(
+        "dora",
+        Some(r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["sts:AssumeRole","sts:SetContext"],"Resource":"*"}]}"#),
+    )
+    .await;
+    fx.view.reload().await.unwrap();
+    let dora = fx.signer("dora");
+    let now = chrono::Utc::now().timestamp();
+    let context = |instance: &str, expires_at: i64| IdentityContext {
+        user_id: "b1b2c3d4e5-0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b".into(),
+        identity_store_arn: format!("arn:aws:identitystore::{ACCT}:identitystore/d-1234567890"),
+        instance_arn: instance.into(),
+        application_arn: format!(
+            "arn:aws:sso::{ACCT}:application/ssoins-aaaaaaaaaaaaaaaa/apl-aaaaaaaaaaaaaaaa"
+        ),
+        credential_id: "cred".into(),
+        token_issued_at: now - 10,
+        expires_at,
+    };
+    let sealer = ContextSealer::new(&master);
+    let (sts, dora) = (&sts, &dora);
+    let assume = |role: &'static str, assertion: String| async move {
+        let arn = format!("arn:aws:iam::{ACCT}:role/{role}");
+        sts.run(
+            AssumeRole,
+            Some(dora),
+            &meta(),
+            &query(&[
+                ("RoleArn", arn.as_str()),
+                ("RoleSessionName", "s1"),
+                (
+                    "ProvidedContexts.member.1.ProviderArn",
+                    "arn:aws:iam::aws:contextProvider/IdentityCenter",
+                ),
+                (
+                    "ProvidedContexts.member.1.ContextAssertion",
+                    assertion.as_str(),
+                ),
+            ]),
+        )
+        .await
+    };
+    let good = sealer.seal(&context(inst_a, now + 600));
+    let out = assume("Bearer", good.clone()).await.expect("admitted");
+    let token = xml_value(&out.result_xml, "SessionToken").unwrap();
+    let akid = xml_value(&out.result_xml, "AccessKeyId").unwrap();
+    let (claims, _) = fx.ring.get().verify(&token, &akid, now).unwrap();
+    let ic = claims
+        .identity_context
+        .expect("the session carries the context");
+    assert_eq!(ic.instance_arn, inst_a);
+    assert_eq!(
+        out.details.request_parameters["providedContexts"][0]["contextAssertion"],
+        "HIDDEN_DUE_TO_SECURITY_REASONS"
+    );
+    // Without a context the seed's condition cannot hold.
+    let plain = sts
+        .run(
+            AssumeRole,
+            Some(&dora),
+            &meta(),
+            &query(&[
+                ("RoleArn", &format!("arn:aws:iam::{ACCT}:role/Bearer")),
+                ("RoleSessionName", "s1"),
+            ]),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(code(&plain), "AccessDenied");
+    let cases = [
+        (
+            "another instance",
+            "Bearer",
+            sealer.seal(&context(inst_b, now + 600)),
+            "AccessDenied",
+        ),
+        (
+            "expired",
+            "Bearer",
+            sealer.seal(&context(inst_a, now - 1)),
+            "ExpiredTokenException",
+        ),
+        (
+            "another deployment's key",
+            "Bearer",
+            ContextSealer::new(&MasterKey::generate()).seal(&context(inst_a, now + 600)),
+            "ValidationError",
+        ),
+        (
+            "one byte changed",
+            "Bearer",
+            {
+                let mut b = good.clone().into_bytes();
+                b[10] = if b[10] == b'A' { b'B' } else { b'A' };
+                String::from_utf8(b).unwrap()
+            },
+            "ValidationError",
+        ),
+        (
+            "no sts:SetContext in the trust policy",
+            "NoSetContext",
+            good.clone(),
+            "AccessDenied",
+        ),
+    ];
+    for (what, role, assertion, want) in cases {
+        let e = assume(role, assertion).await.unwrap_err();
+        assert_eq!(code(&e), want, "{what}: {e:?}");
+    }
+    // Revoking the user voids the context.
+    tessera_authz::revocations::revoke(&revocations, fx.store.as_ref(), &ic.user_id, now)
+        .await
+        .unwrap();
+    let e = assume("Bearer", good).await.unwrap_err();
+    assert_eq!(code(&e), "AccessDenied");
+}

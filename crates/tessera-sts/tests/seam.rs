@@ -1121,7 +1121,7 @@ async fn provided_contexts_are_bound_to_instance_expiry_and_set_context() {
     let plain = sts
         .run(
             AssumeRole,
-            Some(&dora),
+            Some(dora),
             &meta(),
             &query(&[
                 ("RoleArn", &format!("arn:aws:iam::{ACCT}:role/Bearer")),

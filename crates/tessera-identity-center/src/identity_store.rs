@@ -150,7 +150,7 @@ fn resource_id<'a>(doc: &'a Value, member: &str, field: &str) -> R<&'a str> {
     Ok(id)
 }
 
-fn new_id() -> String {
+pub(crate) fn new_id() -> String {
     let u = uuid::Uuid::new_v4().simple().to_string();
     let prefix = &uuid::Uuid::new_v4().simple().to_string()[..10];
     format!(
@@ -164,7 +164,7 @@ fn new_id() -> String {
 }
 
 /// `UserName`: 1 to 128 characters, no white space or control characters, not reserved.
-fn user_name(doc: &Value) -> R<&str> {
+pub(crate) fn user_name(doc: &Value) -> R<&str> {
     let n = string(doc, "UserName")?.ok_or_else(|| required("userName"))?;
     if n.is_empty()
         || n.chars().count() > 128
@@ -250,7 +250,7 @@ const TEXT_FIELDS: &[&str] = &[
 /// The user's attributes other than `UserName`, validated, as the document DescribeUser
 /// returns. Identity Center requires `DisplayName` and `Name` with `GivenName` and
 /// `FamilyName`. Members Tessera does not model are not kept.
-fn attributes(doc: &Value) -> R<Map<String, Value>> {
+pub(crate) fn attributes(doc: &Value) -> R<Map<String, Value>> {
     let mut out = Map::new();
     let name = match doc.get("Name") {
         Some(n @ Value::Object(_)) => n,
@@ -312,7 +312,7 @@ fn lower_first(s: &str) -> String {
     }
 }
 
-fn describe(u: &IdentityUserRecord) -> Value {
+pub(crate) fn describe(u: &IdentityUserRecord) -> Value {
     let mut v: Map<String, Value> = serde_json::from_str(&u.attributes).unwrap_or_default();
     v.insert("IdentityStoreId".into(), json!(u.identity_store_id));
     v.insert("UserId".into(), json!(u.user_id));
@@ -337,6 +337,13 @@ fn describe_group(g: &IdentityGroupRecord) -> Value {
     });
     if let Some(d) = &g.description {
         v["Description"] = json!(d);
+    }
+    if let Some(ids) = g
+        .external_ids
+        .as_deref()
+        .and_then(|x| serde_json::from_str::<Value>(x).ok())
+    {
+        v["ExternalIds"] = ids;
     }
     v
 }
@@ -365,7 +372,23 @@ fn member_id(doc: &Value) -> R<&str> {
 
 /// The unique attribute (`UniqueAttribute{AttributePath, AttributeValue}`) an
 /// `AlternateIdentifier` names, as (path, value); `None` for an `ExternalId`.
-fn alternate_identifier(doc: &Value) -> R<Option<(&str, &str)>> {
+/// What an `AlternateIdentifier` names.
+enum Alternate<'a> {
+    /// `UniqueAttribute`: (attribute path, value).
+    Unique(&'a str, &'a str),
+    /// `ExternalId`: (issuer, id).
+    External(&'a str, &'a str),
+}
+
+/// Does an `ExternalIds` list (`[{Issuer, Id}]`) hold this pair?
+pub(crate) fn has_external_id(list: Option<&Value>, issuer: &str, id: &str) -> bool {
+    list.and_then(Value::as_array).is_some_and(|l| {
+        l.iter()
+            .any(|e| e["Issuer"].as_str() == Some(issuer) && e["Id"].as_str() == Some(id))
+    })
+}
+
+fn alternate_identifier(doc: &Value) -> R<Alternate<'_>> {
     let alt = doc
         .get("AlternateIdentifier")
         .filter(|v| v.is_object())
@@ -383,13 +406,14 @@ fn alternate_identifier(doc: &Value) -> R<Option<(&str, &str)>> {
                         "AttributeValue must be a JSON string for this attribute path".into(),
                     )
                 })?;
-            Ok(Some((path, value)))
+            Ok(Alternate::Unique(path, value))
         }
         (None, Some(e)) => {
-            string(e, "Issuer")?
+            let issuer = string(e, "Issuer")?
                 .ok_or_else(|| required("alternateIdentifier.externalId.issuer"))?;
-            string(e, "Id")?.ok_or_else(|| required("alternateIdentifier.externalId.id"))?;
-            Ok(None)
+            let id =
+                string(e, "Id")?.ok_or_else(|| required("alternateIdentifier.externalId.id"))?;
+            Ok(Alternate::External(issuer, id))
         }
         _ => Err(IdentityCenterError::Validation(
             "AlternateIdentifier must name exactly one of UniqueAttribute and ExternalId".into(),
@@ -475,7 +499,19 @@ fn apply(whole: &mut Value, path: &str, value: Value, paths: &[(&str, &[&str])])
     Ok(())
 }
 
-fn primary_email(attrs: &Map<String, Value>) -> Option<String> {
+/// Members of a stored user that only SCIM writes.
+pub(crate) const PROVISIONED: &[&str] = &["ExternalIds", "Active", "Extensions"];
+
+/// Copy the provisioned members of `from` into `to`.
+pub(crate) fn keep_provisioned(from: &Value, to: &mut Map<String, Value>) {
+    for k in PROVISIONED {
+        if let Some(v) = from.get(*k).filter(|v| !v.is_null()) {
+            to.insert((*k).to_owned(), v.clone());
+        }
+    }
+}
+
+pub(crate) fn primary_email(attrs: &Map<String, Value>) -> Option<String> {
     attrs
         .get("Emails")
         .and_then(|e| e.get(0))
@@ -761,17 +797,17 @@ impl IdentityStoreService {
         enum Lookup<'a> {
             UserName(&'a str),
             Email(&'a str),
-            External,
+            External(&'a str, &'a str),
         }
         let lookup = match alternate_identifier(doc)? {
-            Some((p, v)) if p.eq_ignore_ascii_case("userName") => Lookup::UserName(v),
-            Some((p, v)) if p.eq_ignore_ascii_case("emails.value") => Lookup::Email(v),
-            Some((other, _)) => {
+            Alternate::Unique(p, v) if p.eq_ignore_ascii_case("userName") => Lookup::UserName(v),
+            Alternate::Unique(p, v) if p.eq_ignore_ascii_case("emails.value") => Lookup::Email(v),
+            Alternate::Unique(other, _) => {
                 return Err(IdentityCenterError::Validation(format!(
                     "{other} is not a unique attribute of users: use userName or emails.value"
                 )));
             }
-            None => Lookup::External,
+            Alternate::External(issuer, id) => Lookup::External(issuer, id),
         };
         self.allow(
             caller,
@@ -787,8 +823,16 @@ impl IdentityStoreService {
                 // An address two users share identifies neither.
                 if v.len() == 1 { v.pop() } else { None }
             }
-            // Users get external ids with SCIM provisioning; none has one yet.
-            Lookup::External => None,
+            // External ids come with SCIM provisioning; they are not indexed (a scan).
+            Lookup::External(issuer, id) => self
+                .store
+                .list_identity_users(store_id)
+                .await?
+                .into_iter()
+                .find(|u| {
+                    let attrs: Value = serde_json::from_str(&u.attributes).unwrap_or_default();
+                    has_external_id(attrs.get("ExternalIds"), issuer, id)
+                }),
         };
         let u =
             found.ok_or_else(|| IdentityCenterError::ResourceNotFound("USER not found.".into()))?;
@@ -825,6 +869,7 @@ impl IdentityStoreService {
             group_id: new_id(),
             display_name: name.to_owned(),
             description: description.map(str::to_owned),
+            external_ids: None,
             created_at: meta.now.timestamp(),
             created_by: by.clone(),
             updated_at: meta.now.timestamp(),
@@ -934,22 +979,32 @@ impl IdentityStoreService {
         store_id: &str,
         doc: &Value,
     ) -> R<Reply> {
-        let name = match alternate_identifier(doc)? {
-            Some((path, value)) if path.eq_ignore_ascii_case("displayName") => Some(value),
-            Some((path, _)) => {
-                return Err(IdentityCenterError::Validation(format!(
-                    "{path} is not a unique attribute of groups: use displayName"
-                )));
-            }
-            None => None,
-        };
+        let alt = alternate_identifier(doc)?;
+        if let Alternate::Unique(path, _) = alt
+            && !path.eq_ignore_ascii_case("displayName")
+        {
+            return Err(IdentityCenterError::Validation(format!(
+                "{path} is not a unique attribute of groups: use displayName"
+            )));
+        }
         let store_arn = self.store_arn(caller, store_id);
         self.allow(caller, meta, "identitystore:GetGroupId", &store_arn)?;
         self.owned_store(caller, store_id).await?;
-        let found = match name {
-            Some(n) => self.store.identity_group_by_name(store_id, n).await?,
-            // Groups get external ids with SCIM provisioning; none has one yet.
-            None => None,
+        let found = match alt {
+            Alternate::Unique(_, n) => self.store.identity_group_by_name(store_id, n).await?,
+            // External ids come with SCIM provisioning; they are not indexed (a scan).
+            Alternate::External(issuer, id) => self
+                .store
+                .list_identity_groups(store_id)
+                .await?
+                .into_iter()
+                .find(|g| {
+                    let ids: Option<Value> = g
+                        .external_ids
+                        .as_deref()
+                        .and_then(|x| serde_json::from_str(x).ok());
+                    has_external_id(ids.as_ref(), issuer, id)
+                }),
         };
         let g = found
             .ok_or_else(|| IdentityCenterError::ResourceNotFound("GROUP not found.".into()))?;
@@ -1220,7 +1275,10 @@ impl IdentityStoreService {
             apply(&mut whole, &path, value, USER_PATHS)?;
         }
         let name = user_name(&whole)?.to_owned();
-        let attrs = attributes(&whole)?;
+        let mut attrs = attributes(&whole)?;
+        // What SCIM provisioning keeps beside the modelled attributes (external ids, the
+        // `active` flag, the enterprise extension) is not the API's to change.
+        keep_provisioned(&whole, &mut attrs);
         let rec = IdentityUserRecord {
             user_name: name,
             email_key: primary_email(&attrs),

@@ -9,11 +9,13 @@ pub mod identity_store;
 pub mod issuer;
 pub mod model;
 mod request;
+pub mod scim;
 pub mod sso_admin;
 pub mod sso_oidc;
 
 pub use error::IdentityCenterError;
 pub use identity_store::{IdentityStoreOp, IdentityStoreService};
 pub use issuer::TokenIssuer;
+pub use scim::ScimService;
 pub use sso_admin::{SsoAdminOp, SsoAdminService};
 pub use sso_oidc::{SsoOidcOp, SsoOidcService};

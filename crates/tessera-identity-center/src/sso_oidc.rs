@@ -192,6 +192,13 @@ fn attribute_matches(attrs: &Value, path: &str, value: &str) -> bool {
     walk(attrs, &segs, value)
 }
 
+/// Was the user provisioned as inactive?
+fn user_inactive(u: &IdentityUserRecord) -> bool {
+    serde_json::from_str::<Value>(&u.attributes)
+        .ok()
+        .is_some_and(|a| a["Active"] == json!(false))
+}
+
 /// What a refresh-token family carries (its `document`).
 fn family_document(
     app: &str,
@@ -607,6 +614,10 @@ impl SsoOidcService {
                 .collect::<Vec<_>>(),
         };
         match <[IdentityUserRecord; 1]>::try_from(found) {
+            // A user provisioned as inactive (SCIM `active: false`) may not sign in.
+            Ok([u]) if user_inactive(&u) => Err(TokenError::InvalidGrant(
+                "The assertion's user is disabled.".into(),
+            )),
             Ok([u]) => Ok(u),
             Err(v) if v.is_empty() => Err(TokenError::InvalidGrant(
                 "The assertion's user matches no user of the identity store.".into(),
@@ -681,6 +692,7 @@ impl SsoOidcService {
             .store
             .get_identity_user(&instance.identity_store_id, &rec.user_id)
             .await?
+            .filter(|u| !user_inactive(u))
             .ok_or_else(invalid)?;
         self.check_assignment(&app.arn, instance, &user).await?;
         let family_scopes: Vec<String> = fam["scopes"]

@@ -18,7 +18,10 @@ use tessera_core::{Caller, Deployment, Principal, RequestMeta};
 use tessera_crypto::MasterKey;
 use tessera_crypto::token::ContextSealer;
 use tessera_iam::IamService;
-use tessera_identity_center::{IdentityStoreService, SsoAdminService, SsoOidcService, TokenIssuer};
+use tessera_identity_center::scim::ScimRequest;
+use tessera_identity_center::{
+    IdentityStoreService, ScimService, SsoAdminService, SsoOidcService, TokenIssuer,
+};
 use tessera_oidc::OidcVerifier;
 use tessera_service::{Body, Ctx, Input, Registered, Registry, Routing};
 use tessera_sigv4::{Canonicalization, SigV4Error};
@@ -43,6 +46,10 @@ pub struct App {
     pub revocations: Arc<RevocationView>,
     /// The Identity Center token issuer (its discovery and JWKS documents).
     pub issuer: Arc<TokenIssuer>,
+    /// SCIM provisioning of identity stores (bearer tokens, not SigV4).
+    pub scim: ScimService,
+    /// The URL clients reach this server at.
+    pub public_url: String,
     /// Every service, registered once ([`register_services`]).
     pub services: Registry,
     pub audit: AuditQueue,
@@ -171,6 +178,7 @@ impl App {
         let mut services = Registry::new();
         register_services(&kernel, &mut services);
         extra(&kernel, &mut services);
+        let scim = ScimService::new(p.store.clone());
         Ok(App {
             deployment: p.deployment,
             store: p.store,
@@ -179,6 +187,8 @@ impl App {
             principals,
             revocations,
             issuer,
+            scim,
+            public_url: p.public_url.trim_end_matches('/').to_owned(),
             services,
             audit: AuditQueue::start(p.audit, tessera_audit::DEFAULT_QUEUE_CAPACITY),
             metrics: Arc::new(Metrics::default()),
@@ -534,12 +544,12 @@ where
             placeholder(route).fail("Unknown", e, rid)
         }
         Route::Scim => {
-            let e = AwsError::new(
-                501,
-                "NotImplemented",
-                "SCIM is not supported by this server yet.",
-            );
-            placeholder(route).fail("Unknown", e, rid)
+            let t = placeholder(route);
+            let body = match read(body).await {
+                Ok(b) => b,
+                Err(e) => return t.fail("Unknown", e.to_aws(t.protocol), rid),
+            };
+            scim(app, parts, &body, meta).await
         }
         Route::S3 => {
             let e = AwsError::new(
@@ -550,6 +560,68 @@ where
             placeholder(route).fail("Unknown", e, rid)
         }
     }
+}
+
+/// A SCIM request: the bearer token is checked by the SCIM service; the answer is SCIM JSON.
+async fn scim(app: &App, parts: &http::request::Parts, body: &[u8], meta: &RequestMeta) -> Handled {
+    let bearer = parts
+        .headers
+        .get(http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            (v.len() > 7 && v[..7].eq_ignore_ascii_case("bearer ")).then(|| v[7..].trim())
+        });
+    let r = ScimRequest {
+        method: parts.method.as_str(),
+        path: parts.uri.path(),
+        query: parts.uri.query().unwrap_or(""),
+        bearer,
+        body,
+        now: meta.now.timestamp(),
+        base_url: &app.public_url,
+    };
+    let out = app.scim.handle(&r).await;
+    let mut h = placeholder(&Route::Scim).handled(out.operation);
+    let mut resp = Response::new(match &out.body {
+        Some(v) => Bytes::from(v.to_string()),
+        None => Bytes::new(),
+    });
+    *resp.status_mut() =
+        http::StatusCode::from_u16(out.status).unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
+    let hd = resp.headers_mut();
+    if out.body.is_some() {
+        hd.insert(
+            http::header::CONTENT_TYPE,
+            http::HeaderValue::from_static("application/scim+json"),
+        );
+    }
+    if let Some(l) = out
+        .location
+        .as_deref()
+        .and_then(|l| http::HeaderValue::from_str(l).ok())
+    {
+        hd.insert(http::header::LOCATION, l);
+    }
+    if let Ok(v) = http::HeaderValue::from_str(&meta.request_id) {
+        hd.insert("x-amzn-requestid", v);
+    }
+    h.response = resp;
+    if let Some(e) = &out.error {
+        h.error = Some(AwsError::new(e.status, e.code(), e.detail.clone()));
+    }
+    // As Identity Center logs SCIM calls: the tenant, and the body hidden (personal data).
+    h.details = Some(EventDetails {
+        user_identity: Some(
+            json!({"type": "WebIdentityUser", "principalId": out.tenant, "identityProvider": "SCIM"}),
+        ),
+        request_parameters: json!({"tenantId": out.tenant, "httpMethod": parts.method.as_str(),
+            "httpBody": if body.is_empty() { Value::Null } else { json!(tessera_audit::HIDDEN) }}),
+        response_elements: Value::Null,
+        resources: Vec::new(),
+        read_only: parts.method == http::Method::GET,
+        additional_event_data: Value::Null,
+    });
+    h
 }
 
 /// Read a request body of at most `limit` bytes within `timeout`.

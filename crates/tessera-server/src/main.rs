@@ -74,10 +74,36 @@ enum Command {
         #[command(subcommand)]
         command: KeysCommand,
     },
+    /// Manage SCIM bearer tokens (what an IdP's provisioning connector authenticates with).
+    #[command(name = "scim-token")]
+    ScimToken {
+        #[command(subcommand)]
+        command: ScimTokenCommand,
+    },
     /// Void sessions and tokens now.
     Sessions {
         #[command(subcommand)]
         command: SessionsCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum ScimTokenCommand {
+    /// Create a token for an identity store's SCIM endpoint; it is printed once, with the
+    /// endpoint. It is valid for one year (as Identity Center's).
+    Create {
+        /// The identity store (`d-…`).
+        #[arg(long)]
+        identity_store_id: String,
+        #[command(flatten)]
+        target: Target,
+    },
+    /// Revoke a token by its id: requests with it are refused at once.
+    Revoke {
+        #[arg(long)]
+        token_id: String,
+        #[command(flatten)]
+        target: Target,
     },
 }
 
@@ -232,6 +258,39 @@ async fn main() -> Result<()> {
             println!("session key {id} is now current");
             if !deleted.is_empty() {
                 println!("deleted expired session keys: {deleted:?}");
+            }
+            Ok(())
+        }
+        Command::ScimToken { command } => {
+            match command {
+                ScimTokenCommand::Create {
+                    identity_store_id,
+                    target,
+                } => {
+                    let (config, _) = target_config(&target)?;
+                    let store = setup::open_store(&config).await?;
+                    let (id, token) =
+                        setup::create_scim_token(store.as_ref(), &identity_store_id).await?;
+                    println!("TokenId:  {id}");
+                    println!("Token:    {}", token.expose());
+                    match &config.public_url {
+                        Some(base) => {
+                            println!("Endpoint: {base}/{identity_store_id}/scim/v2")
+                        }
+                        None => println!(
+                            "Endpoint: <the server's endpoint>/{identity_store_id}/scim/v2"
+                        ),
+                    }
+                    println!("(the token is shown only this once)");
+                }
+                ScimTokenCommand::Revoke { token_id, target } => {
+                    let (config, _) = target_config(&target)?;
+                    let store = setup::open_store(&config).await?;
+                    if !store.delete_scim_token(&token_id).await? {
+                        anyhow::bail!("no SCIM token {token_id}");
+                    }
+                    println!("SCIM token {token_id} revoked");
+                }
             }
             Ok(())
         }

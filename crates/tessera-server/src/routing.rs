@@ -53,7 +53,22 @@ pub fn classify(parts: &Parts) -> Route {
         .get(http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.len() > 7 && v[..7].eq_ignore_ascii_case("bearer "));
-    if bearer {
+    // SCIM: a bearer token, or an unsigned request for `/{identity store id}/scim/v2/…`
+    // (answered 401 without a token).
+    let mut segs = path.trim_start_matches('/').split('/');
+    let tenant = segs.next().unwrap_or("");
+    let scim_path = tenant.len() == 12
+        && tenant.starts_with("d-")
+        && tenant[2..].bytes().all(|b| b.is_ascii_hexdigit())
+        && segs.next() == Some("scim")
+        && segs.next() == Some("v2");
+    let sigv4 = parts
+        .headers
+        .get(http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("AWS4-"))
+        || query_has(query, "X-Amz-Signature");
+    if bearer || (scim_path && !sigv4) {
         return Route::Scim;
     }
     if path == "/" {

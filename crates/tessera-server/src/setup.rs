@@ -159,3 +159,31 @@ pub async fn revoke_user(store: &dyn Store, user_id: &str) -> Result<i64> {
         .await?;
     Ok(at)
 }
+
+/// Create a SCIM bearer token for an identity store (valid one year); returns its id and the
+/// token, which is stored only as its SHA-256.
+pub async fn create_scim_token(
+    store: &dyn Store,
+    identity_store_id: &str,
+) -> Result<(String, Secret)> {
+    if store
+        .instance_by_identity_store(identity_store_id)
+        .await?
+        .is_none()
+    {
+        anyhow::bail!("there is no identity store {identity_store_id}");
+    }
+    let now = chrono::Utc::now().timestamp();
+    let token = tessera_crypto::token::opaque_token("");
+    let id = uuid::Uuid::new_v4().to_string();
+    store
+        .add_scim_token(&tessera_store::ScimTokenRecord {
+            token_id: id.clone(),
+            identity_store_id: identity_store_id.to_owned(),
+            token_hash: tessera_crypto::token::token_digest(&token),
+            created_at: now,
+            expires_at: now + 365 * 24 * 3600,
+        })
+        .await?;
+    Ok((id, Secret::new(token)))
+}

@@ -324,6 +324,11 @@ pub trait IdentityCenterStore: Send + Sync + std::fmt::Debug {
     ) -> Result<bool>;
     /// Every instance, object and setting, read in one transaction.
     async fn sso_config_tables(&self) -> Result<SsoConfigTables>;
+
+    /// Add a SCIM bearer token (`Constraint` when the identity store does not exist).
+    async fn add_scim_token(&self, token: &ScimTokenRecord) -> Result<()>;
+    async fn scim_token_by_hash(&self, token_hash: &str) -> Result<Option<ScimTokenRecord>>;
+    async fn delete_scim_token(&self, token_id: &str) -> Result<bool>;
 }
 
 /// Tokens Tessera's token endpoint issues and remembers: its signing keys, the assertion ids

@@ -137,6 +137,8 @@ pub struct IdentityGroupRecord {
     pub group_id: String,
     pub display_name: String,
     pub description: Option<String>,
+    /// `ExternalIds` as a JSON array of `{Issuer, Id}` (SCIM's `externalId`), if any.
+    pub external_ids: Option<String>,
     pub created_at: i64,
     pub created_by: String,
     pub updated_at: i64,
@@ -226,4 +228,14 @@ pub enum RefreshUse {
     Reused { family_id: String },
     /// Not a token of ours, or its family was revoked.
     Unknown,
+}
+
+/// A SCIM bearer token of an identity store, stored by the SHA-256 of its value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScimTokenRecord {
+    pub token_id: String,
+    pub identity_store_id: String,
+    pub token_hash: String,
+    pub created_at: i64,
+    pub expires_at: i64,
 }

@@ -566,6 +566,7 @@ async fn identity_center_instances(s: Arc<dyn Store>) {
         group_id: "0123456789-aaaaaaaa-2222-3333-4444-555555555555".into(),
         display_name: "Engineering".into(),
         description: Some("builders".into()),
+        external_ids: Some(r#"[{"Issuer":"scim","Id":"g-1"}]"#.into()),
         created_at: 6,
         created_by: "x".into(),
         updated_at: 6,

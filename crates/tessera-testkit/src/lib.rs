@@ -44,14 +44,30 @@ pub fn tessera_command(args: &[&str]) -> String {
 
 /// A minimal HTTP/1.1 GET over a plain TCP connection: (status, body).
 pub fn http_get(endpoint: &str, path: &str) -> (u16, String) {
+    http_request(endpoint, "GET", path, &[], "")
+}
+
+/// A minimal HTTP/1.1 request over a plain TCP connection: (status, body).
+pub fn http_request(
+    endpoint: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> (u16, String) {
     use std::io::{Read, Write};
     let addr = endpoint.trim_start_matches("http://");
     let mut s = std::net::TcpStream::connect(addr).expect("connect");
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
-    )
-    .expect("write");
+    let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    for (k, v) in headers {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    if !body.is_empty() || method != "GET" {
+        head.push_str(&format!("Content-Length: {}\r\n", body.len()));
+    }
+    head.push_str("\r\n");
+    s.write_all(head.as_bytes()).expect("write");
+    s.write_all(body.as_bytes()).expect("write");
     let mut buf = String::new();
     s.read_to_string(&mut buf).expect("read");
     let status = buf

@@ -121,7 +121,7 @@ macro_rules! identity_center_store {
             }
 
             async fn create_identity_group(&self, g: &IdentityGroupRecord) -> Result<()> {
-                sqlx::query(sqlx::AssertSqlSafe(format!("INSERT INTO identity_groups (display_name_key, {IDENTITY_GROUP_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)")))
+                sqlx::query(sqlx::AssertSqlSafe(format!("INSERT INTO identity_groups (display_name_key, {IDENTITY_GROUP_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)")))
                     .bind(g.display_name.to_lowercase())
                     .bind(&g.group_id)
                     .bind(&g.identity_store_id)
@@ -131,6 +131,7 @@ macro_rules! identity_center_store {
                     .bind(&g.created_by)
                     .bind(g.updated_at)
                     .bind(&g.updated_by)
+                    .bind(&g.external_ids)
                     .execute(&self.pool)
                     .await?;
                 Ok(())
@@ -154,7 +155,7 @@ macro_rules! identity_center_store {
             }
 
             async fn update_identity_group(&self, g: &IdentityGroupRecord) -> Result<bool> {
-                let res = sqlx::query("UPDATE identity_groups SET display_name = $1, display_name_key = $2, description = $3, updated_at = $4, updated_by = $5 WHERE identity_store_id = $6 AND group_id = $7")
+                let res = sqlx::query("UPDATE identity_groups SET display_name = $1, display_name_key = $2, description = $3, updated_at = $4, updated_by = $5, external_ids = $8 WHERE identity_store_id = $6 AND group_id = $7")
                     .bind(&g.display_name)
                     .bind(g.display_name.to_lowercase())
                     .bind(&g.description)
@@ -162,6 +163,7 @@ macro_rules! identity_center_store {
                     .bind(&g.updated_by)
                     .bind(&g.identity_store_id)
                     .bind(&g.group_id)
+                    .bind(&g.external_ids)
                     .execute(&self.pool)
                     .await?;
                 Ok(res.rows_affected() > 0)
@@ -360,6 +362,43 @@ macro_rules! identity_center_store {
                     .collect::<Result<Vec<_>>>()?;
                 tx.commit().await?;
                 Ok(SsoConfigTables { instances, objects, settings })
+            }
+
+            async fn add_scim_token(&self, t: &ScimTokenRecord) -> Result<()> {
+                sqlx::query("INSERT INTO scim_tokens (token_id, identity_store_id, token_hash, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)")
+                    .bind(&t.token_id)
+                    .bind(&t.identity_store_id)
+                    .bind(&t.token_hash)
+                    .bind(t.created_at)
+                    .bind(t.expires_at)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
+            async fn scim_token_by_hash(&self, token_hash: &str) -> Result<Option<ScimTokenRecord>> {
+                let row = sqlx::query("SELECT token_id, identity_store_id, token_hash, created_at, expires_at FROM scim_tokens WHERE token_hash = $1")
+                    .bind(token_hash)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                row.map(|r| {
+                    Ok(ScimTokenRecord {
+                        token_id: r.try_get("token_id")?,
+                        identity_store_id: r.try_get("identity_store_id")?,
+                        token_hash: r.try_get("token_hash")?,
+                        created_at: r.try_get("created_at")?,
+                        expires_at: r.try_get("expires_at")?,
+                    })
+                })
+                .transpose()
+            }
+
+            async fn delete_scim_token(&self, token_id: &str) -> Result<bool> {
+                let res = sqlx::query("DELETE FROM scim_tokens WHERE token_id = $1")
+                    .bind(token_id)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(res.rows_affected() > 0)
             }
         }
     };

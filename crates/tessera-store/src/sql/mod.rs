@@ -7,8 +7,8 @@ use crate::{
     AccessKeyRecord, AppSettingRecord, AttachmentRow, ChangeCounters, IamStore, IamTables,
     IdentityCenterStore, IdentityGroupRecord, IdentityUserRecord, InlinePolicyRow, InstanceRecord,
     ManagedPolicyRecord, MembershipRecord, OidcProviderRecord, RefreshTokenRecord, RefreshUse,
-    Result, RoleRecord, SessionKeyRecord, SessionKeyStore, SigningKeyRecord, SsoConfigTables,
-    SsoObjectRecord, StoreAdmin, TokenStore, UserRecord, name_key,
+    Result, RoleRecord, ScimTokenRecord, SessionKeyRecord, SessionKeyStore, SigningKeyRecord,
+    SsoConfigTables, SsoObjectRecord, StoreAdmin, TokenStore, UserRecord, name_key,
 };
 use async_trait::async_trait;
 use sqlx::Row;
@@ -85,7 +85,7 @@ const KEY_COLS: &str =
     "access_key_id, account_id, user_name_key, secret_sealed, status, created_at";
 const INSTANCE_COLS: &str = "instance_arn, identity_store_id, owner_account_id, name, status, client_token, tags, created_at";
 const IDENTITY_USER_COLS: &str = "user_id, identity_store_id, user_name, email_key, attributes, created_at, created_by, updated_at, updated_by";
-const IDENTITY_GROUP_COLS: &str = "group_id, identity_store_id, display_name, description, created_at, created_by, updated_at, updated_by";
+const IDENTITY_GROUP_COLS: &str = "group_id, identity_store_id, display_name, description, created_at, created_by, updated_at, updated_by, external_ids";
 const MEMBERSHIP_COLS: &str =
     "membership_id, identity_store_id, group_id, user_id, created_at, created_by";
 const SSO_OBJECT_COLS: &str =
@@ -121,6 +121,7 @@ macro_rules! row_mappers {
                 group_id: r.try_get("group_id")?,
                 display_name: r.try_get("display_name")?,
                 description: r.try_get("description")?,
+                external_ids: r.try_get("external_ids")?,
                 created_at: r.try_get("created_at")?,
                 created_by: r.try_get("created_by")?,
                 updated_at: r.try_get("updated_at")?,

@@ -4,9 +4,10 @@
 //! token endpoint through [`crate::model`].
 
 use crate::IdentityCenterError;
-use crate::model::{self, AppSetting, Kind};
+use crate::model::{AppSetting, Kind};
 use crate::request::{Paging, string};
 use crate::sso_admin::{SsoAdminService, client_token, tags};
+use crate::view::Change;
 use regex::Regex;
 use serde_json::{Map, Value, json};
 use std::sync::LazyLock;
@@ -528,8 +529,9 @@ impl SsoAdminService {
         Ok((o, instance))
     }
 
-    async fn changed(&self) -> R<()> {
-        self.counters.bump_generation(model::COUNTER).await?;
+    /// Fold a write into the configuration view (and bump its counter for other replicas).
+    async fn changed(&self, change: Change) -> R<()> {
+        self.view.write(change).await?;
         Ok(())
     }
 
@@ -614,7 +616,7 @@ impl SsoAdminService {
             }
             Err(e) => return Err(e.into()),
         }
-        self.changed().await?;
+        self.changed(Change::Object(rec)).await?;
         Ok(reply(
             json!({"TrustedTokenIssuerArn": arn}),
             json!({"instanceArn": instance_arn, "name": name, "trustedTokenIssuerType": "OIDC_JWT"}),
@@ -719,7 +721,7 @@ impl SsoAdminService {
             }
             Err(e) => return Err(e.into()),
         }
-        self.changed().await?;
+        self.changed(Change::Object(o)).await?;
         Ok(reply(
             json!({}),
             json!({"trustedTokenIssuerArn": arn, "name": name}),
@@ -738,7 +740,7 @@ impl SsoAdminService {
         self.allow(caller, meta, "sso:DeleteTrustedTokenIssuer", arn)?;
         self.owned_issuer(caller, arn).await?;
         self.store.delete_sso_object(arn).await?;
-        self.changed().await?;
+        self.changed(Change::ObjectDeleted(arn.to_owned())).await?;
         Ok(reply(
             json!({}),
             json!({"trustedTokenIssuerArn": arn}),
@@ -825,7 +827,7 @@ impl SsoAdminService {
             created_at: meta.now.timestamp(),
         };
         self.store.create_sso_object(&rec).await?;
-        self.changed().await?;
+        self.changed(Change::Object(rec)).await?;
         Ok(reply(
             json!({"ApplicationArn": arn, "InstanceArn": instance.instance_arn, "IdentityStoreArn": store_arn}),
             json!({"instanceArn": instance_arn, "name": name, "applicationProviderArn": provider}),
@@ -923,7 +925,7 @@ impl SsoAdminService {
         }
         o.document = d.to_string();
         self.store.update_sso_object(&o).await?;
-        self.changed().await?;
+        self.changed(Change::Object(o)).await?;
         Ok(reply(
             json!({}),
             json!({"applicationArn": arn}),
@@ -942,7 +944,7 @@ impl SsoAdminService {
         self.allow(caller, meta, "sso:DeleteApplication", arn)?;
         self.owned_application(caller, arn).await?;
         self.store.delete_sso_object(arn).await?;
-        self.changed().await?;
+        self.changed(Change::ObjectDeleted(arn.to_owned())).await?;
         Ok(reply(
             json!({}),
             json!({"applicationArn": arn}),
@@ -958,15 +960,14 @@ impl SsoAdminService {
         key: &str,
         document: Value,
     ) -> R<()> {
-        self.store
-            .put_app_setting(&AppSettingRecord {
-                application_arn: app.to_owned(),
-                kind: setting.as_str().into(),
-                key: key.to_owned(),
-                document: document.to_string(),
-            })
-            .await?;
-        self.changed().await
+        let rec = AppSettingRecord {
+            application_arn: app.to_owned(),
+            kind: setting.as_str().into(),
+            key: key.to_owned(),
+            document: document.to_string(),
+        };
+        self.store.put_app_setting(&rec).await?;
+        self.changed(Change::Setting(rec)).await
     }
 
     async fn get_setting(&self, app: &str, setting: AppSetting, key: &str) -> R<Option<Value>> {
@@ -993,7 +994,12 @@ impl SsoAdminService {
             .delete_app_setting(app, setting.as_str(), key)
             .await?;
         if gone {
-            self.changed().await?;
+            self.changed(Change::SettingDeleted {
+                application_arn: app.to_owned(),
+                kind: setting.as_str().into(),
+                key: key.to_owned(),
+            })
+            .await?;
         }
         Ok(gone)
     }

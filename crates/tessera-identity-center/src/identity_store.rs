@@ -12,6 +12,7 @@ use serde_json::{Map, Value, json};
 use std::sync::Arc;
 use tessera_audit::{EventDetails, HIDDEN, Resource};
 use tessera_authz::Authorizer;
+use tessera_authz::directory::{DirectoryChange, DirectoryView};
 use tessera_core::{Caller, Deployment, RequestMeta};
 use tessera_service::{Body, Ctx, Operation, Reply, Routing, Service, ServiceSpec};
 use tessera_store::{
@@ -69,6 +70,8 @@ type R<T> = Result<T, IdentityCenterError>;
 #[derive(Debug, Clone)]
 pub struct IdentityStoreService {
     store: Arc<dyn IdentityCenterStore>,
+    /// The directory view every user and membership write is folded into.
+    directory: Arc<DirectoryView>,
     authz: Authorizer,
     deployment: Deployment,
 }
@@ -546,11 +549,13 @@ impl Service for IdentityStoreService {
 impl IdentityStoreService {
     pub fn new(
         store: Arc<dyn IdentityCenterStore>,
+        directory: Arc<DirectoryView>,
         authz: Authorizer,
         deployment: Deployment,
     ) -> IdentityStoreService {
         IdentityStoreService {
             store,
+            directory,
             authz,
             deployment,
         }
@@ -694,6 +699,9 @@ impl IdentityStoreService {
             }
             Err(e) => return Err(e.into()),
         }
+        self.directory
+            .write(DirectoryChange::User(rec.clone()))
+            .await?;
         // User attributes are personal data: like CloudTrail, the audit record hides them.
         let params = json!({"identityStoreId": store_id, "userName": HIDDEN, "name": HIDDEN, "displayName": HIDDEN});
         let mut details = self.details(caller, store_id, params, false);
@@ -776,6 +784,9 @@ impl IdentityStoreService {
         if !self.store.delete_identity_user(store_id, id).await? {
             return Err(not_found("User", id));
         }
+        self.directory
+            .write(DirectoryChange::UserDeleted(id.to_owned()))
+            .await?;
         Ok(Reply {
             body: Body::Json(json!({})),
             details: self.details(
@@ -965,6 +976,9 @@ impl IdentityStoreService {
         if !self.store.delete_identity_group(store_id, id).await? {
             return Err(not_found("Group", id));
         }
+        self.directory
+            .write(DirectoryChange::GroupDeleted(id.to_owned()))
+            .await?;
         let params = json!({"identityStoreId": store_id, "groupId": id});
         Ok(Reply {
             body: Body::Json(json!({})),
@@ -1045,7 +1059,11 @@ impl IdentityStoreService {
             created_by: caller.arn(&self.deployment.partition),
         };
         match self.store.create_membership(&rec).await {
-            Ok(()) => {}
+            Ok(()) => {
+                self.directory
+                    .write(DirectoryChange::Membership(rec.clone()))
+                    .await?;
+            }
             Err(StoreError::Conflict) => {
                 return Err(IdentityCenterError::Conflict(
                     "The user is already a member of the group".into(),
@@ -1102,9 +1120,20 @@ impl IdentityStoreService {
         let action = "identitystore:DeleteGroupMembership";
         self.allow(caller, meta, action, &self.membership_arn(id))?;
         self.owned_store(caller, store_id).await?;
+        let m = self
+            .store
+            .get_membership(store_id, id)
+            .await?
+            .ok_or_else(|| not_found("Membership", id))?;
         if !self.store.delete_membership(store_id, id).await? {
             return Err(not_found("Membership", id));
         }
+        self.directory
+            .write(DirectoryChange::MembershipDeleted {
+                user_id: m.user_id,
+                group_id: m.group_id,
+            })
+            .await?;
         let params = json!({"identityStoreId": store_id, "membershipId": id});
         Ok(Reply {
             body: Body::Json(json!({})),
@@ -1288,7 +1317,11 @@ impl IdentityStoreService {
             ..u
         };
         match self.store.update_identity_user(&rec).await {
-            Ok(true) => {}
+            Ok(true) => {
+                self.directory
+                    .write(DirectoryChange::User(rec.clone()))
+                    .await?;
+            }
             Ok(false) => return Err(not_found("User", id)),
             Err(StoreError::Conflict) => {
                 return Err(IdentityCenterError::Conflict("Duplicate UserName".into()));

@@ -12,6 +12,7 @@ mod request;
 pub mod scim;
 pub mod sso_admin;
 pub mod sso_oidc;
+pub mod view;
 
 pub use error::IdentityCenterError;
 pub use identity_store::{IdentityStoreOp, IdentityStoreService};
@@ -19,3 +20,4 @@ pub use issuer::TokenIssuer;
 pub use scim::ScimService;
 pub use sso_admin::{SsoAdminOp, SsoAdminService};
 pub use sso_oidc::{SsoOidcOp, SsoOidcService};
+pub use view::IdentityCenterView;

@@ -19,6 +19,7 @@ use crate::identity_store::{
 };
 use serde_json::{Map, Value, json};
 use std::sync::Arc;
+use tessera_authz::directory::{DirectoryChange, DirectoryView};
 use tessera_crypto::token::token_digest;
 use tessera_store::{
     IdentityCenterStore, IdentityGroupRecord, IdentityUserRecord, MembershipRecord, StoreError,
@@ -149,6 +150,8 @@ pub struct ScimResponse {
 #[derive(Debug, Clone)]
 pub struct ScimService {
     store: Arc<dyn IdentityCenterStore>,
+    /// The directory view every user and membership write is folded into.
+    directory: Arc<DirectoryView>,
 }
 
 fn iso(t: i64) -> String {
@@ -982,8 +985,8 @@ fn body_json(body: &[u8]) -> R<Value> {
 }
 
 impl ScimService {
-    pub fn new(store: Arc<dyn IdentityCenterStore>) -> ScimService {
-        ScimService { store }
+    pub fn new(store: Arc<dyn IdentityCenterStore>, directory: Arc<DirectoryView>) -> ScimService {
+        ScimService { store, directory }
     }
 
     /// Serve one SCIM request.
@@ -1115,6 +1118,9 @@ impl ScimService {
                 if !self.store.delete_identity_user(&store, id).await? {
                     return Err(ScimError::not_found(format!("User {id} does not exist.")));
                 }
+                self.directory
+                    .write(DirectoryChange::UserDeleted((*id).to_owned()))
+                    .await?;
                 resp.status = 204;
             }
             ("GET", ["Groups"]) => {
@@ -1155,6 +1161,9 @@ impl ScimService {
                 if !self.store.delete_identity_group(&store, id).await? {
                     return Err(ScimError::not_found(format!("Group {id} does not exist.")));
                 }
+                self.directory
+                    .write(DirectoryChange::GroupDeleted((*id).to_owned()))
+                    .await?;
                 resp.status = 204;
             }
             (_, ["Users"] | ["Users", _] | ["Groups"] | ["Groups", _]) => return Err(not_allowed()),
@@ -1191,7 +1200,12 @@ impl ScimService {
             updated_by: BY.into(),
         };
         match self.store.create_identity_user(&rec).await {
-            Ok(()) => Ok(rec),
+            Ok(()) => {
+                self.directory
+                    .write(DirectoryChange::User(rec.clone()))
+                    .await?;
+                Ok(rec)
+            }
             Err(StoreError::Conflict) => Err(ScimError::new(
                 409,
                 Some("uniqueness"),
@@ -1217,7 +1231,12 @@ impl ScimService {
             ..u
         };
         match self.store.update_identity_user(&rec).await {
-            Ok(true) => Ok(rec),
+            Ok(true) => {
+                self.directory
+                    .write(DirectoryChange::User(rec.clone()))
+                    .await?;
+                Ok(rec)
+            }
             Ok(false) => Err(ScimError::not_found(format!(
                 "User {} does not exist.",
                 rec.user_id
@@ -1397,8 +1416,12 @@ impl ScimService {
             created_by: BY.into(),
         };
         match self.store.create_membership(&m).await {
+            Ok(()) => {
+                self.directory.write(DirectoryChange::Membership(m)).await?;
+                Ok(())
+            }
             // Already a member: adding again changes nothing (RFC 7644 §3.5.2.1).
-            Ok(()) | Err(StoreError::Conflict) => Ok(()),
+            Err(StoreError::Conflict) => Ok(()),
             Err(StoreError::Constraint(_)) => Err(ScimError::bad(
                 "invalidValue",
                 format!("Member {user} is not a user of this identity store."),
@@ -1409,8 +1432,22 @@ impl ScimService {
 
     async fn remove_member(&self, store: &str, group: &str, user: &str) -> R<()> {
         if let Some(m) = self.store.membership_of(store, group, user).await? {
-            self.store
-                .delete_membership(store, &m.membership_id)
+            self.drop_membership(&m).await?;
+        }
+        Ok(())
+    }
+
+    async fn drop_membership(&self, m: &MembershipRecord) -> R<()> {
+        if self
+            .store
+            .delete_membership(&m.identity_store_id, &m.membership_id)
+            .await?
+        {
+            self.directory
+                .write(DirectoryChange::MembershipDeleted {
+                    user_id: m.user_id.clone(),
+                    group_id: m.group_id.clone(),
+                })
                 .await?;
         }
         Ok(())
@@ -1453,9 +1490,7 @@ impl ScimService {
         let have = self.store.group_memberships(&store, &g.group_id).await?;
         for m in &have {
             if !want.contains(&m.user_id) {
-                self.store
-                    .delete_membership(&store, &m.membership_id)
-                    .await?;
+                self.drop_membership(m).await?;
             }
         }
         for u in &want {
@@ -1625,9 +1660,7 @@ impl ScimService {
             let have = self.store.group_memberships(&store, &g.group_id).await?;
             for m in &have {
                 if !want.contains(&m.user_id) {
-                    self.store
-                        .delete_membership(&store, &m.membership_id)
-                        .await?;
+                    self.drop_membership(m).await?;
                 }
             }
             for u in &want {

@@ -4,6 +4,7 @@
 
 use crate::IdentityCenterError;
 use crate::request::{Paging, allow, signed_document, string};
+use crate::view::{Change, IdentityCenterView};
 use async_trait::async_trait;
 use rand::Rng;
 use serde_json::{Value, json};
@@ -12,7 +13,7 @@ use tessera_audit::{EventDetails, Resource};
 use tessera_authz::Authorizer;
 use tessera_core::{Caller, Deployment, RequestMeta};
 use tessera_service::{Body, Ctx, Operation, Reply, Routing, Service, ServiceSpec};
-use tessera_store::{ChangeCounters, IdentityCenterStore, InstanceRecord, StoreError};
+use tessera_store::{IdentityCenterStore, InstanceRecord, StoreError};
 use tessera_wire::{AwsError, Protocol};
 
 tessera_service::operations! {
@@ -76,7 +77,8 @@ type R<T> = Result<T, IdentityCenterError>;
 #[derive(Debug, Clone)]
 pub struct SsoAdminService {
     pub(crate) store: Arc<dyn IdentityCenterStore>,
-    pub(crate) counters: Arc<dyn ChangeCounters>,
+    /// The configuration view every write is folded into.
+    pub(crate) view: Arc<IdentityCenterView>,
     pub(crate) authz: Authorizer,
     pub(crate) deployment: Deployment,
     /// Accept `http://` trusted token issuers on loopback hosts (dev mode and tests).
@@ -270,13 +272,13 @@ impl Service for SsoAdminService {
 impl SsoAdminService {
     pub fn new(
         store: Arc<dyn IdentityCenterStore>,
-        counters: Arc<dyn ChangeCounters>,
+        view: Arc<IdentityCenterView>,
         authz: Authorizer,
         deployment: Deployment,
     ) -> SsoAdminService {
         SsoAdminService {
             store,
-            counters,
+            view,
             authz,
             deployment,
             allow_http_issuers: false,
@@ -423,7 +425,10 @@ impl SsoAdminService {
                     created_at: meta.now.timestamp(),
                 };
                 match self.store.create_instance(&rec).await {
-                    Ok(()) => rec,
+                    Ok(()) => {
+                        self.view.write(Change::Instance(rec.clone())).await?;
+                        rec
+                    }
                     Err(StoreError::Conflict) => {
                         return Err(IdentityCenterError::Conflict(
                             "An instance of IAM Identity Center already exists for this account."

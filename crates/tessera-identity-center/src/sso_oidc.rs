@@ -7,22 +7,21 @@
 
 use crate::issuer::TokenIssuer;
 use crate::model::{AppSetting, Kind};
+use crate::view::{Config, IdentityCenterView};
 use async_trait::async_trait;
 use serde_json::{Map, Value, json};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 use tessera_audit::{EventDetails, HIDDEN, Resource};
-use tessera_authz::{Access, Authorizer, RevocationView};
+use tessera_authz::{Access, Authorizer, DirectoryView, RevocationView};
 use tessera_core::session::IdentityContext;
 use tessera_core::{Caller, RequestMeta};
 use tessera_crypto::MasterKey;
 use tessera_crypto::token::{ContextSealer, opaque_token, token_digest};
 use tessera_oidc::{OidcError, OidcVerifier};
-use tessera_policy::{Policy, PolicyKind};
 use tessera_service::{Body, Ctx, Operation, Reply, Routing, Service, ServiceSpec};
 use tessera_store::{
-    IdentityCenterStore, IdentityUserRecord, InstanceRecord, RefreshTokenRecord, RefreshUse,
-    SsoObjectRecord, TokenStore,
+    IdentityUserRecord, InstanceRecord, RefreshTokenRecord, RefreshUse, SsoObjectRecord, TokenStore,
 };
 use tessera_wire::{AwsError, Protocol};
 
@@ -110,7 +109,10 @@ type R<T> = Result<T, TokenError>;
 
 #[derive(Debug)]
 pub struct SsoOidcService {
-    store: Arc<dyn IdentityCenterStore>,
+    /// Identity-store users and memberships, in memory.
+    directory: Arc<DirectoryView>,
+    /// sso-admin configuration (applications, issuers, settings), in memory.
+    view: Arc<IdentityCenterView>,
     tokens: Arc<dyn TokenStore>,
     authz: Authorizer,
     oidc: Arc<OidcVerifier>,
@@ -229,7 +231,8 @@ struct Issue<'a> {
 impl SsoOidcService {
     #[allow(clippy::too_many_arguments)]
     pub fn new(
-        store: Arc<dyn IdentityCenterStore>,
+        directory: Arc<DirectoryView>,
+        view: Arc<IdentityCenterView>,
         tokens: Arc<dyn TokenStore>,
         authz: Authorizer,
         oidc: Arc<OidcVerifier>,
@@ -238,7 +241,8 @@ impl SsoOidcService {
         revocations: Arc<RevocationView>,
     ) -> SsoOidcService {
         SsoOidcService {
-            store,
+            directory,
+            view,
             tokens,
             partition: authz.deployment().partition.clone(),
             authz,
@@ -251,38 +255,38 @@ impl SsoOidcService {
         }
     }
 
-    /// The application named by `clientId`, with its instance.
-    async fn application(&self, client_id: &str) -> R<(SsoObjectRecord, InstanceRecord)> {
+    /// The application named by `clientId`, with its instance (from the view).
+    fn application(
+        &self,
+        config: &Config,
+        client_id: &str,
+    ) -> R<(SsoObjectRecord, InstanceRecord)> {
         let unknown = || {
             TokenError::InvalidClient(format!(
                 "The client {client_id} is not a known application."
             ))
         };
-        let app = self
-            .store
-            .get_sso_object(client_id)
-            .await?
-            .filter(|o| o.kind == Kind::Application.as_str())
-            .ok_or_else(unknown)?;
-        let instance = self
-            .store
-            .get_instance(&app.instance_arn)
-            .await?
-            .ok_or_else(unknown)?;
+        let app = config
+            .object(client_id, Kind::Application)
+            .ok_or_else(unknown)?
+            .record
+            .clone();
+        let instance = config
+            .instance(&app.instance_arn)
+            .ok_or_else(unknown)?
+            .clone();
         Ok((app, instance))
-    }
-
-    async fn setting(&self, app: &str, kind: AppSetting, key: &str) -> R<Option<Value>> {
-        Ok(self
-            .store
-            .get_app_setting(app, kind.as_str(), key)
-            .await?
-            .and_then(|s| serde_json::from_str(&s.document).ok()))
     }
 
     /// The caller must be allowed by its own identity policies and by the application's
     /// authentication-method ActorPolicy.
-    async fn authorise(&self, caller: &Caller, meta: &RequestMeta, app: &SsoObjectRecord) -> R<()> {
+    fn authorise(
+        &self,
+        config: &Config,
+        caller: &Caller,
+        meta: &RequestMeta,
+        app: &SsoObjectRecord,
+    ) -> R<()> {
         let action = "sso-oauth:CreateTokenWithIAM";
         let app_account = app.arn.split(':').nth(4).unwrap_or("");
         let identity = Access {
@@ -295,23 +299,16 @@ impl SsoOidcService {
         self.authz
             .check(caller, meta, identity)
             .map_err(|d| TokenError::AccessDenied(d.message))?;
-        let policy = self
-            .setting(&app.arn, AppSetting::AuthenticationMethod, "IAM")
-            .await?
-            .map(|m| m["Iam"]["ActorPolicy"].to_string())
-            .ok_or_else(|| {
-                TokenError::AccessDenied(
-                    "The application has no IAM authentication method that allows this caller."
-                        .into(),
-                )
-            })?;
-        let policy =
-            Policy::parse(&policy, PolicyKind::Resource).map_err(|_| TokenError::Internal)?;
+        let policy = config.actor_policy(&app.arn).ok_or_else(|| {
+            TokenError::AccessDenied(
+                "The application has no IAM authentication method that allows this caller.".into(),
+            )
+        })?;
         let actor = Access {
             action,
             resource: &app.arn,
             resource_account: app_account,
-            resource_policy: Some(&policy),
+            resource_policy: Some(policy),
             extra: Default::default(),
         };
         self.authz
@@ -326,14 +323,10 @@ impl SsoOidcService {
     }
 
     /// Requested scopes, checked against the application's, or all of them.
-    async fn scopes(&self, app: &str, doc: &Value) -> R<Vec<String>> {
+    fn scopes(config: &Config, app: &str, doc: &Value) -> R<Vec<String>> {
         let mut allowed: Vec<String> = DEFAULT_SCOPES.iter().map(|s| (*s).to_owned()).collect();
-        for s in self
-            .store
-            .list_app_settings(app, AppSetting::Scope.as_str())
-            .await?
-        {
-            allowed.push(s.key);
+        for (key, _) in config.settings(app, AppSetting::Scope) {
+            allowed.push(key.clone());
         }
         match doc.get("scope") {
             None | Some(Value::Null) => Ok(allowed),
@@ -361,39 +354,26 @@ impl SsoOidcService {
     }
 
     /// Is the user (or one of its groups) assigned, when the application requires it?
-    async fn check_assignment(
-        &self,
-        app: &str,
-        instance: &InstanceRecord,
-        user: &IdentityUserRecord,
-    ) -> R<()> {
-        let required = self
+    fn check_assignment(&self, config: &Config, app: &str, user: &IdentityUserRecord) -> R<()> {
+        let required = config
             .setting(app, AppSetting::AssignmentConfiguration, "")
-            .await?
             .and_then(|c| c["AssignmentRequired"].as_bool())
             .unwrap_or(true);
         if !required {
             return Ok(());
         }
-        let assigned = self
-            .store
-            .list_app_settings(app, AppSetting::Assignment.as_str())
-            .await?;
-        if assigned
-            .iter()
-            .any(|a| a.key == format!("USER:{}", user.user_id))
-        {
+        let assigned: Vec<&String> = config
+            .settings(app, AppSetting::Assignment)
+            .map(|(k, _)| k)
+            .collect();
+        if assigned.contains(&&format!("USER:{}", user.user_id)) {
             return Ok(());
         }
-        let groups = self
-            .store
-            .user_memberships(&instance.identity_store_id, &user.user_id)
-            .await?;
-        if groups.iter().any(|m| {
-            assigned
-                .iter()
-                .any(|a| a.key == format!("GROUP:{}", m.group_id))
-        }) {
+        let dir = self.directory.get();
+        if dir
+            .groups_of(&user.user_id)
+            .any(|g| assigned.contains(&&format!("GROUP:{g}")))
+        {
             return Ok(());
         }
         Err(TokenError::AccessDenied(
@@ -423,19 +403,23 @@ impl SsoOidcService {
                 grant_type.chars().take(100).collect::<String>()
             )));
         }
-        let (app, instance) = self.application(client_id).await?;
-        self.authorise(caller, meta, &app).await?;
-        let configured = self
+        let config = self.view.get();
+        let (app, instance) = self.application(&config, client_id)?;
+        self.authorise(&config, caller, meta, &app)?;
+        let configured = config
             .setting(&app.arn, AppSetting::Grant, grant_type)
-            .await?;
+            .cloned();
         let Some(grant) = configured else {
             return Err(TokenError::UnauthorizedClient(format!(
                 "The application has no {grant_type} grant."
             )));
         };
         let (mut issued, params, user_id) = match grant_type {
-            JWT_BEARER => self.jwt_bearer(meta, doc, &app, &instance, &grant).await?,
-            REFRESH_TOKEN => self.refresh(meta, doc, &app, &instance).await?,
+            JWT_BEARER => {
+                self.jwt_bearer(&config, meta, doc, &app, &instance, &grant)
+                    .await?
+            }
+            REFRESH_TOKEN => self.refresh(&config, meta, doc, &app, &instance).await?,
             other => {
                 return Err(TokenError::UnsupportedGrantType(format!(
                     "The grant type {other} is not available on this server yet."
@@ -479,6 +463,7 @@ impl SsoOidcService {
     /// `jwt-bearer`: verify the assertion against the grant's issuers and map it to one user.
     async fn jwt_bearer(
         &self,
+        config: &Config,
         meta: &RequestMeta,
         doc: &Value,
         app: &SsoObjectRecord,
@@ -493,7 +478,7 @@ impl SsoOidcService {
                 "The assertion is too long.".into(),
             ));
         }
-        let scopes = self.scopes(&app.arn, doc).await?;
+        let scopes = Self::scopes(config, &app.arn, doc)?;
         let params = json!({"clientId": app.arn, "grantType": JWT_BEARER, "scope": doc.get("scope"), "assertion": HIDDEN});
         let bad =
             |e: OidcError| TokenError::InvalidGrant(format!("The assertion is not valid: {e}"));
@@ -506,12 +491,11 @@ impl SsoOidcService {
             .flatten()
         {
             let arn = i["TrustedTokenIssuerArn"].as_str().unwrap_or("");
-            let Some(tti) = self.store.get_sso_object(arn).await? else {
+            let Some(tti) = config.object(arn, Kind::TrustedTokenIssuer) else {
                 continue;
             };
-            let tdoc: Value =
-                serde_json::from_str(&tti.document).map_err(|_| TokenError::Internal)?;
-            let conf = tdoc["TrustedTokenIssuerConfiguration"]["OidcJwtConfiguration"].clone();
+            let conf =
+                tti.document["TrustedTokenIssuerConfiguration"]["OidcJwtConfiguration"].clone();
             if conf["IssuerUrl"].as_str() == Some(iss.as_str()) {
                 let auds: Vec<String> = i["AuthorizedAudiences"]
                     .as_array()
@@ -519,7 +503,7 @@ impl SsoOidcService {
                     .flatten()
                     .filter_map(|a| a.as_str().map(str::to_owned))
                     .collect();
-                matched = Some((tti.arn, conf, auds));
+                matched = Some((tti.record.arn.clone(), conf, auds));
                 break;
             }
         }
@@ -556,10 +540,8 @@ impl SsoOidcService {
         let value = claim_at(&verified.claims, claim_path).ok_or_else(|| {
             TokenError::InvalidGrant(format!("The assertion has no string claim {claim_path}."))
         })?;
-        let user = self
-            .one_user(&instance.identity_store_id, store_path, value)
-            .await?;
-        self.check_assignment(&app.arn, instance, &user).await?;
+        let user = self.one_user(&instance.identity_store_id, store_path, value)?;
+        self.check_assignment(config, &app.arn, &user)?;
         if !self
             .tokens
             .record_jti(&tti_arn, jti, verified.expires_at)
@@ -570,9 +552,8 @@ impl SsoOidcService {
             ));
         }
         self.prune(now).await;
-        let refresh = self
+        let refresh = config
             .setting(&app.arn, AppSetting::Grant, REFRESH_TOKEN)
-            .await?
             .is_some();
         let issued = self
             .issue(
@@ -593,25 +574,28 @@ impl SsoOidcService {
     }
 
     /// Exactly one user whose attribute at `path` is `value`.
-    async fn one_user(&self, store: &str, path: &str, value: &str) -> R<IdentityUserRecord> {
-        let found = match path {
-            "userName" => self
-                .store
-                .identity_user_by_name(store, value)
-                .await?
+    fn one_user(&self, store: &str, path: &str, value: &str) -> R<IdentityUserRecord> {
+        let dir = self.directory.get();
+        let found: Vec<IdentityUserRecord> = match path {
+            "userName" => dir
+                .user_by_name(store, value)
                 .into_iter()
+                .cloned()
                 .collect(),
-            "emails.value" => self.store.identity_users_by_email(store, value).await?,
-            _ => self
-                .store
-                .list_identity_users(store)
-                .await?
+            "emails.value" => dir
+                .users_by_email(store, value)
                 .into_iter()
+                .cloned()
+                .collect(),
+            // Other paths are not indexed: the store's users are scanned in memory.
+            _ => dir
+                .users(store)
                 .filter(|u| {
                     let attrs: Value = serde_json::from_str(&u.attributes).unwrap_or(Value::Null);
                     attribute_matches(&attrs, path, value)
                 })
-                .collect::<Vec<_>>(),
+                .cloned()
+                .collect(),
         };
         match <[IdentityUserRecord; 1]>::try_from(found) {
             // A user provisioned as inactive (SCIM `active: false`) may not sign in.
@@ -648,6 +632,7 @@ impl SsoOidcService {
     /// `refresh_token`: rotate; a reused token revokes its whole family.
     async fn refresh(
         &self,
+        config: &Config,
         meta: &RequestMeta,
         doc: &Value,
         app: &SsoObjectRecord,
@@ -689,12 +674,13 @@ impl SsoOidcService {
             return Err(invalid());
         }
         let user = self
-            .store
-            .get_identity_user(&instance.identity_store_id, &rec.user_id)
-            .await?
+            .directory
+            .get()
+            .user(&instance.identity_store_id, &rec.user_id)
             .filter(|u| !user_inactive(u))
+            .cloned()
             .ok_or_else(invalid)?;
-        self.check_assignment(&app.arn, instance, &user).await?;
+        self.check_assignment(config, &app.arn, &user)?;
         let family_scopes: Vec<String> = fam["scopes"]
             .as_array()
             .into_iter()
@@ -705,7 +691,7 @@ impl SsoOidcService {
         let scopes = match doc.get("scope") {
             None | Some(Value::Null) => family_scopes,
             Some(_) => {
-                let asked = self.scopes(&app.arn, doc).await?;
+                let asked = Self::scopes(config, &app.arn, doc)?;
                 if let Some(s) = asked.iter().find(|s| !family_scopes.contains(s)) {
                     return Err(TokenError::InvalidScope(format!(
                         "The scope {s} was not granted to this refresh token."

@@ -13,14 +13,15 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 use tessera_audit::{AuditQueue, AuditRecord, AuditSink, EventDetails};
-use tessera_authz::{Authorizer, KeyRingView, PrincipalView, RevocationView};
+use tessera_authz::{Authorizer, DirectoryView, KeyRingView, PrincipalView, RevocationView};
 use tessera_core::{Caller, Deployment, Principal, RequestMeta};
 use tessera_crypto::MasterKey;
 use tessera_crypto::token::ContextSealer;
 use tessera_iam::IamService;
 use tessera_identity_center::scim::ScimRequest;
 use tessera_identity_center::{
-    IdentityStoreService, ScimService, SsoAdminService, SsoOidcService, TokenIssuer,
+    IdentityCenterView, IdentityStoreService, ScimService, SsoAdminService, SsoOidcService,
+    TokenIssuer,
 };
 use tessera_oidc::OidcVerifier;
 use tessera_service::{Body, Ctx, Input, Registered, Registry, Routing};
@@ -44,6 +45,10 @@ pub struct App {
     pub principals: Arc<PrincipalView>,
     /// Revoked directory users (a replicated view), checked on every session request.
     pub revocations: Arc<RevocationView>,
+    /// sso-admin configuration (a replicated view) the token endpoint reads.
+    pub identity_center: Arc<IdentityCenterView>,
+    /// Identity-store users and memberships (a replicated view).
+    pub directory: Arc<DirectoryView>,
     /// The Identity Center token issuer (its discovery and JWKS documents).
     pub issuer: Arc<TokenIssuer>,
     /// SCIM provisioning of identity stores (bearer tokens, not SigV4).
@@ -84,6 +89,8 @@ pub struct Kernel {
     pub oidc: Arc<OidcVerifier>,
     pub allow_http_issuers: bool,
     pub revocations: Arc<RevocationView>,
+    pub identity_center: Arc<IdentityCenterView>,
+    pub directory: Arc<DirectoryView>,
     pub issuer: Arc<TokenIssuer>,
 }
 
@@ -114,7 +121,7 @@ pub fn register_services(k: &Kernel, r: &mut Registry) {
     r.register(Arc::new(
         SsoAdminService::new(
             k.store.clone(),
-            k.store.clone(),
+            k.identity_center.clone(),
             k.authz.clone(),
             k.deployment.clone(),
         )
@@ -122,11 +129,13 @@ pub fn register_services(k: &Kernel, r: &mut Registry) {
     ));
     r.register(Arc::new(IdentityStoreService::new(
         k.store.clone(),
+        k.directory.clone(),
         k.authz.clone(),
         k.deployment.clone(),
     )));
     r.register(Arc::new(SsoOidcService::new(
-        k.store.clone(),
+        k.directory.clone(),
+        k.identity_center.clone(),
         k.store.clone(),
         k.authz.clone(),
         k.oidc.clone(),
@@ -155,6 +164,11 @@ impl App {
         let revocations = Arc::new(
             tessera_authz::revocations::load_view(p.store.clone(), p.store.clone()).await?,
         );
+        let identity_center = Arc::new(
+            tessera_identity_center::view::load_view(p.store.clone(), p.store.clone()).await?,
+        );
+        let directory =
+            Arc::new(tessera_authz::directory::load_view(p.store.clone(), p.store.clone()).await?);
         let issuer = Arc::new(
             TokenIssuer::load(
                 p.store.as_ref(),
@@ -173,12 +187,14 @@ impl App {
             oidc: p.oidc,
             allow_http_issuers: p.allow_http_issuers,
             revocations: revocations.clone(),
+            identity_center: identity_center.clone(),
+            directory: directory.clone(),
             issuer: issuer.clone(),
         };
         let mut services = Registry::new();
         register_services(&kernel, &mut services);
         extra(&kernel, &mut services);
-        let scim = ScimService::new(p.store.clone());
+        let scim = ScimService::new(p.store.clone(), directory.clone());
         Ok(App {
             deployment: p.deployment,
             store: p.store,
@@ -186,6 +202,8 @@ impl App {
             ring,
             principals,
             revocations,
+            identity_center,
+            directory,
             issuer,
             scim,
             public_url: p.public_url.trim_end_matches('/').to_owned(),
@@ -202,6 +220,8 @@ impl App {
         r.register(self.principals.clone());
         r.register(self.ring.clone());
         r.register(self.revocations.clone());
+        r.register(self.identity_center.clone());
+        r.register(self.directory.clone());
         r
     }
 }

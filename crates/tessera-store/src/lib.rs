@@ -324,6 +324,8 @@ pub trait IdentityCenterStore: Send + Sync + std::fmt::Debug {
     ) -> Result<bool>;
     /// Every instance, object and setting, read in one transaction.
     async fn sso_config_tables(&self) -> Result<SsoConfigTables>;
+    /// Every identity-store user and membership, read in one transaction.
+    async fn directory_tables(&self) -> Result<DirectoryTables>;
 
     /// Add a SCIM bearer token (`Constraint` when the identity store does not exist).
     async fn add_scim_token(&self, token: &ScimTokenRecord) -> Result<()>;

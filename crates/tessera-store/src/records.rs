@@ -239,3 +239,10 @@ pub struct ScimTokenRecord {
     pub created_at: i64,
     pub expires_at: i64,
 }
+
+/// Every identity-store user and membership (what the directory view loads).
+#[derive(Debug, Clone, Default)]
+pub struct DirectoryTables {
+    pub users: Vec<IdentityUserRecord>,
+    pub memberships: Vec<MembershipRecord>,
+}

@@ -37,14 +37,19 @@ pub async fn fx() -> Fx {
             .unwrap(),
     );
     let authz = Authorizer::new(view.clone(), Deployment::default());
-    let svc = SsoAdminService::new(
-        store.clone(),
-        store.clone(),
-        authz.clone(),
-        Deployment::default(),
-    )
-    .with_http_loopback_issuers(true);
-    let ids = IdentityStoreService::new(store.clone(), authz, Deployment::default());
+    let config = Arc::new(
+        tessera_identity_center::view::load_view(store.clone(), store.clone())
+            .await
+            .unwrap(),
+    );
+    let svc = SsoAdminService::new(store.clone(), config, authz.clone(), Deployment::default())
+        .with_http_loopback_issuers(true);
+    let directory = Arc::new(
+        tessera_authz::directory::load_view(store.clone(), store.clone())
+            .await
+            .unwrap(),
+    );
+    let ids = IdentityStoreService::new(store.clone(), directory, authz, Deployment::default());
     Fx {
         _dir: dir,
         store,

@@ -364,6 +364,29 @@ macro_rules! identity_center_store {
                 Ok(SsoConfigTables { instances, objects, settings })
             }
 
+            async fn directory_tables(&self) -> Result<DirectoryTables> {
+                let mut tx = self.pool.begin().await?;
+                if $dialect == "postgres" {
+                    sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                let users = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {IDENTITY_USER_COLS} FROM identity_users ORDER BY user_id")))
+                    .fetch_all(&mut *tx)
+                    .await?
+                    .iter()
+                    .map(identity_user_from)
+                    .collect::<Result<Vec<_>>>()?;
+                let memberships = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {MEMBERSHIP_COLS} FROM identity_memberships ORDER BY membership_id")))
+                    .fetch_all(&mut *tx)
+                    .await?
+                    .iter()
+                    .map(membership_from)
+                    .collect::<Result<Vec<_>>>()?;
+                tx.commit().await?;
+                Ok(DirectoryTables { users, memberships })
+            }
+
             async fn add_scim_token(&self, t: &ScimTokenRecord) -> Result<()> {
                 sqlx::query("INSERT INTO scim_tokens (token_id, identity_store_id, token_hash, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)")
                     .bind(&t.token_id)

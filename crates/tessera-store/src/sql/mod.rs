@@ -1,14 +1,15 @@
 //! The two sqlx adapters. Each bounded context's statements live in one file (`iam.rs`,
-//! `keys.rs`, `counters.rs`) as one macro body that is expanded for both backends, so SQLite and
+//! `identity_center.rs`, `tokens.rs`, `keys.rs`, `counters.rs`) as one macro body that is expanded for both backends, so SQLite and
 //! PostgreSQL run the same statements; only connection set-up and migrations differ. To find
 //! a statement, open the context's file and search for the method name.
 
 use crate::{
-    AccessKeyRecord, AppSettingRecord, AttachmentRow, ChangeCounters, IamStore, IamTables,
-    IdentityCenterStore, IdentityGroupRecord, IdentityUserRecord, InlinePolicyRow, InstanceRecord,
-    ManagedPolicyRecord, MembershipRecord, OidcProviderRecord, RefreshTokenRecord, RefreshUse,
-    Result, RoleRecord, ScimTokenRecord, SessionKeyRecord, SessionKeyStore, SigningKeyRecord,
-    SsoConfigTables, SsoObjectRecord, StoreAdmin, TokenStore, UserRecord, name_key,
+    AccessKeyRecord, AppSettingRecord, AttachmentRow, ChangeCounters, DirectoryTables, IamStore,
+    IamTables, IdentityCenterStore, IdentityGroupRecord, IdentityUserRecord, InlinePolicyRow,
+    InstanceRecord, ManagedPolicyRecord, MembershipRecord, OidcProviderRecord, RefreshTokenRecord,
+    RefreshUse, Result, RoleRecord, ScimTokenRecord, SessionKeyRecord, SessionKeyStore,
+    SigningKeyRecord, SsoConfigTables, SsoObjectRecord, StoreAdmin, TokenStore, UserRecord,
+    name_key,
 };
 use async_trait::async_trait;
 use sqlx::Row;

@@ -7,6 +7,7 @@ mod apps;
 mod error;
 pub mod identity_store;
 pub mod issuer;
+pub mod jti;
 pub mod model;
 mod request;
 pub mod scim;

@@ -6,6 +6,7 @@
 //! `sts:identity_context` assertion STS accepts in `ProvidedContexts`.
 
 use crate::issuer::TokenIssuer;
+use crate::jti::JtiLog;
 use crate::model::{AppSetting, Kind};
 use crate::view::{Config, IdentityCenterView};
 use async_trait::async_trait;
@@ -114,6 +115,8 @@ pub struct SsoOidcService {
     /// sso-admin configuration (applications, issuers, settings), in memory.
     view: Arc<IdentityCenterView>,
     tokens: Arc<dyn TokenStore>,
+    /// The replay check's group-committing writer.
+    jtis: JtiLog,
     authz: Authorizer,
     oidc: Arc<OidcVerifier>,
     issuer: Arc<TokenIssuer>,
@@ -241,6 +244,7 @@ impl SsoOidcService {
         revocations: Arc<RevocationView>,
     ) -> SsoOidcService {
         SsoOidcService {
+            jtis: JtiLog::new(tokens.clone()),
             directory,
             view,
             tokens,
@@ -542,11 +546,7 @@ impl SsoOidcService {
         })?;
         let user = self.one_user(&instance.identity_store_id, store_path, value)?;
         self.check_assignment(config, &app.arn, &user)?;
-        if !self
-            .tokens
-            .record_jti(&tti_arn, jti, verified.expires_at)
-            .await?
-        {
+        if !self.jtis.record(&tti_arn, jti, verified.expires_at).await? {
             return Err(TokenError::InvalidGrant(
                 "The assertion has already been used (its jti was seen before).".into(),
             ));

@@ -344,6 +344,9 @@ pub trait TokenStore: Send + Sync + std::fmt::Debug {
     /// Remember that `jti` of `issuer_arn` was exchanged. False when it already was (a
     /// replay), on any replica.
     async fn record_jti(&self, issuer_arn: &str, jti: &str, expires_at: i64) -> Result<bool>;
+    /// [`TokenStore::record_jti`] for many at once, in one transaction (one commit): for each,
+    /// whether it was new. Two equal entries in one batch: the second is a replay.
+    async fn record_jtis(&self, entries: &[(String, String, i64)]) -> Result<Vec<bool>>;
     /// Forget assertion ids that expired before `now`; returns how many.
     async fn prune_jtis(&self, now: i64) -> Result<u64>;
     async fn add_refresh_token(&self, token: &RefreshTokenRecord) -> Result<()>;

@@ -67,7 +67,8 @@ macro_rules! both {
 
 // One suite per port, each on both dialects: `IamStore` (accounts and keys, roles, managed
 // policies, users, OIDC providers, the one-read table load), `IdentityCenterStore`
-// (instances), `SessionKeyStore` and `ChangeCounters` (session keys and generations).
+// (instances, issuers and applications with their settings, SCIM tokens, the directory),
+// `TokenStore` (signing keys, jtis, refresh tokens, revocations), `SessionKeyStore` and `ChangeCounters` (session keys and generations).
 both!(
     accounts_and_keys,
     roles_and_inline_policies,
@@ -76,6 +77,9 @@ both!(
     oidc_providers,
     iam_tables_in_one_read,
     identity_center_instances,
+    sso_objects_and_settings,
+    tokens_jtis_refresh_and_revocations,
+    scim_tokens_and_directory,
     session_keys_and_generations
 );
 
@@ -694,4 +698,284 @@ async fn identity_center_instances(s: Arc<dyn Store>) {
     );
     assert!(s.delete_identity_group(st, &g.group_id).await.unwrap());
     assert!(!s.delete_membership(st, &m.membership_id).await.unwrap());
+}
+
+async fn instance_for(s: &Arc<dyn Store>) -> InstanceRecord {
+    s.create_account(ACCT, 1).await.unwrap();
+    let i = InstanceRecord {
+        instance_arn: "arn:aws:sso:::instance/ssoins-0123456789abcdef".into(),
+        identity_store_id: "d-0123456789".into(),
+        owner_account_id: ACCT.into(),
+        name: None,
+        status: "ACTIVE".into(),
+        client_token: None,
+        tags: Vec::new(),
+        created_at: 1,
+    };
+    s.create_instance(&i).await.unwrap();
+    i
+}
+
+async fn sso_objects_and_settings(s: Arc<dyn Store>) {
+    let i = instance_for(&s).await;
+    let tti = SsoObjectRecord {
+        arn: "arn:aws:sso::111111111111:trustedTokenIssuer/ssoins-0123456789abcdef/tti-1".into(),
+        instance_arn: i.instance_arn.clone(),
+        kind: "tti".into(),
+        name_key: Some("entra".into()),
+        client_token: Some("c".into()),
+        document: r#"{"Name":"Entra"}"#.into(),
+        created_at: 2,
+    };
+    s.create_sso_object(&tti).await.unwrap();
+    // Names are unique per instance and kind.
+    let twin = SsoObjectRecord {
+        arn: format!("{}-2", tti.arn),
+        ..tti.clone()
+    };
+    assert!(matches!(
+        s.create_sso_object(&twin).await,
+        Err(StoreError::Conflict)
+    ));
+    let app = SsoObjectRecord {
+        arn: "arn:aws:sso::111111111111:application/ssoins-0123456789abcdef/apl-1".into(),
+        kind: "app".into(),
+        name_key: None,
+        ..tti.clone()
+    };
+    s.create_sso_object(&app).await.unwrap();
+    // Applications may share names (no name key).
+    s.create_sso_object(&SsoObjectRecord {
+        arn: format!("{}-2", app.arn),
+        ..app.clone()
+    })
+    .await
+    .unwrap();
+    assert_eq!(s.get_sso_object(&tti.arn).await.unwrap(), Some(tti.clone()));
+    assert_eq!(
+        s.list_sso_objects(&i.instance_arn, "app")
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
+    let renamed = SsoObjectRecord {
+        document: r#"{"Name":"E2"}"#.into(),
+        name_key: Some("e2".into()),
+        ..tti.clone()
+    };
+    assert!(s.update_sso_object(&renamed).await.unwrap());
+    assert_eq!(s.get_sso_object(&tti.arn).await.unwrap(), Some(renamed));
+
+    let grant = AppSettingRecord {
+        application_arn: app.arn.clone(),
+        kind: "grant".into(),
+        key: "refresh_token".into(),
+        document: "{}".into(),
+    };
+    s.put_app_setting(&grant).await.unwrap();
+    // A put replaces.
+    let grant2 = AppSettingRecord {
+        document: r#"{"RefreshToken":{}}"#.into(),
+        ..grant.clone()
+    };
+    s.put_app_setting(&grant2).await.unwrap();
+    assert_eq!(
+        s.get_app_setting(&app.arn, "grant", "refresh_token")
+            .await
+            .unwrap(),
+        Some(grant2.clone())
+    );
+    assert_eq!(
+        s.list_app_settings(&app.arn, "grant").await.unwrap(),
+        vec![grant2.clone()]
+    );
+    let t = s.sso_config_tables().await.unwrap();
+    assert_eq!(
+        (t.instances.len(), t.objects.len(), t.settings.len()),
+        (1, 3, 1)
+    );
+    assert!(
+        s.delete_app_setting(&app.arn, "grant", "refresh_token")
+            .await
+            .unwrap()
+    );
+    assert!(
+        !s.delete_app_setting(&app.arn, "grant", "refresh_token")
+            .await
+            .unwrap()
+    );
+    // A setting goes with its application.
+    s.put_app_setting(&grant).await.unwrap();
+    assert!(s.delete_sso_object(&app.arn).await.unwrap());
+    assert!(
+        s.list_app_settings(&app.arn, "grant")
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+async fn tokens_jtis_refresh_and_revocations(s: Arc<dyn Store>) {
+    let k = SigningKeyRecord {
+        kid: "k1".into(),
+        key_sealed: vec![1, 2, 3],
+        created_at: 5,
+    };
+    s.add_signing_key(&k).await.unwrap();
+    assert!(matches!(
+        s.add_signing_key(&k).await,
+        Err(StoreError::Conflict)
+    ));
+    assert_eq!(s.list_signing_keys().await.unwrap(), vec![k]);
+
+    assert!(s.record_jti("tti-1", "j1", 100).await.unwrap());
+    assert!(!s.record_jti("tti-1", "j1", 100).await.unwrap(), "a replay");
+    assert!(
+        s.record_jti("tti-2", "j1", 100).await.unwrap(),
+        "per issuer"
+    );
+    assert!(s.record_jti("tti-1", "j2", 200).await.unwrap());
+    let batch = s
+        .record_jtis(&[
+            ("tti-3".into(), "a".into(), 100),
+            ("tti-3".into(), "a".into(), 100),
+            ("tti-1".into(), "j1".into(), 100),
+            ("tti-3".into(), "b".into(), 100),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(
+        batch,
+        vec![true, false, false, true],
+        "replays within and across batches"
+    );
+    assert_eq!(s.prune_jtis(150).await.unwrap(), 4);
+    assert!(
+        s.record_jti("tti-1", "j1", 300).await.unwrap(),
+        "pruned after expiry"
+    );
+
+    let t = RefreshTokenRecord {
+        token_hash: "h1".into(),
+        family_id: "f1".into(),
+        user_id: "u1".into(),
+        document: "{}".into(),
+        issued_at: 1,
+        expires_at: 1000,
+        used: false,
+    };
+    s.add_refresh_token(&t).await.unwrap();
+    s.add_refresh_token(&RefreshTokenRecord {
+        token_hash: "h2".into(),
+        ..t.clone()
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        s.use_refresh_token("h1").await.unwrap(),
+        RefreshUse::Fresh(RefreshTokenRecord {
+            used: true,
+            ..t.clone()
+        })
+    );
+    assert_eq!(
+        s.use_refresh_token("h1").await.unwrap(),
+        RefreshUse::Reused {
+            family_id: "f1".into()
+        }
+    );
+    assert_eq!(
+        s.use_refresh_token("nope").await.unwrap(),
+        RefreshUse::Unknown
+    );
+    assert_eq!(s.revoke_refresh_family("f1").await.unwrap(), 2);
+    assert_eq!(
+        s.use_refresh_token("h2").await.unwrap(),
+        RefreshUse::Unknown
+    );
+
+    s.add_refresh_token(&RefreshTokenRecord {
+        token_hash: "h3".into(),
+        ..t.clone()
+    })
+    .await
+    .unwrap();
+    s.revoke_user("u1", 50).await.unwrap();
+    s.revoke_user("u1", 60).await.unwrap();
+    assert_eq!(
+        s.list_revocations().await.unwrap(),
+        vec![("u1".to_owned(), 60)]
+    );
+    assert_eq!(
+        s.use_refresh_token("h3").await.unwrap(),
+        RefreshUse::Unknown,
+        "the user's refresh tokens went"
+    );
+}
+
+async fn scim_tokens_and_directory(s: Arc<dyn Store>) {
+    let i = instance_for(&s).await;
+    let st = i.identity_store_id.as_str();
+    let tok = ScimTokenRecord {
+        token_id: "t1".into(),
+        identity_store_id: st.into(),
+        token_hash: "hash".into(),
+        created_at: 1,
+        expires_at: 2,
+    };
+    s.add_scim_token(&tok).await.unwrap();
+    assert!(matches!(
+        s.add_scim_token(&ScimTokenRecord {
+            identity_store_id: "d-9999999999".into(),
+            token_id: "t2".into(),
+            token_hash: "h2".into(),
+            ..tok.clone()
+        })
+        .await,
+        Err(StoreError::Constraint(_))
+    ));
+    assert_eq!(
+        s.scim_token_by_hash("hash").await.unwrap(),
+        Some(tok.clone())
+    );
+    assert!(s.delete_scim_token("t1").await.unwrap());
+    assert_eq!(s.scim_token_by_hash("hash").await.unwrap(), None);
+
+    let u = IdentityUserRecord {
+        identity_store_id: st.into(),
+        user_id: "0123456789-aaaaaaaa-1111-2222-3333-444444444444".into(),
+        user_name: "Mateo".into(),
+        email_key: Some("m@x".into()),
+        attributes: "{}".into(),
+        created_at: 1,
+        created_by: "x".into(),
+        updated_at: 1,
+        updated_by: "x".into(),
+    };
+    s.create_identity_user(&u).await.unwrap();
+    let g = IdentityGroupRecord {
+        identity_store_id: st.into(),
+        group_id: "0123456789-bbbbbbbb-1111-2222-3333-444444444444".into(),
+        display_name: "Red".into(),
+        description: None,
+        external_ids: None,
+        created_at: 1,
+        created_by: "x".into(),
+        updated_at: 1,
+        updated_by: "x".into(),
+    };
+    s.create_identity_group(&g).await.unwrap();
+    s.create_membership(&MembershipRecord {
+        identity_store_id: st.into(),
+        membership_id: "m1".into(),
+        group_id: g.group_id.clone(),
+        user_id: u.user_id.clone(),
+        created_at: 1,
+        created_by: "x".into(),
+    })
+    .await
+    .unwrap();
+    let d = s.directory_tables().await.unwrap();
+    assert_eq!((d.users, d.memberships.len()), (vec![u], 1));
 }

@@ -257,10 +257,20 @@ impl DevServer {
     /// An SDK configuration for aws-sdk-rust with the given keys (retries off, so every call
     /// is exactly one request).
     pub async fn sdk_config(&self, access_key_id: &str, secret: &str) -> aws_config::SdkConfig {
+        self.sdk_session_config(access_key_id, secret, None).await
+    }
+
+    /// [`DevServer::sdk_config`] with temporary credentials (a session token).
+    pub async fn sdk_session_config(
+        &self,
+        access_key_id: &str,
+        secret: &str,
+        session_token: Option<&str>,
+    ) -> aws_config::SdkConfig {
         let creds = aws_credential_types::Credentials::new(
             access_key_id,
             secret,
-            None,
+            session_token.map(str::to_owned),
             None,
             "tessera-testkit",
         );

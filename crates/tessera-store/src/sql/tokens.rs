@@ -39,6 +39,22 @@ macro_rules! token_store {
                 Ok(res.rows_affected() == 1)
             }
 
+            async fn record_jtis(&self, entries: &[(String, String, i64)]) -> Result<Vec<bool>> {
+                let mut tx = self.pool.begin().await?;
+                let mut out = Vec::with_capacity(entries.len());
+                for (issuer, jti, exp) in entries {
+                    let res = sqlx::query("INSERT INTO token_jtis (issuer_arn, jti, expires_at) VALUES ($1, $2, $3) ON CONFLICT (issuer_arn, jti) DO NOTHING")
+                        .bind(issuer)
+                        .bind(jti)
+                        .bind(exp)
+                        .execute(&mut *tx)
+                        .await?;
+                    out.push(res.rows_affected() == 1);
+                }
+                tx.commit().await?;
+                Ok(out)
+            }
+
             async fn prune_jtis(&self, now: i64) -> Result<u64> {
                 let res = sqlx::query("DELETE FROM token_jtis WHERE expires_at < $1")
                     .bind(now)

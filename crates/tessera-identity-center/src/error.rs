@@ -8,6 +8,17 @@ pub enum IdentityCenterError {
     Validation(String),
     #[error("{0}")]
     ResourceNotFound(String),
+    /// Not found, with the identitystore error's `ResourceType` (`USER`, `GROUP`,
+    /// `GROUP_MEMBERSHIP`, `IDENTITY_STORE`) and `ResourceId`.
+    #[error("{message}")]
+    NotFound {
+        message: String,
+        resource_type: &'static str,
+        resource_id: Option<String>,
+    },
+    /// A duplicate name (`Reason: UNIQUENESS_CONSTRAINT_VIOLATION`).
+    #[error("{0}")]
+    Uniqueness(String),
     #[error("{0}")]
     Conflict(String),
     #[error("{0}")]
@@ -29,6 +40,22 @@ impl IdentityCenterError {
                 AwsError::new(400, "ResourceNotFoundException", m.clone())
             }
             IdentityCenterError::Conflict(m) => AwsError::new(400, "ConflictException", m.clone()),
+            IdentityCenterError::NotFound {
+                message,
+                resource_type,
+                resource_id,
+            } => {
+                let e = AwsError::new(400, "ResourceNotFoundException", message.clone())
+                    .with_field("ResourceType", *resource_type);
+                match resource_id {
+                    Some(id) => e.with_field("ResourceId", id.clone()),
+                    None => e,
+                }
+            }
+            IdentityCenterError::Uniqueness(m) => {
+                AwsError::new(400, "ConflictException", m.clone())
+                    .with_field("Reason", "UNIQUENESS_CONSTRAINT_VIOLATION")
+            }
             IdentityCenterError::ServiceQuotaExceeded(m) => {
                 AwsError::new(400, "ServiceQuotaExceededException", m.clone())
             }

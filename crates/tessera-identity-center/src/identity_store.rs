@@ -524,7 +524,17 @@ pub(crate) fn primary_email(attrs: &Map<String, Value>) -> Option<String> {
 }
 
 fn not_found(kind: &str, id: &str) -> IdentityCenterError {
-    IdentityCenterError::ResourceNotFound(format!("{kind} {id} does not exist."))
+    let resource_type = match kind {
+        "User" => "USER",
+        "Group" => "GROUP",
+        "Membership" => "GROUP_MEMBERSHIP",
+        _ => "IDENTITY_STORE",
+    };
+    IdentityCenterError::NotFound {
+        message: format!("{kind} {id} does not exist."),
+        resource_type,
+        resource_id: Some(id.to_owned()),
+    }
 }
 
 #[async_trait]
@@ -695,7 +705,7 @@ impl IdentityStoreService {
         match self.store.create_identity_user(&rec).await {
             Ok(()) => {}
             Err(StoreError::Conflict) => {
-                return Err(IdentityCenterError::Conflict("Duplicate UserName".into()));
+                return Err(IdentityCenterError::Uniqueness("Duplicate UserName".into()));
             }
             Err(e) => return Err(e.into()),
         }
@@ -845,8 +855,11 @@ impl IdentityStoreService {
                     has_external_id(attrs.get("ExternalIds"), issuer, id)
                 }),
         };
-        let u =
-            found.ok_or_else(|| IdentityCenterError::ResourceNotFound("USER not found.".into()))?;
+        let u = found.ok_or_else(|| IdentityCenterError::NotFound {
+            message: "USER not found.".into(),
+            resource_type: "USER",
+            resource_id: None,
+        })?;
         Ok(Reply {
             body: Body::Json(json!({"IdentityStoreId": store_id, "UserId": u.user_id})),
             details: self.details(
@@ -889,7 +902,7 @@ impl IdentityStoreService {
         match self.store.create_identity_group(&rec).await {
             Ok(()) => {}
             Err(StoreError::Conflict) => {
-                return Err(IdentityCenterError::Conflict(
+                return Err(IdentityCenterError::Uniqueness(
                     "Duplicate GroupDisplayName".into(),
                 ));
             }
@@ -1020,8 +1033,11 @@ impl IdentityStoreService {
                     has_external_id(ids.as_ref(), issuer, id)
                 }),
         };
-        let g = found
-            .ok_or_else(|| IdentityCenterError::ResourceNotFound("GROUP not found.".into()))?;
+        let g = found.ok_or_else(|| IdentityCenterError::NotFound {
+            message: "GROUP not found.".into(),
+            resource_type: "GROUP",
+            resource_id: None,
+        })?;
         let params = json!({"identityStoreId": store_id, "alternateIdentifier": HIDDEN});
         Ok(Reply {
             body: Body::Json(json!({"IdentityStoreId": store_id, "GroupId": g.group_id})),
@@ -1157,8 +1173,10 @@ impl IdentityStoreService {
             .store
             .membership_of(store_id, group, user)
             .await?
-            .ok_or_else(|| {
-                IdentityCenterError::ResourceNotFound("GROUP_MEMBERSHIP not found.".into())
+            .ok_or_else(|| IdentityCenterError::NotFound {
+                message: "GROUP_MEMBERSHIP not found.".into(),
+                resource_type: "GROUP_MEMBERSHIP",
+                resource_id: None,
             })?;
         let params =
             json!({"identityStoreId": store_id, "groupId": group, "memberId": {"userId": user}});
@@ -1324,7 +1342,7 @@ impl IdentityStoreService {
             }
             Ok(false) => return Err(not_found("User", id)),
             Err(StoreError::Conflict) => {
-                return Err(IdentityCenterError::Conflict("Duplicate UserName".into()));
+                return Err(IdentityCenterError::Uniqueness("Duplicate UserName".into()));
             }
             Err(e) => return Err(e.into()),
         }
@@ -1372,7 +1390,7 @@ impl IdentityStoreService {
             Ok(true) => {}
             Ok(false) => return Err(not_found("Group", id)),
             Err(StoreError::Conflict) => {
-                return Err(IdentityCenterError::Conflict(
+                return Err(IdentityCenterError::Uniqueness(
                     "Duplicate GroupDisplayName".into(),
                 ));
             }

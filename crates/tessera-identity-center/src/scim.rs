@@ -107,7 +107,8 @@ impl From<crate::IdentityCenterError> for ScimError {
         use crate::IdentityCenterError as E;
         match e {
             E::Validation(m) => ScimError::bad("invalidValue", m),
-            E::Conflict(m) => ScimError::new(409, Some("uniqueness"), m),
+            E::Conflict(m) | E::Uniqueness(m) => ScimError::new(409, Some("uniqueness"), m),
+            E::NotFound { message, .. } => ScimError::not_found(message),
             E::ResourceNotFound(m) => ScimError::not_found(m),
             E::AccessDenied(m) => ScimError::new(403, None, m),
             E::ServiceQuotaExceeded(m) => ScimError::bad("tooMany", m),

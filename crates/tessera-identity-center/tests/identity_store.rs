@@ -78,6 +78,12 @@ async fn users_are_created_found_listed_and_deleted() {
         .await
         .unwrap_err();
     assert_eq!(code(&e), "ConflictException");
+    // The modelled members SDKs read beside the message.
+    let fields = e.to_aws().fields;
+    assert!(
+        fields.contains(&("Reason".into(), "UNIQUENESS_CONSTRAINT_VIOLATION".into())),
+        "{fields:?}"
+    );
 
     ids_call(
         &f,
@@ -96,6 +102,15 @@ async fn users_are_created_found_listed_and_deleted() {
     .await
     .unwrap_err();
     assert_eq!(code(&e), "ResourceNotFoundException");
+    let fields = e.to_aws().fields;
+    assert!(
+        fields.contains(&("ResourceType".into(), "USER".into())),
+        "{fields:?}"
+    );
+    assert!(
+        fields.contains(&("ResourceId".into(), ids[0].clone())),
+        "{fields:?}"
+    );
 }
 
 #[tokio::test]

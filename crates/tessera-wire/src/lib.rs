@@ -41,6 +41,9 @@ pub struct AwsError {
     pub status: u16,
     pub code: String,
     pub message: String,
+    /// Modelled members of the error shape besides the message (`Reason`, `ResourceType`,
+    /// …), rendered by the JSON protocols.
+    pub fields: Vec<(String, String)>,
 }
 
 impl AwsError {
@@ -49,7 +52,14 @@ impl AwsError {
             status,
             code: code.into(),
             message: message.into(),
+            fields: Vec::new(),
         }
+    }
+
+    /// This error with a modelled member (`Reason`, `ResourceType`, …).
+    pub fn with_field(mut self, name: impl Into<String>, value: impl Into<String>) -> AwsError {
+        self.fields.push((name.into(), value.into()));
+        self
     }
 
     /// Render for `protocol`, with `request_id` in the body where the protocol has it and in the
@@ -75,14 +85,20 @@ impl AwsError {
                 ("text/xml", w.finish())
             }
             Protocol::Json11 => {
-                let body = serde_json::json!({"__type": self.code, "Message": self.message});
+                let mut body = serde_json::json!({"__type": self.code, "Message": self.message});
+                for (k, v) in &self.fields {
+                    body[k] = serde_json::json!(v);
+                }
                 ("application/x-amz-json-1.1", body.to_string())
             }
             Protocol::RestJson => {
                 // OAuth-style (RFC 6749 §5.2): `error` is the snake-case code without
                 // `Exception` (`InvalidGrantException` → `invalid_grant`); SDKs read the code
                 // from `x-amzn-ErrorType`.
-                let body = serde_json::json!({"error": oauth_error(&self.code), "error_description": self.message});
+                let mut body = serde_json::json!({"error": oauth_error(&self.code), "error_description": self.message});
+                for (k, v) in &self.fields {
+                    body[k] = serde_json::json!(v);
+                }
                 ("application/json", body.to_string())
             }
             Protocol::RestXml => {
@@ -214,6 +230,11 @@ mod tests {
         let v: serde_json::Value = serde_json::from_slice(r.body()).unwrap();
         assert_eq!(v["__type"], "ValidationException");
         assert_eq!(r.headers()["x-amzn-errortype"], "ValidationException");
+        let r = AwsError::new(400, "ConflictException", "dup")
+            .with_field("Reason", "UNIQUENESS_CONSTRAINT_VIOLATION")
+            .render(Protocol::Json11, "r");
+        let v: serde_json::Value = serde_json::from_slice(r.body()).unwrap();
+        assert_eq!(v["Reason"], "UNIQUENESS_CONSTRAINT_VIOLATION");
         let r = AwsError::new(400, "InvalidGrantException", "bad").render(Protocol::RestJson, "r");
         assert_eq!(r.headers()["x-amzn-errortype"], "InvalidGrantException");
         let v: serde_json::Value = serde_json::from_slice(r.body()).unwrap();

@@ -51,6 +51,7 @@ pub static SPEC: ServiceSpec = ServiceSpec {
 
 pub const JWT_BEARER: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
 pub const REFRESH_TOKEN: &str = "refresh_token";
+pub const TOKEN_EXCHANGE: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
 const ACCESS_TOKEN_TYPE: &str = "urn:ietf:params:oauth:token-type:access_token";
 const REFRESH_TOKEN_TYPE: &str = "urn:ietf:params:oauth:token-type:refresh_token";
 /// Scopes every application has.
@@ -229,6 +230,8 @@ struct Issue<'a> {
     /// A refresh-token family continued, with its start, or `None` to start one.
     family: Option<(String, i64)>,
     refresh: bool,
+    /// Add the legacy `sts:audit_context` (not after a token exchange, as in AWS).
+    audit_context: bool,
 }
 
 impl SsoOidcService {
@@ -424,6 +427,10 @@ impl SsoOidcService {
                     .await?
             }
             REFRESH_TOKEN => self.refresh(&config, meta, doc, &app, &instance).await?,
+            TOKEN_EXCHANGE => {
+                self.token_exchange(&config, meta, doc, &app, &instance)
+                    .await?
+            }
             other => {
                 return Err(TokenError::UnsupportedGrantType(format!(
                     "The grant type {other} is not available on this server yet."
@@ -567,6 +574,113 @@ impl SsoOidcService {
                     auth_time: verified.issued_at.unwrap_or(now),
                     family: None,
                     refresh,
+                    audit_context: true,
+                },
+            )
+            .await?;
+        Ok((issued, params, user.user_id))
+    }
+
+    /// `token-exchange`: an access token Identity Center issued to another application of the
+    /// instance, whose access scope names this application (or the instance) among its
+    /// `AuthorizedTargets`, becomes this application's token for the same user.
+    async fn token_exchange(
+        &self,
+        config: &Config,
+        meta: &RequestMeta,
+        doc: &Value,
+        app: &SsoObjectRecord,
+        instance: &InstanceRecord,
+    ) -> R<(Value, Value, String)> {
+        const ACCESS: &str = "urn:ietf:params:oauth:token-type:access_token";
+        let now = meta.now.timestamp();
+        let subject = member(doc, "subjectToken")?.ok_or_else(|| {
+            TokenError::InvalidRequest("subjectToken is required for token exchange.".into())
+        })?;
+        match member(doc, "subjectTokenType")? {
+            Some(ACCESS) => {}
+            _ => {
+                return Err(TokenError::InvalidRequest(format!(
+                    "subjectTokenType must be {ACCESS}."
+                )));
+            }
+        }
+        match member(doc, "requestedTokenType")? {
+            None | Some(ACCESS) => {}
+            Some(REFRESH_TOKEN_TYPE) => {
+                return Err(TokenError::InvalidRequest(
+                    "Token exchange issues access tokens only on this server.".into(),
+                ));
+            }
+            Some(_) => {
+                return Err(TokenError::InvalidRequest(
+                    "requestedTokenType must be an access or refresh token type.".into(),
+                ));
+            }
+        }
+        let params = json!({"clientId": app.arn, "grantType": TOKEN_EXCHANGE, "scope": doc.get("scope"),
+            "subjectToken": HIDDEN, "subjectTokenType": ACCESS});
+        let invalid = || TokenError::InvalidGrant("The subject token is not valid.".into());
+        let sealed = subject
+            .strip_prefix("aoa")
+            .filter(|t| t.len() <= 4096)
+            .ok_or_else(invalid)?;
+        let ctx = self.access_tokens.open(sealed, now).map_err(|e| match e {
+            tessera_crypto::token::ContextError::Expired => {
+                TokenError::InvalidGrant("The subject token has expired.".into())
+            }
+            tessera_crypto::token::ContextError::Invalid => invalid(),
+        })?;
+        if ctx.instance_arn != instance.instance_arn || ctx.application_arn == app.arn {
+            return Err(invalid());
+        }
+        if self
+            .revocations
+            .get()
+            .is_revoked(&ctx.user_id, ctx.token_issued_at)
+        {
+            return Err(invalid());
+        }
+        // The source application must name this one (or the instance) as a target of one of
+        // its access scopes.
+        let targeted = config
+            .settings(&ctx.application_arn, AppSetting::Scope)
+            .any(|(_, s)| {
+                s["AuthorizedTargets"].as_array().is_some_and(|t| {
+                    t.iter().any(|x| {
+                        x.as_str() == Some(app.arn.as_str())
+                            || x.as_str() == Some(instance.instance_arn.as_str())
+                    })
+                })
+            });
+        if !targeted {
+            return Err(TokenError::InvalidGrant(
+                "The subject token's application does not authorize this application as a target."
+                    .into(),
+            ));
+        }
+        let user = self
+            .directory
+            .get()
+            .user(&instance.identity_store_id, &ctx.user_id)
+            .filter(|u| !user_inactive(u))
+            .cloned()
+            .ok_or_else(invalid)?;
+        self.check_assignment(config, &app.arn, &user)?;
+        let scopes = Self::scopes(config, &app.arn, doc)?;
+        let issued = self
+            .issue(
+                meta,
+                Issue {
+                    app,
+                    instance,
+                    user: &user,
+                    scopes,
+                    actor: None,
+                    auth_time: ctx.token_issued_at,
+                    family: None,
+                    refresh: false,
+                    audit_context: false,
                 },
             )
             .await?;
@@ -713,6 +827,7 @@ impl SsoOidcService {
                     auth_time: start,
                     family: Some((rec.family_id.clone(), start)),
                     refresh: true,
+                    audit_context: true,
                 },
             )
             .await?;
@@ -742,7 +857,6 @@ impl SsoOidcService {
             "auth_time": tessera_core::iso8601(i.auth_time),
             "jti": uuid::Uuid::new_v4().to_string(),
             "sts:identity_context": identity_context,
-            "sts:audit_context": self.contexts.seal(&ctx),
             "aws:identity_store_id": i.instance.identity_store_id,
             "aws:identity_store_arn": store_arn,
             "aws:instance_arn": i.instance.instance_arn,
@@ -752,6 +866,9 @@ impl SsoOidcService {
         });
         if let Some(a) = &i.actor {
             claims["act"] = json!({"sub": a});
+        }
+        if i.audit_context {
+            claims["sts:audit_context"] = json!(self.contexts.seal(&ctx));
         }
         let mut out = json!({
             "accessToken": format!("aoa{}", self.access_tokens.seal(&ctx)),

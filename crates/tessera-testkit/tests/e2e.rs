@@ -2730,6 +2730,133 @@ fn cli_trusted_identity_propagation() {
     assert!(!accepted);
     assert!(err.contains("ValidationError"), "{err}");
 
+    // Token exchange: a second application accepts the first one's access token once the
+    // first names it among its scope's AuthorizedTargets.
+    let analytics = ok(aws(
+        &server,
+        key,
+        &[
+            "sso-admin",
+            "create-application",
+            "--instance-arn",
+            &instance,
+            "--application-provider-arn",
+            "arn:aws:sso::aws:applicationProvider/custom",
+            "--name",
+            "Analytics",
+        ],
+    ))["ApplicationArn"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    ok(aws(
+        &server,
+        key,
+        &[
+            "sso-admin",
+            "put-application-assignment-configuration",
+            "--application-arn",
+            &analytics,
+            "--no-assignment-required",
+        ],
+    ));
+    ok(aws(
+        &server,
+        key,
+        &[
+            "sso-admin",
+            "put-application-grant",
+            "--application-arn",
+            &analytics,
+            "--grant-type",
+            "urn:ietf:params:oauth:grant-type:token-exchange",
+            "--grant",
+            "{\"TokenExchange\":{}}",
+        ],
+    ));
+    let analytics_actor = serde_json::json!({"Iam": {"ActorPolicy": {"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Principal": {"AWS": ROOT}, "Action": "sso-oauth:CreateTokenWithIAM", "Resource": analytics}]}}});
+    ok(aws(
+        &server,
+        key,
+        &[
+            "sso-admin",
+            "put-application-authentication-method",
+            "--application-arn",
+            &analytics,
+            "--authentication-method",
+            &file("analytics-auth.json", &analytics_actor),
+            "--authentication-method-type",
+            "IAM",
+        ],
+    ));
+    ok(aws(
+        &server,
+        key,
+        &[
+            "iam",
+            "put-role-policy",
+            "--role-name",
+            "ApplicationRole",
+            "--policy-name",
+            "analytics",
+            "--policy-document",
+            &serde_json::json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+            "Action": "sso-oauth:CreateTokenWithIAM", "Resource": analytics}]})
+            .to_string(),
+        ],
+    ));
+    let access = tokens["accessToken"].as_str().unwrap().to_owned();
+    let token_exchange = |subject: &str| {
+        aws_session(
+            &server,
+            &app_creds,
+            &[
+                "sso-oidc",
+                "create-token-with-iam",
+                "--client-id",
+                &analytics,
+                "--grant-type",
+                "urn:ietf:params:oauth:grant-type:token-exchange",
+                "--subject-token",
+                subject,
+                "--subject-token-type",
+                "urn:ietf:params:oauth:token-type:access_token",
+            ],
+        )
+    };
+    let (allowed, _, err) = token_exchange(&access);
+    assert!(!allowed, "exchanged without an authorized target");
+    assert!(err.contains("InvalidGrantException"), "{err}");
+    ok(aws(
+        &server,
+        key,
+        &[
+            "sso-admin",
+            "put-application-access-scope",
+            "--application-arn",
+            &app,
+            "--scope",
+            "s3:access_grants:read_write",
+            "--authorized-targets",
+            &analytics,
+        ],
+    ));
+    let exchanged = ok(token_exchange(&access));
+    let xc = jwt_claims(exchanged["idToken"].as_str().unwrap());
+    assert_eq!(
+        (xc["sub"].as_str(), xc["aud"].as_str()),
+        (Some(mateo.as_str()), Some(analytics.as_str()))
+    );
+    assert!(
+        xc.get("sts:audit_context").is_none() && xc.get("act").is_none(),
+        "{xc}"
+    );
+    assert!(exchanged.get("refreshToken").is_none());
+    let (tampered_ok, _, err) = token_exchange(&format!("{access}x"));
+    assert!(!tampered_ok);
+    assert!(err.contains("InvalidGrantException"), "{err}");
+
     // Refresh: rotation, and a reused refresh token revokes the family.
     let refresh = |c: &(String, String, String), t: &str| {
         aws_session(

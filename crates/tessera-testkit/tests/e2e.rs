@@ -2888,8 +2888,120 @@ fn cli_trusted_identity_propagation() {
     let (after, _, _) = refresh(&app_creds, &second_token);
     assert!(!after, "the family was revoked");
 
+    // Assignment required: only assigned users (directly or through a group) may exchange.
+    let zoe = ok(aws(
+        &server,
+        key,
+        &[
+            "identitystore",
+            "create-user",
+            "--identity-store-id",
+            &store_id,
+            "--user-name",
+            "zoe.green",
+            "--display-name",
+            "Zoe Green",
+            "--name",
+            "GivenName=Zoe,FamilyName=Green",
+            "--emails",
+            "Value=zoe.green@example.com,Primary=true",
+        ],
+    ))["UserId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let zoe_token = |n: &str| {
+        let now = chrono::Utc::now().timestamp();
+        idp.mint(&serde_json::json!({"iss": idp.issuer, "sub": "zoe", "aud": "example-cli",
+            "email": "zoe.green@example.com", "iat": now, "exp": now + 600, "jti": format!("zoe-{n}-{now}")}))
+    };
+    ok(aws(
+        &server,
+        key,
+        &[
+            "sso-admin",
+            "put-application-assignment-configuration",
+            "--application-arn",
+            &app,
+            "--assignment-required",
+        ],
+    ));
+    let (assigned, _, err) = exchange(&app_creds, &zoe_token("1"));
+    assert!(!assigned, "an unassigned user exchanged a token");
+    assert!(err.contains("AccessDeniedException"), "{err}");
+    let group = ok(aws(
+        &server,
+        key,
+        &[
+            "identitystore",
+            "create-group",
+            "--identity-store-id",
+            &store_id,
+            "--display-name",
+            "Green Project Group",
+        ],
+    ))["GroupId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    ok(aws(
+        &server,
+        key,
+        &[
+            "identitystore",
+            "create-group-membership",
+            "--identity-store-id",
+            &store_id,
+            "--group-id",
+            &group,
+            "--member-id",
+            &format!("UserId={zoe}"),
+        ],
+    ));
+    ok(aws(
+        &server,
+        key,
+        &[
+            "sso-admin",
+            "create-application-assignment",
+            "--application-arn",
+            &app,
+            "--principal-id",
+            &group,
+            "--principal-type",
+            "GROUP",
+        ],
+    ));
+    let zoe_tokens = ok(exchange(&app_creds, &zoe_token("2")));
+    let zoe_ctx = zoe_tokens["awsAdditionalDetails"]["identityContext"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let zoe_bearer = creds(&ok(assume(
+        Some(&app_creds),
+        "IdentityBearerRole",
+        &[
+            "--provided-contexts",
+            &format!(
+                "ProviderArn=arn:aws:iam::aws:contextProvider/IdentityCenter,ContextAssertion={zoe_ctx}"
+            ),
+        ],
+    )));
+    ok(aws(
+        &server,
+        key,
+        &[
+            "sso-admin",
+            "put-application-assignment-configuration",
+            "--application-arn",
+            &app,
+            "--no-assignment-required",
+        ],
+    ));
+
     // Revoke Mateo: his identity-enhanced session and refresh tokens stop working within a
-    // second; the application role's own session keeps working.
+    // second (the test waits a little longer, for a loaded machine); the application role's
+    // own session and another user's identity-enhanced session keep working.
     let fresh = ok(exchange(
         &app_creds,
         &idp.login("example-cli", "mateo.jackson", "mateo-password"),
@@ -2925,6 +3037,16 @@ fn cli_trusted_identity_propagation() {
         &app_creds,
         &["sts", "get-caller-identity"],
     ));
+    // Another user's identity-enhanced session keeps working.
+    let me = ok(aws_session(
+        &server,
+        &zoe_bearer,
+        &["sts", "get-caller-identity"],
+    ));
+    assert_eq!(
+        me["Arn"],
+        format!("arn:aws:sts::{ROOT}:assumed-role/IdentityBearerRole/s1")
+    );
 
     // A user deleted through SCIM can no longer exchange tokens.
     let again = idp.login("example-cli", "mateo.jackson", "mateo-password");

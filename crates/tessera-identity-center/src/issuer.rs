@@ -17,15 +17,22 @@ use tessera_store::{SigningKeyRecord, StoreError, TokenStore};
 pub const ISSUER_PATH: &str = "/_identity-center/";
 const KEY_AAD: &[u8] = b"tessera-token-signing-key";
 
+/// The id of the first signing key: every replica tries to store a key under it, one wins,
+/// the others adopt its key, so all sign with the same key.
+const FIRST_KID: &str = "tessera-1";
+
 #[derive(Debug)]
 pub struct TokenIssuer {
     signer: TokenSigner,
+    /// Every stored key's public half, for the JWKS (a relying party verifies any of them).
+    published: Vec<serde_json::Value>,
     public_url: String,
 }
 
 impl TokenIssuer {
     pub fn new(signer: TokenSigner, public_url: &str) -> TokenIssuer {
         TokenIssuer {
+            published: vec![signer.jwk()],
             signer,
             public_url: public_url.trim_end_matches('/').to_owned(),
         }
@@ -46,24 +53,29 @@ impl TokenIssuer {
             TokenSigner::from_pkcs8(k.kid.clone(), &pkcs8)
                 .map_err(|e| StoreError::Backend(format!("token signing key {}: {e}", k.kid)))
         };
-        if let Some(k) = store.list_signing_keys().await?.last() {
-            return Ok(TokenIssuer::new(open(k)?, public_url));
-        }
-        let signer = TokenSigner::generate(uuid::Uuid::new_v4().to_string());
-        let rec = SigningKeyRecord {
-            kid: signer.kid().to_owned(),
-            key_sealed: master.seal(signer.pkcs8(), &[KEY_AAD, signer.kid().as_bytes()].concat()),
-            created_at: now,
-        };
-        match store.add_signing_key(&rec).await {
-            Ok(()) => Ok(TokenIssuer::new(signer, public_url)),
-            Err(StoreError::Conflict) => {
-                let k = store.list_signing_keys().await?;
-                let k = k.last().ok_or(StoreError::Conflict)?;
-                Ok(TokenIssuer::new(open(k)?, public_url))
+        if store.list_signing_keys().await?.is_empty() {
+            let signer = TokenSigner::generate(FIRST_KID);
+            let rec = SigningKeyRecord {
+                kid: FIRST_KID.to_owned(),
+                key_sealed: master.seal(signer.pkcs8(), &[KEY_AAD, FIRST_KID.as_bytes()].concat()),
+                created_at: now,
+            };
+            match store.add_signing_key(&rec).await {
+                // Another replica stored the first key: use its.
+                Ok(()) | Err(StoreError::Conflict) => {}
+                Err(e) => return Err(e),
             }
-            Err(e) => Err(e),
         }
+        // The newest key signs; every key is published.
+        let keys = store.list_signing_keys().await?;
+        let signers = keys.iter().map(open).collect::<Result<Vec<_>, _>>()?;
+        let published = signers.iter().map(TokenSigner::jwk).collect();
+        let signer = signers.into_iter().last().ok_or(StoreError::Conflict)?;
+        Ok(TokenIssuer {
+            signer,
+            published,
+            public_url: public_url.trim_end_matches('/').to_owned(),
+        })
     }
 
     pub fn signer(&self) -> &TokenSigner {
@@ -81,7 +93,7 @@ impl TokenIssuer {
     }
 
     pub fn jwks(&self) -> Value {
-        json!({"keys": [self.signer.jwk()]})
+        json!({"keys": self.published})
     }
 
     /// The document served at `path` (below the public URL), if any: the JWKS, or an

@@ -689,8 +689,10 @@ fn parse_path(p: &str) -> R<PatchPath> {
 }
 
 fn strip_ci<'a>(s: &'a str, prefix: &str) -> Option<&'a str> {
-    (s.len() >= prefix.len() && s[..prefix.len()].eq_ignore_ascii_case(prefix))
-        .then(|| &s[prefix.len()..])
+    // `get` (not indexing): the cut may fall inside a multi-byte character.
+    s.get(..prefix.len())
+        .filter(|head| head.eq_ignore_ascii_case(prefix))
+        .map(|_| &s[prefix.len()..])
 }
 
 /// The key of `o` matching `name` without regard to case, or `name` itself.
@@ -1897,6 +1899,8 @@ mod tests {
         let p = parse_path(r#"members[value eq "u-1"]"#).unwrap();
         assert_eq!(p.filter.unwrap().value, "u-1");
         assert!(parse_path("a]b[").is_err());
+        // Multi-byte text where a schema prefix would end must not panic.
+        assert!(parse_path(&"é".repeat(30)).is_err());
         assert!(parse_path("").is_err());
     }
 

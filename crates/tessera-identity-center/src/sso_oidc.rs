@@ -229,6 +229,11 @@ struct Issue<'a> {
     auth_time: i64,
     /// A refresh-token family continued, with its start, or `None` to start one.
     family: Option<(String, i64)>,
+    /// The refresh token being rotated (its hash): used in the same transaction that stores
+    /// its successor.
+    rotate: Option<String>,
+    /// No token (and no context) outlives this (unix seconds): a token exchange's subject.
+    expires_cap: Option<i64>,
     refresh: bool,
     /// Add the legacy `sts:audit_context` (not after a token exchange, as in AWS).
     audit_context: bool,
@@ -273,11 +278,15 @@ impl SsoOidcService {
                 "The client {client_id} is not a known application."
             ))
         };
-        let app = config
+        let object = config
             .object(client_id, Kind::Application)
-            .ok_or_else(unknown)?
-            .record
-            .clone();
+            .ok_or_else(unknown)?;
+        if object.document["Status"] == "DISABLED" {
+            return Err(TokenError::InvalidClient(format!(
+                "The application {client_id} is disabled."
+            )));
+        }
+        let app = object.record.clone();
         let instance = config
             .instance(&app.instance_arn)
             .ok_or_else(unknown)?
@@ -553,7 +562,19 @@ impl SsoOidcService {
         })?;
         let user = self.one_user(&instance.identity_store_id, store_path, value)?;
         self.check_assignment(config, &app.arn, &user)?;
-        if !self.jtis.record(&tti_arn, jti, verified.expires_at).await? {
+        // A user revoked after the IdP issued this assertion may not exchange it.
+        if self
+            .revocations
+            .get()
+            .is_revoked(&user.user_id, verified.issued_at.unwrap_or(now))
+        {
+            return Err(TokenError::InvalidGrant(
+                "The assertion's user has been revoked since it was issued.".into(),
+            ));
+        }
+        // The replay check is per issuer (`iss`: JWT ids are unique per issuer), whichever
+        // trusted token issuer of whichever instance names it.
+        if !self.jtis.record(&iss, jti, verified.expires_at).await? {
             return Err(TokenError::InvalidGrant(
                 "The assertion has already been used (its jti was seen before).".into(),
             ));
@@ -573,6 +594,8 @@ impl SsoOidcService {
                     actor: Some(tti_arn),
                     auth_time: verified.issued_at.unwrap_or(now),
                     family: None,
+                    rotate: None,
+                    expires_cap: None,
                     refresh,
                     audit_context: true,
                 },
@@ -679,6 +702,10 @@ impl SsoOidcService {
                     actor: None,
                     auth_time: ctx.token_issued_at,
                     family: None,
+                    rotate: None,
+                    // An exchanged token lives no longer than its subject, so exchanges back
+                    // and forth cannot extend a session.
+                    expires_cap: Some(ctx.expires_at),
                     refresh: false,
                     audit_context: false,
                 },
@@ -763,10 +790,12 @@ impl SsoOidcService {
         if token.len() > 256 {
             return Err(invalid());
         }
-        let rec = match self.tokens.use_refresh_token(&token_digest(token)).await? {
+        // Look it up first and check everything; it is used (and its successor stored) only
+        // in `issue`, in one transaction, so a refused request leaves it usable.
+        let rec = match self.tokens.get_refresh_token(&token_digest(token)).await? {
             RefreshUse::Fresh(r) => r,
             RefreshUse::Reused { family_id } => {
-                self.tokens.revoke_refresh_family(&family_id).await?;
+                self.tokens.revoke_refresh_family(&family_id, now).await?;
                 tracing::warn!(
                     "a rotated refresh token was presented again; its family is revoked"
                 );
@@ -826,6 +855,8 @@ impl SsoOidcService {
                     actor: fam["actor"].as_str().map(str::to_owned),
                     auth_time: start,
                     family: Some((rec.family_id.clone(), start)),
+                    rotate: Some(rec.token_hash.clone()),
+                    expires_cap: None,
                     refresh: true,
                     audit_context: true,
                 },
@@ -836,6 +867,9 @@ impl SsoOidcService {
 
     async fn issue(&self, meta: &RequestMeta, i: Issue<'_>) -> R<Value> {
         let now = meta.now.timestamp();
+        let expires_at = i
+            .expires_cap
+            .map_or(now + TOKEN_SECS, |c| c.min(now + TOKEN_SECS));
         let store_arn = crate::sso_admin::identity_store_arn(&self.partition, i.instance);
         let credential_id = uuid::Uuid::new_v4().simple().to_string();
         let ctx = IdentityContext {
@@ -845,7 +879,7 @@ impl SsoOidcService {
             application_arn: i.app.arn.clone(),
             credential_id: credential_id.clone(),
             token_issued_at: now,
-            expires_at: now + TOKEN_SECS,
+            expires_at,
         };
         let identity_context = self.contexts.seal(&ctx);
         let mut claims = json!({
@@ -853,7 +887,7 @@ impl SsoOidcService {
             "sub": i.user.user_id,
             "aud": i.app.arn,
             "iat": now,
-            "exp": now + TOKEN_SECS,
+            "exp": expires_at,
             "auth_time": tessera_core::iso8601(i.auth_time),
             "jti": uuid::Uuid::new_v4().to_string(),
             "sts:identity_context": identity_context,
@@ -873,7 +907,7 @@ impl SsoOidcService {
         let mut out = json!({
             "accessToken": format!("aoa{}", self.access_tokens.seal(&ctx)),
             "tokenType": "Bearer",
-            "expiresIn": TOKEN_SECS,
+            "expiresIn": expires_at - now,
             "idToken": self.issuer.signer().sign(&claims),
             "issuedTokenType": ACCESS_TOKEN_TYPE,
             "scope": i.scopes,
@@ -885,24 +919,41 @@ impl SsoOidcService {
                 .family
                 .unwrap_or_else(|| (uuid::Uuid::new_v4().to_string(), now));
             let token = opaque_token("aor");
-            self.tokens
-                .add_refresh_token(&RefreshTokenRecord {
-                    token_hash: token_digest(&token),
-                    family_id: family,
-                    user_id: i.user.user_id.clone(),
-                    document: family_document(
-                        &i.app.arn,
-                        i.instance,
-                        &i.scopes,
-                        i.actor.as_deref(),
-                        start,
-                    )
-                    .to_string(),
-                    issued_at: now,
-                    expires_at: start + SESSION_SECS,
-                    used: false,
-                })
-                .await?;
+            let next = RefreshTokenRecord {
+                token_hash: token_digest(&token),
+                family_id: family,
+                user_id: i.user.user_id.clone(),
+                document: family_document(
+                    &i.app.arn,
+                    i.instance,
+                    &i.scopes,
+                    i.actor.as_deref(),
+                    start,
+                )
+                .to_string(),
+                issued_at: now,
+                expires_at: start + SESSION_SECS,
+                used: false,
+            };
+            match &i.rotate {
+                None => self.tokens.add_refresh_token(&next).await?,
+                Some(old) => match self.tokens.rotate_refresh_token(old, &next).await? {
+                    RefreshUse::Fresh(_) => {}
+                    // Used by a concurrent request: a replay, which revokes the family.
+                    RefreshUse::Reused { family_id } => {
+                        self.tokens.revoke_refresh_family(&family_id, now).await?;
+                        return Err(TokenError::InvalidGrant(
+                            "The refresh token was already used; every token of its family is now revoked."
+                                .into(),
+                        ));
+                    }
+                    RefreshUse::Unknown => {
+                        return Err(TokenError::InvalidGrant(
+                            "The refresh token is not valid.".into(),
+                        ));
+                    }
+                },
+            }
             out["refreshToken"] = json!(token);
             out["issuedTokenType"] = json!(REFRESH_TOKEN_TYPE);
         }

@@ -116,7 +116,11 @@ pub fn register_services(k: &Kernel, r: &mut Registry) {
             k.oidc.clone(),
             k.allow_http_issuers,
         )
-        .with_identity_contexts(ContextSealer::new(&k.master), k.revocations.clone()),
+        .with_identity_contexts(
+            ContextSealer::new(&k.master),
+            k.revocations.clone(),
+            k.directory.clone(),
+        ),
     ));
     r.register(Arc::new(
         SsoAdminService::new(

@@ -350,12 +350,21 @@ pub trait TokenStore: Send + Sync + std::fmt::Debug {
     /// Forget assertion ids that expired before `now`; returns how many.
     async fn prune_jtis(&self, now: i64) -> Result<u64>;
     async fn add_refresh_token(&self, token: &RefreshTokenRecord) -> Result<()>;
-    /// Present a refresh token: mark it used if it was not (atomically, across replicas).
-    async fn use_refresh_token(&self, token_hash: &str) -> Result<RefreshUse>;
-    /// Delete every token of a family; returns how many.
-    async fn revoke_refresh_family(&self, family_id: &str) -> Result<u64>;
-    /// Void the user's sessions and tokens issued at or before `at`, and delete the user's
-    /// refresh tokens.
+    /// Look a refresh token up without using it: `Fresh` when unused and its family is live.
+    async fn get_refresh_token(&self, token_hash: &str) -> Result<RefreshUse>;
+    /// Use a refresh token and store its successor, in one transaction: the token is marked
+    /// used only if it was unused and its family live (atomically, across replicas), and only
+    /// then is `next` added. `Fresh` (with the used token) when it rotated.
+    async fn rotate_refresh_token(
+        &self,
+        token_hash: &str,
+        next: &RefreshTokenRecord,
+    ) -> Result<RefreshUse>;
+    /// Revoke a family: recorded (so a rotation racing it cannot revive it) and its tokens
+    /// deleted; returns how many tokens went.
+    async fn revoke_refresh_family(&self, family_id: &str, at: i64) -> Result<u64>;
+    /// Void the user's sessions and tokens issued at or before `at`, and revoke the user's
+    /// refresh-token families.
     async fn revoke_user(&self, user_id: &str, at: i64) -> Result<()>;
     /// Every user revocation: (user id, revoked at).
     async fn list_revocations(&self) -> Result<Vec<(String, i64)>>;

@@ -222,7 +222,7 @@ pub struct RefreshTokenRecord {
 /// What presenting a refresh token found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RefreshUse {
-    /// Unused until now; it is now marked used (rotation).
+    /// Unused (and, after a rotation, now used), its family live.
     Fresh(RefreshTokenRecord),
     /// Already used once: a replay. Its family should be revoked.
     Reused { family_id: String },

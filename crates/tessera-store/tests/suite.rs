@@ -866,51 +866,95 @@ async fn tokens_jtis_refresh_and_revocations(s: Arc<dyn Store>) {
         used: false,
     };
     s.add_refresh_token(&t).await.unwrap();
-    s.add_refresh_token(&RefreshTokenRecord {
+    assert_eq!(
+        s.get_refresh_token("h1").await.unwrap(),
+        RefreshUse::Fresh(t.clone())
+    );
+    // Rotation: the token is used and its successor stored, in one transaction.
+    let next = RefreshTokenRecord {
         token_hash: "h2".into(),
         ..t.clone()
-    })
-    .await
-    .unwrap();
+    };
     assert_eq!(
-        s.use_refresh_token("h1").await.unwrap(),
+        s.rotate_refresh_token("h1", &next).await.unwrap(),
         RefreshUse::Fresh(RefreshTokenRecord {
             used: true,
             ..t.clone()
         })
     );
     assert_eq!(
-        s.use_refresh_token("h1").await.unwrap(),
+        s.get_refresh_token("h2").await.unwrap(),
+        RefreshUse::Fresh(next.clone())
+    );
+    // Presented again: a replay, and no successor is stored.
+    let third = RefreshTokenRecord {
+        token_hash: "h3".into(),
+        ..t.clone()
+    };
+    assert_eq!(
+        s.rotate_refresh_token("h1", &third).await.unwrap(),
         RefreshUse::Reused {
             family_id: "f1".into()
         }
     );
     assert_eq!(
-        s.use_refresh_token("nope").await.unwrap(),
+        s.get_refresh_token("h3").await.unwrap(),
         RefreshUse::Unknown
     );
-    assert_eq!(s.revoke_refresh_family("f1").await.unwrap(), 2);
     assert_eq!(
-        s.use_refresh_token("h2").await.unwrap(),
+        s.get_refresh_token("nope").await.unwrap(),
         RefreshUse::Unknown
     );
-
+    assert_eq!(s.revoke_refresh_family("f1", 5).await.unwrap(), 2);
+    assert_eq!(
+        s.get_refresh_token("h2").await.unwrap(),
+        RefreshUse::Unknown
+    );
+    // A revoked family stays revoked: a token added to it later (a rotation that raced the
+    // revocation) is not live.
     s.add_refresh_token(&RefreshTokenRecord {
-        token_hash: "h3".into(),
+        token_hash: "h4".into(),
         ..t.clone()
     })
     .await
     .unwrap();
-    s.revoke_user("u1", 50).await.unwrap();
-    s.revoke_user("u1", 60).await.unwrap();
     assert_eq!(
-        s.list_revocations().await.unwrap(),
-        vec![("u1".to_owned(), 60)]
+        s.get_refresh_token("h4").await.unwrap(),
+        RefreshUse::Unknown
     );
     assert_eq!(
-        s.use_refresh_token("h3").await.unwrap(),
+        s.rotate_refresh_token("h4", &third).await.unwrap(),
+        RefreshUse::Unknown
+    );
+
+    let u2 = RefreshTokenRecord {
+        token_hash: "h5".into(),
+        family_id: "f2".into(),
+        user_id: "u2".into(),
+        ..t.clone()
+    };
+    s.add_refresh_token(&u2).await.unwrap();
+    s.revoke_user("u2", 50).await.unwrap();
+    s.revoke_user("u2", 60).await.unwrap();
+    assert_eq!(
+        s.list_revocations().await.unwrap(),
+        vec![("u2".to_owned(), 60)]
+    );
+    assert_eq!(
+        s.get_refresh_token("h5").await.unwrap(),
         RefreshUse::Unknown,
         "the user's refresh tokens went"
+    );
+    s.add_refresh_token(&RefreshTokenRecord {
+        token_hash: "h6".into(),
+        ..u2.clone()
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        s.get_refresh_token("h6").await.unwrap(),
+        RefreshUse::Unknown,
+        "and their families stay revoked"
     );
 }
 

@@ -20,7 +20,7 @@ use serde_json::{Value, json};
 use std::sync::Arc;
 use tessera_audit::{EventDetails, HIDDEN, Resource};
 use tessera_authz::principals::RoleEntry;
-use tessera_authz::{Access, Authorizer, KeyRingView, RevocationView};
+use tessera_authz::{Access, Authorizer, DirectoryView, KeyRingView, RevocationView};
 use tessera_core::session::IdentityContext;
 use tessera_core::{Caller, Deployment, RequestMeta, SessionClaims, WebIdentity};
 use tessera_crypto::session::session_access_key_id;
@@ -115,7 +115,7 @@ pub struct StsService {
     allow_http_issuers: bool,
     /// Identity Center context assertions (`ProvidedContexts`): how they are opened, and which
     /// users are revoked. Without it, a provided context is refused.
-    contexts: Option<(ContextSealer, Arc<RevocationView>)>,
+    contexts: Option<(ContextSealer, Arc<RevocationView>, Arc<DirectoryView>)>,
 }
 
 #[async_trait]
@@ -203,20 +203,22 @@ impl StsService {
         }
     }
 
-    /// Accept Identity Center context assertions sealed by `sealer`, refusing revoked users.
+    /// Accept Identity Center context assertions sealed by `sealer`, refusing revoked users
+    /// and users no longer in their identity store (deleted or deactivated, as by SCIM).
     pub fn with_identity_contexts(
         mut self,
         sealer: ContextSealer,
         revocations: Arc<RevocationView>,
+        directory: Arc<DirectoryView>,
     ) -> StsService {
-        self.contexts = Some((sealer, revocations));
+        self.contexts = Some((sealer, revocations, directory));
         self
     }
 
     /// The identity context an assertion carries, checked: sealed here, unchanged, unexpired,
     /// its user not revoked since its token was issued.
     fn open_context(&self, assertion: &str, now: i64) -> R<IdentityContext> {
-        let Some((sealer, revocations)) = &self.contexts else {
+        let Some((sealer, revocations, directory)) = &self.contexts else {
             return Err(StsError::ValidationError(format!(
                 "ProvidedContexts: the {IDENTITY_CENTER_PROVIDER} context provider is not configured on this server."
             )));
@@ -235,6 +237,22 @@ impl StsService {
         {
             return Err(StsError::AccessDenied(
                 "The provided context's user has been revoked.".into(),
+            ));
+        }
+        let store = ctx
+            .identity_store_arn
+            .rsplit('/')
+            .next()
+            .unwrap_or_default();
+        let present = directory.get().user(store, &ctx.user_id).is_some_and(|u| {
+            serde_json::from_str::<Value>(&u.attributes)
+                .map(|a| a["Active"] != Value::Bool(false))
+                .unwrap_or(true)
+        });
+        if !present {
+            return Err(StsError::AccessDenied(
+                "The provided context's user is no longer an active user of its identity store."
+                    .into(),
             ));
         }
         Ok(ctx)
@@ -613,8 +631,11 @@ impl StsService {
                 transitive: transitive_keys,
                 chain_depth,
                 web_identity: None,
-                // A chained session carries a context only when the call provides one again.
-                identity_context: identity_context.clone(),
+                // A chained session keeps the caller's context unless the call provides one
+                // (like a source identity), so revoking the user reaches it too.
+                identity_context: identity_context
+                    .clone()
+                    .or_else(|| parent.and_then(|s| s.identity_context.clone())),
             },
         );
         let mut w = Writer::new();

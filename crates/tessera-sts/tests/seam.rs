@@ -1042,6 +1042,40 @@ async fn provided_contexts_are_bound_to_instance_expiry_and_set_context() {
             .await
             .unwrap(),
     );
+    // The context's user, in its identity store.
+    let user_id = "b1b2c3d4e5-0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b";
+    fx.store
+        .create_instance(&tessera_store::InstanceRecord {
+            instance_arn: "arn:aws:sso:::instance/ssoins-aaaaaaaaaaaaaaaa".into(),
+            identity_store_id: "d-1234567890".into(),
+            owner_account_id: ACCT.into(),
+            name: None,
+            status: "ACTIVE".into(),
+            client_token: None,
+            tags: Vec::new(),
+            created_at: 0,
+        })
+        .await
+        .unwrap();
+    fx.store
+        .create_identity_user(&tessera_store::IdentityUserRecord {
+            identity_store_id: "d-1234567890".into(),
+            user_id: user_id.into(),
+            user_name: "mateo".into(),
+            email_key: None,
+            attributes: "{}".into(),
+            created_at: 0,
+            created_by: String::new(),
+            updated_at: 0,
+            updated_by: String::new(),
+        })
+        .await
+        .unwrap();
+    let directory = Arc::new(
+        tessera_authz::directory::load_view(fx.store.clone(), fx.store.clone())
+            .await
+            .unwrap(),
+    );
     let sts = StsService::new(
         Deployment::default(),
         Authorizer::new(fx.view.clone(), Deployment::default()),
@@ -1053,7 +1087,11 @@ async fn provided_contexts_are_bound_to_instance_expiry_and_set_context() {
         )),
         false,
     )
-    .with_identity_contexts(ContextSealer::new(&master), revocations.clone());
+    .with_identity_contexts(
+        ContextSealer::new(&master),
+        revocations.clone(),
+        directory.clone(),
+    );
     let inst_a = "arn:aws:sso:::instance/ssoins-aaaaaaaaaaaaaaaa";
     let inst_b = "arn:aws:sso:::instance/ssoins-bbbbbbbbbbbbbbbb";
     let seed_trust = trust(&format!(
@@ -1071,7 +1109,7 @@ async fn provided_contexts_are_bound_to_instance_expiry_and_set_context() {
     let dora = fx.signer("dora");
     let now = chrono::Utc::now().timestamp();
     let context = |instance: &str, expires_at: i64| IdentityContext {
-        user_id: "b1b2c3d4e5-0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b".into(),
+        user_id: user_id.into(),
         identity_store_arn: format!("arn:aws:identitystore::{ACCT}:identitystore/d-1234567890"),
         instance_arn: instance.into(),
         application_arn: format!(
@@ -1171,6 +1209,19 @@ async fn provided_contexts_are_bound_to_instance_expiry_and_set_context() {
         let e = assume(role, assertion).await.unwrap_err();
         assert_eq!(code(&e), want, "{what}: {e:?}");
     }
+    // A user deleted from the identity store (as by SCIM) can no longer start sessions.
+    directory
+        .write(tessera_authz::directory::DirectoryChange::UserDeleted(
+            user_id.into(),
+        ))
+        .await
+        .unwrap();
+    let e = assume("Bearer", good.clone()).await.unwrap_err();
+    assert_eq!(code(&e), "AccessDenied", "{e:?}");
+    directory.reload().await.unwrap();
+    assume("Bearer", good.clone())
+        .await
+        .expect("the user is back after a reload");
     // Revoking the user voids the context.
     tessera_authz::revocations::revoke(&revocations, fx.store.as_ref(), &ic.user_id, now)
         .await

@@ -40,16 +40,21 @@ macro_rules! token_store {
             }
 
             async fn record_jtis(&self, entries: &[(String, String, i64)]) -> Result<Vec<bool>> {
+                // Inserted in key order, so that two replicas' batches sharing ids never wait
+                // on each other in opposite orders (a deadlock on PostgreSQL).
+                let mut order: Vec<usize> = (0..entries.len()).collect();
+                order.sort_by(|a, b| (&entries[*a].0, &entries[*a].1, *a).cmp(&(&entries[*b].0, &entries[*b].1, *b)));
                 let mut tx = self.pool.begin().await?;
-                let mut out = Vec::with_capacity(entries.len());
-                for (issuer, jti, exp) in entries {
+                let mut out = vec![false; entries.len()];
+                for i in order {
+                    let (issuer, jti, exp) = &entries[i];
                     let res = sqlx::query("INSERT INTO token_jtis (issuer_arn, jti, expires_at) VALUES ($1, $2, $3) ON CONFLICT (issuer_arn, jti) DO NOTHING")
                         .bind(issuer)
                         .bind(jti)
                         .bind(exp)
                         .execute(&mut *tx)
                         .await?;
-                    out.push(res.rows_affected() == 1);
+                    out[i] = res.rows_affected() == 1;
                 }
                 tx.commit().await?;
                 Ok(out)
@@ -77,43 +82,90 @@ macro_rules! token_store {
                 Ok(())
             }
 
-            async fn use_refresh_token(&self, token_hash: &str) -> Result<RefreshUse> {
-                let row = sqlx::query("UPDATE refresh_tokens SET used = 1 WHERE token_hash = $1 AND used = 0 RETURNING token_hash, family_id, user_id, document, issued_at, expires_at")
+            async fn get_refresh_token(&self, token_hash: &str) -> Result<RefreshUse> {
+                let row = sqlx::query("SELECT t.token_hash, t.family_id, t.user_id, t.document, t.issued_at, t.expires_at, t.used FROM refresh_tokens t WHERE t.token_hash = $1 AND NOT EXISTS (SELECT 1 FROM refresh_families_revoked r WHERE r.family_id = t.family_id)")
                     .bind(token_hash)
                     .fetch_optional(&self.pool)
                     .await?;
-                if let Some(r) = row {
-                    return Ok(RefreshUse::Fresh(RefreshTokenRecord {
-                        token_hash: r.try_get("token_hash")?,
-                        family_id: r.try_get("family_id")?,
-                        user_id: r.try_get("user_id")?,
-                        document: r.try_get("document")?,
-                        issued_at: r.try_get("issued_at")?,
-                        expires_at: r.try_get("expires_at")?,
-                        used: true,
-                    }));
-                }
-                let used = sqlx::query("SELECT family_id FROM refresh_tokens WHERE token_hash = $1")
-                    .bind(token_hash)
-                    .fetch_optional(&self.pool)
-                    .await?;
-                Ok(match used {
-                    Some(r) => RefreshUse::Reused { family_id: r.try_get("family_id")? },
-                    None => RefreshUse::Unknown,
+                let Some(r) = row else {
+                    return Ok(RefreshUse::Unknown);
+                };
+                let used: i32 = r.try_get("used")?;
+                let rec = RefreshTokenRecord {
+                    token_hash: r.try_get("token_hash")?,
+                    family_id: r.try_get("family_id")?,
+                    user_id: r.try_get("user_id")?,
+                    document: r.try_get("document")?,
+                    issued_at: r.try_get("issued_at")?,
+                    expires_at: r.try_get("expires_at")?,
+                    used: used != 0,
+                };
+                Ok(if rec.used {
+                    RefreshUse::Reused { family_id: rec.family_id }
+                } else {
+                    RefreshUse::Fresh(rec)
                 })
             }
 
-            async fn revoke_refresh_family(&self, family_id: &str) -> Result<u64> {
+            async fn rotate_refresh_token(&self, token_hash: &str, next: &RefreshTokenRecord) -> Result<RefreshUse> {
+                let mut tx = self.pool.begin().await?;
+                let row = sqlx::query("UPDATE refresh_tokens SET used = 1 WHERE token_hash = $1 AND used = 0 AND NOT EXISTS (SELECT 1 FROM refresh_families_revoked r WHERE r.family_id = refresh_tokens.family_id) RETURNING token_hash, family_id, user_id, document, issued_at, expires_at")
+                    .bind(token_hash)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                let Some(r) = row else {
+                    tx.rollback().await?;
+                    return self.get_refresh_token(token_hash).await.map(|u| match u {
+                        // Used meanwhile by someone else: a replay.
+                        RefreshUse::Fresh(rec) => RefreshUse::Reused { family_id: rec.family_id },
+                        other => other,
+                    });
+                };
+                let used = RefreshTokenRecord {
+                    token_hash: r.try_get("token_hash")?,
+                    family_id: r.try_get("family_id")?,
+                    user_id: r.try_get("user_id")?,
+                    document: r.try_get("document")?,
+                    issued_at: r.try_get("issued_at")?,
+                    expires_at: r.try_get("expires_at")?,
+                    used: true,
+                };
+                sqlx::query("INSERT INTO refresh_tokens (token_hash, family_id, user_id, document, issued_at, expires_at, used) VALUES ($1, $2, $3, $4, $5, $6, 0)")
+                    .bind(&next.token_hash)
+                    .bind(&next.family_id)
+                    .bind(&next.user_id)
+                    .bind(&next.document)
+                    .bind(next.issued_at)
+                    .bind(next.expires_at)
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                Ok(RefreshUse::Fresh(used))
+            }
+
+            async fn revoke_refresh_family(&self, family_id: &str, at: i64) -> Result<u64> {
+                let mut tx = self.pool.begin().await?;
+                sqlx::query("INSERT INTO refresh_families_revoked (family_id, revoked_at) VALUES ($1, $2) ON CONFLICT (family_id) DO NOTHING")
+                    .bind(family_id)
+                    .bind(at)
+                    .execute(&mut *tx)
+                    .await?;
                 let res = sqlx::query("DELETE FROM refresh_tokens WHERE family_id = $1")
                     .bind(family_id)
-                    .execute(&self.pool)
+                    .execute(&mut *tx)
                     .await?;
+                tx.commit().await?;
                 Ok(res.rows_affected())
             }
 
             async fn revoke_user(&self, user_id: &str, at: i64) -> Result<()> {
                 let mut tx = self.pool.begin().await?;
                 sqlx::query("INSERT INTO user_revocations (user_id, revoked_at) VALUES ($1, $2) ON CONFLICT (user_id) DO UPDATE SET revoked_at = excluded.revoked_at")
+                    .bind(user_id)
+                    .bind(at)
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query("INSERT INTO refresh_families_revoked (family_id, revoked_at) SELECT DISTINCT family_id, $2 FROM refresh_tokens WHERE user_id = $1 ON CONFLICT (family_id) DO NOTHING")
                     .bind(user_id)
                     .bind(at)
                     .execute(&mut *tx)

@@ -22,7 +22,8 @@ use std::sync::Arc;
 use tessera_authz::directory::{DirectoryChange, DirectoryView};
 use tessera_crypto::token::token_digest;
 use tessera_store::{
-    IdentityCenterStore, IdentityGroupRecord, IdentityUserRecord, MembershipRecord, StoreError,
+    GroupWrite, IdentityCenterStore, IdentityGroupRecord, IdentityUserRecord, MembershipRecord,
+    StoreError,
 };
 
 pub const USER_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
@@ -1370,11 +1371,44 @@ impl ScimService {
             updated_at: now,
             updated_by: BY.into(),
         };
-        // Members must exist before anything is written: nothing is half-written.
         let members = members.unwrap_or_default();
         self.check_users(store, &members).await?;
-        match self.store.create_identity_group(&g).await {
-            Ok(()) => {}
+        self.commit_group(&g, GroupWrite::Create, &members, &[], now)
+            .await?;
+        let ms = self.store.group_memberships(store, &g.group_id).await?;
+        Ok((g, ms))
+    }
+
+    /// Write a group and its membership changes in one transaction (nothing is half-written),
+    /// then fold them into the directory view.
+    async fn commit_group(
+        &self,
+        g: &IdentityGroupRecord,
+        mode: GroupWrite,
+        add_users: &[String],
+        remove: &[MembershipRecord],
+        now: i64,
+    ) -> R<()> {
+        let add: Vec<MembershipRecord> = add_users
+            .iter()
+            .map(|u| MembershipRecord {
+                identity_store_id: g.identity_store_id.clone(),
+                membership_id: new_id(),
+                group_id: g.group_id.clone(),
+                user_id: u.clone(),
+                created_at: now,
+                created_by: BY.into(),
+            })
+            .collect();
+        let remove_ids: Vec<String> = remove.iter().map(|m| m.membership_id.clone()).collect();
+        match self.store.write_group(g, mode, &add, &remove_ids).await {
+            Ok(true) => {}
+            Ok(false) => {
+                return Err(ScimError::not_found(format!(
+                    "Group {} does not exist.",
+                    g.group_id
+                )));
+            }
             Err(StoreError::Conflict) => {
                 return Err(ScimError::new(
                     409,
@@ -1382,13 +1416,26 @@ impl ScimService {
                     "Duplicate displayName.",
                 ));
             }
+            Err(StoreError::Constraint(_)) => {
+                return Err(ScimError::bad(
+                    "invalidValue",
+                    "A member is not a user of this identity store.",
+                ));
+            }
             Err(e) => return Err(e.into()),
         }
-        for m in &members {
-            self.add_member(store, &g.group_id, m, now).await?;
+        for m in remove {
+            self.directory
+                .write(DirectoryChange::MembershipDeleted {
+                    user_id: m.user_id.clone(),
+                    group_id: m.group_id.clone(),
+                })
+                .await?;
         }
-        let ms = self.store.group_memberships(store, &g.group_id).await?;
-        Ok((g, ms))
+        for m in add {
+            self.directory.write(DirectoryChange::Membership(m)).await?;
+        }
+        Ok(())
     }
 
     async fn check_users(&self, store: &str, ids: &[String]) -> R<()> {
@@ -1409,69 +1456,6 @@ impl ScimService {
         Ok(())
     }
 
-    async fn add_member(&self, store: &str, group: &str, user: &str, now: i64) -> R<()> {
-        let m = MembershipRecord {
-            identity_store_id: store.to_owned(),
-            membership_id: new_id(),
-            group_id: group.to_owned(),
-            user_id: user.to_owned(),
-            created_at: now,
-            created_by: BY.into(),
-        };
-        match self.store.create_membership(&m).await {
-            Ok(()) => {
-                self.directory.write(DirectoryChange::Membership(m)).await?;
-                Ok(())
-            }
-            // Already a member: adding again changes nothing (RFC 7644 §3.5.2.1).
-            Err(StoreError::Conflict) => Ok(()),
-            Err(StoreError::Constraint(_)) => Err(ScimError::bad(
-                "invalidValue",
-                format!("Member {user} is not a user of this identity store."),
-            )),
-            Err(e) => Err(e.into()),
-        }
-    }
-
-    async fn remove_member(&self, store: &str, group: &str, user: &str) -> R<()> {
-        if let Some(m) = self.store.membership_of(store, group, user).await? {
-            self.drop_membership(&m).await?;
-        }
-        Ok(())
-    }
-
-    async fn drop_membership(&self, m: &MembershipRecord) -> R<()> {
-        if self
-            .store
-            .delete_membership(&m.identity_store_id, &m.membership_id)
-            .await?
-        {
-            self.directory
-                .write(DirectoryChange::MembershipDeleted {
-                    user_id: m.user_id.clone(),
-                    group_id: m.group_id.clone(),
-                })
-                .await?;
-        }
-        Ok(())
-    }
-
-    async fn save_group(&self, g: &IdentityGroupRecord) -> R<()> {
-        match self.store.update_identity_group(g).await {
-            Ok(true) => Ok(()),
-            Ok(false) => Err(ScimError::not_found(format!(
-                "Group {} does not exist.",
-                g.group_id
-            ))),
-            Err(StoreError::Conflict) => Err(ScimError::new(
-                409,
-                Some("uniqueness"),
-                "Duplicate displayName.",
-            )),
-            Err(e) => Err(e.into()),
-        }
-    }
-
     async fn replace_group(
         &self,
         g: IdentityGroupRecord,
@@ -1488,19 +1472,20 @@ impl ScimService {
             updated_by: BY.into(),
             ..g
         };
-        self.save_group(&g).await?;
         let store = g.identity_store_id.clone();
         let have = self.store.group_memberships(&store, &g.group_id).await?;
-        for m in &have {
-            if !want.contains(&m.user_id) {
-                self.drop_membership(m).await?;
-            }
-        }
-        for u in &want {
-            if !have.iter().any(|m| &m.user_id == u) {
-                self.add_member(&store, &g.group_id, u, now).await?;
-            }
-        }
+        let remove: Vec<MembershipRecord> = have
+            .iter()
+            .filter(|m| !want.contains(&m.user_id))
+            .cloned()
+            .collect();
+        let add: Vec<String> = want
+            .iter()
+            .filter(|u| !have.iter().any(|m| &m.user_id == *u))
+            .cloned()
+            .collect();
+        self.commit_group(&g, GroupWrite::Update, &add, &remove, now)
+            .await?;
         let ms = self.store.group_memberships(&store, &g.group_id).await?;
         Ok((g, ms))
     }
@@ -1654,28 +1639,37 @@ impl ScimService {
             check.extend(s.iter().cloned());
         }
         self.check_users(&store, &check).await?;
-        if renamed {
+        let mode = if renamed {
             g.updated_at = now;
             g.updated_by = BY.into();
-            self.save_group(&g).await?;
-        }
+            GroupWrite::Update
+        } else {
+            GroupWrite::Keep
+        };
+        // The membership changes, worked out against what is there now, then written with
+        // the group in one transaction.
+        let have = self.store.group_memberships(&store, &g.group_id).await?;
+        let mut members: Vec<String> = have.iter().map(|m| m.user_id.clone()).collect();
         if let Some(want) = set_members {
-            let have = self.store.group_memberships(&store, &g.group_id).await?;
-            for m in &have {
-                if !want.contains(&m.user_id) {
-                    self.drop_membership(m).await?;
-                }
-            }
-            for u in &want {
-                self.add_member(&store, &g.group_id, u, now).await?;
+            members = want;
+        }
+        for u in add {
+            if !members.contains(&u) {
+                members.push(u);
             }
         }
-        for u in &add {
-            self.add_member(&store, &g.group_id, u, now).await?;
-        }
-        for u in &remove {
-            self.remove_member(&store, &g.group_id, u).await?;
-        }
+        members.retain(|u| !remove.contains(u));
+        let drop: Vec<MembershipRecord> = have
+            .iter()
+            .filter(|m| !members.contains(&m.user_id))
+            .cloned()
+            .collect();
+        let new: Vec<String> = members
+            .iter()
+            .filter(|u| !have.iter().any(|m| &m.user_id == *u))
+            .cloned()
+            .collect();
+        self.commit_group(&g, mode, &new, &drop, now).await?;
         let ms = self.store.group_memberships(&store, &g.group_id).await?;
         Ok((g, ms))
     }

@@ -324,6 +324,17 @@ pub trait IdentityCenterStore: Send + Sync + std::fmt::Debug {
     ) -> Result<bool>;
     /// Every instance, object and setting, read in one transaction.
     async fn sso_config_tables(&self) -> Result<SsoConfigTables>;
+    /// Write a group (as `mode` says) and add and remove memberships (by membership id), all
+    /// in one transaction: nothing is half-written. An added membership that exists already is
+    /// kept. `Conflict` for a duplicate display name; `Constraint` when a member is not a user;
+    /// false when the group to update or change does not exist.
+    async fn write_group(
+        &self,
+        group: &IdentityGroupRecord,
+        mode: GroupWrite,
+        add: &[MembershipRecord],
+        remove: &[String],
+    ) -> Result<bool>;
     /// Every identity-store user and membership, read in one transaction.
     async fn directory_tables(&self) -> Result<DirectoryTables>;
 

@@ -246,3 +246,12 @@ pub struct DirectoryTables {
     pub users: Vec<IdentityUserRecord>,
     pub memberships: Vec<MembershipRecord>,
 }
+
+/// What [`crate::IdentityCenterStore::write_group`] does with the group row itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GroupWrite {
+    Create,
+    Update,
+    /// Only memberships change.
+    Keep,
+}

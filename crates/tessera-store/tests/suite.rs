@@ -1020,6 +1020,89 @@ async fn scim_tokens_and_directory(s: Arc<dyn Store>) {
     })
     .await
     .unwrap();
+    // A group and its memberships are written together, or not at all.
+    let g2 = IdentityGroupRecord {
+        group_id: "0123456789-cccccccc-1111-2222-3333-444444444444".into(),
+        display_name: "Blue".into(),
+        ..g.clone()
+    };
+    let member = |id: &str, user: &str, group: &str| MembershipRecord {
+        identity_store_id: st.into(),
+        membership_id: id.into(),
+        group_id: group.into(),
+        user_id: user.into(),
+        created_at: 1,
+        created_by: "x".into(),
+    };
+    let ghost = member(
+        "m9",
+        "0000000000-00000000-0000-0000-0000-000000000000",
+        &g2.group_id,
+    );
+    assert!(matches!(
+        s.write_group(&g2, GroupWrite::Create, &[ghost], &[]).await,
+        Err(StoreError::Constraint(_))
+    ));
+    assert!(
+        s.get_identity_group(st, &g2.group_id)
+            .await
+            .unwrap()
+            .is_none(),
+        "nothing half-written"
+    );
+    let dup = IdentityGroupRecord {
+        display_name: "RED".into(),
+        ..g2.clone()
+    };
+    assert!(matches!(
+        s.write_group(&dup, GroupWrite::Create, &[], &[]).await,
+        Err(StoreError::Conflict)
+    ));
+    assert!(
+        s.write_group(
+            &g2,
+            GroupWrite::Create,
+            &[member("m2", &u.user_id, &g2.group_id)],
+            &[]
+        )
+        .await
+        .unwrap()
+    );
+    // Adding an existing membership keeps it; removing works by membership id.
+    assert!(
+        s.write_group(
+            &g2,
+            GroupWrite::Keep,
+            &[member("m3", &u.user_id, &g2.group_id)],
+            &[]
+        )
+        .await
+        .unwrap()
+    );
+    assert_eq!(
+        s.group_memberships(st, &g2.group_id).await.unwrap().len(),
+        1
+    );
+    assert!(
+        s.write_group(&g2, GroupWrite::Update, &[], &["m2".into()])
+            .await
+            .unwrap()
+    );
+    assert!(
+        s.group_memberships(st, &g2.group_id)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let missing = IdentityGroupRecord {
+        group_id: "0123456789-dddddddd-1111-2222-3333-444444444444".into(),
+        ..g2.clone()
+    };
+    assert!(
+        !s.write_group(&missing, GroupWrite::Keep, &[], &[])
+            .await
+            .unwrap()
+    );
     let d = s.directory_tables().await.unwrap();
     assert_eq!((d.users, d.memberships.len()), (vec![u], 1));
 }

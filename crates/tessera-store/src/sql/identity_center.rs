@@ -364,6 +364,73 @@ macro_rules! identity_center_store {
                 Ok(SsoConfigTables { instances, objects, settings })
             }
 
+            async fn write_group(&self, g: &IdentityGroupRecord, mode: GroupWrite, add: &[MembershipRecord], remove: &[String]) -> Result<bool> {
+                let mut tx = self.pool.begin().await?;
+                let exists = match mode {
+                    GroupWrite::Create => {
+                        sqlx::query(sqlx::AssertSqlSafe(format!("INSERT INTO identity_groups (display_name_key, {IDENTITY_GROUP_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)")))
+                            .bind(g.display_name.to_lowercase())
+                            .bind(&g.group_id)
+                            .bind(&g.identity_store_id)
+                            .bind(&g.display_name)
+                            .bind(&g.description)
+                            .bind(g.created_at)
+                            .bind(&g.created_by)
+                            .bind(g.updated_at)
+                            .bind(&g.updated_by)
+                            .bind(&g.external_ids)
+                            .execute(&mut *tx)
+                            .await?;
+                        true
+                    }
+                    GroupWrite::Update => {
+                        sqlx::query("UPDATE identity_groups SET display_name = $1, display_name_key = $2, description = $3, updated_at = $4, updated_by = $5, external_ids = $8 WHERE identity_store_id = $6 AND group_id = $7")
+                            .bind(&g.display_name)
+                            .bind(g.display_name.to_lowercase())
+                            .bind(&g.description)
+                            .bind(g.updated_at)
+                            .bind(&g.updated_by)
+                            .bind(&g.identity_store_id)
+                            .bind(&g.group_id)
+                            .bind(&g.external_ids)
+                            .execute(&mut *tx)
+                            .await?
+                            .rows_affected() > 0
+                    }
+                    GroupWrite::Keep => sqlx::query("SELECT group_id FROM identity_groups WHERE identity_store_id = $1 AND group_id = $2")
+                        .bind(&g.identity_store_id)
+                        .bind(&g.group_id)
+                        .fetch_optional(&mut *tx)
+                        .await?
+                        .is_some(),
+                };
+                if !exists {
+                    tx.rollback().await?;
+                    return Ok(false);
+                }
+                for id in remove {
+                    sqlx::query("DELETE FROM identity_memberships WHERE identity_store_id = $1 AND group_id = $2 AND membership_id = $3")
+                        .bind(&g.identity_store_id)
+                        .bind(&g.group_id)
+                        .bind(id)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                for m in add {
+                    sqlx::query(sqlx::AssertSqlSafe(format!("INSERT INTO identity_memberships ({MEMBERSHIP_COLS}) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (group_id, user_id) DO NOTHING")))
+                        .bind(&m.membership_id)
+                        .bind(&m.identity_store_id)
+                        .bind(&m.group_id)
+                        .bind(&m.user_id)
+                        .bind(m.created_at)
+                        .bind(&m.created_by)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                tx.commit().await?;
+                Ok(true)
+            }
+
             async fn directory_tables(&self) -> Result<DirectoryTables> {
                 let mut tx = self.pool.begin().await?;
                 if $dialect == "postgres" {

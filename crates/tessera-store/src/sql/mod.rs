@@ -4,12 +4,12 @@
 //! a statement, open the context's file and search for the method name.
 
 use crate::{
-    AccessKeyRecord, AppSettingRecord, AttachmentRow, ChangeCounters, DirectoryTables, IamStore,
-    IamTables, IdentityCenterStore, IdentityGroupRecord, IdentityUserRecord, InlinePolicyRow,
-    InstanceRecord, ManagedPolicyRecord, MembershipRecord, OidcProviderRecord, RefreshTokenRecord,
-    RefreshUse, Result, RoleRecord, ScimTokenRecord, SessionKeyRecord, SessionKeyStore,
-    SigningKeyRecord, SsoConfigTables, SsoObjectRecord, StoreAdmin, TokenStore, UserRecord,
-    name_key,
+    AccessKeyRecord, AppSettingRecord, AttachmentRow, ChangeCounters, DirectoryTables, GroupWrite,
+    IamStore, IamTables, IdentityCenterStore, IdentityGroupRecord, IdentityUserRecord,
+    InlinePolicyRow, InstanceRecord, ManagedPolicyRecord, MembershipRecord, OidcProviderRecord,
+    RefreshTokenRecord, RefreshUse, Result, RoleRecord, ScimTokenRecord, SessionKeyRecord,
+    SessionKeyStore, SigningKeyRecord, SsoConfigTables, SsoObjectRecord, StoreAdmin, TokenStore,
+    UserRecord, name_key,
 };
 use async_trait::async_trait;
 use sqlx::Row;

@@ -42,6 +42,11 @@ impl Directory {
             .filter(|u| u.identity_store_id == store)
     }
 
+    /// The user, if it is active: not deactivated by provisioning (SCIM `active: false`).
+    pub fn active_user(&self, store: &str, user_id: &str) -> Option<&IdentityUserRecord> {
+        self.user(store, user_id).filter(|u| is_active(u))
+    }
+
     /// The user with this name (compared without regard to case).
     pub fn user_by_name(&self, store: &str, name: &str) -> Option<&IdentityUserRecord> {
         let id = self.by_name.get(&(store.to_owned(), name.to_lowercase()))?;
@@ -134,6 +139,14 @@ impl Directory {
         self.groups_of.insert(user.to_owned(), groups);
         self.members_of.insert(group.to_owned(), members);
     }
+}
+
+/// Is a user active? Users are, unless provisioning set `active: false` (kept as `Active` in
+/// the attribute document).
+pub fn is_active(u: &IdentityUserRecord) -> bool {
+    serde_json::from_str::<serde_json::Value>(&u.attributes)
+        .map(|a| a["Active"] != serde_json::Value::Bool(false))
+        .unwrap_or(true)
 }
 
 /// An identity-store write, as read back from the store.

@@ -157,14 +157,6 @@ fn instance_id(instance_arn: &str) -> &str {
     instance_arn.rsplit('/').next().unwrap_or("")
 }
 
-fn random_alnum(n: usize) -> String {
-    use rand::Rng;
-    let mut rng = rand::rng();
-    (0..n)
-        .map(|_| char::from_digit(rng.random_range(0..16), 16).expect("a hex digit"))
-        .collect()
-}
-
 fn details(params: Value, resources: Vec<Resource>, read_only: bool) -> EventDetails {
     EventDetails {
         user_identity: None,
@@ -798,7 +790,7 @@ impl SsoAdminService {
             "arn:{}:sso::{account}:application/{}/apl-{}",
             self.deployment.partition,
             instance_id(&instance.instance_arn),
-            random_alnum(16)
+            crate::sso_admin::random_hex(16)
         );
         let mut document = json!({
             "ApplicationProviderArn": provider,

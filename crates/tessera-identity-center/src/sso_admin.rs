@@ -221,7 +221,7 @@ pub(crate) fn identity_store_arn(partition: &str, i: &InstanceRecord) -> String 
     )
 }
 
-fn random_hex(n: usize) -> String {
+pub(crate) fn random_hex(n: usize) -> String {
     let mut rng = rand::rng();
     (0..n)
         .map(|_| char::from_digit(rng.random_range(0..16), 16).expect("a hex digit"))

@@ -14,6 +14,7 @@ use serde_json::{Map, Value, json};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 use tessera_audit::{EventDetails, HIDDEN, Resource};
+use tessera_authz::directory::is_active;
 use tessera_authz::{Access, Authorizer, DirectoryView, RevocationView};
 use tessera_core::session::IdentityContext;
 use tessera_core::{Caller, RequestMeta};
@@ -196,13 +197,6 @@ fn attribute_matches(attrs: &Value, path: &str, value: &str) -> bool {
     }
     let segs: Vec<&str> = path.split('.').collect();
     walk(attrs, &segs, value)
-}
-
-/// Was the user provisioned as inactive?
-fn user_inactive(u: &IdentityUserRecord) -> bool {
-    serde_json::from_str::<Value>(&u.attributes)
-        .ok()
-        .is_some_and(|a| a["Active"] == json!(false))
 }
 
 /// What a refresh-token family carries (its `document`).
@@ -685,8 +679,7 @@ impl SsoOidcService {
         let user = self
             .directory
             .get()
-            .user(&instance.identity_store_id, &ctx.user_id)
-            .filter(|u| !user_inactive(u))
+            .active_user(&instance.identity_store_id, &ctx.user_id)
             .cloned()
             .ok_or_else(invalid)?;
         self.check_assignment(config, &app.arn, &user)?;
@@ -740,7 +733,7 @@ impl SsoOidcService {
         };
         match <[IdentityUserRecord; 1]>::try_from(found) {
             // A user provisioned as inactive (SCIM `active: false`) may not sign in.
-            Ok([u]) if user_inactive(&u) => Err(TokenError::InvalidGrant(
+            Ok([u]) if !is_active(&u) => Err(TokenError::InvalidGrant(
                 "The assertion's user is disabled.".into(),
             )),
             Ok([u]) => Ok(u),
@@ -819,8 +812,7 @@ impl SsoOidcService {
         let user = self
             .directory
             .get()
-            .user(&instance.identity_store_id, &rec.user_id)
-            .filter(|u| !user_inactive(u))
+            .active_user(&instance.identity_store_id, &rec.user_id)
             .cloned()
             .ok_or_else(invalid)?;
         self.check_assignment(config, &app.arn, &user)?;

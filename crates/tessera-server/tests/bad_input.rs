@@ -684,6 +684,42 @@ async fn other_protocols_answer_in_their_own_shape() {
     assert!(r.body.contains("<Code>NotImplemented</Code>"), "{}", r.body);
 }
 
+/// Malformed JSON bodies get the protocol's SerializationException, before anything else
+/// (awsJson1.1: `__type`; sso-oidc's restJson1: `x-amzn-ErrorType`), and the server goes on.
+#[tokio::test]
+async fn malformed_json_bodies_are_serialization_errors() {
+    let f = fixture().await;
+    for (uri, target) in [
+        ("/", Some("AWSIdentityStore.ListUsers")),
+        ("/", Some("SWBExternalService.CreateApplication")),
+        ("/token?aws_iam=t", None),
+    ] {
+        let mut b = Request::builder()
+            .method("POST")
+            .uri(uri)
+            .header("host", "127.0.0.1:4566");
+        if let Some(t) = target {
+            b = b.header("x-amz-target", t);
+        }
+        let r = send(
+            &f,
+            b.body(Full::new(Bytes::from_static(b"{\"a\": "))).unwrap(),
+        )
+        .await;
+        assert_eq!(r.status, 400, "{uri} {target:?}: {}", r.body);
+        let v: serde_json::Value = serde_json::from_str(&r.body).unwrap();
+        let code = v["__type"]
+            .as_str()
+            .or(v["error"].as_str())
+            .unwrap_or_default();
+        assert!(
+            code == "SerializationException" || code == "serialization",
+            "{uri}: {v}"
+        );
+    }
+    assert_still_serving(&f).await;
+}
+
 /// `tessera keys rotate`: new sessions use the new key, sessions sealed with the old key stay
 /// valid, and the ring survives a reload from the store.
 #[tokio::test]

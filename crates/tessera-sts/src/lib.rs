@@ -244,12 +244,7 @@ impl StsService {
             .rsplit('/')
             .next()
             .unwrap_or_default();
-        let present = directory.get().user(store, &ctx.user_id).is_some_and(|u| {
-            serde_json::from_str::<Value>(&u.attributes)
-                .map(|a| a["Active"] != Value::Bool(false))
-                .unwrap_or(true)
-        });
-        if !present {
+        if directory.get().active_user(store, &ctx.user_id).is_none() {
             return Err(StsError::AccessDenied(
                 "The provided context's user is no longer an active user of its identity store."
                     .into(),

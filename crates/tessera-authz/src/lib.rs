@@ -7,18 +7,22 @@
 //! - [`keyring`]: the session key ring as a replicated view, and its rotation.
 //! - [`revocations`]: revoked directory users, as a replicated view.
 //! - [`directory`]: identity-store users and group memberships, as a replicated view.
+//! - [`grants`]: the S3 Access Grants index (instances, locations, a radix tree of grant
+//!   scopes), as a replicated view.
 //!
 //! Service crates depend on this crate, never on each other: STS asks the same authoriser IAM
 //! does without knowing the IAM service exists.
 
 mod authorizer;
 pub mod directory;
+pub mod grants;
 pub mod keyring;
 pub mod principals;
 pub mod revocations;
 
 pub use authorizer::{Access, Authorizer, Denied};
 pub use directory::DirectoryView;
+pub use grants::GrantView;
 pub use keyring::KeyRingView;
 pub use principals::PrincipalView;
 pub use revocations::RevocationView;

@@ -16,7 +16,7 @@ pub use account::{AccountId, InvalidAccountId};
 pub use arn::{Arn, ArnError};
 pub use caller::{Caller, Principal};
 pub use secret::Secret;
-pub use session::{SessionClaims, WebIdentity};
+pub use session::{GrantPermission, GrantScope, SessionClaims, WebIdentity};
 
 /// The deployment-wide settings every service needs to build ARNs and check credential scopes.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -106,4 +106,93 @@ pub struct SessionClaims {
     /// The directory user of an identity-enhanced session.
     #[serde(rename = "ic", default, skip_serializing_if = "Option::is_none")]
     pub identity_context: Option<IdentityContext>,
+    /// The data a session vended by S3 Access Grants (GetDataAccess) may reach.
+    #[serde(rename = "g", default, skip_serializing_if = "Option::is_none")]
+    pub grant: Option<GrantScope>,
+}
+
+/// What an Access Grants grant lets its grantee do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum GrantPermission {
+    #[serde(rename = "R")]
+    Read,
+    #[serde(rename = "W")]
+    Write,
+    #[serde(rename = "RW")]
+    ReadWrite,
+}
+
+impl GrantPermission {
+    pub fn parse(s: &str) -> Option<GrantPermission> {
+        match s {
+            "READ" => Some(GrantPermission::Read),
+            "WRITE" => Some(GrantPermission::Write),
+            "READWRITE" => Some(GrantPermission::ReadWrite),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GrantPermission::Read => "READ",
+            GrantPermission::Write => "WRITE",
+            GrantPermission::ReadWrite => "READWRITE",
+        }
+    }
+
+    /// Whether holding `self` allows `wanted` (READWRITE covers both).
+    pub fn covers(self, wanted: GrantPermission) -> bool {
+        self == GrantPermission::ReadWrite || self == wanted
+    }
+}
+
+/// The scope of a session vended by GetDataAccess, as typed data: which objects it may reach
+/// and how. The S3 data plane checks every key a request names against it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GrantScope {
+    /// `s3:AccessGrantsInstanceArn`.
+    #[serde(rename = "n")]
+    pub instance_arn: String,
+    /// The grant that matched.
+    #[serde(rename = "g")]
+    pub grant_id: String,
+    /// The scope without `s3://` and without a trailing `*`: `bucket/key-or-prefix`.
+    #[serde(rename = "s")]
+    pub scope: String,
+    /// Whether `scope` is a prefix (the scope ended in `*`) rather than one object.
+    #[serde(rename = "x")]
+    pub prefix: bool,
+    #[serde(rename = "p")]
+    pub permission: GrantPermission,
+    /// The GetDataAccess request that vended the session (for the audit trail).
+    #[serde(rename = "r")]
+    pub request_id: String,
+}
+
+impl GrantScope {
+    /// The scope as GetDataAccess returned it (`s3://bucket/prefix*`, `s3://bucket/key`).
+    pub fn target(&self) -> String {
+        format!("s3://{}{}", self.scope, if self.prefix { "*" } else { "" })
+    }
+
+    /// Whether the object `key` of `bucket` is within the scope: `bucket/key` starts with a
+    /// prefix scope, or equals an object scope.
+    pub fn covers_object(&self, bucket: &str, key: &str) -> bool {
+        let full_len = bucket.len() + 1 + key.len();
+        let full = bucket
+            .bytes()
+            .chain(std::iter::once(b'/'))
+            .chain(key.bytes());
+        let fits = if self.prefix {
+            self.scope.len() <= full_len
+        } else {
+            self.scope.len() == full_len
+        };
+        fits && self.scope.bytes().zip(full).all(|(a, b)| a == b)
+    }
+
+    /// Whether listing `bucket` under `prefix` can return only keys within the scope.
+    pub fn covers_listing(&self, bucket: &str, prefix: &str) -> bool {
+        self.prefix && self.covers_object(bucket, prefix)
+    }
 }

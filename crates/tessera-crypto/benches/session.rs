@@ -23,6 +23,7 @@ fn bench(c: &mut Criterion) {
         chain_depth: 1,
         web_identity: None,
         identity_context: None,
+        grant: None,
     };
     let (token, _) = ring.issue(&claims);
     c.bench_function("session_token_open", |b| {

@@ -267,6 +267,7 @@ mod tests {
             chain_depth: 0,
             web_identity: None,
             identity_context: None,
+            grant: None,
         }
     }
 

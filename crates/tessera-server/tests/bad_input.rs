@@ -528,6 +528,7 @@ fn session_claims(akid: &str, issued_at: i64, expires_at: i64) -> tessera_core::
         chain_depth: 0,
         web_identity: None,
         identity_context: None,
+        grant: None,
     }
 }
 

@@ -1,5 +1,5 @@
 //! Storage for Tessera's state, behind one port per bounded context ([`IamStore`],
-//! [`IdentityCenterStore`], [`SessionKeyStore`], [`ChangeCounters`], [`StoreAdmin`]; [`Store`] is all of them) with two
+//! [`IdentityCenterStore`], [`AccessGrantsStore`], [`SessionKeyStore`], [`ChangeCounters`], [`StoreAdmin`]; [`Store`] is all of them) with two
 //! adapters: SQLite (the embedded default, a file in the data directory) and PostgreSQL (for
 //! several replicas). [`view`] keeps immutable in-memory snapshots of store state fresh on
 //! every replica.
@@ -26,6 +26,9 @@ pub enum StoreError {
     /// A referenced row does not exist, or a row is still referenced.
     #[error("constraint violated: {0}")]
     Constraint(String),
+    /// A quota the write checks is reached.
+    #[error("limit exceeded")]
+    LimitExceeded,
     #[error("invalid database url: {0}")]
     BadUrl(String),
     #[error("database error: {0}")]
@@ -381,6 +384,52 @@ pub trait TokenStore: Send + Sync + std::fmt::Debug {
     async fn list_revocations(&self) -> Result<Vec<(String, i64)>>;
 }
 
+/// S3 Access Grants: instances, locations, grants.
+#[async_trait]
+pub trait AccessGrantsStore: Send + Sync + std::fmt::Debug {
+    /// `Conflict` when the account already has an instance.
+    async fn create_ag_instance(&self, instance: &AgInstanceRecord) -> Result<()>;
+    async fn get_ag_instance(&self, account_id: &str) -> Result<Option<AgInstanceRecord>>;
+    /// Replace the association, resource policy and tags.
+    async fn update_ag_instance(&self, instance: &AgInstanceRecord) -> Result<bool>;
+    /// `Constraint` while the instance still has locations.
+    async fn delete_ag_instance(&self, account_id: &str) -> Result<bool>;
+
+    /// Add a location unless the instance already has `max` (`LimitExceeded`); `Conflict`
+    /// when its id or scope is taken; `Constraint` without an instance.
+    async fn create_ag_location(&self, location: &AgLocationRecord, max: i64) -> Result<()>;
+    async fn get_ag_location(
+        &self,
+        account_id: &str,
+        location_id: &str,
+    ) -> Result<Option<AgLocationRecord>>;
+    async fn list_ag_locations(&self, account_id: &str) -> Result<Vec<AgLocationRecord>>;
+    /// Replace the role and tags.
+    async fn update_ag_location(&self, location: &AgLocationRecord) -> Result<bool>;
+    /// `Constraint` while the location still has grants.
+    async fn delete_ag_location(&self, account_id: &str, location_id: &str) -> Result<bool>;
+
+    /// Add a grant unless the instance already has `max` (`LimitExceeded`); `Conflict` for a
+    /// duplicate; `Constraint` when its location is gone.
+    async fn create_ag_grant(&self, grant: &AgGrantRecord, max: i64) -> Result<()>;
+    async fn get_ag_grant(&self, account_id: &str, grant_id: &str)
+    -> Result<Option<AgGrantRecord>>;
+    async fn list_ag_grants(&self, account_id: &str) -> Result<Vec<AgGrantRecord>>;
+    async fn delete_ag_grant(&self, account_id: &str, grant_id: &str) -> Result<bool>;
+
+    /// Replace the tags of one instance, location or grant.
+    async fn set_ag_tags(
+        &self,
+        account_id: &str,
+        kind: AgResource,
+        id: &str,
+        tags: &[(String, String)],
+    ) -> Result<bool>;
+
+    /// Every Access Grants table, read in one transaction.
+    async fn access_grants_tables(&self) -> Result<AccessGrantsTables>;
+}
+
 /// The session key ring's keys, sealed under the master key.
 #[async_trait]
 pub trait SessionKeyStore: Send + Sync + std::fmt::Debug {
@@ -404,12 +453,25 @@ pub trait ChangeCounters: Send + Sync + std::fmt::Debug {
 /// A whole store: every bounded context's port, implemented by both adapters. Services hold
 /// the narrowest port they need (`Arc<dyn IamStore>`, …); the composition root holds this.
 pub trait Store:
-    StoreAdmin + IamStore + IdentityCenterStore + TokenStore + SessionKeyStore + ChangeCounters
+    StoreAdmin
+    + IamStore
+    + IdentityCenterStore
+    + TokenStore
+    + SessionKeyStore
+    + AccessGrantsStore
+    + ChangeCounters
 {
 }
 
-impl<T: StoreAdmin + IamStore + IdentityCenterStore + TokenStore + SessionKeyStore + ChangeCounters>
-    Store for T
+impl<
+    T: StoreAdmin
+        + IamStore
+        + IdentityCenterStore
+        + TokenStore
+        + SessionKeyStore
+        + AccessGrantsStore
+        + ChangeCounters,
+> Store for T
 {
 }
 

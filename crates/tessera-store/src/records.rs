@@ -255,3 +255,66 @@ pub enum GroupWrite {
     /// Only memberships change.
     Keep,
 }
+
+/// An S3 Access Grants instance (id `default`; one per account).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AgInstanceRecord {
+    pub account_id: String,
+    /// The associated Identity Center instance.
+    pub identity_center_arn: Option<String>,
+    /// The Identity Center application made for the association.
+    pub application_arn: Option<String>,
+    pub resource_policy: Option<String>,
+    pub policy_organization: Option<String>,
+    pub policy_created_at: Option<i64>,
+    pub tags: Vec<(String, String)>,
+    pub created_at: i64,
+}
+
+/// An Access Grants location: an S3 scope and the IAM role that vends credentials for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AgLocationRecord {
+    pub account_id: String,
+    pub location_id: String,
+    pub location_scope: String,
+    pub iam_role_arn: String,
+    pub tags: Vec<(String, String)>,
+    pub created_at: i64,
+}
+
+/// An Access Grants grant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AgGrantRecord {
+    pub account_id: String,
+    pub grant_id: String,
+    pub location_id: String,
+    pub sub_prefix: Option<String>,
+    /// The location scope and the sub-prefix, concatenated.
+    pub grant_scope: String,
+    /// `IAM`, `DIRECTORY_USER` or `DIRECTORY_GROUP`.
+    pub grantee_type: String,
+    pub grantee_id: String,
+    /// `READ`, `WRITE` or `READWRITE`.
+    pub permission: String,
+    pub application_arn: Option<String>,
+    /// `Object` for a grant on one object.
+    pub prefix_type: Option<String>,
+    pub tags: Vec<(String, String)>,
+    pub created_at: i64,
+}
+
+/// Which Access Grants resource a tag write is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AgResource {
+    Instance,
+    Location,
+    Grant,
+}
+
+/// Every Access Grants table (what the grant index loads).
+#[derive(Debug, Clone, Default)]
+pub struct AccessGrantsTables {
+    pub instances: Vec<AgInstanceRecord>,
+    pub locations: Vec<AgLocationRecord>,
+    pub grants: Vec<AgGrantRecord>,
+}

@@ -68,7 +68,8 @@ macro_rules! both {
 // One suite per port, each on both dialects: `IamStore` (accounts and keys, roles, managed
 // policies, users, OIDC providers, the one-read table load), `IdentityCenterStore`
 // (instances, issuers and applications with their settings, SCIM tokens, the directory),
-// `TokenStore` (signing keys, jtis, refresh tokens, revocations), `SessionKeyStore` and `ChangeCounters` (session keys and generations).
+// `TokenStore` (signing keys, jtis, refresh tokens, revocations), `SessionKeyStore` and `ChangeCounters` (session keys and generations), `AccessGrantsStore`
+// (instances, locations and grants with their quotas and 'not empty' rules).
 both!(
     accounts_and_keys,
     roles_and_inline_policies,
@@ -80,7 +81,8 @@ both!(
     sso_objects_and_settings,
     tokens_jtis_refresh_and_revocations,
     scim_tokens_and_directory,
-    session_keys_and_generations
+    session_keys_and_generations,
+    access_grants
 );
 
 const ACCT: &str = "111111111111";
@@ -1105,4 +1107,132 @@ async fn scim_tokens_and_directory(s: Arc<dyn Store>) {
     );
     let d = s.directory_tables().await.unwrap();
     assert_eq!((d.users, d.memberships.len()), (vec![u], 1));
+}
+
+async fn access_grants(s: Arc<dyn Store>) {
+    let inst = AgInstanceRecord {
+        account_id: ACCT.into(),
+        identity_center_arn: None,
+        application_arn: None,
+        resource_policy: None,
+        policy_organization: None,
+        policy_created_at: None,
+        tags: vec![("k".into(), "v".into())],
+        created_at: 1,
+    };
+    let loc = |id: &str, scope: &str| AgLocationRecord {
+        account_id: ACCT.into(),
+        location_id: id.into(),
+        location_scope: scope.into(),
+        iam_role_arn: "arn:aws:iam::111111111111:role/r".into(),
+        tags: vec![],
+        created_at: 2,
+    };
+    // No instance: nothing can be added under it.
+    assert!(matches!(
+        s.create_ag_location(&loc("default", "s3://"), 10).await,
+        Err(StoreError::Constraint(_))
+    ));
+    s.create_ag_instance(&inst).await.unwrap();
+    assert!(matches!(
+        s.create_ag_instance(&inst).await,
+        Err(StoreError::Conflict)
+    ));
+    assert_eq!(s.get_ag_instance(ACCT).await.unwrap().unwrap(), inst);
+    let mut assoc = inst.clone();
+    assoc.identity_center_arn = Some("arn:aws:sso:::instance/ssoins-1".into());
+    assert!(s.update_ag_instance(&assoc).await.unwrap());
+    assert_eq!(s.get_ag_instance(ACCT).await.unwrap().unwrap(), assoc);
+
+    s.create_ag_location(&loc("default", "s3://"), 2)
+        .await
+        .unwrap();
+    // The same scope twice, and a location beyond the quota.
+    assert!(matches!(
+        s.create_ag_location(&loc("l2", "s3://"), 2).await,
+        Err(StoreError::Conflict)
+    ));
+    s.create_ag_location(&loc("l2", "s3://b/"), 2).await.unwrap();
+    assert!(matches!(
+        s.create_ag_location(&loc("l3", "s3://c/"), 2).await,
+        Err(StoreError::LimitExceeded)
+    ));
+    assert_eq!(s.list_ag_locations(ACCT).await.unwrap().len(), 2);
+    let grant = |id: &str, scope: &str, grantee: &str| AgGrantRecord {
+        account_id: ACCT.into(),
+        grant_id: id.into(),
+        location_id: "l2".into(),
+        sub_prefix: Some(scope.trim_start_matches("s3://b/").into()),
+        grant_scope: scope.into(),
+        grantee_type: "DIRECTORY_GROUP".into(),
+        grantee_id: grantee.into(),
+        permission: "READ".into(),
+        application_arn: None,
+        prefix_type: None,
+        tags: vec![],
+        created_at: 3,
+    };
+    s.create_ag_grant(&grant("g1", "s3://b/red/*", "grp"), 2)
+        .await
+        .unwrap();
+    assert!(matches!(
+        s.create_ag_grant(&grant("g2", "s3://b/red/*", "grp"), 2)
+            .await,
+        Err(StoreError::Conflict)
+    ));
+    // A failed insert does not use up the quota.
+    s.create_ag_grant(&grant("g2", "s3://b/blue/*", "grp"), 2)
+        .await
+        .unwrap();
+    assert!(matches!(
+        s.create_ag_grant(&grant("g3", "s3://b/green/*", "grp"), 2)
+            .await,
+        Err(StoreError::LimitExceeded)
+    ));
+    let mut orphan = grant("g4", "s3://b/x*", "grp");
+    orphan.location_id = "nope".into();
+    assert!(s.create_ag_grant(&orphan, 10).await.is_err());
+    assert_eq!(
+        s.get_ag_grant(ACCT, "g1").await.unwrap().unwrap(),
+        grant("g1", "s3://b/red/*", "grp")
+    );
+    assert!(
+        s.set_ag_tags(ACCT, AgResource::Grant, "g1", &[("a".into(), "b".into())])
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        s.get_ag_grant(ACCT, "g1").await.unwrap().unwrap().tags.len(),
+        1
+    );
+    assert!(
+        !s.set_ag_tags(ACCT, AgResource::Grant, "zz", &[])
+            .await
+            .unwrap()
+    );
+    // A location with grants, and an instance with locations, cannot be deleted.
+    assert!(matches!(
+        s.delete_ag_location(ACCT, "l2").await,
+        Err(StoreError::Constraint(_))
+    ));
+    assert!(matches!(
+        s.delete_ag_instance(ACCT).await,
+        Err(StoreError::Constraint(_))
+    ));
+    let t = s.access_grants_tables().await.unwrap();
+    assert_eq!(
+        (t.instances.len(), t.locations.len(), t.grants.len()),
+        (1, 2, 2)
+    );
+    assert!(s.delete_ag_grant(ACCT, "g1").await.unwrap());
+    assert!(!s.delete_ag_grant(ACCT, "g1").await.unwrap());
+    s.create_ag_grant(&grant("g3", "s3://b/green/*", "grp"), 2)
+        .await
+        .unwrap();
+    assert!(s.delete_ag_grant(ACCT, "g2").await.unwrap());
+    assert!(s.delete_ag_grant(ACCT, "g3").await.unwrap());
+    assert!(s.delete_ag_location(ACCT, "l2").await.unwrap());
+    assert!(s.delete_ag_location(ACCT, "default").await.unwrap());
+    assert!(s.delete_ag_instance(ACCT).await.unwrap());
+    assert!(s.get_ag_instance(ACCT).await.unwrap().is_none());
 }

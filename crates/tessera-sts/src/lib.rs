@@ -415,6 +415,7 @@ impl StsService {
             chain_depth: s.chain_depth,
             web_identity: s.web_identity,
             identity_context: s.identity_context,
+            grant: None,
         };
         let (token, secret) = self.ring.get().issue(&claims);
         (claims, token, secret)

@@ -1,10 +1,11 @@
 //! The two sqlx adapters. Each bounded context's statements live in one file (`iam.rs`,
-//! `identity_center.rs`, `tokens.rs`, `keys.rs`, `counters.rs`) as one macro body that is expanded for both backends, so SQLite and
+//! `identity_center.rs`, `tokens.rs`, `keys.rs`, `counters.rs`, `access_grants.rs`) as one macro body that is expanded for both backends, so SQLite and
 //! PostgreSQL run the same statements; only connection set-up and migrations differ. To find
 //! a statement, open the context's file and search for the method name.
 
 use crate::{
-    AccessKeyRecord, AppSettingRecord, AttachmentRow, ChangeCounters, DirectoryTables, GroupWrite,
+    AccessGrantsStore, AccessGrantsTables, AgGrantRecord, AgInstanceRecord, AgLocationRecord,
+    AgResource, AccessKeyRecord, AppSettingRecord, AttachmentRow, ChangeCounters, DirectoryTables, GroupWrite,
     IamStore, IamTables, IdentityCenterStore, IdentityGroupRecord, IdentityUserRecord,
     InlinePolicyRow, InstanceRecord, ManagedPolicyRecord, MembershipRecord, OidcProviderRecord,
     RefreshTokenRecord, RefreshUse, Result, RoleRecord, ScimTokenRecord, SessionKeyRecord,
@@ -91,6 +92,10 @@ const MEMBERSHIP_COLS: &str =
     "membership_id, identity_store_id, group_id, user_id, created_at, created_by";
 const SSO_OBJECT_COLS: &str =
     "arn, instance_arn, kind, name_key, client_token, document, created_at";
+const AG_INSTANCE_COLS: &str = "account_id, identity_center_arn, application_arn, resource_policy, policy_organization, policy_created_at, tags, created_at";
+const AG_LOCATION_COLS: &str =
+    "account_id, location_id, location_scope, iam_role_arn, tags, created_at";
+const AG_GRANT_COLS: &str = "account_id, grant_id, location_id, sub_prefix, grant_scope, grantee_type, grantee_id, permission, application_arn, prefix_type, tags, created_at";
 const OIDC_COLS: &str = "arn, account_id, url, client_ids, thumbprints, tags, created_at";
 
 macro_rules! row_mappers {
@@ -262,6 +267,8 @@ mod keys;
 mod counters;
 #[macro_use]
 mod tokens;
+#[macro_use]
+mod access_grants;
 
 mod sqlite_impl {
     use super::*;
@@ -272,6 +279,7 @@ mod sqlite_impl {
     session_key_store!(SqliteStore, sqlx::sqlite::SqliteRow, "sqlite");
     change_counters!(SqliteStore, sqlx::sqlite::SqliteRow, "sqlite");
     token_store!(SqliteStore, sqlx::sqlite::SqliteRow, "sqlite");
+    access_grants_store!(SqliteStore, sqlx::sqlite::SqliteRow, "sqlite");
 }
 
 mod pg_impl {
@@ -283,4 +291,5 @@ mod pg_impl {
     session_key_store!(PgStore, sqlx::postgres::PgRow, "postgres");
     change_counters!(PgStore, sqlx::postgres::PgRow, "postgres");
     token_store!(PgStore, sqlx::postgres::PgRow, "postgres");
+    access_grants_store!(PgStore, sqlx::postgres::PgRow, "postgres");
 }

@@ -1,0 +1,297 @@
+//! S3 Access Grants statements ([`crate::AccessGrantsStore`]), expanded for both backends in
+//! `mod.rs`.
+
+macro_rules! access_grants_store {
+    ($store:ty, $row:ty, $dialect:literal) => {
+        fn ag_instance_from(r: &$row) -> Result<AgInstanceRecord> {
+            Ok(AgInstanceRecord {
+                account_id: r.try_get("account_id")?,
+                identity_center_arn: r.try_get("identity_center_arn")?,
+                application_arn: r.try_get("application_arn")?,
+                resource_policy: r.try_get("resource_policy")?,
+                policy_organization: r.try_get("policy_organization")?,
+                policy_created_at: r.try_get("policy_created_at")?,
+                tags: json_to_tags(&r.try_get::<String, _>("tags")?),
+                created_at: r.try_get("created_at")?,
+            })
+        }
+
+        fn ag_location_from(r: &$row) -> Result<AgLocationRecord> {
+            Ok(AgLocationRecord {
+                account_id: r.try_get("account_id")?,
+                location_id: r.try_get("location_id")?,
+                location_scope: r.try_get("location_scope")?,
+                iam_role_arn: r.try_get("iam_role_arn")?,
+                tags: json_to_tags(&r.try_get::<String, _>("tags")?),
+                created_at: r.try_get("created_at")?,
+            })
+        }
+
+        fn ag_grant_from(r: &$row) -> Result<AgGrantRecord> {
+            let app: String = r.try_get("application_arn")?;
+            Ok(AgGrantRecord {
+                account_id: r.try_get("account_id")?,
+                grant_id: r.try_get("grant_id")?,
+                location_id: r.try_get("location_id")?,
+                sub_prefix: r.try_get("sub_prefix")?,
+                grant_scope: r.try_get("grant_scope")?,
+                grantee_type: r.try_get("grantee_type")?,
+                grantee_id: r.try_get("grantee_id")?,
+                permission: r.try_get("permission")?,
+                application_arn: (!app.is_empty()).then_some(app),
+                prefix_type: r.try_get("prefix_type")?,
+                tags: json_to_tags(&r.try_get::<String, _>("tags")?),
+                created_at: r.try_get("created_at")?,
+            })
+        }
+
+        #[async_trait]
+        impl AccessGrantsStore for $store {
+            async fn create_ag_instance(&self, i: &AgInstanceRecord) -> Result<()> {
+                sqlx::query(sqlx::AssertSqlSafe(format!("INSERT INTO ag_instances ({AG_INSTANCE_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")))
+                    .bind(&i.account_id)
+                    .bind(&i.identity_center_arn)
+                    .bind(&i.application_arn)
+                    .bind(&i.resource_policy)
+                    .bind(&i.policy_organization)
+                    .bind(i.policy_created_at)
+                    .bind(tags_to_json(&i.tags))
+                    .bind(i.created_at)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
+            async fn get_ag_instance(&self, account_id: &str) -> Result<Option<AgInstanceRecord>> {
+                sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {AG_INSTANCE_COLS} FROM ag_instances WHERE account_id = $1")))
+                    .bind(account_id)
+                    .fetch_optional(&self.pool)
+                    .await?
+                    .as_ref()
+                    .map(ag_instance_from)
+                    .transpose()
+            }
+
+            async fn update_ag_instance(&self, i: &AgInstanceRecord) -> Result<bool> {
+                let res = sqlx::query("UPDATE ag_instances SET identity_center_arn = $2, application_arn = $3, resource_policy = $4, policy_organization = $5, policy_created_at = $6, tags = $7 WHERE account_id = $1")
+                    .bind(&i.account_id)
+                    .bind(&i.identity_center_arn)
+                    .bind(&i.application_arn)
+                    .bind(&i.resource_policy)
+                    .bind(&i.policy_organization)
+                    .bind(i.policy_created_at)
+                    .bind(tags_to_json(&i.tags))
+                    .execute(&self.pool)
+                    .await?;
+                Ok(res.rows_affected() == 1)
+            }
+
+            async fn delete_ag_instance(&self, account_id: &str) -> Result<bool> {
+                let res = sqlx::query("DELETE FROM ag_instances WHERE account_id = $1")
+                    .bind(account_id)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(res.rows_affected() == 1)
+            }
+
+            async fn create_ag_location(&self, l: &AgLocationRecord, max: i64) -> Result<()> {
+                let mut tx = self.pool.begin().await?;
+                let counted = sqlx::query("UPDATE ag_instances SET location_count = location_count + 1 WHERE account_id = $1 AND location_count < $2")
+                    .bind(&l.account_id)
+                    .bind(max)
+                    .execute(&mut *tx)
+                    .await?;
+                if counted.rows_affected() != 1 {
+                    let exists = sqlx::query("SELECT 1 FROM ag_instances WHERE account_id = $1")
+                        .bind(&l.account_id)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                    return Err(if exists.is_some() {
+                        crate::StoreError::LimitExceeded
+                    } else {
+                        crate::StoreError::Constraint("no Access Grants instance".into())
+                    });
+                }
+                sqlx::query(sqlx::AssertSqlSafe(format!("INSERT INTO ag_locations ({AG_LOCATION_COLS}) VALUES ($1, $2, $3, $4, $5, $6)")))
+                    .bind(&l.account_id)
+                    .bind(&l.location_id)
+                    .bind(&l.location_scope)
+                    .bind(&l.iam_role_arn)
+                    .bind(tags_to_json(&l.tags))
+                    .bind(l.created_at)
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn get_ag_location(&self, account_id: &str, location_id: &str) -> Result<Option<AgLocationRecord>> {
+                sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {AG_LOCATION_COLS} FROM ag_locations WHERE account_id = $1 AND location_id = $2")))
+                    .bind(account_id)
+                    .bind(location_id)
+                    .fetch_optional(&self.pool)
+                    .await?
+                    .as_ref()
+                    .map(ag_location_from)
+                    .transpose()
+            }
+
+            async fn list_ag_locations(&self, account_id: &str) -> Result<Vec<AgLocationRecord>> {
+                sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {AG_LOCATION_COLS} FROM ag_locations WHERE account_id = $1 ORDER BY created_at, location_id")))
+                    .bind(account_id)
+                    .fetch_all(&self.pool)
+                    .await?
+                    .iter()
+                    .map(ag_location_from)
+                    .collect()
+            }
+
+            async fn update_ag_location(&self, l: &AgLocationRecord) -> Result<bool> {
+                let res = sqlx::query("UPDATE ag_locations SET iam_role_arn = $3, tags = $4 WHERE account_id = $1 AND location_id = $2")
+                    .bind(&l.account_id)
+                    .bind(&l.location_id)
+                    .bind(&l.iam_role_arn)
+                    .bind(tags_to_json(&l.tags))
+                    .execute(&self.pool)
+                    .await?;
+                Ok(res.rows_affected() == 1)
+            }
+
+            async fn delete_ag_location(&self, account_id: &str, location_id: &str) -> Result<bool> {
+                let mut tx = self.pool.begin().await?;
+                let res = sqlx::query("DELETE FROM ag_locations WHERE account_id = $1 AND location_id = $2")
+                    .bind(account_id)
+                    .bind(location_id)
+                    .execute(&mut *tx)
+                    .await?;
+                if res.rows_affected() == 1 {
+                    sqlx::query("UPDATE ag_instances SET location_count = location_count - 1 WHERE account_id = $1")
+                        .bind(account_id)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                tx.commit().await?;
+                Ok(res.rows_affected() == 1)
+            }
+
+            async fn create_ag_grant(&self, g: &AgGrantRecord, max: i64) -> Result<()> {
+                let mut tx = self.pool.begin().await?;
+                let counted = sqlx::query("UPDATE ag_instances SET grant_count = grant_count + 1 WHERE account_id = $1 AND grant_count < $2")
+                    .bind(&g.account_id)
+                    .bind(max)
+                    .execute(&mut *tx)
+                    .await?;
+                if counted.rows_affected() != 1 {
+                    let exists = sqlx::query("SELECT 1 FROM ag_instances WHERE account_id = $1")
+                        .bind(&g.account_id)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                    return Err(if exists.is_some() {
+                        crate::StoreError::LimitExceeded
+                    } else {
+                        crate::StoreError::Constraint("no Access Grants instance".into())
+                    });
+                }
+                sqlx::query(sqlx::AssertSqlSafe(format!("INSERT INTO ag_grants ({AG_GRANT_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)")))
+                    .bind(&g.account_id)
+                    .bind(&g.grant_id)
+                    .bind(&g.location_id)
+                    .bind(&g.sub_prefix)
+                    .bind(&g.grant_scope)
+                    .bind(&g.grantee_type)
+                    .bind(&g.grantee_id)
+                    .bind(&g.permission)
+                    .bind(g.application_arn.as_deref().unwrap_or(""))
+                    .bind(&g.prefix_type)
+                    .bind(tags_to_json(&g.tags))
+                    .bind(g.created_at)
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn get_ag_grant(&self, account_id: &str, grant_id: &str) -> Result<Option<AgGrantRecord>> {
+                sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {AG_GRANT_COLS} FROM ag_grants WHERE account_id = $1 AND grant_id = $2")))
+                    .bind(account_id)
+                    .bind(grant_id)
+                    .fetch_optional(&self.pool)
+                    .await?
+                    .as_ref()
+                    .map(ag_grant_from)
+                    .transpose()
+            }
+
+            async fn list_ag_grants(&self, account_id: &str) -> Result<Vec<AgGrantRecord>> {
+                sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {AG_GRANT_COLS} FROM ag_grants WHERE account_id = $1 ORDER BY created_at, grant_id")))
+                    .bind(account_id)
+                    .fetch_all(&self.pool)
+                    .await?
+                    .iter()
+                    .map(ag_grant_from)
+                    .collect()
+            }
+
+            async fn delete_ag_grant(&self, account_id: &str, grant_id: &str) -> Result<bool> {
+                let mut tx = self.pool.begin().await?;
+                let res = sqlx::query("DELETE FROM ag_grants WHERE account_id = $1 AND grant_id = $2")
+                    .bind(account_id)
+                    .bind(grant_id)
+                    .execute(&mut *tx)
+                    .await?;
+                if res.rows_affected() == 1 {
+                    sqlx::query("UPDATE ag_instances SET grant_count = grant_count - 1 WHERE account_id = $1")
+                        .bind(account_id)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                tx.commit().await?;
+                Ok(res.rows_affected() == 1)
+            }
+
+            async fn set_ag_tags(&self, account_id: &str, kind: AgResource, id: &str, tags: &[(String, String)]) -> Result<bool> {
+                let q = match kind {
+                    AgResource::Instance => "UPDATE ag_instances SET tags = $3 WHERE account_id = $1 AND $2 = 'default'",
+                    AgResource::Location => "UPDATE ag_locations SET tags = $3 WHERE account_id = $1 AND location_id = $2",
+                    AgResource::Grant => "UPDATE ag_grants SET tags = $3 WHERE account_id = $1 AND grant_id = $2",
+                };
+                let res = sqlx::query(q)
+                    .bind(account_id)
+                    .bind(id)
+                    .bind(tags_to_json(tags))
+                    .execute(&self.pool)
+                    .await?;
+                Ok(res.rows_affected() == 1)
+            }
+
+            async fn access_grants_tables(&self) -> Result<AccessGrantsTables> {
+                let mut tx = self.pool.begin().await?;
+                if $dialect == "postgres" {
+                    sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                let instances = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {AG_INSTANCE_COLS} FROM ag_instances ORDER BY account_id")))
+                    .fetch_all(&mut *tx)
+                    .await?
+                    .iter()
+                    .map(ag_instance_from)
+                    .collect::<Result<Vec<_>>>()?;
+                let locations = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {AG_LOCATION_COLS} FROM ag_locations ORDER BY account_id, location_id")))
+                    .fetch_all(&mut *tx)
+                    .await?
+                    .iter()
+                    .map(ag_location_from)
+                    .collect::<Result<Vec<_>>>()?;
+                let grants = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {AG_GRANT_COLS} FROM ag_grants ORDER BY account_id, grant_id")))
+                    .fetch_all(&mut *tx)
+                    .await?
+                    .iter()
+                    .map(ag_grant_from)
+                    .collect::<Result<Vec<_>>>()?;
+                tx.commit().await?;
+                Ok(AccessGrantsTables { instances, locations, grants })
+            }
+        }
+    };
+}

@@ -150,6 +150,9 @@ impl Authorizer {
                     c.insert(k, v);
                 }
             }
+            if let Some(g) = &s.grant {
+                c.insert("s3:AccessGrantsInstanceArn", g.instance_arn.clone());
+            }
         }
         c
     }

@@ -428,9 +428,10 @@ impl AccessGrants {
                 e.locations.remove(id);
             }),
             GrantChange::Grant(g) => {
-                if let (Some(ig), Some((key, prefix))) =
-                    (indexed(g, &mut Interner::default()), scope_key(&g.grant_scope))
-                {
+                if let (Some(ig), Some((key, prefix))) = (
+                    indexed(g, &mut Interner::default()),
+                    scope_key(&g.grant_scope),
+                ) {
                     s.update(&g.account_id, |e| {
                         e.grants.remove(key, prefix, &g.grant_id);
                         e.grants.insert(key, prefix, Arc::new(ig));
@@ -474,10 +475,7 @@ impl AccessGrants {
             }
         }
         AccessGrants {
-            instances: entries
-                .into_iter()
-                .map(|(k, v)| (k, Arc::new(v)))
-                .collect(),
+            instances: entries.into_iter().map(|(k, v)| (k, Arc::new(v))).collect(),
         }
     }
 }

@@ -61,12 +61,16 @@ fn oracle<'g>(
 }
 
 fn text() -> impl Strategy<Value = String> {
-    proptest::collection::vec(prop_oneof![Just('a'), Just('b'), Just('/'), Just('é')], 0..6)
-        .prop_map(|v| v.into_iter().collect())
+    proptest::collection::vec(
+        prop_oneof![Just('a'), Just('b'), Just('/'), Just('é')],
+        0..6,
+    )
+    .prop_map(|v| v.into_iter().collect())
 }
 
 fn scope() -> impl Strategy<Value = String> {
-    (text(), any::<bool>()).prop_map(|(t, star)| format!("s3://b{t}{}", if star { "*" } else { "" }))
+    (text(), any::<bool>())
+        .prop_map(|(t, star)| format!("s3://b{t}{}", if star { "*" } else { "" }))
 }
 
 fn perm() -> impl Strategy<Value = GrantPermission> {

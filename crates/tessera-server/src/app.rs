@@ -12,7 +12,9 @@ use serde_json::{Value, json};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
+use tessera_access_grants::{AccessGrantsService, Quotas};
 use tessera_audit::{AuditQueue, AuditRecord, AuditSink, EventDetails};
+use tessera_authz::GrantView;
 use tessera_authz::{Authorizer, DirectoryView, KeyRingView, PrincipalView, RevocationView};
 use tessera_core::{Caller, Deployment, Principal, RequestMeta};
 use tessera_crypto::MasterKey;
@@ -49,6 +51,8 @@ pub struct App {
     pub identity_center: Arc<IdentityCenterView>,
     /// Identity-store users and memberships (a replicated view).
     pub directory: Arc<DirectoryView>,
+    /// The S3 Access Grants index (a replicated view).
+    pub grants: Arc<GrantView>,
     /// The Identity Center token issuer (its discovery and JWKS documents).
     pub issuer: Arc<TokenIssuer>,
     /// SCIM provisioning of identity stores (bearer tokens, not SigV4).
@@ -91,13 +95,30 @@ pub struct Kernel {
     pub revocations: Arc<RevocationView>,
     pub identity_center: Arc<IdentityCenterView>,
     pub directory: Arc<DirectoryView>,
+    pub grants: Arc<GrantView>,
     pub issuer: Arc<TokenIssuer>,
+    pub limits: Limits,
 }
 
 /// **The one place services are registered.** A new service is a crate implementing
 /// `tessera_service::Service`, constructed here from the kernel and added to the registry;
 /// routing, authentication, dispatch, metrics and audit read its declaration.
 pub fn register_services(k: &Kernel, r: &mut Registry) {
+    r.register(Arc::new(
+        AccessGrantsService::new(
+            k.store.clone(),
+            k.store.clone(),
+            k.grants.clone(),
+            k.directory.clone(),
+            k.authz.clone(),
+            k.ring.clone(),
+            k.deployment.clone(),
+        )
+        .with_quotas(Quotas {
+            locations: k.limits.max_access_grants_locations,
+            grants: k.limits.max_access_grants,
+        }),
+    ));
     r.register(Arc::new(
         IamService::new(
             k.store.clone(),
@@ -173,6 +194,8 @@ impl App {
         );
         let directory =
             Arc::new(tessera_authz::directory::load_view(p.store.clone(), p.store.clone()).await?);
+        let grants =
+            Arc::new(tessera_authz::grants::load_view(p.store.clone(), p.store.clone()).await?);
         let issuer = Arc::new(
             TokenIssuer::load(
                 p.store.as_ref(),
@@ -193,7 +216,9 @@ impl App {
             revocations: revocations.clone(),
             identity_center: identity_center.clone(),
             directory: directory.clone(),
+            grants: grants.clone(),
             issuer: issuer.clone(),
+            limits: p.limits.clone(),
         };
         let mut services = Registry::new();
         register_services(&kernel, &mut services);
@@ -208,6 +233,7 @@ impl App {
             revocations,
             identity_center,
             directory,
+            grants,
             issuer,
             scim,
             public_url: p.public_url.trim_end_matches('/').to_owned(),
@@ -226,6 +252,7 @@ impl App {
         r.register(self.revocations.clone());
         r.register(self.identity_center.clone());
         r.register(self.directory.clone());
+        r.register(self.grants.clone());
         r
     }
 }
@@ -413,7 +440,7 @@ fn placeholder(route: &Route) -> Target {
             "sso-oauth.amazonaws.com",
             Protocol::RestJson,
         ),
-        Route::S3Control => ("s3control", "s3.amazonaws.com", Protocol::RestXml),
+        Route::S3Control => ("s3control", "s3.amazonaws.com", Protocol::RestXmlWrapped),
         Route::Scim => (
             "scim",
             "identitystore-scim.amazonaws.com",
@@ -557,15 +584,32 @@ where
             }
         }
         Route::S3Control => {
-            let e = match crate::routing::s3control_account(parts) {
-                Err(e) => e,
-                Ok(_) => AwsError::new(
-                    501,
-                    "NotImplemented",
-                    "S3 Access Grants are not supported by this server yet.",
-                ),
+            let t = placeholder(route);
+            if let Err(e) = crate::routing::s3control_account(parts) {
+                return t.fail("Unknown", e, rid);
+            }
+            let Some(service) = app.services.rest_service(parts.uri.path()) else {
+                let e = CommonError::UnknownOperation(
+                    "This s3control operation is not supported by this server.".into(),
+                )
+                .to_aws(t.protocol);
+                return t.fail("Unknown", e, rid);
             };
-            placeholder(route).fail("Unknown", e, rid)
+            let t = Target::of(service.as_ref());
+            let Some(op) = service.rest_operation(&parts.method, parts.uri.path()) else {
+                let e = CommonError::UnknownOperation(format!(
+                    "The s3control operation {} {} is not supported by this server.",
+                    parts.method,
+                    parts.uri.path()
+                ))
+                .to_aws(t.protocol);
+                return t.fail("Unknown", e, rid);
+            };
+            let body = match read(body).await {
+                Ok(b) => b,
+                Err(e) => return t.fail(op.name, e.to_aws(t.protocol), rid),
+            };
+            rest_xml(app, service.as_ref(), op.name, parts, body, meta).await
         }
         Route::Scim => {
             let t = placeholder(route);
@@ -838,8 +882,8 @@ async fn authenticate_signed(
 fn query_reply(r: tessera_service::Reply) -> Result<(String, EventDetails), AwsError> {
     match r.body {
         Body::QueryResult(xml) => Ok((xml, r.details)),
-        Body::Json(_) => {
-            tracing::error!("an awsQuery service returned a JSON body");
+        _ => {
+            tracing::error!("an awsQuery service returned another protocol's body");
             Err(internal_failure(Protocol::RestXml))
         }
     }
@@ -902,8 +946,8 @@ async fn json(
         Ok(r) => {
             let doc = match r.body {
                 Body::Json(v) => v,
-                Body::QueryResult(_) => {
-                    tracing::error!("an awsJson1.1 service returned an awsQuery body");
+                _ => {
+                    tracing::error!("an awsJson1.1 service returned another protocol's body");
                     json!({})
                 }
             };
@@ -920,6 +964,97 @@ async fn json(
             );
             if let Ok(v) = http::HeaderValue::from_str(&meta.request_id) {
                 hd.insert("x-amzn-requestid", v);
+            }
+            h.response = resp;
+            h.details = Some(r.details);
+        }
+        Err(e) => {
+            h.response = e.render(t.protocol, &meta.request_id);
+            h.error = Some(e);
+        }
+    }
+    h
+}
+
+/// A restXml request for a [`tessera_service::Routing::RestPath`] service (s3control):
+/// authenticate with S3 canonicalisation against the Host as received, dispatch, render.
+async fn rest_xml(
+    app: &App,
+    service: &dyn Registered,
+    op_name: &'static str,
+    parts: &http::request::Parts,
+    body: Bytes,
+    meta: &RequestMeta,
+) -> Handled {
+    let t = Target::of(service);
+    let parsed_auth = auth::parse(parts);
+    let mut h = Handled {
+        access_key_id: parsed_auth.as_ref().ok().map(|a| a.access_key_id.clone()),
+        ..t.handled(op_name)
+    };
+    let result = async {
+        let spec = service.spec();
+        let auth = match parsed_auth {
+            Ok(a) => a,
+            Err(SigV4Error::MissingAuthentication) => {
+                return Err(CommonError::AccessDenied("Access Denied".into()).to_aws(t.protocol));
+            }
+            Err(e) => return Err(auth::sig_error(&e, Canonicalization::S3)),
+        };
+        let caller = auth::authenticate(
+            app,
+            &AuthRequest {
+                parts,
+                body: &body,
+                auth: &auth,
+                canon: Canonicalization::S3,
+                services: spec.signing_names,
+                now: meta.now,
+                protocol: spec.protocol,
+            },
+        )
+        .await?;
+        h.caller = Some(caller.clone());
+        let ctx = Ctx {
+            caller: Some(&caller),
+            meta,
+            input: Input {
+                parts,
+                body: &body,
+                params: None,
+                json: None,
+            },
+        };
+        service.dispatch(op_name, &ctx).await
+    }
+    .await;
+    match result {
+        Ok(r) => {
+            let mut resp = match r.body {
+                Body::Xml(xml) => {
+                    let mut resp = Response::new(Bytes::from(xml));
+                    resp.headers_mut().insert(
+                        http::header::CONTENT_TYPE,
+                        http::HeaderValue::from_static("application/xml"),
+                    );
+                    resp
+                }
+                Body::NoContent => {
+                    let mut resp = Response::new(Bytes::new());
+                    *resp.status_mut() = http::StatusCode::NO_CONTENT;
+                    resp
+                }
+                _ => {
+                    tracing::error!("a restXml service returned another protocol's body");
+                    let e = internal_failure(t.protocol);
+                    h.response = e.render(t.protocol, &meta.request_id);
+                    h.error = Some(e);
+                    return h;
+                }
+            };
+            if let Ok(v) = http::HeaderValue::from_str(&meta.request_id) {
+                resp.headers_mut().insert("x-amz-request-id", v.clone());
+                resp.headers_mut().insert("x-amz-id-2", v);
             }
             h.response = resp;
             h.details = Some(r.details);

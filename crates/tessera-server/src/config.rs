@@ -137,6 +137,20 @@ pub struct Limits {
     /// past it the answer is `ServiceUnavailable` (retryable). Default 60.
     #[serde(default = "default_request_timeout")]
     pub request_timeout_secs: u64,
+    /// Access Grants locations one instance may have. Default 1,000 (AWS's quota).
+    #[serde(default = "default_max_ag_locations")]
+    pub max_access_grants_locations: i64,
+    /// Access Grants grants one instance may have. Default 100,000 (AWS's quota).
+    #[serde(default = "default_max_ag_grants")]
+    pub max_access_grants: i64,
+}
+
+fn default_max_ag_locations() -> i64 {
+    1000
+}
+
+fn default_max_ag_grants() -> i64 {
+    100_000
 }
 
 impl Limits {
@@ -174,6 +188,8 @@ impl Default for Limits {
             body_read_timeout_secs: default_body_read_timeout(),
             idle_timeout_secs: default_idle_timeout(),
             request_timeout_secs: default_request_timeout(),
+            max_access_grants_locations: default_max_ag_locations(),
+            max_access_grants: default_max_ag_grants(),
         }
     }
 }

@@ -30,6 +30,10 @@ pub enum Routing {
     /// restJson1 with per-operation paths, routed by the server to the service of that name
     /// (sso-oidc's `POST /token?aws_iam=t`).
     Rest,
+    /// A REST API under a path prefix of its own (s3control's `/v20180820/`), whatever the
+    /// Host; the service names the operation from the method and path
+    /// ([`Service::rest_operation`]).
+    RestPath { prefix: &'static str },
 }
 
 /// What a service declares about itself, once.
@@ -160,6 +164,10 @@ pub enum Body {
     QueryResult(String),
     /// awsJson1.1: the response document.
     Json(serde_json::Value),
+    /// restXml: the whole response document (200).
+    Xml(String),
+    /// No body (204).
+    NoContent,
 }
 
 /// What an operation returns: the body, and what the audit record should say.
@@ -180,6 +188,10 @@ pub trait Service: Send + Sync + Debug + 'static {
     async fn call(&self, op: Self::Op, ctx: &Ctx<'_>) -> Result<Reply, Self::Error>;
     /// The one place this service's errors meet the wire.
     fn to_aws(&self, e: &Self::Error) -> AwsError;
+    /// For [`Routing::RestPath`] services: the operation a method and path denote.
+    fn rest_operation(&self, _method: &http::Method, _path: &str) -> Option<Self::Op> {
+        None
+    }
 }
 
 /// An operation as the server sees it, whatever its service.
@@ -195,6 +207,8 @@ pub struct OpInfo {
 pub trait Registered: Send + Sync + Debug {
     fn spec(&self) -> &'static ServiceSpec;
     fn operation(&self, name: &str) -> Option<OpInfo>;
+    /// The operation a REST method and path denote ([`Routing::RestPath`] services).
+    fn rest_operation(&self, method: &http::Method, path: &str) -> Option<OpInfo>;
     /// Handle the operation `op` (an [`OpInfo::name`] this service returned).
     async fn dispatch(&self, op: &str, ctx: &Ctx<'_>) -> Result<Reply, AwsError>;
 }
@@ -207,6 +221,14 @@ impl<S: Service> Registered for S {
 
     fn operation(&self, name: &str) -> Option<OpInfo> {
         S::Op::from_name(name).map(|o| OpInfo {
+            name: o.name(),
+            signed: o.signed(),
+            implemented: o.implemented(),
+        })
+    }
+
+    fn rest_operation(&self, method: &http::Method, path: &str) -> Option<OpInfo> {
+        Service::rest_operation(self, method, path).map(|o| OpInfo {
             name: o.name(),
             signed: o.signed(),
             implemented: o.implemented(),
@@ -292,6 +314,13 @@ impl Registry {
         query()
             .find(|s| s.operation(action).is_some())
             .or_else(|| query().next())
+    }
+
+    /// The [`Routing::RestPath`] service whose prefix `path` starts with.
+    pub fn rest_service(&self, path: &str) -> Option<&Arc<dyn Registered>> {
+        self.services.iter().find(
+            |s| matches!(s.spec().routing, Routing::RestPath { prefix } if path.starts_with(prefix)),
+        )
     }
 
     /// The awsJson1.1 service an `X-Amz-Target` names, and the operation name.

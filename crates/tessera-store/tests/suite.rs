@@ -1152,7 +1152,9 @@ async fn access_grants(s: Arc<dyn Store>) {
         s.create_ag_location(&loc("l2", "s3://"), 2).await,
         Err(StoreError::Conflict)
     ));
-    s.create_ag_location(&loc("l2", "s3://b/"), 2).await.unwrap();
+    s.create_ag_location(&loc("l2", "s3://b/"), 2)
+        .await
+        .unwrap();
     assert!(matches!(
         s.create_ag_location(&loc("l3", "s3://c/"), 2).await,
         Err(StoreError::LimitExceeded)
@@ -1202,7 +1204,12 @@ async fn access_grants(s: Arc<dyn Store>) {
             .unwrap()
     );
     assert_eq!(
-        s.get_ag_grant(ACCT, "g1").await.unwrap().unwrap().tags.len(),
+        s.get_ag_grant(ACCT, "g1")
+            .await
+            .unwrap()
+            .unwrap()
+            .tags
+            .len(),
         1
     );
     assert!(

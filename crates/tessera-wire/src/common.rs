@@ -61,33 +61,33 @@ impl CommonError {
             CommonError::Validation(_) | CommonError::MissingParameter(_) if json => {
                 (400, "ValidationException")
             }
-            CommonError::Validation(_) if protocol == RestXml => (400, "InvalidArgument"),
+            CommonError::Validation(_) if protocol.is_rest_xml() => (400, "InvalidArgument"),
             CommonError::Validation(_) => (400, "ValidationError"),
-            CommonError::MissingParameter(_) if protocol == RestXml => (400, "InvalidRequest"),
+            CommonError::MissingParameter(_) if protocol.is_rest_xml() => (400, "InvalidRequest"),
             CommonError::MissingParameter(_) => (400, "MissingParameter"),
             CommonError::MalformedQueryString(_) => (400, "MalformedQueryString"),
             CommonError::MissingAction => (400, "MissingAction"),
             CommonError::UnknownOperation(_) if json => (400, "UnknownOperationException"),
-            CommonError::UnknownOperation(_) if protocol == RestXml => (501, "NotImplemented"),
+            CommonError::UnknownOperation(_) if protocol.is_rest_xml() => (501, "NotImplemented"),
             CommonError::UnknownOperation(_) => (400, "InvalidAction"),
             CommonError::MissingAuthenticationToken if json => {
                 (403, "MissingAuthenticationTokenException")
             }
             CommonError::MissingAuthenticationToken => (403, "MissingAuthenticationToken"),
             CommonError::InternalFailure if json => (500, "InternalServerException"),
-            CommonError::InternalFailure if protocol == RestXml => (500, "InternalError"),
+            CommonError::InternalFailure if protocol.is_rest_xml() => (500, "InternalError"),
             CommonError::InternalFailure => (500, "InternalFailure"),
             CommonError::ServiceUnavailable => (503, "ServiceUnavailable"),
             CommonError::RequestTimeout => (400, "RequestTimeout"),
             CommonError::BodyTooLarge(_) => (413, "RequestEntityTooLarge"),
-            CommonError::HeadersTooLarge(_) if protocol == RestXml => {
+            CommonError::HeadersTooLarge(_) if protocol.is_rest_xml() => {
                 (400, "RequestHeaderSectionTooLarge")
             }
             CommonError::HeadersTooLarge(_) => (400, "ValidationError"),
             CommonError::IncompleteBody(_) => (400, "IncompleteBody"),
         };
         let message = match self {
-            CommonError::HeadersTooLarge(limit) if protocol == RestXml => format!(
+            CommonError::HeadersTooLarge(limit) if protocol.is_rest_xml() => format!(
                 "Your request header section exceeds the maximum allowed size of {limit} bytes."
             ),
             CommonError::HeadersTooLarge(limit) => {

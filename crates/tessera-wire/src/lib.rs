@@ -28,8 +28,18 @@ pub enum Protocol {
     Json11,
     /// restJson1 (sso-oidc).
     RestJson,
-    /// restXml (S3, s3control).
+    /// restXml with S3's bare `<Error>` error bodies (S3).
     RestXml,
+    /// restXml with errors wrapped in `<ErrorResponse>` (s3control: aws-sdk-go-v2 reads only
+    /// that form).
+    RestXmlWrapped,
+}
+
+impl Protocol {
+    /// Whether the protocol is restXml (S3 or s3control).
+    pub fn is_rest_xml(self) -> bool {
+        matches!(self, Protocol::RestXml | Protocol::RestXmlWrapped)
+    }
 }
 
 pub const IAM_NAMESPACE: &str = "https://iam.amazonaws.com/doc/2010-05-08/";
@@ -110,6 +120,18 @@ impl AwsError {
                 w.close("Error");
                 ("application/xml", w.finish())
             }
+            Protocol::RestXmlWrapped => {
+                let mut w = xml::Writer::with_declaration();
+                w.open("ErrorResponse");
+                w.open("Error");
+                w.elem("Code", &self.code);
+                w.elem("Message", &self.message);
+                w.close("Error");
+                w.elem("RequestId", request_id);
+                w.elem("HostId", request_id);
+                w.close("ErrorResponse");
+                ("application/xml", w.finish())
+            }
         };
         let mut resp = Response::new(Bytes::from(body));
         *resp.status_mut() = status;
@@ -120,7 +142,10 @@ impl AwsError {
         );
         if let Ok(v) = HeaderValue::from_str(request_id) {
             h.insert("x-amzn-requestid", v.clone());
-            h.insert("x-amz-request-id", v);
+            h.insert("x-amz-request-id", v.clone());
+            if protocol.is_rest_xml() {
+                h.insert("x-amz-id-2", v);
+            }
         }
         if matches!(protocol, Protocol::Json11 | Protocol::RestJson)
             && let Ok(v) = HeaderValue::from_str(&self.code)

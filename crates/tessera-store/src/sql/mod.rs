@@ -4,9 +4,9 @@
 //! a statement, open the context's file and search for the method name.
 
 use crate::{
-    AccessGrantsStore, AccessGrantsTables, AgGrantRecord, AgInstanceRecord, AgLocationRecord,
-    AgResource, AccessKeyRecord, AppSettingRecord, AttachmentRow, ChangeCounters, DirectoryTables, GroupWrite,
-    IamStore, IamTables, IdentityCenterStore, IdentityGroupRecord, IdentityUserRecord,
+    AccessGrantsStore, AccessGrantsTables, AccessKeyRecord, AgGrantRecord, AgInstanceRecord,
+    AgLocationRecord, AgResource, AppSettingRecord, AttachmentRow, ChangeCounters, DirectoryTables,
+    GroupWrite, IamStore, IamTables, IdentityCenterStore, IdentityGroupRecord, IdentityUserRecord,
     InlinePolicyRow, InstanceRecord, ManagedPolicyRecord, MembershipRecord, OidcProviderRecord,
     RefreshTokenRecord, RefreshUse, Result, RoleRecord, ScimTokenRecord, SessionKeyRecord,
     SessionKeyStore, SigningKeyRecord, SsoConfigTables, SsoObjectRecord, StoreAdmin, TokenStore,

@@ -17,12 +17,30 @@ fn trust_policy() -> String {
     std::fs::read_to_string(fixture("fixtures/application-role-trust.json")).unwrap()
 }
 
+/// How the AWS CLI reaches s3control, which prepends `{AccountId}.` to the endpoint host
+/// (a name that does not resolve here): through Tessera itself as the HTTP proxy, so the
+/// name is never looked up and the request keeps the labelled Host it was signed with
+/// (README, "s3control and the account host label").
+fn s3control_env(server: &DevServer, args: &[&str]) -> Vec<(String, String)> {
+    if args.first() != Some(&"s3control") {
+        return Vec::new();
+    }
+    let e = server.manifest.endpoint.clone();
+    vec![
+        ("HTTP_PROXY".into(), e.clone()),
+        ("http_proxy".into(), e),
+        ("NO_PROXY".into(), String::new()),
+        ("no_proxy".into(), String::new()),
+    ]
+}
+
 /// Run the AWS CLI; returns (success, stdout, stderr).
 fn aws(server: &DevServer, key: (&str, &str), args: &[&str]) -> (bool, String, String) {
     let cli = std::env::var("TESSERA_TEST_AWS_CLI").unwrap_or_else(|_| "aws".into());
     let out = Command::new(&cli)
         .args(args)
         .envs(server.cli_env(key.0, key.1))
+        .envs(s3control_env(server, args))
         .output()
         .unwrap_or_else(|e| panic!("running {cli}: {e} (the test script installs the AWS CLI)"));
     (
@@ -529,6 +547,7 @@ fn aws_session(
     let out = Command::new(&cli)
         .args(args)
         .envs(server.cli_env(&c.0, &c.1))
+        .envs(s3control_env(server, args))
         .env("AWS_SESSION_TOKEN", &c.2)
         .output()
         .unwrap();
@@ -2999,6 +3018,286 @@ fn cli_trusted_identity_propagation() {
         ],
     ));
 
+    // Step 4 (seed 000): S3 Access Grants. The Red Project Group has READ on
+    // s3://example-bucket/projects/red/*; Mateo is a member, Zoe is not.
+    let red = ok(aws(
+        &server,
+        key,
+        &[
+            "identitystore",
+            "create-group",
+            "--identity-store-id",
+            &store_id,
+            "--display-name",
+            "Red Project Group",
+        ],
+    ))["GroupId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let red_membership = ok(aws(
+        &server,
+        key,
+        &[
+            "identitystore",
+            "create-group-membership",
+            "--identity-store-id",
+            &store_id,
+            "--group-id",
+            &red,
+            "--member-id",
+            &format!("UserId={mateo}"),
+        ],
+    ))["MembershipId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // The seed's permissions: the Identity Bearer role may call GetDataAccess; the S3 Access
+    // Grants role trusts the service, for this account's instance.
+    ok(aws(
+        &server,
+        key,
+        &[
+            "iam",
+            "put-role-policy",
+            "--role-name",
+            "IdentityBearerRole",
+            "--policy-name",
+            "data-access",
+            "--policy-document",
+            &format!(
+                r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Action":["s3:GetDataAccess","s3:ListCallerAccessGrants"],"Resource":"arn:aws:s3:us-east-1:{ROOT}:access-grants/default"}}]}}"#
+            ),
+        ],
+    ));
+    let ag_trust = serde_json::json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+        "Principal": {"Service": "access-grants.s3.amazonaws.com"},
+        "Action": ["sts:AssumeRole", "sts:SetSourceIdentity", "sts:SetContext"],
+        "Condition": {"StringEquals": {"aws:SourceAccount": ROOT},
+            "ArnEquals": {"aws:SourceArn": format!("arn:aws:s3:us-east-1:{ROOT}:access-grants/default")}}}]});
+    ok(aws(
+        &server,
+        key,
+        &[
+            "iam",
+            "create-role",
+            "--role-name",
+            "s3-access-grants-role",
+            "--assume-role-policy-document",
+            &ag_trust.to_string(),
+        ],
+    ));
+    let ctl = |args: &[&str]| {
+        let mut a = vec!["s3control"];
+        a.extend_from_slice(args);
+        a.extend_from_slice(&["--account-id", ROOT]);
+        ok(aws(&server, key, &a))
+    };
+    let ag = ctl(&[
+        "create-access-grants-instance",
+        "--identity-center-arn",
+        &instance,
+    ]);
+    assert_eq!(ag["IdentityCenterArn"], instance.as_str());
+    assert!(
+        ag["IdentityCenterApplicationArn"]
+            .as_str()
+            .unwrap()
+            .starts_with("arn:aws:sso::"),
+        "{ag}"
+    );
+    ctl(&[
+        "create-access-grants-location",
+        "--location-scope",
+        "s3://",
+        "--iam-role-arn",
+        &format!("arn:aws:iam::{ROOT}:role/s3-access-grants-role"),
+    ]);
+    let grant_to = |kind: &str, who: &str, sub: &str, extra: &[&str]| {
+        let cfg = format!("S3SubPrefix={sub}");
+        let grantee = format!("GranteeType={kind},GranteeIdentifier={who}");
+        let mut a = vec![
+            "create-access-grant",
+            "--access-grants-location-id",
+            "default",
+            "--access-grants-location-configuration",
+            cfg.as_str(),
+            "--grantee",
+            grantee.as_str(),
+            "--permission",
+            "READ",
+        ];
+        a.extend_from_slice(extra);
+        ctl(&a)
+    };
+    grant_to(
+        "DIRECTORY_GROUP",
+        &red,
+        "example-bucket/projects/red/*",
+        &[],
+    );
+    let gda = |c: &(String, String, String), target: &str, extra: &[&str]| {
+        let mut a = vec![
+            "s3control",
+            "get-data-access",
+            "--account-id",
+            ROOT,
+            "--target",
+            target,
+            "--permission",
+            "READ",
+        ];
+        a.extend_from_slice(extra);
+        aws_session(&server, c, &a)
+    };
+    let data = ok(gda(
+        &bearer,
+        "s3://example-bucket/projects/red/tomatoes/",
+        &[],
+    ));
+    assert_eq!(
+        data["MatchedGrantTarget"],
+        "s3://example-bucket/projects/red/*"
+    );
+    assert_eq!(data["Grantee"]["GranteeType"], "DIRECTORY_GROUP");
+    assert_eq!(data["Grantee"]["GranteeIdentifier"], red.as_str());
+    let vended = creds(&data);
+    let me = ok(aws_session(
+        &server,
+        &vended,
+        &["sts", "get-caller-identity"],
+    ));
+    assert!(
+        me["Arn"].as_str().unwrap().starts_with(&format!(
+            "arn:aws:sts::{ROOT}:assumed-role/s3-access-grants-role/access-grants-"
+        )),
+        "{me}"
+    );
+    // A user outside the group.
+    let (denied, _, err) = gda(
+        &zoe_bearer,
+        "s3://example-bucket/projects/red/tomatoes/",
+        &[],
+    );
+    assert!(!denied);
+    assert!(err.contains("(AccessDenied)"), "{err}");
+    // AWS's directory case: the role's own grant and the user's grant both count, and the
+    // most restrictive match wins, whichever identity holds it.
+    let bearer_role = format!("arn:aws:iam::{ROOT}:role/IdentityBearerRole");
+    grant_to("IAM", &bearer_role, "example-bucket/bob/*", &[]);
+    grant_to("DIRECTORY_USER", &mateo, "example-bucket/bob/images/*", &[]);
+    grant_to("IAM", &bearer_role, "example-bucket/alice/images/*", &[]);
+    grant_to("DIRECTORY_USER", &mateo, "example-bucket/alice/*", &[]);
+    for (target, privilege, scope, kind) in [
+        (
+            "s3://example-bucket/bob/images/image1.jpeg",
+            "Default",
+            "s3://example-bucket/bob/images/*",
+            "DIRECTORY_USER",
+        ),
+        (
+            "s3://example-bucket/bob/images/image1.jpeg",
+            "Minimal",
+            "s3://example-bucket/bob/images/image1.jpeg",
+            "DIRECTORY_USER",
+        ),
+        (
+            "s3://example-bucket/bob/notes.txt",
+            "Default",
+            "s3://example-bucket/bob/*",
+            "IAM",
+        ),
+        (
+            "s3://example-bucket/alice/images/image1.jpeg",
+            "Default",
+            "s3://example-bucket/alice/images/*",
+            "IAM",
+        ),
+        (
+            "s3://example-bucket/alice/images/image1.jpeg",
+            "Minimal",
+            "s3://example-bucket/alice/images/image1.jpeg",
+            "IAM",
+        ),
+    ] {
+        let out = ok(gda(&bearer, target, &["--privilege", privilege]));
+        assert_eq!(out["MatchedGrantTarget"], scope, "{target} {privilege}");
+        assert_eq!(out["Grantee"]["GranteeType"], kind, "{target} {privilege}");
+    }
+    // The role's grant reaches Zoe's session too (same role), the user grant does not.
+    let out = ok(gda(
+        &zoe_bearer,
+        "s3://example-bucket/bob/images/image1.jpeg",
+        &[],
+    ));
+    assert_eq!(out["MatchedGrantTarget"], "s3://example-bucket/bob/*");
+    // Application-scoped grants apply only to callers who came through that application.
+    grant_to(
+        "DIRECTORY_USER",
+        &mateo,
+        "example-bucket/appdata/*",
+        &["--application-arn", &app],
+    );
+    grant_to(
+        "DIRECTORY_USER",
+        &mateo,
+        "example-bucket/analytics/*",
+        &["--application-arn", &analytics],
+    );
+    let out = ok(gda(&bearer, "s3://example-bucket/appdata/x.csv", &[]));
+    assert_eq!(out["MatchedGrantTarget"], "s3://example-bucket/appdata/*");
+    let (denied, _, err) = gda(&bearer, "s3://example-bucket/analytics/x.csv", &[]);
+    assert!(!denied, "a grant for another application was used");
+    assert!(err.contains("(AccessDenied)"), "{err}");
+    // Mateo's caller grants: his group's, his own, and the role's.
+    let mine = ok(aws_session(
+        &server,
+        &bearer,
+        &[
+            "s3control",
+            "list-caller-access-grants",
+            "--account-id",
+            ROOT,
+            "--allowed-by-application",
+        ],
+    ));
+    let scopes: Vec<&str> = mine["CallerAccessGrantsList"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["GrantScope"].as_str().unwrap())
+        .collect();
+    assert!(
+        scopes.contains(&"s3://example-bucket/projects/red/*"),
+        "{scopes:?}"
+    );
+    assert!(
+        scopes.contains(&"s3://example-bucket/appdata/*"),
+        "{scopes:?}"
+    );
+    assert!(
+        !scopes.contains(&"s3://example-bucket/analytics/*"),
+        "{scopes:?}"
+    );
+    // Removed from the Red group, Mateo's next request for red data is refused (the test
+    // allows the second the other replicas would take).
+    ok(aws(
+        &server,
+        key,
+        &[
+            "identitystore",
+            "delete-group-membership",
+            "--identity-store-id",
+            &store_id,
+            "--membership-id",
+            &red_membership,
+        ],
+    ));
+    std::thread::sleep(std::time::Duration::from_millis(1200));
+    let (denied, _, err) = gda(&bearer, "s3://example-bucket/projects/red/tomatoes/", &[]);
+    assert!(!denied, "a removed member still got red data");
+    assert!(err.contains("(AccessDenied)"), "{err}");
+
     // Revoke Mateo: his identity-enhanced session and refresh tokens stop working within a
     // second (the test waits a little longer, for a loaded machine); the application role's
     // own session and another user's identity-enhanced session keep working.
@@ -3012,6 +3311,10 @@ fn cli_trusted_identity_propagation() {
     std::thread::sleep(std::time::Duration::from_millis(2500));
     let (still, _, err) = aws_session(&server, &bearer, &["sts", "get-caller-identity"]);
     assert!(!still, "a revoked user's session still works");
+    assert!(err.contains("ExpiredToken"), "{err}");
+    // So are the credentials Access Grants vended for him.
+    let (still, _, err) = aws_session(&server, &vended, &["sts", "get-caller-identity"]);
+    assert!(!still, "credentials vended to a revoked user still work");
     assert!(err.contains("ExpiredToken"), "{err}");
     let (r, _, err) = refresh(&app_creds, fresh["refreshToken"].as_str().unwrap());
     assert!(!r);
@@ -3493,5 +3796,649 @@ fn scim_filters_paging_and_idp_patch_shapes() {
     assert!(
         !text.contains("mateo.jackson@example.com"),
         "personal data reached the audit log"
+    );
+}
+
+/// S3 Access Grants with IAM grantees, through the AWS CLI: AWS's documented Default/Minimal
+/// table (grants `s3://…/bob/*` and `s3://…/bob/reports/*`), object grants, the location
+/// role's trust policy, the control plane's validation and "not empty" rules, tags, paging,
+/// and the instance resource policy across accounts.
+#[test]
+fn cli_access_grants_with_iam_grantees() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = DevServer::start(dir.path());
+    let root = server.account(ROOT).clone();
+    let key = (root.access_key_id.as_str(), root.secret_access_key.as_str());
+    let ok = |r: (bool, String, String)| -> serde_json::Value {
+        assert!(r.0, "{}", r.2);
+        if r.1.trim().is_empty() {
+            serde_json::Value::Null
+        } else {
+            json(&r.1)
+        }
+    };
+    let fails = |r: (bool, String, String), code: &str| {
+        assert!(!r.0, "expected {code}, got {}", r.1);
+        assert!(
+            r.2.contains(&format!("({code})")),
+            "expected {code}: {}",
+            r.2
+        );
+    };
+    let ctl = |args: &[&str]| {
+        let mut a = vec!["s3control"];
+        a.extend_from_slice(args);
+        a.extend_from_slice(&["--account-id", ROOT]);
+        aws(&server, key, &a)
+    };
+
+    // Nothing exists yet.
+    fails(
+        ctl(&["get-access-grants-instance"]),
+        "AccessGrantsInstanceNotExistsError",
+    );
+    let listed = ok(ctl(&["list-access-grants-instances"]));
+    assert!(
+        listed["AccessGrantsInstancesList"]
+            .as_array()
+            .is_none_or(|l| l.is_empty()),
+        "{listed}"
+    );
+    let inst = ok(ctl(&[
+        "create-access-grants-instance",
+        "--tags",
+        "Key=team,Value=data",
+    ]));
+    assert_eq!(
+        inst["AccessGrantsInstanceArn"],
+        format!("arn:aws:s3:us-east-1:{ROOT}:access-grants/default")
+    );
+    assert_eq!(inst["AccessGrantsInstanceId"], "default");
+    fails(
+        ctl(&["create-access-grants-instance"]),
+        "AccessGrantsInstanceAlreadyExists",
+    );
+
+    // The location role: the seed's trust policy for the service principal.
+    let trust = serde_json::json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+        "Principal": {"Service": "access-grants.s3.amazonaws.com"},
+        "Action": ["sts:AssumeRole", "sts:SetSourceIdentity", "sts:SetContext"],
+        "Condition": {"StringEquals": {"aws:SourceAccount": ROOT},
+            "ArnEquals": {"aws:SourceArn": format!("arn:aws:s3:us-east-1:{ROOT}:access-grants/default")}}}]});
+    ok(aws(
+        &server,
+        key,
+        &[
+            "iam",
+            "create-role",
+            "--role-name",
+            "ag-location-role",
+            "--assume-role-policy-document",
+            &trust.to_string(),
+        ],
+    ));
+    // A role whose trust policy does not admit the service.
+    ok(aws(
+        &server,
+        key,
+        &[
+            "iam",
+            "create-role",
+            "--role-name",
+            "not-for-grants",
+            "--assume-role-policy-document",
+            &format!(
+                r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":{{"AWS":"{ROOT}"}},"Action":"sts:AssumeRole"}}]}}"#
+            ),
+        ],
+    ));
+    let role = format!("arn:aws:iam::{ROOT}:role/ag-location-role");
+    fails(
+        ctl(&[
+            "create-access-grants-location",
+            "--location-scope",
+            "s3://",
+            "--iam-role-arn",
+            &format!("arn:aws:iam::{ROOT}:role/missing"),
+        ]),
+        "InvalidIamRole",
+    );
+    for bad in [
+        "s3://Bad_Bucket/",
+        "s3://bucket1/*",
+        "s3://bucket1/a/../b",
+        "gs:bucket1",
+    ] {
+        fails(
+            ctl(&[
+                "create-access-grants-location",
+                "--location-scope",
+                bad,
+                "--iam-role-arn",
+                &role,
+            ]),
+            "InvalidAccessGrantsLocation",
+        );
+    }
+    let loc = ok(ctl(&[
+        "create-access-grants-location",
+        "--location-scope",
+        "s3://",
+        "--iam-role-arn",
+        &role,
+    ]));
+    assert_eq!(loc["AccessGrantsLocationId"], "default");
+    fails(
+        ctl(&[
+            "create-access-grants-location",
+            "--location-scope",
+            "s3://",
+            "--iam-role-arn",
+            &role,
+        ]),
+        "AccessGrantsLocationAlreadyExistsError",
+    );
+    let other_loc = ok(ctl(&[
+        "create-access-grants-location",
+        "--location-scope",
+        "s3://other-bucket/team/",
+        "--iam-role-arn",
+        &format!("arn:aws:iam::{ROOT}:role/not-for-grants"),
+    ]));
+    let other_loc_id = other_loc["AccessGrantsLocationId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let locs = ok(ctl(&["list-access-grants-locations"]));
+    assert_eq!(
+        locs["AccessGrantsLocationsList"].as_array().unwrap().len(),
+        2
+    );
+
+    // The caller: an IAM user allowed GetDataAccess, and the grants of AWS's table.
+    ok(aws(
+        &server,
+        key,
+        &["iam", "create-user", "--user-name", "bob"],
+    ));
+    ok(aws(
+        &server,
+        key,
+        &[
+            "iam",
+            "put-user-policy",
+            "--user-name",
+            "bob",
+            "--policy-name",
+            "data",
+            "--policy-document",
+            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["s3:GetDataAccess","s3:ListCallerAccessGrants"],"Resource":"*"}]}"#,
+        ],
+    ));
+    let bob_key = ok(aws(
+        &server,
+        key,
+        &["iam", "create-access-key", "--user-name", "bob"],
+    ));
+    let bob_id = bob_key["AccessKey"]["AccessKeyId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let bob_secret = bob_key["AccessKey"]["SecretAccessKey"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let bob_arn = format!("arn:aws:iam::{ROOT}:user/bob");
+    let grant = |sub: &str, perm: &str, extra: &[&str]| {
+        let cfg = format!("S3SubPrefix={sub}");
+        let grantee = format!("GranteeType=IAM,GranteeIdentifier={bob_arn}");
+        let mut a = vec![
+            "create-access-grant",
+            "--access-grants-location-id",
+            "default",
+            "--access-grants-location-configuration",
+            cfg.as_str(),
+            "--grantee",
+            grantee.as_str(),
+            "--permission",
+            perm,
+        ];
+        a.extend_from_slice(extra);
+        ctl(&a)
+    };
+    let g1 = ok(grant("bucket1/bob/*", "READ", &[]));
+    assert_eq!(g1["GrantScope"], "s3://bucket1/bob/*");
+    let g1_id = g1["AccessGrantId"].as_str().unwrap().to_owned();
+    ok(grant("bucket1/bob/reports/*", "READ", &[]));
+    ok(grant(
+        "bucket1/shared/data.csv",
+        "READWRITE",
+        &["--s3-prefix-type", "Object"],
+    ));
+    fails(
+        grant("bucket1/bob/*", "READ", &[]),
+        "AccessGrantAlreadyExists",
+    );
+    for bad in [
+        "bucket1/a*b*",
+        "bucket1/../x/*",
+        "bucket1//x*",
+        "bucket1/a%2Fb*",
+        "Bad_Bucket/x*",
+    ] {
+        fails(grant(bad, "READ", &[]), "InvalidAccessGrant");
+    }
+    fails(
+        grant("bucket1/x*", "READ", &["--s3-prefix-type", "Object"]),
+        "InvalidAccessGrant",
+    );
+    fails(grant("bucket1/x*", "OWNER", &[]), "InvalidRequest");
+    fails(
+        ctl(&[
+            "create-access-grant",
+            "--access-grants-location-id",
+            "default",
+            "--access-grants-location-configuration",
+            "S3SubPrefix=bucket1/x*",
+            "--grantee",
+            &format!("GranteeType=IAM,GranteeIdentifier=arn:aws:iam::{ROOT}:user/nobody"),
+            "--permission",
+            "READ",
+        ]),
+        "InvalidAccessGrant",
+    );
+    fails(
+        ctl(&[
+            "create-access-grant",
+            "--access-grants-location-id",
+            "default",
+            "--access-grants-location-configuration",
+            "S3SubPrefix=bucket1/x*",
+            "--grantee",
+            "GranteeType=DIRECTORY_USER,GranteeIdentifier=a1b2c3d4e5-0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b",
+            "--permission",
+            "READ",
+        ]),
+        "InvalidAccessGrant",
+    );
+    // A grant on the prefix location stays inside it.
+    let inner = ok(ctl(&[
+        "create-access-grant",
+        "--access-grants-location-id",
+        &other_loc_id,
+        "--access-grants-location-configuration",
+        "S3SubPrefix=reports*",
+        "--grantee",
+        &format!("GranteeType=IAM,GranteeIdentifier={bob_arn}"),
+        "--permission",
+        "READ",
+    ]));
+    assert_eq!(inner["GrantScope"], "s3://other-bucket/team/reports*");
+    fails(
+        ctl(&[
+            "delete-access-grants-location",
+            "--access-grants-location-id",
+            &other_loc_id,
+        ]),
+        "AccessGrantsLocationNotEmptyError",
+    );
+    fails(
+        ctl(&["delete-access-grants-instance"]),
+        "AccessGrantsInstanceNotEmptyError",
+    );
+    let listed = ok(ctl(&["list-access-grants", "--max-results", "2"]));
+    assert_eq!(listed["AccessGrantsList"].as_array().unwrap().len(), 2);
+    let token = listed["NextToken"].as_str().unwrap().to_owned();
+    let rest = ok(ctl(&[
+        "list-access-grants",
+        "--max-results",
+        "10",
+        "--next-token",
+        &token,
+    ]));
+    assert_eq!(rest["AccessGrantsList"].as_array().unwrap().len(), 2);
+    let filtered = ok(ctl(&[
+        "list-access-grants",
+        "--grant-scope",
+        "s3://bucket1/bob/*",
+    ]));
+    assert_eq!(filtered["AccessGrantsList"].as_array().unwrap().len(), 1);
+
+    let bob = (bob_id.as_str(), bob_secret.as_str());
+    let gda = |target: &str, perm: &str, extra: &[&str]| {
+        let mut a = vec![
+            "s3control",
+            "get-data-access",
+            "--account-id",
+            ROOT,
+            "--target",
+            target,
+            "--permission",
+            perm,
+        ];
+        a.extend_from_slice(extra);
+        aws(&server, bob, &a)
+    };
+    // AWS's table.
+    for (target, privilege, scope) in [
+        ("s3://bucket1/bob/*", "Default", "s3://bucket1/bob/*"),
+        ("s3://bucket1/bob/", "Minimal", "s3://bucket1/bob/"),
+        (
+            "s3://bucket1/bob/images/*",
+            "Minimal",
+            "s3://bucket1/bob/images/*",
+        ),
+        (
+            "s3://bucket1/bob/reports/file.txt",
+            "Default",
+            "s3://bucket1/bob/reports/*",
+        ),
+        (
+            "s3://bucket1/bob/reports/file.txt",
+            "Minimal",
+            "s3://bucket1/bob/reports/file.txt",
+        ),
+    ] {
+        let out = ok(gda(target, "READ", &["--privilege", privilege]));
+        assert_eq!(out["MatchedGrantTarget"], scope, "{target} {privilege}");
+        assert_eq!(out["Grantee"]["GranteeType"], "IAM");
+        assert_eq!(out["Grantee"]["GranteeIdentifier"], bob_arn.as_str());
+    }
+    // Default privilege is Default; the credentials are a session of the location role.
+    let out = ok(gda(
+        "s3://bucket1/bob/x",
+        "READ",
+        &["--duration-seconds", "900"],
+    ));
+    assert_eq!(out["MatchedGrantTarget"], "s3://bucket1/bob/*");
+    let vended = creds(&out);
+    assert!(vended.0.starts_with("ASIA"));
+    let me = ok(aws_session(
+        &server,
+        &vended,
+        &["sts", "get-caller-identity"],
+    ));
+    let arn = me["Arn"].as_str().unwrap();
+    assert!(
+        arn.starts_with(&format!(
+            "arn:aws:sts::{ROOT}:assumed-role/ag-location-role/access-grants-"
+        )),
+        "{arn}"
+    );
+    // Object grants: exactly that object, READWRITE covers both permissions.
+    let out = ok(gda(
+        "s3://bucket1/shared/data.csv",
+        "WRITE",
+        &["--target-type", "Object"],
+    ));
+    assert_eq!(out["MatchedGrantTarget"], "s3://bucket1/shared/data.csv");
+    fails(
+        gda("s3://bucket1/shared/data.csv.bak", "READ", &[]),
+        "AccessDenied",
+    );
+    fails(gda("s3://bucket1/shared/*", "READ", &[]), "AccessDenied");
+    // No covering grant, the wrong permission, a character prefix that is not a grant.
+    fails(gda("s3://bucket1/bo", "READ", &[]), "AccessDenied");
+    fails(gda("s3://bucket1/bob/x", "WRITE", &[]), "AccessDenied");
+    fails(gda("s3://bucket1/*", "READ", &[]), "AccessDenied");
+    // The prefix location's role does not trust the service.
+    fails(
+        gda("s3://other-bucket/team/reports/q1", "READ", &[]),
+        "StsNotAuthorizedError",
+    );
+    // Bad input.
+    for bad in [
+        "bucket1/bob/x",
+        "s3://bucket1",
+        "s3://bucket1/",
+        "s3://BUCKET/x",
+        "s3://bucket1/bob/../x",
+        "s3://bucket1/bob//x",
+        "s3://bucket1/bob/%2e%2e/x",
+        "s3://bucket1/b*b",
+    ] {
+        fails(gda(bad, "READ", &[]), "InvalidRequest");
+    }
+    let long = format!("s3://bucket1/bob/{}", "k".repeat(1100));
+    fails(gda(&long, "READ", &[]), "InvalidRequest");
+    fails(
+        gda("s3://bucket1/bob/x", "READ", &["--privilege", "Maximal"]),
+        "InvalidRequest",
+    );
+    fails(
+        gda("s3://bucket1/bob/*", "READ", &["--target-type", "Object"]),
+        "InvalidRequest",
+    );
+    fails(
+        gda(
+            "s3://bucket1/bob/x",
+            "READ",
+            &["--duration-seconds", "43201"],
+        ),
+        "InvalidRequest",
+    );
+    // The location role's maximum session is one hour: longer credentials are refused.
+    fails(
+        gda(
+            "s3://bucket1/bob/x",
+            "READ",
+            &["--duration-seconds", "7200"],
+        ),
+        "StsValidationError",
+    );
+    // The root of the account (no policy grants it data) and another account.
+    fails(
+        aws(
+            &server,
+            key,
+            &[
+                "s3control",
+                "get-data-access",
+                "--account-id",
+                ROOT,
+                "--target",
+                "s3://bucket1/bob/x",
+                "--permission",
+                "READ",
+            ],
+        ),
+        "AccessDenied",
+    );
+    let caller_grants = ok(aws(
+        &server,
+        bob,
+        &[
+            "s3control",
+            "list-caller-access-grants",
+            "--account-id",
+            ROOT,
+            "--grant-scope",
+            "s3://bucket1/bob/",
+        ],
+    ));
+    let scopes: Vec<&str> = caller_grants["CallerAccessGrantsList"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["GrantScope"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        scopes,
+        ["s3://bucket1/bob/*", "s3://bucket1/bob/reports/*"],
+        "{caller_grants}"
+    );
+
+    // Cross-account: a user of 222222222222 needs the instance's resource policy too.
+    let other = server.account("222222222222").clone();
+    let okey = (
+        other.access_key_id.as_str(),
+        other.secret_access_key.as_str(),
+    );
+    let oaws = |args: &[&str]| aws(&server, okey, args);
+    ok(oaws(&["iam", "create-user", "--user-name", "partner"]));
+    ok(oaws(&[
+        "iam",
+        "put-user-policy",
+        "--user-name",
+        "partner",
+        "--policy-name",
+        "data",
+        "--policy-document",
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetDataAccess","Resource":"*"}]}"#,
+    ]));
+    let pk = ok(oaws(&[
+        "iam",
+        "create-access-key",
+        "--user-name",
+        "partner",
+    ]));
+    let (pid, psecret) = (
+        pk["AccessKey"]["AccessKeyId"].as_str().unwrap().to_owned(),
+        pk["AccessKey"]["SecretAccessKey"]
+            .as_str()
+            .unwrap()
+            .to_owned(),
+    );
+    let partner_arn = "arn:aws:iam::222222222222:user/partner";
+    ok(ctl(&[
+        "create-access-grant",
+        "--access-grants-location-id",
+        "default",
+        "--access-grants-location-configuration",
+        "S3SubPrefix=bucket1/partner/*",
+        "--grantee",
+        &format!("GranteeType=IAM,GranteeIdentifier={partner_arn}"),
+        "--permission",
+        "READ",
+    ]));
+    let partner_gda = || {
+        aws(
+            &server,
+            (&pid, &psecret),
+            &[
+                "s3control",
+                "get-data-access",
+                "--account-id",
+                ROOT,
+                "--target",
+                "s3://bucket1/partner/a",
+                "--permission",
+                "READ",
+            ],
+        )
+    };
+    fails(partner_gda(), "AccessDenied");
+    let policy = serde_json::json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+        "Principal": {"AWS": partner_arn}, "Action": "s3:GetDataAccess",
+        "Resource": format!("arn:aws:s3:us-east-1:{ROOT}:access-grants/default")}]});
+    fails(
+        ctl(&[
+            "put-access-grants-instance-resource-policy",
+            "--policy",
+            "{not json",
+        ]),
+        "InvalidResourcePolicy",
+    );
+    ok(ctl(&[
+        "put-access-grants-instance-resource-policy",
+        "--policy",
+        &policy.to_string(),
+    ]));
+    let got = ok(ctl(&["get-access-grants-instance-resource-policy"]));
+    assert!(got["Policy"].as_str().unwrap().contains(partner_arn));
+    let out = ok(partner_gda());
+    assert_eq!(out["MatchedGrantTarget"], "s3://bucket1/partner/*");
+    ok(ctl(&["delete-access-grants-instance-resource-policy"]));
+    fails(
+        ctl(&["get-access-grants-instance-resource-policy"]),
+        "AccessGrantsInstanceResourcePolicyNotExists",
+    );
+    fails(partner_gda(), "AccessDenied");
+
+    // Tags on a grant; the instance for a prefix.
+    let g1_arn = format!("arn:aws:s3:us-east-1:{ROOT}:access-grants/default/grant/{g1_id}");
+    ok(ctl(&[
+        "tag-resource",
+        "--resource-arn",
+        &g1_arn,
+        "--tags",
+        "Key=owner,Value=bob",
+        "Key=tier,Value=gold",
+    ]));
+    ok(ctl(&[
+        "untag-resource",
+        "--resource-arn",
+        &g1_arn,
+        "--tag-keys",
+        "tier",
+    ]));
+    let tags = ok(ctl(&["list-tags-for-resource", "--resource-arn", &g1_arn]));
+    assert_eq!(
+        tags["Tags"],
+        serde_json::json!([{"Key": "owner", "Value": "bob"}])
+    );
+    fails(
+        ctl(&[
+            "tag-resource",
+            "--resource-arn",
+            &g1_arn,
+            "--tags",
+            "Key=aws:x,Value=y",
+        ]),
+        "InvalidTag",
+    );
+    let for_prefix = ok(ctl(&[
+        "get-access-grants-instance-for-prefix",
+        "--s3-prefix",
+        "s3://bucket1/bob/",
+    ]));
+    assert_eq!(
+        for_prefix["AccessGrantsInstanceArn"],
+        format!("arn:aws:s3:us-east-1:{ROOT}:access-grants/default")
+    );
+
+    // Deleting a grant takes effect at once; then the prefix location can go.
+    ok(ctl(&["delete-access-grant", "--access-grant-id", &g1_id]));
+    fails(
+        ctl(&["get-access-grant", "--access-grant-id", &g1_id]),
+        "NoSuchAccessGrantError",
+    );
+    fails(gda("s3://bucket1/bob/x", "READ", &[]), "AccessDenied");
+    let inner_id = inner["AccessGrantId"].as_str().unwrap();
+    ok(ctl(&["delete-access-grant", "--access-grant-id", inner_id]));
+    ok(ctl(&[
+        "delete-access-grants-location",
+        "--access-grants-location-id",
+        &other_loc_id,
+    ]));
+    fails(
+        ctl(&[
+            "get-access-grants-location",
+            "--access-grants-location-id",
+            &other_loc_id,
+        ]),
+        "NoSuchAccessGrantsLocationError",
+    );
+
+    // The audit trail has a record per call; GetDataAccess names the matched grant.
+    let records = server.audit_records();
+    let gda_ok: Vec<_> = records
+        .iter()
+        .filter(|r| r["eventName"] == "GetDataAccess" && r["errorCode"].is_null())
+        .collect();
+    assert!(!gda_ok.is_empty());
+    assert_eq!(gda_ok[0]["eventSource"], "s3.amazonaws.com");
+    assert_eq!(
+        gda_ok[0]["requestParameters"]["target"],
+        "s3://bucket1/bob/*"
+    );
+    assert_eq!(
+        gda_ok[0]["additionalEventData"]["matchedGrantId"],
+        g1_id.as_str()
+    );
+    let text = serde_json::to_string(&records).unwrap();
+    assert!(
+        !text.contains(&vended.1) && !text.contains(&vended.2),
+        "credentials reached the audit log"
     );
 }

@@ -153,7 +153,7 @@ impl AccessGrantsService {
         };
         let location = inst
             .locations
-            .get(&*m.grant.location_id)
+            .get(&*m.location_id)
             .ok_or(AgError::Internal)?;
         let role_arn = location.iam_role_arn.as_str();
         let not_assumable = || {
@@ -263,7 +263,7 @@ impl AccessGrantsService {
             identity_context: context.clone(),
             grant: Some(GrantScope {
                 instance_arn: inst_arn.clone(),
-                grant_id: m.grant.grant_id.to_string(),
+                grant_id: m.grant_id(),
                 scope,
                 prefix,
                 permission,
@@ -271,8 +271,8 @@ impl AccessGrantsService {
             }),
         };
         let (token, secret) = self.ring.get().issue(&claims);
-        let grantee_type = m.grant.grantee_kind.as_str();
-        let grantee_id = m.grant.grantee.to_string();
+        let grantee_type = m.grantee_kind.as_str();
+        let grantee_id = m.grantee.to_string();
         let xml = document("GetDataAccessResult", |w| {
             w.open("Credentials");
             w.elem("AccessKeyId", &claims.access_key_id);
@@ -286,7 +286,7 @@ impl AccessGrantsService {
             w.elem("GranteeIdentifier", &grantee_id);
             w.close("Grantee");
         });
-        let grant_arn = self.grant_arn(&r.account, &m.grant.grant_id);
+        let grant_arn = self.grant_arn(&r.account, &m.grant_id());
         let mut d = details(
             &r.account,
             params,
@@ -297,7 +297,7 @@ impl AccessGrantsService {
             true,
         );
         d.additional_event_data = json!({
-            "matchedGrantId": &*m.grant.grant_id,
+            "matchedGrantId": m.grant_id(),
             "matchedGrantScope": m.grant_scope(),
             "matchedGrantTarget": matched,
             "grantee": {"granteeType": grantee_type, "granteeIdentifier": grantee_id},

@@ -53,22 +53,125 @@ impl GranteeKind {
     }
 }
 
-/// What matching needs of one grant.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A grant id as the index keeps it: the 128 bits of its UUID (grant ids are UUIDs).
+pub type GrantId = (u64, u64);
+
+/// Parse a hyphenated UUID (`8-4-4-4-12` hex digits).
+pub fn parse_grant_id(s: &str) -> Option<GrantId> {
+    let b = s.as_bytes();
+    if b.len() != 36 || [8, 13, 18, 23].iter().any(|&i| b[i] != b'-') {
+        return None;
+    }
+    let hex: String = s.chars().filter(|c| *c != '-').collect();
+    if hex.len() != 32 || !hex.bytes().all(|c| c.is_ascii_hexdigit()) {
+        return None;
+    }
+    let v = u128::from_str_radix(&hex, 16).ok()?;
+    Some(((v >> 64) as u64, v as u64))
+}
+
+/// The hyphenated form of a grant id (lower-case, as ids are generated).
+pub fn format_grant_id(id: GrantId) -> String {
+    let h = format!("{:016x}{:016x}", id.0, id.1);
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..]
+    )
+}
+
+/// An interned string of one instance's grants (grantees, locations, applications): many
+/// grants repeat few values, and matching compares numbers.
+pub type Sym = u32;
+
+#[derive(Debug, Clone, Default)]
+pub struct Symbols {
+    names: Arc<Vec<Arc<str>>>,
+    /// Copied on write: a snapshot's table is shared with its successor until a write
+    /// interns a name it has never seen (rare: grantees and locations repeat).
+    ids: Arc<std::collections::HashMap<Arc<str>, Sym, std::hash::BuildHasherDefault<Fnv>>>,
+}
+
+/// FNV-1a: the symbol table is looked up several times per GetDataAccess, with short keys
+/// that operators and the caller's own session choose (not an attacker's flood of keys).
+#[derive(Debug, Clone, Copy)]
+pub struct Fnv(u64);
+
+impl Default for Fnv {
+    fn default() -> Fnv {
+        Fnv(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl std::hash::Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = (self.0 ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+}
+
+impl Symbols {
+    pub fn get(&self, s: &str) -> Option<Sym> {
+        self.ids.get(s).copied()
+    }
+
+    pub fn intern(&mut self, s: &str) -> Sym {
+        if let Some(id) = self.ids.get(s) {
+            return *id;
+        }
+        let id = Sym::try_from(self.names.len()).expect("fewer than 2^32 distinct names");
+        let a: Arc<str> = Arc::from(s);
+        Arc::make_mut(&mut self.names).push(a.clone());
+        Arc::make_mut(&mut self.ids).insert(a, id);
+        id
+    }
+
+    pub fn name(&self, id: Sym) -> Arc<str> {
+        self.names
+            .get(id as usize)
+            .cloned()
+            .unwrap_or_else(|| Arc::from(""))
+    }
+}
+
+/// What matching needs of one grant, stored inline in the tree (48 bytes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct IndexedGrant {
-    pub grant_id: Arc<str>,
-    pub grantee_kind: GranteeKind,
-    pub grantee: Arc<str>,
-    pub permission: GrantPermission,
-    pub application_arn: Option<Arc<str>>,
-    pub location_id: Arc<str>,
+    pub id: GrantId,
     pub created_at: i64,
+    pub grantee: Sym,
+    pub location: Sym,
+    pub application: Option<Sym>,
+    pub grantee_kind: GranteeKind,
+    pub permission: GrantPermission,
+    /// The scope ends in `*` (else it is one object).
+    pub prefix: bool,
 }
 
 impl IndexedGrant {
-    fn order_key(&self) -> (GranteeKind, &str, &str) {
-        (self.grantee_kind, &self.grantee, &self.grant_id)
+    fn order_key(&self) -> (GranteeKind, Sym, bool, GrantId) {
+        (self.grantee_kind, self.grantee, self.prefix, self.id)
     }
+}
+
+/// One grant to add to a [`GrantTree`], with its strings.
+#[derive(Debug, Clone, Copy)]
+pub struct NewGrant<'a> {
+    pub id: &'a str,
+    pub grantee_kind: GranteeKind,
+    pub grantee: &'a str,
+    pub permission: GrantPermission,
+    pub application_arn: Option<&'a str>,
+    pub location_id: &'a str,
+    pub created_at: i64,
 }
 
 /// A grant scope split for the index: its key (without `s3://` and without the trailing `*`)
@@ -82,57 +185,53 @@ pub fn scope_key(scope: &str) -> Option<(&str, bool)> {
 }
 
 /// One node of the radix tree. Children are keyed by their label's first byte (unique among
-/// siblings, kept sorted); grants are kept sorted by grantee so a caller's identities can be
-/// looked up without scanning a crowded node.
+/// siblings, kept sorted); the grants whose scope key ends here are kept sorted by grantee so
+/// a caller's identities can be looked up without scanning a crowded node.
 #[derive(Debug, Clone, Default)]
 struct Node {
     children: Vec<(Box<[u8]>, Arc<Node>)>,
-    prefix: Vec<Arc<IndexedGrant>>,
-    exact: Vec<Arc<IndexedGrant>>,
+    grants: Vec<IndexedGrant>,
 }
 
 fn common_prefix(a: &[u8], b: &[u8]) -> usize {
     a.iter().zip(b).take_while(|(x, y)| x == y).count()
 }
 
-fn insert_sorted(list: &mut Vec<Arc<IndexedGrant>>, g: Arc<IndexedGrant>) {
-    let at = list.partition_point(|e| e.order_key() < g.order_key());
-    list.insert(at, g);
-}
-
 impl Node {
     /// Insert in place; nodes shared with an older snapshot are copied on the way down
     /// (`Arc::make_mut`), so a snapshot that is already published never changes.
-    fn insert(&mut self, key: &[u8], prefix: bool, g: Arc<IndexedGrant>) {
+    fn insert(&mut self, key: &[u8], g: IndexedGrant) {
         if key.is_empty() {
-            insert_sorted(
-                if prefix {
-                    &mut self.prefix
-                } else {
-                    &mut self.exact
-                },
-                g,
-            );
+            let at = self
+                .grants
+                .partition_point(|e| e.order_key() < g.order_key());
+            if self.grants.capacity() == 0 {
+                self.grants.reserve_exact(1);
+            }
+            self.grants.insert(at, g);
             return;
         }
         match self.children.binary_search_by_key(&key[0], |(l, _)| l[0]) {
             Ok(i) => {
                 let common = common_prefix(&self.children[i].0, key);
                 if common == self.children[i].0.len() {
-                    Arc::make_mut(&mut self.children[i].1).insert(&key[common..], prefix, g);
+                    Arc::make_mut(&mut self.children[i].1).insert(&key[common..], g);
                 } else {
                     let (label, child) = std::mem::take(&mut self.children[i]);
                     let mut mid = Node {
                         children: vec![(label[common..].into(), child)],
                         ..Node::default()
                     };
-                    mid.insert(&key[common..], prefix, g);
+                    mid.insert(&key[common..], g);
                     self.children[i] = (label[..common].into(), Arc::new(mid));
                 }
             }
             Err(i) => {
                 let mut leaf = Node::default();
-                leaf.insert(&[], prefix, g);
+                leaf.insert(&[], g);
+                if self.children.capacity() == 0 {
+                    self.children.reserve_exact(1);
+                }
                 self.children.insert(i, (key.into(), Arc::new(leaf)));
             }
         }
@@ -140,16 +239,11 @@ impl Node {
 
     /// Remove the grant `id` at `key`; returns whether it was there. Emptied nodes are
     /// dropped and a node left with one child and no grants is merged into it.
-    fn remove(&mut self, key: &[u8], prefix: bool, id: &str) -> bool {
+    fn remove(&mut self, key: &[u8], prefix: bool, id: GrantId) -> bool {
         if key.is_empty() {
-            let list = if prefix {
-                &mut self.prefix
-            } else {
-                &mut self.exact
-            };
-            let before = list.len();
-            list.retain(|g| &*g.grant_id != id);
-            return list.len() != before;
+            let before = self.grants.len();
+            self.grants.retain(|g| !(g.id == id && g.prefix == prefix));
+            return self.grants.len() != before;
         }
         let Ok(i) = self.children.binary_search_by_key(&key[0], |(l, _)| l[0]) else {
             return false;
@@ -160,11 +254,10 @@ impl Node {
         }
         let child = Arc::make_mut(&mut self.children[i].1);
         let removed = child.remove(&key[label_len..], prefix, id);
-        if removed {
-            let empty = child.prefix.is_empty() && child.exact.is_empty();
-            if empty && child.children.is_empty() {
+        if removed && child.grants.is_empty() {
+            if child.children.is_empty() {
                 self.children.remove(i);
-            } else if empty && child.children.len() == 1 {
+            } else if child.children.len() == 1 {
                 let (sub_label, grandchild) = child.children.pop().expect("one child");
                 let mut label = self.children[i].0.to_vec();
                 label.extend_from_slice(&sub_label);
@@ -175,9 +268,7 @@ impl Node {
     }
 
     fn count(&self) -> usize {
-        self.prefix.len()
-            + self.exact.len()
-            + self.children.iter().map(|(_, c)| c.count()).sum::<usize>()
+        self.grants.len() + self.children.iter().map(|(_, c)| c.count()).sum::<usize>()
     }
 }
 
@@ -194,47 +285,61 @@ pub struct CallerIdentities<'a> {
     pub application_arn: Option<&'a str>,
 }
 
-impl CallerIdentities<'_> {
-    fn holds(&self, g: &IndexedGrant) -> bool {
-        let who = match g.grantee_kind {
-            GranteeKind::Iam => self.iam.iter().any(|a| **a == *g.grantee),
-            GranteeKind::DirectoryUser => self.user.is_some_and(|u| u == &*g.grantee),
-            GranteeKind::DirectoryGroup => self.groups.iter().any(|x| **x == *g.grantee),
-        };
-        who && match &g.application_arn {
-            None => true,
-            Some(app) => self.application_arn == Some(app),
+/// A caller's identities as one tree's symbols (identities the tree never names drop out).
+struct Resolved {
+    ids: Vec<(GranteeKind, Sym)>,
+    application: Option<Sym>,
+}
+
+impl Resolved {
+    fn new(who: &CallerIdentities<'_>, sy: &Symbols) -> Resolved {
+        let mut ids = Vec::with_capacity(who.iam.len() + 1 + who.groups.len());
+        ids.extend(
+            who.iam
+                .iter()
+                .filter_map(|a| sy.get(a))
+                .map(|s| (GranteeKind::Iam, s)),
+        );
+        ids.extend(
+            who.user
+                .and_then(|u| sy.get(u))
+                .map(|s| (GranteeKind::DirectoryUser, s)),
+        );
+        ids.extend(
+            who.groups
+                .iter()
+                .filter_map(|g| sy.get(g))
+                .map(|s| (GranteeKind::DirectoryGroup, s)),
+        );
+        ids.sort_unstable();
+        ids.dedup();
+        Resolved {
+            ids,
+            application: who.application_arn.and_then(|a| sy.get(a)),
         }
     }
 
-    fn count(&self) -> usize {
-        self.iam.len() + usize::from(self.user.is_some()) + self.groups.len()
+    fn app_ok(&self, g: &IndexedGrant) -> bool {
+        g.application.is_none() || g.application == self.application
     }
 
     /// The grants of `list` this caller holds.
-    fn held<'g>(&self, list: &'g [Arc<IndexedGrant>], out: &mut Vec<&'g Arc<IndexedGrant>>) {
+    fn held<'g>(&self, list: &'g [IndexedGrant], out: &mut Vec<&'g IndexedGrant>) {
         // A crowded node (one prefix granted to thousands of groups) is searched per identity.
-        if list.len() <= 4 * self.count().max(1) {
-            out.extend(list.iter().filter(|g| self.holds(g)));
+        if list.len() <= 4 * self.ids.len().max(1) {
+            out.extend(list.iter().filter(|g| {
+                self.ids.binary_search(&(g.grantee_kind, g.grantee)).is_ok() && self.app_ok(g)
+            }));
             return;
         }
-        let mut probe = |kind: GranteeKind, who: &str| {
-            let start = list.partition_point(|g| (g.grantee_kind, &*g.grantee) < (kind, who));
+        for &(kind, who) in &self.ids {
+            let start = list.partition_point(|g| (g.grantee_kind, g.grantee) < (kind, who));
             out.extend(
                 list[start..]
                     .iter()
-                    .take_while(|g| g.grantee_kind == kind && &*g.grantee == who)
-                    .filter(|g| self.holds(g)),
+                    .take_while(|g| g.grantee_kind == kind && g.grantee == who)
+                    .filter(|g| self.app_ok(g)),
             );
-        };
-        for a in &self.iam {
-            probe(GranteeKind::Iam, a);
-        }
-        if let Some(u) = self.user {
-            probe(GranteeKind::DirectoryUser, u);
-        }
-        for g in &self.groups {
-            probe(GranteeKind::DirectoryGroup, g);
         }
     }
 }
@@ -242,7 +347,11 @@ impl CallerIdentities<'_> {
 /// The grant GetDataAccess picked, and the scope it returns.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GrantMatch {
-    pub grant: Arc<IndexedGrant>,
+    pub id: GrantId,
+    pub grantee_kind: GranteeKind,
+    pub grantee: Arc<str>,
+    pub location_id: Arc<str>,
+    pub permission: GrantPermission,
     /// The matched grant's scope key (without `s3://` and `*`).
     pub scope: String,
     /// Whether the matched grant's scope is a prefix.
@@ -250,6 +359,11 @@ pub struct GrantMatch {
 }
 
 impl GrantMatch {
+    /// The matched grant's id.
+    pub fn grant_id(&self) -> String {
+        format_grant_id(self.id)
+    }
+
     /// The grant's scope as AWS spells it (`s3://bucket/prefix*`).
     pub fn grant_scope(&self) -> String {
         format!("s3://{}{}", self.scope, if self.prefix { "*" } else { "" })
@@ -260,15 +374,31 @@ impl GrantMatch {
 #[derive(Debug, Clone, Default)]
 pub struct GrantTree {
     root: Node,
+    symbols: Symbols,
 }
 
 impl GrantTree {
-    pub fn insert(&mut self, key: &str, prefix: bool, g: Arc<IndexedGrant>) {
-        self.root.insert(key.as_bytes(), prefix, g);
+    /// Add a grant (a grant id that is not a UUID is not indexed: ids are generated UUIDs).
+    pub fn insert(&mut self, key: &str, prefix: bool, g: NewGrant<'_>) -> bool {
+        let Some(id) = parse_grant_id(g.id) else {
+            return false;
+        };
+        let ig = IndexedGrant {
+            id,
+            created_at: g.created_at,
+            grantee: self.symbols.intern(g.grantee),
+            location: self.symbols.intern(g.location_id),
+            application: g.application_arn.map(|a| self.symbols.intern(a)),
+            grantee_kind: g.grantee_kind,
+            permission: g.permission,
+            prefix,
+        };
+        self.root.insert(key.as_bytes(), ig);
+        true
     }
 
     pub fn remove(&mut self, key: &str, prefix: bool, grant_id: &str) -> bool {
-        self.root.remove(key.as_bytes(), prefix, grant_id)
+        parse_grant_id(grant_id).is_some_and(|id| self.root.remove(key.as_bytes(), prefix, id))
     }
 
     pub fn len(&self) -> usize {
@@ -279,14 +409,11 @@ impl GrantTree {
         self.len() == 0
     }
 
-    /// Call `f(depth, is_prefix_grant, grant)` for every grant whose scope covers `target`
-    /// (a scope key: no `s3://`; a trailing `*` marks a prefix target), held by `who` or by
-    /// anyone when `who` is `None`. Linear in the target's length plus the grants visited.
-    pub fn covering<'t>(
+    fn walk<'t>(
         &'t self,
         target: &str,
-        who: Option<&CallerIdentities<'_>>,
-        mut f: impl FnMut(usize, bool, &'t Arc<IndexedGrant>),
+        who: &Resolved,
+        mut f: impl FnMut(usize, &'t IndexedGrant),
     ) {
         let (t, target_is_prefix) = match target.strip_suffix('*') {
             Some(t) => (t.as_bytes(), true),
@@ -296,19 +423,19 @@ impl GrantTree {
         let mut pos = 0;
         let mut held = Vec::new();
         loop {
-            let mut visit = |list: &'t [Arc<IndexedGrant>], prefix: bool| match who {
-                None => list.iter().for_each(|g| f(pos, prefix, g)),
-                Some(w) => {
-                    held.clear();
-                    w.held(list, &mut held);
-                    held.iter().for_each(|g| f(pos, prefix, g));
+            let end = pos == t.len();
+            if !node.grants.is_empty() {
+                held.clear();
+                who.held(&node.grants, &mut held);
+                // Prefix grants cover whatever continues here; object grants only the
+                // object target that ends here.
+                for g in &held {
+                    if g.prefix || (end && !target_is_prefix) {
+                        f(pos, g);
+                    }
                 }
-            };
-            visit(&node.prefix, true);
-            if pos == t.len() {
-                if !target_is_prefix {
-                    visit(&node.exact, false);
-                }
+            }
+            if end {
                 return;
             }
             let Ok(i) = node.children.binary_search_by_key(&t[pos], |(l, _)| l[0]) else {
@@ -323,40 +450,62 @@ impl GrantTree {
         }
     }
 
+    /// Every grant `who` holds whose scope covers `target` (a scope key: no `s3://`; a
+    /// trailing `*` marks a prefix target), with the depth its scope key ends at. Linear in
+    /// the target's length plus the grants visited.
+    pub fn covering(&self, target: &str, who: &CallerIdentities<'_>) -> Vec<(usize, IndexedGrant)> {
+        let r = Resolved::new(who, &self.symbols);
+        let mut out = Vec::new();
+        self.walk(target, &r, |d, g| out.push((d, *g)));
+        out
+    }
+
     /// GetDataAccess's choice among the grants `who` holds that cover `target` with
-    /// `permission`: the closest (longest) scope; among equally close ones a directory grant
-    /// before an IAM one, then the oldest, then the lowest id.
+    /// `permission`: the closest (longest) scope; among equally close ones an object grant
+    /// before a prefix grant, a directory grant before an IAM one, then the oldest, then the
+    /// lowest id.
     pub fn best(
         &self,
         target: &str,
         permission: GrantPermission,
         who: &CallerIdentities<'_>,
     ) -> Option<GrantMatch> {
-        let mut best: Option<(usize, bool, &Arc<IndexedGrant>)> = None;
-        self.covering(target, Some(who), |depth, prefix, g| {
+        let r = Resolved::new(who, &self.symbols);
+        if r.ids.is_empty() {
+            return None;
+        }
+        let mut best: Option<(usize, &IndexedGrant)> = None;
+        self.walk(target, &r, |depth, g| {
             if !g.permission.covers(permission) {
                 return;
             }
             let better = match best {
                 None => true,
-                Some((d, p, b)) => {
-                    // Deeper is closer; at the same depth an object grant (exact) is closer
-                    // than a prefix grant.
-                    (depth, !prefix) > (d, !p)
-                        || ((depth, !prefix) == (d, !p)
-                            && (g.grantee_kind, g.created_at, &*g.grant_id)
-                                < (b.grantee_kind, b.created_at, &*b.grant_id))
+                Some((d, b)) => {
+                    (
+                        depth,
+                        !g.prefix,
+                        std::cmp::Reverse((g.grantee_kind, g.created_at, g.id)),
+                    ) > (
+                        d,
+                        !b.prefix,
+                        std::cmp::Reverse((b.grantee_kind, b.created_at, b.id)),
+                    )
                 }
             };
             if better {
-                best = Some((depth, prefix, g));
+                best = Some((depth, g));
             }
         });
         let key = target.strip_suffix('*').unwrap_or(target);
-        best.map(|(depth, prefix, g)| GrantMatch {
-            grant: g.clone(),
+        best.map(|(depth, g)| GrantMatch {
+            id: g.id,
+            grantee_kind: g.grantee_kind,
+            grantee: self.symbols.name(g.grantee),
+            location_id: self.symbols.name(g.location),
+            permission: g.permission,
             scope: key[..depth].to_owned(),
-            prefix,
+            prefix: g.prefix,
         })
     }
 }
@@ -428,13 +577,10 @@ impl AccessGrants {
                 e.locations.remove(id);
             }),
             GrantChange::Grant(g) => {
-                if let (Some(ig), Some((key, prefix))) = (
-                    indexed(g, &mut Interner::default()),
-                    scope_key(&g.grant_scope),
-                ) {
+                if let (Some(ng), Some((key, prefix))) = (new_grant(g), scope_key(&g.grant_scope)) {
                     s.update(&g.account_id, |e| {
                         e.grants.remove(key, prefix, &g.grant_id);
-                        e.grants.insert(key, prefix, Arc::new(ig));
+                        e.grants.insert(key, prefix, ng);
                     });
                 }
             }
@@ -464,14 +610,13 @@ impl AccessGrants {
                 e.locations.insert(l.location_id.clone(), Arc::new(l));
             }
         }
-        let mut interner = Interner::default();
         for g in &grants {
-            if let (Some(e), Some(ig), Some((key, prefix))) = (
+            if let (Some(e), Some(ng), Some((key, prefix))) = (
                 entries.get_mut(&g.account_id),
-                indexed(g, &mut interner),
+                new_grant(g),
                 scope_key(&g.grant_scope),
             ) {
-                e.grants.insert(key, prefix, Arc::new(ig));
+                e.grants.insert(key, prefix, ng);
             }
         }
         AccessGrants {
@@ -480,29 +625,14 @@ impl AccessGrants {
     }
 }
 
-/// Shares the strings many grants repeat (grantees, locations, applications).
-#[derive(Default)]
-struct Interner(std::collections::HashSet<Arc<str>>);
-
-impl Interner {
-    fn get(&mut self, s: &str) -> Arc<str> {
-        if let Some(a) = self.0.get(s) {
-            return a.clone();
-        }
-        let a: Arc<str> = Arc::from(s);
-        self.0.insert(a.clone());
-        a
-    }
-}
-
-fn indexed(g: &AgGrantRecord, interner: &mut Interner) -> Option<IndexedGrant> {
-    Some(IndexedGrant {
-        grant_id: Arc::from(g.grant_id.as_str()),
+fn new_grant(g: &AgGrantRecord) -> Option<NewGrant<'_>> {
+    Some(NewGrant {
+        id: &g.grant_id,
         grantee_kind: GranteeKind::parse(&g.grantee_type)?,
-        grantee: interner.get(&g.grantee_id),
+        grantee: &g.grantee_id,
         permission: GrantPermission::parse(&g.permission)?,
-        application_arn: g.application_arn.as_deref().map(|a| interner.get(a)),
-        location_id: interner.get(&g.location_id),
+        application_arn: g.application_arn.as_deref(),
+        location_id: &g.location_id,
         created_at: g.created_at,
     })
 }
@@ -566,26 +696,40 @@ pub async fn load_view(
 mod tests {
     use super::*;
 
-    fn grant(id: &str, kind: GranteeKind, who: &str, perm: GrantPermission) -> Arc<IndexedGrant> {
-        Arc::new(IndexedGrant {
-            grant_id: id.into(),
+    /// A UUID-shaped id from a short name.
+    fn uid(name: &str) -> String {
+        let n: u64 = name
+            .bytes()
+            .fold(7, |h, b| h.wrapping_mul(31).wrapping_add(u64::from(b)));
+        format_grant_id((0, n))
+    }
+
+    fn grant<'a>(
+        id: &'a str,
+        kind: GranteeKind,
+        who: &'a str,
+        perm: GrantPermission,
+    ) -> NewGrant<'a> {
+        NewGrant {
+            id,
             grantee_kind: kind,
-            grantee: who.into(),
+            grantee: who,
             permission: perm,
             application_arn: None,
-            location_id: "default".into(),
+            location_id: "default",
             created_at: 0,
-        })
+        }
     }
 
     fn tree(scopes: &[(&str, &str)]) -> GrantTree {
         let mut t = GrantTree::default();
         for (id, scope) in scopes {
             let (k, p) = scope_key(scope).unwrap();
+            let id = uid(id);
             t.insert(
                 k,
                 p,
-                grant(id, GranteeKind::Iam, "role", GrantPermission::Read),
+                grant(&id, GranteeKind::Iam, "role", GrantPermission::Read),
             );
         }
         t
@@ -601,6 +745,14 @@ mod tests {
     fn pick(t: &GrantTree, target: &str) -> Option<String> {
         t.best(target, GrantPermission::Read, &caller())
             .map(|m| m.grant_scope())
+    }
+
+    #[test]
+    fn grant_ids_round_trip() {
+        let id = "3f2b6c1d-8e4a-4d7b-9f0c-1a2b3c4d5e6f";
+        assert_eq!(format_grant_id(parse_grant_id(id).unwrap()), id);
+        assert!(parse_grant_id("not-a-uuid").is_none());
+        assert!(parse_grant_id("3f2b6c1d-8e4a-4d7b-9f0c-1a2b3c4d5e6g").is_none());
     }
 
     #[test]
@@ -636,10 +788,10 @@ mod tests {
             ("c", "s3://b/ab*"),
         ]);
         assert_eq!(t.len(), 3);
-        assert!(t.remove("b/ab", true, "c"));
-        assert!(!t.remove("b/ab", true, "c"));
+        assert!(t.remove("b/ab", true, &uid("c")));
+        assert!(!t.remove("b/ab", true, &uid("c")));
         assert_eq!(pick(&t, "b/abd/x").as_deref(), Some("s3://b/abd*"));
-        assert!(t.remove("b/abc", true, "a"));
+        assert!(t.remove("b/abc", true, &uid("a")));
         assert_eq!(pick(&t, "b/abc/x"), None);
         assert_eq!(pick(&t, "b/abd/x").as_deref(), Some("s3://b/abd*"));
         assert_eq!(t.len(), 1);
@@ -649,10 +801,11 @@ mod tests {
     fn snapshots_are_not_changed_by_later_writes() {
         let t1 = tree(&[("a", "s3://b/x/*")]);
         let mut t2 = t1.clone();
+        let id = uid("n");
         t2.insert(
             "b/x/y/",
             true,
-            grant("n", GranteeKind::Iam, "role", GrantPermission::Read),
+            grant(&id, GranteeKind::Iam, "role", GrantPermission::Read),
         );
         assert_eq!(pick(&t1, "b/x/y/z").as_deref(), Some("s3://b/x/*"));
         assert_eq!(pick(&t2, "b/x/y/z").as_deref(), Some("s3://b/x/y/*"));
@@ -661,14 +814,16 @@ mod tests {
     #[test]
     fn crowded_nodes_are_searched_per_identity() {
         let mut t = GrantTree::default();
-        for i in 0..1000 {
+        for i in 0..1000u64 {
+            let id = format_grant_id((1, i));
+            let who = format!("group-{i:04}");
             t.insert(
                 "b/red/",
                 true,
                 grant(
-                    &format!("g{i:04}"),
+                    &id,
                     GranteeKind::DirectoryGroup,
-                    &format!("group-{i:04}"),
+                    &who,
                     GrantPermission::Read,
                 ),
             );
@@ -678,7 +833,8 @@ mod tests {
             ..CallerIdentities::default()
         };
         let m = t.best("b/red/x", GrantPermission::Read, &who).unwrap();
-        assert_eq!(&*m.grant.grant_id, "g0500");
+        assert_eq!(m.grant_id(), format_grant_id((1, 500)));
+        assert_eq!(&*m.grantee, "group-0500");
         let nobody = CallerIdentities {
             groups: vec!["nobody"],
             ..CallerIdentities::default()
@@ -689,14 +845,15 @@ mod tests {
     #[test]
     fn permissions_and_applications() {
         let mut t = GrantTree::default();
+        let (w, rw) = (uid("w"), uid("rw"));
         t.insert(
             "b/w/",
             true,
-            grant("w", GranteeKind::Iam, "role", GrantPermission::Write),
+            grant(&w, GranteeKind::Iam, "role", GrantPermission::Write),
         );
-        let mut app = (*grant("rw", GranteeKind::Iam, "role", GrantPermission::ReadWrite)).clone();
-        app.application_arn = Some("arn:app".into());
-        t.insert("b/a/", true, Arc::new(app));
+        let mut app = grant(&rw, GranteeKind::Iam, "role", GrantPermission::ReadWrite);
+        app.application_arn = Some("arn:app");
+        t.insert("b/a/", true, app);
         let mut who = caller();
         assert!(t.best("b/w/x", GrantPermission::Read, &who).is_none());
         assert!(t.best("b/w/x", GrantPermission::Write, &who).is_some());

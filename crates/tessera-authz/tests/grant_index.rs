@@ -4,8 +4,9 @@
 //! oracle picks, and the scope it returns always covers the target.
 
 use proptest::prelude::*;
-use std::sync::Arc;
-use tessera_authz::grants::{CallerIdentities, GrantTree, GranteeKind, IndexedGrant, scope_key};
+use tessera_authz::grants::{
+    CallerIdentities, GrantTree, GranteeKind, NewGrant, format_grant_id, scope_key,
+};
 use tessera_core::GrantPermission;
 
 #[derive(Debug, Clone)]
@@ -105,16 +106,16 @@ fn grant() -> impl Strategy<Value = G> {
         })
 }
 
-fn indexed(g: &G) -> Arc<IndexedGrant> {
-    Arc::new(IndexedGrant {
-        grant_id: g.id.as_str().into(),
+fn new_grant(g: &G) -> NewGrant<'_> {
+    NewGrant {
+        id: &g.id,
         grantee_kind: g.kind,
-        grantee: g.who.as_str().into(),
+        grantee: &g.who,
         permission: g.perm,
-        application_arn: g.app.as_deref().map(Arc::from),
-        location_id: "default".into(),
+        application_arn: g.app.as_deref(),
+        location_id: "default",
         created_at: g.created_at,
-    })
+    }
 }
 
 proptest! {
@@ -132,13 +133,13 @@ proptest! {
             1..12),
     ) {
         for (i, g) in grants.iter_mut().enumerate() {
-            g.id = format!("g{i:02}");
+            g.id = format_grant_id((0, i as u64));
         }
         let mut tree = GrantTree::default();
         let mut snapshots = Vec::new();
         for g in &grants {
             let (k, p) = scope_key(&g.scope).unwrap();
-            tree.insert(k, p, indexed(g));
+            prop_assert!(tree.insert(k, p, new_grant(g)));
             snapshots.push(tree.clone());
         }
         // Remove some, checking that older snapshots are untouched.
@@ -164,7 +165,7 @@ proptest! {
             for (set, t) in [(&live, &tree), (&grants, &frozen)] {
                 let want = oracle(set, target, *perm, &who);
                 let got = t.best(tk, *perm, &who);
-                prop_assert_eq!(got.as_ref().map(|m| m.grant.grant_id.to_string()), want.map(|g| g.id.clone()));
+                prop_assert_eq!(got.as_ref().map(|m| m.grant_id()), want.map(|g| g.id.clone()));
                 if let (Some(m), Some(w)) = (got, want) {
                     prop_assert_eq!(m.grant_scope(), w.scope.clone());
                     prop_assert!(covers(&m.grant_scope(), target), "{} does not cover {}", m.grant_scope(), target);

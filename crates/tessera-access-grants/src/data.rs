@@ -243,6 +243,7 @@ impl AccessGrantsService {
             (m.scope.clone(), m.prefix)
         };
         let matched = format!("s3://{scope}{}", if prefix { "*" } else { "" });
+        let grant_id = m.grant_id();
         let now = r.meta.now.timestamp();
         let claims = SessionClaims {
             access_key_id: session_access_key_id(),
@@ -263,7 +264,7 @@ impl AccessGrantsService {
             identity_context: context.clone(),
             grant: Some(GrantScope {
                 instance_arn: inst_arn.clone(),
-                grant_id: m.grant_id(),
+                grant_id: grant_id.clone(),
                 scope,
                 prefix,
                 permission,
@@ -286,7 +287,7 @@ impl AccessGrantsService {
             w.elem("GranteeIdentifier", &grantee_id);
             w.close("Grantee");
         });
-        let grant_arn = self.grant_arn(&r.account, &m.grant_id());
+        let grant_arn = self.grant_arn(&r.account, &grant_id);
         let mut d = details(
             &r.account,
             params,
@@ -297,7 +298,7 @@ impl AccessGrantsService {
             true,
         );
         d.additional_event_data = json!({
-            "matchedGrantId": m.grant_id(),
+            "matchedGrantId": grant_id,
             "matchedGrantScope": m.grant_scope(),
             "matchedGrantTarget": matched,
             "grantee": {"granteeType": grantee_type, "granteeIdentifier": grantee_id},

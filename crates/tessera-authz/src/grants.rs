@@ -18,8 +18,8 @@ use tessera_core::GrantPermission;
 use tessera_policy::{Policy, PolicyKind};
 use tessera_store::view::{Projection, View};
 use tessera_store::{
-    AccessGrantsStore, AgGrantRecord, AgInstanceRecord, AgLocationRecord, ChangeCounters,
-    StoreError,
+    AccessGrantsStore, AgGrantRecord, AgInstanceDelta, AgInstanceRecord, AgLocationRecord,
+    ChangeCounters, StoreError,
 };
 
 /// The change counter every Access Grants write bumps.
@@ -72,15 +72,17 @@ pub fn parse_grant_id(s: &str) -> Option<GrantId> {
 
 /// The hyphenated form of a grant id (lower-case, as ids are generated).
 pub fn format_grant_id(id: GrantId) -> String {
-    let h = format!("{:016x}{:016x}", id.0, id.1);
-    format!(
-        "{}-{}-{}-{}-{}",
-        &h[..8],
-        &h[8..12],
-        &h[12..16],
-        &h[16..20],
-        &h[20..]
-    )
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let v = (u128::from(id.0) << 64) | u128::from(id.1);
+    let mut out = String::with_capacity(36);
+    for i in 0..32 {
+        if matches!(i, 8 | 12 | 16 | 20) {
+            out.push('-');
+        }
+        let nibble = (v >> (124 - 4 * i)) & 0xf;
+        out.push(char::from(HEX[nibble as usize]));
+    }
+    out
 }
 
 /// An interned string of one instance's grants (grantees, locations, applications): many
@@ -514,6 +516,9 @@ impl GrantTree {
 #[derive(Debug, Clone)]
 pub struct InstanceEntry {
     pub record: AgInstanceRecord,
+    /// The instance's version in the store this entry reflects (local writes fold in without
+    /// moving it; the next incremental refresh replays them, which changes nothing).
+    pub version: i64,
     /// The instance's resource policy, parsed.
     pub policy: Option<Policy>,
     pub locations: OrdMap<String, Arc<AgLocationRecord>>,
@@ -542,6 +547,7 @@ impl AccessGrants {
             .and_then(|p| Policy::parse(p, PolicyKind::Resource).ok());
         InstanceEntry {
             record,
+            version: -1,
             policy,
             locations: OrdMap::new(),
             grants: GrantTree::default(),
@@ -563,6 +569,7 @@ impl AccessGrants {
                 if let Some(old) = s.instances.get(&r.account_id) {
                     e.locations = old.locations.clone();
                     e.grants = old.grants.clone();
+                    e.version = old.version;
                 }
                 s.instances.insert(r.account_id.clone(), Arc::new(e));
             }
@@ -601,9 +608,26 @@ impl AccessGrants {
         locations: Vec<AgLocationRecord>,
         grants: Vec<AgGrantRecord>,
     ) -> AccessGrants {
+        AccessGrants::build_versioned(instances, locations, grants, &[])
+    }
+
+    /// [`AccessGrants::build`] with each instance's store version.
+    pub fn build_versioned(
+        instances: Vec<AgInstanceRecord>,
+        locations: Vec<AgLocationRecord>,
+        grants: Vec<AgGrantRecord>,
+        versions: &[(String, i64)],
+    ) -> AccessGrants {
         let mut entries: std::collections::HashMap<String, InstanceEntry> = instances
             .into_iter()
-            .map(|r| (r.account_id.clone(), AccessGrants::entry(r)))
+            .map(|r| {
+                let mut e = AccessGrants::entry(r);
+                e.version = versions
+                    .iter()
+                    .find(|(a, _)| *a == e.record.account_id)
+                    .map_or(-1, |(_, v)| *v);
+                (e.record.account_id.clone(), e)
+            })
             .collect();
         for l in locations {
             if let Some(e) = entries.get_mut(&l.account_id) {
@@ -675,7 +699,90 @@ impl Projection for GrantProjection {
 
     async fn load(&self) -> Result<AccessGrants, StoreError> {
         let t = self.store.access_grants_tables().await?;
-        Ok(AccessGrants::build(t.instances, t.locations, t.grants))
+        Ok(AccessGrants::build_versioned(
+            t.instances,
+            t.locations,
+            t.grants,
+            &t.versions,
+        ))
+    }
+
+    /// Only what changed since each instance's version: the log's grant puts and deletions
+    /// folded into the tree, the instance row and locations replaced; an instance the log no
+    /// longer reaches back for is rebuilt alone.
+    async fn load_since(&self, current: &AccessGrants) -> Result<Option<AccessGrants>, StoreError> {
+        let known: Vec<(String, i64)> = current
+            .instances
+            .iter()
+            .map(|(a, e)| (a.clone(), e.version))
+            .collect();
+        let delta = self.store.access_grants_delta(&known).await?;
+        let mut next = current.clone();
+        for (account, d) in delta {
+            match d {
+                AgInstanceDelta::Same => {}
+                AgInstanceDelta::Deleted => {
+                    next.instances.remove(&account);
+                }
+                AgInstanceDelta::Full {
+                    instance,
+                    version,
+                    locations,
+                    grants,
+                } => {
+                    let built = AccessGrants::build_versioned(
+                        vec![instance],
+                        locations,
+                        grants,
+                        &[(account.clone(), version)],
+                    );
+                    if let Some(e) = built.instances.get(&account) {
+                        next.instances.insert(account, e.clone());
+                    }
+                }
+                AgInstanceDelta::Changes {
+                    instance,
+                    version,
+                    locations,
+                    log,
+                    grants,
+                } => {
+                    let old = next.instances.get(&account).cloned();
+                    let mut e = AccessGrants::entry(instance);
+                    e.version = version;
+                    e.locations = locations
+                        .into_iter()
+                        .map(|l| (l.location_id.clone(), Arc::new(l)))
+                        .collect();
+                    if let Some(old) = old {
+                        e.grants = old.grants.clone();
+                    }
+                    let rows: std::collections::HashMap<&str, &AgGrantRecord> =
+                        grants.iter().map(|g| (g.grant_id.as_str(), g)).collect();
+                    for entry in &log {
+                        let Some((key, prefix)) = scope_key(&entry.grant_scope) else {
+                            continue;
+                        };
+                        match entry.op.as_str() {
+                            "put" => {
+                                e.grants.remove(key, prefix, &entry.grant_id);
+                                if let Some(ng) =
+                                    rows.get(entry.grant_id.as_str()).and_then(|g| new_grant(g))
+                                {
+                                    e.grants.insert(key, prefix, ng);
+                                }
+                            }
+                            "delete" => {
+                                e.grants.remove(key, prefix, &entry.grant_id);
+                            }
+                            _ => {}
+                        }
+                    }
+                    next.instances.insert(account, Arc::new(e));
+                }
+            }
+        }
+        Ok(Some(next))
     }
 
     fn apply(&self, s: &AccessGrants, change: &GrantChange) -> AccessGrants {

@@ -86,9 +86,46 @@ async fn a_grant_written_on_one_replica_is_enforced_by_the_other() {
     );
     assert!(!b.refresh().await.unwrap(), "nothing changed since");
 
+    // From here on the other replica catches up from the change log (it knows the instance's
+    // version): a deletion, then a narrower grant and a broader one.
     store.delete_ag_grant(ACCT, &grant.grant_id).await.unwrap();
-    a.write(GrantChange::GrantDeleted(grant)).await.unwrap();
+    a.write(GrantChange::GrantDeleted(grant.clone()))
+        .await
+        .unwrap();
     assert_eq!(matched(&a, target), None);
     assert!(b.refresh().await.unwrap());
     assert_eq!(matched(&b, target), None);
+    let mut narrow = grant.clone();
+    narrow.grant_id = "4f2b6c1d-8e4a-4d7b-9f0c-1a2b3c4d5e6f".into();
+    narrow.grant_scope = "s3://example-bucket/projects/red/tomatoes/*".into();
+    let mut broad = grant.clone();
+    broad.grant_id = "5f2b6c1d-8e4a-4d7b-9f0c-1a2b3c4d5e6f".into();
+    broad.grant_scope = "s3://example-bucket/*".into();
+    for g in [&narrow, &broad] {
+        store.create_ag_grant(g, 10).await.unwrap();
+        a.write(GrantChange::Grant(g.clone())).await.unwrap();
+    }
+    store.delete_ag_grant(ACCT, &broad.grant_id).await.unwrap();
+    a.write(GrantChange::GrantDeleted(broad.clone()))
+        .await
+        .unwrap();
+    assert!(b.refresh().await.unwrap());
+    assert_eq!(
+        matched(&b, target).as_deref(),
+        Some("s3://example-bucket/projects/red/tomatoes/*")
+    );
+    assert_eq!(matched(&b, "example-bucket/other/x"), None);
+    // What it caught up to is what a fresh load sees.
+    let (_store_c, c) = replica(&url).await;
+    for t in [
+        target,
+        "example-bucket/other/x",
+        "example-bucket/projects/red/x",
+    ] {
+        assert_eq!(matched(&b, t), matched(&c, t), "{t}");
+    }
+    assert_eq!(
+        b.get().instance(ACCT).unwrap().version,
+        c.get().instance(ACCT).unwrap().version
+    );
 }

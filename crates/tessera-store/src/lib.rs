@@ -412,6 +412,14 @@ pub trait AccessGrantsStore: Send + Sync + std::fmt::Debug {
     /// Add a grant unless the instance already has `max` (`LimitExceeded`); `Conflict` for a
     /// duplicate; `Constraint` when its location is gone.
     async fn create_ag_grant(&self, grant: &AgGrantRecord, max: i64) -> Result<()>;
+    /// Add many grants in one transaction (all or none), unless the instance would then have
+    /// more than `max` (`LimitExceeded`); `Conflict` for a duplicate. For bulk loads.
+    async fn import_ag_grants(
+        &self,
+        account_id: &str,
+        grants: &[AgGrantRecord],
+        max: i64,
+    ) -> Result<()>;
     async fn get_ag_grant(&self, account_id: &str, grant_id: &str)
     -> Result<Option<AgGrantRecord>>;
     async fn list_ag_grants(&self, account_id: &str) -> Result<Vec<AgGrantRecord>>;
@@ -428,6 +436,12 @@ pub trait AccessGrantsStore: Send + Sync + std::fmt::Debug {
 
     /// Every Access Grants table, read in one transaction.
     async fn access_grants_tables(&self) -> Result<AccessGrantsTables>;
+    /// What changed in every instance since the versions a replica knows (one consistent
+    /// read): for each known account and each instance not known.
+    async fn access_grants_delta(
+        &self,
+        known: &[(String, i64)],
+    ) -> Result<Vec<(String, AgInstanceDelta)>>;
 }
 
 /// The session key ring's keys, sealed under the master key.

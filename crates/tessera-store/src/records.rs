@@ -311,10 +311,48 @@ pub enum AgResource {
     Grant,
 }
 
-/// Every Access Grants table (what the grant index loads).
+/// Every Access Grants table (what the grant index loads), with each instance's version.
 #[derive(Debug, Clone, Default)]
 pub struct AccessGrantsTables {
     pub instances: Vec<AgInstanceRecord>,
     pub locations: Vec<AgLocationRecord>,
     pub grants: Vec<AgGrantRecord>,
+    /// (account, version) of every instance.
+    pub versions: Vec<(String, i64)>,
+}
+
+/// One logged change of an instance (see [`crate::AccessGrantsStore::access_grants_delta`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AgLogEntry {
+    pub version: i64,
+    /// `put` or `delete` of a grant, or `config` (instance row or locations).
+    pub op: String,
+    pub grant_id: String,
+    pub grant_scope: String,
+}
+
+/// How one instance changed since a version a replica knows.
+#[derive(Debug, Clone)]
+pub enum AgInstanceDelta {
+    /// Unchanged.
+    Same,
+    /// Gone.
+    Deleted,
+    /// Everything, because the replica did not know the instance or is further behind than
+    /// the log reaches.
+    Full {
+        instance: AgInstanceRecord,
+        version: i64,
+        locations: Vec<AgLocationRecord>,
+        grants: Vec<AgGrantRecord>,
+    },
+    /// The changes after the known version, in order, with the instance row, its locations
+    /// and the rows of the grants put.
+    Changes {
+        instance: AgInstanceRecord,
+        version: i64,
+        locations: Vec<AgLocationRecord>,
+        log: Vec<AgLogEntry>,
+        grants: Vec<AgGrantRecord>,
+    },
 }

@@ -42,6 +42,11 @@ pub trait Projection: Send + Sync + 'static {
     }
     /// Build a snapshot from the store, one query per table.
     async fn load(&self) -> Result<Self::Snapshot>;
+    /// Catch `current` up with the store incrementally, when the store can say what changed
+    /// since it (a view too large to reload within its freshness bound). `None`: reload in full.
+    async fn load_since(&self, _current: &Self::Snapshot) -> Result<Option<Self::Snapshot>> {
+        Ok(None)
+    }
     /// A new snapshot: `snapshot` with `change` folded in. Cheap (persistent maps), since it
     /// runs inside the request that wrote.
     fn apply(&self, snapshot: &Self::Snapshot, change: &Self::Change) -> Self::Snapshot;
@@ -173,7 +178,12 @@ impl<P: Projection> View<P> {
         // reloads.
         let loaded = async {
             let g = self.counters.generation(self.projection.counter()).await?;
-            Ok::<_, crate::StoreError>((g, self.projection.load().await?))
+            let current = self.current.load_full();
+            let snapshot = match self.projection.load_since(&current).await? {
+                Some(s) => s,
+                None => self.projection.load().await?,
+            };
+            Ok::<_, crate::StoreError>((g, snapshot))
         }
         .await;
         let mut st = self.lock();

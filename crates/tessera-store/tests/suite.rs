@@ -1143,6 +1143,7 @@ async fn access_grants(s: Arc<dyn Store>) {
     assoc.identity_center_arn = Some("arn:aws:sso:::instance/ssoins-1".into());
     assert!(s.update_ag_instance(&assoc).await.unwrap());
     assert_eq!(s.get_ag_instance(ACCT).await.unwrap().unwrap(), assoc);
+    let v0 = s.access_grants_tables().await.unwrap().versions[0].1;
 
     s.create_ag_location(&loc("default", "s3://"), 2)
         .await
@@ -1181,6 +1182,42 @@ async fn access_grants(s: Arc<dyn Store>) {
         s.create_ag_grant(&grant("g2", "s3://b/red/*", "grp"), 2)
             .await,
         Err(StoreError::Conflict)
+    ));
+    // The change log: a replica at v0 gets the two locations and the grant, in order; one
+    // that knows nothing gets everything; one that is current gets nothing.
+    match &s.access_grants_delta(&[(ACCT.into(), v0)]).await.unwrap()[0].1 {
+        AgInstanceDelta::Changes {
+            log,
+            grants,
+            locations,
+            version,
+            ..
+        } => {
+            let ops: Vec<&str> = log.iter().map(|e| e.op.as_str()).collect();
+            assert_eq!(ops, ["config", "config", "put"]);
+            assert_eq!(log[2].grant_scope, "s3://b/red/*");
+            assert_eq!(grants.len(), 1);
+            assert_eq!(locations.len(), 2);
+            assert_eq!(*version, v0 + 3);
+            match &s
+                .access_grants_delta(&[(ACCT.into(), *version)])
+                .await
+                .unwrap()[0]
+                .1
+            {
+                AgInstanceDelta::Same => {}
+                other => panic!("{other:?}"),
+            }
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(
+        &s.access_grants_delta(&[]).await.unwrap()[0].1,
+        AgInstanceDelta::Full { grants, .. } if grants.len() == 1
+    ));
+    assert!(matches!(
+        &s.access_grants_delta(&[("999999999999".into(), 1)]).await.unwrap()[..],
+        [(_, AgInstanceDelta::Full { .. }), (a, AgInstanceDelta::Deleted)] if a == "999999999999"
     ));
     // A failed insert does not use up the quota.
     s.create_ag_grant(&grant("g2", "s3://b/blue/*", "grp"), 2)
@@ -1226,6 +1263,24 @@ async fn access_grants(s: Arc<dyn Store>) {
         s.delete_ag_instance(ACCT).await,
         Err(StoreError::Constraint(_))
     ));
+    // A bulk import is all or nothing: over the quota, or with a duplicate, nothing lands.
+    let batch = [
+        grant("b1", "s3://b/i1*", "grp"),
+        grant("b2", "s3://b/i2*", "grp"),
+    ];
+    assert!(matches!(
+        s.import_ag_grants(ACCT, &batch, 3).await,
+        Err(StoreError::LimitExceeded)
+    ));
+    let dup = [
+        grant("b1", "s3://b/i1*", "grp"),
+        grant("b2", "s3://b/red/*", "grp"),
+    ];
+    assert!(matches!(
+        s.import_ag_grants(ACCT, &dup, 10).await,
+        Err(StoreError::Conflict)
+    ));
+    assert!(s.get_ag_grant(ACCT, "b1").await.unwrap().is_none());
     let t = s.access_grants_tables().await.unwrap();
     assert_eq!(
         (t.instances.len(), t.locations.len(), t.grants.len()),

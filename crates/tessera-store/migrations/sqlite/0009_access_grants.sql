@@ -12,7 +12,11 @@ CREATE TABLE ag_instances (
     tags TEXT NOT NULL,
     created_at BIGINT NOT NULL,
     location_count BIGINT NOT NULL DEFAULT 0,
-    grant_count BIGINT NOT NULL DEFAULT 0
+    grant_count BIGINT NOT NULL DEFAULT 0,
+    -- Bumped by every write to the instance, its locations or its grants, in the write's
+    -- transaction; the write holds the row's lock until it commits, so versions commit in
+    -- order and a reader that sees version V sees every change up to V.
+    version BIGINT NOT NULL DEFAULT 0
 );
 
 CREATE TABLE ag_locations (
@@ -46,3 +50,15 @@ CREATE TABLE ag_grants (
     UNIQUE (account_id, grant_scope, grantee_type, grantee_id, permission, application_arn)
 );
 CREATE INDEX ag_grants_location ON ag_grants (account_id, location_id);
+
+-- What each version changed, for replicas that catch up incrementally: `put` / `delete` of a
+-- grant (with its scope, so a deletion can be found in the index), or `config` (the instance
+-- row or its locations). The newest entries are kept; a replica further behind reloads.
+CREATE TABLE ag_log (
+    account_id TEXT NOT NULL,
+    version BIGINT NOT NULL,
+    op TEXT NOT NULL,
+    grant_id TEXT NOT NULL,
+    grant_scope TEXT NOT NULL,
+    PRIMARY KEY (account_id, version)
+);

@@ -1,6 +1,36 @@
 //! S3 Access Grants statements ([`crate::AccessGrantsStore`]), expanded for both backends in
 //! `mod.rs`.
 
+/// In a write's transaction: bump the instance's version (locking its row until commit, so
+/// versions commit in order), log what changed under the new version, and drop log entries
+/// too old to be useful (a replica further behind reloads in full).
+macro_rules! ag_log {
+    ($tx:expr, $account:expr, $op:expr, $grant_id:expr, $scope:expr) => {{
+        let row = sqlx::query("UPDATE ag_instances SET version = version + 1 WHERE account_id = $1 RETURNING version")
+            .bind($account)
+            .fetch_optional(&mut *$tx)
+            .await?;
+        if let Some(row) = row {
+            let version: i64 = row.try_get("version")?;
+            sqlx::query("INSERT INTO ag_log (account_id, version, op, grant_id, grant_scope) VALUES ($1, $2, $3, $4, $5)")
+                .bind($account)
+                .bind(version)
+                .bind($op)
+                .bind($grant_id)
+                .bind($scope)
+                .execute(&mut *$tx)
+                .await?;
+            if version % 1000 == 0 {
+                sqlx::query("DELETE FROM ag_log WHERE account_id = $1 AND version <= $2")
+                    .bind($account)
+                    .bind(version - AG_LOG_KEEP)
+                    .execute(&mut *$tx)
+                    .await?;
+            }
+        }
+    }};
+}
+
 macro_rules! access_grants_store {
     ($store:ty, $row:ty, $dialect:literal) => {
         fn ag_instance_from(r: &$row) -> Result<AgInstanceRecord> {
@@ -73,6 +103,7 @@ macro_rules! access_grants_store {
             }
 
             async fn update_ag_instance(&self, i: &AgInstanceRecord) -> Result<bool> {
+                let mut tx = self.pool.begin().await?;
                 let res = sqlx::query("UPDATE ag_instances SET identity_center_arn = $2, application_arn = $3, resource_policy = $4, policy_organization = $5, policy_created_at = $6, tags = $7 WHERE account_id = $1")
                     .bind(&i.account_id)
                     .bind(&i.identity_center_arn)
@@ -81,16 +112,24 @@ macro_rules! access_grants_store {
                     .bind(&i.policy_organization)
                     .bind(i.policy_created_at)
                     .bind(tags_to_json(&i.tags))
-                    .execute(&self.pool)
+                    .execute(&mut *tx)
                     .await?;
+                ag_log!(tx, &i.account_id, "config", "", "");
+                tx.commit().await?;
                 Ok(res.rows_affected() == 1)
             }
 
             async fn delete_ag_instance(&self, account_id: &str) -> Result<bool> {
+                let mut tx = self.pool.begin().await?;
                 let res = sqlx::query("DELETE FROM ag_instances WHERE account_id = $1")
                     .bind(account_id)
-                    .execute(&self.pool)
+                    .execute(&mut *tx)
                     .await?;
+                sqlx::query("DELETE FROM ag_log WHERE account_id = $1")
+                    .bind(account_id)
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
                 Ok(res.rows_affected() == 1)
             }
 
@@ -121,6 +160,7 @@ macro_rules! access_grants_store {
                     .bind(l.created_at)
                     .execute(&mut *tx)
                     .await?;
+                ag_log!(tx, &l.account_id, "config", "", "");
                 tx.commit().await?;
                 Ok(())
             }
@@ -147,13 +187,18 @@ macro_rules! access_grants_store {
             }
 
             async fn update_ag_location(&self, l: &AgLocationRecord) -> Result<bool> {
+                let mut tx = self.pool.begin().await?;
                 let res = sqlx::query("UPDATE ag_locations SET iam_role_arn = $3, tags = $4 WHERE account_id = $1 AND location_id = $2")
                     .bind(&l.account_id)
                     .bind(&l.location_id)
                     .bind(&l.iam_role_arn)
                     .bind(tags_to_json(&l.tags))
-                    .execute(&self.pool)
+                    .execute(&mut *tx)
                     .await?;
+                if res.rows_affected() == 1 {
+                    ag_log!(tx, &l.account_id, "config", "", "");
+                }
+                tx.commit().await?;
                 Ok(res.rows_affected() == 1)
             }
 
@@ -169,6 +214,7 @@ macro_rules! access_grants_store {
                         .bind(account_id)
                         .execute(&mut *tx)
                         .await?;
+                    ag_log!(tx, account_id, "config", "", "");
                 }
                 tx.commit().await?;
                 Ok(res.rows_affected() == 1)
@@ -207,6 +253,44 @@ macro_rules! access_grants_store {
                     .bind(g.created_at)
                     .execute(&mut *tx)
                     .await?;
+                ag_log!(tx, &g.account_id, "put", &g.grant_id, &g.grant_scope);
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn import_ag_grants(&self, account_id: &str, grants: &[AgGrantRecord], max: i64) -> Result<()> {
+                let mut tx = self.pool.begin().await?;
+                let n = i64::try_from(grants.len()).unwrap_or(i64::MAX);
+                let counted = sqlx::query("UPDATE ag_instances SET grant_count = grant_count + $2 WHERE account_id = $1 AND grant_count + $2 <= $3")
+                    .bind(account_id)
+                    .bind(n)
+                    .bind(max)
+                    .execute(&mut *tx)
+                    .await?;
+                if counted.rows_affected() != 1 {
+                    return Err(crate::StoreError::LimitExceeded);
+                }
+                for g in grants {
+                    if g.account_id != account_id {
+                        return Err(crate::StoreError::Constraint("a grant of another account".into()));
+                    }
+                    sqlx::query(sqlx::AssertSqlSafe(format!("INSERT INTO ag_grants ({AG_GRANT_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)")))
+                        .bind(&g.account_id)
+                        .bind(&g.grant_id)
+                        .bind(&g.location_id)
+                        .bind(&g.sub_prefix)
+                        .bind(&g.grant_scope)
+                        .bind(&g.grantee_type)
+                        .bind(&g.grantee_id)
+                        .bind(&g.permission)
+                        .bind(g.application_arn.as_deref().unwrap_or(""))
+                        .bind(&g.prefix_type)
+                        .bind(tags_to_json(&g.tags))
+                        .bind(g.created_at)
+                        .execute(&mut *tx)
+                        .await?;
+                    ag_log!(tx, account_id, "put", &g.grant_id, &g.grant_scope);
+                }
                 tx.commit().await?;
                 Ok(())
             }
@@ -234,19 +318,21 @@ macro_rules! access_grants_store {
 
             async fn delete_ag_grant(&self, account_id: &str, grant_id: &str) -> Result<bool> {
                 let mut tx = self.pool.begin().await?;
-                let res = sqlx::query("DELETE FROM ag_grants WHERE account_id = $1 AND grant_id = $2")
+                let gone = sqlx::query("DELETE FROM ag_grants WHERE account_id = $1 AND grant_id = $2 RETURNING grant_scope")
                     .bind(account_id)
                     .bind(grant_id)
-                    .execute(&mut *tx)
+                    .fetch_optional(&mut *tx)
                     .await?;
-                if res.rows_affected() == 1 {
+                if let Some(row) = &gone {
+                    let scope: String = row.try_get("grant_scope")?;
                     sqlx::query("UPDATE ag_instances SET grant_count = grant_count - 1 WHERE account_id = $1")
                         .bind(account_id)
                         .execute(&mut *tx)
                         .await?;
+                    ag_log!(tx, account_id, "delete", grant_id, &scope);
                 }
                 tx.commit().await?;
-                Ok(res.rows_affected() == 1)
+                Ok(gone.is_some())
             }
 
             async fn set_ag_tags(&self, account_id: &str, kind: AgResource, id: &str, tags: &[(String, String)]) -> Result<bool> {
@@ -271,11 +357,13 @@ macro_rules! access_grants_store {
                         .execute(&mut *tx)
                         .await?;
                 }
-                let instances = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {AG_INSTANCE_COLS} FROM ag_instances ORDER BY account_id")))
+                let rows = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {AG_INSTANCE_COLS}, version FROM ag_instances ORDER BY account_id")))
                     .fetch_all(&mut *tx)
-                    .await?
+                    .await?;
+                let instances = rows.iter().map(ag_instance_from).collect::<Result<Vec<_>>>()?;
+                let versions = rows
                     .iter()
-                    .map(ag_instance_from)
+                    .map(|r| Ok((r.try_get::<String, _>("account_id")?, r.try_get::<i64, _>("version")?)))
                     .collect::<Result<Vec<_>>>()?;
                 let locations = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {AG_LOCATION_COLS} FROM ag_locations ORDER BY account_id, location_id")))
                     .fetch_all(&mut *tx)
@@ -290,7 +378,96 @@ macro_rules! access_grants_store {
                     .map(ag_grant_from)
                     .collect::<Result<Vec<_>>>()?;
                 tx.commit().await?;
-                Ok(AccessGrantsTables { instances, locations, grants })
+                Ok(AccessGrantsTables { instances, locations, grants, versions })
+            }
+
+            async fn access_grants_delta(&self, known: &[(String, i64)]) -> Result<Vec<(String, AgInstanceDelta)>> {
+                let mut tx = self.pool.begin().await?;
+                if $dialect == "postgres" {
+                    sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                let rows = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {AG_INSTANCE_COLS}, version FROM ag_instances ORDER BY account_id")))
+                    .fetch_all(&mut *tx)
+                    .await?;
+                let mut out = Vec::new();
+                let mut seen = std::collections::HashSet::new();
+                for row in &rows {
+                    let instance = ag_instance_from(row)?;
+                    let version: i64 = row.try_get("version")?;
+                    let account = instance.account_id.clone();
+                    seen.insert(account.clone());
+                    let had = known.iter().find(|(a, _)| *a == account).map(|(_, v)| *v);
+                    if had == Some(version) {
+                        out.push((account, AgInstanceDelta::Same));
+                        continue;
+                    }
+                    let locations = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {AG_LOCATION_COLS} FROM ag_locations WHERE account_id = $1 ORDER BY location_id")))
+                        .bind(&account)
+                        .fetch_all(&mut *tx)
+                        .await?
+                        .iter()
+                        .map(ag_location_from)
+                        .collect::<Result<Vec<_>>>()?;
+                    let oldest: Option<i64> = match had {
+                        None => None,
+                        Some(k) => sqlx::query("SELECT MIN(version) AS v FROM ag_log WHERE account_id = $1 AND version > $2")
+                            .bind(&account)
+                            .bind(k)
+                            .fetch_one(&mut *tx)
+                            .await?
+                            .try_get("v")?,
+                    };
+                    match (had, oldest) {
+                        (Some(k), Some(first)) if first == k + 1 => {
+                            let log = sqlx::query("SELECT version, op, grant_id, grant_scope FROM ag_log WHERE account_id = $1 AND version > $2 ORDER BY version")
+                                .bind(&account)
+                                .bind(k)
+                                .fetch_all(&mut *tx)
+                                .await?
+                                .iter()
+                                .map(|r| Ok(AgLogEntry {
+                                    version: r.try_get("version")?,
+                                    op: r.try_get("op")?,
+                                    grant_id: r.try_get("grant_id")?,
+                                    grant_scope: r.try_get("grant_scope")?,
+                                }))
+                                .collect::<Result<Vec<_>>>()?;
+                            let cols = AG_GRANT_COLS
+                                .split(", ")
+                                .map(|c| format!("g.{c}"))
+                                .collect::<Vec<_>>()
+                                .join(", ");
+                            let grants = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {cols} FROM ag_grants g JOIN ag_log l ON l.account_id = g.account_id AND l.grant_id = g.grant_id WHERE l.account_id = $1 AND l.version > $2 AND l.op = 'put'")))
+                                .bind(&account)
+                                .bind(k)
+                                .fetch_all(&mut *tx)
+                                .await?
+                                .iter()
+                                .map(ag_grant_from)
+                                .collect::<Result<Vec<_>>>()?;
+                            out.push((account, AgInstanceDelta::Changes { instance, version, locations, log, grants }));
+                        }
+                        _ => {
+                            let grants = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {AG_GRANT_COLS} FROM ag_grants WHERE account_id = $1 ORDER BY grant_id")))
+                                .bind(&account)
+                                .fetch_all(&mut *tx)
+                                .await?
+                                .iter()
+                                .map(ag_grant_from)
+                                .collect::<Result<Vec<_>>>()?;
+                            out.push((account, AgInstanceDelta::Full { instance, version, locations, grants }));
+                        }
+                    }
+                }
+                for (account, _) in known {
+                    if !seen.contains(account) {
+                        out.push((account.clone(), AgInstanceDelta::Deleted));
+                    }
+                }
+                tx.commit().await?;
+                Ok(out)
             }
         }
     };

@@ -4,13 +4,13 @@
 //! a statement, open the context's file and search for the method name.
 
 use crate::{
-    AccessGrantsStore, AccessGrantsTables, AccessKeyRecord, AgGrantRecord, AgInstanceRecord,
-    AgLocationRecord, AgResource, AppSettingRecord, AttachmentRow, ChangeCounters, DirectoryTables,
-    GroupWrite, IamStore, IamTables, IdentityCenterStore, IdentityGroupRecord, IdentityUserRecord,
-    InlinePolicyRow, InstanceRecord, ManagedPolicyRecord, MembershipRecord, OidcProviderRecord,
-    RefreshTokenRecord, RefreshUse, Result, RoleRecord, ScimTokenRecord, SessionKeyRecord,
-    SessionKeyStore, SigningKeyRecord, SsoConfigTables, SsoObjectRecord, StoreAdmin, TokenStore,
-    UserRecord, name_key,
+    AccessGrantsStore, AccessGrantsTables, AccessKeyRecord, AgGrantRecord, AgInstanceDelta,
+    AgInstanceRecord, AgLocationRecord, AgLogEntry, AgResource, AppSettingRecord, AttachmentRow,
+    ChangeCounters, DirectoryTables, GroupWrite, IamStore, IamTables, IdentityCenterStore,
+    IdentityGroupRecord, IdentityUserRecord, InlinePolicyRow, InstanceRecord, ManagedPolicyRecord,
+    MembershipRecord, OidcProviderRecord, RefreshTokenRecord, RefreshUse, Result, RoleRecord,
+    ScimTokenRecord, SessionKeyRecord, SessionKeyStore, SigningKeyRecord, SsoConfigTables,
+    SsoObjectRecord, StoreAdmin, TokenStore, UserRecord, name_key,
 };
 use async_trait::async_trait;
 use sqlx::Row;
@@ -92,6 +92,8 @@ const MEMBERSHIP_COLS: &str =
     "membership_id, identity_store_id, group_id, user_id, created_at, created_by";
 const SSO_OBJECT_COLS: &str =
     "arn, instance_arn, kind, name_key, client_token, document, created_at";
+/// Access Grants log entries kept per instance (older ones are pruned as versions advance).
+const AG_LOG_KEEP: i64 = 200_000;
 const AG_INSTANCE_COLS: &str = "account_id, identity_center_arn, application_arn, resource_policy, policy_organization, policy_created_at, tags, created_at";
 const AG_LOCATION_COLS: &str =
     "account_id, location_id, location_scope, iam_role_arn, tags, created_at";

@@ -263,8 +263,8 @@ fn partition_ok(p: &str) -> bool {
     !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase() || b == b'-')
 }
 
-/// `arn:<partition>:iam::<12 digits>:role/<path><name>` → (account, path, name).
-pub fn role_arn(arn: &str) -> Option<(String, String, String)> {
+/// `arn:<partition>:iam::<12 digits>:<kind>/<path><name>` → (account, path, name).
+fn iam_arn(arn: &str, kind: &str) -> Option<(String, String, String)> {
     let parts: Vec<&str> = arn.splitn(6, ':').collect();
     if arn.len() > 2048 || parts.len() != 6 || parts[0] != "arn" || !partition_ok(parts[1]) {
         return None;
@@ -275,35 +275,24 @@ pub fn role_arn(arn: &str) -> Option<(String, String, String)> {
     {
         return None;
     }
-    let rest = parts[5].strip_prefix("role/")?;
+    let rest = parts[5].strip_prefix(kind)?.strip_prefix('/')?;
     let (path, name) = match rest.rfind('/') {
         Some(i) => (format!("/{}", &rest[..=i]), &rest[i + 1..]),
         None => ("/".to_owned(), rest),
     };
-    if name.is_empty() {
-        return None;
-    }
-    Some((parts[4].to_owned(), path, name.to_owned()))
+    (!name.is_empty()).then(|| (parts[4].to_owned(), path, name.to_owned()))
+}
+
+/// `arn:<partition>:iam::<12 digits>:role/<path><name>` → (account, path, name).
+pub fn role_arn(arn: &str) -> Option<(String, String, String)> {
+    iam_arn(arn, "role")
 }
 
 /// An IAM grantee: a user or role ARN → (account, kind `user`/`role`, path, name).
 pub fn iam_principal_arn(arn: &str) -> Option<(String, &'static str, String, String)> {
-    if let Some((a, p, n)) = role_arn(arn) {
-        return Some((a, "role", p, n));
-    }
-    let parts: Vec<&str> = arn.splitn(6, ':').collect();
-    if parts.len() != 6 || parts[0] != "arn" || !partition_ok(parts[1]) || parts[2] != "iam" {
-        return None;
-    }
-    if !parts[3].is_empty() || tessera_core::AccountId::parse(parts[4]).is_err() {
-        return None;
-    }
-    let rest = parts[5].strip_prefix("user/")?;
-    let (path, name) = match rest.rfind('/') {
-        Some(i) => (format!("/{}", &rest[..=i]), &rest[i + 1..]),
-        None => ("/".to_owned(), rest),
-    };
-    (!name.is_empty()).then(|| (parts[4].to_owned(), "user", path, name.to_owned()))
+    ["role", "user"]
+        .into_iter()
+        .find_map(|k| iam_arn(arn, k).map(|(a, p, n)| (a, k, p, n)))
 }
 
 /// `arn:<partition>:sso:::instance/…` or `arn:<partition>:sso::<12 digits>:instance/…`.

@@ -128,6 +128,9 @@ async fn main() {
     println!(
         "incremental refresh after one grant written elsewhere: {:.2?}; {} grants indexed",
         t.elapsed(),
-        view.get().instance(ACCT).map(|i| i.grants.len()).unwrap_or(0)
+        view.get()
+            .instance(ACCT)
+            .map(|i| i.grants.len())
+            .unwrap_or(0)
     );
 }

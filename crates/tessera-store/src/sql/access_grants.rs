@@ -31,6 +31,37 @@ macro_rules! ag_log {
     }};
 }
 
+/// In a write's transaction: count one more location or grant on the instance unless it
+/// already has `max` (`LimitExceeded`; `Constraint` when there is no instance).
+macro_rules! ag_reserve {
+    ($tx:expr, $account:expr, $column:literal, $max:expr) => {{
+        let counted = sqlx::query(concat!(
+            "UPDATE ag_instances SET ",
+            $column,
+            " = ",
+            $column,
+            " + 1 WHERE account_id = $1 AND ",
+            $column,
+            " < $2"
+        ))
+        .bind($account)
+        .bind($max)
+        .execute(&mut *$tx)
+        .await?;
+        if counted.rows_affected() != 1 {
+            let exists = sqlx::query("SELECT 1 FROM ag_instances WHERE account_id = $1")
+                .bind($account)
+                .fetch_optional(&mut *$tx)
+                .await?;
+            return Err(if exists.is_some() {
+                crate::StoreError::LimitExceeded
+            } else {
+                crate::StoreError::Constraint("no Access Grants instance".into())
+            });
+        }
+    }};
+}
+
 macro_rules! access_grants_store {
     ($store:ty, $row:ty, $dialect:literal) => {
         fn ag_instance_from(r: &$row) -> Result<AgInstanceRecord> {
@@ -135,22 +166,7 @@ macro_rules! access_grants_store {
 
             async fn create_ag_location(&self, l: &AgLocationRecord, max: i64) -> Result<()> {
                 let mut tx = self.pool.begin().await?;
-                let counted = sqlx::query("UPDATE ag_instances SET location_count = location_count + 1 WHERE account_id = $1 AND location_count < $2")
-                    .bind(&l.account_id)
-                    .bind(max)
-                    .execute(&mut *tx)
-                    .await?;
-                if counted.rows_affected() != 1 {
-                    let exists = sqlx::query("SELECT 1 FROM ag_instances WHERE account_id = $1")
-                        .bind(&l.account_id)
-                        .fetch_optional(&mut *tx)
-                        .await?;
-                    return Err(if exists.is_some() {
-                        crate::StoreError::LimitExceeded
-                    } else {
-                        crate::StoreError::Constraint("no Access Grants instance".into())
-                    });
-                }
+                ag_reserve!(tx, &l.account_id, "location_count", max);
                 sqlx::query(sqlx::AssertSqlSafe(format!("INSERT INTO ag_locations ({AG_LOCATION_COLS}) VALUES ($1, $2, $3, $4, $5, $6)")))
                     .bind(&l.account_id)
                     .bind(&l.location_id)
@@ -222,22 +238,7 @@ macro_rules! access_grants_store {
 
             async fn create_ag_grant(&self, g: &AgGrantRecord, max: i64) -> Result<()> {
                 let mut tx = self.pool.begin().await?;
-                let counted = sqlx::query("UPDATE ag_instances SET grant_count = grant_count + 1 WHERE account_id = $1 AND grant_count < $2")
-                    .bind(&g.account_id)
-                    .bind(max)
-                    .execute(&mut *tx)
-                    .await?;
-                if counted.rows_affected() != 1 {
-                    let exists = sqlx::query("SELECT 1 FROM ag_instances WHERE account_id = $1")
-                        .bind(&g.account_id)
-                        .fetch_optional(&mut *tx)
-                        .await?;
-                    return Err(if exists.is_some() {
-                        crate::StoreError::LimitExceeded
-                    } else {
-                        crate::StoreError::Constraint("no Access Grants instance".into())
-                    });
-                }
+                ag_reserve!(tx, &g.account_id, "grant_count", max);
                 sqlx::query(sqlx::AssertSqlSafe(format!("INSERT INTO ag_grants ({AG_GRANT_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)")))
                     .bind(&g.account_id)
                     .bind(&g.grant_id)
@@ -439,7 +440,9 @@ macro_rules! access_grants_store {
                                 .map(|c| format!("g.{c}"))
                                 .collect::<Vec<_>>()
                                 .join(", ");
-                            let grants = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {cols} FROM ag_grants g JOIN ag_log l ON l.account_id = g.account_id AND l.grant_id = g.grant_id WHERE l.account_id = $1 AND l.version > $2 AND l.op = 'put'")))
+                            // CROSS JOIN keeps SQLite walking the log's key range first and
+                            // looking each grant up by its key (not scanning every grant).
+                            let grants = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {cols} FROM ag_log l CROSS JOIN ag_grants g WHERE l.account_id = $1 AND l.version > $2 AND l.op = 'put' AND g.account_id = l.account_id AND g.grant_id = l.grant_id")))
                                 .bind(&account)
                                 .bind(k)
                                 .fetch_all(&mut *tx)

@@ -413,10 +413,15 @@ impl AccessGrantsService {
         let path = validate::s3_path("s3prefix", &with_slash).map_err(AgError::InvalidRequest)?;
         let stem = format!("s3://{}", path.index_key());
         let snap = self.grants.get();
+        // A bucket location (`s3://b`, `s3://b/`) covers that bucket only, not `s3://b2`.
         let covers = |i: &InstanceEntry| {
             i.locations.values().any(|l| {
-                l.location_scope == "s3://"
-                    || stem.starts_with(l.location_scope.trim_end_matches('/'))
+                let scope = &l.location_scope;
+                match scope.strip_prefix("s3://") {
+                    Some("") => true,
+                    Some(rest) if !rest.contains('/') => stem.starts_with(&format!("{scope}/")),
+                    _ => stem.starts_with(scope.as_str()),
+                }
             })
         };
         // The account asked about first, then any other instance whose locations cover it.

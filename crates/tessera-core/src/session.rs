@@ -196,3 +196,37 @@ impl GrantScope {
         self.prefix && self.covers_object(bucket, prefix)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scope(scope: &str, prefix: bool) -> GrantScope {
+        GrantScope {
+            instance_arn: "arn:aws:s3:us-east-1:111111111111:access-grants/default".into(),
+            grant_id: "g".into(),
+            scope: scope.into(),
+            prefix,
+            permission: GrantPermission::Read,
+            request_id: "r".into(),
+        }
+    }
+
+    #[test]
+    fn grant_scopes_cover_keys() {
+        let red = scope("example-bucket/projects/red/", true);
+        assert_eq!(red.target(), "s3://example-bucket/projects/red/*");
+        assert!(red.covers_object("example-bucket", "projects/red/tomatoes/roma.csv"));
+        assert!(red.covers_object("example-bucket", "projects/red/"));
+        assert!(!red.covers_object("example-bucket", "projects/blue/x"));
+        assert!(!red.covers_object("example-bucket", "projects/red"));
+        assert!(!red.covers_object("example-bucket2", "projects/red/x"));
+        assert!(!red.covers_object("example", "-bucket/projects/red/x"));
+        let one = scope("b1/bob/", false);
+        assert!(one.covers_object("b1", "bob/"));
+        assert!(!one.covers_object("b1", "bob/x"));
+        assert!(!one.covers_object("b1", "bob"));
+        assert!(GrantPermission::ReadWrite.covers(GrantPermission::Write));
+        assert!(!GrantPermission::Read.covers(GrantPermission::Write));
+    }
+}

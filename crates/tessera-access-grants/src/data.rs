@@ -7,6 +7,7 @@ use crate::error::AgError;
 use crate::{AccessGrantsService, R, Req, document, validate};
 use serde_json::{Value, json};
 use tessera_authz::Access;
+use tessera_authz::directory::Directory;
 use tessera_authz::grants::{CallerIdentities, GranteeKind, InstanceEntry};
 use tessera_core::session::IdentityContext;
 use tessera_core::{Caller, GrantPermission, GrantScope, Principal, SessionClaims, iso8601};
@@ -23,14 +24,12 @@ const DEFAULT_DURATION: i64 = 3600;
 /// role session), and for an identity-enhanced session of the instance's Identity Center,
 /// the directory user and that user's groups.
 fn identities<'a>(
-    svc: &AccessGrantsService,
     caller: &'a Caller,
     iam_arn: &'a str,
     inst: &InstanceEntry,
-    groups: &'a [String],
+    directory: &'a Directory,
 ) -> CallerIdentities<'a> {
     let ic = directory_context(caller, inst);
-    let _ = svc;
     CallerIdentities {
         iam: if caller.is_root() {
             Vec::new()
@@ -38,7 +37,15 @@ fn identities<'a>(
             vec![iam_arn]
         },
         user: ic.map(|c| c.user_id.as_str()),
-        groups: groups.iter().map(String::as_str).collect(),
+        // The user's groups, borrowed from the directory snapshot.
+        groups: ic
+            .map(|c| {
+                directory
+                    .groups_of(&c.user_id)
+                    .map(String::as_str)
+                    .collect()
+            })
+            .unwrap_or_default(),
         application_arn: ic.map(|c| c.application_arn.as_str()),
     }
 }
@@ -51,18 +58,6 @@ fn directory_context<'c>(caller: &'c Caller, inst: &InstanceEntry) -> Option<&'c
 }
 
 impl AccessGrantsService {
-    fn groups_of(&self, caller: &Caller, inst: &InstanceEntry) -> Vec<String> {
-        match directory_context(caller, inst) {
-            Some(ic) => self
-                .directory
-                .get()
-                .groups_of(&ic.user_id)
-                .cloned()
-                .collect(),
-            None => Vec::new(),
-        }
-    }
-
     pub(crate) fn get_data_access(&self, r: &Req<'_>) -> R<Reply> {
         let inst_arn = self.instance_arn(&r.account);
         let target_s = r
@@ -139,8 +134,8 @@ impl AccessGrantsService {
             .ok_or(AgError::InstanceNotExists)?;
         let p = &self.deployment.partition;
         let iam_arn = r.caller.principal_arn(p);
-        let groups = self.groups_of(r.caller, inst);
-        let who = identities(self, r.caller, &iam_arn, inst, &groups);
+        let directory = self.directory.get();
+        let who = identities(r.caller, &iam_arn, inst, &directory);
         let key = format!(
             "{}{}",
             target.index_key(),
@@ -348,8 +343,8 @@ impl AccessGrantsService {
             }
         };
         let iam_arn = r.caller.principal_arn(&self.deployment.partition);
-        let groups = self.groups_of(r.caller, inst);
-        let who = identities(self, r.caller, &iam_arn, inst, &groups);
+        let directory = self.directory.get();
+        let who = identities(r.caller, &iam_arn, inst, &directory);
         let stem = scope.map(|s| s.trim_end_matches('*'));
         let all: Vec<_> = self
             .store

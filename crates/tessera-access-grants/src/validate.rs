@@ -209,14 +209,13 @@ pub fn grant_scope(
         return Ok(scope);
     }
     // Whatever the sub-prefix says, the grant must stay inside its location.
-    let p = s3_path("The grant scope", &scope).map_err(bad)?;
+    s3_path("The grant scope", &scope).map_err(bad)?;
     let stem = scope.trim_end_matches('*');
     if location != "s3://" && !stem.starts_with(location.trim_end_matches('/')) {
         return Err(bad(format!(
             "The grant scope {scope} is not within its location {location}"
         )));
     }
-    let _ = p;
     Ok(scope)
 }
 

@@ -452,16 +452,6 @@ impl GrantTree {
         }
     }
 
-    /// Every grant `who` holds whose scope covers `target` (a scope key: no `s3://`; a
-    /// trailing `*` marks a prefix target), with the depth its scope key ends at. Linear in
-    /// the target's length plus the grants visited.
-    pub fn covering(&self, target: &str, who: &CallerIdentities<'_>) -> Vec<(usize, IndexedGrant)> {
-        let r = Resolved::new(who, &self.symbols);
-        let mut out = Vec::new();
-        self.walk(target, &r, |d, g| out.push((d, *g)));
-        out
-    }
-
     /// GetDataAccess's choice among the grants `who` holds that cover `target` with
     /// `permission`: the closest (longest) scope; among equally close ones an object grant
     /// before a prefix grant, a directory grant before an IAM one, then the oldest, then the

@@ -62,6 +62,28 @@ macro_rules! ag_reserve {
     }};
 }
 
+/// In a write's transaction: insert one grant row.
+macro_rules! ag_insert_grant {
+    ($tx:expr, $g:expr) => {{
+        let g: &AgGrantRecord = $g;
+        sqlx::query(sqlx::AssertSqlSafe(format!("INSERT INTO ag_grants ({AG_GRANT_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)")))
+            .bind(&g.account_id)
+            .bind(&g.grant_id)
+            .bind(&g.location_id)
+            .bind(&g.sub_prefix)
+            .bind(&g.grant_scope)
+            .bind(&g.grantee_type)
+            .bind(&g.grantee_id)
+            .bind(&g.permission)
+            .bind(g.application_arn.as_deref().unwrap_or(""))
+            .bind(&g.prefix_type)
+            .bind(tags_to_json(&g.tags))
+            .bind(g.created_at)
+            .execute(&mut *$tx)
+            .await?;
+    }};
+}
+
 macro_rules! access_grants_store {
     ($store:ty, $row:ty, $dialect:literal) => {
         fn ag_instance_from(r: &$row) -> Result<AgInstanceRecord> {
@@ -239,21 +261,7 @@ macro_rules! access_grants_store {
             async fn create_ag_grant(&self, g: &AgGrantRecord, max: i64) -> Result<()> {
                 let mut tx = self.pool.begin().await?;
                 ag_reserve!(tx, &g.account_id, "grant_count", max);
-                sqlx::query(sqlx::AssertSqlSafe(format!("INSERT INTO ag_grants ({AG_GRANT_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)")))
-                    .bind(&g.account_id)
-                    .bind(&g.grant_id)
-                    .bind(&g.location_id)
-                    .bind(&g.sub_prefix)
-                    .bind(&g.grant_scope)
-                    .bind(&g.grantee_type)
-                    .bind(&g.grantee_id)
-                    .bind(&g.permission)
-                    .bind(g.application_arn.as_deref().unwrap_or(""))
-                    .bind(&g.prefix_type)
-                    .bind(tags_to_json(&g.tags))
-                    .bind(g.created_at)
-                    .execute(&mut *tx)
-                    .await?;
+                ag_insert_grant!(tx, g);
                 ag_log!(tx, &g.account_id, "put", &g.grant_id, &g.grant_scope);
                 tx.commit().await?;
                 Ok(())
@@ -275,21 +283,7 @@ macro_rules! access_grants_store {
                     if g.account_id != account_id {
                         return Err(crate::StoreError::Constraint("a grant of another account".into()));
                     }
-                    sqlx::query(sqlx::AssertSqlSafe(format!("INSERT INTO ag_grants ({AG_GRANT_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)")))
-                        .bind(&g.account_id)
-                        .bind(&g.grant_id)
-                        .bind(&g.location_id)
-                        .bind(&g.sub_prefix)
-                        .bind(&g.grant_scope)
-                        .bind(&g.grantee_type)
-                        .bind(&g.grantee_id)
-                        .bind(&g.permission)
-                        .bind(g.application_arn.as_deref().unwrap_or(""))
-                        .bind(&g.prefix_type)
-                        .bind(tags_to_json(&g.tags))
-                        .bind(g.created_at)
-                        .execute(&mut *tx)
-                        .await?;
+                    ag_insert_grant!(tx, g);
                     ag_log!(tx, account_id, "put", &g.grant_id, &g.grant_scope);
                 }
                 tx.commit().await?;

@@ -11,15 +11,10 @@
 //! implementation (which authorises by policy or grant scope through the kernel) and renders
 //! the response or S3 error XML.
 
+use crate::handler::{Authenticated, S3Handler};
 use bytes::Bytes;
 use http::request::Parts;
-use http_body_util::BodyExt;
-use tessera_core::Caller;
-
-/// The caller our authentication layer established, for the `s3s::S3` handlers
-/// (`S3Request::extensions`).
-#[derive(Debug, Clone)]
-pub struct Authenticated(pub Caller);
+use s3s::host::{S3Host, VirtualHost};
 
 /// Query parameters that carry a signature (SigV4 presigned and SigV2 forms).
 const SIGNATURE_PARAMS: &[&str] = &[
@@ -69,6 +64,42 @@ pub fn strip_signature(parts: &mut Parts) {
     }
 }
 
+/// Virtual-host-style addressing: a Host of `<bucket>.<base>` (with or without the port)
+/// names the bucket; any other Host (an IP address, the base itself, `localhost`) is
+/// path-style.
+#[derive(Debug, Clone)]
+pub struct BaseDomains {
+    bases: Vec<String>,
+}
+
+impl BaseDomains {
+    /// `bases`: host names (no port) under which a leading label names a bucket.
+    pub fn new(bases: impl IntoIterator<Item = String>) -> BaseDomains {
+        BaseDomains {
+            bases: bases.into_iter().map(|b| b.to_ascii_lowercase()).collect(),
+        }
+    }
+}
+
+impl S3Host for BaseDomains {
+    fn parse_host_header<'a>(&'a self, host: &'a str) -> s3s::S3Result<VirtualHost<'a>> {
+        let name = match host.rsplit_once(':') {
+            Some((h, p)) if p.bytes().all(|b| b.is_ascii_digit()) => h,
+            _ => host,
+        };
+        for base in &self.bases {
+            if let Some(bucket) = name
+                .strip_suffix(base.as_str())
+                .and_then(|l| l.strip_suffix('.'))
+                .filter(|l| !l.is_empty())
+            {
+                return Ok(VirtualHost::new(host).with_bucket(bucket.to_owned()));
+            }
+        }
+        Ok(VirtualHost::new(host))
+    }
+}
+
 /// The S3 protocol codec: an `s3s` service with no authentication or access provider.
 #[derive(Clone)]
 pub struct S3Codec {
@@ -82,35 +113,34 @@ impl std::fmt::Debug for S3Codec {
 }
 
 impl S3Codec {
-    /// A codec calling `s3` for each parsed operation.
-    pub fn new(s3: impl s3s::S3) -> S3Codec {
+    /// A codec calling `handler` for each parsed operation, reading virtual-host-style
+    /// bucket names under `bases`.
+    pub fn new(handler: S3Handler, bases: BaseDomains) -> S3Codec {
+        let mut b = s3s::service::S3ServiceBuilder::new(handler);
+        b.set_host(bases);
+        S3Codec { service: b.build() }
+    }
+
+    /// A codec over any `s3s::S3` implementation, path-style only (tests).
+    pub fn with(s3: impl s3s::S3) -> S3Codec {
         S3Codec {
             service: s3s::service::S3ServiceBuilder::new(s3).build(),
         }
     }
 
-    /// Serve one request that Tessera's layer authenticated as `caller`; `body` is the
-    /// already read (and, for `aws-chunked`, already verified and decoded) payload.
+    /// Serve one request that Tessera's layer authenticated; `body` is the payload, already
+    /// verified or wrapped in its verifying stream (and for `aws-chunked`, decoded).
     pub async fn serve(
         &self,
-        caller: Caller,
+        who: Authenticated,
         mut parts: Parts,
-        body: Bytes,
-    ) -> http::Response<Bytes> {
+        body: s3s::Body,
+    ) -> http::Response<s3s::Body> {
         strip_signature(&mut parts);
-        parts.extensions.insert(Authenticated(caller));
-        let req = http::Request::from_parts(parts, s3s::Body::from(body));
+        parts.extensions.insert(who);
+        let req = http::Request::from_parts(parts, body);
         match self.service.call(req).await {
-            Ok(resp) => {
-                let (parts, body) = resp.into_parts();
-                match body.collect().await {
-                    Ok(b) => http::Response::from_parts(parts, b.to_bytes()),
-                    Err(e) => {
-                        tracing::error!(error = %e, "S3 response body could not be produced");
-                        internal_error()
-                    }
-                }
-            }
+            Ok(resp) => resp,
             Err(e) => {
                 tracing::error!(error = ?e, "S3 error response could not be rendered");
                 internal_error()
@@ -119,10 +149,10 @@ impl S3Codec {
     }
 }
 
-fn internal_error() -> http::Response<Bytes> {
-    let mut r = http::Response::new(Bytes::from_static(
+fn internal_error() -> http::Response<s3s::Body> {
+    let mut r = http::Response::new(s3s::Body::from(Bytes::from_static(
         b"<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>InternalError</Code><Message>We encountered an internal error. Please try again.</Message></Error>",
-    ));
+    )));
     *r.status_mut() = http::StatusCode::INTERNAL_SERVER_ERROR;
     r
 }

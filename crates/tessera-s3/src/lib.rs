@@ -1,9 +1,18 @@
-//! The S3 data plane. So far only its protocol layer ([`codec`]): the decision recorded in
-//! `ARCHITECTURE.md` ("S3 protocol layer") that keeps S3 requests authenticated once, by
-//! Tessera's one SigV4 verifier, with exactly one audit record, while the `s3s` crate parses
-//! operations and renders responses. The operations, backends and grant enforcement come with
-//! the S3 issue.
+//! The S3 data plane: the protocol layer ([`codec`]: `s3s` behind Tessera's one
+//! authentication layer, see `ARCHITECTURE.md`, "S3 protocol layer"), the operations and their
+//! authorisation by policy or Access Grants scope ([`handler`]), request bodies verified while
+//! they stream ([`body`]), and the object store port ([`backend`]) with its local
+//! filesystem implementation ([`fs`]).
 
+pub mod backend;
+pub mod body;
 pub mod codec;
+pub mod fs;
+pub mod handler;
 
-pub use codec::{Authenticated, S3Codec, strip_signature};
+pub use backend::Backend;
+pub use codec::{S3Codec, strip_signature};
+pub use fs::FsBackend;
+pub use handler::{Authenticated, S3Event, S3Handler};
+/// The body type requests and responses of the codec carry.
+pub use s3s::Body;

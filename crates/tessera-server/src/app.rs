@@ -5,6 +5,7 @@ use crate::auth::{self, AuthRequest};
 use crate::config::Limits;
 use crate::metrics::Metrics;
 use crate::routing::{Route, classify};
+use crate::s3::S3_REQUEST_DEADLINE;
 use bytes::Bytes;
 use http::{Request, Response};
 use http_body_util::{BodyExt, Full, Limited};
@@ -64,6 +65,8 @@ pub struct App {
     pub audit: AuditQueue,
     pub metrics: Arc<Metrics>,
     pub limits: Limits,
+    /// The S3 data plane: `s3s` as codec over our handlers and the object backend.
+    pub s3: tessera_s3::S3Codec,
 }
 
 /// How an [`App`] is put together.
@@ -80,6 +83,8 @@ pub struct AppParts {
     /// The URL clients reach this server at (`http://host:port`): the base of the Identity
     /// Center token issuer's URL.
     pub public_url: String,
+    /// Where S3 objects live.
+    pub objects: Arc<dyn tessera_s3::Backend>,
 }
 
 /// The kernel a service is built from: the composition root hands each service what it needs.
@@ -224,6 +229,10 @@ impl App {
         register_services(&kernel, &mut services);
         extra(&kernel, &mut services);
         let scim = ScimService::new(p.store.clone(), directory.clone());
+        let s3 = tessera_s3::S3Codec::new(
+            tessera_s3::S3Handler::new(p.objects.clone(), kernel.authz.clone()),
+            tessera_s3::codec::BaseDomains::new(s3_base_domains(&p.public_url)),
+        );
         Ok(App {
             deployment: p.deployment,
             store: p.store,
@@ -241,6 +250,7 @@ impl App {
             audit: AuditQueue::start(p.audit, tessera_audit::DEFAULT_QUEUE_CAPACITY),
             metrics: Arc::new(Metrics::default()),
             limits: p.limits,
+            s3,
         })
     }
 
@@ -257,27 +267,50 @@ impl App {
     }
 }
 
+/// The host names under which `<bucket>.<host>` is virtual-host-style S3 addressing: the
+/// public URL's host (unless it is an IP address) and `localhost`.
+fn s3_base_domains(public_url: &str) -> Vec<String> {
+    let mut out = vec!["localhost".to_owned()];
+    if let Ok(u) = public_url.parse::<http::Uri>()
+        && let Some(h) = u.host()
+        && h.parse::<std::net::IpAddr>().is_err()
+        && !h.starts_with('[')
+        && h != "localhost"
+    {
+        out.insert(0, h.to_ascii_lowercase());
+    }
+    out
+}
+
+/// A response body: a buffered one, or a stream (S3 object bodies).
+pub type ResponseBody =
+    http_body_util::combinators::UnsyncBoxBody<Bytes, tessera_s3::body::StdError>;
+
 /// What the pipeline learnt about a request, for audit, metrics and the log line.
-struct Handled {
+pub(crate) struct Handled {
     /// The service's name in metrics and logs (a route's placeholder name before a service
     /// is known).
-    service: &'static str,
-    event_source: &'static str,
-    action: String,
-    caller: Option<Caller>,
-    access_key_id: Option<String>,
-    details: Option<EventDetails>,
-    error: Option<AwsError>,
-    response: Response<Bytes>,
+    pub(crate) service: &'static str,
+    pub(crate) event_source: &'static str,
+    pub(crate) action: String,
+    pub(crate) caller: Option<Caller>,
+    pub(crate) access_key_id: Option<String>,
+    pub(crate) details: Option<EventDetails>,
+    pub(crate) error: Option<AwsError>,
+    pub(crate) response: Response<Bytes>,
+    /// A streamed body that replaces `response`'s (S3).
+    pub(crate) stream: Option<tessera_s3::Body>,
+    /// Data events (S3 objects) are not management events.
+    pub(crate) data_event: bool,
 }
 
 /// Who a request is for before (or without) a registered service: its metrics name, audit
 /// source and error protocol.
 #[derive(Debug, Clone, Copy)]
-struct Target {
-    service: &'static str,
-    event_source: &'static str,
-    protocol: Protocol,
+pub(crate) struct Target {
+    pub(crate) service: &'static str,
+    pub(crate) event_source: &'static str,
+    pub(crate) protocol: Protocol,
 }
 
 impl Target {
@@ -291,7 +324,7 @@ impl Target {
     }
 
     /// A request for this target, before anything is known of its outcome.
-    fn handled(self, action: impl Into<String>) -> Handled {
+    pub(crate) fn handled(self, action: impl Into<String>) -> Handled {
         Handled {
             service: self.service,
             event_source: self.event_source,
@@ -301,10 +334,12 @@ impl Target {
             details: None,
             error: None,
             response: Response::new(Bytes::new()),
+            stream: None,
+            data_event: false,
         }
     }
 
-    fn fail(self, action: impl Into<String>, e: AwsError, request_id: &str) -> Handled {
+    pub(crate) fn fail(self, action: impl Into<String>, e: AwsError, request_id: &str) -> Handled {
         Handled {
             response: e.render(self.protocol, request_id),
             error: Some(e),
@@ -322,7 +357,7 @@ fn new_request_id() -> String {
 }
 
 /// Serve one HTTP request.
-pub async fn handle<B>(app: Arc<App>, req: Request<B>, peer: SocketAddr) -> Response<Full<Bytes>>
+pub async fn handle<B>(app: Arc<App>, req: Request<B>, peer: SocketAddr) -> Response<ResponseBody>
 where
     B: http_body::Body<Data = Bytes> + Send + 'static,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
@@ -352,7 +387,13 @@ where
         let (parts, body) = req.into_parts();
         let parts = Arc::new(parts);
         let route = Arc::new(classify(&parts));
-        let deadline = app.limits.request_timeout();
+        // S3 bodies may take long to upload or download; a stalled S3 body is cut off by its
+        // per-read timeout instead (see `s3_body`).
+        let deadline = if *route == Route::S3 {
+            S3_REQUEST_DEADLINE
+        } else {
+            app.limits.request_timeout()
+        };
         // The work runs as its own task so that the deadline never cancels it half-way (a
         // store write without its change-counter bump, say); the task submits the request's
         // one audit record when it finishes, whatever the client was told.
@@ -415,7 +456,11 @@ where
             "handled"
         );
         let (parts, body) = h.response.into_parts();
-        Response::from_parts(parts, Full::new(body))
+        let body = match h.stream.take() {
+            Some(s) => s.boxed_unsync(),
+            None => Full::new(body).map_err(|n| match n {}).boxed_unsync(),
+        };
+        Response::from_parts(parts, body)
     }
     .instrument(span)
     .await
@@ -430,7 +475,7 @@ fn header_bytes(headers: &http::HeaderMap) -> usize {
 
 /// Routes no registered service serves yet: their placeholder name, audit source and error
 /// protocol.
-fn placeholder(route: &Route) -> Target {
+pub(crate) fn placeholder(route: &Route) -> Target {
     let (service, event_source, protocol) = match route {
         Route::Query => ("query", "iam.amazonaws.com", Protocol::RestXml),
         Route::Json { .. } => ("json", "sso.amazonaws.com", Protocol::Json11),
@@ -619,14 +664,7 @@ where
             };
             scim(app, parts, &body, meta).await
         }
-        Route::S3 => {
-            let e = AwsError::new(
-                501,
-                "NotImplemented",
-                "The S3 data plane is not supported by this server yet.",
-            );
-            placeholder(route).fail("Unknown", e, rid)
-        }
+        Route::S3 => crate::s3::request(app, parts, body, meta).await,
     }
 }
 
@@ -868,7 +906,7 @@ async fn authenticate_signed(
         app,
         &AuthRequest {
             parts,
-            body,
+            payload: tessera_sigv4::Payload::Body(body),
             auth: &auth,
             canon: Canonicalization::Standard,
             services: spec.signing_names,
@@ -1005,7 +1043,7 @@ async fn rest_xml(
             app,
             &AuthRequest {
                 parts,
-                body: &body,
+                payload: tessera_sigv4::Payload::Body(&body),
                 auth: &auth,
                 canon: Canonicalization::S3,
                 services: spec.signing_names,
@@ -1096,6 +1134,12 @@ fn user_identity(app: &App, caller: Option<&Caller>, access_key_id: Option<&str>
                 v["sessionContext"]["webIdFederationData"] =
                     json!({"federatedProvider": w.provider_arn, "attributes": {}});
             }
+            // An identity-enhanced session (and Access Grants credentials vended for a
+            // directory user) acts on behalf of that user.
+            if let Some(ic) = session.and_then(|s| s.identity_context.as_ref()) {
+                v["onBehalfOf"] =
+                    json!({"userId": ic.user_id, "identityStoreArn": ic.identity_store_arn});
+            }
             v
         }
     }
@@ -1129,9 +1173,9 @@ async fn record_audit(app: &App, meta: &RequestMeta, h: &Handled) {
         read_only: details.read_only,
         resources: details.resources,
         event_type: "AwsApiCall",
-        management_event: true,
+        management_event: !h.data_event,
         recipient_account_id: account,
-        event_category: "Management",
+        event_category: if h.data_event { "Data" } else { "Management" },
     };
     app.audit.submit(rec).await;
 }

@@ -41,7 +41,8 @@ pub fn parse(parts: &Parts) -> Result<ParsedAuth, SigV4Error> {
 #[derive(Debug, Clone, Copy)]
 pub struct AuthRequest<'a> {
     pub parts: &'a Parts,
-    pub body: &'a [u8],
+    /// The body, or [`Payload::Deferred`] for an S3 body the caller checks while it streams.
+    pub payload: Payload<'a>,
     pub auth: &'a ParsedAuth,
     pub canon: Canonicalization,
     /// The credential-scope service names the target service accepts.
@@ -53,6 +54,15 @@ pub struct AuthRequest<'a> {
 
 /// Verify the request's signature and resolve the caller.
 pub async fn authenticate(app: &App, r: &AuthRequest<'_>) -> Result<Caller, AwsError> {
+    authenticate_keyed(app, r).await.map(|(c, _)| c)
+}
+
+/// [`authenticate`], also yielding the request's SigV4 signing key (for verifying the chunk
+/// signatures of an `aws-chunked` body that follows).
+pub async fn authenticate_keyed(
+    app: &App,
+    r: &AuthRequest<'_>,
+) -> Result<(Caller, [u8; 32]), AwsError> {
     let canon = r.canon;
     if r.auth.access_key_id.starts_with("ASIA") {
         return authenticate_session(app, r);
@@ -79,7 +89,7 @@ pub async fn authenticate(app: &App, r: &AuthRequest<'_>) -> Result<Caller, AwsE
             invalid_token(canon)
         })?;
     let secret = String::from_utf8(secret).map_err(|_| invalid_token(canon))?;
-    verify_signature(app, r, &secret)?;
+    let signing_key = verify_signature(app, r, &secret)?;
     let account = AccountId::parse(&key.account_id).map_err(|_| invalid_token(canon))?;
     let principal = match &key.user_name_key {
         None => Principal::Root,
@@ -102,15 +112,18 @@ pub async fn authenticate(app: &App, r: &AuthRequest<'_>) -> Result<Caller, AwsE
             }
         }
     };
-    Ok(Caller {
-        account,
-        principal,
-        access_key_id: key.access_key_id,
-        session: None,
-    })
+    Ok((
+        Caller {
+            account,
+            principal,
+            access_key_id: key.access_key_id,
+            session: None,
+        },
+        signing_key,
+    ))
 }
 
-fn verify_signature(app: &App, r: &AuthRequest<'_>, secret: &str) -> Result<(), AwsError> {
+fn verify_signature(app: &App, r: &AuthRequest<'_>, secret: &str) -> Result<[u8; 32], AwsError> {
     // IAM is a global service: SDKs sign it for us-east-1 whatever the configured region.
     let region = if r.services.contains(&"iam") && r.auth.region == "us-east-1" {
         "us-east-1"
@@ -123,21 +136,19 @@ fn verify_signature(app: &App, r: &AuthRequest<'_>, secret: &str) -> Result<(), 
         services: r.services,
         canonicalization: r.canon,
         max_skew_secs: MAX_SKEW_SECS,
-        payload: Payload::Body(r.body),
+        payload: r.payload,
     };
-    tessera_sigv4::verify(
-        &RequestParts::from_http_parts(r.parts),
-        r.auth,
-        secret,
-        &opts,
-    )
-    .map_err(|e| sig_error(&e, r.canon))
+    let key =
+        tessera_sigv4::signing_key(secret, &r.auth.scope_date, &r.auth.region, &r.auth.service);
+    tessera_sigv4::verify_with_key(&RequestParts::from_http_parts(r.parts), r.auth, &key, &opts)
+        .map_err(|e| sig_error(&e, r.canon))?;
+    Ok(key)
 }
 
 /// Temporary credentials: the session token is opened with the in-memory key ring, bound to
 /// the access key id, checked for expiry, and yields the secret to verify the signature with.
 /// No store access.
-fn authenticate_session(app: &App, r: &AuthRequest<'_>) -> Result<Caller, AwsError> {
+fn authenticate_session(app: &App, r: &AuthRequest<'_>) -> Result<(Caller, [u8; 32]), AwsError> {
     let canon = r.canon;
     let token = r
         .auth
@@ -151,7 +162,7 @@ fn authenticate_session(app: &App, r: &AuthRequest<'_>) -> Result<Caller, AwsErr
             SessionError::Expired => expired_token(canon),
             _ => invalid_token(canon),
         })?;
-    verify_signature(app, r, &secret)?;
+    let signing_key = verify_signature(app, r, &secret)?;
     // A session that carries a directory user revoked since its token was issued is void
     // (`tessera sessions revoke --user`), checked in memory.
     if let Some(ic) = &claims.identity_context
@@ -163,7 +174,7 @@ fn authenticate_session(app: &App, r: &AuthRequest<'_>) -> Result<Caller, AwsErr
         return Err(expired_token(canon));
     }
     let account = AccountId::parse(&claims.account).map_err(|_| invalid_token(canon))?;
-    Ok(Caller {
+    let caller = Caller {
         account,
         principal: Principal::AssumedRole {
             role_name: claims.role_name.clone(),
@@ -173,7 +184,8 @@ fn authenticate_session(app: &App, r: &AuthRequest<'_>) -> Result<Caller, AwsErr
         },
         access_key_id: r.auth.access_key_id.clone(),
         session: Some(std::sync::Arc::new(claims)),
-    })
+    };
+    Ok((caller, signing_key))
 }
 
 fn expired_token(canon: Canonicalization) -> AwsError {

@@ -7,6 +7,7 @@ pub mod auth;
 pub mod config;
 pub mod metrics;
 pub mod routing;
+pub mod s3;
 pub mod serve;
 pub mod setup;
 pub mod start;

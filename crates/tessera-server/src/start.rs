@@ -88,6 +88,11 @@ pub async fn start(opts: StartOptions) -> Result<Running> {
     } else {
         Vec::new()
     };
+    let objects: Arc<dyn tessera_s3::Backend> = Arc::new(
+        tessera_s3::FsBackend::open(config.data_dir.join("objects"))
+            .await
+            .context("opening the object store (data-dir/objects)")?,
+    );
     let listener = TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("binding {}", config.listen))?;
@@ -112,6 +117,7 @@ pub async fn start(opts: StartOptions) -> Result<Running> {
                 .public_url
                 .clone()
                 .unwrap_or_else(|| format!("http://{addr}")),
+            objects,
         })
         .await
         .context("loading the in-memory views (IAM principals, session keys)")?,

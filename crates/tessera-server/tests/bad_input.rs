@@ -679,10 +679,11 @@ async fn other_protocols_answer_in_their_own_shape() {
         .uri("/bucket/key")
         .body(Full::new(Bytes::new()))
         .unwrap();
+    // An unsigned S3 request: there is no anonymous access.
     let r = send(&f, s3).await;
-    assert_eq!(r.status, 501);
+    assert_eq!(r.status, 403);
     assert!(r.body.starts_with("<?xml"), "{}", r.body);
-    assert!(r.body.contains("<Code>NotImplemented</Code>"), "{}", r.body);
+    assert!(r.body.contains("<Code>AccessDenied</Code>"), "{}", r.body);
 }
 
 /// Malformed JSON bodies get the protocol's SerializationException, before anything else

@@ -621,3 +621,48 @@ fn finish(
     }
     Ok(())
 }
+
+/// The signature of one `aws-chunked` chunk (`STREAMING-AWS4-HMAC-SHA256-PAYLOAD`): each chunk
+/// signs its data's SHA-256 and the previous signature (the request's seed signature for the
+/// first chunk), so chunks can be neither changed, dropped nor reordered.
+pub fn chunk_signature(
+    key: &[u8; 32],
+    auth: &ParsedAuth,
+    previous_signature_hex: &str,
+    chunk_sha256: &[u8; 32],
+) -> [u8; 32] {
+    const EMPTY_SHA256: &str = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+    let s = format!(
+        "AWS4-HMAC-SHA256-PAYLOAD\n{}\n{}\n{}\n{}\n{}",
+        format_amz_date(&auth.date),
+        auth.credential_scope(),
+        previous_signature_hex,
+        EMPTY_SHA256,
+        hex::encode(chunk_sha256)
+    );
+    hmac(key, s.as_bytes())
+}
+
+/// The signature of an `aws-chunked` body's trailing headers
+/// (`STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER`): over the previous (final chunk's) signature
+/// and the SHA-256 of the trailer lines, each `name:value\n`.
+pub fn trailer_signature(
+    key: &[u8; 32],
+    auth: &ParsedAuth,
+    previous_signature_hex: &str,
+    trailer_lines_sha256: &[u8; 32],
+) -> [u8; 32] {
+    let s = format!(
+        "AWS4-HMAC-SHA256-TRAILER\n{}\n{}\n{}\n{}",
+        format_amz_date(&auth.date),
+        auth.credential_scope(),
+        previous_signature_hex,
+        hex::encode(trailer_lines_sha256)
+    );
+    hmac(key, s.as_bytes())
+}
+
+/// Constant-time comparison of two signatures.
+pub fn signatures_equal(a: &[u8; 32], b: &[u8; 32]) -> bool {
+    bool::from(a.ct_eq(b))
+}

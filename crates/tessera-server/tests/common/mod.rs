@@ -76,6 +76,11 @@ pub async fn fixture_with_services(
                 oidc,
                 allow_http_issuers: true,
                 public_url: "http://127.0.0.1:1".into(),
+                objects: Arc::new(
+                    tessera_s3::FsBackend::open(dir.path().join("objects"))
+                        .await
+                        .unwrap(),
+                ),
             },
             extra,
         )

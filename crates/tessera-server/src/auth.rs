@@ -171,7 +171,15 @@ fn authenticate_session(app: &App, r: &AuthRequest<'_>) -> Result<(Caller, [u8; 
             .get()
             .is_revoked(&ic.user_id, ic.token_issued_at)
     {
-        return Err(expired_token(canon));
+        return Err(match canon {
+            // S3 refuses the revoked credentials outright.
+            Canonicalization::S3 => AwsError::new(
+                403,
+                "AccessDenied",
+                "Access Denied: the sessions of the directory user these credentials act for were revoked",
+            ),
+            Canonicalization::Standard => expired_token(canon),
+        });
     }
     let account = AccountId::parse(&claims.account).map_err(|_| invalid_token(canon))?;
     let caller = Caller {

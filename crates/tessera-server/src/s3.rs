@@ -52,6 +52,15 @@ where
     Box::pin(s)
 }
 
+/// A request signed with Signature Version 2 (header `AWS id:sig` or `AWSAccessKeyId` query).
+fn sigv2(parts: &http::request::Parts) -> bool {
+    header(parts, "authorization").is_some_and(|v| v.starts_with("AWS "))
+        || parts.uri.query().is_some_and(|q| {
+            q.split('&')
+                .any(|p| p.starts_with("AWSAccessKeyId=") || p.starts_with("Signature="))
+        })
+}
+
 fn header<'a>(parts: &'a http::request::Parts, name: &str) -> Option<&'a str> {
     parts.headers.get(name).and_then(|v| v.to_str().ok())
 }
@@ -83,6 +92,17 @@ where
     };
     let parsed = match parsed {
         Ok(a) => a,
+        // Signature Version 2 (S3 refuses it for buckets created since 2020).
+        Err(SigV4Error::MissingAuthentication) if sigv2(parts) => {
+            return fail(
+                h,
+                s3_error(
+                    400,
+                    "InvalidRequest",
+                    "The authorization mechanism you have provided is not supported. Please use AWS4-HMAC-SHA256.",
+                ),
+            );
+        }
         // No anonymous access: there are no public buckets.
         Err(SigV4Error::MissingAuthentication) => {
             return fail(h, s3_error(403, "AccessDenied", "Access Denied"));

@@ -232,6 +232,45 @@ fn boto3_flow() {
     );
 }
 
+/// Run `s3_api.py` (boto3 over the whole S3 API, its bad inputs included) against `server`.
+fn run_s3_api(server: &DevServer, bucket_prefix: &str) {
+    let python = std::env::var("TESSERA_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
+    let out = Command::new(&python)
+        .arg(fixture("s3_api.py"))
+        .arg(&server.manifest_path)
+        .arg(bucket_prefix)
+        .env("AWS_CONFIG_FILE", "/dev/null")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+        .env("PYTHONOPTIMIZE", "1")
+        .env("NO_PROXY", "")
+        .env("no_proxy", "")
+        .output()
+        .unwrap_or_else(|e| panic!("running {python}: {e}"));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "the boto3 S3 suite failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        stdout.lines().last(),
+        Some("s3 api ok"),
+        "the boto3 S3 suite did not reach its end:\n{stdout}"
+    );
+}
+
+/// boto3 drives the S3 API on the local filesystem backend.
+#[test]
+fn boto3_s3_api_local_backend() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = DevServer::start(dir.path());
+    run_s3_api(&server, "local");
+    // Nothing is left in the object store's temp directory.
+    let tmp = dir.path().join("objects").join("tmp");
+    let left: Vec<_> = std::fs::read_dir(&tmp).unwrap().collect();
+    assert!(left.is_empty(), "temp files left behind: {left:?}");
+}
+
 fn code<E: aws_sdk_iam::error::ProvideErrorMetadata>(e: &E) -> String {
     e.code().unwrap_or("").to_owned()
 }
@@ -3087,6 +3126,47 @@ fn cli_trusted_identity_propagation() {
             &ag_trust.to_string(),
         ],
     ));
+    // The location role's own permissions (the AWS guide's policy for a location role): the
+    // vended credentials are this role's, narrowed to the matched grant.
+    ok(aws(
+        &server,
+        key,
+        &[
+            "iam",
+            "put-role-policy",
+            "--role-name",
+            "s3-access-grants-role",
+            "--policy-name",
+            "location-data",
+            "--policy-document",
+            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["s3:GetObject","s3:PutObject","s3:DeleteObject","s3:ListBucket","s3:AbortMultipartUpload","s3:ListMultipartUploadParts"],"Resource":["arn:aws:s3:::example-bucket","arn:aws:s3:::example-bucket/*"]}]}"#,
+        ],
+    ));
+    // The data, written by the account root.
+    let s3_ok = |r: (bool, String, String)| {
+        assert!(r.0, "aws s3 failed: {}\n{}", r.1, r.2);
+        r.1
+    };
+    s3_ok(aws(&server, key, &["s3", "mb", "s3://example-bucket"]));
+    let seed = dir.path().join("seed-object.csv");
+    std::fs::write(&seed, "variety,colour\nroma,red\n").unwrap();
+    for dest in [
+        "s3://example-bucket/projects/red/tomatoes/roma.csv",
+        "s3://example-bucket/projects/blue/berries.csv",
+        "s3://example-bucket/bob/notes.txt",
+    ] {
+        s3_ok(aws(
+            &server,
+            key,
+            &[
+                "s3",
+                "cp",
+                "--only-show-errors",
+                seed.to_str().unwrap(),
+                dest,
+            ],
+        ));
+    }
     let ctl = |args: &[&str]| {
         let mut a = vec!["s3control"];
         a.extend_from_slice(args);
@@ -3173,6 +3253,93 @@ fn cli_trusted_identity_propagation() {
         )),
         "{me}"
     );
+    // Step 5: Mateo's application reads the red data with the vended credentials, and
+    // nothing outside the grant.
+    let listing = s3_ok(aws_session(
+        &server,
+        &vended,
+        &["s3", "ls", "s3://example-bucket/projects/red/tomatoes/"],
+    ));
+    assert!(listing.contains("roma.csv"), "{listing}");
+    let content = s3_ok(aws_session(
+        &server,
+        &vended,
+        &[
+            "s3",
+            "cp",
+            "s3://example-bucket/projects/red/tomatoes/roma.csv",
+            "-",
+        ],
+    ));
+    assert_eq!(content, "variety,colour\nroma,red\n");
+    for args in [
+        vec!["s3", "ls", "s3://example-bucket/projects/blue/"],
+        vec!["s3", "ls", "s3://example-bucket/"],
+        vec![
+            "s3",
+            "cp",
+            "s3://example-bucket/projects/blue/berries.csv",
+            "-",
+        ],
+        vec![
+            "s3",
+            "cp",
+            seed.to_str().unwrap(),
+            "s3://example-bucket/projects/red/tomatoes/new.csv",
+        ],
+        vec![
+            "s3",
+            "rm",
+            "s3://example-bucket/projects/red/tomatoes/roma.csv",
+        ],
+        vec![
+            "s3",
+            "cp",
+            "s3://example-bucket/projects/red/tomatoes/roma.csv",
+            "s3://example-bucket/projects/red/tomatoes/copy.csv",
+        ],
+        vec!["s3", "ls"],
+    ] {
+        let (done, out, err) = aws_session(&server, &vended, &args);
+        assert!(!done, "{args:?} went beyond the READ grant: {out}");
+        // `cp` starts with HeadObject, whose 403 has no body to carry the code.
+        assert!(
+            err.contains("AccessDenied") || err.contains("(403) when calling the HeadObject"),
+            "{args:?}: {err}"
+        );
+    }
+    // The data event names the person, the grant and the GetDataAccess call behind it.
+    let audit = server
+        .audit_records()
+        .into_iter()
+        .find(|r| {
+            r["eventName"] == "GetObject"
+                && r["userIdentity"]["accessKeyId"] == vended.0.as_str()
+                && r["errorCode"].is_null()
+        })
+        .expect("an audit record of Mateo's GetObject");
+    assert_eq!(audit["eventCategory"], "Data", "{audit}");
+    assert_eq!(audit["managementEvent"], false, "{audit}");
+    assert_eq!(
+        audit["userIdentity"]["onBehalfOf"]["userId"],
+        mateo.as_str(),
+        "{audit}"
+    );
+    assert_eq!(
+        audit["requestParameters"]["key"], "projects/red/tomatoes/roma.csv",
+        "{audit}"
+    );
+    assert_eq!(
+        audit["additionalEventData"]["accessGrants"]["grantScope"],
+        "s3://example-bucket/projects/red/*",
+        "{audit}"
+    );
+    assert!(
+        audit["additionalEventData"]["accessGrants"]["getDataAccessRequestId"]
+            .as_str()
+            .is_some_and(|r| !r.is_empty()),
+        "{audit}"
+    );
     // A user outside the group.
     let (denied, _, err) = gda(
         &zoe_bearer,
@@ -3231,6 +3398,7 @@ fn cli_trusted_identity_propagation() {
         &[],
     ));
     assert_eq!(out["MatchedGrantTarget"], "s3://example-bucket/bob/*");
+    let zoe_vended = creds(&out);
     // Application-scoped grants apply only to callers who came through that application.
     grant_to(
         "DIRECTORY_USER",
@@ -3312,10 +3480,36 @@ fn cli_trusted_identity_propagation() {
     let (still, _, err) = aws_session(&server, &bearer, &["sts", "get-caller-identity"]);
     assert!(!still, "a revoked user's session still works");
     assert!(err.contains("ExpiredToken"), "{err}");
-    // So are the credentials Access Grants vended for him.
+    // So are the credentials Access Grants vended for him, at STS and at S3; Zoe's keep
+    // working.
     let (still, _, err) = aws_session(&server, &vended, &["sts", "get-caller-identity"]);
     assert!(!still, "credentials vended to a revoked user still work");
     assert!(err.contains("ExpiredToken"), "{err}");
+    let (still, _, err) = aws_session(
+        &server,
+        &vended,
+        &[
+            "s3",
+            "cp",
+            "s3://example-bucket/projects/red/tomatoes/roma.csv",
+            "-",
+        ],
+    );
+    assert!(!still, "S3 served credentials vended to a revoked user");
+    assert!(err.contains("(403) when calling the HeadObject"), "{err}");
+    let (still, _, err) = aws_session(
+        &server,
+        &vended,
+        &["s3", "ls", "s3://example-bucket/projects/red/tomatoes/"],
+    );
+    assert!(!still, "S3 listed for credentials vended to a revoked user");
+    assert!(err.contains("AccessDenied"), "{err}");
+    let zoe_read = s3_ok(aws_session(
+        &server,
+        &zoe_vended,
+        &["s3", "cp", "s3://example-bucket/bob/notes.txt", "-"],
+    ));
+    assert_eq!(zoe_read, "variety,colour\nroma,red\n");
     let (r, _, err) = refresh(&app_creds, fresh["refreshToken"].as_str().unwrap());
     assert!(!r);
     assert!(err.contains("InvalidGrantException"), "{err}");

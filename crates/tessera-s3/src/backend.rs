@@ -146,14 +146,58 @@ pub trait Backend: Send + Sync + std::fmt::Debug {
         body: ByteStream,
         new: NewObject,
     ) -> S3Result<ObjectMeta>;
-    fn head_object(&self, bucket: &str, key: &str) -> S3Result<ObjectMeta>;
-    /// `range` is checked against the object's size by the caller's [`RangeSpec`].
+    /// The object's description, if `cond` holds (`PreconditionFailed`, `NotModified`).
+    async fn head_object(&self, bucket: &str, key: &str, cond: &Conditions)
+    -> S3Result<ObjectMeta>;
+    /// The object (or `range` of it, resolved against its size), if `cond` holds.
     async fn get_object(
         &self,
         bucket: &str,
         key: &str,
         range: Option<RangeSpec>,
+        cond: &Conditions,
     ) -> S3Result<ObjectRead>;
+    /// Copy an object; `headers` replaces the source's (`REPLACE` directive) when given.
+    /// `cond` applies to the source.
+    async fn copy_object(
+        &self,
+        src: (&str, &str),
+        dst: (&str, &str),
+        cond: &Conditions,
+        headers: Option<ObjectHeaders>,
+    ) -> S3Result<ObjectMeta> {
+        let r = self.get_object(src.0, src.1, None, cond).await?;
+        let m = r.meta.clone();
+        let new = NewObject {
+            headers: headers.unwrap_or(m.headers),
+            checksums: if m.parts.is_none() {
+                m.checksums
+            } else {
+                BTreeMap::new()
+            },
+            length: Some(m.size),
+        };
+        self.put_object(dst.0, dst.1, r.body, new).await
+    }
+    /// A range of an object as a part of an upload.
+    async fn upload_part_copy(
+        &self,
+        src: (&str, &str),
+        range: Option<RangeSpec>,
+        cond: &Conditions,
+        dst: (&str, &str),
+        upload_id: &str,
+        part: u32,
+    ) -> S3Result<PartInfo> {
+        let r = self.get_object(src.0, src.1, range, cond).await?;
+        let new = NewObject {
+            headers: ObjectHeaders::default(),
+            checksums: BTreeMap::new(),
+            length: Some(r.range.end - r.range.start),
+        };
+        self.upload_part(dst.0, dst.1, upload_id, part, r.body, new)
+            .await
+    }
     /// Deleting a missing key succeeds, as in S3.
     async fn delete_object(&self, bucket: &str, key: &str) -> S3Result<()>;
     fn list(&self, bucket: &str, q: &ListQuery<'_>) -> S3Result<Listing>;
@@ -190,6 +234,61 @@ pub trait Backend: Send + Sync + std::fmt::Debug {
         upload_id: &str,
     ) -> S3Result<(UploadInfo, Vec<PartInfo>)>;
     async fn list_uploads(&self, bucket: &str, prefix: &str) -> S3Result<Vec<UploadInfo>>;
+}
+
+/// Read preconditions (`If-Match`, `If-None-Match`, `If-Modified-Since`,
+/// `If-Unmodified-Since`; times in unix seconds), evaluated as RFC 9110 and S3 do.
+#[derive(Debug, Clone, Default)]
+pub struct Conditions {
+    pub if_match: Option<s3s::dto::ETagCondition>,
+    pub if_none_match: Option<s3s::dto::ETagCondition>,
+    pub if_modified_since: Option<i64>,
+    pub if_unmodified_since: Option<i64>,
+}
+
+fn etag_matches(cond: &s3s::dto::ETagCondition, current: &str) -> bool {
+    match cond {
+        s3s::dto::ETagCondition::Any => true,
+        s3s::dto::ETagCondition::ETag(e) => e.value() == current,
+    }
+}
+
+impl Conditions {
+    pub fn is_empty(&self) -> bool {
+        self.if_match.is_none()
+            && self.if_none_match.is_none()
+            && self.if_modified_since.is_none()
+            && self.if_unmodified_since.is_none()
+    }
+
+    /// `PreconditionFailed` (412) or `NotModified` (304) unless the object satisfies them.
+    /// A true If-Match overrides a false If-Unmodified-Since; an If-None-Match overrides
+    /// If-Modified-Since.
+    pub fn check(&self, meta: &ObjectMeta) -> S3Result<()> {
+        let modified = meta.last_modified_ms.div_euclid(1000);
+        let failed = || {
+            s3s::s3_error!(
+                PreconditionFailed,
+                "At least one of the pre-conditions you specified did not hold"
+            )
+        };
+        match &self.if_match {
+            Some(c) if !etag_matches(c, &meta.etag) => return Err(failed()),
+            Some(_) => {}
+            None => {
+                if self.if_unmodified_since.is_some_and(|t| modified > t) {
+                    return Err(failed());
+                }
+            }
+        }
+        let not_modified = || s3s::S3Error::new(s3s::S3ErrorCode::NotModified);
+        match &self.if_none_match {
+            Some(c) if etag_matches(c, &meta.etag) => Err(not_modified()),
+            Some(_) => Ok(()),
+            None if self.if_modified_since.is_some_and(|t| modified <= t) => Err(not_modified()),
+            None => Ok(()),
+        }
+    }
 }
 
 /// A requested range, before it is resolved against an object's size.

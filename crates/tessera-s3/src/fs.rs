@@ -507,7 +507,12 @@ impl Backend for FsBackend {
         self.commit_object(&b, w, meta).await
     }
 
-    fn head_object(&self, bucket: &str, key: &str) -> S3Result<ObjectMeta> {
+    async fn head_object(
+        &self,
+        bucket: &str,
+        key: &str,
+        cond: &Conditions,
+    ) -> S3Result<ObjectMeta> {
         let b = self.get_bucket(bucket)?;
         let found = b
             .objects
@@ -515,9 +520,11 @@ impl Backend for FsBackend {
             .expect("object index lock")
             .get(key)
             .cloned();
-        found
+        let m = found
             .map(|m| (*m).clone())
-            .ok_or_else(|| s3_error!(NoSuchKey, "The specified key does not exist."))
+            .ok_or_else(|| s3_error!(NoSuchKey, "The specified key does not exist."))?;
+        cond.check(&m)?;
+        Ok(m)
     }
 
     async fn get_object(
@@ -525,6 +532,7 @@ impl Backend for FsBackend {
         bucket: &str,
         key: &str,
         range: Option<RangeSpec>,
+        cond: &Conditions,
     ) -> S3Result<ObjectRead> {
         let b = self.get_bucket(bucket)?;
         let indexed = b
@@ -544,6 +552,7 @@ impl Backend for FsBackend {
             };
             // The file, not the index, is the truth (it may have been replaced meanwhile).
             let (meta, body_len) = parse_trailer_bytes::<ObjectMeta>(&data).map_err(io_err)?;
+            cond.check(&meta)?;
             let r = resolve(range, meta.size)?;
             let body = data.slice(r.start as usize..(r.end as usize).min(body_len));
             return Ok(ObjectRead {
@@ -552,6 +561,7 @@ impl Backend for FsBackend {
                 body: Box::pin(futures::stream::once(async move { Ok(body) })),
             });
         }
+        let cond = cond.clone();
         let (meta, file, r) = tokio::task::spawn_blocking(move || -> S3Result<_> {
             let mut file = match std::fs::File::open(&path) {
                 Ok(f) => f,
@@ -559,6 +569,7 @@ impl Backend for FsBackend {
                 Err(e) => return Err(io_err(e)),
             };
             let (meta, _) = read_trailer::<ObjectMeta>(&mut file).map_err(io_err)?;
+            cond.check(&meta)?;
             let r = resolve(range, meta.size)?;
             file.seek(SeekFrom::Start(r.start)).map_err(io_err)?;
             Ok((meta, file, r))
@@ -1006,7 +1017,10 @@ mod tests {
         drop(fs);
         let fs = FsBackend::open(dir.path()).await.unwrap();
         for k in hostile {
-            let mut r = fs.get_object("b1", k, None).await.unwrap();
+            let mut r = fs
+                .get_object("b1", k, None, &Conditions::default())
+                .await
+                .unwrap();
             let mut got = Vec::new();
             while let Some(c) = r.body.next().await {
                 got.extend_from_slice(&c.unwrap());

@@ -11,8 +11,8 @@
 //! sources, part-copy sources, and each key of DeleteObjects.
 
 use crate::backend::{
-    Backend, BucketInfo as BucketMeta, ListQuery, MAX_PART_NUMBER, MAX_PUT_BYTES, NewObject,
-    ObjectHeaders, ObjectMeta, ObjectRead, PartInfo, RangeSpec, UploadInfo,
+    Backend, BucketInfo as BucketMeta, Conditions, ListQuery, MAX_PART_NUMBER, MAX_PUT_BYTES,
+    NewObject, ObjectHeaders, PartInfo, RangeSpec, UploadInfo,
 };
 use crate::body::{ByteStream, Checked, ChecksumAlgo, Expect, valid_checksum_value};
 use futures::StreamExt;
@@ -86,10 +86,15 @@ fn etag(v: &str) -> ETag {
     ETag::Strong(v.to_owned())
 }
 
-fn etag_matches(cond: &ETagCondition, current: &str) -> bool {
-    match cond {
-        ETagCondition::Any => true,
-        ETagCondition::ETag(e) => e.value() == current,
+/// A copy's source conditions fail as 412, never 304.
+fn source_error(e: S3Error) -> S3Error {
+    if *e.code() == S3ErrorCode::NotModified {
+        s3_error!(
+            PreconditionFailed,
+            "At least one of the pre-conditions you specified did not hold"
+        )
+    } else {
+        e
     }
 }
 
@@ -472,47 +477,31 @@ impl S3Handler {
         Ok((Box::pin(Checked::new(body_of(body), expect)), stored))
     }
 
-    /// Check the preconditions of a read; `Err` is 412 or 304.
-    fn preconditions(
-        meta: &ObjectMeta,
+    fn conditions(
         if_match: Option<&ETagCondition>,
         if_none_match: Option<&ETagCondition>,
         if_modified_since: Option<&Timestamp>,
         if_unmodified_since: Option<&Timestamp>,
-    ) -> S3Result<()> {
-        let modified = meta.last_modified_ms / 1000;
-        let failed = || {
-            s3_error!(
-                PreconditionFailed,
-                "At least one of the pre-conditions you specified did not hold"
-            )
-        };
-        match if_match {
-            Some(c) => {
-                if !etag_matches(c, &meta.etag) {
-                    return Err(failed());
-                }
-            }
-            None => {
-                if if_unmodified_since.is_some_and(|t| modified > secs(t)) {
-                    return Err(failed());
-                }
-            }
+    ) -> Conditions {
+        Conditions {
+            if_match: if_match.cloned(),
+            if_none_match: if_none_match.cloned(),
+            if_modified_since: if_modified_since.map(secs),
+            if_unmodified_since: if_unmodified_since.map(secs),
         }
-        let not_modified = || S3Error::new(S3ErrorCode::NotModified);
-        match if_none_match {
-            Some(c) => {
-                if etag_matches(c, &meta.etag) {
-                    return Err(not_modified());
-                }
-            }
-            None => {
-                if if_modified_since.is_some_and(|t| modified <= secs(t)) {
-                    return Err(not_modified());
-                }
-            }
-        }
-        Ok(())
+    }
+
+    /// A copy source the caller may read: its bucket, key, and the bucket's description.
+    fn source(&self, a: &Authenticated, src: &CopySource) -> S3Result<(BucketMeta, String)> {
+        let (sb, sk) = Self::copy_source(src)?;
+        let b = self.bucket(&sb)?;
+        self.object_access(a, "s3:GetObject", &b, &sk, GrantPermission::Read)?;
+        a.event
+            .lock()
+            .expect("event lock")
+            .other_objects
+            .push((sb, sk.clone()));
+        Ok((b, sk))
     }
 
     fn copy_source(src: &CopySource) -> S3Result<(String, String)> {
@@ -535,27 +524,6 @@ impl S3Handler {
                 "Access point copy sources are not supported by this server."
             )),
         }
-    }
-
-    /// Read a whole object (or a range of it) that the caller may read, for a copy.
-    async fn read_source(
-        &self,
-        a: &Authenticated,
-        src: &CopySource,
-        range: Option<RangeSpec>,
-    ) -> S3Result<ObjectRead> {
-        let (sb, sk) = Self::copy_source(src)?;
-        let b = self.bucket(&sb)?;
-        self.object_access(a, "s3:GetObject", &b, &sk, GrantPermission::Read)?;
-        a.event
-            .lock()
-            .expect("event lock")
-            .other_objects
-            .push((sb.clone(), sk.clone()));
-        self.backend
-            .get_object(&sb, &sk, range)
-            .await
-            .map_err(|e| self.missing_key(a, &b, &sk, e))
     }
 
     fn owner(&self, account: &str) -> Owner {
@@ -918,21 +886,16 @@ impl S3 for S3Handler {
                 "GetObject by part number is not supported by this server."
             ));
         }
-        let head = self
-            .backend
-            .head_object(&b.name, &i.key)
-            .map_err(|e| self.missing_key(a, &b, &i.key, e))?;
-        Self::preconditions(
-            &head,
+        let cond = Self::conditions(
             i.if_match.as_ref(),
             i.if_none_match.as_ref(),
             i.if_modified_since.as_ref(),
             i.if_unmodified_since.as_ref(),
-        )?;
+        );
         let range = i.range.map(RangeSpec::from);
         let r = self
             .backend
-            .get_object(&b.name, &i.key, range)
+            .get_object(&b.name, &i.key, range, &cond)
             .await
             .map_err(|e| self.missing_key(a, &b, &i.key, e))?;
         let m = &r.meta;
@@ -1001,17 +964,17 @@ impl S3 for S3Handler {
         Self::note(a, "HeadObject", &i.bucket, Some(&i.key), true);
         let b = self.bucket(&i.bucket)?;
         self.object_access(a, "s3:GetObject", &b, &i.key, GrantPermission::Read)?;
-        let m = self
-            .backend
-            .head_object(&b.name, &i.key)
-            .map_err(|e| self.missing_key(a, &b, &i.key, e))?;
-        Self::preconditions(
-            &m,
+        let cond = Self::conditions(
             i.if_match.as_ref(),
             i.if_none_match.as_ref(),
             i.if_modified_since.as_ref(),
             i.if_unmodified_since.as_ref(),
-        )?;
+        );
+        let m = self
+            .backend
+            .head_object(&b.name, &i.key, &cond)
+            .await
+            .map_err(|e| self.missing_key(a, &b, &i.key, e))?;
         let (len, content_range) = match i.range.map(RangeSpec::from) {
             None => (m.size, None),
             Some(r) => {
@@ -1083,7 +1046,12 @@ impl S3 for S3Handler {
         }
         if let Some(c) = &i.if_none_match {
             // Conditional write: only if the key does not exist yet.
-            if matches!(c, ETagCondition::Any) && self.backend.head_object(&b.name, &i.key).is_ok()
+            if matches!(c, ETagCondition::Any)
+                && self
+                    .backend
+                    .head_object(&b.name, &i.key, &Conditions::default())
+                    .await
+                    .is_ok()
             {
                 return Err(s3_error!(
                     PreconditionFailed,
@@ -1130,16 +1098,11 @@ impl S3 for S3Handler {
         let b = self.bucket(&i.bucket)?;
         self.object_access(a, "s3:DeleteObject", &b, &i.key, GrantPermission::Write)?;
         if let Some(c) = &i.if_match {
-            match self.backend.head_object(&b.name, &i.key) {
-                Ok(m) if etag_matches(c, &m.etag) => {}
-                Ok(_) => {
-                    return Err(s3_error!(
-                        PreconditionFailed,
-                        "At least one of the pre-conditions you specified did not hold"
-                    ));
-                }
-                Err(e) => return Err(e),
-            }
+            let cond = Conditions {
+                if_match: Some(c.clone()),
+                ..Default::default()
+            };
+            self.backend.head_object(&b.name, &i.key, &cond).await?;
         }
         self.backend.delete_object(&b.name, &i.key).await?;
         let mut resp = S3Response::new(DeleteObjectOutput::default());
@@ -1214,38 +1177,25 @@ impl S3 for S3Handler {
         Self::note(&a, "CopyObject", &i.bucket, Some(&i.key), false);
         let b = self.bucket(&i.bucket)?;
         self.object_access(&a, "s3:PutObject", &b, &i.key, GrantPermission::Write)?;
-        let src = self.read_source(&a, &i.copy_source, None).await?;
-        let sm = src.meta.clone();
-        Self::preconditions(
-            &sm,
+        let (sb, sk) = self.source(&a, &i.copy_source)?;
+        let cond = Self::conditions(
             i.copy_source_if_match.as_ref(),
             i.copy_source_if_none_match.as_ref(),
             i.copy_source_if_modified_since.as_ref(),
             i.copy_source_if_unmodified_since.as_ref(),
-        )
-        .map_err(|e| {
-            if *e.code() == S3ErrorCode::NotModified {
-                s3_error!(
-                    PreconditionFailed,
-                    "At least one of the pre-conditions you specified did not hold"
-                )
-            } else {
-                e
-            }
-        })?;
+        );
         let replace = match i.metadata_directive.as_ref().map(|d| d.as_str()) {
             None | Some("COPY") => false,
             Some("REPLACE") => true,
             Some(_) => return Err(s3_error!(InvalidArgument, "Unknown metadata directive.")),
         };
-        let (sb, sk) = Self::copy_source(&i.copy_source)?;
-        if !replace && sb == b.name && sk == i.key {
+        if !replace && sb.name == b.name && sk == i.key {
             return Err(s3_error!(
                 InvalidRequest,
                 "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes."
             ));
         }
-        let headers = if replace {
+        let headers = replace.then(|| {
             headers_of(
                 i.content_type,
                 i.content_encoding,
@@ -1255,22 +1205,12 @@ impl S3 for S3Handler {
                 i.expires.as_ref(),
                 i.metadata,
             )
-        } else {
-            sm.headers.clone()
-        };
-        let new = NewObject {
-            headers,
-            checksums: if sm.parts.is_none() {
-                sm.checksums.clone()
-            } else {
-                BTreeMap::new()
-            },
-            length: Some(sm.size),
-        };
+        });
         let m = self
             .backend
-            .put_object(&b.name, &i.key, src.body, new)
-            .await?;
+            .copy_object((&sb.name, &sk), (&b.name, &i.key), &cond, headers)
+            .await
+            .map_err(|e| source_error(self.missing_key(&a, &sb, &sk, e)))?;
         Ok(S3Response::new(CopyObjectOutput {
             copy_object_result: Some(CopyObjectResult {
                 e_tag: Some(etag(&m.etag)),
@@ -1395,40 +1335,25 @@ impl S3 for S3Handler {
                 }
             }
         };
-        let src = self.read_source(&a, &i.copy_source, range).await?;
-        Self::preconditions(
-            &src.meta,
+        let (sb, sk) = self.source(&a, &i.copy_source)?;
+        let cond = Self::conditions(
             i.copy_source_if_match.as_ref(),
             i.copy_source_if_none_match.as_ref(),
             i.copy_source_if_modified_since.as_ref(),
             i.copy_source_if_unmodified_since.as_ref(),
-        )
-        .map_err(|e| {
-            if *e.code() == S3ErrorCode::NotModified {
-                s3_error!(
-                    PreconditionFailed,
-                    "At least one of the pre-conditions you specified did not hold"
-                )
-            } else {
-                e
-            }
-        })?;
-        let len = src.range.end - src.range.start;
+        );
         let p = self
             .backend
-            .upload_part(
-                &b.name,
-                &i.key,
+            .upload_part_copy(
+                (&sb.name, &sk),
+                range,
+                &cond,
+                (&b.name, &i.key),
                 &i.upload_id,
                 n,
-                src.body,
-                NewObject {
-                    headers: ObjectHeaders::default(),
-                    checksums: BTreeMap::new(),
-                    length: Some(len),
-                },
             )
-            .await?;
+            .await
+            .map_err(|e| source_error(self.missing_key(&a, &sb, &sk, e)))?;
         Ok(S3Response::new(UploadPartCopyOutput {
             copy_part_result: Some(CopyPartResult {
                 e_tag: Some(etag(&p.etag)),

@@ -71,6 +71,7 @@
 mod canonical;
 mod error;
 mod parse;
+pub mod sign;
 
 use std::fmt;
 

@@ -200,7 +200,7 @@ pub trait Backend: Send + Sync + std::fmt::Debug {
     }
     /// Deleting a missing key succeeds, as in S3.
     async fn delete_object(&self, bucket: &str, key: &str) -> S3Result<()>;
-    fn list(&self, bucket: &str, q: &ListQuery<'_>) -> S3Result<Listing>;
+    async fn list(&self, bucket: &str, q: &ListQuery<'_>) -> S3Result<Listing>;
 
     async fn create_upload(
         &self,
@@ -289,6 +289,50 @@ impl Conditions {
             None => Ok(()),
         }
     }
+}
+
+/// Check a CompleteMultipartUpload part list against the stored parts, as S3 does: part
+/// numbers ascending (`InvalidPartOrder`), each part present with that ETag (`InvalidPart`),
+/// every part but the last at least 5 MiB (`EntityTooSmall`). Yields the indexes into
+/// `stored` of the parts to join, in order.
+pub fn choose_parts(listed: &[(u32, String)], stored: &[PartInfo]) -> S3Result<Vec<usize>> {
+    if listed.is_empty() {
+        return Err(s3s::s3_error!(
+            MalformedXML,
+            "The XML you provided was not well-formed or did not validate against our published schema."
+        ));
+    }
+    let by_number: BTreeMap<u32, usize> = stored
+        .iter()
+        .enumerate()
+        .map(|(i, p)| (p.number, i))
+        .collect();
+    let mut out = Vec::with_capacity(listed.len());
+    let mut last = 0u32;
+    for (i, (n, etag)) in listed.iter().enumerate() {
+        if *n <= last {
+            return Err(s3s::s3_error!(
+                InvalidPartOrder,
+                "The list of parts was not in ascending order. The parts list must be specified in order by part number."
+            ));
+        }
+        last = *n;
+        let want = etag.trim().trim_matches('"');
+        let Some(&idx) = by_number.get(n).filter(|&&i| stored[i].etag == want) else {
+            return Err(s3s::s3_error!(
+                InvalidPart,
+                "One or more of the specified parts could not be found. The part may not have been uploaded, or the specified entity tag may not match the part's entity tag."
+            ));
+        };
+        if i + 1 < listed.len() && stored[idx].size < MIN_PART_BYTES {
+            return Err(s3s::s3_error!(
+                EntityTooSmall,
+                "Your proposed upload is smaller than the minimum allowed object size."
+            ));
+        }
+        out.push(idx);
+    }
+    Ok(out)
 }
 
 /// A requested range, before it is resolved against an object's size.

@@ -249,6 +249,58 @@ impl Stream for Checked {
     }
 }
 
+/// A body that yields each chunk only once the next one (or the clean end) has arrived, so
+/// that a check failing at the end of the body withholds the body's last bytes. Forwarded to
+/// a store with a `Content-Length`, a failed body then arrives short and is never stored.
+pub struct HoldLast {
+    inner: ByteStream,
+    held: Option<Bytes>,
+    done: bool,
+}
+
+impl HoldLast {
+    pub fn new(inner: ByteStream) -> HoldLast {
+        HoldLast {
+            inner,
+            held: None,
+            done: false,
+        }
+    }
+}
+
+impl Stream for HoldLast {
+    type Item = Result<Bytes, StdError>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = &mut *self;
+        if this.done {
+            return Poll::Ready(None);
+        }
+        loop {
+            match this.inner.as_mut().poll_next(cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(Some(Ok(b))) => {
+                    if b.is_empty() {
+                        continue;
+                    }
+                    if let Some(prev) = this.held.replace(b) {
+                        return Poll::Ready(Some(Ok(prev)));
+                    }
+                }
+                Poll::Ready(Some(Err(e))) => {
+                    this.done = true;
+                    this.held = None;
+                    return Poll::Ready(Some(Err(e)));
+                }
+                Poll::Ready(None) => {
+                    this.done = true;
+                    return Poll::Ready(this.held.take().map(Ok));
+                }
+            }
+        }
+    }
+}
+
 /// How an `aws-chunked` body is signed.
 #[derive(Debug, Clone)]
 pub enum ChunkSigning {

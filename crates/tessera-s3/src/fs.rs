@@ -598,7 +598,7 @@ impl Backend for FsBackend {
         sync_dir_async(dir).await
     }
 
-    fn list(&self, bucket: &str, q: &ListQuery<'_>) -> S3Result<Listing> {
+    async fn list(&self, bucket: &str, q: &ListQuery<'_>) -> S3Result<Listing> {
         let b = self.get_bucket(bucket)?;
         let objects = b.objects.read().expect("object index lock");
         Ok(list_index(&objects, q))
@@ -704,33 +704,9 @@ impl Backend for FsBackend {
             .await
             .map_err(|e| io_err(std::io::Error::other(e)))?
             .map_err(io_err)?;
-        let by_number: BTreeMap<u32, &(PartInfo, u64)> =
-            stored.iter().map(|p| (p.0.number, p)).collect();
-        let mut chosen = Vec::with_capacity(parts.len());
-        let mut last = 0u32;
-        for (i, (n, etag)) in parts.iter().enumerate() {
-            if *n <= last {
-                return Err(s3_error!(
-                    InvalidPartOrder,
-                    "The list of parts was not in ascending order. The parts list must be specified in order by part number."
-                ));
-            }
-            last = *n;
-            let want = etag.trim().trim_matches('"');
-            let Some(p) = by_number.get(n).filter(|p| p.0.etag == want) else {
-                return Err(s3_error!(
-                    InvalidPart,
-                    "One or more of the specified parts could not be found. The part may not have been uploaded, or the specified entity tag may not match the part's entity tag."
-                ));
-            };
-            if i + 1 < parts.len() && p.0.size < MIN_PART_BYTES {
-                return Err(s3_error!(
-                    EntityTooSmall,
-                    "Your proposed upload is smaller than the minimum allowed object size."
-                ));
-            }
-            chosen.push(*p);
-        }
+        let infos: Vec<PartInfo> = stored.iter().map(|(p, _)| p.clone()).collect();
+        let picked = choose_parts(parts, &infos)?;
+        let chosen: Vec<&(PartInfo, u64)> = picked.iter().map(|i| &stored[*i]).collect();
         // Claim the upload: a concurrent abort or completion now finds nothing.
         let claimed = self.temp_path();
         match tokio::fs::rename(&dir, &claimed).await {

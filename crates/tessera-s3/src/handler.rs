@@ -735,15 +735,18 @@ impl S3 for S3Handler {
             (None, None) => None,
         };
         let max_keys = i.max_keys.unwrap_or(1000).clamp(0, 1000);
-        let l = self.backend.list(
-            &b.name,
-            &ListQuery {
-                prefix: &prefix,
-                delimiter: i.delimiter.as_deref(),
-                after,
-                max_keys: max_keys as usize,
-            },
-        )?;
+        let l = self
+            .backend
+            .list(
+                &b.name,
+                &ListQuery {
+                    prefix: &prefix,
+                    delimiter: i.delimiter.as_deref(),
+                    after,
+                    max_keys: max_keys as usize,
+                },
+            )
+            .await?;
         let enc = |s: &str| if url { url_encode(s) } else { s.to_owned() };
         let owner = i.fetch_owner.unwrap_or(false).then(|| self.owner(&b.owner));
         let contents: Vec<Object> = l
@@ -813,15 +816,18 @@ impl S3 for S3Handler {
             }
         };
         let max_keys = i.max_keys.unwrap_or(1000).clamp(0, 1000);
-        let l = self.backend.list(
-            &b.name,
-            &ListQuery {
-                prefix: &prefix,
-                delimiter: i.delimiter.as_deref(),
-                after: i.marker.as_deref().filter(|m| !m.is_empty()),
-                max_keys: max_keys as usize,
-            },
-        )?;
+        let l = self
+            .backend
+            .list(
+                &b.name,
+                &ListQuery {
+                    prefix: &prefix,
+                    delimiter: i.delimiter.as_deref(),
+                    after: i.marker.as_deref().filter(|m| !m.is_empty()),
+                    max_keys: max_keys as usize,
+                },
+            )
+            .await?;
         let enc = |s: &str| if url { url_encode(s) } else { s.to_owned() };
         let owner = Some(self.owner(&b.owner));
         let contents: Vec<Object> = l
@@ -1342,6 +1348,25 @@ impl S3 for S3Handler {
             i.copy_source_if_modified_since.as_ref(),
             i.copy_source_if_unmodified_since.as_ref(),
         );
+        if let Some(RangeSpec::From {
+            first,
+            last: Some(last),
+        }) = range
+        {
+            // Unlike GET, a part copy's range must lie wholly within the source.
+            let sm = self
+                .backend
+                .head_object(&sb.name, &sk, &cond)
+                .await
+                .map_err(|e| source_error(self.missing_key(&a, &sb, &sk, e)))?;
+            if first > last || last >= sm.size {
+                return Err(s3_error!(
+                    InvalidArgument,
+                    "Range specified is not valid for source object of size: {}",
+                    sm.size
+                ));
+            }
+        }
         let p = self
             .backend
             .upload_part_copy(

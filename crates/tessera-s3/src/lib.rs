@@ -2,13 +2,14 @@
 //! authentication layer, see `ARCHITECTURE.md`, "S3 protocol layer"), the operations and their
 //! authorisation by policy or Access Grants scope ([`handler`]), request bodies verified while
 //! they stream ([`body`]), and the object store port ([`backend`]) with its local
-//! filesystem implementation ([`fs`]).
+//! filesystem implementation ([`fs`]) and the S3-compatible upstream ([`upstream`]).
 
 pub mod backend;
 pub mod body;
 pub mod codec;
 pub mod fs;
 pub mod handler;
+pub mod upstream;
 
 pub use backend::Backend;
 pub use codec::{S3Codec, strip_signature};
@@ -16,3 +17,4 @@ pub use fs::FsBackend;
 pub use handler::{Authenticated, S3Event, S3Handler};
 /// The body type requests and responses of the codec carry.
 pub use s3s::Body;
+pub use upstream::{UpstreamBackend, UpstreamConfig};

@@ -40,6 +40,79 @@ pub struct Config {
     pub limits: Limits,
     #[serde(default)]
     pub oidc: OidcConfig,
+    #[serde(default)]
+    pub objects: ObjectsConfig,
+}
+
+/// Where S3 objects live (`[objects]`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ObjectsConfig {
+    /// `"local"` (the default: files under `dir`) or `"s3"` (an S3-compatible store that
+    /// Tessera fronts: Garage, MinIO, Ceph, AWS S3).
+    #[serde(default)]
+    pub backend: Option<String>,
+    /// Local backend: the directory. Default `<data_dir>/objects`.
+    #[serde(default)]
+    pub dir: Option<PathBuf>,
+    /// S3 backend: the store's endpoint, `http://host:port`.
+    #[serde(default)]
+    pub endpoint: Option<String>,
+    /// S3 backend: the store's region (its signing scope). Default `us-east-1`.
+    #[serde(default)]
+    pub region: Option<String>,
+    /// S3 backend: Tessera's access key id at the store.
+    #[serde(default)]
+    pub access_key_id: Option<String>,
+    /// S3 backend: a file holding the secret access key. The environment variable
+    /// `TESSERA_UPSTREAM_SECRET_ACCESS_KEY` is used when this is not set.
+    #[serde(default)]
+    pub secret_access_key_file: Option<PathBuf>,
+    /// S3 backend: the bucket where Tessera records which account owns which bucket.
+    /// Default `tessera-catalog`.
+    #[serde(default)]
+    pub catalog_bucket: Option<String>,
+}
+
+impl ObjectsConfig {
+    /// The upstream store's settings, when the S3 backend is chosen.
+    pub fn upstream(&self) -> Result<Option<tessera_s3::UpstreamConfig>, String> {
+        match self.backend.as_deref().unwrap_or("local") {
+            "local" => Ok(None),
+            "s3" => {
+                let endpoint = self
+                    .endpoint
+                    .clone()
+                    .ok_or("objects.endpoint is required for the s3 backend")?;
+                let access_key_id = self
+                    .access_key_id
+                    .clone()
+                    .ok_or("objects.access_key_id is required for the s3 backend")?;
+                let secret_access_key = match &self.secret_access_key_file {
+                    Some(f) => std::fs::read_to_string(f)
+                        .map_err(|e| format!("reading {}: {e}", f.display()))?
+                        .trim()
+                        .to_owned(),
+                    None => std::env::var("TESSERA_UPSTREAM_SECRET_ACCESS_KEY").map_err(|_| {
+                        "the s3 backend needs objects.secret_access_key_file or TESSERA_UPSTREAM_SECRET_ACCESS_KEY"
+                    })?,
+                };
+                Ok(Some(tessera_s3::UpstreamConfig {
+                    endpoint: endpoint.trim_end_matches('/').to_owned(),
+                    region: self.region.clone().unwrap_or_else(|| "us-east-1".into()),
+                    access_key_id,
+                    secret_access_key,
+                    catalog_bucket: self
+                        .catalog_bucket
+                        .clone()
+                        .unwrap_or_else(|| "tessera-catalog".into()),
+                }))
+            }
+            other => Err(format!(
+                "objects.backend must be \"local\" or \"s3\", not {other:?}"
+            )),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -291,6 +364,7 @@ impl Config {
             ));
         }
         self.oidc.fetch_policy()?;
+        self.objects.upstream()?;
         Ok(())
     }
 }

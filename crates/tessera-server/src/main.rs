@@ -51,6 +51,16 @@ enum Command {
         /// Optional admin listener for /metrics and /healthz.
         #[arg(long)]
         admin_listen: Option<SocketAddr>,
+        /// Keep objects in this S3-compatible store (`http://host:port`) instead of local
+        /// files; its secret key comes from `TESSERA_UPSTREAM_SECRET_ACCESS_KEY`.
+        #[arg(long, requires = "upstream_access_key_id")]
+        upstream_endpoint: Option<String>,
+        /// The store's region (its signing scope).
+        #[arg(long, default_value = "us-east-1")]
+        upstream_region: String,
+        /// Tessera's access key id at the store.
+        #[arg(long)]
+        upstream_access_key_id: Option<String>,
     },
     /// Apply pending store migrations.
     Migrate {
@@ -213,6 +223,9 @@ async fn main() -> Result<()> {
             data_dir,
             manifest,
             admin_listen,
+            upstream_endpoint,
+            upstream_region,
+            upstream_access_key_id,
         } => {
             init_logging("text", "info");
             let (dir, _temp) = match data_dir {
@@ -227,6 +240,12 @@ async fn main() -> Result<()> {
             config.listen = listen;
             config.admin_listen = admin_listen;
             config.oidc.allow_http_loopback_issuers = true;
+            if let Some(e) = upstream_endpoint {
+                config.objects.backend = Some("s3".into());
+                config.objects.endpoint = Some(e);
+                config.objects.region = Some(upstream_region);
+                config.objects.access_key_id = upstream_access_key_id;
+            }
             let master = setup::dev_master_key(&dir)?;
             run(config, master, Some(DevOptions { manifest })).await
         }

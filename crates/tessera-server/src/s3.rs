@@ -134,6 +134,12 @@ where
     own.uri = parts.uri.clone();
     own.version = parts.version;
     own.headers = parts.headers.clone();
+    // S3 ignores a Range header it cannot parse and serves the whole object.
+    if let Some(r) = header(parts, "range")
+        && s3s::dto::Range::parse(r).is_err()
+    {
+        own.headers.remove(http::header::RANGE);
+    }
     let raw = body_stream(body, app.limits.body_read_timeout());
     let body: ByteStream = match parsed.payload_kind() {
         Some(

@@ -42,6 +42,8 @@ pub struct Running {
     shutdown: tokio::sync::watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
     refresher: JoinHandle<()>,
+    /// Background refreshes (the upstream store's bucket catalog).
+    background: Vec<JoinHandle<()>>,
 }
 
 impl Running {
@@ -52,6 +54,9 @@ impl Running {
             let _ = t.await;
         }
         self.refresher.abort();
+        for b in self.background {
+            b.abort();
+        }
         self.app.audit.flush().await;
     }
 }
@@ -88,11 +93,32 @@ pub async fn start(opts: StartOptions) -> Result<Running> {
     } else {
         Vec::new()
     };
-    let objects: Arc<dyn tessera_s3::Backend> = Arc::new(
-        tessera_s3::FsBackend::open(config.data_dir.join("objects"))
-            .await
-            .context("opening the object store (data-dir/objects)")?,
-    );
+    let mut background = Vec::new();
+    let objects: Arc<dyn tessera_s3::Backend> =
+        match config.objects.upstream().map_err(anyhow::Error::msg)? {
+            None => {
+                let dir = config
+                    .objects
+                    .dir
+                    .clone()
+                    .unwrap_or_else(|| config.data_dir.join("objects"));
+                Arc::new(
+                    tessera_s3::FsBackend::open(&dir)
+                        .await
+                        .with_context(|| format!("opening the object store {}", dir.display()))?,
+                )
+            }
+            Some(up) => {
+                let endpoint = up.endpoint.clone();
+                let b = tessera_s3::UpstreamBackend::open(up)
+                    .await
+                    .map_err(anyhow::Error::msg)
+                    .with_context(|| format!("connecting to the object store at {endpoint}"))?;
+                tracing::info!(%endpoint, "objects are kept in an S3-compatible store");
+                background.push(b.spawn_refresh(std::time::Duration::from_secs(2)));
+                Arc::new(b)
+            }
+        };
     let listener = TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("binding {}", config.listen))?;
@@ -117,7 +143,7 @@ pub async fn start(opts: StartOptions) -> Result<Running> {
                 .public_url
                 .clone()
                 .unwrap_or_else(|| format!("http://{addr}")),
-            objects,
+            objects: objects.clone(),
         })
         .await
         .context("loading the in-memory views (IAM principals, session keys)")?,
@@ -147,5 +173,6 @@ pub async fn start(opts: StartOptions) -> Result<Running> {
         shutdown: tx,
         tasks,
         refresher,
+        background,
     })
 }

@@ -171,6 +171,35 @@ impl DevServer {
 
     /// As [`DevServer::start`], with extra `tessera dev` arguments.
     pub fn start_with(data_dir: &Path, extra_args: &[&str]) -> DevServer {
+        Self::start_env(data_dir, extra_args, &[])
+    }
+
+    /// `tessera dev` keeping its objects in `garage` (the upstream backend).
+    pub fn start_upstream(data_dir: &Path, garage: &GarageNode) -> DevServer {
+        Self::start_env(
+            data_dir,
+            &[
+                "--upstream-endpoint",
+                &garage.endpoint,
+                "--upstream-region",
+                GarageNode::REGION,
+                "--upstream-access-key-id",
+                &garage.access_key_id,
+            ],
+            &[("TESSERA_UPSTREAM_SECRET_ACCESS_KEY", &garage.secret_access_key)],
+        )
+    }
+
+    /// Kill the server with SIGKILL (no shutdown, no flushing): a crash.
+    pub fn kill9(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// As [`DevServer::start_with`], with environment variables for the server.
+    pub fn start_env(data_dir: &Path, extra_args: &[&str], envs: &[(&str, &str)]) -> DevServer {
         let manifest_path = data_dir.join("manifest.json");
         let _ = std::fs::remove_file(&manifest_path);
         std::fs::create_dir_all(data_dir).expect("data dir");
@@ -181,6 +210,7 @@ impl DevServer {
             .arg("--manifest")
             .arg(&manifest_path)
             .args(extra_args)
+            .envs(envs.iter().copied())
             .env("RUST_LOG", "info")
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("log"))
@@ -307,6 +337,119 @@ impl DevServer {
 impl Drop for DevServer {
     fn drop(&mut self) {
         self.stop();
+    }
+}
+
+/// A single Garage node on loopback (`garage server --single-node --default-bucket`), the
+/// S3-compatible store of the upstream-backend tests. The binary comes from
+/// `TESSERA_TEST_GARAGE` (set by the test script, which installs Garage), else `garage` on
+/// the `PATH`.
+pub struct GarageNode {
+    child: Option<Child>,
+    /// `http://127.0.0.1:PORT` of its S3 API.
+    pub endpoint: String,
+    pub access_key_id: String,
+    pub secret_access_key: String,
+    /// The bucket the node creates at start.
+    pub bucket: String,
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+fn random_hex(n: usize) -> String {
+    use std::io::Read;
+    let mut b = vec![0u8; n];
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut b))
+        .expect("random bytes");
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+impl GarageNode {
+    /// Its S3 region.
+    pub const REGION: &'static str = "garage";
+
+    pub fn start(work: &Path) -> GarageNode {
+        let bin = std::env::var("TESSERA_TEST_GARAGE").unwrap_or_else(|_| "garage".into());
+        let dir = work.join("garage");
+        std::fs::create_dir_all(dir.join("meta")).unwrap();
+        std::fs::create_dir_all(dir.join("data")).unwrap();
+        let (s3, rpc) = (free_port(), free_port());
+        let cfg = dir.join("garage.toml");
+        std::fs::write(
+            &cfg,
+            format!(
+                "metadata_dir = \"{m}\"\ndata_dir = \"{d}\"\ndb_engine = \"sqlite\"\nreplication_factor = 1\n\
+                 rpc_bind_addr = \"127.0.0.1:{rpc}\"\nrpc_public_addr = \"127.0.0.1:{rpc}\"\nrpc_secret = \"{secret}\"\n\
+                 [s3_api]\ns3_region = \"{region}\"\napi_bind_addr = \"127.0.0.1:{s3}\"\nroot_domain = \".s3.garage.localhost\"\n",
+                m = dir.join("meta").display(),
+                d = dir.join("data").display(),
+                secret = random_hex(32),
+                region = Self::REGION,
+            ),
+        )
+        .unwrap();
+        let access_key_id = format!("GK{}", random_hex(12));
+        let secret_access_key = random_hex(32);
+        let bucket = "garage-default".to_owned();
+        let log = std::fs::File::create(dir.join("garage.log")).unwrap();
+        let child = Command::new(&bin)
+            .arg("-c")
+            .arg(&cfg)
+            .args(["server", "--single-node", "--default-bucket"])
+            .env("GARAGE_DEFAULT_ACCESS_KEY", &access_key_id)
+            .env("GARAGE_DEFAULT_SECRET_KEY", &secret_access_key)
+            .env("GARAGE_DEFAULT_BUCKET", &bucket)
+            .env("RUST_LOG", "garage=warn")
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!("running {bin}: {e} (the test script installs Garage and sets TESSERA_TEST_GARAGE)")
+            });
+        let node = GarageNode {
+            child: Some(child),
+            endpoint: format!("http://127.0.0.1:{s3}"),
+            access_key_id,
+            secret_access_key,
+            bucket,
+        };
+        // Ready when its S3 port answers and its layout lists the default bucket.
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let up = std::net::TcpStream::connect(("127.0.0.1", s3)).is_ok()
+                && Command::new(&bin)
+                    .arg("-c")
+                    .arg(&cfg)
+                    .args(["bucket", "info", &node.bucket])
+                    .output()
+                    .is_ok_and(|o| o.status.success());
+            if up {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "garage did not come up; log:\n{}",
+                std::fs::read_to_string(dir.join("garage.log")).unwrap_or_default()
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        node
+    }
+}
+
+impl Drop for GarageNode {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
     }
 }
 

@@ -233,12 +233,13 @@ fn boto3_flow() {
 }
 
 /// Run `s3_api.py` (boto3 over the whole S3 API, its bad inputs included) against `server`.
-fn run_s3_api(server: &DevServer, bucket_prefix: &str) {
+fn run_s3_api(server: &DevServer, bucket_prefix: &str, backend: &str) {
     let python = std::env::var("TESSERA_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
     let out = Command::new(&python)
         .arg(fixture("s3_api.py"))
         .arg(&server.manifest_path)
         .arg(bucket_prefix)
+        .arg(backend)
         .env("AWS_CONFIG_FILE", "/dev/null")
         .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
         .env("PYTHONOPTIMIZE", "1")
@@ -259,12 +260,21 @@ fn run_s3_api(server: &DevServer, bucket_prefix: &str) {
     );
 }
 
+/// boto3 drives the S3 API with Garage keeping the objects (the upstream backend).
+#[test]
+fn boto3_s3_api_upstream_backend() {
+    let dir = tempfile::tempdir().unwrap();
+    let garage = tessera_testkit::GarageNode::start(dir.path());
+    let server = DevServer::start_upstream(&dir.path().join("tessera"), &garage);
+    run_s3_api(&server, "garage", "upstream");
+}
+
 /// boto3 drives the S3 API on the local filesystem backend.
 #[test]
 fn boto3_s3_api_local_backend() {
     let dir = tempfile::tempdir().unwrap();
     let server = DevServer::start(dir.path());
-    run_s3_api(&server, "local");
+    run_s3_api(&server, "local", "local");
     // Nothing is left in the object store's temp directory.
     let tmp = dir.path().join("objects").join("tmp");
     let left: Vec<_> = std::fs::read_dir(&tmp).unwrap().collect();
@@ -2220,9 +2230,23 @@ fn forged_token(
 /// IdentityBearerRole with the identity context, and the user is then revoked.
 #[test]
 fn cli_trusted_identity_propagation() {
+    trusted_identity_propagation(false);
+}
+
+/// The seed flow again with the objects in Garage (the upstream backend).
+#[test]
+fn cli_trusted_identity_propagation_on_garage() {
+    trusted_identity_propagation(true);
+}
+
+fn trusted_identity_propagation(on_garage: bool) {
     let dir = tempfile::tempdir().unwrap();
     let idp = tessera_testkit::TestIdp::start(dir.path());
-    let server = DevServer::start(dir.path());
+    let garage = on_garage.then(|| tessera_testkit::GarageNode::start(dir.path()));
+    let server = match &garage {
+        Some(g) => DevServer::start_upstream(&dir.path().join("tessera"), g),
+        None => DevServer::start(dir.path()),
+    };
     let root = server.account(ROOT).clone();
     let key = (root.access_key_id.as_str(), root.secret_access_key.as_str());
     let ok = |r: (bool, String, String)| -> serde_json::Value {
@@ -2261,7 +2285,7 @@ fn cli_trusted_identity_propagation() {
         .unwrap()
         .to_owned();
     // Mateo is provisioned through SCIM, as an IdP would.
-    let d = dir.path().to_str().unwrap();
+    let d = server.data_dir.to_str().unwrap();
     let out = tessera_command(&[
         "scim-token",
         "create",
@@ -3473,7 +3497,7 @@ fn cli_trusted_identity_propagation() {
         &app_creds,
         &idp.login("example-cli", "mateo.jackson", "mateo-password"),
     ));
-    let d = dir.path().to_str().unwrap();
+    let d = server.data_dir.to_str().unwrap();
     let out = tessera_command(&["sessions", "revoke", "--user", &mateo, "--data-dir", d]);
     assert!(out.contains("revoked"), "{out}");
     std::thread::sleep(std::time::Duration::from_millis(2500));

@@ -186,7 +186,10 @@ impl DevServer {
                 "--upstream-access-key-id",
                 &garage.access_key_id,
             ],
-            &[("TESSERA_UPSTREAM_SECRET_ACCESS_KEY", &garage.secret_access_key)],
+            &[(
+                "TESSERA_UPSTREAM_SECRET_ACCESS_KEY",
+                &garage.secret_access_key,
+            )],
         )
     }
 

@@ -4660,3 +4660,556 @@ fn cli_access_grants_with_iam_grantees() {
         "credentials reached the audit log"
     );
 }
+
+/// aws-sdk-rust drives the S3 API (every operation of the data plane, a 100 MiB multipart
+/// upload, ranged and conditional reads, presigned GET and PUT, bad inputs) against `server`.
+async fn rust_sdk_s3_api(server: &DevServer, bucket: &str, upstream: bool) {
+    use aws_sdk_s3::primitives::ByteStream;
+    use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart, Delete, ObjectIdentifier};
+    let root = server.account(ROOT).clone();
+    let cfg = server
+        .sdk_config(&root.access_key_id, &root.secret_access_key)
+        .await;
+    let s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&cfg)
+            .force_path_style(true)
+            .build(),
+    );
+    let code = |e: &dyn aws_sdk_s3::error::ProvideErrorMetadata| e.code().unwrap_or("").to_owned();
+    s3.create_bucket().bucket(bucket).send().await.unwrap();
+    s3.head_bucket().bucket(bucket).send().await.unwrap();
+    let names: Vec<String> = s3
+        .list_buckets()
+        .send()
+        .await
+        .unwrap()
+        .buckets()
+        .iter()
+        .filter_map(|b| b.name().map(str::to_owned))
+        .collect();
+    assert!(names.contains(&bucket.to_owned()), "{names:?}");
+    let loc = s3
+        .get_bucket_location()
+        .bucket(bucket)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        loc.location_constraint()
+            .is_none_or(|c| c.as_str().is_empty())
+    );
+    let e = s3
+        .create_bucket()
+        .bucket("Bad_Bucket")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(e.as_service_error().unwrap()), "InvalidBucketName");
+
+    // Put, get, head with metadata; the SDK's default CRC32 checksums are verified.
+    let body = b"rust sdk object\n".repeat(64);
+    let put = s3
+        .put_object()
+        .bucket(bucket)
+        .key("docs/r.txt")
+        .content_type("text/plain")
+        .metadata("team", "red")
+        .body(ByteStream::from(body.clone()))
+        .send()
+        .await
+        .unwrap();
+    let etag = put.e_tag().unwrap().to_owned();
+    let got = s3
+        .get_object()
+        .bucket(bucket)
+        .key("docs/r.txt")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(got.content_type(), Some("text/plain"));
+    assert_eq!(
+        got.metadata().unwrap().get("team").map(String::as_str),
+        Some("red")
+    );
+    assert_eq!(
+        got.body.collect().await.unwrap().into_bytes().as_ref(),
+        &body[..]
+    );
+    let head = s3
+        .head_object()
+        .bucket(bucket)
+        .key("docs/r.txt")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(head.e_tag(), Some(etag.as_str()));
+    assert_eq!(head.content_length(), Some(body.len() as i64));
+    let e = s3
+        .put_object()
+        .bucket(bucket)
+        .key("docs/bad.txt")
+        .content_md5("1B2M2Y8AsgTpgAmY7PhCfg==")
+        .body(ByteStream::from_static(b"not empty"))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(e.as_service_error().unwrap()), "BadDigest");
+
+    // Ranges and conditions.
+    let part = s3
+        .get_object()
+        .bucket(bucket)
+        .key("docs/r.txt")
+        .range("bytes=5-7")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        part.content_range(),
+        Some(format!("bytes 5-7/{}", body.len()).as_str())
+    );
+    assert_eq!(
+        part.body.collect().await.unwrap().into_bytes().as_ref(),
+        &body[5..8]
+    );
+    let e = s3
+        .get_object()
+        .bucket(bucket)
+        .key("docs/r.txt")
+        .range(format!("bytes={}-", body.len()))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(e.as_service_error().unwrap()), "InvalidRange");
+    let e = s3
+        .get_object()
+        .bucket(bucket)
+        .key("docs/r.txt")
+        .if_match("\"0000\"")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(e.raw_response().unwrap().status().as_u16(), 412);
+    let e = s3
+        .get_object()
+        .bucket(bucket)
+        .key("docs/r.txt")
+        .if_none_match(&etag)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(e.raw_response().unwrap().status().as_u16(), 304);
+    let e = s3
+        .get_object()
+        .bucket(bucket)
+        .key("docs/none")
+        .send()
+        .await
+        .unwrap_err();
+    assert!(e.as_service_error().unwrap().is_no_such_key(), "{e:?}");
+
+    // Listings: v2 with delimiter and pages, v1 with a marker.
+    for k in ["l/a/1", "l/a/2", "l/b", "l/c"] {
+        s3.put_object()
+            .bucket(bucket)
+            .key(k)
+            .body(ByteStream::from_static(b"x"))
+            .send()
+            .await
+            .unwrap();
+    }
+    let l = s3
+        .list_objects_v2()
+        .bucket(bucket)
+        .prefix("l/")
+        .delimiter("/")
+        .send()
+        .await
+        .unwrap();
+    let keys: Vec<&str> = l.contents().iter().filter_map(|o| o.key()).collect();
+    let prefixes: Vec<&str> = l
+        .common_prefixes()
+        .iter()
+        .filter_map(|p| p.prefix())
+        .collect();
+    assert_eq!((keys, prefixes), (vec!["l/b", "l/c"], vec!["l/a/"]));
+    let pages: Vec<_> = s3
+        .list_objects_v2()
+        .bucket(bucket)
+        .prefix("l/")
+        .max_keys(1)
+        .into_paginator()
+        .send()
+        .collect::<Result<Vec<_>, _>>()
+        .await
+        .unwrap();
+    assert_eq!(pages.len(), 4, "one key per page");
+    let after = s3
+        .list_objects_v2()
+        .bucket(bucket)
+        .prefix("l/")
+        .start_after("l/b")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(after.contents().len(), 1);
+    let v1 = s3
+        .list_objects()
+        .bucket(bucket)
+        .prefix("l/")
+        .marker("l/a/2")
+        .send()
+        .await
+        .unwrap();
+    let keys: Vec<&str> = v1.contents().iter().filter_map(|o| o.key()).collect();
+    assert_eq!(keys, vec!["l/b", "l/c"]);
+
+    // Copy with the metadata directive, delete one and many.
+    s3.copy_object()
+        .bucket(bucket)
+        .key("copy/r.txt")
+        .copy_source(format!("{bucket}/docs/r.txt"))
+        .send()
+        .await
+        .unwrap();
+    s3.copy_object()
+        .bucket(bucket)
+        .key("copy/r2.txt")
+        .copy_source(format!("{bucket}/docs/r.txt"))
+        .metadata_directive(aws_sdk_s3::types::MetadataDirective::Replace)
+        .metadata("team", "blue")
+        .send()
+        .await
+        .unwrap();
+    let h = s3
+        .head_object()
+        .bucket(bucket)
+        .key("copy/r2.txt")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        h.metadata().unwrap().get("team").map(String::as_str),
+        Some("blue")
+    );
+    s3.delete_object()
+        .bucket(bucket)
+        .key("copy/r2.txt")
+        .send()
+        .await
+        .unwrap();
+    let del = s3
+        .delete_objects()
+        .bucket(bucket)
+        .delete(
+            Delete::builder()
+                .objects(ObjectIdentifier::builder().key("l/a/1").build().unwrap())
+                .objects(ObjectIdentifier::builder().key("l/a/2").build().unwrap())
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(del.deleted().len(), 2);
+
+    // 100 MiB in 5 parts of 20 MiB (the last one copied from another object with
+    // UploadPartCopy), listed, completed and read back in ranges.
+    let mib = 1024 * 1024;
+    let chunk: Vec<u8> = (0..20 * mib).map(|i| (i % 251) as u8).collect();
+    let up = s3
+        .create_multipart_upload()
+        .bucket(bucket)
+        .key("big/100mib")
+        .send()
+        .await
+        .unwrap();
+    let uid = up.upload_id().unwrap().to_owned();
+    let mut parts = Vec::new();
+    for n in 1..=4 {
+        let p = s3
+            .upload_part()
+            .bucket(bucket)
+            .key("big/100mib")
+            .upload_id(&uid)
+            .part_number(n)
+            .body(ByteStream::from(chunk.clone()))
+            .send()
+            .await
+            .unwrap();
+        parts.push(
+            CompletedPart::builder()
+                .part_number(n)
+                .e_tag(p.e_tag().unwrap())
+                .build(),
+        );
+    }
+    s3.put_object()
+        .bucket(bucket)
+        .key("big/source")
+        .body(ByteStream::from(chunk.clone()))
+        .send()
+        .await
+        .unwrap();
+    let pc = s3
+        .upload_part_copy()
+        .bucket(bucket)
+        .key("big/100mib")
+        .upload_id(&uid)
+        .part_number(5)
+        .copy_source(format!("{bucket}/big/source"))
+        .copy_source_range(format!("bytes=0-{}", 20 * mib - 1))
+        .send()
+        .await
+        .unwrap();
+    parts.push(
+        CompletedPart::builder()
+            .part_number(5)
+            .e_tag(pc.copy_part_result().unwrap().e_tag().unwrap())
+            .build(),
+    );
+    let listed = s3
+        .list_parts()
+        .bucket(bucket)
+        .key("big/100mib")
+        .upload_id(&uid)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(listed.parts().len(), 5);
+    let uploads = s3
+        .list_multipart_uploads()
+        .bucket(bucket)
+        .prefix("big/")
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        uploads
+            .uploads()
+            .iter()
+            .any(|u| u.upload_id() == Some(uid.as_str()))
+    );
+    let done = s3
+        .complete_multipart_upload()
+        .bucket(bucket)
+        .key("big/100mib")
+        .upload_id(&uid)
+        .multipart_upload(
+            CompletedMultipartUpload::builder()
+                .set_parts(Some(parts))
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        done.e_tag().unwrap().ends_with("-5\""),
+        "{:?}",
+        done.e_tag()
+    );
+    let head = s3
+        .head_object()
+        .bucket(bucket)
+        .key("big/100mib")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(head.content_length(), Some(100 * mib as i64));
+    for (start, len) in [
+        (0usize, 10usize),
+        (20 * mib - 3, 6),
+        (100 * mib - 7, 7),
+        (55 * mib, mib),
+    ] {
+        let r = s3
+            .get_object()
+            .bucket(bucket)
+            .key("big/100mib")
+            .range(format!("bytes={start}-{}", start + len - 1))
+            .send()
+            .await
+            .unwrap();
+        let got = r.body.collect().await.unwrap().into_bytes();
+        let want: Vec<u8> = (start..start + len)
+            .map(|i| ((i % (20 * mib)) % 251) as u8)
+            .collect();
+        assert_eq!(got.as_ref(), &want[..], "range at {start}");
+    }
+    let whole = s3
+        .get_object()
+        .bucket(bucket)
+        .key("big/100mib")
+        .send()
+        .await
+        .unwrap()
+        .body
+        .collect()
+        .await
+        .unwrap()
+        .into_bytes();
+    assert_eq!(whole.len(), 100 * mib);
+    assert!(whole.chunks(20 * mib).all(|c| c == &chunk[..]));
+    // An aborted upload is gone.
+    let ab = s3
+        .create_multipart_upload()
+        .bucket(bucket)
+        .key("big/aborted")
+        .send()
+        .await
+        .unwrap();
+    s3.abort_multipart_upload()
+        .bucket(bucket)
+        .key("big/aborted")
+        .upload_id(ab.upload_id().unwrap())
+        .send()
+        .await
+        .unwrap();
+    let e = s3
+        .list_parts()
+        .bucket(bucket)
+        .key("big/aborted")
+        .upload_id(ab.upload_id().unwrap())
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(e.as_service_error().unwrap()), "NoSuchUpload");
+
+    // Presigned GET and PUT, used by a plain HTTP client.
+    let presign =
+        aws_sdk_s3::presigning::PresigningConfig::expires_in(std::time::Duration::from_secs(300))
+            .unwrap();
+    let url = s3
+        .get_object()
+        .bucket(bucket)
+        .key("docs/r.txt")
+        .presigned(presign.clone())
+        .await
+        .unwrap();
+    let got = raw_http_get(url.uri()).await;
+    assert_eq!(got, body);
+    let put = s3
+        .put_object()
+        .bucket(bucket)
+        .key("docs/presigned")
+        .presigned(presign)
+        .await
+        .unwrap();
+    http_put(put.uri(), b"presigned by the rust sdk").await;
+    let got = s3
+        .get_object()
+        .bucket(bucket)
+        .key("docs/presigned")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        got.body.collect().await.unwrap().into_bytes().as_ref(),
+        b"presigned by the rust sdk"
+    );
+
+    // Hostile keys are objects of this bucket and nothing else.
+    let mut hostile = vec!["../../x", "a//b", "%2e%2e/y", ".."];
+    if !upstream {
+        hostile.push("/leading");
+    }
+    for k in &hostile {
+        s3.put_object()
+            .bucket(bucket)
+            .key(*k)
+            .body(ByteStream::from(k.as_bytes().to_vec()))
+            .send()
+            .await
+            .unwrap();
+        let got = s3.get_object().bucket(bucket).key(*k).send().await.unwrap();
+        assert_eq!(
+            got.body.collect().await.unwrap().into_bytes().as_ref(),
+            k.as_bytes()
+        );
+    }
+
+    // Empty the bucket and delete it.
+    let e = s3.delete_bucket().bucket(bucket).send().await.unwrap_err();
+    assert_eq!(code(e.as_service_error().unwrap()), "BucketNotEmpty");
+    let all: Vec<String> = s3
+        .list_objects_v2()
+        .bucket(bucket)
+        .into_paginator()
+        .send()
+        .collect::<Result<Vec<_>, _>>()
+        .await
+        .unwrap()
+        .iter()
+        .flat_map(|p| {
+            p.contents()
+                .iter()
+                .filter_map(|o| o.key().map(str::to_owned))
+        })
+        .collect();
+    for k in all {
+        s3.delete_object()
+            .bucket(bucket)
+            .key(k)
+            .send()
+            .await
+            .unwrap();
+    }
+    s3.delete_bucket().bucket(bucket).send().await.unwrap();
+}
+
+/// GET `uri` with a bare HTTP/1.1 client; the body.
+async fn raw_http_get(uri: &str) -> Vec<u8> {
+    http_call("GET", uri, Vec::new()).await
+}
+
+async fn http_put(uri: &str, body: &[u8]) {
+    http_call("PUT", uri, body.to_vec()).await;
+}
+
+async fn http_call(method: &str, uri: &str, body: Vec<u8>) -> Vec<u8> {
+    use http_body_util::BodyExt;
+    let uri: http::Uri = uri.parse().unwrap();
+    let authority = uri.authority().unwrap().to_string();
+    let stream = tokio::net::TcpStream::connect(&authority).await.unwrap();
+    let (mut send, conn) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+            .await
+            .unwrap();
+    tokio::spawn(conn);
+    let req = http::Request::builder()
+        .method(method)
+        .uri(uri.path_and_query().unwrap().as_str())
+        .header("host", &authority)
+        .body(http_body_util::Full::new(bytes::Bytes::from(body)))
+        .unwrap();
+    let resp = send.send_request(req).await.unwrap();
+    let status = resp.status();
+    let body = resp
+        .into_body()
+        .collect()
+        .await
+        .unwrap()
+        .to_bytes()
+        .to_vec();
+    assert!(
+        status.is_success(),
+        "{method} {uri}: {status} {}",
+        String::from_utf8_lossy(&body)
+    );
+    body
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rust_sdk_s3_api_local_backend() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = DevServer::start(dir.path());
+    rust_sdk_s3_api(&server, "rust-local", false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rust_sdk_s3_api_upstream_backend() {
+    let dir = tempfile::tempdir().unwrap();
+    let garage = tessera_testkit::GarageNode::start(dir.path());
+    let server = DevServer::start_upstream(&dir.path().join("tessera"), &garage);
+    rust_sdk_s3_api(&server, "rust-garage", true).await;
+}

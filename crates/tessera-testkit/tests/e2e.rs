@@ -5241,7 +5241,7 @@ async fn crash_during_concurrent_puts_loses_nothing_acknowledged() {
     // Each object's content is a function of its key, so any torn or mixed object shows.
     // Half are small (acknowledged early), half 2 MiB (in flight when the server dies).
     let content = |i: usize| -> Vec<u8> {
-        let len = if i % 2 == 0 {
+        let len = if i.is_multiple_of(2) {
             8 * 1024 + i
         } else {
             2 * 1024 * 1024 + i * 997
@@ -5255,9 +5255,9 @@ async fn crash_during_concurrent_puts_loses_nothing_acknowledged() {
     let bodies: Vec<Vec<u8>> = (0..200).map(content).collect();
     let acked = Arc::new(Mutex::new(Vec::new()));
     let mut tasks = Vec::new();
-    for i in 0..200 {
+    for (i, body) in bodies.iter().enumerate() {
         let (s3, acked) = (s3.clone(), acked.clone());
-        let body = bodies[i].clone();
+        let body = body.clone();
         tasks.push(tokio::spawn(async move {
             let r = s3
                 .put_object()

@@ -9,31 +9,7 @@ pub const MAX_KEY_BYTES: usize = 1024;
 /// Longest scope, prefix or target (model: 1–2000).
 pub const MAX_SCOPE_CHARS: usize = 2000;
 
-/// Whether `name` is a bucket name S3 accepts for general purpose buckets: 3–63 characters
-/// of lower-case letters, digits, dots and hyphens, beginning and ending with a letter or
-/// digit, no two adjacent dots, not an IP address, none of the reserved prefixes and suffixes.
-pub fn bucket_name_ok(name: &str) -> bool {
-    let b = name.as_bytes();
-    if !(3..=63).contains(&b.len()) {
-        return false;
-    }
-    let edge = |c: u8| c.is_ascii_lowercase() || c.is_ascii_digit();
-    if !edge(b[0]) || !edge(b[b.len() - 1]) {
-        return false;
-    }
-    if !b
-        .iter()
-        .all(|&c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'.' || c == b'-')
-    {
-        return false;
-    }
-    if name.contains("..") || name.parse::<std::net::Ipv4Addr>().is_ok() {
-        return false;
-    }
-    const PREFIXES: [&str; 3] = ["xn--", "sthree-", "amzn-s3-demo-"];
-    const SUFFIXES: [&str; 5] = ["-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3"];
-    !PREFIXES.iter().any(|p| name.starts_with(p)) && !SUFFIXES.iter().any(|s| name.ends_with(s))
-}
+pub use tessera_core::names::bucket_name_ok;
 
 /// The key part of a scope, prefix or target: no control characters (NUL included), no `.` or
 /// `..` segment, no empty segment (`//`), no backslash, no percent-encoded separator or dot, at

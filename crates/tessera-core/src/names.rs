@@ -1,4 +1,4 @@
-//! IAM name and path rules. Each check returns the AWS-style constraint message that the IAM
+//! IAM name and path rules, and S3's bucket naming rule ([`bucket_name_ok`]). Each check returns the AWS-style constraint message that the IAM
 //! service puts into a `ValidationError`.
 
 fn name_chars_ok(s: &str) -> bool {
@@ -134,6 +134,32 @@ pub fn oidc_issuer_host_path(url: &str, allow_http_loopback: bool) -> Option<Str
         return None;
     }
     Some(rest.to_owned())
+}
+
+/// Whether `name` is a bucket name S3 accepts for general purpose buckets: 3–63 characters
+/// of lower-case letters, digits, dots and hyphens, beginning and ending with a letter or
+/// digit, no two adjacent dots, not an IP address, none of the reserved prefixes and suffixes.
+pub fn bucket_name_ok(name: &str) -> bool {
+    let b = name.as_bytes();
+    if !(3..=63).contains(&b.len()) {
+        return false;
+    }
+    let edge = |c: u8| c.is_ascii_lowercase() || c.is_ascii_digit();
+    if !edge(b[0]) || !edge(b[b.len() - 1]) {
+        return false;
+    }
+    if !b
+        .iter()
+        .all(|&c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'.' || c == b'-')
+    {
+        return false;
+    }
+    if name.contains("..") || name.parse::<std::net::Ipv4Addr>().is_ok() {
+        return false;
+    }
+    const PREFIXES: [&str; 3] = ["xn--", "sthree-", "amzn-s3-demo-"];
+    const SUFFIXES: [&str; 5] = ["-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3"];
+    !PREFIXES.iter().any(|p| name.starts_with(p)) && !SUFFIXES.iter().any(|s| name.ends_with(s))
 }
 
 #[cfg(test)]

@@ -121,13 +121,6 @@ impl S3Codec {
         S3Codec { service: b.build() }
     }
 
-    /// A codec over any `s3s::S3` implementation, path-style only (tests).
-    pub fn with(s3: impl s3s::S3) -> S3Codec {
-        S3Codec {
-            service: s3s::service::S3ServiceBuilder::new(s3).build(),
-        }
-    }
-
     /// Serve one request that Tessera's layer authenticated; `body` is the payload, already
     /// verified or wrapped in its verifying stream (and for `aws-chunked`, decoded).
     pub async fn serve(

@@ -11,8 +11,8 @@
 //! sources, part-copy sources, and each key of DeleteObjects.
 
 use crate::backend::{
-    Backend, BucketInfo as BucketMeta, Conditions, ListQuery, MAX_PART_NUMBER, MAX_PUT_BYTES,
-    NewObject, ObjectHeaders, PartInfo, RangeSpec, UploadInfo,
+    Backend, BucketInfo as BucketMeta, Conditions, ListQuery, Listing, MAX_PART_NUMBER,
+    MAX_PUT_BYTES, NewObject, ObjectHeaders, PartInfo, RangeSpec, UploadInfo,
 };
 use crate::body::{ByteStream, Checked, ChecksumAlgo, Expect, valid_checksum_value};
 use futures::StreamExt;
@@ -110,32 +110,10 @@ fn check_key(key: &str) -> S3Result<()> {
     Ok(())
 }
 
-/// S3's bucket naming rules (general purpose buckets).
+/// S3's bucket naming rules (general purpose buckets, `tessera_core::names`), and neither
+/// `.-` nor `-.`.
 pub fn valid_bucket_name(name: &str) -> bool {
-    let b = name.as_bytes();
-    if !(3..=63).contains(&b.len()) {
-        return false;
-    }
-    let edge = |c: u8| c.is_ascii_lowercase() || c.is_ascii_digit();
-    if !edge(b[0]) || !edge(b[b.len() - 1]) {
-        return false;
-    }
-    if !b
-        .iter()
-        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'.' || *c == b'-')
-    {
-        return false;
-    }
-    if name.contains("..") || name.contains(".-") || name.contains("-.") {
-        return false;
-    }
-    if name.parse::<std::net::Ipv4Addr>().is_ok() {
-        return false;
-    }
-    let reserved_prefix = ["xn--", "sthree-", "amzn-s3-demo-"];
-    let reserved_suffix = ["-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3"];
-    !reserved_prefix.iter().any(|p| name.starts_with(p))
-        && !reserved_suffix.iter().any(|s| name.ends_with(s))
+    tessera_core::names::bucket_name_ok(name) && !name.contains(".-") && !name.contains("-.")
 }
 
 fn headers_of(
@@ -242,6 +220,46 @@ fn url_encode(s: &str) -> String {
         .remove(b'~')
         .remove(b'/');
     percent_encoding::utf8_percent_encode(s, SET).to_string()
+}
+
+/// `encoding-type`: `url` or nothing.
+fn url_encoding(e: Option<&EncodingType>) -> S3Result<bool> {
+    match e.map(|e| e.as_str()) {
+        None => Ok(false),
+        Some("url") => Ok(true),
+        Some(_) => Err(s3_error!(
+            InvalidArgument,
+            "Invalid Encoding Method specified in Request"
+        )),
+    }
+}
+
+/// A listing page's objects and common prefixes, keys URL-encoded when asked.
+fn entries(l: &Listing, url: bool, owner: Option<Owner>) -> (Vec<Object>, Vec<CommonPrefix>) {
+    let enc = |s: &str| if url { url_encode(s) } else { s.to_owned() };
+    let objects = l
+        .objects
+        .iter()
+        .map(|o| Object {
+            e_tag: Some(etag(&o.etag)),
+            key: Some(enc(&o.key)),
+            last_modified: Some(ts(o.last_modified_ms)),
+            owner: owner.clone(),
+            size: Some(o.size as i64),
+            storage_class: Some(ObjectStorageClass::from_static(
+                ObjectStorageClass::STANDARD,
+            )),
+            ..Default::default()
+        })
+        .collect();
+    let prefixes = l
+        .common_prefixes
+        .iter()
+        .map(|p| CommonPrefix {
+            prefix: Some(enc(p)),
+        })
+        .collect();
+    (objects, prefixes)
 }
 
 fn continuation_encode(last: &str) -> String {
@@ -715,16 +733,7 @@ impl S3 for S3Handler {
             return Err(s3_error!(InvalidArgument, "max-keys cannot be negative"));
         }
         self.list_access(a, &b, &prefix, i.delimiter.as_deref(), i.max_keys)?;
-        let url = match i.encoding_type.as_ref().map(|e| e.as_str()) {
-            None => false,
-            Some("url") => true,
-            Some(_) => {
-                return Err(s3_error!(
-                    InvalidArgument,
-                    "Invalid Encoding Method specified in Request"
-                ));
-            }
-        };
+        let url = url_encoding(i.encoding_type.as_ref())?;
         let token = match &i.continuation_token {
             Some(t) => Some(continuation_decode(t)?),
             None => None,
@@ -749,28 +758,7 @@ impl S3 for S3Handler {
             .await?;
         let enc = |s: &str| if url { url_encode(s) } else { s.to_owned() };
         let owner = i.fetch_owner.unwrap_or(false).then(|| self.owner(&b.owner));
-        let contents: Vec<Object> = l
-            .objects
-            .iter()
-            .map(|o| Object {
-                e_tag: Some(etag(&o.etag)),
-                key: Some(enc(&o.key)),
-                last_modified: Some(ts(o.last_modified_ms)),
-                owner: owner.clone(),
-                size: Some(o.size as i64),
-                storage_class: Some(ObjectStorageClass::from_static(
-                    ObjectStorageClass::STANDARD,
-                )),
-                ..Default::default()
-            })
-            .collect();
-        let prefixes: Vec<CommonPrefix> = l
-            .common_prefixes
-            .iter()
-            .map(|p| CommonPrefix {
-                prefix: Some(enc(p)),
-            })
-            .collect();
+        let (contents, prefixes) = entries(&l, url, owner);
         let count = (contents.len() + prefixes.len()) as i32;
         Ok(S3Response::new(ListObjectsV2Output {
             name: Some(b.name.clone()),
@@ -805,16 +793,7 @@ impl S3 for S3Handler {
             return Err(s3_error!(InvalidArgument, "max-keys cannot be negative"));
         }
         self.list_access(a, &b, &prefix, i.delimiter.as_deref(), i.max_keys)?;
-        let url = match i.encoding_type.as_ref().map(|e| e.as_str()) {
-            None => false,
-            Some("url") => true,
-            Some(_) => {
-                return Err(s3_error!(
-                    InvalidArgument,
-                    "Invalid Encoding Method specified in Request"
-                ));
-            }
-        };
+        let url = url_encoding(i.encoding_type.as_ref())?;
         let max_keys = i.max_keys.unwrap_or(1000).clamp(0, 1000);
         let l = self
             .backend
@@ -830,28 +809,7 @@ impl S3 for S3Handler {
             .await?;
         let enc = |s: &str| if url { url_encode(s) } else { s.to_owned() };
         let owner = Some(self.owner(&b.owner));
-        let contents: Vec<Object> = l
-            .objects
-            .iter()
-            .map(|o| Object {
-                e_tag: Some(etag(&o.etag)),
-                key: Some(enc(&o.key)),
-                last_modified: Some(ts(o.last_modified_ms)),
-                owner: owner.clone(),
-                size: Some(o.size as i64),
-                storage_class: Some(ObjectStorageClass::from_static(
-                    ObjectStorageClass::STANDARD,
-                )),
-                ..Default::default()
-            })
-            .collect();
-        let prefixes: Vec<CommonPrefix> = l
-            .common_prefixes
-            .iter()
-            .map(|p| CommonPrefix {
-                prefix: Some(enc(p)),
-            })
-            .collect();
+        let (contents, prefixes) = entries(&l, url, owner);
         // NextMarker is returned only with a delimiter (without one, clients use the last key).
         let next_marker = (l.truncated && i.delimiter.is_some())
             .then(|| l.last.as_deref().map(enc))

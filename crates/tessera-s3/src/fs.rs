@@ -454,10 +454,13 @@ impl Backend for FsBackend {
             .map_err(io_err)?;
         self.buckets.write().expect("bucket map lock").remove(name);
         let root = self.root.join("buckets");
+        // Removed before the reply, so a deleted bucket leaves nothing behind in `tmp/`.
         tokio::task::spawn_blocking(move || {
             let _ = sync_dir(&root);
             let _ = std::fs::remove_dir_all(&graveyard);
-        });
+        })
+        .await
+        .map_err(|e| io_err(std::io::Error::other(e)))?;
         Ok(())
     }
 

@@ -6,8 +6,10 @@
 //! itself. Deciding reads no store: policies come from the principal snapshot and, for role
 //! sessions, the session policy sealed in the session token.
 
-use crate::principals::{PrincipalView, RoleEntry, UserEntry};
-use std::sync::Arc;
+use crate::credentials::CredentialCache;
+use crate::principals::{ManagedEntry, PrincipalView, RoleEntry, UserEntry};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use tessera_core::{Arn, Caller, Deployment, Principal, RequestMeta};
 use tessera_policy::{
     ContextKeys, ContextValue, Decision, EvalInput, Policy, PolicyKind, PrincipalRef,
@@ -36,6 +38,30 @@ pub struct Access<'a> {
 pub struct Authorizer {
     principals: Arc<PrincipalView>,
     deployment: Deployment,
+    credentials: Arc<CredentialCache>,
+    session_policies: Arc<SessionPolicies>,
+}
+
+/// Inline session policies, parsed once per document (a token's policy never changes, so
+/// every request made with one token shares one parse).
+#[derive(Debug, Default)]
+struct SessionPolicies(Mutex<HashMap<String, Option<Arc<Policy>>>>);
+
+impl SessionPolicies {
+    fn parsed(&self, doc: &str) -> Option<Arc<Policy>> {
+        if let Some(p) = self.0.lock().expect("session policy cache").get(doc) {
+            return p.clone();
+        }
+        let parsed = Policy::parse_with_limit(doc, PolicyKind::Session, None)
+            .ok()
+            .map(Arc::new);
+        let mut map = self.0.lock().expect("session policy cache");
+        if map.len() >= crate::credentials::MAX_ENTRIES {
+            map.clear();
+        }
+        map.insert(doc.to_owned(), parsed.clone());
+        parsed
+    }
 }
 
 /// The policies that apply to a principal (shared with the principal snapshot, not copied).
@@ -43,7 +69,8 @@ pub struct Authorizer {
 struct PrincipalPolicies {
     role: Option<Arc<RoleEntry>>,
     user: Option<Arc<UserEntry>>,
-    session: Vec<Policy>,
+    session_inline: Option<Arc<Policy>>,
+    session_managed: Vec<Arc<ManagedEntry>>,
     has_session_policy: bool,
     tags: Vec<(String, String)>,
 }
@@ -55,6 +82,15 @@ impl PrincipalPolicies {
             (None, Some(u)) => u.identity.iter().collect(),
             _ => Vec::new(),
         }
+    }
+
+    /// The session policies that parsed (inline first, then managed).
+    fn session(&self) -> Vec<&Policy> {
+        self.session_inline
+            .as_deref()
+            .into_iter()
+            .chain(self.session_managed.iter().filter_map(|m| m.1.as_ref()))
+            .collect()
     }
 
     fn boundary(&self) -> Option<&Policy> {
@@ -71,7 +107,14 @@ impl Authorizer {
         Authorizer {
             principals,
             deployment,
+            credentials: Arc::new(CredentialCache::new()),
+            session_policies: Arc::default(),
         }
+    }
+
+    /// The authentication caches (long-term keys, opened session tokens, signing keys).
+    pub fn credentials(&self) -> &Arc<CredentialCache> {
+        &self.credentials
     }
 
     /// The IAM principal view decisions read.
@@ -191,16 +234,11 @@ impl Authorizer {
             }
             if let Some(doc) = &s.policy {
                 out.has_session_policy = true;
-                out.session
-                    .extend(Policy::parse_with_limit(doc, PolicyKind::Session, None).ok());
+                out.session_inline = self.session_policies.parsed(doc);
             }
             for arn in &s.policy_arns {
                 out.has_session_policy = true;
-                if let Some(mp) = snap.managed_policy(arn)
-                    && let Some(p) = &mp.1
-                {
-                    out.session.push(p.clone());
-                }
+                out.session_managed.extend(snap.managed_policy(arn));
             }
         }
         out
@@ -269,7 +307,7 @@ impl Authorizer {
             .with_principal(self.principal_ref(caller))
             .with_context(ctx);
         let identity = loaded.identity();
-        let session: Vec<&Policy> = loaded.session.iter().collect();
+        let session = loaded.session();
         // A session policy that no longer resolves (a deleted managed policy) still limits the
         // session: it then allows nothing.
         let input = EvalInput {

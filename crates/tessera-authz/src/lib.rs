@@ -4,6 +4,8 @@
 //!   `tessera-policy`), reading only in-memory state.
 //! - [`principals`]: the IAM principal view (roles, users, managed policies) on the generic
 //!   replicated-view mechanism of `tessera_store::view`.
+//! - [`credentials`]: short-lived caches of key secrets, opened session tokens and signing
+//!   keys, so that authenticating a request reads no store.
 //! - [`keyring`]: the session key ring as a replicated view, and its rotation.
 //! - [`revocations`]: revoked directory users, as a replicated view.
 //! - [`directory`]: identity-store users and group memberships, as a replicated view.
@@ -14,6 +16,7 @@
 //! does without knowing the IAM service exists.
 
 mod authorizer;
+pub mod credentials;
 pub mod directory;
 pub mod grants;
 pub mod keyring;

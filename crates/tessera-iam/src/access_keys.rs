@@ -145,6 +145,8 @@ impl IamService {
             }
         }
         self.store.delete_access_key(acct, id).await?;
+        // This replica refuses the key from the next request on (others within the cache TTL).
+        self.authz.credentials().forget_key(id);
         Ok(Outcome {
             result_xml: String::new(),
             details: write_details(

@@ -46,6 +46,8 @@ pub struct App {
     pub ring: Arc<KeyRingView>,
     /// The IAM principal view every decision reads.
     pub principals: Arc<PrincipalView>,
+    /// Authentication caches (shared with the authoriser IAM forgets deleted keys through).
+    pub credentials: Arc<tessera_authz::credentials::CredentialCache>,
     /// Revoked directory users (a replicated view), checked on every session request.
     pub revocations: Arc<RevocationView>,
     /// sso-admin configuration (a replicated view) the token endpoint reads.
@@ -239,6 +241,7 @@ impl App {
             master: p.master,
             ring,
             principals,
+            credentials: kernel.authz.credentials().clone(),
             revocations,
             identity_center,
             directory,

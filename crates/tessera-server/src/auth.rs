@@ -3,6 +3,7 @@
 
 use crate::app::App;
 use http::request::Parts;
+use tessera_authz::credentials::{CachedKey, CachedSession, SigningKeySlot};
 use tessera_core::{AccountId, Caller, Principal};
 use tessera_crypto::session::SessionError;
 use tessera_sigv4::{
@@ -71,25 +72,40 @@ pub async fn authenticate_keyed(
     if r.auth.security_token.is_some() {
         return Err(invalid_token(canon));
     }
-    let key = app
-        .store
-        .get_access_key(&r.auth.access_key_id)
-        .await
-        .map_err(|e| {
-            tracing::error!(error = %e, "store failure while authenticating");
-            crate::app::internal_failure(r.protocol)
-        })?
-        .filter(|k| k.status == "Active")
-        .ok_or_else(|| invalid_token(canon))?;
-    let secret = app
-        .master
-        .open(&key.secret_sealed, key.access_key_id.as_bytes())
-        .map_err(|e| {
-            tracing::error!(error = %e, key = %key.access_key_id, "cannot unseal stored secret");
-            invalid_token(canon)
-        })?;
-    let secret = String::from_utf8(secret).map_err(|_| invalid_token(canon))?;
-    let signing_key = verify_signature(app, r, &secret)?;
+    let cache = &app.credentials;
+    let key = match cache.key(&r.auth.access_key_id) {
+        Some(k) => k,
+        None => {
+            let key = app
+                .store
+                .get_access_key(&r.auth.access_key_id)
+                .await
+                .map_err(|e| {
+                    tracing::error!(error = %e, "store failure while authenticating");
+                    crate::app::internal_failure(r.protocol)
+                })?
+                .filter(|k| k.status == "Active")
+                .ok_or_else(|| invalid_token(canon))?;
+            let secret = app
+                .master
+                .open(&key.secret_sealed, key.access_key_id.as_bytes())
+                .map_err(|e| {
+                    tracing::error!(error = %e, key = %key.access_key_id, "cannot unseal stored secret");
+                    invalid_token(canon)
+                })?;
+            let secret = String::from_utf8(secret).map_err(|_| invalid_token(canon))?;
+            cache.remember_key(
+                &key.access_key_id,
+                CachedKey {
+                    account_id: key.account_id,
+                    user_name_key: key.user_name_key,
+                    secret,
+                    signing: SigningKeySlot::default(),
+                },
+            )
+        }
+    };
+    let signing_key = verify_signature(app, r, &key.secret, &key.signing)?;
     let account = AccountId::parse(&key.account_id).map_err(|_| invalid_token(canon))?;
     let principal = match &key.user_name_key {
         None => Principal::Root,
@@ -116,14 +132,21 @@ pub async fn authenticate_keyed(
         Caller {
             account,
             principal,
-            access_key_id: key.access_key_id,
+            access_key_id: r.auth.access_key_id.clone(),
             session: None,
         },
         signing_key,
     ))
 }
 
-fn verify_signature(app: &App, r: &AuthRequest<'_>, secret: &str) -> Result<[u8; 32], AwsError> {
+/// Check the signature with the signing key derived from `secret` for the request's scope
+/// (kept in `slot`, so a client signing one scope all day derives it once).
+fn verify_signature(
+    app: &App,
+    r: &AuthRequest<'_>,
+    secret: &str,
+    slot: &SigningKeySlot,
+) -> Result<[u8; 32], AwsError> {
     // IAM is a global service: SDKs sign it for us-east-1 whatever the configured region.
     let region = if r.services.contains(&"iam") && r.auth.region == "us-east-1" {
         "us-east-1"
@@ -138,8 +161,10 @@ fn verify_signature(app: &App, r: &AuthRequest<'_>, secret: &str) -> Result<[u8;
         max_skew_secs: MAX_SKEW_SECS,
         payload: r.payload,
     };
-    let key =
-        tessera_sigv4::signing_key(secret, &r.auth.scope_date, &r.auth.region, &r.auth.service);
+    let a = r.auth;
+    let key = slot.get_or_derive(&a.scope_date, &a.region, &a.service, || {
+        tessera_sigv4::signing_key(secret, &a.scope_date, &a.region, &a.service)
+    });
     tessera_sigv4::verify_with_key(&RequestParts::from_http_parts(r.parts), r.auth, &key, &opts)
         .map_err(|e| sig_error(&e, r.canon))?;
     Ok(key)
@@ -147,7 +172,8 @@ fn verify_signature(app: &App, r: &AuthRequest<'_>, secret: &str) -> Result<[u8;
 
 /// Temporary credentials: the session token is opened with the in-memory key ring, bound to
 /// the access key id, checked for expiry, and yields the secret to verify the signature with.
-/// No store access.
+/// No store access; a token already opened is taken from the cache, its binding and expiry
+/// checked again.
 fn authenticate_session(app: &App, r: &AuthRequest<'_>) -> Result<(Caller, [u8; 32]), AwsError> {
     let canon = r.canon;
     let token = r
@@ -155,14 +181,41 @@ fn authenticate_session(app: &App, r: &AuthRequest<'_>) -> Result<(Caller, [u8; 
         .security_token
         .as_deref()
         .ok_or_else(|| invalid_token(canon))?;
-    let ring = app.ring.get();
-    let (claims, secret) = ring
-        .verify(token, &r.auth.access_key_id, r.now.timestamp())
-        .map_err(|e| match e {
-            SessionError::Expired => expired_token(canon),
-            _ => invalid_token(canon),
-        })?;
-    let signing_key = verify_signature(app, r, &secret)?;
+    let cache = &app.credentials;
+    let session = match cache.session(token) {
+        Some(s) => {
+            if !bool::from(subtle::ConstantTimeEq::ct_eq(
+                s.claims.access_key_id.as_bytes(),
+                r.auth.access_key_id.as_bytes(),
+            )) {
+                return Err(invalid_token(canon));
+            }
+            if r.now.timestamp() >= s.claims.expires_at {
+                return Err(expired_token(canon));
+            }
+            s
+        }
+        None => {
+            let (claims, secret) = app
+                .ring
+                .get()
+                .verify(token, &r.auth.access_key_id, r.now.timestamp())
+                .map_err(|e| match e {
+                    SessionError::Expired => expired_token(canon),
+                    _ => invalid_token(canon),
+                })?;
+            cache.remember_session(
+                token,
+                CachedSession {
+                    claims: std::sync::Arc::new(claims),
+                    secret,
+                    signing: SigningKeySlot::default(),
+                },
+            )
+        }
+    };
+    let signing_key = verify_signature(app, r, &session.secret, &session.signing)?;
+    let claims = &session.claims;
     // A session that carries a directory user revoked since its token was issued is void
     // (`tessera sessions revoke --user`), checked in memory.
     if let Some(ic) = &claims.identity_context
@@ -191,7 +244,7 @@ fn authenticate_session(app: &App, r: &AuthRequest<'_>) -> Result<(Caller, [u8; 
             session_name: claims.session_name.clone(),
         },
         access_key_id: r.auth.access_key_id.clone(),
-        session: Some(std::sync::Arc::new(claims)),
+        session: Some(claims.clone()),
     };
     Ok((caller, signing_key))
 }

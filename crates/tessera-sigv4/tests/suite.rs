@@ -26,8 +26,16 @@ use tessera_sigv4::{
     verify, verify_with_key,
 };
 
+/// This crate's directory, from the environment cargo runs the tests in (so a test binary
+/// built from another checkout sharing the target directory still reads this one's files).
+fn manifest_dir() -> PathBuf {
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into())
+}
+
 fn vectors_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/vectors")
+    manifest_dir().join("tests/vectors")
 }
 
 /// The fields of `context.json` (a flat enough document for a few string searches).
@@ -620,7 +628,7 @@ fn normalize_flag_selects_the_s3_rules() {
 /// When the shared test data sits beside the repository (as in CI), the copy must match it.
 #[test]
 fn vector_copy_matches_shared_testdata() {
-    let shared = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/testdata/sigv4");
+    let shared = manifest_dir().join("../../../shared/testdata/sigv4");
     if !shared.is_dir() {
         eprintln!("{shared:?} not present; skipping the comparison");
         return;

@@ -91,6 +91,15 @@ pub struct DevServer {
     pub manifest_path: PathBuf,
 }
 
+/// This crate's directory: the one cargo runs the tests and examples in (`CARGO_MANIFEST_DIR`
+/// at run time), so that a binary built from another checkout sharing the target directory
+/// still reads this checkout's files.
+pub fn manifest_dir() -> PathBuf {
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into())
+}
+
 /// Path of the `tessera` binary under test. Without `TESSERA_BIN`, it is the one next to the
 /// test executable, and it must not be older than the server's sources (a stale binary would
 /// test yesterday's server): the test script builds it first; by hand, run
@@ -113,7 +122,7 @@ pub fn tessera_bin() -> PathBuf {
         let built = std::fs::metadata(&bin)
             .and_then(|m| m.modified())
             .expect("binary mtime");
-        let crates = Path::new(env!("CARGO_MANIFEST_DIR"))
+        let crates = manifest_dir()
             .parent()
             .expect("crates dir")
             .to_owned();

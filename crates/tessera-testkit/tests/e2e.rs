@@ -1,16 +1,14 @@
 //! End-to-end tests: the real `tessera dev` binary on an ephemeral port, driven by the AWS CLI,
 //! boto3 and aws-sdk-rust.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 use tessera_testkit::{DevServer, http_get, tessera_command};
 
 const ROOT: &str = "111111111111";
 
 fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests")
-        .join(name)
+    tessera_testkit::manifest_dir().join("tests").join(name)
 }
 
 fn trust_policy() -> String {
@@ -1751,6 +1749,9 @@ async fn trust_follows_the_principal_not_its_name() {
         .send()
         .await
         .unwrap();
+    // The key was used a moment ago (its secret is cached): deleted, it is refused at once.
+    let e = assume(&bob, "ForBob").await.unwrap_err();
+    assert_eq!(code(&e), "InvalidClientTokenId");
     iam.delete_user_policy()
         .user_name("bob")
         .policy_name("assume")

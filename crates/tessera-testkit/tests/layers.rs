@@ -6,7 +6,7 @@ use tessera_testkit::layers::{Graph, Layers, check};
 #[test]
 fn the_workspace_keeps_its_layers() {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let manifest = concat!(env!("CARGO_MANIFEST_DIR"), "/../../Cargo.toml");
+    let manifest = tessera_testkit::manifest_dir().join("../../Cargo.toml");
     // Resolve for this machine only: other platforms' crates need not be downloaded.
     let rustc =
         std::process::Command::new(std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into()))
@@ -26,7 +26,7 @@ fn the_workspace_keeps_its_layers() {
             "--filter-platform",
         ])
         .arg(&host)
-        .args(["--manifest-path", manifest])
+        .args(["--manifest-path".as_ref(), manifest.as_os_str()])
         .output()
         .expect("run cargo metadata");
     assert!(

@@ -35,6 +35,10 @@ use tokio::io::AsyncWriteExt;
 const MAGIC: &[u8; 4] = b"TSO1";
 /// Objects up to this size are read in one go; larger ones stream.
 const SMALL_READ: u64 = 1 << 20;
+/// Objects up to this size are read on the request's own thread: a read of a few pages
+/// (from the page cache, as hot objects are) costs less than the hand-over to tokio's
+/// blocking pool and back, which dominated small GETs.
+const INLINE_READ: u64 = 64 * 1024;
 /// Read size when streaming a large object.
 const READ_CHUNK: usize = 256 << 10;
 
@@ -548,7 +552,12 @@ impl Backend for FsBackend {
         let (path, _) = Self::object_path(&b, key);
         let not_found = || s3_error!(NoSuchKey, "The specified key does not exist.");
         if indexed.size <= SMALL_READ {
-            let data = match tokio::fs::read(&path).await {
+            let read = if indexed.size <= INLINE_READ {
+                std::fs::read(&path)
+            } else {
+                tokio::fs::read(&path).await
+            };
+            let data = match read {
                 Ok(d) => bytes::Bytes::from(d),
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(not_found()),
                 Err(e) => return Err(io_err(e)),

@@ -193,8 +193,10 @@ async fn main() {
     let large: Bytes = (0..LARGE).map(|i| (i * 13 % 253) as u8).collect();
 
     let garage = GarageNode::start(&dir.path().join("g"));
-    let local = DevServer::start(&dir.path().join("local"));
-    let upstream = DevServer::start_upstream(&dir.path().join("up"), &garage);
+    // Request log lines off (nginx runs with access_log off); the audit trail stays on.
+    let quiet = [("RUST_LOG", "warn")];
+    let local = DevServer::start_env(&dir.path().join("local"), &[], &quiet);
+    let upstream = DevServer::start_upstream_env(&dir.path().join("up"), &garage, &quiet);
     let root_of = |s: &DevServer| s.manifest.accounts[0].clone();
     let (lk, uk) = (root_of(&local), root_of(&upstream));
     let region = local.manifest.region.clone();

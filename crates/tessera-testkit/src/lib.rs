@@ -185,6 +185,20 @@ impl DevServer {
 
     /// `tessera dev` keeping its objects in `garage` (the upstream backend).
     pub fn start_upstream(data_dir: &Path, garage: &GarageNode) -> DevServer {
+        Self::start_upstream_env(data_dir, garage, &[])
+    }
+
+    /// As [`DevServer::start_upstream`], with extra environment variables.
+    pub fn start_upstream_env(
+        data_dir: &Path,
+        garage: &GarageNode,
+        envs: &[(&str, &str)],
+    ) -> DevServer {
+        let secret = [(
+            "TESSERA_UPSTREAM_SECRET_ACCESS_KEY",
+            garage.secret_access_key.as_str(),
+        )];
+        let envs: Vec<(&str, &str)> = secret.iter().chain(envs).copied().collect();
         Self::start_env(
             data_dir,
             &[
@@ -195,10 +209,7 @@ impl DevServer {
                 "--upstream-access-key-id",
                 &garage.access_key_id,
             ],
-            &[(
-                "TESSERA_UPSTREAM_SECRET_ACCESS_KEY",
-                &garage.secret_access_key,
-            )],
+            &envs,
         )
     }
 
@@ -222,8 +233,8 @@ impl DevServer {
             .arg("--manifest")
             .arg(&manifest_path)
             .args(extra_args)
-            .envs(envs.iter().copied())
             .env("RUST_LOG", "info")
+            .envs(envs.iter().copied())
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("log"))
             .stderr(log)

@@ -10,8 +10,11 @@
 //! exactly one record; [`AuditQueue::flush`] waits until everything submitted is written.
 //!
 //! The sinks here are deliberately simple ([`JsonLinesSink`] appends one JSON object per line
-//! and flushes after each batch; [`MemorySink`] keeps records for tests). Hash-chaining, signed
-//! digests and `tessera audit verify` are planned on top of this port.
+//! and flushes after each batch; [`MemorySink`] keeps records for tests). [`chain`] is the
+//! tamper evidence (hash chain, signed digests, verification); the durable store-backed sink
+//! and `tessera audit verify` build on it.
+
+pub mod chain;
 
 use serde::Serialize;
 use serde_json::Value;

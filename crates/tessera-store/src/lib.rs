@@ -454,6 +454,31 @@ pub trait SessionKeyStore: Send + Sync + std::fmt::Debug {
     async fn delete_session_key(&self, id: i64) -> Result<bool>;
 }
 
+/// The audit trail (hash-chained records, signed digests, signing keys).
+#[async_trait]
+pub trait AuditStore: Send + Sync + std::fmt::Debug {
+    /// Append `rows` (consecutive sequence numbers) in one transaction: all or none.
+    /// `Conflict` when a sequence number is taken (another replica appended first: re-read
+    /// the head and re-chain).
+    async fn append_audit(&self, rows: &[AuditRow]) -> Result<()>;
+    /// The last record's sequence number and hash.
+    async fn audit_head(&self) -> Result<Option<(i64, String)>>;
+    /// Up to `limit` records with `seq >= from_seq`, in sequence order.
+    async fn audit_range(&self, from_seq: i64, limit: i64) -> Result<Vec<AuditRow>>;
+    /// The first sequence number at or after `time` (RFC 3339), if any record is.
+    async fn audit_seq_at(&self, time: &str) -> Result<Option<i64>>;
+    /// Up to `limit` records matching `filter`, newest first.
+    async fn audit_query(&self, filter: &AuditFilter, limit: i64) -> Result<Vec<AuditRow>>;
+    /// `Conflict` when the digest number is taken.
+    async fn put_audit_digest(&self, digest: &AuditDigestRow) -> Result<()>;
+    /// Every digest, in digest order.
+    async fn audit_digests(&self) -> Result<Vec<AuditDigestRow>>;
+    /// `Conflict` when the fingerprint exists.
+    async fn put_audit_key(&self, key: &AuditKeyRecord) -> Result<()>;
+    /// Every audit signing key, oldest first.
+    async fn audit_keys(&self) -> Result<Vec<AuditKeyRecord>>;
+}
+
 /// Named change counters: every write a replicated view reflects bumps the view's counter,
 /// and replicas poll it to know when to reload (see [`view`]).
 #[async_trait]
@@ -473,6 +498,7 @@ pub trait Store:
     + TokenStore
     + SessionKeyStore
     + AccessGrantsStore
+    + AuditStore
     + ChangeCounters
 {
 }
@@ -484,6 +510,7 @@ impl<
         + TokenStore
         + SessionKeyStore
         + AccessGrantsStore
+        + AuditStore
         + ChangeCounters,
 > Store for T
 {

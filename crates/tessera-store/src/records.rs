@@ -356,3 +356,54 @@ pub enum AgInstanceDelta {
         grants: Vec<AgGrantRecord>,
     },
 }
+
+/// One audit record as stored: its place in the hash chain, the columns queries filter on,
+/// and the exact JSON body the chain hashes (see `tessera_audit::chain`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditRow {
+    pub seq: i64,
+    /// RFC 3339, UTC (`2026-12-02T12:00:00Z`): sorts as text.
+    pub event_time: String,
+    pub event_source: String,
+    pub event_name: String,
+    /// The caller's ARN (empty for an anonymous or unauthenticated call).
+    pub principal_arn: String,
+    /// `userIdentity.onBehalfOf.userId`: the directory user an identity-enhanced session acts for.
+    pub on_behalf_of: Option<String>,
+    pub request_id: String,
+    pub body: String,
+    /// Hex hash of the previous record (zeros for the first).
+    pub prev_hash: String,
+    pub hash: String,
+}
+
+/// What `tessera audit query` filters by (all optional, ANDed).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuditFilter {
+    pub on_behalf_of: Option<String>,
+    pub principal_arn: Option<String>,
+    pub event_name: Option<String>,
+    pub request_id: Option<String>,
+    /// Inclusive lower bound on `event_time` (RFC 3339).
+    pub since: Option<String>,
+    /// Exclusive upper bound on `event_time` (RFC 3339).
+    pub until: Option<String>,
+}
+
+/// A signed digest as stored (its JSON is `tessera_audit::chain::Digest`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditDigestRow {
+    pub digest_seq: i64,
+    pub end_seq: i64,
+    pub body: String,
+}
+
+/// An audit signing key: the Ed25519 public key, and the PKCS#8 private key sealed under the
+/// master key (AAD = fingerprint).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditKeyRecord {
+    pub fingerprint: String,
+    pub public_key: Vec<u8>,
+    pub private_sealed: Vec<u8>,
+    pub created_at: i64,
+}

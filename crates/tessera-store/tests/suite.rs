@@ -69,7 +69,8 @@ macro_rules! both {
 // policies, users, OIDC providers, the one-read table load), `IdentityCenterStore`
 // (instances, issuers and applications with their settings, SCIM tokens, the directory),
 // `TokenStore` (signing keys, jtis, refresh tokens, revocations), `SessionKeyStore` and `ChangeCounters` (session keys and generations), `AccessGrantsStore`
-// (instances, locations and grants with their quotas and 'not empty' rules).
+// (instances, locations and grants with their quotas and 'not empty' rules), `AuditStore`
+// (the chained records, digests and signing keys).
 both!(
     accounts_and_keys,
     roles_and_inline_policies,
@@ -82,7 +83,8 @@ both!(
     tokens_jtis_refresh_and_revocations,
     scim_tokens_and_directory,
     session_keys_and_generations,
-    access_grants
+    access_grants,
+    audit_trail
 );
 
 const ACCT: &str = "111111111111";
@@ -1297,4 +1299,116 @@ async fn access_grants(s: Arc<dyn Store>) {
     assert!(s.delete_ag_location(ACCT, "default").await.unwrap());
     assert!(s.delete_ag_instance(ACCT).await.unwrap());
     assert!(s.get_ag_instance(ACCT).await.unwrap().is_none());
+}
+
+fn audit_row(seq: i64, time: &str, name: &str, user: Option<&str>) -> AuditRow {
+    AuditRow {
+        seq,
+        event_time: time.into(),
+        event_source: "s3.amazonaws.com".into(),
+        event_name: name.into(),
+        principal_arn: "arn:aws:sts::111111111111:assumed-role/app/s".into(),
+        on_behalf_of: user.map(str::to_owned),
+        request_id: format!("req-{seq}"),
+        body: format!(r#"{{"eventName":"{name}","seq":{seq}}}"#),
+        prev_hash: format!("{:064x}", seq - 1),
+        hash: format!("{seq:064x}"),
+    }
+}
+
+async fn audit_trail(s: Arc<dyn Store>) {
+    assert_eq!(s.audit_head().await.unwrap(), None);
+    let rows = vec![
+        audit_row(
+            1,
+            "2026-12-02T10:00:00Z",
+            "CreateTokenWithIAM",
+            Some("u-mateo"),
+        ),
+        audit_row(2, "2026-12-02T10:00:01Z", "GetDataAccess", Some("u-mateo")),
+        audit_row(3, "2026-12-02T10:00:02Z", "GetObject", Some("u-mateo")),
+    ];
+    s.append_audit(&rows).await.unwrap();
+    // A batch that reuses a sequence number is refused whole: the chain cannot fork.
+    let clash = vec![
+        audit_row(4, "2026-12-02T10:00:03Z", "GetObject", Some("u-zoe")),
+        audit_row(3, "2026-12-02T10:00:03Z", "GetObject", Some("u-zoe")),
+    ];
+    assert!(matches!(
+        s.append_audit(&clash).await,
+        Err(StoreError::Conflict)
+    ));
+    assert_eq!(
+        s.audit_head().await.unwrap(),
+        Some((3, format!("{:064x}", 3)))
+    );
+    s.append_audit(&[audit_row(
+        4,
+        "2026-12-02T11:00:00Z",
+        "GetObject",
+        Some("u-zoe"),
+    )])
+    .await
+    .unwrap();
+    assert_eq!(s.audit_range(2, 2).await.unwrap(), rows[1..3].to_vec());
+    assert_eq!(s.audit_range(5, 10).await.unwrap(), vec![]);
+    assert_eq!(
+        s.audit_seq_at("2026-12-02T10:00:01Z").await.unwrap(),
+        Some(2)
+    );
+    assert_eq!(s.audit_seq_at("2026-12-03T00:00:00Z").await.unwrap(), None);
+
+    let seqs = |rows: Vec<AuditRow>| rows.iter().map(|r| r.seq).collect::<Vec<_>>();
+    let all = AuditFilter::default();
+    assert_eq!(
+        seqs(s.audit_query(&all, 10).await.unwrap()),
+        vec![4, 3, 2, 1]
+    );
+    assert_eq!(seqs(s.audit_query(&all, 2).await.unwrap()), vec![4, 3]);
+    let mateo_reads = AuditFilter {
+        on_behalf_of: Some("u-mateo".into()),
+        event_name: Some("GetObject".into()),
+        ..Default::default()
+    };
+    assert_eq!(
+        seqs(s.audit_query(&mateo_reads, 10).await.unwrap()),
+        vec![3]
+    );
+    let window = AuditFilter {
+        since: Some("2026-12-02T10:00:01Z".into()),
+        until: Some("2026-12-02T11:00:00Z".into()),
+        ..Default::default()
+    };
+    assert_eq!(seqs(s.audit_query(&window, 10).await.unwrap()), vec![3, 2]);
+    let by_request = AuditFilter {
+        request_id: Some("req-2".into()),
+        principal_arn: Some("arn:aws:sts::111111111111:assumed-role/app/s".into()),
+        ..Default::default()
+    };
+    assert_eq!(seqs(s.audit_query(&by_request, 10).await.unwrap()), vec![2]);
+
+    let d1 = AuditDigestRow {
+        digest_seq: 1,
+        end_seq: 3,
+        body: "{}".into(),
+    };
+    s.put_audit_digest(&d1).await.unwrap();
+    assert!(matches!(
+        s.put_audit_digest(&d1).await,
+        Err(StoreError::Conflict)
+    ));
+    assert_eq!(s.audit_digests().await.unwrap(), vec![d1]);
+
+    let k = AuditKeyRecord {
+        fingerprint: "ab".into(),
+        public_key: vec![1; 32],
+        private_sealed: vec![2; 60],
+        created_at: 5,
+    };
+    s.put_audit_key(&k).await.unwrap();
+    assert!(matches!(
+        s.put_audit_key(&k).await,
+        Err(StoreError::Conflict)
+    ));
+    assert_eq!(s.audit_keys().await.unwrap(), vec![k]);
 }

@@ -1,16 +1,17 @@
 //! The two sqlx adapters. Each bounded context's statements live in one file (`iam.rs`,
-//! `identity_center.rs`, `tokens.rs`, `keys.rs`, `counters.rs`, `access_grants.rs`) as one macro body that is expanded for both backends, so SQLite and
+//! `identity_center.rs`, `tokens.rs`, `keys.rs`, `counters.rs`, `access_grants.rs`, `audit.rs`) as one macro body that is expanded for both backends, so SQLite and
 //! PostgreSQL run the same statements; only connection set-up and migrations differ. To find
 //! a statement, open the context's file and search for the method name.
 
 use crate::{
     AccessGrantsStore, AccessGrantsTables, AccessKeyRecord, AgGrantRecord, AgInstanceDelta,
     AgInstanceRecord, AgLocationRecord, AgLogEntry, AgResource, AppSettingRecord, AttachmentRow,
-    ChangeCounters, DirectoryTables, GroupWrite, IamStore, IamTables, IdentityCenterStore,
-    IdentityGroupRecord, IdentityUserRecord, InlinePolicyRow, InstanceRecord, ManagedPolicyRecord,
-    MembershipRecord, OidcProviderRecord, RefreshTokenRecord, RefreshUse, Result, RoleRecord,
-    ScimTokenRecord, SessionKeyRecord, SessionKeyStore, SigningKeyRecord, SsoConfigTables,
-    SsoObjectRecord, StoreAdmin, TokenStore, UserRecord, name_key,
+    AuditDigestRow, AuditFilter, AuditKeyRecord, AuditRow, AuditStore, ChangeCounters,
+    DirectoryTables, GroupWrite, IamStore, IamTables, IdentityCenterStore, IdentityGroupRecord,
+    IdentityUserRecord, InlinePolicyRow, InstanceRecord, ManagedPolicyRecord, MembershipRecord,
+    OidcProviderRecord, RefreshTokenRecord, RefreshUse, Result, RoleRecord, ScimTokenRecord,
+    SessionKeyRecord, SessionKeyStore, SigningKeyRecord, SsoConfigTables, SsoObjectRecord,
+    StoreAdmin, TokenStore, UserRecord, name_key,
 };
 use async_trait::async_trait;
 use sqlx::Row;
@@ -98,6 +99,7 @@ const AG_INSTANCE_COLS: &str = "account_id, identity_center_arn, application_arn
 const AG_LOCATION_COLS: &str =
     "account_id, location_id, location_scope, iam_role_arn, tags, created_at";
 const AG_GRANT_COLS: &str = "account_id, grant_id, location_id, sub_prefix, grant_scope, grantee_type, grantee_id, permission, application_arn, prefix_type, tags, created_at";
+const AUDIT_COLS: &str = "seq, event_time, event_source, event_name, principal_arn, on_behalf_of, request_id, body, prev_hash, hash";
 const OIDC_COLS: &str = "arn, account_id, url, client_ids, thumbprints, tags, created_at";
 
 macro_rules! row_mappers {
@@ -271,6 +273,8 @@ mod counters;
 mod tokens;
 #[macro_use]
 mod access_grants;
+#[macro_use]
+mod audit;
 
 mod sqlite_impl {
     use super::*;
@@ -282,6 +286,7 @@ mod sqlite_impl {
     change_counters!(SqliteStore, sqlx::sqlite::SqliteRow, "sqlite");
     token_store!(SqliteStore, sqlx::sqlite::SqliteRow, "sqlite");
     access_grants_store!(SqliteStore, sqlx::sqlite::SqliteRow, "sqlite");
+    audit_store!(SqliteStore, sqlx::sqlite::SqliteRow, "sqlite");
 }
 
 mod pg_impl {
@@ -294,4 +299,5 @@ mod pg_impl {
     change_counters!(PgStore, sqlx::postgres::PgRow, "postgres");
     token_store!(PgStore, sqlx::postgres::PgRow, "postgres");
     access_grants_store!(PgStore, sqlx::postgres::PgRow, "postgres");
+    audit_store!(PgStore, sqlx::postgres::PgRow, "postgres");
 }

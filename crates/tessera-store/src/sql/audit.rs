@@ -1,0 +1,153 @@
+//! The audit trail's statements ([`crate::AuditStore`]), expanded for both backends in `mod.rs`.
+
+macro_rules! audit_store {
+    ($store:ty, $row:ty, $dialect:literal) => {
+        fn audit_row_from(r: &$row) -> Result<AuditRow> {
+            Ok(AuditRow {
+                seq: r.try_get("seq")?,
+                event_time: r.try_get("event_time")?,
+                event_source: r.try_get("event_source")?,
+                event_name: r.try_get("event_name")?,
+                principal_arn: r.try_get("principal_arn")?,
+                on_behalf_of: r.try_get("on_behalf_of")?,
+                request_id: r.try_get("request_id")?,
+                body: r.try_get("body")?,
+                prev_hash: r.try_get("prev_hash")?,
+                hash: r.try_get("hash")?,
+            })
+        }
+
+        #[async_trait]
+        impl AuditStore for $store {
+            async fn append_audit(&self, rows: &[AuditRow]) -> Result<()> {
+                let mut tx = self.pool.begin().await?;
+                for r in rows {
+                    sqlx::query(sqlx::AssertSqlSafe(format!(
+                        "INSERT INTO audit_records ({AUDIT_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+                    )))
+                    .bind(r.seq)
+                    .bind(&r.event_time)
+                    .bind(&r.event_source)
+                    .bind(&r.event_name)
+                    .bind(&r.principal_arn)
+                    .bind(&r.on_behalf_of)
+                    .bind(&r.request_id)
+                    .bind(&r.body)
+                    .bind(&r.prev_hash)
+                    .bind(&r.hash)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn audit_head(&self) -> Result<Option<(i64, String)>> {
+                let row = sqlx::query("SELECT seq, hash FROM audit_records ORDER BY seq DESC LIMIT 1")
+                    .fetch_optional(&self.pool)
+                    .await?;
+                row.map(|r| Ok((r.try_get("seq")?, r.try_get("hash")?))).transpose()
+            }
+
+            async fn audit_range(&self, from_seq: i64, limit: i64) -> Result<Vec<AuditRow>> {
+                sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "SELECT {AUDIT_COLS} FROM audit_records WHERE seq >= $1 ORDER BY seq LIMIT $2"
+                )))
+                .bind(from_seq)
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await?
+                .iter()
+                .map(audit_row_from)
+                .collect()
+            }
+
+            async fn audit_seq_at(&self, time: &str) -> Result<Option<i64>> {
+                let row = sqlx::query("SELECT MIN(seq) AS seq FROM audit_records WHERE event_time >= $1")
+                    .bind(time)
+                    .fetch_one(&self.pool)
+                    .await?;
+                Ok(row.try_get("seq")?)
+            }
+
+            async fn audit_query(&self, f: &AuditFilter, limit: i64) -> Result<Vec<AuditRow>> {
+                // Each filter is `($n IS NULL OR column = $n)`: one statement for every combination.
+                let cast = if $dialect == "postgres" { "::TEXT" } else { "" };
+                sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "SELECT {AUDIT_COLS} FROM audit_records WHERE \
+                     ($1{cast} IS NULL OR on_behalf_of = $1) AND \
+                     ($2{cast} IS NULL OR principal_arn = $2) AND \
+                     ($3{cast} IS NULL OR event_name = $3) AND \
+                     ($4{cast} IS NULL OR request_id = $4) AND \
+                     ($5{cast} IS NULL OR event_time >= $5) AND \
+                     ($6{cast} IS NULL OR event_time < $6) \
+                     ORDER BY seq DESC LIMIT $7"
+                )))
+                .bind(&f.on_behalf_of)
+                .bind(&f.principal_arn)
+                .bind(&f.event_name)
+                .bind(&f.request_id)
+                .bind(&f.since)
+                .bind(&f.until)
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await?
+                .iter()
+                .map(audit_row_from)
+                .collect()
+            }
+
+            async fn put_audit_digest(&self, d: &AuditDigestRow) -> Result<()> {
+                sqlx::query("INSERT INTO audit_digests (digest_seq, end_seq, body) VALUES ($1, $2, $3)")
+                    .bind(d.digest_seq)
+                    .bind(d.end_seq)
+                    .bind(&d.body)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
+            async fn audit_digests(&self) -> Result<Vec<AuditDigestRow>> {
+                sqlx::query("SELECT digest_seq, end_seq, body FROM audit_digests ORDER BY digest_seq")
+                    .fetch_all(&self.pool)
+                    .await?
+                    .iter()
+                    .map(|r| {
+                        Ok(AuditDigestRow {
+                            digest_seq: r.try_get("digest_seq")?,
+                            end_seq: r.try_get("end_seq")?,
+                            body: r.try_get("body")?,
+                        })
+                    })
+                    .collect()
+            }
+
+            async fn put_audit_key(&self, k: &AuditKeyRecord) -> Result<()> {
+                sqlx::query("INSERT INTO audit_keys (fingerprint, public_key, private_sealed, created_at) VALUES ($1, $2, $3, $4)")
+                    .bind(&k.fingerprint)
+                    .bind(&k.public_key)
+                    .bind(&k.private_sealed)
+                    .bind(k.created_at)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
+            async fn audit_keys(&self) -> Result<Vec<AuditKeyRecord>> {
+                sqlx::query("SELECT fingerprint, public_key, private_sealed, created_at FROM audit_keys ORDER BY created_at, fingerprint")
+                    .fetch_all(&self.pool)
+                    .await?
+                    .iter()
+                    .map(|r| {
+                        Ok(AuditKeyRecord {
+                            fingerprint: r.try_get("fingerprint")?,
+                            public_key: r.try_get("public_key")?,
+                            private_sealed: r.try_get("private_sealed")?,
+                            created_at: r.try_get("created_at")?,
+                        })
+                    })
+                    .collect()
+            }
+        }
+    };
+}

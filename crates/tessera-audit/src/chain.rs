@@ -279,102 +279,132 @@ pub struct Report {
 
 /// Verify `records` (in sequence order, the run that should start at record `first_seq`: 1 for
 /// the whole log) against `digests` (in digest order), trusting signatures made with one of
-/// `public_keys`.
-/// A digest whose last record is outside the run given is checked for its signature and its
-/// place in the digest chain only.
+/// `public_keys`. A digest whose last record is outside the run given is checked for its
+/// signature and its place in the digest chain only.
 pub fn verify<'a>(
     records: impl IntoIterator<Item = &'a StoredRecord>,
     first_seq: u64,
     digests: &[Digest],
     public_keys: &[Vec<u8>],
 ) -> Report {
-    let mut report = Report::default();
-    // seq → hash of the records seen, only where a digest needs it.
-    let ends: std::collections::BTreeSet<u64> = digests.iter().map(|d| d.end_seq).collect();
-    let mut hashes = std::collections::BTreeMap::new();
-    let mut prev: Option<&StoredRecord> = None;
+    let mut v = Verifier::new(first_seq, digests);
     for r in records {
+        v.record(r);
+    }
+    v.finish(public_keys)
+}
+
+/// [`verify`], fed one record at a time (a log too large to hold in memory is read in pages).
+#[derive(Debug)]
+pub struct Verifier<'d> {
+    first_seq: u64,
+    digests: &'d [Digest],
+    /// The sequence numbers digests end at, and the hashes found there.
+    ends: std::collections::BTreeMap<u64, Option<[u8; 32]>>,
+    prev: Option<(u64, [u8; 32])>,
+    report: Report,
+}
+
+impl<'d> Verifier<'d> {
+    pub fn new(first_seq: u64, digests: &'d [Digest]) -> Verifier<'d> {
+        Verifier {
+            first_seq,
+            digests,
+            ends: digests.iter().map(|d| (d.end_seq, None)).collect(),
+            prev: None,
+            report: Report::default(),
+        }
+    }
+
+    /// The next record, in sequence order.
+    pub fn record(&mut self, r: &StoredRecord) {
+        let report = &mut self.report;
         report.records += 1;
         if record_hash(r.seq, &r.prev_hash, &r.body) != r.hash {
             report.problems.push(Problem::Edited { seq: r.seq });
         }
-        match prev {
-            None if r.seq > first_seq => report.problems.push(Problem::Gap {
-                after: first_seq.saturating_sub(1),
+        match self.prev {
+            None if r.seq > self.first_seq => report.problems.push(Problem::Gap {
+                after: self.first_seq.saturating_sub(1),
                 next: r.seq,
             }),
             None if r.seq == 1 && r.prev_hash != GENESIS => {
                 report.problems.push(Problem::BrokenLink { seq: r.seq })
             }
             None => {}
-            Some(p) => {
-                if r.seq > p.seq + 1 {
+            Some((seq, hash)) => {
+                if r.seq > seq + 1 {
                     report.problems.push(Problem::Gap {
-                        after: p.seq,
+                        after: seq,
                         next: r.seq,
                     });
-                } else if r.seq <= p.seq || r.prev_hash != p.hash {
+                } else if r.seq <= seq || r.prev_hash != hash {
                     report.problems.push(Problem::BrokenLink { seq: r.seq });
                 }
             }
         }
-        if ends.contains(&r.seq) {
-            hashes.insert(r.seq, r.hash);
+        if let Some(slot) = self.ends.get_mut(&r.seq) {
+            *slot = Some(r.hash);
         }
-        prev = Some(r);
+        self.prev = Some((r.seq, r.hash));
     }
-    let last_seq = prev.map_or(0, |p| p.seq);
-    let fingerprints: Vec<(String, &Vec<u8>)> =
-        public_keys.iter().map(|k| (fingerprint(k), k)).collect();
-    let mut previous: Option<&Digest> = None;
-    let mut sealed_to = 0;
-    for d in digests {
-        report.digests += 1;
-        let key = fingerprints.iter().find(|(f, _)| *f == d.key_fingerprint);
-        let sig = base64::engine::general_purpose::STANDARD
-            .decode(&d.signature)
-            .unwrap_or_default();
-        let signed = key.is_some_and(|(_, k)| {
-            UnparsedPublicKey::new(&ED25519, k.as_slice())
-                .verify(&d.signed_bytes(), &sig)
-                .is_ok()
-        });
-        if !signed {
-            report.problems.push(Problem::BadSignature {
-                digest_seq: d.digest_seq,
+
+    /// Check the digests against what was read, trusting signatures by `public_keys`.
+    pub fn finish(mut self, public_keys: &[Vec<u8>]) -> Report {
+        let report = &mut self.report;
+        let last_seq = self.prev.map_or(0, |p| p.0);
+        let fingerprints: Vec<(String, &Vec<u8>)> =
+            public_keys.iter().map(|k| (fingerprint(k), k)).collect();
+        let mut previous: Option<&Digest> = None;
+        let mut sealed_to = 0;
+        for d in self.digests {
+            report.digests += 1;
+            let key = fingerprints.iter().find(|(f, _)| *f == d.key_fingerprint);
+            let sig = base64::engine::general_purpose::STANDARD
+                .decode(&d.signature)
+                .unwrap_or_default();
+            let signed = key.is_some_and(|(_, k)| {
+                UnparsedPublicKey::new(&ED25519, k.as_slice())
+                    .verify(&d.signed_bytes(), &sig)
+                    .is_ok()
             });
+            if !signed {
+                report.problems.push(Problem::BadSignature {
+                    digest_seq: d.digest_seq,
+                });
+            }
+            let (want_seq, want_prev, want_start) = match previous {
+                None => (1, hex::encode([0u8; 32]), 1),
+                Some(p) => (p.digest_seq + 1, p.hash(), p.end_seq + 1),
+            };
+            // A digest of an idle period covers no record (`end_seq = start_seq - 1`).
+            let covers_gap = d.start_seq != want_start && d.end_seq >= d.start_seq;
+            if d.digest_seq != want_seq || d.previous_digest_hash != want_prev || covers_gap {
+                report.problems.push(Problem::DigestMissing {
+                    after: want_seq - 1,
+                    next: d.digest_seq,
+                });
+            }
+            if d.end_seq > last_seq {
+                report.problems.push(Problem::TruncatedLog {
+                    digest_seq: d.digest_seq,
+                    end_seq: d.end_seq,
+                    last_seq,
+                });
+            } else if let Some(Some(h)) = self.ends.get(&d.end_seq)
+                && hex::encode(h) != d.last_record_hash
+            {
+                report.problems.push(Problem::DigestMismatch {
+                    digest_seq: d.digest_seq,
+                    end_seq: d.end_seq,
+                });
+            }
+            sealed_to = sealed_to.max(d.end_seq);
+            previous = Some(d);
         }
-        let (want_seq, want_prev, want_start) = match previous {
-            None => (1, hex::encode([0u8; 32]), 1),
-            Some(p) => (p.digest_seq + 1, p.hash(), p.end_seq + 1),
-        };
-        // A digest of an idle period covers no record (`end_seq = start_seq - 1`).
-        let covers_gap = d.start_seq != want_start && d.end_seq >= d.start_seq;
-        if d.digest_seq != want_seq || d.previous_digest_hash != want_prev || covers_gap {
-            report.problems.push(Problem::DigestMissing {
-                after: want_seq - 1,
-                next: d.digest_seq,
-            });
-        }
-        if d.end_seq > last_seq {
-            report.problems.push(Problem::TruncatedLog {
-                digest_seq: d.digest_seq,
-                end_seq: d.end_seq,
-                last_seq,
-            });
-        } else if let Some(h) = hashes.get(&d.end_seq)
-            && hex::encode(h) != d.last_record_hash
-        {
-            report.problems.push(Problem::DigestMismatch {
-                digest_seq: d.digest_seq,
-                end_seq: d.end_seq,
-            });
-        }
-        sealed_to = sealed_to.max(d.end_seq);
-        previous = Some(d);
+        report.unsealed = last_seq.saturating_sub(sealed_to);
+        self.report
     }
-    report.unsealed = last_seq.saturating_sub(sealed_to);
-    report
 }
 
 #[cfg(test)]

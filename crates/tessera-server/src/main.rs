@@ -100,6 +100,27 @@ enum Command {
         #[command(subcommand)]
         command: SessionsCommand,
     },
+    /// The audit trail.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Check the audit trail's hash chain and signed digests: reports gaps, edited or
+    /// reordered records, and missing or invalid digests; exits non-zero on any.
+    Verify {
+        /// From the first record at or after this time (RFC 3339).
+        #[arg(long)]
+        from: Option<String>,
+        /// Up to the last record before this time (RFC 3339).
+        #[arg(long)]
+        to: Option<String>,
+        #[command(flatten)]
+        target: Target,
+    },
 }
 
 #[derive(Subcommand)]
@@ -334,6 +355,42 @@ async fn main() -> Result<()> {
             let at = setup::revoke_user(store.as_ref(), &user).await?;
             println!("sessions and tokens of user {user} issued until {at} are revoked");
             Ok(())
+        }
+        Command::Audit {
+            command: AuditCommand::Verify { from, to, target },
+        } => {
+            let time = |t: &Option<String>| -> Result<Option<String>> {
+                t.as_deref()
+                    .map(|t| {
+                        chrono::DateTime::parse_from_rfc3339(t)
+                            .map(|d| {
+                                d.with_timezone(&chrono::Utc)
+                                    .format("%Y-%m-%dT%H:%M:%SZ")
+                                    .to_string()
+                            })
+                            .with_context(|| format!("{t:?} is not an RFC 3339 time"))
+                    })
+                    .transpose()
+            };
+            let (from, to) = (time(&from)?, time(&to)?);
+            let (config, _) = target_config(&target)?;
+            let store = setup::open_store(&config).await?;
+            let report =
+                tessera_server::audit_trail::verify(store.as_ref(), from.as_deref(), to.as_deref())
+                    .await?;
+            for p in &report.problems {
+                println!("FAIL: {p}");
+            }
+            println!(
+                "{} records, {} digests checked; {} records after the last digest",
+                report.records, report.digests, report.unsealed
+            );
+            if report.problems.is_empty() {
+                println!("audit trail verified");
+                Ok(())
+            } else {
+                std::process::exit(1)
+            }
         }
         Command::RootKey {
             command: KeyCommand::Create { account, target },

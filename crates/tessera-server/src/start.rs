@@ -42,8 +42,9 @@ pub struct Running {
     shutdown: tokio::sync::watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
     refresher: JoinHandle<()>,
-    /// Background refreshes (the upstream store's bucket catalog).
+    /// Background refreshes (the upstream store's bucket catalog, audit digests).
     background: Vec<JoinHandle<()>>,
+    audit_key: Arc<tessera_audit::chain::SigningKey>,
 }
 
 impl Running {
@@ -58,6 +59,9 @@ impl Running {
             b.abort();
         }
         self.app.audit.flush().await;
+        if let Err(e) = crate::audit_trail::seal(self.app.store.as_ref(), &self.audit_key).await {
+            tracing::error!(error = %e, "the shutdown audit digest could not be written");
+        }
     }
 }
 
@@ -70,9 +74,19 @@ pub async fn start(opts: StartOptions) -> Result<Running> {
     } = opts;
     let store = setup::open_store(&config).await?;
     std::fs::create_dir_all(&config.data_dir)?;
-    let audit = Arc::new(
-        JsonLinesSink::open(&config.data_dir.join("audit.jsonl"))
-            .context("opening the audit log")?,
+    // The audit trail: chained into the store, exported to `audit.jsonl` as well.
+    let audit = Arc::new(crate::audit_trail::StoreSink::new(
+        store.clone(),
+        tokio::runtime::Handle::current(),
+        Some(
+            JsonLinesSink::open(&config.data_dir.join("audit.jsonl"))
+                .context("opening the audit log")?,
+        ),
+    ));
+    let audit_key = Arc::new(
+        crate::audit_trail::signing_key(store.as_ref(), &master)
+            .await
+            .context("loading the audit signing key")?,
     );
     let deployment = Deployment {
         partition: config.partition.clone(),
@@ -148,6 +162,18 @@ pub async fn start(opts: StartOptions) -> Result<Running> {
         .await
         .context("loading the in-memory views (IAM principals, session keys)")?,
     );
+    // Digests seal the audit chain hourly (and once more at shutdown).
+    background.push({
+        let (store, key) = (app.store.clone(), audit_key.clone());
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(crate::audit_trail::DIGEST_INTERVAL).await;
+                if let Err(e) = crate::audit_trail::seal(store.as_ref(), &key).await {
+                    tracing::error!(error = %e, "the audit digest could not be written");
+                }
+            }
+        })
+    });
     // One refresher keeps every replicated view fresh: counters polled every second.
     let refresher = app.refresher().spawn(std::time::Duration::from_secs(1));
     let (tx, rx) = tokio::sync::watch::channel(false);
@@ -174,5 +200,6 @@ pub async fn start(opts: StartOptions) -> Result<Running> {
         tasks,
         refresher,
         background,
+        audit_key,
     })
 }

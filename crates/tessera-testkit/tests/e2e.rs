@@ -5349,3 +5349,121 @@ async fn crash_during_concurrent_puts_loses_nothing_acknowledged() {
         listed.contents().len()
     );
 }
+
+/// Copy a (stopped) server's data directory.
+fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let target = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &target);
+        } else {
+            std::fs::copy(e.path(), target).unwrap();
+        }
+    }
+}
+
+/// `tessera audit verify` on `dir`: (exit success, stdout).
+fn audit_verify(dir: &std::path::Path) -> (bool, String) {
+    let out = Command::new(tessera_testkit::tessera_bin())
+        .args(["audit", "verify", "--data-dir"])
+        .arg(dir)
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
+}
+
+/// Tamper tests: the audit trail is chained in the store and sealed by a signed digest at
+/// each shutdown; `tessera audit verify` passes on the untouched trail and names each edit,
+/// deletion, swap and removed digest (exit non-zero).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn audit_verify_detects_tampering() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    // Three runs, so three shutdown digests.
+    for _ in 0..3 {
+        let mut server = DevServer::start(&data);
+        let root = server.account(ROOT).clone();
+        let cfg = server
+            .sdk_config(&root.access_key_id, &root.secret_access_key)
+            .await;
+        let sts = aws_sdk_sts::Client::new(&cfg);
+        for _ in 0..4 {
+            sts.get_caller_identity().send().await.unwrap();
+        }
+        assert!(server.stop());
+    }
+    let (ok, out) = audit_verify(&data);
+    assert!(ok, "{out}");
+    assert!(out.contains("12 records, 3 digests checked"), "{out}");
+
+    let python = std::env::var("TESSERA_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
+    let tamper = |name: &str, script: &str| -> String {
+        let copy = dir.path().join(name);
+        copy_dir(&data, &copy);
+        let status = Command::new(&python)
+            .arg("-c")
+            .arg(format!(
+                "import sqlite3\nc = sqlite3.connect({:?})\n{script}\nc.commit()",
+                copy.join("tessera.db").display().to_string()
+            ))
+            .status()
+            .unwrap();
+        assert!(status.success(), "{name}: the tampering script failed");
+        let (ok, out) = audit_verify(&copy);
+        assert!(!ok, "{name}: verify passed on a tampered trail:\n{out}");
+        out
+    };
+    // One byte of one record.
+    let out = tamper(
+        "edited",
+        "c.execute(\"UPDATE audit_records SET body = replace(body, 'GetCallerIdentity', 'GetCallerIdentitz') WHERE seq = 6\")",
+    );
+    assert!(
+        out.contains("FAIL: record 6 was modified: its hash does not match its contents"),
+        "{out}"
+    );
+    // A deleted record.
+    let out = tamper(
+        "deleted",
+        "c.execute('DELETE FROM audit_records WHERE seq = 7')",
+    );
+    assert!(
+        out.contains("FAIL: records 7..=7 are missing (gap after record 6)"),
+        "{out}"
+    );
+    // Two records swapped (every column but the sequence number).
+    let out = tamper(
+        "swapped",
+        "cols = 'event_time, event_source, event_name, principal_arn, on_behalf_of, request_id, body, prev_hash, hash'\n\
+         a = c.execute(f'SELECT {cols} FROM audit_records WHERE seq = 3').fetchone()\n\
+         b = c.execute(f'SELECT {cols} FROM audit_records WHERE seq = 4').fetchone()\n\
+         sets = ', '.join(f'{k.strip()} = ?' for k in cols.split(','))\n\
+         c.execute(f'UPDATE audit_records SET {sets} WHERE seq = 3', b)\n\
+         c.execute(f'UPDATE audit_records SET {sets} WHERE seq = 4', a)",
+    );
+    assert!(out.contains("FAIL: record 3 "), "{out}");
+    assert!(out.contains("FAIL: record 4 "), "{out}");
+    // A removed digest.
+    let out = tamper(
+        "digest",
+        "c.execute('DELETE FROM audit_digests WHERE digest_seq = 2')",
+    );
+    assert!(
+        out.contains("FAIL: digests after digest 1 are missing (next is 3)"),
+        "{out}"
+    );
+    // Records deleted at the end of the log: the last digest sealed them.
+    let out = tamper(
+        "truncated",
+        "c.execute('DELETE FROM audit_records WHERE seq > 10')",
+    );
+    assert!(
+        out.contains("FAIL: digest 3 seals records up to 12, but the log ends at 10"),
+        "{out}"
+    );
+}

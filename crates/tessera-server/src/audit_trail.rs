@@ -1,0 +1,250 @@
+//! The durable audit trail: records appended to the store, hash-chained
+//! (`tessera_audit::chain`), sealed by signed digests, and verified by `tessera audit verify`.
+//!
+//! [`StoreSink`] is the audit queue's sink: each batch is chained onto the store's head and
+//! appended in one transaction. The head is cached; when another replica appended first the
+//! append is refused (the sequence number is taken) and the batch is re-chained on the new
+//! head, so replicas sharing a store keep one chain. The batch is also appended to
+//! `audit.jsonl` in the data directory (one CloudTrail-shaped record per line) for SIEMs.
+
+use anyhow::{Context, Result};
+use std::sync::{Arc, Mutex};
+use tessera_audit::chain::{self, Chain, Digest, SigningKey, StoredRecord};
+use tessera_audit::{AuditError, AuditRecord, AuditSink, JsonLinesSink};
+use tessera_crypto::MasterKey;
+use tessera_store::{AuditDigestRow, AuditKeyRecord, AuditRow, Store, StoreError};
+
+/// Appends audit batches to the store's hash chain (and to the JSON-lines export).
+pub struct StoreSink {
+    store: Arc<dyn Store>,
+    rt: tokio::runtime::Handle,
+    head: Mutex<Option<Chain>>,
+    export: Option<JsonLinesSink>,
+}
+
+impl std::fmt::Debug for StoreSink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoreSink").finish_non_exhaustive()
+    }
+}
+
+fn hex32(s: &str) -> Option<[u8; 32]> {
+    let mut out = [0u8; 32];
+    hex::decode_to_slice(s, &mut out).ok().map(|_| out)
+}
+
+fn store_err(e: StoreError) -> AuditError {
+    AuditError::Io(std::io::Error::other(e.to_string()))
+}
+
+/// The store row for `record`, chained as `stored`.
+fn row(record: &AuditRecord, stored: StoredRecord) -> AuditRow {
+    let id = &record.user_identity;
+    AuditRow {
+        seq: stored.seq as i64,
+        event_time: record.event_time.clone(),
+        event_source: record.event_source.clone(),
+        event_name: record.event_name.clone(),
+        principal_arn: id["arn"].as_str().unwrap_or("").to_owned(),
+        on_behalf_of: id["onBehalfOf"]["userId"].as_str().map(str::to_owned),
+        request_id: record.request_id.clone(),
+        body: String::from_utf8(stored.body).expect("JSON is UTF-8"),
+        prev_hash: hex::encode(stored.prev_hash),
+        hash: hex::encode(stored.hash),
+    }
+}
+
+impl StoreSink {
+    /// A sink for `store`, run from the audit writer thread with `rt`'s reactor.
+    pub fn new(
+        store: Arc<dyn Store>,
+        rt: tokio::runtime::Handle,
+        export: Option<JsonLinesSink>,
+    ) -> StoreSink {
+        StoreSink {
+            store,
+            rt,
+            head: Mutex::new(None),
+            export,
+        }
+    }
+
+    async fn append(&self, records: &[AuditRecord]) -> Result<(), AuditError> {
+        let bodies: Vec<Vec<u8>> = records
+            .iter()
+            .map(|r| serde_json::to_vec(r).expect("audit records serialise"))
+            .collect();
+        for _ in 0..16 {
+            let cached = self.head.lock().expect("audit head").clone();
+            let mut chain = match cached {
+                Some(c) => c,
+                None => match self.store.audit_head().await.map_err(store_err)? {
+                    None => Chain::resume(0, chain::GENESIS),
+                    Some((seq, hash)) => Chain::resume(
+                        seq as u64,
+                        hex32(&hash).ok_or_else(|| {
+                            AuditError::Io(std::io::Error::other("audit head hash is not hex"))
+                        })?,
+                    ),
+                },
+            };
+            let rows: Vec<AuditRow> = records
+                .iter()
+                .zip(&bodies)
+                .map(|(r, b)| row(r, chain.append(b.clone())))
+                .collect();
+            match self.store.append_audit(&rows).await {
+                Ok(()) => {
+                    *self.head.lock().expect("audit head") = Some(chain);
+                    return Ok(());
+                }
+                // Another replica appended first: re-chain on its head.
+                Err(StoreError::Conflict) => *self.head.lock().expect("audit head") = None,
+                Err(e) => {
+                    *self.head.lock().expect("audit head") = None;
+                    return Err(store_err(e));
+                }
+            }
+        }
+        Err(AuditError::Io(std::io::Error::other(
+            "audit chain head kept moving; batch not appended",
+        )))
+    }
+}
+
+impl AuditSink for StoreSink {
+    fn write(&self, records: &[AuditRecord]) -> Result<(), AuditError> {
+        self.rt.block_on(self.append(records))?;
+        if let Some(export) = &self.export {
+            export.write(records)?;
+        }
+        Ok(())
+    }
+}
+
+/// The audit signing key: the store's first, unsealed with the master key, or a new one
+/// (stored sealed) when there is none yet.
+pub async fn signing_key(store: &dyn Store, master: &MasterKey) -> Result<SigningKey> {
+    for _ in 0..2 {
+        if let Some(k) = store.audit_keys().await?.first() {
+            let pkcs8 = master
+                .open(&k.private_sealed, k.fingerprint.as_bytes())
+                .map_err(|e| anyhow::anyhow!("cannot unseal the audit signing key: {e}"))?;
+            return SigningKey::from_pkcs8(&pkcs8).context("the stored audit signing key");
+        }
+        let (key, pkcs8) = SigningKey::generate();
+        let fingerprint = key.fingerprint();
+        let rec = AuditKeyRecord {
+            private_sealed: master.seal(&pkcs8, fingerprint.as_bytes()),
+            fingerprint,
+            public_key: key.public_key(),
+            created_at: chrono::Utc::now().timestamp(),
+        };
+        match store.put_audit_key(&rec).await {
+            Ok(()) => return Ok(key),
+            // Another replica made one at the same moment: use the store's first.
+            Err(StoreError::Conflict) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    anyhow::bail!("no audit signing key could be loaded or made")
+}
+
+fn parse_digests(rows: &[AuditDigestRow]) -> Result<Vec<Digest>> {
+    rows.iter()
+        .map(|r| {
+            serde_json::from_str(&r.body)
+                .with_context(|| format!("audit digest {} is not a digest", r.digest_seq))
+        })
+        .collect()
+}
+
+/// Seal every record appended since the last digest with a new signed digest (a digest of an
+/// idle period covers no record). Returns `None` when another replica sealed at the same
+/// moment.
+pub async fn seal(store: &dyn Store, key: &SigningKey) -> Result<Option<Digest>> {
+    let digests = parse_digests(&store.audit_digests().await?)?;
+    let previous = digests.last();
+    let (head_seq, head_hash) = match store.audit_head().await? {
+        None => (0, chain::GENESIS),
+        Some((seq, hash)) => (
+            seq as u64,
+            hex32(&hash).context("the audit head's hash is not hex")?,
+        ),
+    };
+    let start = previous.map_or(1, |p| p.end_seq + 1);
+    let end = head_seq.max(start - 1);
+    let d = key.digest(
+        previous,
+        start,
+        end,
+        &head_hash,
+        chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+    );
+    let row = AuditDigestRow {
+        digest_seq: d.digest_seq as i64,
+        end_seq: d.end_seq as i64,
+        body: serde_json::to_string(&d)?,
+    };
+    match store.put_audit_digest(&row).await {
+        Ok(()) => Ok(Some(d)),
+        Err(StoreError::Conflict) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// How often a digest seals the records since the last one.
+pub const DIGEST_INTERVAL: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// Verify the chain and digests, from the record at or after `from` (RFC 3339) to the last
+/// record before `to` (the whole log without them).
+pub async fn verify(
+    store: &dyn Store,
+    from: Option<&str>,
+    to: Option<&str>,
+) -> Result<chain::Report> {
+    let keys: Vec<Vec<u8>> = store
+        .audit_keys()
+        .await?
+        .into_iter()
+        .map(|k| k.public_key)
+        .collect();
+    let first = match from {
+        None => Some(1),
+        Some(t) => store.audit_seq_at(t).await?,
+    };
+    let end = match (to, store.audit_head().await?) {
+        (_, None) => 0,
+        (None, Some((head, _))) => head,
+        (Some(t), Some((head, _))) => store.audit_seq_at(t).await?.map_or(head, |s| s - 1),
+    };
+    let digests = parse_digests(&store.audit_digests().await?)?;
+    // A ranged check keeps the digests that end inside its range (and those before, for the
+    // digest chain); the whole log is checked against every digest.
+    let digests: Vec<Digest> = if to.is_some() {
+        digests
+            .into_iter()
+            .filter(|d| d.end_seq as i64 <= end)
+            .collect()
+    } else {
+        digests
+    };
+    let first = first.unwrap_or(end + 1);
+    let mut v = chain::Verifier::new(first as u64, &digests);
+    let mut next = first;
+    const PAGE: i64 = 10_000;
+    while next <= end {
+        let page = store.audit_range(next, PAGE.min(end - next + 1)).await?;
+        let Some(last) = page.last() else { break };
+        next = last.seq + 1;
+        for r in &page {
+            v.record(&StoredRecord {
+                seq: r.seq as u64,
+                body: r.body.as_bytes().to_vec(),
+                prev_hash: hex32(&r.prev_hash).unwrap_or([0xff; 32]),
+                hash: hex32(&r.hash).unwrap_or([0xff; 32]),
+            });
+        }
+    }
+    Ok(v.finish(&keys))
+}

@@ -1387,6 +1387,17 @@ async fn audit_trail(s: Arc<dyn Store>) {
     };
     assert_eq!(seqs(s.audit_query(&by_request, 10).await.unwrap()), vec![2]);
 
+    // A large batch (several multi-row statements) lands whole and in order.
+    let many: Vec<AuditRow> = (5..=254)
+        .map(|i| audit_row(i, "2026-12-02T12:00:00Z", "PutObject", None))
+        .collect();
+    s.append_audit(&many).await.unwrap();
+    assert_eq!(
+        s.audit_head().await.unwrap(),
+        Some((254, format!("{:064x}", 254)))
+    );
+    assert_eq!(s.audit_range(5, 1000).await.unwrap(), many);
+
     let d1 = AuditDigestRow {
         digest_seq: 1,
         end_seq: 3,

@@ -21,22 +21,34 @@ macro_rules! audit_store {
         impl AuditStore for $store {
             async fn append_audit(&self, rows: &[AuditRow]) -> Result<()> {
                 let mut tx = self.pool.begin().await?;
-                for r in rows {
-                    sqlx::query(sqlx::AssertSqlSafe(format!(
-                        "INSERT INTO audit_records ({AUDIT_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
-                    )))
-                    .bind(r.seq)
-                    .bind(&r.event_time)
-                    .bind(&r.event_source)
-                    .bind(&r.event_name)
-                    .bind(&r.principal_arn)
-                    .bind(&r.on_behalf_of)
-                    .bind(&r.request_id)
-                    .bind(&r.body)
-                    .bind(&r.prev_hash)
-                    .bind(&r.hash)
-                    .execute(&mut *tx)
-                    .await?;
+                // Multi-row INSERTs (100 rows, 1,000 parameters each): a batch costs a few
+                // statements, not one per record.
+                for chunk in rows.chunks(100) {
+                    let values: Vec<String> = (0..chunk.len())
+                        .map(|i| {
+                            let b = i * 10;
+                            format!(
+                                "(${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${})",
+                                b + 1, b + 2, b + 3, b + 4, b + 5, b + 6, b + 7, b + 8, b + 9, b + 10
+                            )
+                        })
+                        .collect();
+                    let sql = format!("INSERT INTO audit_records ({AUDIT_COLS}) VALUES {}", values.join(", "));
+                    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+                    for r in chunk {
+                        q = q
+                            .bind(r.seq)
+                            .bind(&r.event_time)
+                            .bind(&r.event_source)
+                            .bind(&r.event_name)
+                            .bind(&r.principal_arn)
+                            .bind(&r.on_behalf_of)
+                            .bind(&r.request_id)
+                            .bind(&r.body)
+                            .bind(&r.prev_hash)
+                            .bind(&r.hash);
+                    }
+                    q.execute(&mut *tx).await?;
                 }
                 tx.commit().await?;
                 Ok(())

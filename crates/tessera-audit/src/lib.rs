@@ -101,8 +101,42 @@ pub trait AuditSink: Send + Sync + std::fmt::Debug {
     }
 }
 
+/// When a request's record must be written, and what happens when it cannot be.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditPolicy {
+    #[serde(default)]
+    pub mode: AuditMode,
+    #[serde(default)]
+    pub on_failure: AuditFailure,
+}
+
+/// `sync` (the default): a response is sent only once its record is durably in the trail;
+/// the records of concurrent requests share one commit (group commit), so throughput holds.
+/// `async`: records are queued and written in batches just after their responses; a crash
+/// loses at most the records still queued.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum AuditMode {
+    #[default]
+    Sync,
+    Async,
+}
+
+/// `fail-closed` (the default): in `sync` mode, a request whose record cannot be written is
+/// answered `InternalFailure` instead of its result. `fail-open`: it keeps its result, and the
+/// failure is logged and counted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum AuditFailure {
+    #[default]
+    FailClosed,
+    FailOpen,
+}
+
 enum Msg {
-    Record(Box<AuditRecord>),
+    /// A record, and who waits to hear whether it was written.
+    Record(Box<AuditRecord>, Option<tokio::sync::oneshot::Sender<bool>>),
     Flush(tokio::sync::oneshot::Sender<()>),
 }
 
@@ -127,13 +161,17 @@ impl AuditQueue {
             .name("tessera-audit".into())
             .spawn(move || {
                 let mut batch: Vec<AuditRecord> = Vec::new();
+                let mut acks: Vec<tokio::sync::oneshot::Sender<bool>> = Vec::new();
                 let mut waiting: Vec<tokio::sync::oneshot::Sender<()>> = Vec::new();
                 while let Some(first) = rx.blocking_recv() {
                     let mut next = Some(first);
                     // Take everything already queued: one write (and flush) per batch.
                     while let Some(m) = next {
                         match m {
-                            Msg::Record(r) => batch.push(*r),
+                            Msg::Record(r, ack) => {
+                                batch.push(*r);
+                                acks.extend(ack);
+                            }
                             Msg::Flush(done) => waiting.push(done),
                         }
                         next = if batch.len() >= 1024 {
@@ -143,12 +181,19 @@ impl AuditQueue {
                         };
                     }
                     if !batch.is_empty() {
-                        if let Err(e) = sink.write(&batch) {
-                            failed.fetch_add(
-                                batch.len() as u64,
-                                std::sync::atomic::Ordering::Relaxed,
-                            );
-                            tracing::error!(error = %e, records = batch.len(), "audit records could not be written");
+                        let written = match sink.write(&batch) {
+                            Ok(()) => true,
+                            Err(e) => {
+                                failed.fetch_add(
+                                    batch.len() as u64,
+                                    std::sync::atomic::Ordering::Relaxed,
+                                );
+                                tracing::error!(error = %e, records = batch.len(), "audit records could not be written");
+                                false
+                            }
+                        };
+                        for ack in acks.drain(..) {
+                            let _ = ack.send(written);
                         }
                         batch.clear();
                     }
@@ -161,9 +206,32 @@ impl AuditQueue {
         AuditQueue { tx, failures }
     }
 
+    /// Queue a record and wait until the batch it joined is written: `false` when it could
+    /// not be (the sink failed, or the writer has stopped).
+    pub async fn submit_durable(&self, record: AuditRecord) -> bool {
+        let (ack, written) = tokio::sync::oneshot::channel();
+        if self
+            .tx
+            .send(Msg::Record(Box::new(record), Some(ack)))
+            .await
+            .is_err()
+        {
+            self.failures
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            tracing::error!("audit writer has stopped; record lost");
+            return false;
+        }
+        written.await.unwrap_or(false)
+    }
+
     /// Queue a record; waits while the queue is full.
     pub async fn submit(&self, record: AuditRecord) {
-        if self.tx.send(Msg::Record(Box::new(record))).await.is_err() {
+        if self
+            .tx
+            .send(Msg::Record(Box::new(record), None))
+            .await
+            .is_err()
+        {
             self.failures
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             tracing::error!("audit writer has stopped; record lost");

@@ -65,6 +65,8 @@ pub struct App {
     /// Every service, registered once ([`register_services`]).
     pub services: Registry,
     pub audit: AuditQueue,
+    /// When records must be written, and what a failed write does to the request.
+    pub audit_policy: tessera_audit::AuditPolicy,
     pub metrics: Arc<Metrics>,
     pub limits: Limits,
     /// The S3 data plane: `s3s` as codec over our handlers and the object backend.
@@ -78,6 +80,7 @@ pub struct AppParts {
     pub store: Arc<dyn Store>,
     pub master: MasterKey,
     pub audit: Arc<dyn AuditSink>,
+    pub audit_policy: tessera_audit::AuditPolicy,
     pub limits: Limits,
     pub oidc: Arc<OidcVerifier>,
     /// Accept `http://` OIDC issuers on loopback hosts (dev mode and tests).
@@ -251,6 +254,7 @@ impl App {
             public_url: p.public_url.trim_end_matches('/').to_owned(),
             services,
             audit: AuditQueue::start(p.audit, tessera_audit::DEFAULT_QUEUE_CAPACITY),
+            audit_policy: p.audit_policy,
             metrics: Arc::new(Metrics::default()),
             limits: p.limits,
             s3,
@@ -406,8 +410,16 @@ where
             tokio::spawn(
                 async move {
                     let h = pipeline(&app, &parts, body, &route, &meta).await;
-                    record_audit(&app, &meta, &h).await;
-                    h
+                    if record_audit(&app, &meta, &h).await
+                        || app.audit_policy.on_failure == tessera_audit::AuditFailure::FailOpen
+                    {
+                        h
+                    } else {
+                        // Fail-closed: no result leaves without its record in the trail.
+                        tracing::error!("request answered InternalFailure: its audit record could not be written");
+                        let t = route_target(&app, &route, &parts);
+                        t.fail(h.action, internal_failure(t.protocol), &meta.request_id)
+                    }
                 }
                 .in_current_span(),
             )
@@ -1148,7 +1160,9 @@ fn user_identity(app: &App, caller: Option<&Caller>, access_key_id: Option<&str>
     }
 }
 
-async fn record_audit(app: &App, meta: &RequestMeta, h: &Handled) {
+/// Hand the request's record to the audit trail: in `sync` mode wait until it is written and
+/// say whether it was; in `async` mode queue it (always `true`).
+async fn record_audit(app: &App, meta: &RequestMeta, h: &Handled) -> bool {
     let details = h.details.clone().unwrap_or_default();
     let account = h
         .caller
@@ -1180,5 +1194,11 @@ async fn record_audit(app: &App, meta: &RequestMeta, h: &Handled) {
         recipient_account_id: account,
         event_category: if h.data_event { "Data" } else { "Management" },
     };
-    app.audit.submit(rec).await;
+    match app.audit_policy.mode {
+        tessera_audit::AuditMode::Sync => app.audit.submit_durable(rec).await,
+        tessera_audit::AuditMode::Async => {
+            app.audit.submit(rec).await;
+            true
+        }
+    }
 }

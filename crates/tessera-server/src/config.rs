@@ -42,6 +42,9 @@ pub struct Config {
     pub oidc: OidcConfig,
     #[serde(default)]
     pub objects: ObjectsConfig,
+    /// `[audit]`: `mode = "sync" | "async"`, `on_failure = "fail-closed" | "fail-open"`.
+    #[serde(default)]
+    pub audit: tessera_audit::AuditPolicy,
 }
 
 /// Where S3 objects live (`[objects]`).

@@ -150,6 +150,7 @@ pub async fn start(opts: StartOptions) -> Result<Running> {
             store,
             master,
             audit,
+            audit_policy: config.audit,
             limits: config.limits.clone(),
             oidc,
             allow_http_issuers: config.oidc.allow_http_loopback_issuers,

@@ -50,6 +50,35 @@ pub async fn fixture_with_services(
     limits: Limits,
     extra: impl FnOnce(&tessera_server::app::Kernel, &mut tessera_service::Registry),
 ) -> Fixture {
+    fixture_full(limits, extra, None, Default::default()).await
+}
+
+/// A sink whose every write fails (an unwritable audit trail).
+#[derive(Debug)]
+pub struct BrokenSink;
+
+impl tessera_audit::AuditSink for BrokenSink {
+    fn write(&self, _: &[tessera_audit::AuditRecord]) -> Result<(), tessera_audit::AuditError> {
+        Err(tessera_audit::AuditError::Io(std::io::Error::other(
+            "the disk is full",
+        )))
+    }
+}
+
+/// A fixture whose audit records go to `sink` (else the fixture's memory sink) under `policy`.
+pub async fn fixture_with_audit(
+    sink: Arc<dyn tessera_audit::AuditSink>,
+    policy: tessera_audit::AuditPolicy,
+) -> Fixture {
+    fixture_full(test_limits(), |_, _| {}, Some(sink), policy).await
+}
+
+async fn fixture_full(
+    limits: Limits,
+    extra: impl FnOnce(&tessera_server::app::Kernel, &mut tessera_service::Registry),
+    sink: Option<Arc<dyn tessera_audit::AuditSink>>,
+    audit_policy: tessera_audit::AuditPolicy,
+) -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     let store = tessera_store::connect(&format!("sqlite://{}", dir.path().join("t.db").display()))
         .await
@@ -71,7 +100,8 @@ pub async fn fixture_with_services(
                 deployment: Deployment::default(),
                 store,
                 master,
-                audit: audit.clone(),
+                audit: sink.unwrap_or_else(|| audit.clone()),
+                audit_policy,
                 limits,
                 oidc,
                 allow_http_issuers: true,

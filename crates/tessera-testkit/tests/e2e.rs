@@ -5467,3 +5467,71 @@ async fn audit_verify_detects_tampering() {
         "{out}"
     );
 }
+
+/// Crash test for the audit trail: `kill -9` while requests are in flight; after restart the
+/// chain verifies and every request that got a success response has its record.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn audit_trail_survives_kill_9_with_every_acknowledged_record() {
+    use aws_sdk_sts::operation::RequestId;
+    use std::sync::{Arc, Mutex};
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let mut server = DevServer::start(&data);
+    let root = server.account(ROOT).clone();
+    let cfg = server
+        .sdk_config(&root.access_key_id, &root.secret_access_key)
+        .await;
+    let sts = aws_sdk_sts::Client::new(&cfg);
+    let acked = Arc::new(Mutex::new(Vec::<String>::new()));
+    let mut tasks = Vec::new();
+    for _ in 0..8 {
+        let (sts, acked) = (sts.clone(), acked.clone());
+        tasks.push(tokio::spawn(async move {
+            while let Ok(out) = sts.get_caller_identity().send().await {
+                let id = out.request_id().expect("a request id").to_owned();
+                acked.lock().unwrap().push(id);
+            }
+        }));
+    }
+    // Kill once a few hundred requests have been answered.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while acked.lock().unwrap().len() < 300 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the load did not start"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    server.kill9();
+    for t in tasks {
+        let _ = t.await;
+    }
+    let acked = acked.lock().unwrap().clone();
+    // Restart once (the store recovers), stop cleanly (a digest seals the chain), verify.
+    let mut again = DevServer::start(&data);
+    assert!(again.stop());
+    let (ok, out) = audit_verify(&data);
+    assert!(ok, "{out}");
+    let python = std::env::var("TESSERA_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
+    let ids = Command::new(&python)
+        .arg("-c")
+        .arg(format!(
+            "import sqlite3\nfor (r,) in sqlite3.connect({:?}).execute('SELECT request_id FROM audit_records'): print(r)",
+            data.join("tessera.db").display().to_string()
+        ))
+        .output()
+        .unwrap();
+    assert!(ids.status.success());
+    let recorded: std::collections::HashSet<String> = String::from_utf8_lossy(&ids.stdout)
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    let missing: Vec<&String> = acked.iter().filter(|id| !recorded.contains(*id)).collect();
+    assert!(
+        missing.is_empty(),
+        "{} of {} acknowledged requests have no audit record: {:?}",
+        missing.len(),
+        acked.len(),
+        &missing[..missing.len().min(5)]
+    );
+}

@@ -46,7 +46,12 @@ fn row(record: &AuditRecord, stored: StoredRecord) -> AuditRow {
         event_source: record.event_source.clone(),
         event_name: record.event_name.clone(),
         principal_arn: id["arn"].as_str().unwrap_or("").to_owned(),
-        on_behalf_of: id["onBehalfOf"]["userId"].as_str().map(str::to_owned),
+        // The directory user the call was for: the session's `onBehalfOf`, or the user a
+        // CreateTokenWithIAM exchange issued a token to.
+        on_behalf_of: id["onBehalfOf"]["userId"]
+            .as_str()
+            .or_else(|| record.additional_event_data["identitystore:UserId"].as_str())
+            .map(str::to_owned),
         request_id: record.request_id.clone(),
         body: String::from_utf8(stored.body).expect("JSON is UTF-8"),
         prev_hash: hex::encode(stored.prev_hash),
@@ -247,4 +252,133 @@ pub async fn verify(
         }
     }
     Ok(v.finish(&keys))
+}
+
+/// What `tessera audit query` asks for.
+#[derive(Debug, Clone, Default)]
+pub struct Query {
+    /// A directory user: their identity-store user id, or their user name (looked up).
+    pub user: Option<String>,
+    pub principal_arn: Option<String>,
+    pub event_name: Option<String>,
+    pub request_id: Option<String>,
+    /// RFC 3339, UTC.
+    pub since: Option<String>,
+    pub until: Option<String>,
+    pub limit: i64,
+}
+
+/// The records matching `q`, newest first. A `user` that names no directory user by name is
+/// taken as a user id.
+pub async fn query(store: &dyn Store, q: &Query) -> Result<Vec<AuditRow>> {
+    let on_behalf_of = match &q.user {
+        None => None,
+        Some(u) => {
+            let users = store.directory_tables().await?.users;
+            Some(
+                users
+                    .iter()
+                    .find(|r| r.user_id == *u)
+                    .or_else(|| users.iter().find(|r| r.user_name.eq_ignore_ascii_case(u)))
+                    .map_or_else(|| u.clone(), |r| r.user_id.clone()),
+            )
+        }
+    };
+    let filter = tessera_store::AuditFilter {
+        on_behalf_of,
+        principal_arn: q.principal_arn.clone(),
+        event_name: q.event_name.clone(),
+        request_id: q.request_id.clone(),
+        since: q.since.clone(),
+        until: q.until.clone(),
+    };
+    Ok(store.audit_query(&filter, q.limit).await?)
+}
+
+/// A `--since` value: a duration back from `now` (`90s`, `15m`, `2h`, `7d`) or an RFC 3339 time.
+pub fn since(value: &str, now: chrono::DateTime<chrono::Utc>) -> Result<String> {
+    let fmt = |t: chrono::DateTime<chrono::Utc>| t.format("%Y-%m-%dT%H:%M:%SZ").to_string();
+    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(value) {
+        return Ok(fmt(t.with_timezone(&chrono::Utc)));
+    }
+    let (n, unit) = value.split_at(value.len().saturating_sub(1));
+    let n: i64 = n.parse().ok().filter(|n| *n >= 0).with_context(|| {
+        format!("{value:?} is neither a duration (15m, 2h, 7d) nor an RFC 3339 time")
+    })?;
+    let secs = match unit {
+        "s" => n,
+        "m" => n * 60,
+        "h" => n * 3600,
+        "d" => n * 86_400,
+        _ => anyhow::bail!("{value:?}: a duration ends in s, m, h or d"),
+    };
+    Ok(fmt(now - chrono::Duration::seconds(secs)))
+}
+
+/// The records as a table: time, event, source, principal, on-behalf-of user, error, request id.
+pub fn table(rows: &[AuditRow]) -> String {
+    let mut lines = vec![[
+        "TIME".to_owned(),
+        "EVENT".to_owned(),
+        "SOURCE".to_owned(),
+        "PRINCIPAL".to_owned(),
+        "ON BEHALF OF".to_owned(),
+        "ERROR".to_owned(),
+        "REQUEST ID".to_owned(),
+    ]];
+    for r in rows {
+        let body: serde_json::Value = serde_json::from_str(&r.body).unwrap_or_default();
+        lines.push([
+            r.event_time.clone(),
+            r.event_name.clone(),
+            r.event_source.trim_end_matches(".amazonaws.com").to_owned(),
+            r.principal_arn.clone(),
+            r.on_behalf_of.clone().unwrap_or_else(|| "-".into()),
+            body["errorCode"].as_str().unwrap_or("-").to_owned(),
+            r.request_id.clone(),
+        ]);
+    }
+    let widths: Vec<usize> = (0..7)
+        .map(|i| {
+            lines
+                .iter()
+                .map(|l| l[i].chars().count())
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let mut out = String::new();
+    for l in &lines {
+        let cells: Vec<String> = l
+            .iter()
+            .zip(&widths)
+            .map(|(c, w)| format!("{c:<w$}"))
+            .collect();
+        out.push_str(cells.join("  ").trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn since_takes_durations_and_times() {
+        let now = chrono::DateTime::parse_from_rfc3339("2026-12-02T12:00:00Z")
+            .unwrap()
+            .with_timezone(&chrono::Utc);
+        assert_eq!(since("15m", now).unwrap(), "2026-12-02T11:45:00Z");
+        assert_eq!(since("2h", now).unwrap(), "2026-12-02T10:00:00Z");
+        assert_eq!(since("1d", now).unwrap(), "2026-12-01T12:00:00Z");
+        assert_eq!(since("30s", now).unwrap(), "2026-12-02T11:59:30Z");
+        assert_eq!(
+            since("2026-12-02T13:00:00+01:00", now).unwrap(),
+            "2026-12-02T12:00:00Z"
+        );
+        assert!(since("15x", now).is_err());
+        assert!(since("-1h", now).is_err());
+        assert!(since("", now).is_err());
+    }
 }

@@ -109,6 +109,35 @@ enum Command {
 
 #[derive(Subcommand)]
 enum AuditCommand {
+    /// List audit records, newest first, as a table (or one JSON record per line).
+    Query {
+        /// A directory user: user name or identity-store user id (`userIdentity.onBehalfOf`).
+        #[arg(long)]
+        user: Option<String>,
+        /// The caller's ARN (`userIdentity.arn`).
+        #[arg(long)]
+        principal: Option<String>,
+        /// The event name (`GetObject`, `GetDataAccess`, …).
+        #[arg(long)]
+        event: Option<String>,
+        /// The request id.
+        #[arg(long)]
+        request_id: Option<String>,
+        /// Only records this recent (`15m`, `2h`, `7d`) or since an RFC 3339 time.
+        #[arg(long)]
+        since: Option<String>,
+        /// Only records before this RFC 3339 time.
+        #[arg(long)]
+        until: Option<String>,
+        /// At most this many records.
+        #[arg(long, default_value_t = 100)]
+        limit: i64,
+        /// Print the records themselves, one JSON object per line.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        target: Target,
+    },
     /// Check the audit trail's hash chain and signed digests: reports gaps, edited or
     /// reordered records, and missing or invalid digests; exits non-zero on any.
     Verify {
@@ -354,6 +383,43 @@ async fn main() -> Result<()> {
             let store = setup::open_store(&config).await?;
             let at = setup::revoke_user(store.as_ref(), &user).await?;
             println!("sessions and tokens of user {user} issued until {at} are revoked");
+            Ok(())
+        }
+        Command::Audit {
+            command:
+                AuditCommand::Query {
+                    user,
+                    principal,
+                    event,
+                    request_id,
+                    since,
+                    until,
+                    limit,
+                    json,
+                    target,
+                },
+        } => {
+            use tessera_server::audit_trail;
+            let now = chrono::Utc::now();
+            let q = audit_trail::Query {
+                user,
+                principal_arn: principal,
+                event_name: event,
+                request_id,
+                since: since.map(|s| audit_trail::since(&s, now)).transpose()?,
+                until: until.map(|s| audit_trail::since(&s, now)).transpose()?,
+                limit: limit.clamp(1, 100_000),
+            };
+            let (config, _) = target_config(&target)?;
+            let store = setup::open_store(&config).await?;
+            let rows = audit_trail::query(store.as_ref(), &q).await?;
+            if json {
+                for r in &rows {
+                    println!("{}", r.body);
+                }
+            } else {
+                print!("{}", audit_trail::table(&rows));
+            }
             Ok(())
         }
         Command::Audit {

@@ -3365,6 +3365,55 @@ fn trusted_identity_propagation(on_garage: bool) {
             .is_some_and(|r| !r.is_empty()),
         "{audit}"
     );
+    // `tessera audit query` finds his reads by his user name, and the calls that led to them.
+    let query = |args: &[&str]| -> Vec<serde_json::Value> {
+        let data = server.data_dir.display().to_string();
+        let mut all = vec!["audit", "query", "--data-dir", data.as_str(), "--json"];
+        all.extend_from_slice(args);
+        tessera_command(&all)
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    };
+    let reads = query(&["--user", "mateo.jackson", "--event", "GetObject"]);
+    assert!(!reads.is_empty());
+    for r in &reads {
+        assert_eq!(r["eventName"], "GetObject", "{r}");
+        assert_eq!(
+            r["userIdentity"]["onBehalfOf"]["userId"],
+            mateo.as_str(),
+            "{r}"
+        );
+    }
+    assert!(reads.iter().any(|r| r["requestID"] == audit["requestID"]));
+    let vending = query(&[
+        "--user",
+        "mateo.jackson",
+        "--event",
+        "GetDataAccess",
+        "--since",
+        "1h",
+    ]);
+    assert!(
+        vending.iter().any(|r| r["requestID"]
+            == audit["additionalEventData"]["accessGrants"]["getDataAccessRequestId"]),
+        "the GetDataAccess call that vended the credentials is listed for Mateo"
+    );
+    let exchanges = query(&["--user", mateo.as_str(), "--event", "CreateTokenWithIAM"]);
+    assert!(!exchanges.is_empty(), "Mateo's token exchanges are listed");
+    let table = tessera_command(&[
+        "audit",
+        "query",
+        "--data-dir",
+        &server.data_dir.display().to_string(),
+        "--user",
+        "mateo.jackson",
+    ]);
+    assert!(table.starts_with("TIME"), "{table}");
+    assert!(
+        table.contains("GetObject") && table.contains(mateo.as_str()),
+        "{table}"
+    );
     // A user outside the group.
     let (denied, _, err) = gda(
         &zoe_bearer,

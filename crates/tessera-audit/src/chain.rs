@@ -352,7 +352,8 @@ impl<'d> Verifier<'d> {
     /// Check the digests against what was read, trusting signatures by `public_keys`.
     pub fn finish(mut self, public_keys: &[Vec<u8>]) -> Report {
         let report = &mut self.report;
-        let last_seq = self.prev.map_or(0, |p| p.0);
+        // The end of what was read (a range that holds no record ends just before it starts).
+        let last_seq = self.prev.map_or(self.first_seq.saturating_sub(1), |p| p.0);
         let fingerprints: Vec<(String, &Vec<u8>)> =
             public_keys.iter().map(|k| (fingerprint(k), k)).collect();
         let mut previous: Option<&Digest> = None;
@@ -499,6 +500,24 @@ mod tests {
         assert_eq!(
             check(&records, &digests, &key),
             vec![Problem::Gap { after: 0, next: 2 }]
+        );
+    }
+
+    #[test]
+    fn a_range_is_checked_against_its_own_digests() {
+        let (key, _) = SigningKey::generate();
+        let records = log(12);
+        let digests = sealed(&records, &key, 4);
+        // Records 5..=12 with every digest: those ending before 5 are checked for their
+        // signature and place in the chain only.
+        assert_eq!(
+            verify(&records[4..], 5, &digests, &[key.public_key()]).problems,
+            vec![]
+        );
+        // An empty range past the end.
+        assert_eq!(
+            verify(&[], 13, &digests, &[key.public_key()]).problems,
+            vec![]
         );
     }
 

@@ -5449,6 +5449,34 @@ async fn audit_verify_detects_tampering() {
     let (ok, out) = audit_verify(&data);
     assert!(ok, "{out}");
     assert!(out.contains("12 records, 3 digests checked"), "{out}");
+    // Ranged checks: a window holding everything, and one after the last record.
+    for (range, want) in [
+        (
+            ["2000-01-01T00:00:00Z", "2100-01-01T00:00:00Z"],
+            "12 records",
+        ),
+        (
+            ["2100-01-01T00:00:00Z", "2100-01-02T00:00:00Z"],
+            "0 records",
+        ),
+    ] {
+        let out = Command::new(tessera_testkit::tessera_bin())
+            .args([
+                "audit",
+                "verify",
+                "--from",
+                range[0],
+                "--to",
+                range[1],
+                "--data-dir",
+            ])
+            .arg(&data)
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{range:?}: {text}");
+        assert!(text.contains(want), "{range:?}: {text}");
+    }
 
     let python = std::env::var("TESSERA_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
     let tamper = |name: &str, script: &str| -> String {

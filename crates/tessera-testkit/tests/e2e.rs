@@ -5413,6 +5413,26 @@ fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
     }
 }
 
+/// Run `script` with Python's sqlite3 on a stopped server's database (`c` is the connection,
+/// committed after the script); returns what the script printed.
+fn sqlite_script(data_dir: &std::path::Path, script: &str) -> String {
+    let python = std::env::var("TESSERA_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
+    let out = Command::new(python)
+        .arg("-c")
+        .arg(format!(
+            "import sqlite3\nc = sqlite3.connect({:?})\n{script}\nc.commit()",
+            data_dir.join("tessera.db").display().to_string()
+        ))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "sqlite script failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 /// `tessera audit verify` on `dir`: (exit success, stdout).
 fn audit_verify(dir: &std::path::Path) -> (bool, String) {
     let out = Command::new(tessera_testkit::tessera_bin())
@@ -5478,19 +5498,10 @@ async fn audit_verify_detects_tampering() {
         assert!(text.contains(want), "{range:?}: {text}");
     }
 
-    let python = std::env::var("TESSERA_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
     let tamper = |name: &str, script: &str| -> String {
         let copy = dir.path().join(name);
         copy_dir(&data, &copy);
-        let status = Command::new(&python)
-            .arg("-c")
-            .arg(format!(
-                "import sqlite3\nc = sqlite3.connect({:?})\n{script}\nc.commit()",
-                copy.join("tessera.db").display().to_string()
-            ))
-            .status()
-            .unwrap();
-        assert!(status.success(), "{name}: the tampering script failed");
+        sqlite_script(&copy, script);
         let (ok, out) = audit_verify(&copy);
         assert!(!ok, "{name}: verify passed on a tampered trail:\n{out}");
         out
@@ -5589,20 +5600,11 @@ async fn audit_trail_survives_kill_9_with_every_acknowledged_record() {
     assert!(again.stop());
     let (ok, out) = audit_verify(&data);
     assert!(ok, "{out}");
-    let python = std::env::var("TESSERA_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
-    let ids = Command::new(&python)
-        .arg("-c")
-        .arg(format!(
-            "import sqlite3\nfor (r,) in sqlite3.connect({:?}).execute('SELECT request_id FROM audit_records'): print(r)",
-            data.join("tessera.db").display().to_string()
-        ))
-        .output()
-        .unwrap();
-    assert!(ids.status.success());
-    let recorded: std::collections::HashSet<String> = String::from_utf8_lossy(&ids.stdout)
-        .lines()
-        .map(str::to_owned)
-        .collect();
+    let ids = sqlite_script(
+        &data,
+        "for (r,) in c.execute('SELECT request_id FROM audit_records'): print(r)",
+    );
+    let recorded: std::collections::HashSet<String> = ids.lines().map(str::to_owned).collect();
     let missing: Vec<&String> = acked.iter().filter(|id| !recorded.contains(*id)).collect();
     assert!(
         missing.is_empty(),

@@ -142,6 +142,26 @@ impl AccessGrantsService {
             if target.wildcard { "*" } else { "" }
         );
         let Some(m) = inst.grants.best(&key, permission, &who) else {
+            // Why, for the audit record: who asked (as grantees), and the nearest grants.
+            let near: Vec<_> = inst
+                .grants
+                .nearest(&key, permission, &who, 3)
+                .into_iter()
+                .map(|n| {
+                    json!({"grantId": n.grant_id(), "grantScope": n.scope,
+                        "grantee": {"granteeType": n.grantee_kind.as_str(), "granteeIdentifier": &*n.grantee},
+                        "permission": n.permission.as_str(), "whyNot": n.miss.as_str()})
+                })
+                .collect();
+            r.meta.decisions.push(json!({
+                "decision": "NoGrantMatched",
+                "action": "s3:GetDataAccess",
+                "target": target_s,
+                "permission": perm_s,
+                "callerGrantees": {"iam": &who.iam, "directoryUser": who.user, "directoryGroups": &who.groups,
+                    "application": who.application_arn},
+                "nearestGrants": near,
+            }));
             return Err(AgError::AccessDenied(format!(
                 "You do not have {perm_s} permission to {target_s}"
             )));

@@ -8,12 +8,13 @@
 
 use crate::credentials::CredentialCache;
 use crate::principals::{ManagedEntry, PrincipalView, RoleEntry, UserEntry};
+use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use tessera_core::{Arn, Caller, Deployment, Principal, RequestMeta};
 use tessera_policy::{
-    ContextKeys, ContextValue, Decision, EvalInput, Policy, PolicyKind, PrincipalRef,
-    RequestContext,
+    ContextKeys, ContextValue, Decision, EvalInput, Missing, Policy, PolicyKind, PolicySlot,
+    PrincipalRef, Reason, RequestContext,
 };
 
 /// Why a request was refused, with AWS's wording.
@@ -76,6 +77,42 @@ struct PrincipalPolicies {
 }
 
 impl PrincipalPolicies {
+    /// What `identity()[i]` is.
+    fn identity_name(&self, i: usize) -> Option<&str> {
+        match (&self.role, &self.user) {
+            (Some(r), _) => r.identity_names.get(i).map(String::as_str),
+            (None, Some(u)) => u.identity_names.get(i).map(String::as_str),
+            _ => None,
+        }
+    }
+
+    /// The permissions boundary's ARN.
+    fn boundary_name(&self) -> Option<&str> {
+        match (&self.role, &self.user) {
+            (Some(r), _) => r.record.permissions_boundary.as_deref(),
+            (None, Some(u)) => u.record.permissions_boundary.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// What `session()[i]` is.
+    fn session_name(&self, i: usize) -> String {
+        let managed = if self.session_inline.is_some() {
+            if i == 0 {
+                return "inline session policy".into();
+            }
+            i - 1
+        } else {
+            i
+        };
+        self.session_managed
+            .iter()
+            .filter(|m| m.1.is_some())
+            .nth(managed)
+            .map(|m| m.0.arn.clone())
+            .unwrap_or_else(|| format!("session policy {i}"))
+    }
+
     fn identity(&self) -> Vec<&Policy> {
         match (&self.role, &self.user) {
             (Some(r), _) => r.identity.iter().collect(),
@@ -288,6 +325,12 @@ impl Authorizer {
         // A session of a role that was deleted (or deleted and re-created: another role id)
         // may do nothing at all: no trust policy may still name it.
         if matches!(caller.principal, Principal::AssumedRole { .. }) && loaded.role.is_none() {
+            record(
+                meta,
+                action,
+                resource,
+                json!({"decision": "ImplicitDeny", "reason": "the role of this session no longer exists"}),
+            );
             return Err(Denied {
                 message: format!(
                     "User: {} is not authorized to perform: {action} on resource: {resource} because the role of this session no longer exists",
@@ -323,23 +366,128 @@ impl Authorizer {
             principal_is_root: caller.is_root(),
             resource_policy_required,
         };
-        let denied_all = loaded.has_session_policy && session.is_empty();
-        let arn = caller.arn(&self.deployment.partition);
-        match tessera_policy::authorize(&req, &input) {
-            Decision::Allow if !denied_all => Ok(()),
-            Decision::ExplicitDeny => Err(Denied {
-                message: format!(
-                    "User: {arn} is not authorized to perform: {action} on resource: {resource} with an explicit deny"
-                ),
-                explicit: true,
-            }),
-            _ => Err(Denied {
-                message: format!(
-                    "User: {arn} is not authorized to perform: {action} on resource: {resource} because no identity-based policy allows the {action} action"
-                ),
-                explicit: false,
-            }),
+        let verdict = tessera_policy::authorize_explained(&req, &input);
+        // Session policies were given and none resolves: the session side allows nothing.
+        let reason = match verdict.reason {
+            Reason::Allowed if loaded.has_session_policy && session.is_empty() => {
+                Reason::ImplicitDeny(Missing {
+                    session: true,
+                    ..Missing::default()
+                })
+            }
+            r => r,
+        };
+        if reason == Reason::Allowed {
+            return Ok(());
         }
+        let arn = caller.arn(&self.deployment.partition);
+        let (message, explicit, why) = match reason {
+            Reason::ExplicitDeny { slot, statement } => {
+                let (kind, policy, doc): (&str, String, Option<&Policy>) = match slot {
+                    PolicySlot::Identity(i) => (
+                        "an identity-based policy",
+                        loaded
+                            .identity_name(i)
+                            .unwrap_or("identity policy")
+                            .to_owned(),
+                        identity.get(i).copied(),
+                    ),
+                    PolicySlot::Resource => (
+                        "a resource-based policy",
+                        resource_policy_label(resource_policy, resource),
+                        resource_policy,
+                    ),
+                    PolicySlot::PermissionsBoundary => (
+                        "a permissions boundary",
+                        loaded
+                            .boundary_name()
+                            .unwrap_or("permissions boundary")
+                            .to_owned(),
+                        loaded.boundary(),
+                    ),
+                    PolicySlot::Session(i) => (
+                        "a session policy",
+                        loaded.session_name(i),
+                        session.get(i).copied(),
+                    ),
+                };
+                let sid = doc.and_then(|p| p.sid(statement as usize));
+                (
+                    format!(
+                        "User: {arn} is not authorized to perform: {action} on resource: {resource} with an explicit deny in {kind}"
+                    ),
+                    true,
+                    json!({"decision": "ExplicitDeny", "deniedBy": {
+                        "policyType": policy_type(slot), "policy": policy,
+                        "statementIndex": statement, "sid": sid}}),
+                )
+            }
+            Reason::ImplicitDeny(m) => {
+                let mut lacking = Vec::new();
+                if m.identity {
+                    lacking.push("IdentityPolicy");
+                }
+                if m.resource {
+                    lacking.push(
+                        if resource_policy.is_some_and(|p| p.kind() == PolicyKind::Trust) {
+                            "TrustPolicy"
+                        } else {
+                            "ResourcePolicy"
+                        },
+                    );
+                }
+                if m.permissions_boundary {
+                    lacking.push("PermissionsBoundary");
+                }
+                if m.session {
+                    lacking.push("SessionPolicy");
+                }
+                // AWS names one missing policy type: the first the evaluation needed.
+                let kind = if m.resource && !m.identity {
+                    "resource-based policy"
+                } else if m.identity || lacking.is_empty() {
+                    "identity-based policy"
+                } else if m.permissions_boundary {
+                    "permissions boundary"
+                } else {
+                    "session policy"
+                };
+                (
+                    format!(
+                        "User: {arn} is not authorized to perform: {action} on resource: {resource} because no {kind} allows the {action} action"
+                    ),
+                    false,
+                    json!({"decision": "ImplicitDeny", "noAllowIn": lacking,
+                        "identityPolicies": (0..identity.len()).filter_map(|i| loaded.identity_name(i)).collect::<Vec<_>>()}),
+                )
+            }
+            Reason::Allowed => unreachable!("handled above"),
+        };
+        record(meta, action, resource, why);
+        Err(Denied { message, explicit })
+    }
+}
+
+/// Keep a refusal's reason with the request, for its audit record.
+fn record(meta: &RequestMeta, action: &str, resource: &str, mut why: Value) {
+    why["action"] = json!(action);
+    why["resource"] = json!(resource);
+    meta.decisions.push(why);
+}
+
+fn policy_type(slot: PolicySlot) -> &'static str {
+    match slot {
+        PolicySlot::Identity(_) => "IdentityPolicy",
+        PolicySlot::Resource => "ResourcePolicy",
+        PolicySlot::PermissionsBoundary => "PermissionsBoundary",
+        PolicySlot::Session(_) => "SessionPolicy",
+    }
+}
+
+fn resource_policy_label(p: Option<&Policy>, resource: &str) -> String {
+    match p.map(Policy::kind) {
+        Some(PolicyKind::Trust) => format!("trust policy of {resource}"),
+        _ => format!("resource policy of {resource}"),
     }
 }
 
@@ -380,12 +528,25 @@ impl Authorizer {
             principal_is_root: false,
             resource_policy_required: true,
         };
-        match tessera_policy::authorize(&req, &input) {
-            Decision::Allow => Ok(()),
-            d => Err(Denied {
-                message: format!("Not authorized to perform {action}"),
-                explicit: d == Decision::ExplicitDeny,
-            }),
-        }
+        let verdict = tessera_policy::authorize_explained(&req, &input);
+        let why = match verdict.reason {
+            Reason::Allowed => return Ok(()),
+            Reason::ExplicitDeny { statement, .. } => json!({"decision": "ExplicitDeny",
+                "deniedBy": {"policyType": policy_type(PolicySlot::Resource),
+                    "policy": resource_policy_label(resource_policy, resource),
+                    "statementIndex": statement,
+                    "sid": resource_policy.and_then(|p| p.sid(statement as usize))}}),
+            Reason::ImplicitDeny(_) => json!({"decision": "ImplicitDeny",
+            "noAllowIn": [if resource_policy.is_some_and(|p| p.kind() == PolicyKind::Trust) {
+                "TrustPolicy"
+            } else {
+                "ResourcePolicy"
+            }]}),
+        };
+        record(meta, action, resource, why);
+        Err(Denied {
+            message: format!("Not authorized to perform {action}"),
+            explicit: verdict.decision == Decision::ExplicitDeny,
+        })
     }
 }

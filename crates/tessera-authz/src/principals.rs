@@ -26,6 +26,9 @@ pub struct RoleEntry {
     pub record: RoleRecord,
     pub trust: Option<Policy>,
     pub identity: Vec<Policy>,
+    /// What each of `identity` is, for explanations: `inline policy NAME` or a managed
+    /// policy's ARN.
+    pub identity_names: Vec<String>,
     pub boundary: Option<Policy>,
 }
 
@@ -34,6 +37,8 @@ pub struct RoleEntry {
 pub struct UserEntry {
     pub record: UserRecord,
     pub identity: Vec<Policy>,
+    /// What each of `identity` is (see [`RoleEntry::identity_names`]).
+    pub identity_names: Vec<String>,
     pub boundary: Option<Policy>,
 }
 
@@ -102,11 +107,18 @@ fn role_entry(
     managed: &imbl::HashMap<String, Arc<ManagedEntry>>,
 ) -> RoleEntry {
     let mut identity = Vec::new();
+    let mut identity_names = Vec::new();
     for (n, doc) in inline {
-        identity.extend(parse_stored(&doc, PolicyKind::Identity, &n));
+        if let Some(p) = parse_stored(&doc, PolicyKind::Identity, &n) {
+            identity.push(p);
+            identity_names.push(format!("inline policy {n}"));
+        }
     }
     for mp in attached {
-        identity.extend(parse_stored(&mp.document, PolicyKind::Identity, &mp.arn));
+        if let Some(p) = parse_stored(&mp.document, PolicyKind::Identity, &mp.arn) {
+            identity.push(p);
+            identity_names.push(mp.arn);
+        }
     }
     let mut trust = parse_stored(&r.trust_policy, PolicyKind::Trust, &r.name);
     // Principals were resolved to unique ids when the policy was saved: bind them, so a user
@@ -119,6 +131,7 @@ fn role_entry(
         record: r,
         trust,
         identity,
+        identity_names,
         boundary,
     }
 }
@@ -129,13 +142,18 @@ fn user_entry(
     managed: &imbl::HashMap<String, Arc<ManagedEntry>>,
 ) -> UserEntry {
     let mut identity = Vec::new();
+    let mut identity_names = Vec::new();
     for (n, doc) in inline {
-        identity.extend(parse_stored(&doc, PolicyKind::Identity, &n));
+        if let Some(p) = parse_stored(&doc, PolicyKind::Identity, &n) {
+            identity.push(p);
+            identity_names.push(format!("inline policy {n}"));
+        }
     }
     let boundary = boundary_of(managed, &u.permissions_boundary);
     UserEntry {
         record: u,
         identity,
+        identity_names,
         boundary,
     }
 }

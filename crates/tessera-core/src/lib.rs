@@ -45,6 +45,31 @@ pub struct RequestMeta {
     pub now: chrono::DateTime<chrono::Utc>,
     /// The request arrived over TLS (`aws:SecureTransport`).
     pub secure_transport: bool,
+    /// Why the request's authorisation decisions refused what they refused, for the audit
+    /// record (never for the response).
+    pub decisions: Decisions,
+}
+
+/// The reasons of a request's refusals, collected as the request runs: the authoriser and
+/// the grant matcher add one entry per refusal (what was asked, and why it was refused);
+/// the request's audit record keeps them in `additionalEventData`. Clones of one request's
+/// meta share one list.
+#[derive(Debug, Clone, Default)]
+pub struct Decisions(std::sync::Arc<std::sync::Mutex<Vec<serde_json::Value>>>);
+
+impl Decisions {
+    /// Keep a refusal's reason.
+    pub fn push(&self, reason: serde_json::Value) {
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(reason);
+    }
+
+    /// The reasons kept so far (taken: the list is left empty).
+    pub fn take(&self) -> Vec<serde_json::Value> {
+        std::mem::take(&mut *self.0.lock().unwrap_or_else(|e| e.into_inner()))
+    }
 }
 
 /// ISO-8601 UTC with second precision, as the query protocols render timestamps.

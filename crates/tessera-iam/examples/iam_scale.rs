@@ -93,6 +93,7 @@ async fn create_roles(iam: &IamService, tag: &str, n: usize) -> Vec<Duration> {
             user_agent: String::new(),
             now: chrono::Utc::now(),
             secure_transport: false,
+            decisions: Default::default(),
         };
         let t = Instant::now();
         iam.run(

@@ -28,6 +28,7 @@ fn meta() -> RequestMeta {
         user_agent: String::new(),
         now: chrono::Utc::now(),
         secure_transport: false,
+        decisions: Default::default(),
     }
 }
 

@@ -56,6 +56,7 @@ fn meta() -> RequestMeta {
         user_agent: String::new(),
         now: chrono::Utc::now(),
         secure_transport: true,
+        decisions: Default::default(),
     }
 }
 

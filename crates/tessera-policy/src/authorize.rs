@@ -59,6 +59,54 @@ impl Decision {
     }
 }
 
+/// Which of the supplied policies an explanation points at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PolicySlot {
+    /// `identity_policies[i]`.
+    Identity(usize),
+    Resource,
+    PermissionsBoundary,
+    /// `session_policies[i]`.
+    Session(usize),
+}
+
+/// The policy types that did not allow an implicitly denied request (each one the decision
+/// needed and did not get).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct Missing {
+    /// No identity-based policy allowed (in the same account: nor did the resource policy
+    /// through anything more than the account).
+    pub identity: bool,
+    /// The resource-based policy (or trust policy) did not allow, where it had to.
+    pub resource: bool,
+    /// The permissions boundary did not allow.
+    pub permissions_boundary: bool,
+    /// No session policy allowed.
+    pub session: bool,
+}
+
+/// Why [`authorize_explained`] decided as it did: data, never shown to the caller beyond what
+/// AWS's error says, kept for the audit trail.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Reason {
+    Allowed,
+    /// `statement` (document order) of the policy in `slot` denied explicitly: the first
+    /// applicable `Deny` in evaluation order (identity, resource, boundary, session).
+    ExplicitDeny {
+        slot: PolicySlot,
+        statement: u32,
+    },
+    /// No deny applied, and these policy types lacked an allow.
+    ImplicitDeny(Missing),
+}
+
+/// A decision and its reason.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Verdict {
+    pub decision: Decision,
+    pub reason: Reason,
+}
+
 /// Decides a request as AWS does.
 ///
 /// 1. Any matching `Deny` in any supplied policy (identity, resource,
@@ -86,6 +134,12 @@ impl Decision {
 /// Session policies are combined as a set: the session side allows when any
 /// one of them allows.
 pub fn authorize(req: &RequestContext, input: &EvalInput<'_>) -> Decision {
+    authorize_explained(req, input).decision
+}
+
+/// [`authorize`], also saying why: the deciding `Deny` statement, or the policy types that
+/// lacked an allow. Costs nothing beyond [`authorize`]: the same evaluations, kept.
+pub fn authorize_explained(req: &RequestContext, input: &EvalInput<'_>) -> Verdict {
     let identity: Vec<Evaluation> = input
         .identity_policies
         .iter()
@@ -98,14 +152,32 @@ pub fn authorize(req: &RequestContext, input: &EvalInput<'_>) -> Decision {
         .filter(|list| !list.is_empty())
         .map(|list| list.iter().map(|p| p.evaluate_detailed(req)).collect());
 
-    let any_deny = identity.iter().any(|e| e.explicit_deny)
-        || resource.is_some_and(|e| e.explicit_deny)
-        || boundary.is_some_and(|e| e.explicit_deny)
-        || session
-            .as_deref()
-            .is_some_and(|s| s.iter().any(|e| e.explicit_deny));
-    if any_deny {
-        return Decision::ExplicitDeny;
+    let first_deny = identity
+        .iter()
+        .enumerate()
+        .find_map(|(i, e)| e.deny_statement.map(|s| (PolicySlot::Identity(i), s)))
+        .or_else(|| {
+            resource
+                .and_then(|e| e.deny_statement)
+                .map(|s| (PolicySlot::Resource, s))
+        })
+        .or_else(|| {
+            boundary
+                .and_then(|e| e.deny_statement)
+                .map(|s| (PolicySlot::PermissionsBoundary, s))
+        })
+        .or_else(|| {
+            session.as_deref().and_then(|list| {
+                list.iter()
+                    .enumerate()
+                    .find_map(|(i, e)| e.deny_statement.map(|s| (PolicySlot::Session(i), s)))
+            })
+        });
+    if let Some((slot, statement)) = first_deny {
+        return Verdict {
+            decision: Decision::ExplicitDeny,
+            reason: Reason::ExplicitDeny { slot, statement },
+        };
     }
 
     let identity_allows = input.principal_is_root || identity.iter().any(|e| e.allowed);
@@ -117,31 +189,64 @@ pub fn authorize(req: &RequestContext, input: &EvalInput<'_>) -> Decision {
         .as_deref()
         .is_none_or(|s| s.iter().any(|e| e.allowed));
 
-    let allowed = if input.resource_policy_required {
+    let identity_side = identity_allows || resource_allows_entity;
+    let (allowed, missing) = if input.resource_policy_required {
         // Trust policies: the resource side must allow; an account-level allow delegates to
         // the identity policies (root of that account included).
         // Across accounts the caller's side (identity ∩ boundary ∩ session) must allow too,
         // however directly the trust policy names the caller.
-        resource_allows
-            && if input.same_account {
-                resource_direct
-                    || ((resource_allows_entity || identity_allows)
-                        && boundary_allows
-                        && session_allows)
-            } else {
-                identity_allows && boundary_allows && session_allows
-            }
+        let caller_side = if input.same_account {
+            resource_direct || (identity_side && boundary_allows && session_allows)
+        } else {
+            identity_allows && boundary_allows && session_allows
+        };
+        let direct = input.same_account && resource_direct;
+        (
+            resource_allows && caller_side,
+            Missing {
+                resource: !resource_allows,
+                identity: !direct
+                    && !(if input.same_account {
+                        identity_side
+                    } else {
+                        identity_allows
+                    }),
+                permissions_boundary: !direct && !boundary_allows,
+                session: !direct && !session_allows,
+            },
+        )
     } else if input.same_account {
-        input.principal_is_root
-            || resource_direct
-            || ((identity_allows || resource_allows_entity) && boundary_allows && session_allows)
+        let direct = input.principal_is_root || resource_direct;
+        (
+            direct || (identity_side && boundary_allows && session_allows),
+            Missing {
+                identity: !identity_side,
+                resource: false,
+                permissions_boundary: !boundary_allows,
+                session: !session_allows,
+            },
+        )
     } else {
-        identity_allows && resource_allows && boundary_allows && session_allows
+        (
+            identity_allows && resource_allows && boundary_allows && session_allows,
+            Missing {
+                identity: !identity_allows,
+                resource: !resource_allows,
+                permissions_boundary: !boundary_allows,
+                session: !session_allows,
+            },
+        )
     };
     if allowed {
-        Decision::Allow
+        Verdict {
+            decision: Decision::Allow,
+            reason: Reason::Allowed,
+        }
     } else {
-        Decision::ImplicitDeny
+        Verdict {
+            decision: Decision::ImplicitDeny,
+            reason: Reason::ImplicitDeny(missing),
+        }
     }
 }
 
@@ -356,5 +461,85 @@ mod tests {
         input.session_policies = None;
         input.permissions_boundary = Some(&b_deny);
         assert_eq!(authorize(&req(), &input), Decision::ExplicitDeny);
+    }
+
+    #[test]
+    fn verdicts_name_the_denying_statement_and_the_missing_allows() {
+        let a = allow("s3:*");
+        let d = identity(
+            r#"{"Version":"2012-10-17","Statement":[{"Sid":"Other","Effect":"Deny","Action":"ec2:*","Resource":"*"},{"Sid":"NoReads","Effect":"Deny","Action":"s3:Get*","Resource":"*"}]}"#,
+        );
+        let ids = [&a, &d];
+        let v = authorize_explained(&req(), &EvalInput::identity_only(&ids));
+        assert_eq!(v.decision, Decision::ExplicitDeny);
+        assert_eq!(
+            v.reason,
+            Reason::ExplicitDeny {
+                slot: PolicySlot::Identity(1),
+                statement: 1
+            }
+        );
+        assert_eq!(d.sid(1), Some("NoReads"));
+        assert_eq!(d.sid(7), None);
+
+        // A session policy's deny is named as such.
+        let only = [&a];
+        let mut input = EvalInput::identity_only(&only);
+        let s_deny = deny("s3:*");
+        let sessions = [&a, &s_deny];
+        input.session_policies = Some(&sessions);
+        assert_eq!(
+            authorize_explained(&req(), &input).reason,
+            Reason::ExplicitDeny {
+                slot: PolicySlot::Session(1),
+                statement: 0
+            }
+        );
+
+        // Identity allows, the boundary does not.
+        let b_no = allow("ec2:*");
+        let mut input = EvalInput::identity_only(&only);
+        input.permissions_boundary = Some(&b_no);
+        assert_eq!(
+            authorize_explained(&req(), &input).reason,
+            Reason::ImplicitDeny(Missing {
+                permissions_boundary: true,
+                ..Missing::default()
+            })
+        );
+        // Nothing at all.
+        assert_eq!(
+            authorize_explained(&req(), &EvalInput::identity_only(&[])).reason,
+            Reason::ImplicitDeny(Missing {
+                identity: true,
+                ..Missing::default()
+            })
+        );
+        // Cross account: the resource policy is missing too.
+        let mut input = EvalInput::identity_only(&only);
+        input.same_account = false;
+        assert_eq!(
+            authorize_explained(&req(), &input).reason,
+            Reason::ImplicitDeny(Missing {
+                resource: true,
+                ..Missing::default()
+            })
+        );
+        // A trust policy that allows nothing.
+        let r = resource("arn:aws:iam::222222222222:root", "Allow");
+        let mut input = EvalInput::identity_only(&only);
+        input.resource_policy = Some(&r);
+        input.resource_policy_required = true;
+        assert_eq!(
+            authorize_explained(&req(), &input).reason,
+            Reason::ImplicitDeny(Missing {
+                resource: true,
+                ..Missing::default()
+            })
+        );
+        assert_eq!(
+            authorize_explained(&req(), &EvalInput::identity_only(&only)).reason,
+            Reason::Allowed
+        );
     }
 }

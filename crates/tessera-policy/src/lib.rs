@@ -49,7 +49,9 @@ mod pattern;
 mod policy;
 mod principal;
 
-pub use authorize::{Decision, EvalInput, authorize};
+pub use authorize::{
+    Decision, EvalInput, Missing, PolicySlot, Reason, Verdict, authorize, authorize_explained,
+};
 pub use context::{ContextKeys, ContextValue, PrincipalKind, PrincipalRef, RequestContext};
 pub use error::{PolicyError, PolicyErrorKind};
 pub use policy::{

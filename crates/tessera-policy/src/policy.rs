@@ -103,6 +103,9 @@ pub struct Evaluation {
     /// policies) by having no `Principal` at all. An allow that names only the caller's
     /// account grants nothing by itself in that account; the identity policies must allow.
     pub allowed_beyond_account: bool,
+    /// The index (in document order) of the `Deny` statement that applied, when
+    /// `explicit_deny` is set.
+    pub deny_statement: Option<u32>,
 }
 
 impl Evaluation {
@@ -579,7 +582,7 @@ impl Policy {
     /// caller's own user / session ARN.
     pub fn evaluate_detailed(&self, req: &RequestContext) -> Evaluation {
         let mut out = Evaluation::default();
-        for s in &self.statements {
+        for (i, s) in self.statements.iter().enumerate() {
             if s.effect == Effect::Allow && out.allowed_directly {
                 continue;
             }
@@ -588,6 +591,7 @@ impl Policy {
                     Effect::Deny => {
                         return Evaluation {
                             explicit_deny: true,
+                            deny_statement: u32::try_from(i).ok(),
                             ..Evaluation::default()
                         };
                     }
@@ -617,6 +621,11 @@ impl Policy {
 
     pub fn statement_count(&self) -> usize {
         self.statements.len()
+    }
+
+    /// The `Sid` of statement `index` (document order), if it has one.
+    pub fn sid(&self, index: usize) -> Option<&str> {
+        self.statements.get(index).and_then(|s| s.sid.as_deref())
     }
 
     /// The `Sid` of each statement, in document order.

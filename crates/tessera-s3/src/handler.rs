@@ -59,6 +59,23 @@ fn access_denied(msg: impl Into<String>) -> S3Error {
     S3Error::with_message(S3ErrorCode::AccessDenied, msg.into())
 }
 
+/// An Access Grants session asked for more than its grant: refused, and why kept for the
+/// audit record (the grant that vended the credentials, and what it allows).
+fn outside_grant(a: &Authenticated, action: &str, resource: &str, msg: String) -> S3Error {
+    if let Some(g) = a.caller.session.as_ref().and_then(|s| s.grant.as_ref()) {
+        a.meta.decisions.push(serde_json::json!({
+            "decision": "OutsideGrantScope",
+            "action": action,
+            "resource": resource,
+            "grantId": g.grant_id,
+            "grantScope": g.target(),
+            "permission": g.permission.as_str(),
+            "getDataAccessRequestId": g.request_id,
+        }));
+    }
+    access_denied(msg)
+}
+
 fn ts(ms: i64) -> Timestamp {
     Timestamp::from(UNIX_EPOCH + Duration::from_millis(ms.max(0) as u64))
 }
@@ -394,12 +411,17 @@ impl S3Handler {
         if let Some(g) = Self::grant(a)
             && !(g.permission.covers(need) && g.covers_object(&b.name, key))
         {
-            return Err(access_denied(format!(
-                "Access Denied: {action} on s3://{}/{key} is outside the scope {} ({}) of these Access Grants credentials",
-                b.name,
-                g.target(),
-                g.permission.as_str()
-            )));
+            return Err(outside_grant(
+                a,
+                action,
+                &self.object_arn(&b.name, key),
+                format!(
+                    "Access Denied: {action} on s3://{}/{key} is outside the scope {} ({}) of these Access Grants credentials",
+                    b.name,
+                    g.target(),
+                    g.permission.as_str()
+                ),
+            ));
         }
         self.policy(
             a,
@@ -413,9 +435,14 @@ impl S3Handler {
     /// A bucket-level action (not allowed to Access Grants sessions, whose scope is objects).
     fn bucket_access(&self, a: &Authenticated, action: &str, b: &BucketMeta) -> S3Result<()> {
         if Self::grant(a).is_some() {
-            return Err(access_denied(format!(
-                "Access Denied: {action} is outside the scope of these Access Grants credentials"
-            )));
+            return Err(outside_grant(
+                a,
+                action,
+                &self.bucket_arn(&b.name),
+                format!(
+                    "Access Denied: {action} is outside the scope of these Access Grants credentials"
+                ),
+            ));
         }
         self.policy(
             a,
@@ -438,11 +465,16 @@ impl S3Handler {
         if let Some(g) = Self::grant(a)
             && !(g.permission.covers(GrantPermission::Read) && g.covers_listing(&b.name, prefix))
         {
-            return Err(access_denied(format!(
-                "Access Denied: listing s3://{}/{prefix} is outside the scope {} of these Access Grants credentials",
-                b.name,
-                g.target()
-            )));
+            return Err(outside_grant(
+                a,
+                "s3:ListBucket",
+                &self.bucket_arn(&b.name),
+                format!(
+                    "Access Denied: listing s3://{}/{prefix} is outside the scope {} of these Access Grants credentials",
+                    b.name,
+                    g.target()
+                ),
+            ));
         }
         let mut extra = ContextKeys::new();
         extra.insert("s3:prefix", prefix.to_owned());
@@ -566,8 +598,12 @@ impl S3 for S3Handler {
             e.read_only = true;
         }
         if Self::grant(a).is_some() {
-            return Err(access_denied(
-                "Access Denied: ListBuckets is outside the scope of these Access Grants credentials",
+            return Err(outside_grant(
+                a,
+                "s3:ListAllMyBuckets",
+                "*",
+                "Access Denied: ListBuckets is outside the scope of these Access Grants credentials"
+                    .into(),
             ));
         }
         self.policy(
@@ -627,8 +663,12 @@ impl S3 for S3Handler {
             ));
         }
         if Self::grant(a).is_some() {
-            return Err(access_denied(
-                "Access Denied: CreateBucket is outside the scope of these Access Grants credentials",
+            return Err(outside_grant(
+                a,
+                "s3:CreateBucket",
+                &self.bucket_arn(name),
+                "Access Denied: CreateBucket is outside the scope of these Access Grants credentials"
+                    .into(),
             ));
         }
         let account = a.caller.account.as_str().to_owned();
@@ -1484,8 +1524,12 @@ impl S3 for S3Handler {
         if let Some(g) = Self::grant(a)
             && !g.covers_listing(&b.name, &prefix)
         {
-            return Err(access_denied(
-                "Access Denied: listing uploads outside the scope of these Access Grants credentials",
+            return Err(outside_grant(
+                a,
+                "s3:ListBucketMultipartUploads",
+                &self.bucket_arn(&b.name),
+                "Access Denied: listing uploads outside the scope of these Access Grants credentials"
+                    .into(),
             ));
         }
         self.policy(

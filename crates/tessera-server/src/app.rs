@@ -388,6 +388,7 @@ where
                 .collect(),
             now: chrono::Utc::now(),
             secure_transport: false,
+            decisions: Default::default(),
         };
         let method = req.method().clone();
         let path = req.uri().path().to_owned();
@@ -1163,7 +1164,16 @@ fn user_identity(app: &App, caller: Option<&Caller>, access_key_id: Option<&str>
 /// Hand the request's record to the audit trail: in `sync` mode wait until it is written and
 /// say whether it was; in `async` mode queue it (always `true`).
 async fn record_audit(app: &App, meta: &RequestMeta, h: &Handled) -> bool {
-    let details = h.details.clone().unwrap_or_default();
+    let mut details = h.details.clone().unwrap_or_default();
+    // A refused request keeps why it was refused (what each refusing decision saw); a request
+    // that succeeded despite a refused probe along the way keeps nothing of it.
+    let decisions = meta.decisions.take();
+    if h.error.is_some() && !decisions.is_empty() {
+        if !details.additional_event_data.is_object() {
+            details.additional_event_data = json!({});
+        }
+        details.additional_event_data["authorizationDecisions"] = Value::Array(decisions);
+    }
     let account = h
         .caller
         .as_ref()

@@ -295,6 +295,225 @@ pub async fn query(store: &dyn Store, q: &Query) -> Result<Vec<AuditRow>> {
     Ok(store.audit_query(&filter, q.limit).await?)
 }
 
+/// Directory names for ids in an explanation: users and groups of every identity store.
+async fn directory_names(store: &dyn Store) -> Result<std::collections::HashMap<String, String>> {
+    let mut names = std::collections::HashMap::new();
+    let users = store.directory_tables().await?.users;
+    let mut stores: Vec<String> = users.iter().map(|u| u.identity_store_id.clone()).collect();
+    stores.sort();
+    stores.dedup();
+    for u in users {
+        names.insert(u.user_id, u.user_name);
+    }
+    for s in stores {
+        for g in store.list_identity_groups(&s).await? {
+            names.insert(g.group_id, g.display_name);
+        }
+    }
+    Ok(names)
+}
+
+/// `tessera audit explain REQUEST_ID`: the request's record, and why it was decided as it
+/// was, readably. `None` when no record has that request id.
+pub async fn explain(store: &dyn Store, request_id: &str) -> Result<Option<String>> {
+    let filter = tessera_store::AuditFilter {
+        request_id: Some(request_id.to_owned()),
+        ..Default::default()
+    };
+    let rows = store.audit_query(&filter, 10).await?;
+    if rows.is_empty() {
+        return Ok(None);
+    }
+    let names = directory_names(store).await?;
+    let named = |id: &str| match names.get(id) {
+        Some(n) => format!("{id} ({n})"),
+        None => id.to_owned(),
+    };
+    let mut out = String::new();
+    for row in rows.iter().rev() {
+        let r: serde_json::Value = serde_json::from_str(&row.body)?;
+        explain_record(&r, &named, &mut out);
+    }
+    Ok(Some(out))
+}
+
+fn explain_record(r: &serde_json::Value, named: &dyn Fn(&str) -> String, out: &mut String) {
+    use std::fmt::Write;
+    let s = |v: &serde_json::Value| v.as_str().unwrap_or("-").to_owned();
+    let ui = &r["userIdentity"];
+    let _ = writeln!(
+        out,
+        "Request {} at {}: {} {}",
+        s(&r["requestID"]),
+        s(&r["eventTime"]),
+        s(&r["eventSource"]).trim_end_matches(".amazonaws.com"),
+        s(&r["eventName"])
+    );
+    let _ = writeln!(out, "  Caller: {} ({})", s(&ui["arn"]), s(&ui["type"]));
+    if let Some(u) = ui["onBehalfOf"]["userId"].as_str() {
+        let _ = writeln!(out, "  On behalf of directory user: {}", named(u));
+    }
+    match r["errorCode"].as_str() {
+        None => {
+            let _ = writeln!(out, "  Result: allowed");
+        }
+        Some(code) => {
+            let _ = writeln!(out, "  Result: {code}: {}", s(&r["errorMessage"]));
+        }
+    }
+    let extra = &r["additionalEventData"];
+    if let Some(g) = extra["accessGrants"].as_object() {
+        let _ = writeln!(
+            out,
+            "  Access Grants credentials: grant {} ({} {}), vended by GetDataAccess request {}",
+            s(&g["grantId"]),
+            s(&g["grantScope"]),
+            s(&g["permission"]),
+            s(&g["getDataAccessRequestId"])
+        );
+    }
+    if let Some(id) = extra["matchedGrantId"].as_str() {
+        let _ = writeln!(
+            out,
+            "  Matched grant {id}: {} ({}) to {} {}",
+            s(&extra["matchedGrantScope"]),
+            s(&extra["permission"]),
+            s(&extra["grantee"]["granteeType"]),
+            named(&s(&extra["grantee"]["granteeIdentifier"]))
+        );
+    }
+    let decisions = extra["authorizationDecisions"].as_array();
+    if r["errorCode"].is_string() && decisions.is_none_or(|d| d.is_empty()) {
+        let _ = writeln!(
+            out,
+            "  Decision: refused before authorisation (authentication or a malformed request)"
+        );
+    }
+    for d in decisions.into_iter().flatten() {
+        let what = format!("{} on {}", s(&d["action"]), {
+            let res = d["resource"]
+                .as_str()
+                .or(d["target"].as_str())
+                .unwrap_or("-");
+            res.to_owned()
+        });
+        match d["decision"].as_str().unwrap_or("") {
+            "ExplicitDeny" => {
+                let by = &d["deniedBy"];
+                let statement = match by["sid"].as_str() {
+                    Some(sid) => format!(
+                        "statement {} (Sid \"{sid}\")",
+                        by["statementIndex"].as_u64().unwrap_or(0)
+                    ),
+                    None => format!(
+                        "statement {} (no Sid)",
+                        by["statementIndex"].as_u64().unwrap_or(0)
+                    ),
+                };
+                let _ = writeln!(
+                    out,
+                    "  Decision: explicit deny of {what}\n    denied by {statement} of {} {}",
+                    policy_kind(&s(&by["policyType"])),
+                    s(&by["policy"])
+                );
+            }
+            "ImplicitDeny" => {
+                let _ = writeln!(out, "  Decision: implicit deny of {what}");
+                if let Some(reason) = d["reason"].as_str() {
+                    let _ = writeln!(out, "    {reason}");
+                }
+                for t in d["noAllowIn"].as_array().into_iter().flatten() {
+                    let _ = writeln!(out, "    no {} allows it", policy_kind(&s(t)));
+                }
+                if let Some(ids) = d["identityPolicies"].as_array() {
+                    let list: Vec<String> = ids.iter().map(s).collect();
+                    let _ = writeln!(
+                        out,
+                        "    identity policies evaluated: {}",
+                        if list.is_empty() {
+                            "none".to_owned()
+                        } else {
+                            list.join(", ")
+                        }
+                    );
+                }
+            }
+            "NoGrantMatched" => {
+                let who = &d["callerGrantees"];
+                let mut ids: Vec<String> = Vec::new();
+                for a in who["iam"].as_array().into_iter().flatten() {
+                    ids.push(format!("IAM {}", s(a)));
+                }
+                if let Some(u) = who["directoryUser"].as_str() {
+                    ids.push(format!("directory user {}", named(u)));
+                }
+                let groups: Vec<String> = who["directoryGroups"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|g| named(&s(g)))
+                    .collect();
+                if !groups.is_empty() {
+                    ids.push(format!("groups {}", groups.join(", ")));
+                }
+                let _ = writeln!(
+                    out,
+                    "  Decision: no grant matched {} ({}) for the caller or their groups: {}",
+                    s(&d["target"]),
+                    s(&d["permission"]),
+                    if ids.is_empty() {
+                        "no grantee identity".to_owned()
+                    } else {
+                        ids.join("; ")
+                    }
+                );
+                let near = d["nearestGrants"].as_array();
+                if near.is_none_or(|n| n.is_empty()) {
+                    let _ = writeln!(out, "    the instance has no grants");
+                } else {
+                    let _ = writeln!(out, "    nearest grants:");
+                }
+                for n in near.into_iter().flatten() {
+                    let _ = writeln!(
+                        out,
+                        "      {} {} ({}) to {} {}: {}",
+                        s(&n["grantId"]),
+                        s(&n["grantScope"]),
+                        s(&n["permission"]),
+                        s(&n["grantee"]["granteeType"]),
+                        named(&s(&n["grantee"]["granteeIdentifier"])),
+                        s(&n["whyNot"])
+                    );
+                }
+            }
+            "OutsideGrantScope" => {
+                let _ = writeln!(
+                    out,
+                    "  Decision: {what} is outside the scope of the Access Grants credentials: grant {} allows {} ({}), vended by GetDataAccess request {}",
+                    s(&d["grantId"]),
+                    s(&d["grantScope"]),
+                    s(&d["permission"]),
+                    s(&d["getDataAccessRequestId"])
+                );
+            }
+            other => {
+                let _ = writeln!(out, "  Decision: {other} of {what}");
+            }
+        }
+    }
+}
+
+fn policy_kind(t: &str) -> &str {
+    match t {
+        "IdentityPolicy" => "identity-based policy",
+        "ResourcePolicy" => "resource-based policy",
+        "TrustPolicy" => "trust policy",
+        "PermissionsBoundary" => "permissions boundary",
+        "SessionPolicy" => "session policy",
+        other => other,
+    }
+}
+
 /// A `--since` value: a duration back from `now` (`90s`, `15m`, `2h`, `7d`) or an RFC 3339 time.
 pub fn since(value: &str, now: chrono::DateTime<chrono::Utc>) -> Result<String> {
     let fmt = |t: chrono::DateTime<chrono::Utc>| t.format("%Y-%m-%dT%H:%M:%SZ").to_string();

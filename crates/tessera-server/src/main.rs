@@ -138,6 +138,15 @@ enum AuditCommand {
         #[command(flatten)]
         target: Target,
     },
+    /// Explain one request: its caller, its result, and why it was decided as it was (the
+    /// denying policy and statement, the policy types that lacked an allow, or the grants
+    /// nearest to a GetDataAccess target that none matched).
+    Explain {
+        /// The request id (`x-amz-request-id`, `requestID` in the record).
+        request_id: String,
+        #[command(flatten)]
+        target: Target,
+    },
     /// Check the audit trail's hash chain and signed digests: reports gaps, edited or
     /// reordered records, and missing or invalid digests; exits non-zero on any.
     Verify {
@@ -421,6 +430,19 @@ async fn main() -> Result<()> {
                 print!("{}", audit_trail::table(&rows));
             }
             Ok(())
+        }
+        Command::Audit {
+            command: AuditCommand::Explain { request_id, target },
+        } => {
+            let (config, _) = target_config(&target)?;
+            let store = setup::open_store(&config).await?;
+            match tessera_server::audit_trail::explain(store.as_ref(), &request_id).await? {
+                Some(text) => {
+                    print!("{text}");
+                    Ok(())
+                }
+                None => anyhow::bail!("no audit record has request id {request_id:?}"),
+            }
         }
         Command::Audit {
             command: AuditCommand::Verify { from, to, target },

@@ -3235,12 +3235,15 @@ fn trusted_identity_propagation(on_garage: bool) {
         a.extend_from_slice(extra);
         ctl(&a)
     };
-    grant_to(
+    let red_grant = grant_to(
         "DIRECTORY_GROUP",
         &red,
         "example-bucket/projects/red/*",
         &[],
-    );
+    )["AccessGrantId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let gda = |c: &(String, String, String), target: &str, extra: &[&str]| {
         let mut a = vec![
             "s3control",
@@ -3413,6 +3416,135 @@ fn trusted_identity_propagation(on_garage: bool) {
     assert!(
         table.contains("GetObject") && table.contains(mateo.as_str()),
         "{table}"
+    );
+    // Mateo asks for the blue data: refused, and `tessera audit explain` says why — no grant
+    // for him or his groups, the red grant nearest — while the reply says only what AWS says.
+    let (denied, _, err) = gda(
+        &bearer,
+        "s3://example-bucket/projects/blue/berries.csv",
+        &[],
+    );
+    assert!(!denied);
+    assert!(err.contains("(AccessDenied)"), "{err}");
+    assert!(!err.contains(&red_grant), "the reply names a grant: {err}");
+    let explain = |request_id: &str| {
+        tessera_command(&[
+            "audit",
+            "explain",
+            request_id,
+            "--data-dir",
+            &server.data_dir.display().to_string(),
+        ])
+    };
+    let refused = query(&[
+        "--user",
+        "mateo.jackson",
+        "--event",
+        "GetDataAccess",
+        "--limit",
+        "1",
+    ]);
+    assert_eq!(refused[0]["errorCode"], "AccessDenied", "{}", refused[0]);
+    let why = explain(refused[0]["requestID"].as_str().unwrap());
+    assert!(
+        why.contains("no grant matched s3://example-bucket/projects/blue/berries.csv (READ) for the caller or their groups")
+            && why.contains(&format!("directory user {mateo} (mateo.jackson)"))
+            && why.contains(&format!("groups {red} (")),
+        "{why}"
+    );
+    let nearest = why
+        .lines()
+        .skip_while(|l| !l.contains("nearest grants:"))
+        .nth(1)
+        .unwrap_or_default();
+    assert!(
+        nearest.contains(&red_grant)
+            && nearest.contains("s3://example-bucket/projects/red/* (READ) to DIRECTORY_GROUP")
+            && nearest.contains("scope does not cover the target"),
+        "{why}"
+    );
+    // An explicit deny names the policy and the statement.
+    ok(aws(
+        &server,
+        key,
+        &[
+            "iam",
+            "put-role-policy",
+            "--role-name",
+            "IdentityBearerRole",
+            "--policy-name",
+            "freeze",
+            "--policy-document",
+            r#"{"Version":"2012-10-17","Statement":[{"Sid":"Other","Effect":"Deny","Action":"iam:*","Resource":"*"},{"Sid":"NoDataAccessToday","Effect":"Deny","Action":"s3:GetDataAccess","Resource":"*"}]}"#,
+        ],
+    ));
+    let (denied, _, err) = gda(&bearer, "s3://example-bucket/projects/red/tomatoes/", &[]);
+    assert!(!denied);
+    assert!(
+        err.contains("with an explicit deny in an identity-based policy"),
+        "{err}"
+    );
+    assert!(
+        !err.contains("NoDataAccessToday"),
+        "the reply names the statement: {err}"
+    );
+    let refused = query(&[
+        "--user",
+        "mateo.jackson",
+        "--event",
+        "GetDataAccess",
+        "--limit",
+        "1",
+    ]);
+    let why = explain(refused[0]["requestID"].as_str().unwrap());
+    assert!(
+        why.contains("explicit deny of s3:GetDataAccess on arn:aws:s3:")
+            && why.contains(
+                "denied by statement 1 (Sid \"NoDataAccessToday\") of identity-based policy inline policy freeze"
+            ),
+        "{why}"
+    );
+    ok(aws(
+        &server,
+        key,
+        &[
+            "iam",
+            "delete-role-policy",
+            "--role-name",
+            "IdentityBearerRole",
+            "--policy-name",
+            "freeze",
+        ],
+    ));
+    // A read outside the vended grant's scope is explained by that grant.
+    let (done, _, _) = aws_session(
+        &server,
+        &vended,
+        &[
+            "s3api",
+            "get-object",
+            "--bucket",
+            "example-bucket",
+            "--key",
+            "projects/blue/berries.csv",
+            "/dev/null",
+        ],
+    );
+    assert!(!done);
+    let outside = query(&[
+        "--user",
+        "mateo.jackson",
+        "--event",
+        "GetObject",
+        "--limit",
+        "1",
+    ]);
+    assert_eq!(outside[0]["errorCode"], "AccessDenied", "{}", outside[0]);
+    let why = explain(outside[0]["requestID"].as_str().unwrap());
+    assert!(
+        why.contains("s3:GetObject on arn:aws:s3:::example-bucket/projects/blue/berries.csv is outside the scope of the Access Grants credentials")
+            && why.contains(&format!("grant {red_grant} allows s3://example-bucket/projects/red/* (READ)")),
+        "{why}"
     );
     // A user outside the group.
     let (denied, _, err) = gda(
@@ -3650,11 +3782,74 @@ fn trusted_identity_propagation(on_garage: bool) {
         ct[0]["requestParameters"]["assertion"],
         "HIDDEN_DUE_TO_SECURITY_REASONS"
     );
-    let text = serde_json::to_string(&records).unwrap();
+    // Nothing secret of this whole run is in any record: not in the store's trail, not in
+    // the export. Every secret key, session token, id / access / refresh token, assertion,
+    // password and SCIM token the run used is looked for.
+    let mut secrets: Vec<(&str, String)> = vec![
+        ("root secret key", root.secret_access_key.clone()),
+        ("developer secret key", dev_secret.clone()),
+        ("id token", id_token.clone()),
+        ("identity context assertion", context.clone()),
+        ("fresh identity context assertion", fresh_ctx.to_string()),
+        ("later id token", again.clone()),
+        ("refresh token", first.clone()),
+        ("rotated refresh token", second_token.clone()),
+        ("access token", access.clone()),
+        ("SCIM token", scim_token.clone()),
+        ("password", "mateo-password".into()),
+    ];
+    for (what, t) in [
+        ("tokens", &tokens),
+        ("exchanged", &exchanged),
+        ("zoe", &zoe_tokens),
+        ("fresh", &fresh),
+    ] {
+        for field in ["idToken", "accessToken", "refreshToken"] {
+            if let Some(v) = t[field].as_str() {
+                secrets.push((what, v.to_owned()));
+            }
+        }
+    }
+    for (what, c) in [
+        ("application", &app_creds),
+        ("other", &other_creds),
+        ("bearer", &bearer),
+        ("zoe bearer", &zoe_bearer),
+        ("vended", &vended),
+        ("zoe vended", &zoe_vended),
+    ] {
+        secrets.push((what, c.1.clone()));
+        secrets.push((what, c.2.clone()));
+    }
+    let stored = tessera_command(&[
+        "audit",
+        "query",
+        "--data-dir",
+        &server.data_dir.display().to_string(),
+        "--json",
+        "--limit",
+        "100000",
+    ]);
+    let stored_count = stored.lines().count();
     assert!(
-        !text.contains(&id_token) && !text.contains(&context),
-        "a token reached the audit log"
+        stored_count >= records.len() && stored_count > 100,
+        "only {stored_count} records in the trail, {} exported",
+        records.len()
     );
+    let exported = serde_json::to_string(&records).unwrap();
+    for (what, secret) in &secrets {
+        assert!(secret.len() >= 12, "{what}: too short to look for");
+        // JSON escapes `/` nowhere and `+` nowhere, but a token inside a JSON string could be
+        // escaped: look for the escaped form too.
+        let escaped = serde_json::to_string(secret).unwrap();
+        let escaped = escaped.trim_matches('"');
+        for (place, text) in [("the store's trail", &stored), ("the export", &exported)] {
+            assert!(
+                !text.contains(secret.as_str()) && !text.contains(escaped),
+                "a {what} reached {place}"
+            );
+        }
+    }
 }
 
 /// An instance for the account root, and a SCIM token for its identity store: (identity

@@ -75,6 +75,7 @@ pub fn meta() -> RequestMeta {
         user_agent: String::new(),
         now: chrono::Utc::now(),
         secure_transport: false,
+        decisions: Default::default(),
     }
 }
 

@@ -114,13 +114,15 @@ pub struct AuditPolicy {
 /// `sync` (the default): a response is sent only once its record is durably in the trail;
 /// the records of concurrent requests share one commit (group commit), so throughput holds.
 /// `async`: records are queued and written in batches just after their responses; a crash
-/// loses at most the records still queued.
+/// loses at most the records still queued. `off`: nothing is recorded (benchmarks only).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum AuditMode {
     #[default]
     Sync,
     Async,
+    /// No records at all: only for measuring what the trail costs. Never in production.
+    Off,
 }
 
 /// `fail-closed` (the default): in `sync` mode, a request whose record cannot be written is

@@ -1164,6 +1164,9 @@ fn user_identity(app: &App, caller: Option<&Caller>, access_key_id: Option<&str>
 /// Hand the request's record to the audit trail: in `sync` mode wait until it is written and
 /// say whether it was; in `async` mode queue it (always `true`).
 async fn record_audit(app: &App, meta: &RequestMeta, h: &Handled) -> bool {
+    if app.audit_policy.mode == tessera_audit::AuditMode::Off {
+        return true;
+    }
     let mut details = h.details.clone().unwrap_or_default();
     // A refused request keeps why it was refused (what each refusing decision saw); a request
     // that succeeded despite a refused probe along the way keeps nothing of it.
@@ -1205,6 +1208,7 @@ async fn record_audit(app: &App, meta: &RequestMeta, h: &Handled) -> bool {
         event_category: if h.data_event { "Data" } else { "Management" },
     };
     match app.audit_policy.mode {
+        tessera_audit::AuditMode::Off => true,
         tessera_audit::AuditMode::Sync => app.audit.submit_durable(rec).await,
         tessera_audit::AuditMode::Async => {
             app.audit.submit(rec).await;

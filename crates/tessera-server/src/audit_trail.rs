@@ -4,22 +4,21 @@
 //! [`StoreSink`] is the audit queue's sink: each batch is chained onto the store's head and
 //! appended in one transaction. The head is cached; when another replica appended first the
 //! append is refused (the sequence number is taken) and the batch is re-chained on the new
-//! head, so replicas sharing a store keep one chain. The batch is also appended to
-//! `audit.jsonl` in the data directory (one CloudTrail-shaped record per line) for SIEMs.
+//! head, so replicas sharing a store keep one chain. The export for SIEMs follows the store
+//! on its own (`crate::audit_export`).
 
 use anyhow::{Context, Result};
 use std::sync::{Arc, Mutex};
 use tessera_audit::chain::{self, Chain, Digest, SigningKey, StoredRecord};
-use tessera_audit::{AuditError, AuditRecord, AuditSink, JsonLinesSink};
+use tessera_audit::{AuditError, AuditRecord, AuditSink};
 use tessera_crypto::MasterKey;
 use tessera_store::{AuditDigestRow, AuditKeyRecord, AuditRow, Store, StoreError};
 
-/// Appends audit batches to the store's hash chain (and to the JSON-lines export).
+/// Appends audit batches to the store's hash chain.
 pub struct StoreSink {
     store: Arc<dyn Store>,
     rt: tokio::runtime::Handle,
     head: Mutex<Option<Chain>>,
-    export: Option<JsonLinesSink>,
 }
 
 impl std::fmt::Debug for StoreSink {
@@ -61,16 +60,11 @@ fn row(record: &AuditRecord, stored: StoredRecord) -> AuditRow {
 
 impl StoreSink {
     /// A sink for `store`, run from the audit writer thread with `rt`'s reactor.
-    pub fn new(
-        store: Arc<dyn Store>,
-        rt: tokio::runtime::Handle,
-        export: Option<JsonLinesSink>,
-    ) -> StoreSink {
+    pub fn new(store: Arc<dyn Store>, rt: tokio::runtime::Handle) -> StoreSink {
         StoreSink {
             store,
             rt,
             head: Mutex::new(None),
-            export,
         }
     }
 
@@ -119,11 +113,7 @@ impl StoreSink {
 
 impl AuditSink for StoreSink {
     fn write(&self, records: &[AuditRecord]) -> Result<(), AuditError> {
-        self.rt.block_on(self.append(records))?;
-        if let Some(export) = &self.export {
-            export.write(records)?;
-        }
-        Ok(())
+        self.rt.block_on(self.append(records))
     }
 }
 

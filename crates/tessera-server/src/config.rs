@@ -42,7 +42,7 @@ pub struct Config {
     pub oidc: OidcConfig,
     #[serde(default)]
     pub objects: ObjectsConfig,
-    /// `[audit]`: `mode = "sync" | "async"`, `on_failure = "fail-closed" | "fail-open"`.
+    /// `[audit]`: `mode = "sync" | "async" | "off"` (off: benchmarks only), `on_failure = "fail-closed" | "fail-open"`.
     #[serde(default)]
     pub audit: tessera_audit::AuditPolicy,
 }

@@ -3,6 +3,7 @@
 //! (`main.rs`) is a thin command-line front end over this library.
 
 pub mod app;
+pub mod audit_export;
 pub mod audit_trail;
 pub mod auth;
 pub mod config;

@@ -66,6 +66,10 @@ enum Command {
         /// Tessera's access key id at the store.
         #[arg(long)]
         upstream_access_key_id: Option<String>,
+        /// The audit trail's mode: `sync` (the default), `async`, or `off` (no records at
+        /// all: only for measuring what the trail costs).
+        #[arg(long, default_value = "sync", value_parser = ["sync", "async", "off"])]
+        audit_mode: String,
     },
     /// Apply pending store migrations.
     Migrate {
@@ -298,6 +302,7 @@ async fn main() -> Result<()> {
             upstream_endpoint,
             upstream_region,
             upstream_access_key_id,
+            audit_mode,
         } => {
             init_logging("text", "info");
             let (dir, _temp) = match data_dir {
@@ -312,6 +317,11 @@ async fn main() -> Result<()> {
             config.listen = listen;
             config.admin_listen = admin_listen;
             config.oidc.allow_http_loopback_issuers = true;
+            config.audit.mode = match audit_mode.as_str() {
+                "async" => tessera_audit::AuditMode::Async,
+                "off" => tessera_audit::AuditMode::Off,
+                _ => tessera_audit::AuditMode::Sync,
+            };
             if let Some(e) = upstream_endpoint {
                 config.objects.backend = Some("s3".into());
                 config.objects.endpoint = Some(e);

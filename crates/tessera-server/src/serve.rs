@@ -283,12 +283,55 @@ fn admin_response(
             })
             .unwrap_or_default()
     });
+    let params: Vec<(String, String)> = req
+        .uri()
+        .query()
+        .map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect())
+        .unwrap_or_default();
+    let is_get = req.method() == http::Method::GET;
     let revocations = app.revocations.clone();
     let store = app.store.clone();
     let metrics = app.metrics.clone();
     metrics.set_audit_failures(app.audit.failures());
     async move {
         let (status, ctype, body) = match path.as_str() {
+            // The audit trail, for the operator (and the demo's audit page): the same query
+            // as `tessera audit query` / `explain`.
+            "/audit/events" | "/audit/explain" if !is_get => (
+                StatusCode::METHOD_NOT_ALLOWED,
+                "text/plain",
+                "use GET\n".to_owned(),
+            ),
+            "/audit/events" => audit_events(store.as_ref(), &params).await,
+            "/audit/explain" => {
+                let id = params
+                    .iter()
+                    .find(|(k, _)| k == "requestId")
+                    .map(|(_, v)| v);
+                match id {
+                    None => (
+                        StatusCode::BAD_REQUEST,
+                        "text/plain",
+                        "give ?requestId=<request id>\n".to_owned(),
+                    ),
+                    Some(id) => match crate::audit_trail::explain(store.as_ref(), id).await {
+                        Ok(Some(text)) => (StatusCode::OK, "text/plain; charset=utf-8", text),
+                        Ok(None) => (
+                            StatusCode::NOT_FOUND,
+                            "text/plain",
+                            "no audit record has that request id\n".to_owned(),
+                        ),
+                        Err(e) => {
+                            tracing::error!(error = %e, "explaining a request failed");
+                            (
+                                StatusCode::SERVICE_UNAVAILABLE,
+                                "text/plain",
+                                "store unavailable\n".to_owned(),
+                            )
+                        }
+                    },
+                }
+            }
             // Operator only: the admin listener must not be reachable by API clients.
             "/sessions/revoke" => match revoke {
                 None => (
@@ -356,6 +399,62 @@ fn admin_response(
             http::HeaderValue::from_static(ctype),
         );
         r
+    }
+}
+
+/// `GET /audit/events?user=&principal=&event=&requestId=&since=&until=&limit=`: the matching
+/// records newest first, as `{"Records": [...]}` (CloudTrail's log-file shape).
+async fn audit_events(
+    store: &dyn tessera_store::Store,
+    params: &[(String, String)],
+) -> (StatusCode, &'static str, String) {
+    let get = |k: &str| params.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+    let bad = |m: String| (StatusCode::BAD_REQUEST, "text/plain", format!("{m}\n"));
+    let now = chrono::Utc::now();
+    let time = |k: &str| {
+        get(k)
+            .map(|v| crate::audit_trail::since(&v, now))
+            .transpose()
+            .map_err(|e| format!("{k}: {e}"))
+    };
+    let (since, until) = match (time("since"), time("until")) {
+        (Ok(s), Ok(u)) => (s, u),
+        (Err(e), _) | (_, Err(e)) => return bad(e),
+    };
+    let limit = match get("limit").map(|l| l.parse::<i64>()) {
+        None => 100,
+        Some(Ok(l)) if (1..=10_000).contains(&l) => l,
+        Some(_) => return bad("limit must be a number from 1 to 10000".into()),
+    };
+    let q = crate::audit_trail::Query {
+        user: get("user"),
+        principal_arn: get("principal"),
+        event_name: get("event"),
+        request_id: get("requestId"),
+        since,
+        until,
+        limit,
+    };
+    match crate::audit_trail::query(store, &q).await {
+        Ok(rows) => {
+            let mut body = String::from("{\"Records\":[");
+            for (i, r) in rows.iter().enumerate() {
+                if i > 0 {
+                    body.push(',');
+                }
+                body.push_str(&r.body);
+            }
+            body.push_str("]}");
+            (StatusCode::OK, "application/json", body)
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "querying the audit trail failed");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "text/plain",
+                "store unavailable\n".to_owned(),
+            )
+        }
     }
 }
 

@@ -6,7 +6,6 @@ use crate::config::Config;
 use crate::{serve, setup};
 use anyhow::{Context, Result};
 use std::sync::Arc;
-use tessera_audit::JsonLinesSink;
 use tessera_core::{Deployment, Secret};
 use tessera_crypto::MasterKey;
 use tokio::net::TcpListener;
@@ -45,6 +44,7 @@ pub struct Running {
     /// Background refreshes (the upstream store's bucket catalog, audit digests).
     background: Vec<JoinHandle<()>>,
     audit_key: Arc<tessera_audit::chain::SigningKey>,
+    exporter: crate::audit_export::Exporter,
 }
 
 impl Running {
@@ -62,6 +62,9 @@ impl Running {
         if let Err(e) = crate::audit_trail::seal(self.app.store.as_ref(), &self.audit_key).await {
             tracing::error!(error = %e, "the shutdown audit digest could not be written");
         }
+        if let Err(e) = self.exporter.run_once(self.app.store.as_ref()).await {
+            tracing::error!(error = %e, "the audit export could not catch up at shutdown");
+        }
     }
 }
 
@@ -74,15 +77,12 @@ pub async fn start(opts: StartOptions) -> Result<Running> {
     } = opts;
     let store = setup::open_store(&config).await?;
     std::fs::create_dir_all(&config.data_dir)?;
-    // The audit trail: chained into the store, exported to `audit.jsonl` as well.
+    // The audit trail: chained into the store; exported from there (`audit_export`).
     let audit = Arc::new(crate::audit_trail::StoreSink::new(
         store.clone(),
         tokio::runtime::Handle::current(),
-        Some(
-            JsonLinesSink::open(&config.data_dir.join("audit.jsonl"))
-                .context("opening the audit log")?,
-        ),
     ));
+    let exporter = crate::audit_export::Exporter::new(config.data_dir.join("audit"));
     let audit_key = Arc::new(
         crate::audit_trail::signing_key(store.as_ref(), &master)
             .await
@@ -175,6 +175,18 @@ pub async fn start(opts: StartOptions) -> Result<Running> {
             }
         })
     });
+    // The export follows the store, off the request path.
+    background.push({
+        let (store, exporter) = (app.store.clone(), exporter.clone());
+        tokio::spawn(async move {
+            loop {
+                if let Err(e) = exporter.run_once(store.as_ref()).await {
+                    tracing::error!(error = %e, "the audit export could not be written");
+                }
+                tokio::time::sleep(crate::audit_export::EXPORT_INTERVAL).await;
+            }
+        })
+    });
     // One refresher keeps every replicated view fresh: counters polled every second.
     let refresher = app.refresher().spawn(std::time::Duration::from_secs(1));
     let (tx, rx) = tokio::sync::watch::channel(false);
@@ -202,5 +214,6 @@ pub async fn start(opts: StartOptions) -> Result<Running> {
         refresher,
         background,
         audit_key,
+        exporter,
     })
 }

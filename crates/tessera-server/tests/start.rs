@@ -86,13 +86,33 @@ async fn start_serves_and_stop_drains() {
     );
 
     running.stop().await;
-    let audit = std::fs::read_to_string(dir.path().join("audit.jsonl")).unwrap();
+    // Stopping exports what the trail holds: the hour's JSON Lines file and the digest that
+    // sealed it.
+    let files: Vec<_> = std::fs::read_dir(dir.path().join("audit/records"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(files.len(), 1, "{files:?}");
+    let name = files[0].file_name().unwrap().to_str().unwrap().to_owned();
+    assert!(
+        name.len() == "2026-12-02T14.jsonl".len() && name.ends_with(".jsonl"),
+        "{name}"
+    );
+    let audit = std::fs::read_to_string(&files[0]).unwrap();
     let records: Vec<serde_json::Value> = audit
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
     assert_eq!(records.len(), 1, "{audit}");
     assert_eq!(records[0]["eventName"], "GetCallerIdentity");
+    assert!(name.starts_with(&records[0]["eventTime"].as_str().unwrap()[..13]));
+    let digests: Vec<_> = std::fs::read_dir(dir.path().join("audit/digests"))
+        .unwrap()
+        .map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap())
+        .collect();
+    assert_eq!(digests.len(), 1, "{digests:?}");
+    let digest: serde_json::Value = serde_json::from_str(&digests[0]).unwrap();
+    assert!(digest.is_object(), "{digest}");
     assert!(
         tokio::net::TcpStream::connect(&addr).await.is_err(),
         "the listener is closed after stop"

@@ -12,6 +12,11 @@
 //! `wrk` and `nginx` (`apt-get install wrk nginx`), and Garage (`TESSERA_TEST_GARAGE`, as the
 //! test script installs it). Prints one table with the ratios the data-plane issue asks for.
 //! All of it shares the machine's cores: the figures are ratios, not absolutes.
+//!
+//! `… --example s3_bench -- audit [SECONDS] [CONNECTIONS]` measures what the audit trail
+//! costs instead: 4 KiB GETs from Tessera (local backend) with `--audit-mode off` and `sync`,
+//! on SQLite and, when `TESSERA_TEST_POSTGRES_URL` is set, on PostgreSQL (a fresh schema,
+//! made with `psql`), and prints sync / off for each.
 
 use aws_sdk_s3::presigning::PresigningConfig;
 use aws_sdk_s3::primitives::ByteStream;
@@ -180,9 +185,84 @@ async fn puts(t: &Target, body: &Bytes, secs: u64, conns: usize) -> f64 {
     done.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64()
 }
 
+/// 4 KiB GETs with the audit trail off and in sync mode, on each store.
+async fn audit_main(secs: u64, conns: usize) {
+    let dir = tempfile::tempdir().unwrap();
+    let small: Bytes = (0..SMALL).map(|i| (i * 7 % 251) as u8).collect();
+    let mut stores = vec![("sqlite", None)];
+    if let Ok(base) = std::env::var("TESSERA_TEST_POSTGRES_URL") {
+        let schema = format!("audit_bench_{}", std::process::id());
+        let made = Command::new("psql")
+            .args([
+                base.as_str(),
+                "-q",
+                "-c",
+                &format!("CREATE SCHEMA {schema}"),
+            ])
+            .status()
+            .expect("psql");
+        assert!(made.success(), "could not create schema {schema}");
+        let sep = if base.contains('?') { '&' } else { '?' };
+        stores.push((
+            "postgres",
+            Some(format!("{base}{sep}options=-c%20search_path%3D{schema}")),
+        ));
+    }
+    println!("GET 4 KiB with wrk, {secs} s each over {conns} connections");
+    for (store, url) in &stores {
+        let mut rates = Vec::new();
+        // One data directory per store: the dev master key lives there, and the store's keys
+        // are sealed under it.
+        let data = dir.path().join(*store);
+        for mode in ["off", "sync"] {
+            let mut envs = vec![("RUST_LOG", "warn")];
+            if let Some(u) = url {
+                envs.push(("TESSERA_DATABASE_URL", u.as_str()));
+            }
+            let server = DevServer::start_env(&data, &["--audit-mode", mode], &envs);
+            let k = server.manifest.accounts[0].clone();
+            let c = client(
+                &server.manifest.endpoint,
+                &server.manifest.region,
+                &k.access_key_id,
+                &k.secret_access_key,
+            );
+            let bucket = format!("bench-{store}-{mode}");
+            c.create_bucket().bucket(&bucket).send().await.unwrap();
+            c.put_object()
+                .bucket(&bucket)
+                .key("small.bin")
+                .body(ByteStream::from(small.clone()))
+                .send()
+                .await
+                .unwrap();
+            let url = c
+                .get_object()
+                .bucket(&bucket)
+                .key("small.bin")
+                .presigned(PresigningConfig::expires_in(Duration::from_secs(3600)).unwrap())
+                .await
+                .unwrap()
+                .uri()
+                .to_owned();
+            let r = wrk(&url, secs, conns);
+            println!("  {store:<9} audit {mode:<5} {r:>9.0} req/s");
+            rates.push(r);
+        }
+        println!(
+            "  {store:<9} sync / off  {:.2}   (aim >= 0.8)",
+            rates[1] / rates[0]
+        );
+    }
+}
+
 #[tokio::main]
 async fn main() {
     let args: Vec<String> = std::env::args().collect();
+    if args.get(1).map(String::as_str) == Some("audit") {
+        let arg = |i: usize, d: u64| args.get(i).and_then(|s| s.parse().ok()).unwrap_or(d);
+        return audit_main(arg(2, 10).clamp(1, 120), arg(3, 16).clamp(1, 256) as usize).await;
+    }
     let arg = |i: usize, d: u64| args.get(i).and_then(|s| s.parse().ok()).unwrap_or(d);
     let secs = arg(1, 10).clamp(1, 120);
     let conns = arg(2, 16).clamp(1, 256) as usize;

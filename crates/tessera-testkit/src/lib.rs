@@ -336,24 +336,37 @@ impl DevServer {
             .await
     }
 
-    /// The audit records written so far. The server writes records off the request path,
-    /// so this waits until the log has stopped growing (for at most five seconds).
+    /// The audit records in the server's trail (its store), oldest first. In the default
+    /// `sync` mode a record is in the store before its response is sent; for `async` mode
+    /// this waits until the trail has stopped growing (for at most five seconds).
     pub fn audit_records(&self) -> Vec<serde_json::Value> {
-        let read =
-            || std::fs::read_to_string(self.data_dir.join("audit.jsonl")).unwrap_or_default();
+        let data_dir = self.data_dir.display().to_string();
+        let read = || {
+            let mut records: Vec<serde_json::Value> = tessera_command(&[
+                "audit",
+                "query",
+                "--data-dir",
+                &data_dir,
+                "--json",
+                "--limit",
+                "100000",
+            ])
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("audit records are JSON"))
+            .collect();
+            records.reverse();
+            records
+        };
         let deadline = Instant::now() + Duration::from_secs(5);
-        let mut text = read();
+        let mut records = read();
         loop {
             std::thread::sleep(Duration::from_millis(100));
             let again = read();
-            if again == text || Instant::now() > deadline {
-                break;
+            if again.len() == records.len() || Instant::now() > deadline {
+                return again;
             }
-            text = again;
+            records = again;
         }
-        text.lines()
-            .map(|l| serde_json::from_str(l).expect("audit lines are JSON"))
-            .collect()
     }
 }
 

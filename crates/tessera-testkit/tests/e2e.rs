@@ -433,7 +433,7 @@ async fn rust_sdk_flow_and_audit() {
     let requests = 17; // the calls above, one HTTP request each (retries are off)
     let records = server.audit_records();
     assert_eq!(records.len(), requests, "one audit record per request");
-    let text = std::fs::read_to_string(dir.path().join("audit.jsonl")).unwrap();
+    let text = serde_json::to_string(&records).unwrap();
     assert!(!text.contains(&root.secret_access_key));
     assert!(!text.contains(k.secret_access_key()));
     let create = records
@@ -569,6 +569,61 @@ fn operator_commands_and_admin_listener() {
         "tessera_request_duration_seconds_count{service=\"sts\",action=\"GetCallerIdentity\"} 1"
     ));
     assert_eq!(http_get(&admin, "/nope").0, 404);
+
+    // The audit trail over HTTP: the same query and explanation as the CLI's.
+    let (denied, _, _) = aws(
+        &server,
+        (&key_id, "wrong-secret"),
+        &["sts", "get-caller-identity"],
+    );
+    assert!(!denied);
+    let (status, body) = http_get(&admin, "/audit/events?event=GetCallerIdentity&limit=10");
+    assert_eq!(status, 200, "{body}");
+    let records = json(&body)["Records"].as_array().unwrap().clone();
+    assert_eq!(records.len(), 2, "{body}");
+    // Newest first: the refused call, then the one that succeeded.
+    assert_eq!(records[0]["errorCode"], "SignatureDoesNotMatch");
+    assert!(records[1]["errorCode"].is_null());
+    assert_eq!(
+        records[1]["userIdentity"]["arn"],
+        "arn:aws:iam::333333333333:root"
+    );
+    let id = records[1]["requestID"].as_str().unwrap();
+    let (status, text) = http_get(&admin, &format!("/audit/explain?requestId={id}"));
+    assert_eq!(status, 200);
+    assert!(
+        text.contains(&format!("Request {id} at "))
+            && text.contains("sts GetCallerIdentity")
+            && text.contains("Result: allowed"),
+        "{text}"
+    );
+    let (status, text) = http_get(
+        &admin,
+        &format!(
+            "/audit/explain?requestId={}",
+            records[0]["requestID"].as_str().unwrap()
+        ),
+    );
+    assert_eq!(status, 200);
+    assert!(
+        text.contains("Result: SignatureDoesNotMatch")
+            && text.contains("refused before authorisation"),
+        "{text}"
+    );
+    assert_eq!(http_get(&admin, "/audit/explain?requestId=nope").0, 404);
+    assert_eq!(http_get(&admin, "/audit/explain").0, 400);
+    assert_eq!(http_get(&admin, "/audit/events?since=yesterday").0, 400);
+    assert_eq!(http_get(&admin, "/audit/events?limit=0").0, 400);
+    let (status, body) = http_get(
+        &admin,
+        "/audit/events?since=1h&principal=arn:aws:iam::333333333333:root",
+    );
+    assert_eq!(status, 200);
+    assert_eq!(
+        json(&body)["Records"].as_array().unwrap().len(),
+        1,
+        "{body}"
+    );
 }
 
 fn json(out: &str) -> serde_json::Value {
@@ -1100,7 +1155,7 @@ async fn session_policies_tags_source_identity_and_revocation() {
 
     // The audit trail names the session and its source identity, never the secret or token.
     let records = server.audit_records();
-    let text = std::fs::read_to_string(dir.path().join("audit.jsonl")).unwrap();
+    let text = serde_json::to_string(&records).unwrap();
     assert!(!text.contains(c.secret_access_key()) && !text.contains(c.session_token()));
     let by_session = records
         .iter()
@@ -2164,7 +2219,7 @@ fn cli_identity_store_users() {
         create["requestParameters"]["userName"],
         "HIDDEN_DUE_TO_SECURITY_REASONS"
     );
-    let text = std::fs::read_to_string(dir.path().join("audit.jsonl")).unwrap();
+    let text = serde_json::to_string(&server.audit_records()).unwrap();
     assert!(
         !text.contains("mateo@example.com")
             && !text.contains("Mateo Jackson")
@@ -3782,6 +3837,58 @@ fn trusted_identity_propagation(on_garage: bool) {
         ct[0]["requestParameters"]["assertion"],
         "HIDDEN_DUE_TO_SECURITY_REASONS"
     );
+    // userIdentity, per principal type, as CloudTrail shapes it.
+    let by_key = |id: &str| {
+        records
+            .iter()
+            .find(|r| r["userIdentity"]["accessKeyId"] == id)
+            .unwrap_or_else(|| panic!("no record made with {id}"))["userIdentity"]
+            .clone()
+    };
+    let user = by_key(&dev_id);
+    assert_eq!(user["type"], "IAMUser", "{user}");
+    assert_eq!(user["userName"], "developer", "{user}");
+    assert_eq!(user["arn"], format!("arn:aws:iam::{ROOT}:user/developer"));
+    assert_eq!(user["accountId"], ROOT);
+    assert!(
+        user["principalId"].as_str().unwrap().starts_with("AIDA"),
+        "{user}"
+    );
+    let root_id = by_key(&root.access_key_id);
+    assert_eq!(root_id["type"], "Root", "{root_id}");
+    assert_eq!(root_id["arn"], format!("arn:aws:iam::{ROOT}:root"));
+    // An identity-enhanced session: the role session, its issuer, and the user it acts for.
+    let enhanced = by_key(&bearer.0);
+    assert_eq!(enhanced["type"], "AssumedRole", "{enhanced}");
+    let issuer = &enhanced["sessionContext"]["sessionIssuer"];
+    assert_eq!(issuer["type"], "Role");
+    assert_eq!(issuer["userName"], "IdentityBearerRole");
+    assert_eq!(
+        issuer["arn"],
+        format!("arn:aws:iam::{ROOT}:role/IdentityBearerRole")
+    );
+    assert!(
+        enhanced["principalId"]
+            .as_str()
+            .unwrap()
+            .starts_with(&format!("{}:", issuer["principalId"].as_str().unwrap())),
+        "{enhanced}"
+    );
+    assert_eq!(enhanced["onBehalfOf"]["userId"], mateo.as_str());
+    assert!(
+        enhanced["onBehalfOf"]["identityStoreArn"]
+            .as_str()
+            .unwrap()
+            .ends_with(&format!("identitystore/{store_id}")),
+        "{enhanced}"
+    );
+    // Access Grants credentials: the location role's session, on behalf of the same user.
+    let vended_id = by_key(&vended.0);
+    assert_eq!(
+        vended_id["sessionContext"]["sessionIssuer"]["userName"],
+        "s3-access-grants-role"
+    );
+    assert_eq!(vended_id["onBehalfOf"]["userId"], mateo.as_str());
     // Nothing secret of this whole run is in any record: not in the store's trail, not in
     // the export. Every secret key, session token, id / access / refresh token, assertion,
     // password and SCIM token the run used is looked for.

@@ -1,0 +1,124 @@
+//! The audit trail's store path, measured without HTTP in front of it:
+//!
+//! 1. appends through the real sink (`StoreSink`: serialise, chain, one transaction per batch)
+//!    in batches of 8 (what 16 concurrent clients give the group commit) and of 1,000;
+//! 2. fills the trail to N records (default 1,000,000), seals it with a signed digest, and
+//!    times `tessera audit verify`'s check of the whole trail.
+//!
+//! `cargo run --release -p tessera-server --example audit_bench -- [N]` (SQLite in a
+//! temporary directory, or the store `TESSERA_DATABASE_URL` names: give a PostgreSQL one a
+//! fresh schema with `?options=-c%20search_path%3D…`).
+
+use std::sync::Arc;
+use std::time::Instant;
+use tessera_audit::{AuditRecord, AuditSink, Resource};
+use tessera_server::audit_trail::{self, StoreSink};
+use tessera_server::config::Config;
+
+fn record(i: u64) -> AuditRecord {
+    AuditRecord {
+        event_version: "1.11",
+        user_identity: serde_json::json!({"type": "AssumedRole",
+            "principalId": "AROAEXAMPLE:access-grants-0b4e7a0e", "arn": "arn:aws:sts::111111111111:assumed-role/s3-access-grants-role/access-grants-0b4e7a0e",
+            "accountId": "111111111111", "accessKeyId": "ASIAEXAMPLE",
+            "sessionContext": {"sessionIssuer": {"type": "Role", "principalId": "AROAEXAMPLE",
+                "arn": "arn:aws:iam::111111111111:role/s3-access-grants-role", "accountId": "111111111111",
+                "userName": "s3-access-grants-role"}, "attributes": {"creationDate": "2026-12-02T14:00:00Z", "mfaAuthenticated": "false"}},
+            "onBehalfOf": {"userId": "94482488-3041-7026-18f3-be45837cd0e4", "identityStoreArn": "arn:aws:identitystore::111111111111:identitystore/d-1234567890"}}),
+        event_time: format!(
+            "2026-12-02T{:02}:{:02}:{:02}Z",
+            (i / 3600) % 24,
+            (i / 60) % 60,
+            i % 60
+        ),
+        event_source: "s3.amazonaws.com".into(),
+        event_name: "GetObject".into(),
+        aws_region: "us-east-1".into(),
+        source_ip_address: "127.0.0.1".into(),
+        user_agent: "aws-cli/2.22.0 md/Botocore#1.35.0".into(),
+        error_code: None,
+        error_message: None,
+        request_parameters: serde_json::json!({"bucketName": "example-bucket", "key": format!("projects/red/{i}.csv")}),
+        response_elements: serde_json::Value::Null,
+        additional_event_data: serde_json::json!({"SignatureVersion": "SigV4", "bytesTransferredOut": 4096,
+            "accessGrants": {"grantId": "3f2b6c1d-8e4a-4d7b-9f0c-1a2b3c4d5e6f", "grantScope": "s3://example-bucket/projects/red/*"}}),
+        request_id: format!("{i:032x}"),
+        event_id: format!("{:032x}", i ^ 0x5555),
+        read_only: true,
+        resources: vec![Resource {
+            account_id: None,
+            kind: "AWS::S3::Object".into(),
+            arn: format!("arn:aws:s3:::example-bucket/projects/red/{i}.csv"),
+        }],
+        event_type: "AwsApiCall",
+        management_event: false,
+        recipient_account_id: "111111111111".into(),
+        event_category: "Data",
+    }
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let n: u64 = args
+        .get(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1_000_000);
+    let dir = tempfile::tempdir().unwrap();
+    let config = Config::for_data_dir(dir.path().to_path_buf());
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let store = rt
+        .block_on(tessera_server::setup::open_store(&config))
+        .unwrap();
+    let sink = Arc::new(StoreSink::new(store.clone(), rt.handle().clone()));
+    let next = std::cell::Cell::new(0u64);
+    let batch = |size: u64, count: u64| {
+        let started = Instant::now();
+        for _ in 0..count {
+            let from = next.get();
+            let records: Vec<AuditRecord> = (from..from + size).map(record).collect();
+            next.set(from + size);
+            sink.write(&records).unwrap();
+        }
+        started.elapsed()
+    };
+    let small = batch(8, 2000);
+    println!(
+        "append, batches of 8:     {:>7.0} µs per batch, {:>8.0} records/s ({} store)",
+        small.as_micros() as f64 / 2000.0,
+        16_000.0 / small.as_secs_f64(),
+        store.dialect()
+    );
+    let big = batch(1000, 20);
+    println!(
+        "append, batches of 1,000: {:>7.0} µs per batch, {:>8.0} records/s",
+        big.as_micros() as f64 / 20.0,
+        20_000.0 / big.as_secs_f64()
+    );
+    let fill = n.saturating_sub(next.get()).div_ceil(1000);
+    let took = batch(1000, fill);
+    println!(
+        "filled to {} records in {:.1} s",
+        next.get(),
+        took.as_secs_f64()
+    );
+    let master = tessera_crypto::MasterKey::generate();
+    rt.block_on(async {
+        let key = audit_trail::signing_key(store.as_ref(), &master)
+            .await
+            .unwrap();
+        audit_trail::seal(store.as_ref(), &key).await.unwrap();
+        let started = Instant::now();
+        let report = audit_trail::verify(store.as_ref(), None, None)
+            .await
+            .unwrap();
+        let took = started.elapsed();
+        assert!(report.problems.is_empty(), "{:?}", report.problems);
+        println!(
+            "verify: {} records, {} digests in {:.2} s ({:.0} records/s)",
+            report.records,
+            report.digests,
+            took.as_secs_f64(),
+            report.records as f64 / took.as_secs_f64()
+        );
+    });
+}

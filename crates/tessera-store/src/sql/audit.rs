@@ -1,7 +1,7 @@
 //! The audit trail's statements ([`crate::AuditStore`]), expanded for both backends in `mod.rs`.
 
 macro_rules! audit_store {
-    ($store:ty, $row:ty, $dialect:literal) => {
+    ($store:ty, $row:ty, $db:ty, $dialect:literal) => {
         fn audit_row_from(r: &$row) -> Result<AuditRow> {
             Ok(AuditRow {
                 seq: r.try_get("seq")?,
@@ -20,12 +20,11 @@ macro_rules! audit_store {
         #[async_trait]
         impl AuditStore for $store {
             async fn append_audit(&self, rows: &[AuditRow]) -> Result<()> {
-                let mut tx = self.pool.begin().await?;
-                // Multi-row INSERTs of 25 rows (250 parameters): a batch costs a few
+                // Multi-row INSERTs of up to 25 rows (250 parameters): a batch costs a few
                 // statements, not one per record. Not more: sqlx's SQLite binding looks each
                 // parameter's name up among all of the statement's, so the cost per row grows
                 // with the statement's width (at 100 rows it was a fifth of the append).
-                for chunk in rows.chunks(25) {
+                fn insert(chunk: &[AuditRow]) -> sqlx::query::Query<'_, $db, <$db as sqlx::Database>::Arguments> {
                     let values: Vec<String> = (0..chunk.len())
                         .map(|i| {
                             let b = i * 10;
@@ -50,7 +49,18 @@ macro_rules! audit_store {
                             .bind(&r.prev_hash)
                             .bind(&r.hash);
                     }
-                    q.execute(&mut *tx).await?;
+                    q
+                }
+                const CHUNK: usize = 25;
+                if rows.len() <= CHUNK {
+                    // One statement is atomic on its own: no BEGIN / COMMIT round trips (the
+                    // group commit's batches are mostly this small).
+                    insert(rows).execute(&self.audit_pool).await?;
+                    return Ok(());
+                }
+                let mut tx = self.audit_pool.begin().await?;
+                for chunk in rows.chunks(CHUNK) {
+                    insert(chunk).execute(&mut *tx).await?;
                 }
                 tx.commit().await?;
                 Ok(())

@@ -117,11 +117,12 @@ impl AuditSink for StoreSink {
     }
 }
 
-/// The audit signing key: the store's first, unsealed with the master key, or a new one
-/// (stored sealed) when there is none yet.
+/// The audit signing key: the store's newest, unsealed with the master key, or a new one
+/// (stored sealed) when there is none yet. Older keys stay in the store: digests they signed
+/// still verify.
 pub async fn signing_key(store: &dyn Store, master: &MasterKey) -> Result<SigningKey> {
     for _ in 0..2 {
-        if let Some(k) = store.audit_keys().await?.first() {
+        if let Some(k) = store.audit_keys().await?.last() {
             let pkcs8 = master
                 .open(&k.private_sealed, k.fingerprint.as_bytes())
                 .map_err(|e| anyhow::anyhow!("cannot unseal the audit signing key: {e}"))?;
@@ -152,6 +153,33 @@ fn parse_digests(rows: &[AuditDigestRow]) -> Result<Vec<Digest>> {
                 .with_context(|| format!("audit digest {} is not a digest", r.digest_seq))
         })
         .collect()
+}
+
+/// Make a new audit signing key and store it (sealed): digests from now on are signed with
+/// it. Returns its fingerprint.
+pub async fn rotate_signing_key(store: &dyn Store, master: &MasterKey) -> Result<String> {
+    let (key, pkcs8) = SigningKey::generate();
+    let fingerprint = key.fingerprint();
+    let newest = store.audit_keys().await?.last().map(|k| k.created_at);
+    store
+        .put_audit_key(&AuditKeyRecord {
+            private_sealed: master.seal(&pkcs8, fingerprint.as_bytes()),
+            fingerprint: fingerprint.clone(),
+            public_key: key.public_key(),
+            // Keys are ordered by creation time: a rotation within the second of the last
+            // one still comes after it.
+            created_at: chrono::Utc::now()
+                .timestamp()
+                .max(newest.map_or(0, |t| t + 1)),
+        })
+        .await?;
+    Ok(fingerprint)
+}
+
+/// [`seal`] with the store's newest signing key.
+pub async fn seal_with_newest_key(store: &dyn Store, master: &MasterKey) -> Result<Option<Digest>> {
+    let key = signing_key(store, master).await?;
+    seal(store, &key).await
 }
 
 /// Seal every record appended since the last digest with a new signed digest (a digest of an

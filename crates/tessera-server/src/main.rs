@@ -151,6 +151,12 @@ enum AuditCommand {
         #[command(flatten)]
         target: Target,
     },
+    /// Make a new audit signing key: the next digests are signed with it (running servers
+    /// pick it up at their next digest); digests signed with older keys still verify.
+    RotateKey {
+        #[command(flatten)]
+        target: Target,
+    },
     /// Check the audit trail's hash chain and signed digests: reports gaps, edited or
     /// reordered records, and missing or invalid digests; exits non-zero on any.
     Verify {
@@ -439,6 +445,17 @@ async fn main() -> Result<()> {
             } else {
                 print!("{}", audit_trail::table(&rows));
             }
+            Ok(())
+        }
+        Command::Audit {
+            command: AuditCommand::RotateKey { target },
+        } => {
+            let (config, dev) = target_config(&target)?;
+            let master = target_master(&config, dev)?;
+            let store = setup::open_store(&config).await?;
+            let fp =
+                tessera_server::audit_trail::rotate_signing_key(store.as_ref(), &master).await?;
+            println!("new audit signing key {fp}");
             Ok(())
         }
         Command::Audit {

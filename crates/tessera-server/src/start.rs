@@ -43,7 +43,9 @@ pub struct Running {
     refresher: JoinHandle<()>,
     /// Background refreshes (the upstream store's bucket catalog, audit digests).
     background: Vec<JoinHandle<()>>,
-    audit_key: Arc<tessera_audit::chain::SigningKey>,
+    /// Unseals the audit signing key for each digest (the newest: `tessera audit rotate-key`
+    /// takes effect at the next digest, without a restart).
+    audit_master: tessera_crypto::MasterKey,
     exporter: crate::audit_export::Exporter,
 }
 
@@ -59,7 +61,10 @@ impl Running {
             b.abort();
         }
         self.app.audit.flush().await;
-        if let Err(e) = crate::audit_trail::seal(self.app.store.as_ref(), &self.audit_key).await {
+        if let Err(e) =
+            crate::audit_trail::seal_with_newest_key(self.app.store.as_ref(), &self.audit_master)
+                .await
+        {
             tracing::error!(error = %e, "the shutdown audit digest could not be written");
         }
         if let Err(e) = self.exporter.run_once(self.app.store.as_ref()).await {
@@ -83,11 +88,11 @@ pub async fn start(opts: StartOptions) -> Result<Running> {
         tokio::runtime::Handle::current(),
     ));
     let exporter = crate::audit_export::Exporter::new(config.data_dir.join("audit"));
-    let audit_key = Arc::new(
-        crate::audit_trail::signing_key(store.as_ref(), &master)
-            .await
-            .context("loading the audit signing key")?,
-    );
+    // Fail at start, not at the first digest, when the key cannot be unsealed.
+    crate::audit_trail::signing_key(store.as_ref(), &master)
+        .await
+        .context("loading the audit signing key")?;
+    let audit_master = master.clone();
     let deployment = Deployment {
         partition: config.partition.clone(),
         region: config.region.clone(),
@@ -165,11 +170,13 @@ pub async fn start(opts: StartOptions) -> Result<Running> {
     );
     // Digests seal the audit chain hourly (and once more at shutdown).
     background.push({
-        let (store, key) = (app.store.clone(), audit_key.clone());
+        let (store, master) = (app.store.clone(), audit_master.clone());
         tokio::spawn(async move {
             loop {
                 tokio::time::sleep(crate::audit_trail::DIGEST_INTERVAL).await;
-                if let Err(e) = crate::audit_trail::seal(store.as_ref(), &key).await {
+                if let Err(e) =
+                    crate::audit_trail::seal_with_newest_key(store.as_ref(), &master).await
+                {
                     tracing::error!(error = %e, "the audit digest could not be written");
                 }
             }
@@ -213,7 +220,7 @@ pub async fn start(opts: StartOptions) -> Result<Running> {
         tasks,
         refresher,
         background,
-        audit_key,
+        audit_master,
         exporter,
     })
 }

@@ -5860,6 +5860,45 @@ async fn audit_verify_detects_tampering() {
 
 /// Crash test for the audit trail: `kill -9` while requests are in flight; after restart the
 /// chain verifies and every request that got a success response has its record.
+#[test]
+fn audit_signing_key_rotation() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let call = |server: &DevServer| {
+        let root = server.account(ROOT).clone();
+        let (ok, _, err) = aws(
+            server,
+            (&root.access_key_id, &root.secret_access_key),
+            &["sts", "get-caller-identity"],
+        );
+        assert!(ok, "{err}");
+    };
+    let mut server = DevServer::start(&data);
+    call(&server);
+    assert!(server.stop());
+    let out = tessera_command(&["audit", "rotate-key", "--data-dir", data.to_str().unwrap()]);
+    let fingerprint = out
+        .trim()
+        .strip_prefix("new audit signing key ")
+        .unwrap_or_else(|| panic!("{out}"))
+        .to_owned();
+    let mut server = DevServer::start(&data);
+    call(&server);
+    assert!(server.stop());
+    // Both digests verify, each with the key that signed it.
+    let (ok, out) = audit_verify(&data);
+    assert!(ok, "{out}");
+    assert!(out.contains("2 digests checked"), "{out}");
+    let signers = sqlite_script(
+        &data,
+        "import json\nfor (b,) in c.execute('SELECT body FROM audit_digests ORDER BY digest_seq'): print(json.loads(b)['keyFingerprint'])",
+    );
+    let signers: Vec<&str> = signers.lines().collect();
+    assert_eq!(signers.len(), 2, "{signers:?}");
+    assert_ne!(signers[0], signers[1]);
+    assert_eq!(signers[1], fingerprint);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn audit_trail_survives_kill_9_with_every_acknowledged_record() {
     audit_crash(None).await;

@@ -191,21 +191,9 @@ async fn audit_main(secs: u64, conns: usize) {
     let small: Bytes = (0..SMALL).map(|i| (i * 7 % 251) as u8).collect();
     let mut stores = vec![("sqlite", None)];
     if let Ok(base) = std::env::var("TESSERA_TEST_POSTGRES_URL") {
-        let schema = format!("audit_bench_{}", std::process::id());
-        let made = Command::new("psql")
-            .args([
-                base.as_str(),
-                "-q",
-                "-c",
-                &format!("CREATE SCHEMA {schema}"),
-            ])
-            .status()
-            .expect("psql");
-        assert!(made.success(), "could not create schema {schema}");
-        let sep = if base.contains('?') { '&' } else { '?' };
         stores.push((
             "postgres",
-            Some(format!("{base}{sep}options=-c%20search_path%3D{schema}")),
+            Some(tessera_testkit::fresh_postgres_schema(&base, "audit_bench")),
         ));
     }
     println!("GET 4 KiB with wrk, {secs} s each over {conns} connections");

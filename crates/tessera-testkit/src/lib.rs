@@ -42,6 +42,27 @@ pub fn tessera_command(args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// A URL for a fresh schema (named `{prefix}_…`, made with `psql`) on the PostgreSQL server
+/// at `base`: the connection's `search_path` is that schema, so the server under test starts
+/// on an empty store there.
+pub fn fresh_postgres_schema(base: &str, prefix: &str) -> String {
+    let schema = format!(
+        "{prefix}_{}_{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default()
+            .subsec_nanos()
+    );
+    let made = Command::new("psql")
+        .args([base, "-q", "-c", &format!("CREATE SCHEMA {schema}")])
+        .status()
+        .expect("psql");
+    assert!(made.success(), "could not create schema {schema} on {base}");
+    let sep = if base.contains('?') { '&' } else { '?' };
+    format!("{base}{sep}options=-c%20search_path%3D{schema}")
+}
+
 /// A minimal HTTP/1.1 GET over a plain TCP connection: (status, body).
 pub fn http_get(endpoint: &str, path: &str) -> (u16, String) {
     http_request(endpoint, "GET", path, &[], "")

@@ -3482,25 +3482,19 @@ fn trusted_identity_propagation(on_garage: bool) {
     assert!(!denied);
     assert!(err.contains("(AccessDenied)"), "{err}");
     assert!(!err.contains(&red_grant), "the reply names a grant: {err}");
-    let explain = |request_id: &str| {
+    // `tessera audit explain` of Mateo's newest `event`, which must have been refused.
+    let explain_newest = |event: &str| {
+        let newest = query(&["--user", "mateo.jackson", "--event", event, "--limit", "1"]);
+        assert_eq!(newest[0]["errorCode"], "AccessDenied", "{}", newest[0]);
         tessera_command(&[
             "audit",
             "explain",
-            request_id,
+            newest[0]["requestID"].as_str().unwrap(),
             "--data-dir",
             &server.data_dir.display().to_string(),
         ])
     };
-    let refused = query(&[
-        "--user",
-        "mateo.jackson",
-        "--event",
-        "GetDataAccess",
-        "--limit",
-        "1",
-    ]);
-    assert_eq!(refused[0]["errorCode"], "AccessDenied", "{}", refused[0]);
-    let why = explain(refused[0]["requestID"].as_str().unwrap());
+    let why = explain_newest("GetDataAccess");
     assert!(
         why.contains("no grant matched s3://example-bucket/projects/blue/berries.csv (READ) for the caller or their groups")
             && why.contains(&format!("directory user {mateo} (mateo.jackson)"))
@@ -3543,15 +3537,7 @@ fn trusted_identity_propagation(on_garage: bool) {
         !err.contains("NoDataAccessToday"),
         "the reply names the statement: {err}"
     );
-    let refused = query(&[
-        "--user",
-        "mateo.jackson",
-        "--event",
-        "GetDataAccess",
-        "--limit",
-        "1",
-    ]);
-    let why = explain(refused[0]["requestID"].as_str().unwrap());
+    let why = explain_newest("GetDataAccess");
     assert!(
         why.contains("explicit deny of s3:GetDataAccess on arn:aws:s3:")
             && why.contains(
@@ -3586,16 +3572,7 @@ fn trusted_identity_propagation(on_garage: bool) {
         ],
     );
     assert!(!done);
-    let outside = query(&[
-        "--user",
-        "mateo.jackson",
-        "--event",
-        "GetObject",
-        "--limit",
-        "1",
-    ]);
-    assert_eq!(outside[0]["errorCode"], "AccessDenied", "{}", outside[0]);
-    let why = explain(outside[0]["requestID"].as_str().unwrap());
+    let why = explain_newest("GetObject");
     assert!(
         why.contains("s3:GetObject on arn:aws:s3:::example-bucket/projects/blue/berries.csv is outside the scope of the Access Grants credentials")
             && why.contains(&format!("grant {red_grant} allows s3://example-bucket/projects/red/* (READ)")),
@@ -5917,27 +5894,9 @@ async fn audit_trail_on_postgres_survives_kill_9() {
             "TESSERA_TEST_POSTGRES_URL is not set: run ./scripts/test, or set TESSERA_SKIP_POSTGRES=1 to skip the PostgreSQL half on purpose"
         );
     };
-    let schema = format!(
-        "e2e_audit_{}_{}",
-        std::process::id(),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .subsec_nanos()
-    );
-    let made = Command::new("psql")
-        .args([
-            base.as_str(),
-            "-q",
-            "-c",
-            &format!("CREATE SCHEMA {schema}"),
-        ])
-        .status()
-        .expect("psql");
-    assert!(made.success(), "could not create schema {schema}");
-    let sep = if base.contains('?') { '&' } else { '?' };
-    audit_crash(Some(format!(
-        "{base}{sep}options=-c%20search_path%3D{schema}"
+    audit_crash(Some(tessera_testkit::fresh_postgres_schema(
+        &base,
+        "e2e_audit",
     )))
     .await;
 }

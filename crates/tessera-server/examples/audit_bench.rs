@@ -42,7 +42,7 @@ fn record(i: u64) -> AuditRecord {
         response_elements: serde_json::Value::Null,
         additional_event_data: serde_json::json!({"SignatureVersion": "SigV4", "bytesTransferredOut": 4096,
             "accessGrants": {"grantId": "3f2b6c1d-8e4a-4d7b-9f0c-1a2b3c4d5e6f", "grantScope": "s3://example-bucket/projects/red/*"}}),
-        request_id: format!("{i:032x}"),
+        request_id: uuid::Uuid::now_v7().to_string(),
         event_id: format!("{:032x}", i ^ 0x5555),
         read_only: true,
         resources: vec![Resource {

@@ -359,8 +359,11 @@ pub(crate) fn internal_failure(protocol: Protocol) -> AwsError {
     CommonError::InternalFailure.to_aws(protocol)
 }
 
+/// A request id: a UUID, time-ordered (version 7) so that the audit trail's request-id index
+/// grows at its end instead of at random places (a random id dirtied one index page per
+/// record in every commit: a third more per append, and worse as the index grows).
 fn new_request_id() -> String {
-    uuid::Uuid::new_v4().to_string()
+    uuid::Uuid::now_v7().to_string()
 }
 
 /// Serve one HTTP request.

@@ -233,7 +233,7 @@ where
     if !ev.operation.is_empty() {
         h.action = ev.operation.to_owned();
     }
-    let (mut rparts, rbody) = resp.into_parts();
+    let (mut rparts, mut rbody) = resp.into_parts();
     if let Ok(v) = http::HeaderValue::from_str(rid) {
         rparts.headers.insert("x-amz-request-id", v.clone());
         rparts.headers.insert("x-amz-id-2", v);
@@ -246,13 +246,59 @@ where
             .map(|b| String::from_utf8_lossy(&b).into_owned())
             .unwrap_or_default();
         let code = xml_text(&text, "Code").unwrap_or_else(|| "Unknown".into());
-        let message = xml_text(&text, "Message").unwrap_or_default();
+        let mut message = xml_text(&text, "Message").unwrap_or_default();
+        // The codec rejects some requests with a bare code: S3 always says what was wrong
+        // (clients print the message; without one the AWS CLI shows "Unknown").
+        if message.is_empty()
+            && let Some(default) = default_message(&code)
+        {
+            message = default.to_owned();
+            let e = AwsError::new(status, code.clone(), message.clone());
+            let (eparts, ebody) = e.render(tessera_wire::Protocol::RestXml, rid).into_parts();
+            for name in [http::header::CONTENT_TYPE, http::header::CONTENT_LENGTH] {
+                match eparts.headers.get(&name) {
+                    Some(v) => rparts.headers.insert(name, v.clone()),
+                    None => rparts.headers.remove(name),
+                };
+            }
+            rparts.headers.insert(
+                http::header::CONTENT_LENGTH,
+                http::HeaderValue::from(ebody.len()),
+            );
+            rbody = s3s::Body::from(ebody);
+        }
         h.error = Some(AwsError::new(status, code, message));
     }
     h.details = Some(details(app, &ev, parts, &h));
     h.response = http::Response::from_parts(rparts, Bytes::new());
     h.stream = Some(rbody);
     h
+}
+
+/// S3's message for an error code, for errors the codec renders without one.
+fn default_message(code: &str) -> Option<&'static str> {
+    Some(match code {
+        "InvalidBucketName" => "The specified bucket is not valid.",
+        "NoSuchBucket" => "The specified bucket does not exist",
+        "NoSuchKey" => "The specified key does not exist.",
+        "NoSuchUpload" => {
+            "The specified upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed."
+        }
+        "MethodNotAllowed" => "The specified method is not allowed against this resource.",
+        "MalformedXML" => {
+            "The XML you provided was not well-formed or did not validate against our published schema."
+        }
+        "InvalidRange" => "The requested range is not satisfiable",
+        "InvalidArgument" => "Invalid Argument",
+        "InvalidRequest" => "Invalid Request",
+        "NotImplemented" => "A header you provided implies functionality that is not implemented.",
+        "MissingContentLength" => "You must provide the Content-Length HTTP header.",
+        "EntityTooLarge" => "Your proposed upload exceeds the maximum allowed object size.",
+        "InvalidDigest" => "The Content-MD5 you specified was invalid.",
+        "BadDigest" => "The Content-MD5 you specified did not match what we received.",
+        "AccessDenied" => "Access Denied",
+        _ => return None,
+    })
 }
 
 fn xml_text(doc: &str, tag: &str) -> Option<String> {

@@ -349,3 +349,33 @@ async fn data_events_are_audited_as_data() {
     assert!(!p.read_only);
     assert_eq!(p.additional_event_data["bytesTransferredIn"], 3);
 }
+
+#[tokio::test]
+async fn codec_errors_carry_s3s_message_or_aws_default() {
+    let f = fixture().await;
+    let empty = sha(b"");
+    let (req, _) = s3_request(
+        &f.key,
+        &f.secret,
+        None,
+        "PUT",
+        "/b",
+        &[],
+        &empty,
+        Vec::new(),
+        chrono::Utc::now(),
+    );
+    let r = send(&f, req).await;
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert!(
+        r.body.contains("<Code>InvalidBucketName</Code>"),
+        "{}",
+        r.body
+    );
+    assert!(
+        r.body
+            .contains("<Message>The specified bucket is not valid.</Message>"),
+        "{}",
+        r.body
+    );
+}

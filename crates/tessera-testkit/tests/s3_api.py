@@ -65,8 +65,11 @@ def step(name):
 s3 = client()
 bucket = f"{prefix}-api"
 step("buckets")
-expect_error("InvalidBucketName", s3.create_bucket, Bucket="Bad_Bucket")
-expect_error("InvalidBucketName", s3.create_bucket, Bucket="a..b")
+for bad in ["Bad_Bucket", "a..b", "b", "ab"]:
+    e = expect_error("InvalidBucketName", s3.create_bucket, Bucket=bad)
+    # S3 says what was wrong; a bare code makes the AWS CLI print "Unknown".
+    msg = e.response["Error"].get("Message")
+    check(msg == "The specified bucket is not valid.", f"{bad!r}: message {msg!r}")
 s3.create_bucket(Bucket=bucket)
 # us-east-1: re-creating your own bucket succeeds; another account gets BucketAlreadyExists.
 s3.create_bucket(Bucket=bucket)

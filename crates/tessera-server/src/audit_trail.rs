@@ -408,13 +408,11 @@ fn explain_record(r: &serde_json::Value, named: &dyn Fn(&str) -> String, out: &m
         );
     }
     for d in decisions.into_iter().flatten() {
-        let what = format!("{} on {}", s(&d["action"]), {
-            let res = d["resource"]
-                .as_str()
-                .or(d["target"].as_str())
-                .unwrap_or("-");
-            res.to_owned()
-        });
+        let target = d["resource"]
+            .as_str()
+            .or(d["target"].as_str())
+            .unwrap_or("-");
+        let what = format!("{} on {target}", s(&d["action"]));
         match d["decision"].as_str().unwrap_or("") {
             "ExplicitDeny" => {
                 let by = &d["deniedBy"];

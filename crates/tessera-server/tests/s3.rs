@@ -171,7 +171,8 @@ async fn chunked_put(f: &Fixture, path: &str, data: &[u8], tamper: bool) -> Repl
     send(f, Request::from_parts(parts, Full::new(Bytes::from(body)))).await
 }
 
-async fn bucket(f: &Fixture, name: &str) {
+/// CreateBucket `name`, signed by the fixture's root.
+async fn create_bucket(f: &Fixture, name: &str) -> Reply {
     let empty = sha(b"");
     let (req, _) = s3_request(
         &f.key,
@@ -184,7 +185,11 @@ async fn bucket(f: &Fixture, name: &str) {
         Vec::new(),
         chrono::Utc::now(),
     );
-    let r = send(f, req).await;
+    send(f, req).await
+}
+
+async fn bucket(f: &Fixture, name: &str) {
+    let r = create_bucket(f, name).await;
     assert_eq!(r.status, 200, "{}", r.body);
 }
 
@@ -353,19 +358,7 @@ async fn data_events_are_audited_as_data() {
 #[tokio::test]
 async fn codec_errors_carry_s3s_message_or_aws_default() {
     let f = fixture().await;
-    let empty = sha(b"");
-    let (req, _) = s3_request(
-        &f.key,
-        &f.secret,
-        None,
-        "PUT",
-        "/b",
-        &[],
-        &empty,
-        Vec::new(),
-        chrono::Utc::now(),
-    );
-    let r = send(&f, req).await;
+    let r = create_bucket(&f, "b").await;
     assert_eq!(r.status, 400, "{}", r.body);
     assert!(
         r.body.contains("<Code>InvalidBucketName</Code>"),

@@ -103,19 +103,44 @@ impl AccessGrantsService {
             .ok_or(AgError::InstanceNotExists)
     }
 
-    /// Resolve an Identity Center instance ARN: it must exist. Returns the application ARN
-    /// made for the association (`arn:…:sso::<owner>:application/<ssoins>/apl-…`).
-    async fn identity_center_application(&self, arn: &str) -> R<String> {
+    /// The Identity Center instance `arn` as `account` may use it: its own, or the instance
+    /// of an account in its organization (as an organization instance is shared in AWS).
+    /// Another tenant's instance is answered exactly as one that does not exist, so neither
+    /// the association nor grantee validation tells one tenant about another's ids.
+    async fn usable_identity_center(
+        &self,
+        account: &str,
+        arn: &str,
+    ) -> R<tessera_store::InstanceRecord> {
+        let missing = || {
+            AgError::InvalidIdentityCenter(format!(
+                "The Identity Center instance {arn} does not exist"
+            ))
+        };
+        let inst = self.identity.get_instance(arn).await?.ok_or_else(missing)?;
+        if inst.owner_account_id != account {
+            let mine = self.identity.account_organization(account).await?;
+            let theirs = self
+                .identity
+                .account_organization(&inst.owner_account_id)
+                .await?;
+            if mine.is_none() || mine != theirs {
+                return Err(missing());
+            }
+        }
+        Ok(inst)
+    }
+
+    /// Resolve an Identity Center instance ARN for `account`: it must exist and be usable by
+    /// the account. Returns the application ARN made for the association
+    /// (`arn:…:sso::<owner>:application/<ssoins>/apl-…`).
+    async fn identity_center_application(&self, account: &str, arn: &str) -> R<String> {
         if !validate::identity_center_arn_ok(arn) {
             return Err(AgError::InvalidIdentityCenter(format!(
                 "The Identity Center instance ARN {arn} is not valid"
             )));
         }
-        let inst = self.identity.get_instance(arn).await?.ok_or_else(|| {
-            AgError::InvalidIdentityCenter(format!(
-                "The Identity Center instance {arn} does not exist"
-            ))
-        })?;
+        let inst = self.usable_identity_center(account, arn).await?;
         let ssoins = arn.rsplit('/').next().unwrap_or_default();
         let suffix: String = (0..16)
             .map(|_| char::from(b"0123456789abcdef"[rand::random_range(0..16usize)]))
@@ -157,7 +182,7 @@ impl AccessGrantsService {
             )
         };
         let application_arn = match &ic {
-            Some(a) => Some(self.identity_center_application(a).await?),
+            Some(a) => Some(self.identity_center_application(&r.account, a).await?),
             None => None,
         };
         let rec = AgInstanceRecord {
@@ -264,7 +289,7 @@ impl AccessGrantsService {
                 )));
             }
             None => {
-                i.application_arn = Some(self.identity_center_application(&ic).await?);
+                i.application_arn = Some(self.identity_center_application(&r.account, &ic).await?);
                 i.identity_center_arn = Some(ic.clone());
                 self.store.update_ag_instance(&i).await?;
                 self.fold(GrantChange::Instance(i)).await;
@@ -663,15 +688,17 @@ impl AccessGrantsService {
                         "Directory grantees need an IAM Identity Center instance associated with the Access Grants instance".into(),
                     )
                 })?;
+                // Checked again here: an association made before the organization rule
+                // (or an account since moved out of the organization) validates nothing.
                 let store = self
-                    .identity
-                    .get_instance(ic)
-                    .await?
+                    .usable_identity_center(&inst.account_id, ic)
+                    .await
                     .map(|i| i.identity_store_id)
-                    .ok_or_else(|| {
-                        AgError::InvalidGrant(format!(
+                    .map_err(|e| match e {
+                        AgError::InvalidIdentityCenter(_) => AgError::InvalidGrant(format!(
                             "The associated Identity Center instance {ic} no longer exists"
-                        ))
+                        )),
+                        e => e,
                     })?;
                 let found = if kind == GranteeKind::DirectoryUser {
                     self.identity.get_identity_user(&store, id).await?.is_some()

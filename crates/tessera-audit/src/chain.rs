@@ -217,6 +217,10 @@ pub enum Problem {
         end_seq: u64,
         last_seq: u64,
     },
+    /// A column the store keeps beside a record for queries (event name, principal, user,
+    /// request id, time, source) does not say what the record's chained body says: it was
+    /// edited, so queries would miss or misattribute the record.
+    IndexMismatch { seq: u64, column: &'static str },
 }
 
 impl std::fmt::Display for Problem {
@@ -262,6 +266,10 @@ impl std::fmt::Display for Problem {
             } => write!(
                 f,
                 "digest {digest_seq} seals records up to {end_seq}, but the log ends at {last_seq}: records were deleted"
+            ),
+            Problem::IndexMismatch { seq, column } => write!(
+                f,
+                "record {seq}: its {column} column does not match the record: it was edited, and queries on it would miss or misattribute the record"
             ),
         }
     }

@@ -50,17 +50,22 @@ struct SessionPolicies(Mutex<HashMap<String, Option<Arc<Policy>>>>);
 
 impl SessionPolicies {
     fn parsed(&self, doc: &str) -> Option<Arc<Policy>> {
-        if let Some(p) = self.0.lock().expect("session policy cache").get(doc) {
+        self.parsed_as(doc, || doc.to_owned())
+    }
+
+    /// The policy cached under `key`, made by `doc` the first time.
+    fn parsed_as(&self, key: &str, doc: impl FnOnce() -> String) -> Option<Arc<Policy>> {
+        if let Some(p) = self.0.lock().expect("session policy cache").get(key) {
             return p.clone();
         }
-        let parsed = Policy::parse_with_limit(doc, PolicyKind::Session, None)
+        let parsed = Policy::parse_with_limit(&doc(), PolicyKind::Session, None)
             .ok()
             .map(Arc::new);
         let mut map = self.0.lock().expect("session policy cache");
         if map.len() >= crate::credentials::MAX_ENTRIES {
             map.clear();
         }
-        map.insert(doc.to_owned(), parsed.clone());
+        map.insert(key.to_owned(), parsed.clone());
         parsed
     }
 }
@@ -73,6 +78,8 @@ struct PrincipalPolicies {
     session_inline: Option<Arc<Policy>>,
     session_managed: Vec<Arc<ManagedEntry>>,
     has_session_policy: bool,
+    /// The session was vended by S3 Access Grants: its session policy is the grant's.
+    vended_by_grant: Option<String>,
     tags: Vec<(String, String)>,
 }
 
@@ -99,6 +106,9 @@ impl PrincipalPolicies {
     fn session_name(&self, i: usize) -> String {
         let managed = if self.session_inline.is_some() {
             if i == 0 {
+                if let Some(grant) = &self.vended_by_grant {
+                    return format!("session policy of Access Grants grant {grant}");
+                }
                 return "inline session policy".into();
             }
             i - 1
@@ -276,6 +286,30 @@ impl Authorizer {
             for arn in &s.policy_arns {
                 out.has_session_policy = true;
                 out.session_managed.extend(snap.managed_policy(arn));
+            }
+            // Credentials vended by S3 Access Grants act only within their grant, in every
+            // service, whatever the location role's policies allow (AWS confines them with a
+            // session policy the same way). GetDataAccess seals no other session policy; a
+            // vended session that carried one anyway would be allowed nothing.
+            if let Some(g) = &s.grant {
+                let alone = s.policy.is_none() && s.policy_arns.is_empty();
+                out.has_session_policy = true;
+                out.session_managed.clear();
+                out.session_inline = if alone {
+                    // Keyed apart from inline documents (which start with `{`).
+                    let key = format!(
+                        "grant\0{}\0{}\0{}",
+                        g.scope,
+                        g.prefix,
+                        g.permission.as_str()
+                    );
+                    self.session_policies.parsed_as(&key, || {
+                        crate::vended::session_policy(&self.deployment.partition, g)
+                    })
+                } else {
+                    None
+                };
+                out.vended_by_grant = Some(g.grant_id.clone());
             }
         }
         out

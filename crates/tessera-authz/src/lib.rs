@@ -11,6 +11,8 @@
 //! - [`directory`]: identity-store users and group memberships, as a replicated view.
 //! - [`grants`]: the S3 Access Grants index (instances, locations, a radix tree of grant
 //!   scopes), as a replicated view.
+//! - [`vended`]: the session policy that confines credentials vended by S3 Access Grants to
+//!   their grant.
 //!
 //! Service crates depend on this crate, never on each other: STS asks the same authoriser IAM
 //! does without knowing the IAM service exists.
@@ -22,6 +24,7 @@ pub mod grants;
 pub mod keyring;
 pub mod principals;
 pub mod revocations;
+pub mod vended;
 
 pub use authorizer::{Access, Authorizer, Denied};
 pub use directory::DirectoryView;

@@ -63,6 +63,9 @@ const TOKEN_SECS: i64 = 3600;
 const SESSION_SECS: i64 = 8 * 3600;
 /// Longest assertion looked at (the largest token `tessera-oidc` parses).
 const MAX_ASSERTION: usize = tessera_oidc::HARD_MAX_TOKEN_LEN;
+/// How long an assertion id is kept after its `exp`, by the store's clock: the verifier's
+/// 60 s of leeway plus up to an hour of clock skew between a replica and the store.
+const JTI_KEEP_AFTER_EXPIRY_SECS: i64 = 60 + 3600;
 
 /// Every way `CreateTokenWithIAM` fails, mapped to the sso-oidc error shapes in one place.
 #[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
@@ -538,6 +541,14 @@ impl SsoOidcService {
             .verify(assertion, &iss, &audiences, now)
             .await
             .map_err(bad)?;
+        // The time the IdP issued the assertion decides whether a user revocation voids it:
+        // an assertion without one could not be dated, so it is refused rather than taken
+        // as issued now (which would let it outlive a revocation).
+        let Some(issued_at) = verified.issued_at else {
+            return Err(TokenError::InvalidGrant(
+                "The assertion has no iat claim.".into(),
+            ));
+        };
         let jti = verified
             .jti
             .as_deref()
@@ -557,11 +568,7 @@ impl SsoOidcService {
         let user = self.one_user(&instance.identity_store_id, store_path, value)?;
         self.check_assignment(config, &app.arn, &user)?;
         // A user revoked after the IdP issued this assertion may not exchange it.
-        if self
-            .revocations
-            .get()
-            .is_revoked(&user.user_id, verified.issued_at.unwrap_or(now))
-        {
+        if self.revocations.get().is_revoked(&user.user_id, issued_at) {
             return Err(TokenError::InvalidGrant(
                 "The assertion's user has been revoked since it was issued.".into(),
             ));
@@ -586,7 +593,7 @@ impl SsoOidcService {
                     user: &user,
                     scopes,
                     actor: Some(tti_arn),
-                    auth_time: verified.issued_at.unwrap_or(now),
+                    auth_time: issued_at,
                     family: None,
                     rotate: None,
                     expires_cap: None,
@@ -748,6 +755,8 @@ impl SsoOidcService {
 
     /// Forget expired assertion ids, at most once a minute.
     async fn prune(&self, now: i64) {
+        // `now` only paces pruning (once a minute per replica); what is old enough to go is
+        // decided by the store's clock.
         let last = self.last_prune.load(Ordering::Relaxed);
         if now - last < 60
             || self
@@ -757,8 +766,9 @@ impl SsoOidcService {
         {
             return;
         }
-        // Keep a minute past expiry: the verifier's clock leeway.
-        if let Err(e) = self.tokens.prune_jtis(now - 60).await {
+        // Pruned by the store's clock, keeping ids well past expiry: the verifier's minute of
+        // leeway, plus room for replicas whose clocks run behind the store's.
+        if let Err(e) = self.tokens.prune_jtis(JTI_KEEP_AFTER_EXPIRY_SECS).await {
             tracing::warn!(error = %e, "pruning expired assertion ids failed");
         }
     }

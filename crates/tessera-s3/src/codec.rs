@@ -104,6 +104,7 @@ impl S3Host for BaseDomains {
 #[derive(Clone)]
 pub struct S3Codec {
     service: s3s::service::S3Service,
+    bases: BaseDomains,
 }
 
 impl std::fmt::Debug for S3Codec {
@@ -117,8 +118,26 @@ impl S3Codec {
     /// bucket names under `bases`.
     pub fn new(handler: S3Handler, bases: BaseDomains) -> S3Codec {
         let mut b = s3s::service::S3ServiceBuilder::new(handler);
-        b.set_host(bases);
-        S3Codec { service: b.build() }
+        b.set_host(bases.clone());
+        S3Codec {
+            service: b.build(),
+            bases,
+        }
+    }
+
+    /// Whether a request to `host` for `path` names an object (rather than a bucket or the
+    /// service), path-style (`/bucket/key`) or virtual-hosted (`bucket.host/key`), as the
+    /// codec will read it.
+    pub fn names_object(&self, host: Option<&str>, path: &str) -> bool {
+        let virtual_hosted = host
+            .and_then(|h| self.bases.parse_host_header(h).ok())
+            .is_some_and(|v| v.bucket().is_some());
+        let rest = path.strip_prefix('/').unwrap_or(path);
+        if virtual_hosted {
+            !rest.is_empty()
+        } else {
+            rest.split_once('/').is_some_and(|(_, key)| !key.is_empty())
+        }
     }
 
     /// Serve one request that Tessera's layer authenticated; `body` is the payload, already

@@ -1521,23 +1521,33 @@ impl S3 for S3Handler {
         Self::note(a, "ListMultipartUploads", &i.bucket, None, true);
         let b = self.bucket(&i.bucket)?;
         let prefix = i.prefix.clone().unwrap_or_default();
+        // Uploads are writes in progress: listing them takes WRITE on the whole prefix.
         if let Some(g) = Self::grant(a)
-            && !g.covers_listing(&b.name, &prefix)
+            && !(g.permission.covers(GrantPermission::Write) && g.covers_listing(&b.name, &prefix))
         {
             return Err(outside_grant(
                 a,
                 "s3:ListBucketMultipartUploads",
                 &self.bucket_arn(&b.name),
-                "Access Denied: listing uploads outside the scope of these Access Grants credentials"
-                    .into(),
+                format!(
+                    "Access Denied: listing the uploads of s3://{}/{prefix} is outside the scope {} ({}) of these Access Grants credentials",
+                    b.name,
+                    g.target(),
+                    g.permission.as_str()
+                ),
             ));
+        }
+        // The vended session policy conditions this listing on its prefix, as ListBucket.
+        let mut extra = ContextKeys::new();
+        if Self::grant(a).is_some() {
+            extra.insert("s3:prefix", prefix.clone());
         }
         self.policy(
             a,
             "s3:ListBucketMultipartUploads",
             &self.bucket_arn(&b.name),
             &b.owner,
-            ContextKeys::new(),
+            extra,
         )?;
         let max = i.max_uploads.unwrap_or(1000).clamp(1, 1000) as usize;
         let key_marker = i.key_marker.clone().unwrap_or_default();

@@ -564,13 +564,7 @@ where
         let e = CommonError::HeadersTooLarge(app.limits.max_header_bytes).to_aws(t.protocol);
         return t.fail("Unknown", e, rid);
     }
-    let read = |body: B| {
-        read_body(
-            body,
-            app.limits.max_body_bytes,
-            app.limits.body_read_timeout(),
-        )
-    };
+    let read = |body: B| read_body(body, app.limits.max_body_bytes, app.limits.body_pace());
     match route {
         Route::Query => {
             let body = match read(body).await {
@@ -753,25 +747,44 @@ async fn scim(app: &App, parts: &http::request::Parts, body: &[u8], meta: &Reque
 async fn read_body<B>(
     body: B,
     limit: usize,
-    timeout: std::time::Duration,
+    pace: crate::config::BodyPace,
 ) -> Result<Bytes, CommonError>
 where
     B: http_body::Body<Data = Bytes> + Send + 'static,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
-    let Ok(read) = tokio::time::timeout(timeout, Limited::new(body, limit).collect()).await else {
-        return Err(CommonError::RequestTimeout);
-    };
-    match read {
-        Ok(c) => Ok(c.to_bytes()),
-        Err(e)
-            if e.downcast_ref::<http_body_util::LengthLimitError>()
-                .is_some() =>
-        {
-            Err(CommonError::BodyTooLarge(limit))
+    // The body must keep its pace: no gap longer than the stall limit, and on average the
+    // minimum rate once the initial allowance has passed.
+    let start = std::time::Instant::now();
+    let mut last = start;
+    let mut received = 0u64;
+    let mut body = std::pin::pin!(Limited::new(body, limit));
+    let mut buf = Vec::new();
+    loop {
+        let deadline = pace.deadline(start, received, last);
+        let frame = match tokio::time::timeout_at(deadline.into(), body.frame()).await {
+            Err(_) => return Err(CommonError::RequestTimeout),
+            Ok(None) => break,
+            Ok(Some(f)) => f,
+        };
+        match frame {
+            Ok(f) => {
+                if let Ok(data) = f.into_data() {
+                    received += data.len() as u64;
+                    last = std::time::Instant::now();
+                    buf.extend_from_slice(&data);
+                }
+            }
+            Err(e)
+                if e.downcast_ref::<http_body_util::LengthLimitError>()
+                    .is_some() =>
+            {
+                return Err(CommonError::BodyTooLarge(limit));
+            }
+            Err(e) => return Err(CommonError::IncompleteBody(e.to_string())),
         }
-        Err(e) => Err(CommonError::IncompleteBody(e.to_string())),
     }
+    Ok(Bytes::from(buf))
 }
 
 /// What an awsQuery request brings, once its body is read.

@@ -47,10 +47,23 @@ pub struct Exporter {
     dir: PathBuf,
 }
 
+/// Open for writing a file only its owner may read (the export is the audit trail: who read
+/// what, on whose behalf); an existing one keeps the permissions it has.
+fn private_file() -> std::fs::OpenOptions {
+    let mut o = std::fs::OpenOptions::new();
+    o.write(true).create(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        o.mode(0o600);
+    }
+    o
+}
+
 fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let tmp = path.with_extension("tmp");
     {
-        let mut f = std::fs::File::create(&tmp)?;
+        let mut f = private_file().truncate(true).open(&tmp)?;
         f.write_all(bytes)?;
         f.sync_all()?;
     }
@@ -103,8 +116,9 @@ impl Exporter {
     /// Export everything the store has that the export has not: records, then digests.
     /// Returns how many records were exported.
     pub async fn run_once(&self, store: &dyn Store) -> Result<usize> {
-        std::fs::create_dir_all(self.records_dir())?;
-        std::fs::create_dir_all(self.digests_dir())?;
+        for d in [self.dir.clone(), self.records_dir(), self.digests_dir()] {
+            crate::setup::private_dir(&d)?;
+        }
         let mut pos = self.load_position()?;
         // An unfinished round: undo its partial appends.
         if !pos.pending.is_empty() {
@@ -136,8 +150,7 @@ impl Exporter {
             }
             self.save_position(&pos)?;
             for (name, bytes) in &by_file {
-                let mut f = std::fs::OpenOptions::new()
-                    .create(true)
+                let mut f = private_file()
                     .append(true)
                     .open(self.records_dir().join(name))?;
                 f.write_all(bytes)?;

@@ -8,6 +8,7 @@
 //! on its own (`crate::audit_export`).
 
 use anyhow::{Context, Result};
+use serde_json::Value;
 use std::sync::{Arc, Mutex};
 use tessera_audit::chain::{self, Chain, Digest, SigningKey, StoredRecord};
 use tessera_audit::{AuditError, AuditRecord, AuditSink};
@@ -36,7 +37,17 @@ fn store_err(e: StoreError) -> AuditError {
     AuditError::Io(std::io::Error::other(e.to_string()))
 }
 
-/// The store row for `record`, chained as `stored`.
+/// The directory user a call was for: the session's `onBehalfOf`, or the user a
+/// CreateTokenWithIAM exchange issued a token to.
+fn on_behalf_of(user_identity: &Value, additional: &Value) -> Option<String> {
+    user_identity["onBehalfOf"]["userId"]
+        .as_str()
+        .or_else(|| additional["identitystore:UserId"].as_str())
+        .map(str::to_owned)
+}
+
+/// The store row for `record`, chained as `stored`. Its query columns are derived from the
+/// record as [`index_problems`] derives them again from the stored body.
 fn row(record: &AuditRecord, stored: StoredRecord) -> AuditRow {
     let id = &record.user_identity;
     AuditRow {
@@ -45,17 +56,45 @@ fn row(record: &AuditRecord, stored: StoredRecord) -> AuditRow {
         event_source: record.event_source.clone(),
         event_name: record.event_name.clone(),
         principal_arn: id["arn"].as_str().unwrap_or("").to_owned(),
-        // The directory user the call was for: the session's `onBehalfOf`, or the user a
-        // CreateTokenWithIAM exchange issued a token to.
-        on_behalf_of: id["onBehalfOf"]["userId"]
-            .as_str()
-            .or_else(|| record.additional_event_data["identitystore:UserId"].as_str())
-            .map(str::to_owned),
+        on_behalf_of: on_behalf_of(id, &record.additional_event_data),
         request_id: record.request_id.clone(),
         body: String::from_utf8(stored.body).expect("JSON is UTF-8"),
         prev_hash: hex::encode(stored.prev_hash),
         hash: hex::encode(stored.hash),
     }
+}
+
+/// The query columns of `r` that do not say what its (chained, verified) body says. The
+/// body is covered by the hash chain; the columns are what `audit query` and the admin
+/// listener filter on, so an edit to one would hide a record from a query or pin it on
+/// someone else without touching the chain.
+fn index_problems(r: &AuditRow) -> Vec<&'static str> {
+    let Ok(body) = serde_json::from_str::<Value>(&r.body) else {
+        // An unreadable body is the chain's to report (its hash no longer matches).
+        return Vec::new();
+    };
+    let text = |k: &str| body[k].as_str().unwrap_or("");
+    let id = &body["userIdentity"];
+    let mut bad = Vec::new();
+    if r.event_time != text("eventTime") {
+        bad.push("eventTime");
+    }
+    if r.event_source != text("eventSource") {
+        bad.push("eventSource");
+    }
+    if r.event_name != text("eventName") {
+        bad.push("eventName");
+    }
+    if r.principal_arn != id["arn"].as_str().unwrap_or("") {
+        bad.push("principalArn");
+    }
+    if r.on_behalf_of != on_behalf_of(id, &body["additionalEventData"]) {
+        bad.push("onBehalfOf");
+    }
+    if r.request_id != text("requestID") {
+        bad.push("requestID");
+    }
+    bad
 }
 
 impl StoreSink {
@@ -109,6 +148,15 @@ impl StoreSink {
             "audit chain head kept moving; batch not appended",
         )))
     }
+}
+
+/// Append records to the trail from outside a running server (an operator command), chained
+/// on the store's head like a server's batch.
+pub async fn append(store: Arc<dyn Store>, records: &[AuditRecord]) -> Result<()> {
+    let sink = StoreSink::new(store, tokio::runtime::Handle::current());
+    sink.append(records)
+        .await
+        .map_err(|e| anyhow::anyhow!("writing the audit record: {e}"))
 }
 
 impl AuditSink for StoreSink {
@@ -254,6 +302,7 @@ pub async fn verify(
     };
     let first = first.unwrap_or(end + 1);
     let mut v = chain::Verifier::new(first as u64, &digests);
+    let mut index = Vec::new();
     let mut next = first;
     const PAGE: i64 = 10_000;
     while next <= end {
@@ -267,9 +316,17 @@ pub async fn verify(
                 prev_hash: hex32(&r.prev_hash).unwrap_or([0xff; 32]),
                 hash: hex32(&r.hash).unwrap_or([0xff; 32]),
             });
+            for column in index_problems(r) {
+                index.push(chain::Problem::IndexMismatch {
+                    seq: r.seq as u64,
+                    column,
+                });
+            }
         }
     }
-    Ok(v.finish(&keys))
+    let mut report = v.finish(&keys);
+    report.problems.extend(index);
+    Ok(report)
 }
 
 /// What `tessera audit query` asks for.

@@ -12,9 +12,15 @@ pub struct Config {
     /// Address of the AWS API endpoint. Default `127.0.0.1:4566`.
     #[serde(default = "default_listen")]
     pub listen: SocketAddr,
-    /// Optional separate listener for `/metrics` (Prometheus) and `/healthz`. Default: none.
+    /// Optional separate listener: `/metrics` (Prometheus) and `/healthz`, open to anyone who
+    /// reaches it, and the operator endpoints (`/audit/events`, `/audit/explain`,
+    /// `/sessions/revoke`), which need an operator token. Default: none.
     #[serde(default)]
     pub admin_listen: Option<SocketAddr>,
+    /// Host names (besides IP addresses and `localhost`) under which operators reach the admin
+    /// listener; operator requests naming any other `Host` are refused. Default: none.
+    #[serde(default)]
+    pub admin_allowed_hosts: Vec<String>,
     /// The URL clients reach the API endpoint at (e.g. `https://tessera.example.com`): the base
     /// of the Identity Center token issuer URL published in idTokens. Default
     /// `http://<listen address>`.
@@ -191,20 +197,31 @@ pub struct Limits {
     /// Largest total size of request headers. Default 16 KiB.
     #[serde(default = "default_max_headers")]
     pub max_header_bytes: usize,
-    /// Concurrent connections beyond which new ones wait. Default 1024.
+    /// Concurrent connections at most. `0` (the default) sizes the ceiling by what the
+    /// process can hold: its open-file limit (raised to the hard limit at start) less a
+    /// reserve for the store and object files, at most 16,384. A larger value is cut to that
+    /// too. At the ceiling a new connection sheds the slowest one open (the one whose bytes
+    /// stopped moving longest ago, if over a second), or is closed when none is slow.
     #[serde(default = "default_max_connections")]
     pub max_connections: usize,
     /// Concurrent connections from one client address; further connections from it are
     /// closed at once, so one client cannot take every connection. Default 128.
     #[serde(default = "default_max_connections_per_client")]
     pub max_connections_per_client: usize,
-    /// Time a client has to send a request's headers, in seconds. Default 30.
+    /// Time a client has to send a request's headers, in seconds. Default 10.
     #[serde(default = "default_header_read_timeout")]
     pub header_read_timeout_secs: u64,
-    /// Time a client has to send a request's whole body, in seconds; a slower body is
-    /// answered `RequestTimeout` and the connection closed. Default 30.
+    /// A request body that sends nothing for this long is cut off (`RequestTimeout`, and
+    /// the connection closed), in seconds; it is also the allowance before
+    /// `min_body_bytes_per_sec` applies. Default 20.
     #[serde(default = "default_body_read_timeout")]
     pub body_read_timeout_secs: u64,
+    /// The slowest a request body may arrive on average, after `body_read_timeout_secs`:
+    /// its `n`-th byte must have arrived `body_read_timeout_secs + n / min_body_bytes_per_sec`
+    /// seconds after the headers. A body of any size may take as long as it needs at this
+    /// rate; a trickle is cut off. `0` turns the rate off. Default 1,024 bytes per second.
+    #[serde(default = "default_min_body_rate")]
+    pub min_body_bytes_per_sec: u64,
     /// A connection with no request in progress and no bytes moving for this long is
     /// closed, in seconds. Default 60.
     #[serde(default = "default_idle_timeout")]
@@ -221,6 +238,35 @@ pub struct Limits {
     pub max_access_grants: i64,
 }
 
+/// How fast a request body must arrive: a gap of `stall` with no bytes ends it, and so does
+/// falling behind `min_rate` bytes per second on average once `stall` has passed since the
+/// headers (a trickle that keeps a connection busy for minutes is cut off early, while a
+/// large body at a decent pace may take as long as it needs).
+#[derive(Debug, Clone, Copy)]
+pub struct BodyPace {
+    pub stall: std::time::Duration,
+    /// Bytes per second; 0: no rate, only the stall limit.
+    pub min_rate: u64,
+}
+
+impl BodyPace {
+    /// When the next bytes must have arrived, for a body that began at `start`, has
+    /// `received` bytes so far and last moved at `last`.
+    pub fn deadline(
+        &self,
+        start: std::time::Instant,
+        received: u64,
+        last: std::time::Instant,
+    ) -> std::time::Instant {
+        let stalled = last + self.stall;
+        if self.min_rate == 0 {
+            return stalled;
+        }
+        let owed = std::time::Duration::from_millis(received.saturating_mul(1000) / self.min_rate);
+        stalled.min(start + self.stall + owed)
+    }
+}
+
 fn default_max_ag_locations() -> i64 {
     1000
 }
@@ -235,6 +281,13 @@ impl Limits {
     }
     pub fn body_read_timeout(&self) -> std::time::Duration {
         std::time::Duration::from_secs(self.body_read_timeout_secs.max(1))
+    }
+    /// The pace a request body must keep (see [`BodyPace`]).
+    pub fn body_pace(&self) -> BodyPace {
+        BodyPace {
+            stall: self.body_read_timeout(),
+            min_rate: self.min_body_bytes_per_sec,
+        }
     }
     pub fn idle_timeout(&self) -> std::time::Duration {
         std::time::Duration::from_secs(self.idle_timeout_secs.max(1))
@@ -262,6 +315,7 @@ impl Default for Limits {
             max_connections_per_client: default_max_connections_per_client(),
             header_read_timeout_secs: default_header_read_timeout(),
             body_read_timeout_secs: default_body_read_timeout(),
+            min_body_bytes_per_sec: default_min_body_rate(),
             idle_timeout_secs: default_idle_timeout(),
             request_timeout_secs: default_request_timeout(),
             max_access_grants_locations: default_max_ag_locations(),
@@ -295,16 +349,19 @@ fn default_max_headers() -> usize {
     16 << 10
 }
 fn default_max_connections() -> usize {
-    1024
+    0
 }
 fn default_max_connections_per_client() -> usize {
     128
 }
 fn default_header_read_timeout() -> u64 {
-    30
+    10
 }
 fn default_body_read_timeout() -> u64 {
-    30
+    20
+}
+fn default_min_body_rate() -> u64 {
+    1024
 }
 fn default_idle_timeout() -> u64 {
     60

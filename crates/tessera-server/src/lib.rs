@@ -2,6 +2,7 @@
 //! routing, the one authentication layer, audit, metrics and shutdown. The `tessera` binary
 //! (`main.rs`) is a thin command-line front end over this library.
 
+pub mod admin;
 pub mod app;
 pub mod audit_export;
 pub mod audit_trail;

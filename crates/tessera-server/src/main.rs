@@ -99,6 +99,13 @@ enum Command {
         #[command(subcommand)]
         command: ScimTokenCommand,
     },
+    /// Manage operator tokens: what the admin listener's operator endpoints (the audit
+    /// trail, session revocation) authenticate with.
+    #[command(name = "operator-token")]
+    OperatorToken {
+        #[command(subcommand)]
+        command: OperatorTokenCommand,
+    },
     /// Void sessions and tokens now.
     Sessions {
         #[command(subcommand)]
@@ -192,6 +199,34 @@ enum ScimTokenCommand {
 }
 
 #[derive(Subcommand)]
+enum OperatorTokenCommand {
+    /// Create a token for the admin listener's operator endpoints
+    /// (`Authorization: Bearer <token>`); it is printed once and stored only as its SHA-256.
+    Create {
+        /// What it is for (kept with it, and in the audit record of each use).
+        #[arg(long)]
+        description: String,
+        /// Days it stays valid (default 90).
+        #[arg(long, default_value_t = 90)]
+        valid_days: i64,
+        #[command(flatten)]
+        target: Target,
+    },
+    /// List tokens (ids, descriptions, expiry; never the tokens).
+    List {
+        #[command(flatten)]
+        target: Target,
+    },
+    /// Revoke a token by its id: requests with it are refused at once.
+    Revoke {
+        #[arg(long)]
+        token_id: String,
+        #[command(flatten)]
+        target: Target,
+    },
+}
+
+#[derive(Subcommand)]
 enum SessionsCommand {
     /// Void every live session and refresh token that carries a directory user (identity-
     /// enhanced sessions, and the credentials vended from them). Running servers refuse them
@@ -221,6 +256,21 @@ enum AccountCommand {
     /// Create a 12-digit account.
     Create {
         id: String,
+        /// Put it in this organization (`o-…`): accounts of one organization may use each
+        /// other's Identity Center instance (as AWS's organization instance is shared).
+        #[arg(long)]
+        organization: Option<String>,
+        #[command(flatten)]
+        target: Target,
+    },
+    /// Put an account into an organization, or take it out with `--none`.
+    #[command(name = "set-organization")]
+    SetOrganization {
+        id: String,
+        #[arg(long, required_unless_present = "none")]
+        organization: Option<String>,
+        #[arg(long, conflicts_with = "organization")]
+        none: bool,
         #[command(flatten)]
         target: Target,
     },
@@ -344,15 +394,41 @@ async fn main() -> Result<()> {
             Ok(())
         }
         Command::Account {
-            command: AccountCommand::Create { id, target },
+            command:
+                AccountCommand::Create {
+                    id,
+                    organization,
+                    target,
+                },
         } => {
             let (config, dev) = target_config(&target)?;
             if dev {
                 setup::dev_master_key(&config.data_dir)?;
             }
             let store = setup::open_store(&config).await?;
-            setup::create_account(store.as_ref(), &id).await?;
-            println!("account {id} created");
+            setup::create_account(store.as_ref(), &id, organization.as_deref()).await?;
+            match organization {
+                Some(o) => println!("account {id} created in organization {o}"),
+                None => println!("account {id} created"),
+            }
+            Ok(())
+        }
+        Command::Account {
+            command:
+                AccountCommand::SetOrganization {
+                    id,
+                    organization,
+                    none: _,
+                    target,
+                },
+        } => {
+            let (config, _) = target_config(&target)?;
+            let store = setup::open_store(&config).await?;
+            setup::set_account_organization(store.as_ref(), &id, organization.as_deref()).await?;
+            match organization {
+                Some(o) => println!("account {id} is in organization {o}"),
+                None => println!("account {id} is in no organization"),
+            }
             Ok(())
         }
         Command::SessionKeys {
@@ -401,12 +477,61 @@ async fn main() -> Result<()> {
             }
             Ok(())
         }
+        Command::OperatorToken { command } => {
+            match command {
+                OperatorTokenCommand::Create {
+                    description,
+                    valid_days,
+                    target,
+                } => {
+                    let (config, _) = target_config(&target)?;
+                    let store = setup::open_store(&config).await?;
+                    let (id, token, expires) =
+                        setup::create_operator_token(store.as_ref(), &description, valid_days)
+                            .await?;
+                    println!("TokenId:  {id}");
+                    println!("Token:    {}", token.expose());
+                    println!("Expires:  {}", tessera_core::iso8601(expires));
+                    println!("(the token is shown only this once)");
+                }
+                OperatorTokenCommand::List { target } => {
+                    let (config, _) = target_config(&target)?;
+                    let store = setup::open_store(&config).await?;
+                    for t in store.list_operator_tokens().await? {
+                        println!(
+                            "{}  expires {}  {}",
+                            t.token_id,
+                            tessera_core::iso8601(t.expires_at),
+                            t.description
+                        );
+                    }
+                }
+                OperatorTokenCommand::Revoke { token_id, target } => {
+                    let (config, _) = target_config(&target)?;
+                    let store = setup::open_store(&config).await?;
+                    if !store.delete_operator_token(&token_id).await? {
+                        anyhow::bail!("no operator token {token_id}");
+                    }
+                    println!("operator token {token_id} revoked");
+                }
+            }
+            Ok(())
+        }
         Command::Sessions {
             command: SessionsCommand::Revoke { user, target },
         } => {
             let (config, _) = target_config(&target)?;
             let store = setup::open_store(&config).await?;
             let at = setup::revoke_user(store.as_ref(), &user).await?;
+            // An operator action leaves its record in the trail, as one over the admin
+            // listener does.
+            let rec = tessera_server::admin::command_record(
+                &config.region,
+                "RevokeUserSessions",
+                serde_json::json!({"user": user}),
+                serde_json::json!({"identitystore:UserId": user, "revokedAt": at}),
+            );
+            tessera_server::audit_trail::append(store.clone(), &[rec]).await?;
             println!("sessions and tokens of user {user} issued until {at} are revoked");
             Ok(())
         }

@@ -20,23 +20,27 @@ use tessera_sigv4::{Canonicalization, PayloadKind, SigV4Error};
 use tessera_wire::AwsError;
 
 /// A request's own deadline does not cut S3 transfers short (objects may be gigabytes); a
-/// body that stops moving is cut off by [`BODY_STALL`] instead.
+/// body that falls behind its pace (`config::BodyPace`) is cut off instead.
 pub const S3_REQUEST_DEADLINE: Duration = Duration::from_secs(6 * 3600);
 
 fn s3_error(status: u16, code: &str, message: impl Into<String>) -> AwsError {
     AwsError::new(status, code, message)
 }
 
-/// The request body as a stream whose every read must arrive within `stall`.
-fn body_stream<B>(body: B, stall: Duration) -> ByteStream
+/// The request body as a stream that must keep `pace` (no long gap, and at least the
+/// minimum rate on average): objects of any size may take as long as they need at a decent
+/// pace, while a trickle is cut off.
+fn body_stream<B>(body: B, pace: crate::config::BodyPace) -> ByteStream
 where
     B: http_body::Body<Data = Bytes> + Send + 'static,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
     let data = http_body_util::BodyDataStream::new(body);
-    let s = futures::stream::unfold(Some(Box::pin(data)), move |st| async move {
-        let mut st = st?;
-        match tokio::time::timeout(stall, st.next()).await {
+    let start = std::time::Instant::now();
+    let s = futures::stream::unfold(Some((Box::pin(data), 0u64, start)), move |st| async move {
+        let (mut st, received, last) = st?;
+        let deadline = pace.deadline(start, received, last);
+        match tokio::time::timeout_at(deadline.into(), st.next()).await {
             Err(_) => Some((
                 Err(Box::new(s3s::S3Error::with_message(
                     s3s::S3ErrorCode::RequestTimeout,
@@ -45,7 +49,10 @@ where
                 None,
             )),
             Ok(None) => None,
-            Ok(Some(Ok(b))) => Some((Ok(b), Some(st))),
+            Ok(Some(Ok(b))) => {
+                let received = received + b.len() as u64;
+                Some((Ok(b), Some((st, received, std::time::Instant::now()))))
+            }
             Ok(Some(Err(e))) => Some((Err(e.into()), None)),
         }
     });
@@ -140,7 +147,7 @@ where
     {
         own.headers.remove(http::header::RANGE);
     }
-    let raw = body_stream(body, app.limits.body_read_timeout());
+    let raw = body_stream(body, app.limits.body_pace());
     let body: ByteStream = match parsed.payload_kind() {
         Some(
             kind @ (PayloadKind::StreamingSigned
@@ -219,8 +226,23 @@ where
         )),
         _ => raw,
     };
-    let frames = body.map(|r| r.map(http_body::Frame::data));
-    let body = tessera_s3::Body::http_body_unsync(http_body_util::StreamBody::new(frames));
+    // An XML request body (DeleteObjects, CompleteMultipartUpload, a configuration) is
+    // parsed whole: bound it by what S3 accepts for the operation, before reading it.
+    let names_object = app.s3.names_object(header(parts, "host"), parts.uri.path());
+    let body = match xml_body(&parts.method, &parts.uri, names_object) {
+        None => {
+            let frames = body.map(|r| r.map(http_body::Frame::data));
+            tessera_s3::Body::http_body_unsync(http_body_util::StreamBody::new(frames))
+        }
+        Some(op) => {
+            let declared =
+                header(&own, "content-length").and_then(|v| v.trim().parse::<u64>().ok());
+            match read_xml_body(op, declared, body).await {
+                Ok(bytes) => tessera_s3::Body::from(bytes),
+                Err(e) => return fail(h, e),
+            }
+        }
+    };
 
     let event = Arc::new(Mutex::new(S3Event::default()));
     let who = Authenticated {
@@ -273,6 +295,151 @@ where
     h.response = http::Response::from_parts(rparts, Bytes::new());
     h.stream = Some(rbody);
     h
+}
+
+/// An S3 operation whose request body is an XML document (or a bucket policy) that is
+/// parsed whole, with the most S3 accepts for it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum XmlBody {
+    /// `POST /bucket?delete`: at most 1,000 keys.
+    DeleteObjects,
+    /// `POST /bucket/key?uploadId=…`: at most 10,000 parts.
+    CompleteMultipartUpload,
+    /// Configurations (`?acl`, `?tagging`, `?cors`, `?lifecycle`, `?policy`, …) and
+    /// CreateBucket's `CreateBucketConfiguration`.
+    Configuration,
+}
+
+/// Subresources whose PUT (or POST) body is a configuration document.
+const CONFIG_SUBRESOURCES: &[&str] = &[
+    "accelerate",
+    "acl",
+    "analytics",
+    "cors",
+    "encryption",
+    "intelligent-tiering",
+    "inventory",
+    "legal-hold",
+    "lifecycle",
+    "logging",
+    "metadataTable",
+    "metrics",
+    "notification",
+    "object-lock",
+    "ownershipControls",
+    "policy",
+    "publicAccessBlock",
+    "replication",
+    "requestPayment",
+    "restore",
+    "retention",
+    "select",
+    "tagging",
+    "versioning",
+    "website",
+];
+
+impl XmlBody {
+    /// The largest body accepted: every valid request fits with room to spare (the longest
+    /// keys with every character escaped, version ids, checksums of every part), and
+    /// anything larger is refused with S3's `MaxMessageLengthExceeded` before it is read.
+    pub(crate) fn max_bytes(self) -> u64 {
+        match self {
+            XmlBody::DeleteObjects | XmlBody::CompleteMultipartUpload => 8 << 20,
+            XmlBody::Configuration => 1 << 20,
+        }
+    }
+
+    /// The most XML markup (`<`) a valid request needs: an element per key or part with
+    /// each of its fields, twice (open and close). Parsing cost grows with the number of
+    /// elements, not bytes, so a body of many tiny elements is refused as S3 refuses more
+    /// than 1,000 keys or 10,000 parts (`MalformedXML`).
+    fn max_markup(self) -> usize {
+        match self {
+            XmlBody::DeleteObjects => 1000 * 16 + 64,
+            XmlBody::CompleteMultipartUpload => 10_000 * 20 + 64,
+            XmlBody::Configuration => 64 * 1024,
+        }
+    }
+}
+
+/// Which XML operation a request is, from its method and query (and `has_key`: whether the
+/// request names an object, path-style or virtual-hosted).
+pub(crate) fn xml_body(method: &http::Method, uri: &http::Uri, has_key: bool) -> Option<XmlBody> {
+    let keys: Vec<String> = uri
+        .query()
+        .map(|q| {
+            form_urlencoded::parse(q.as_bytes())
+                .map(|(k, _)| k.into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    let has = |k: &str| keys.iter().any(|q| q == k);
+    if *method == http::Method::POST {
+        if has("delete") {
+            return Some(XmlBody::DeleteObjects);
+        }
+        if has("uploadId") {
+            return Some(XmlBody::CompleteMultipartUpload);
+        }
+        if CONFIG_SUBRESOURCES.iter().any(|s| has(s)) {
+            return Some(XmlBody::Configuration);
+        }
+        return None;
+    }
+    if *method == http::Method::PUT {
+        if CONFIG_SUBRESOURCES.iter().any(|s| has(s)) {
+            return Some(XmlBody::Configuration);
+        }
+        // CreateBucket: a bucket and no subresource.
+        if !has_key && keys.is_empty() {
+            return Some(XmlBody::Configuration);
+        }
+    }
+    None
+}
+
+fn too_big() -> AwsError {
+    s3_error(400, "MaxMessageLengthExceeded", "Your request was too big.")
+}
+
+/// Read an XML operation's body, refusing one larger than `op` accepts before reading it
+/// (by its declared length), or as soon as it grows past it (no declared length).
+async fn read_xml_body(
+    op: XmlBody,
+    declared: Option<u64>,
+    mut body: ByteStream,
+) -> Result<Bytes, AwsError> {
+    let max = op.max_bytes();
+    if declared.is_some_and(|n| n > max) {
+        return Err(too_big());
+    }
+    let mut buf = Vec::with_capacity(declared.unwrap_or(0).min(max) as usize);
+    while let Some(chunk) = body.next().await {
+        let chunk = chunk.map_err(|e| match e.downcast::<s3s::S3Error>() {
+            Ok(s3) => s3_error(
+                s3.status_code().map_or(400, |c| c.as_u16()),
+                s3.code().as_str(),
+                s3.message().unwrap_or_default(),
+            ),
+            Err(e) => {
+                tracing::debug!(error = %e, "reading an XML request body failed");
+                s3_error(400, "IncompleteBody", "You did not provide the number of bytes specified by the Content-Length HTTP header.")
+            }
+        })?;
+        if (buf.len() + chunk.len()) as u64 > max {
+            return Err(too_big());
+        }
+        buf.extend_from_slice(&chunk);
+    }
+    if buf.iter().filter(|&&b| b == b'<').count() > op.max_markup() {
+        return Err(s3_error(
+            400,
+            "MalformedXML",
+            "The XML you provided was not well-formed or did not validate against our published schema.",
+        ));
+    }
+    Ok(Bytes::from(buf))
 }
 
 /// S3's message for an error code, for errors the codec renders without one.

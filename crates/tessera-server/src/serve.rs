@@ -1,26 +1,25 @@
-//! Listeners: the API endpoint and the optional admin endpoint (metrics, health), with
-//! connection caps (in all and per client address), header, body, idle and per-request
-//! timeouts, and graceful shutdown.
+//! The API listener (the admin listener is `admin`), with a connection ceiling, a cap per
+//! client address, header, body, idle and per-request timeouts, and graceful shutdown.
 //!
 //! Slow clients cannot hold the endpoint: request headers must arrive within
-//! `limits.header_read_timeout_secs`, a body within `limits.body_read_timeout_secs` (see
-//! `app`), a whole request is answered within `limits.request_timeout_secs`, a connection
-//! with no request in progress and no bytes moving is closed after
-//! `limits.idle_timeout_secs`, and one client address holds at most
-//! `limits.max_connections_per_client` connections (further ones are closed at once).
+//! `limits.header_read_timeout_secs`; a body must keep moving (`limits.body_read_timeout_secs`
+//! without bytes ends it) and keep up `limits.min_body_bytes_per_sec` on average (see
+//! `config::BodyPace`); a whole request is answered within `limits.request_timeout_secs`; a
+//! connection with no request in progress and no bytes moving is closed after
+//! `limits.idle_timeout_secs`; one client address holds at most
+//! `limits.max_connections_per_client` connections (further ones are closed at once); and at
+//! the connection ceiling — what the process's open-file limit can hold — a new connection
+//! sheds the slowest open one, so clients spread over many addresses cannot hold it either.
 
 use crate::app::{App, handle};
 use crate::config::Limits;
-use bytes::Bytes;
-use http::{Request, Response, StatusCode};
-use http_body_util::Full;
+use http::Request;
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use std::collections::HashMap;
-use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -29,12 +28,12 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpListener;
-use tokio::sync::{Semaphore, watch};
+use tokio::sync::watch;
 
 /// How long in-flight requests get to finish after a shutdown signal.
 const DRAIN: Duration = Duration::from_secs(10);
 
-fn http1(header_read_timeout: Duration) -> http1::Builder {
+pub(crate) fn http1(header_read_timeout: Duration) -> http1::Builder {
     let mut b = http1::Builder::new();
     b.timer(TokioTimer::new())
         .header_read_timeout(header_read_timeout)
@@ -198,23 +197,149 @@ impl Drop for ClientSlot {
     }
 }
 
+/// File descriptors kept free of connections: the store's pools, object files being read
+/// or written, connections to an upstream store, logs.
+const RESERVED_FDS: u64 = 512;
+/// The most connections the automatic ceiling allows.
+const AUTO_CEILING: u64 = 16_384;
+/// A connection is slow enough to shed once its bytes have not moved for this long.
+const SHED_AFTER: Duration = Duration::from_secs(1);
+
+/// Raise the open-file limit to its hard maximum (where it is lower) and return the soft
+/// limit now in force.
+fn raise_open_file_limit() -> u64 {
+    #[cfg(unix)]
+    {
+        use rustix::process::{Resource, getrlimit, setrlimit};
+        let now = getrlimit(Resource::Nofile);
+        if let (Some(cur), Some(max)) = (now.current, now.maximum)
+            && cur < max
+            && setrlimit(
+                Resource::Nofile,
+                rustix::process::Rlimit {
+                    current: Some(max),
+                    maximum: Some(max),
+                },
+            )
+            .is_ok()
+        {
+            return max;
+        }
+        now.current.unwrap_or(u64::MAX)
+    }
+    #[cfg(not(unix))]
+    {
+        u64::MAX
+    }
+}
+
+/// The most connections this process takes: what its open-file limit can hold (less a
+/// reserve), capped by `configured` (0: automatic, at most [`AUTO_CEILING`]).
+pub fn connection_ceiling(configured: usize) -> usize {
+    let fit = raise_open_file_limit().saturating_sub(RESERVED_FDS).max(64);
+    let want = if configured == 0 {
+        AUTO_CEILING
+    } else {
+        configured as u64
+    };
+    want.min(fit) as usize
+}
+
+/// An open connection: how its bytes move, and the signal that sheds it.
+type OpenConnection = (Arc<Activity>, Arc<tokio::sync::Notify>);
+
+/// The open connections, so that the slowest can be shed when the ceiling is reached.
+#[derive(Debug, Default)]
+struct Connections {
+    next: AtomicU64,
+    open: Mutex<HashMap<u64, OpenConnection>>,
+}
+
+/// A connection's place in [`Connections`]: removed when it drops.
+struct Registered {
+    conns: Arc<Connections>,
+    id: u64,
+}
+
+impl Drop for Registered {
+    fn drop(&mut self) {
+        self.conns
+            .open
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&self.id);
+    }
+}
+
+impl Connections {
+    fn register(
+        self: &Arc<Self>,
+        activity: Arc<Activity>,
+    ) -> (Registered, Arc<tokio::sync::Notify>) {
+        let id = self.next.fetch_add(1, Ordering::Relaxed);
+        let shed = Arc::new(tokio::sync::Notify::new());
+        self.open
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(id, (activity, shed.clone()));
+        (
+            Registered {
+                conns: self.clone(),
+                id,
+            },
+            shed,
+        )
+    }
+
+    fn len(&self) -> usize {
+        self.open.lock().unwrap_or_else(|p| p.into_inner()).len()
+    }
+
+    /// Close the connection whose bytes stopped moving longest ago, if that is at least
+    /// [`SHED_AFTER`] ago; whether one was shed.
+    fn shed_slowest(&self) -> bool {
+        let mut open = self.open.lock().unwrap_or_else(|p| p.into_inner());
+        let now = Instant::now();
+        let slowest = open
+            .iter()
+            .map(|(id, (a, _))| (now.saturating_duration_since(a.last()), *id))
+            .max();
+        match slowest {
+            Some((quiet, id)) if quiet >= SHED_AFTER => {
+                if let Some((_, shed)) = open.remove(&id) {
+                    shed.notify_one();
+                }
+                true
+            }
+            _ => false,
+        }
+    }
+}
+
 /// Serve the API on `listener` until `shutdown` resolves, then drain.
+///
+/// At most [`connection_ceiling`] connections are open: at the ceiling a new one sheds the
+/// slowest open connection (bytes quiet for a second or more), or is closed at once when
+/// every open one is moving. One client address holds at most
+/// `limits.max_connections_per_client`.
 pub async fn serve_api(app: Arc<App>, listener: TcpListener, mut shutdown: watch::Receiver<bool>) {
     let graceful = GracefulShutdown::new();
     let limits: Limits = app.limits.clone();
-    let permits = Arc::new(Semaphore::new(limits.max_connections.max(1)));
+    let ceiling = connection_ceiling(limits.max_connections);
+    tracing::debug!(ceiling, "connection ceiling");
+    let conns = Arc::new(Connections::default());
     let slots = Arc::new(ClientSlots::default());
     loop {
-        let permit = tokio::select! {
-            p = permits.clone().acquire_owned() => p.expect("semaphore is never closed"),
-            _ = shutdown.changed() => break,
-        };
         let (stream, peer) = tokio::select! {
             r = listener.accept() => match r {
                 Ok(x) => x,
                 Err(e) => {
-                    tracing::warn!(error = %e, "accept failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    // Out of file descriptors: make room by shedding the slowest.
+                    let fds = matches!(e.raw_os_error(), Some(23 | 24));
+                    if !(fds && conns.shed_slowest()) {
+                        tracing::warn!(error = %e, "accept failed");
+                    }
+                    tokio::time::sleep(Duration::from_millis(10)).await;
                     continue;
                 }
             },
@@ -230,7 +355,17 @@ pub async fn serve_api(app: Arc<App>, listener: TcpListener, mut shutdown: watch
             drop(stream);
             continue;
         };
+        if conns.len() >= ceiling && !conns.shed_slowest() {
+            tracing::warn!(
+                ceiling,
+                "connection closed: at the connection ceiling and no open connection is slow"
+            );
+            app.metrics.connection_refused();
+            drop(stream);
+            continue;
+        }
         let activity = Arc::new(Activity::new());
+        let (registered, shed) = conns.register(activity.clone());
         let io = TokioIo::new(Tracked {
             inner: stream,
             activity: activity.clone(),
@@ -249,7 +384,7 @@ pub async fn serve_api(app: Arc<App>, listener: TcpListener, mut shutdown: watch
         let conn = graceful.watch(http1(limits.header_read_timeout()).serve_connection(io, svc));
         let idle = limits.idle_timeout();
         tokio::spawn(async move {
-            let _permit = permit;
+            let _registered = registered;
             let _slot = slot;
             tokio::select! {
                 r = conn => if let Err(e) = r {
@@ -258,6 +393,9 @@ pub async fn serve_api(app: Arc<App>, listener: TcpListener, mut shutdown: watch
                 _ = activity.idle_for(idle) => {
                     tracing::debug!(client = %peer.ip(), "closing an idle connection");
                 }
+                _ = shed.notified() => {
+                    tracing::debug!(client = %peer.ip(), "shedding the slowest connection at the ceiling");
+                }
             }
         });
     }
@@ -265,220 +403,6 @@ pub async fn serve_api(app: Arc<App>, listener: TcpListener, mut shutdown: watch
     tokio::select! {
         _ = graceful.shutdown() => tracing::info!("all connections closed"),
         _ = tokio::time::sleep(DRAIN) => tracing::warn!("shutdown drain timed out; closing remaining connections"),
-    }
-}
-
-fn admin_response(
-    app: &App,
-    req: &Request<Incoming>,
-) -> impl Future<Output = Response<Full<Bytes>>> + use<> {
-    let path = req.uri().path().to_owned();
-    let revoke = (req.method() == http::Method::POST && path == "/sessions/revoke").then(|| {
-        req.uri()
-            .query()
-            .and_then(|q| {
-                form_urlencoded::parse(q.as_bytes())
-                    .find(|(k, _)| k == "user")
-                    .map(|(_, v)| v.into_owned())
-            })
-            .unwrap_or_default()
-    });
-    let params: Vec<(String, String)> = req
-        .uri()
-        .query()
-        .map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect())
-        .unwrap_or_default();
-    let is_get = req.method() == http::Method::GET;
-    let revocations = app.revocations.clone();
-    let store = app.store.clone();
-    let metrics = app.metrics.clone();
-    metrics.set_audit_failures(app.audit.failures());
-    async move {
-        let (status, ctype, body) = match path.as_str() {
-            // The audit trail, for the operator (and the demo's audit page): the same query
-            // as `tessera audit query` / `explain`.
-            "/audit/events" | "/audit/explain" if !is_get => (
-                StatusCode::METHOD_NOT_ALLOWED,
-                "text/plain",
-                "use GET\n".to_owned(),
-            ),
-            "/audit/events" => audit_events(store.as_ref(), &params).await,
-            "/audit/explain" => {
-                let id = params
-                    .iter()
-                    .find(|(k, _)| k == "requestId")
-                    .map(|(_, v)| v);
-                match id {
-                    None => (
-                        StatusCode::BAD_REQUEST,
-                        "text/plain",
-                        "give ?requestId=<request id>\n".to_owned(),
-                    ),
-                    Some(id) => match crate::audit_trail::explain(store.as_ref(), id).await {
-                        Ok(Some(text)) => (StatusCode::OK, "text/plain; charset=utf-8", text),
-                        Ok(None) => (
-                            StatusCode::NOT_FOUND,
-                            "text/plain",
-                            "no audit record has that request id\n".to_owned(),
-                        ),
-                        Err(e) => {
-                            tracing::error!(error = %e, "explaining a request failed");
-                            (
-                                StatusCode::SERVICE_UNAVAILABLE,
-                                "text/plain",
-                                "store unavailable\n".to_owned(),
-                            )
-                        }
-                    },
-                }
-            }
-            // Operator only: the admin listener must not be reachable by API clients.
-            "/sessions/revoke" => match revoke {
-                None => (
-                    StatusCode::METHOD_NOT_ALLOWED,
-                    "text/plain",
-                    "use POST /sessions/revoke?user=ID\n".to_owned(),
-                ),
-                Some(user) if user.is_empty() || user.len() > 47 => (
-                    StatusCode::BAD_REQUEST,
-                    "text/plain",
-                    "give ?user=<identity store user id>\n".to_owned(),
-                ),
-                Some(user) => {
-                    let at = chrono::Utc::now().timestamp();
-                    match tessera_authz::revocations::revoke(
-                        &revocations,
-                        store.as_ref(),
-                        &user,
-                        at,
-                    )
-                    .await
-                    {
-                        Ok(()) => (
-                            StatusCode::OK,
-                            "application/json",
-                            serde_json::json!({"userId": user, "revokedAt": at}).to_string(),
-                        ),
-                        Err(e) => {
-                            tracing::error!(error = %e, "revoking a user failed");
-                            (
-                                StatusCode::SERVICE_UNAVAILABLE,
-                                "text/plain",
-                                "store unavailable\n".to_owned(),
-                            )
-                        }
-                    }
-                }
-            },
-            "/metrics" => (
-                StatusCode::OK,
-                "text/plain; version=0.0.4",
-                metrics.render(),
-            ),
-            "/healthz" => match store.list_accounts().await {
-                Ok(_) => (StatusCode::OK, "text/plain", "ok\n".to_owned()),
-                Err(e) => {
-                    tracing::warn!(error = %e, "health check: store unavailable");
-                    (
-                        StatusCode::SERVICE_UNAVAILABLE,
-                        "text/plain",
-                        "store unavailable\n".to_owned(),
-                    )
-                }
-            },
-            _ => (
-                StatusCode::NOT_FOUND,
-                "text/plain",
-                "not found\n".to_owned(),
-            ),
-        };
-        let mut r = Response::new(Full::new(Bytes::from(body)));
-        *r.status_mut() = status;
-        r.headers_mut().insert(
-            http::header::CONTENT_TYPE,
-            http::HeaderValue::from_static(ctype),
-        );
-        r
-    }
-}
-
-/// `GET /audit/events?user=&principal=&event=&requestId=&since=&until=&limit=`: the matching
-/// records newest first, as `{"Records": [...]}` (CloudTrail's log-file shape).
-async fn audit_events(
-    store: &dyn tessera_store::Store,
-    params: &[(String, String)],
-) -> (StatusCode, &'static str, String) {
-    let get = |k: &str| params.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
-    let bad = |m: String| (StatusCode::BAD_REQUEST, "text/plain", format!("{m}\n"));
-    let now = chrono::Utc::now();
-    let time = |k: &str| {
-        get(k)
-            .map(|v| crate::audit_trail::since(&v, now))
-            .transpose()
-            .map_err(|e| format!("{k}: {e}"))
-    };
-    let (since, until) = match (time("since"), time("until")) {
-        (Ok(s), Ok(u)) => (s, u),
-        (Err(e), _) | (_, Err(e)) => return bad(e),
-    };
-    let limit = match get("limit").map(|l| l.parse::<i64>()) {
-        None => 100,
-        Some(Ok(l)) if (1..=10_000).contains(&l) => l,
-        Some(_) => return bad("limit must be a number from 1 to 10000".into()),
-    };
-    let q = crate::audit_trail::Query {
-        user: get("user"),
-        principal_arn: get("principal"),
-        event_name: get("event"),
-        request_id: get("requestId"),
-        since,
-        until,
-        limit,
-    };
-    match crate::audit_trail::query(store, &q).await {
-        Ok(rows) => {
-            let mut body = String::from("{\"Records\":[");
-            for (i, r) in rows.iter().enumerate() {
-                if i > 0 {
-                    body.push(',');
-                }
-                body.push_str(&r.body);
-            }
-            body.push_str("]}");
-            (StatusCode::OK, "application/json", body)
-        }
-        Err(e) => {
-            tracing::error!(error = %e, "querying the audit trail failed");
-            (
-                StatusCode::SERVICE_UNAVAILABLE,
-                "text/plain",
-                "store unavailable\n".to_owned(),
-            )
-        }
-    }
-}
-
-/// Serve `/metrics` and `/healthz` until shutdown.
-pub async fn serve_admin(
-    app: Arc<App>,
-    listener: TcpListener,
-    mut shutdown: watch::Receiver<bool>,
-) {
-    loop {
-        let (stream, _) = tokio::select! {
-            r = listener.accept() => match r { Ok(x) => x, Err(_) => continue },
-            _ = shutdown.changed() => return,
-        };
-        let app = app.clone();
-        tokio::spawn(async move {
-            let svc = service_fn(move |req: Request<Incoming>| {
-                let fut = admin_response(&app, &req);
-                async move { Ok::<_, std::convert::Infallible>(fut.await) }
-            });
-            let _ = http1(Duration::from_secs(30))
-                .serve_connection(TokioIo::new(stream), svc)
-                .await;
-        });
     }
 }
 

@@ -11,6 +11,10 @@ use tessera_store::Store;
 /// The accounts `tessera dev` creates.
 pub const DEV_ACCOUNTS: [&str; 2] = ["111111111111", "222222222222"];
 
+/// The organization `tessera dev` puts its accounts in, so that (as in the seeds) the
+/// application account can use the Identity Center instance of the other.
+pub const DEV_ORGANIZATION: &str = "o-tesseradev01";
+
 /// Load the master key from `TESSERA_MASTER_KEY` or the configured file.
 pub fn load_master_key(config: &Config) -> Result<MasterKey> {
     if let Ok(v) = std::env::var("TESSERA_MASTER_KEY")
@@ -69,7 +73,7 @@ pub fn write_private(path: &Path, contents: &str) -> Result<()> {
 pub async fn open_store(config: &Config) -> Result<Arc<dyn Store>> {
     let url = config.database_url();
     if url.starts_with("sqlite:") {
-        std::fs::create_dir_all(&config.data_dir)
+        private_dir(&config.data_dir)
             .with_context(|| format!("creating data directory {}", config.data_dir.display()))?;
     }
     let store = tessera_store::connect(&url)
@@ -79,16 +83,77 @@ pub async fn open_store(config: &Config) -> Result<Arc<dyn Store>> {
     Ok(store)
 }
 
+/// Create the data directory (and its parents) for its owner only, and restrict an existing
+/// one: it holds the database, the audit export and the objects.
+pub fn private_dir(dir: &Path) -> std::io::Result<()> {
+    let mut b = std::fs::DirBuilder::new();
+    b.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+        b.mode(0o700);
+        b.create(dir)?;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+    }
+    #[cfg(not(unix))]
+    b.create(dir)
+}
+
 pub fn now() -> i64 {
     chrono::Utc::now().timestamp()
 }
 
-/// Create an account; an existing one is an error.
-pub async fn create_account(store: &dyn Store, id: &str) -> Result<()> {
+/// Create an account, optionally in an organization (`o-` and 10 to 32 lowercase letters or
+/// digits); an existing account is an error.
+pub async fn create_account(store: &dyn Store, id: &str, organization: Option<&str>) -> Result<()> {
     let id = AccountId::parse(id)?;
+    if let Some(o) = organization {
+        check_organization_id(o)?;
+    }
     match store.create_account(id.as_str(), now()).await {
         Err(tessera_store::StoreError::Conflict) => bail!("account {id} already exists"),
         r => r.context("creating the account")?,
+    }
+    if organization.is_some() {
+        store
+            .set_account_organization(id.as_str(), organization)
+            .await
+            .context("setting the account's organization")?;
+    }
+    Ok(())
+}
+
+/// Put an existing account into an organization, or (`None`) take it out.
+pub async fn set_account_organization(
+    store: &dyn Store,
+    id: &str,
+    organization: Option<&str>,
+) -> Result<()> {
+    let id = AccountId::parse(id)?;
+    if let Some(o) = organization {
+        check_organization_id(o)?;
+    }
+    store
+        .set_account_organization(id.as_str(), organization)
+        .await
+        .map_err(|e| match e {
+            tessera_store::StoreError::Constraint(_) => {
+                anyhow::anyhow!("account {id} does not exist")
+            }
+            e => e.into(),
+        })
+}
+
+/// AWS Organizations ids: `o-` and 10 to 32 lowercase letters or digits.
+fn check_organization_id(o: &str) -> Result<()> {
+    let ok = o.strip_prefix("o-").is_some_and(|rest| {
+        (10..=32).contains(&rest.len())
+            && rest
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+    });
+    if !ok {
+        bail!("{o:?} is not an organization id (o- and 10 to 32 lowercase letters or digits)");
     }
     Ok(())
 }
@@ -122,6 +187,11 @@ pub async fn ensure_dev_accounts(
     for acct in DEV_ACCOUNTS {
         if !store.account_exists(acct).await? {
             store.create_account(acct, now()).await?;
+        }
+        if store.account_organization(acct).await?.is_none() {
+            store
+                .set_account_organization(acct, Some(DEV_ORGANIZATION))
+                .await?;
         }
         let keys = store.list_access_keys(acct, None).await?;
         let active = keys.into_iter().find(|k| k.status == "Active");
@@ -162,6 +232,36 @@ pub async fn revoke_user(store: &dyn Store, user_id: &str) -> Result<i64> {
 
 /// Create a SCIM bearer token for an identity store (valid one year); returns its id and the
 /// token, which is stored only as its SHA-256.
+/// Create an operator token for the admin listener, valid `valid_days` (1 to 3,650);
+/// returns (token id, token, expiry). Only its SHA-256 is stored.
+pub async fn create_operator_token(
+    store: &dyn Store,
+    description: &str,
+    valid_days: i64,
+) -> Result<(String, Secret, i64)> {
+    if !(1..=3650).contains(&valid_days) {
+        anyhow::bail!("--valid-days must be from 1 to 3650");
+    }
+    let description = description.trim();
+    if description.is_empty() || description.chars().count() > 256 {
+        anyhow::bail!("--description must be 1 to 256 characters");
+    }
+    let now = chrono::Utc::now().timestamp();
+    let token = tessera_crypto::token::opaque_token("");
+    let id = format!("op-{}", uuid::Uuid::new_v4().simple());
+    let expires_at = now + valid_days * 24 * 3600;
+    store
+        .add_operator_token(&tessera_store::OperatorTokenRecord {
+            token_id: id.clone(),
+            token_hash: tessera_crypto::token::token_digest(&token),
+            description: description.to_owned(),
+            created_at: now,
+            expires_at,
+        })
+        .await?;
+    Ok((id, Secret::new(token), expires_at))
+}
+
 pub async fn create_scim_token(
     store: &dyn Store,
     identity_store_id: &str,

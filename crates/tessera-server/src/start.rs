@@ -81,7 +81,7 @@ pub async fn start(opts: StartOptions) -> Result<Running> {
         dev_accounts,
     } = opts;
     let store = setup::open_store(&config).await?;
-    std::fs::create_dir_all(&config.data_dir)?;
+    setup::private_dir(&config.data_dir)?;
     // The audit trail: chained into the store; exported from there (`audit_export`).
     let audit = Arc::new(crate::audit_trail::StoreSink::new(
         store.clone(),
@@ -206,7 +206,15 @@ pub async fn start(opts: StartOptions) -> Result<Running> {
         let local = l.local_addr()?;
         tracing::info!(addr = %local, "admin listener (/metrics, /healthz)");
         admin_endpoint = Some(format!("http://{local}"));
-        tasks.push(tokio::spawn(serve::serve_admin(app.clone(), l, rx.clone())));
+        let options = crate::admin::AdminOptions {
+            allowed_hosts: config.admin_allowed_hosts.clone(),
+        };
+        tasks.push(tokio::spawn(crate::admin::serve_admin(
+            app.clone(),
+            options,
+            l,
+            rx.clone(),
+        )));
     }
     let endpoint = format!("http://{addr}");
     tracing::info!(%endpoint, region = %config.region, store = app.store.dialect(), "tessera is listening");

@@ -49,6 +49,20 @@ async fn export_splits_by_hour_resumes_after_a_crash_and_copies_digests() {
     let fourteen = exporter.records_dir().join("2026-12-02T14.jsonl");
     assert_eq!(lines(&thirteen).len(), 1);
     assert_eq!(lines(&fourteen).len(), 2);
+    // Only the owner may read the trail: the export's directories and files, and the
+    // SQLite database it comes from.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&out), 0o700);
+        assert_eq!(mode(&exporter.records_dir()), 0o700);
+        assert_eq!(mode(&exporter.digests_dir()), 0o700);
+        assert_eq!(mode(&thirteen), 0o600);
+        assert_eq!(mode(&out.join("position")), 0o600);
+        assert_eq!(mode(&dir.path().join("data")), 0o700);
+        assert_eq!(mode(&dir.path().join("data").join("tessera.db")), 0o600);
+    }
     // Nothing new: nothing written again.
     assert_eq!(exporter.run_once(store.as_ref()).await.unwrap(), 0);
 

@@ -31,6 +31,15 @@ fn s3_request(
     now: chrono::DateTime<chrono::Utc>,
 ) -> (Request<Full<Bytes>>, String) {
     let date = amz_date(now);
+    // `path` may carry a query (`/bucket?delete`): it is signed decoded, sent as given.
+    let (bare, query) = path.split_once('?').unwrap_or((path, ""));
+    let query: Vec<(String, String)> = form_urlencoded::parse(query.as_bytes())
+        .into_owned()
+        .collect();
+    let query: Vec<(&str, &str)> = query
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
     let mut signed: Vec<(&str, &str)> = vec![
         ("host", HOST),
         ("x-amz-date", &date),
@@ -43,8 +52,8 @@ fn s3_request(
     let auth = authorization(
         &Outgoing {
             method,
-            path,
-            query: &[],
+            path: bare,
+            query: &query,
             headers: &signed,
             payload,
         },
@@ -371,4 +380,111 @@ async fn codec_errors_carry_s3s_message_or_aws_default() {
         "{}",
         r.body
     );
+}
+
+/// A DeleteObjects request with `body`, declaring `declared` as its length (or none).
+fn delete_objects(
+    f: &Fixture,
+    bucket: &str,
+    body: Vec<u8>,
+    declared: Option<u64>,
+) -> Request<Full<Bytes>> {
+    let payload = sha(&body);
+    let (req, _) = s3_request(
+        &f.key,
+        &f.secret,
+        None,
+        "POST",
+        &format!("/{bucket}?delete"),
+        &[],
+        &payload,
+        body.clone(),
+        chrono::Utc::now(),
+    );
+    let (mut parts, b) = req.into_parts();
+    match declared {
+        Some(n) => {
+            parts.headers.insert(http::header::CONTENT_LENGTH, n.into());
+        }
+        None => {
+            parts.headers.remove(http::header::CONTENT_LENGTH);
+        }
+    }
+    Request::from_parts(parts, b)
+}
+
+fn delete_xml(keys: impl Iterator<Item = String>) -> Vec<u8> {
+    let mut x = String::from("<Delete xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">");
+    for k in keys {
+        x.push_str(&format!("<Object><Key>{k}</Key></Object>"));
+    }
+    x.push_str("<Quiet>true</Quiet></Delete>");
+    x.into_bytes()
+}
+
+/// XML bodies are bounded by what S3 accepts for the operation: one declared larger is
+/// refused before a byte of it is read; one that grows larger without declaring a length is
+/// cut off; one with far more elements than 1,000 keys need is refused; and a full-size
+/// valid one (1,000 keys of 1,024 bytes) still works.
+#[tokio::test]
+async fn xml_bodies_are_bounded_before_they_are_read() {
+    let f = fixture().await;
+    bucket(&f, "bounded").await;
+    // Declared 20 MB, and the body never comes: answered at once.
+    let req = delete_objects(&f, "bounded", Vec::new(), Some(20 << 20));
+    let (parts, _) = req.into_parts();
+    use http_body_util::BodyExt;
+    let stalled = http_body_util::StreamBody::new(futures::stream::pending::<
+        Result<http_body::Frame<Bytes>, std::convert::Infallible>,
+    >());
+    let resp = tokio::time::timeout(
+        std::time::Duration::from_secs(30),
+        tessera_server::app::handle(
+            f.app.clone(),
+            Request::from_parts(parts, stalled),
+            "127.0.0.1:5000".parse().unwrap(),
+        ),
+    )
+    .await
+    .expect("a declared 20 MB DeleteObjects body was waited for");
+    assert_eq!(resp.status(), 400);
+    let body = resp.into_body().collect().await.unwrap().to_bytes();
+    let body = String::from_utf8_lossy(&body);
+    assert!(
+        body.contains("<Code>MaxMessageLengthExceeded</Code>"),
+        "{body}"
+    );
+    assert!(
+        body.contains("<Message>Your request was too big.</Message>"),
+        "{body}"
+    );
+
+    // 9 MB with no declared length: cut off once it passes the limit.
+    let big = delete_xml((0..9000).map(|i| format!("{i:0>1000}")));
+    assert!(big.len() > 8 << 20);
+    let r = send(&f, delete_objects(&f, "bounded", big, None)).await;
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert_eq!(r.code(), "MaxMessageLengthExceeded");
+
+    // Within the size, but 100,000 elements: S3 takes at most 1,000 keys.
+    let many = delete_xml((0..100_000).map(|_| "k".to_owned()));
+    let len = many.len() as u64;
+    let r = send(&f, delete_objects(&f, "bounded", many, Some(len))).await;
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert_eq!(r.code(), "MalformedXML");
+
+    // The largest valid request still works.
+    for i in 0..3 {
+        let key = format!("{i:0>1024}");
+        assert_eq!(
+            put_plain(&f, &format!("/bounded/{key}"), b"x").await.status,
+            200
+        );
+    }
+    let full = delete_xml((0..1000).map(|i| format!("{i:0>1024}")));
+    let len = full.len() as u64;
+    let r = send(&f, delete_objects(&f, "bounded", full, Some(len))).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let listing = get(&f, "/bounded?list-type=2").await;
+    assert!(!listing.body.contains("<Key>"), "{}", listing.body);
 }

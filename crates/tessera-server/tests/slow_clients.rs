@@ -175,3 +175,109 @@ async fn trickled_bodies_and_idle_connections_are_closed() {
     assert!(closed_within(&mut s, Duration::from_secs(8)).await);
     assert!(quiet.elapsed() >= Duration::from_millis(1500));
 }
+
+/// The review's case: 1,100 connections spread over 40 addresses (each under the per-client
+/// cap) send their headers and a few bytes of a body, then stall. Under the old fixed cap of
+/// 1,024 connections, a client elsewhere waited past a minute; now the ceiling is what the
+/// process can hold, and the client is answered at once. Every stalled body is cut off by
+/// its pace soon after.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_stalled_bodies_from_many_addresses_do_not_hold_the_endpoint() {
+    let f = fixture_with(Limits {
+        max_connections: 0,
+        max_connections_per_client: 128,
+        header_read_timeout_secs: 10,
+        body_read_timeout_secs: 4,
+        idle_timeout_secs: 60,
+        request_timeout_secs: 60,
+        ..test_limits()
+    })
+    .await;
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (_stop, rx) = tokio::sync::watch::channel(false);
+    tokio::spawn(tessera_server::serve::serve_api(
+        f.app.clone(),
+        listener,
+        rx,
+    ));
+    let head = "POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 4000\r\n\r\nAction=Get";
+    let mut stalled = Vec::new();
+    for i in 0..1100 {
+        let source = format!("127.0.1.{}", 10 + i % 40);
+        let mut s = connect_from(&source, addr).await;
+        s.write_all(head.as_bytes()).await.unwrap();
+        stalled.push(s);
+    }
+    let started = Instant::now();
+    let status = answered("127.0.0.9", addr, Duration::from_secs(10)).await;
+    let waited = started.elapsed();
+    eprintln!("well-behaved client answered after {waited:?} with 1,100 stalled connections open");
+    let status = status.expect("a well-behaved client is answered while 1,100 connections stall");
+    assert!(status.starts_with("HTTP/1.1 403"), "{status}");
+    // The stalled bodies fall behind their pace and are answered RequestTimeout, then closed.
+    let mut checks = tokio::task::JoinSet::new();
+    for mut s in stalled {
+        checks.spawn(async move {
+            let mut out = Vec::new();
+            let _ = tokio::time::timeout(Duration::from_secs(20), s.read_to_end(&mut out)).await;
+            String::from_utf8_lossy(&out).contains("<Code>RequestTimeout</Code>")
+        });
+    }
+    let mut timed_out = 0;
+    while let Some(r) = checks.join_next().await {
+        if r.unwrap() {
+            timed_out += 1;
+        }
+    }
+    assert_eq!(timed_out, 1100, "every stalled body is cut off");
+}
+
+/// At the connection ceiling a new connection sheds the slowest open one: stalled
+/// connections from many addresses fill the ceiling, and a client from elsewhere is still
+/// answered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn at_the_ceiling_the_slowest_connection_is_shed() {
+    let f = fixture_with(Limits {
+        max_connections: 32,
+        max_connections_per_client: 8,
+        header_read_timeout_secs: 60,
+        body_read_timeout_secs: 60,
+        idle_timeout_secs: 60,
+        request_timeout_secs: 60,
+        ..test_limits()
+    })
+    .await;
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (_stop, rx) = tokio::sync::watch::channel(false);
+    tokio::spawn(tessera_server::serve::serve_api(
+        f.app.clone(),
+        listener,
+        rx,
+    ));
+    let mut stalled = Vec::new();
+    for i in 0..32 {
+        let mut s = connect_from(&format!("127.0.2.{}", 10 + i % 8), addr).await;
+        s.write_all(b"POST / HTTP/1.1\r\nHost: x\r\n")
+            .await
+            .unwrap();
+        stalled.push(s);
+    }
+    // Quiet for more than a second: each is now slow enough to shed.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    for _ in 0..3 {
+        let status = answered("127.0.0.9", addr, Duration::from_secs(5)).await;
+        let status = status.expect("a client is answered at the ceiling");
+        assert!(status.starts_with("HTTP/1.1 403"), "{status}");
+    }
+    // One was shed to make room (the first client's connection left room for the next
+    // ones when it closed); the rest stay open.
+    let mut shed = 0;
+    for s in &mut stalled {
+        if closed_within(s, Duration::from_millis(200)).await {
+            shed += 1;
+        }
+    }
+    assert_eq!(shed, 1);
+}

@@ -64,6 +64,12 @@ pub trait StoreAdmin: Send + Sync + std::fmt::Debug {
     async fn migrate(&self) -> Result<()>;
     /// `sqlite` or `postgres`.
     fn dialect(&self) -> &'static str;
+    async fn add_operator_token(&self, token: &OperatorTokenRecord) -> Result<()>;
+    async fn operator_token_by_hash(&self, token_hash: &str)
+    -> Result<Option<OperatorTokenRecord>>;
+    async fn list_operator_tokens(&self) -> Result<Vec<OperatorTokenRecord>>;
+    /// False when there is no such token.
+    async fn delete_operator_token(&self, token_id: &str) -> Result<bool>;
 }
 
 /// Every row the IAM principal view is built from: one query per table, all read in one
@@ -102,6 +108,13 @@ pub trait IamStore: Send + Sync + std::fmt::Debug {
     async fn create_account(&self, account_id: &str, now: i64) -> Result<()>;
     async fn account_exists(&self, account_id: &str) -> Result<bool>;
     async fn list_accounts(&self) -> Result<Vec<String>>;
+    /// Put an account into an organization (`Some("o-…")`) or take it out (`None`);
+    /// `Constraint` when the account does not exist.
+    async fn set_account_organization(
+        &self,
+        account_id: &str,
+        organization_id: Option<&str>,
+    ) -> Result<()>;
 
     async fn put_access_key(&self, key: &AccessKeyRecord) -> Result<()>;
     async fn get_access_key(&self, access_key_id: &str) -> Result<Option<AccessKeyRecord>>;
@@ -206,6 +219,10 @@ pub trait IdentityCenterStore: Send + Sync + std::fmt::Debug {
     /// already owns an instance.
     async fn create_instance(&self, instance: &InstanceRecord) -> Result<()>;
     async fn get_instance(&self, instance_arn: &str) -> Result<Option<InstanceRecord>>;
+    /// The organization an account belongs to (its Identity Center instance is shared with
+    /// the organization's accounts); `None` for an account outside any organization or one
+    /// that does not exist.
+    async fn account_organization(&self, account_id: &str) -> Result<Option<String>>;
     /// The instances an account owns, ordered by ARN.
     async fn list_instances(&self, owner_account_id: &str) -> Result<Vec<InstanceRecord>>;
     async fn instance_by_identity_store(
@@ -361,8 +378,10 @@ pub trait TokenStore: Send + Sync + std::fmt::Debug {
     /// [`TokenStore::record_jti`] for many at once, in one transaction (one commit): for each,
     /// whether it was new. Two equal entries in one batch: the second is a replay.
     async fn record_jtis(&self, entries: &[(String, String, i64)]) -> Result<Vec<bool>>;
-    /// Forget assertion ids that expired before `now`; returns how many.
-    async fn prune_jtis(&self, now: i64) -> Result<u64>;
+    /// Forget assertion ids that expired more than `keep_secs` before now by the **store's**
+    /// clock (so replicas with skewed clocks cannot forget an id another replica would still
+    /// accept); returns how many.
+    async fn prune_jtis(&self, keep_secs: i64) -> Result<u64>;
     async fn add_refresh_token(&self, token: &RefreshTokenRecord) -> Result<()>;
     /// Look a refresh token up without using it: `Fresh` when unused and its family is live.
     async fn get_refresh_token(&self, token_hash: &str) -> Result<RefreshUse>;

@@ -240,6 +240,18 @@ pub struct ScimTokenRecord {
     pub expires_at: i64,
 }
 
+/// A bearer token of the admin listener's operator endpoints, stored by the SHA-256 of its
+/// value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OperatorTokenRecord {
+    pub token_id: String,
+    pub token_hash: String,
+    /// What the operator said it is for (shown in the audit trail and listings).
+    pub description: String,
+    pub created_at: i64,
+    pub expires_at: i64,
+}
+
 /// Every identity-store user and membership (what the directory view loads).
 #[derive(Debug, Clone, Default)]
 pub struct DirectoryTables {

@@ -70,7 +70,7 @@ macro_rules! both {
 // (instances, issuers and applications with their settings, SCIM tokens, the directory),
 // `TokenStore` (signing keys, jtis, refresh tokens, revocations), `SessionKeyStore` and `ChangeCounters` (session keys and generations), `AccessGrantsStore`
 // (instances, locations and grants with their quotas and 'not empty' rules), `AuditStore`
-// (the chained records, digests and signing keys).
+// (the chained records, digests and signing keys), `StoreAdmin` (operator tokens).
 both!(
     accounts_and_keys,
     roles_and_inline_policies,
@@ -84,7 +84,8 @@ both!(
     scim_tokens_and_directory,
     session_keys_and_generations,
     access_grants,
-    audit_trail
+    audit_trail,
+    operator_tokens
 );
 
 const ACCT: &str = "111111111111";
@@ -114,6 +115,23 @@ async fn accounts_and_keys(s: Arc<dyn Store>) {
     assert!(s.account_exists(ACCT).await.unwrap());
     assert!(!s.account_exists("222222222222").await.unwrap());
     assert_eq!(s.list_accounts().await.unwrap(), vec![ACCT.to_string()]);
+    // Organizations: none at first, set, cleared; an unknown account has none and cannot join.
+    assert_eq!(s.account_organization(ACCT).await.unwrap(), None);
+    s.set_account_organization(ACCT, Some("o-abcdefghij"))
+        .await
+        .unwrap();
+    assert_eq!(
+        s.account_organization(ACCT).await.unwrap().as_deref(),
+        Some("o-abcdefghij")
+    );
+    assert_eq!(s.account_organization("222222222222").await.unwrap(), None);
+    assert!(matches!(
+        s.set_account_organization("222222222222", Some("o-abcdefghij"))
+            .await,
+        Err(StoreError::Constraint(_))
+    ));
+    s.set_account_organization(ACCT, None).await.unwrap();
+    assert_eq!(s.account_organization(ACCT).await.unwrap(), None);
 
     let k = AccessKeyRecord {
         access_key_id: "AKIAAAAAAAAAAAAAAAAA".into(),
@@ -854,7 +872,20 @@ async fn tokens_jtis_refresh_and_revocations(s: Arc<dyn Store>) {
         vec![true, false, false, true],
         "replays within and across batches"
     );
-    assert_eq!(s.prune_jtis(150).await.unwrap(), 4);
+    // Pruning goes by the store's clock: ids that expired long ago go, one that expires
+    // in a minute stays even with no margin at all.
+    let soon = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+        + 60;
+    assert!(s.record_jti("tti-9", "live", soon).await.unwrap());
+    assert_eq!(s.prune_jtis(3600).await.unwrap(), 5);
+    assert_eq!(s.prune_jtis(0).await.unwrap(), 0);
+    assert!(
+        !s.record_jti("tti-9", "live", soon).await.unwrap(),
+        "an unexpired id was pruned"
+    );
     assert!(
         s.record_jti("tti-1", "j1", 300).await.unwrap(),
         "pruned after expiry"
@@ -1422,4 +1453,57 @@ async fn audit_trail(s: Arc<dyn Store>) {
         Err(StoreError::Conflict)
     ));
     assert_eq!(s.audit_keys().await.unwrap(), vec![k]);
+}
+
+/// The SQLite database and its WAL files are readable by their owner only, whether new or
+/// opened again after another program left it world-readable.
+#[cfg(unix)]
+#[tokio::test]
+async fn sqlite_files_are_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let (s, dir) = sqlite().await;
+    s.create_account(ACCT, 1).await.unwrap();
+    let mode = |name: &str| {
+        std::fs::metadata(dir.path().join(name))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777
+    };
+    for f in ["t.db", "t.db-wal", "t.db-shm"] {
+        assert_eq!(mode(f), 0o600, "{f}");
+    }
+    drop(s);
+    std::fs::set_permissions(
+        dir.path().join("t.db"),
+        std::fs::Permissions::from_mode(0o644),
+    )
+    .unwrap();
+    let url = format!("sqlite://{}", dir.path().join("t.db").display());
+    let _again = connect(&url).await.unwrap();
+    assert_eq!(mode("t.db"), 0o600);
+}
+
+async fn operator_tokens(s: Arc<dyn Store>) {
+    let t = OperatorTokenRecord {
+        token_id: "t1".into(),
+        token_hash: "ab".repeat(32),
+        description: "prometheus and the on-call".into(),
+        created_at: 10,
+        expires_at: 20,
+    };
+    s.add_operator_token(&t).await.unwrap();
+    assert!(matches!(
+        s.add_operator_token(&t).await,
+        Err(StoreError::Conflict)
+    ));
+    assert_eq!(
+        s.operator_token_by_hash(&t.token_hash).await.unwrap(),
+        Some(t.clone())
+    );
+    assert_eq!(s.operator_token_by_hash("cd").await.unwrap(), None);
+    assert_eq!(s.list_operator_tokens().await.unwrap(), vec![t.clone()]);
+    assert!(s.delete_operator_token("t1").await.unwrap());
+    assert!(!s.delete_operator_token("t1").await.unwrap());
+    assert_eq!(s.operator_token_by_hash(&t.token_hash).await.unwrap(), None);
 }

@@ -486,7 +486,7 @@ impl StsService {
         let new_tags = validate::tags(p)?;
         let transitive = validate::transitive_keys(p, &new_tags)?;
         let assertion = validate::provided_contexts(p)?;
-        let identity_context = assertion
+        let provided_context = assertion
             .as_deref()
             .map(|a| self.open_context(a, meta.now.timestamp()))
             .transpose()?;
@@ -507,9 +507,16 @@ impl StsService {
         let role = self.role_from_arn(role_arn)?.ok_or_else(denied)?;
         let role_account = role.record.account_id.clone();
 
-        // Role chaining: the parent's source identity and transitive tags carry over.
+        // Role chaining: the parent's source identity, identity context and transitive tags
+        // carry over. An inherited context needs the target's trust policy to allow
+        // `sts:SetContext` as a provided one does (as an inherited source identity needs
+        // `sts:SetSourceIdentity`): otherwise the chained call is refused, so a user's
+        // context never reaches a role that did not agree to carry it, and revoking the user
+        // still reaches every session that does.
         let parent = caller.session.as_deref();
         let chained = parent.is_some();
+        let identity_context =
+            provided_context.or_else(|| parent.and_then(|s| s.identity_context.clone()));
         let source_identity = match (
             parent.and_then(|s| s.source_identity.clone()),
             requested_source,
@@ -627,11 +634,8 @@ impl StsService {
                 transitive: transitive_keys,
                 chain_depth,
                 web_identity: None,
-                // A chained session keeps the caller's context unless the call provides one
-                // (like a source identity), so revoking the user reaches it too.
-                identity_context: identity_context
-                    .clone()
-                    .or_else(|| parent.and_then(|s| s.identity_context.clone())),
+                // Provided, or inherited from the calling session (allowed above).
+                identity_context: identity_context.clone(),
             },
         );
         let mut w = Writer::new();

@@ -570,6 +570,82 @@ fn operator_commands_and_admin_listener() {
     ));
     assert_eq!(http_get(&admin, "/nope").0, 404);
 
+    // The operator endpoints answer only an operator token, at an expected Host, from no
+    // other site — and every attempt, allowed or refused, is in the audit trail.
+    let out = tessera_command(&[
+        "operator-token",
+        "create",
+        "--description",
+        "on-call",
+        "--data-dir",
+        d,
+    ]);
+    let op_token = out
+        .lines()
+        .find_map(|l| l.strip_prefix("Token:"))
+        .unwrap()
+        .trim()
+        .to_owned();
+    let op_id = out
+        .lines()
+        .find_map(|l| l.strip_prefix("TokenId:"))
+        .unwrap()
+        .trim()
+        .to_owned();
+    let listed = tessera_command(&["operator-token", "list", "--data-dir", d]);
+    assert!(
+        listed.contains(&op_id) && listed.contains("on-call"),
+        "{listed}"
+    );
+    assert!(
+        !listed.contains(&op_token),
+        "the token itself is listed: {listed}"
+    );
+    let bearer = format!("Bearer {op_token}");
+    let addr = admin.trim_start_matches("http://").to_owned();
+    let call = |method: &str, path: &str, headers: &[(&str, &str)]| {
+        tessera_testkit::http_request(&admin, method, path, headers, "")
+    };
+    let authed = |path: &str| call("GET", path, &[("Authorization", bearer.as_str())]);
+    for (method, path) in [
+        ("GET", "/audit/events"),
+        ("GET", "/audit/explain?requestId=x"),
+        ("POST", "/sessions/revoke?user=someone"),
+    ] {
+        // No token, a wrong one: 401.
+        assert_eq!(call(method, path, &[]).0, 401, "{method} {path}");
+        assert_eq!(
+            call(method, path, &[("Authorization", "Bearer not-a-token")]).0,
+            401,
+            "{method} {path}"
+        );
+        // A name an attacker's DNS could point here (rebinding), even with the token: 403.
+        let host = addr.replace("127.0.0.1", "rebind.attacker.example");
+        let (status, _) =
+            raw_admin_request(&addr, method, path, &host, &[("Authorization", &bearer)]);
+        assert_eq!(status, 403, "{method} {path} with Host {host}");
+        // A browser page on another site, even with the token: 403.
+        for h in [
+            ("Sec-Fetch-Site", "cross-site"),
+            ("Origin", "http://evil.example"),
+        ] {
+            assert_eq!(
+                call(method, path, &[("Authorization", bearer.as_str()), h]).0,
+                403,
+                "{method} {path} {h:?}"
+            );
+        }
+    }
+    // Metrics and health stay open, whatever the Host.
+    assert_eq!(
+        raw_admin_request(&addr, "GET", "/metrics", "scraper.internal:9100", &[]).0,
+        200
+    );
+    assert_eq!(
+        raw_admin_request(&addr, "GET", "/healthz", "anything", &[]).0,
+        200
+    );
+
     // The audit trail over HTTP: the same query and explanation as the CLI's.
     let (denied, _, _) = aws(
         &server,
@@ -577,6 +653,7 @@ fn operator_commands_and_admin_listener() {
         &["sts", "get-caller-identity"],
     );
     assert!(!denied);
+    let http_get = |_: &str, path: &str| authed(path);
     let (status, body) = http_get(&admin, "/audit/events?event=GetCallerIdentity&limit=10");
     assert_eq!(status, 200, "{body}");
     let records = json(&body)["Records"].as_array().unwrap().clone();
@@ -624,6 +701,86 @@ fn operator_commands_and_admin_listener() {
         1,
         "{body}"
     );
+    // A revocation by an operator, then the trail of operator actions: the revocation names
+    // the token and the user; the refused attempts are there too, with no one's name.
+    let (status, body) = call(
+        "POST",
+        "/sessions/revoke?user=0b4e7a0e-5b8c-4f62-9a51-000000000001",
+        &[("Authorization", bearer.as_str())],
+    );
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = authed("/audit/events?event=RevokeUserSessions&limit=100");
+    assert_eq!(status, 200, "{body}");
+    let records = json(&body)["Records"].as_array().unwrap().clone();
+    let done: Vec<_> = records
+        .iter()
+        .filter(|r| r["errorCode"].is_null())
+        .collect();
+    assert_eq!(done.len(), 1, "{body}");
+    assert_eq!(done[0]["eventSource"], "tessera.admin");
+    assert_eq!(done[0]["userIdentity"]["principalId"], op_id.as_str());
+    assert_eq!(done[0]["userIdentity"]["description"], "on-call");
+    assert_eq!(
+        done[0]["requestParameters"]["user"],
+        "0b4e7a0e-5b8c-4f62-9a51-000000000001"
+    );
+    let refused: Vec<_> = records
+        .iter()
+        .filter(|r| !r["errorCode"].is_null())
+        .collect();
+    assert_eq!(refused.len(), 5, "{body}");
+    assert!(refused.iter().any(|r| r["errorCode"] == "Unauthorized"));
+    assert!(refused.iter().any(|r| r["errorCode"] == "UnexpectedHost"));
+    assert!(refused.iter().any(|r| r["errorCode"] == "CrossSiteRequest"));
+    assert!(
+        !body.contains(&op_token),
+        "an operator token reached the audit trail"
+    );
+    let (status, body) = authed("/audit/events?event=LookupAuditEvents&limit=100");
+    assert_eq!(status, 200);
+    assert!(
+        json(&body)["Records"].as_array().unwrap().len() >= 5,
+        "{body}"
+    );
+    // A revoked token is refused at once.
+    tessera_command(&[
+        "operator-token",
+        "revoke",
+        "--token-id",
+        &op_id,
+        "--data-dir",
+        d,
+    ]);
+    assert_eq!(authed("/audit/events").0, 401);
+}
+
+/// One request to the admin listener with an exact `Host` header: (status, body).
+fn raw_admin_request(
+    addr: &str,
+    method: &str,
+    path: &str,
+    host: &str,
+    headers: &[(&str, &str)],
+) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).expect("connect");
+    let mut head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\nContent-Length: 0\r\n"
+    );
+    for (k, v) in headers {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    head.push_str("\r\n");
+    s.write_all(head.as_bytes()).expect("write");
+    let mut buf = String::new();
+    s.read_to_string(&mut buf).expect("read");
+    let status = buf
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let body = buf.split_once("\r\n\r\n").map_or("", |(_, b)| b).to_owned();
+    (status, body)
 }
 
 fn json(out: &str) -> serde_json::Value {
@@ -2761,6 +2918,11 @@ fn trusted_identity_propagation(on_garage: bool) {
             }),
         ),
         (
+            // Undatable: it could not be compared with a revocation.
+            "missing iat",
+            idp.mint(&with("iat", serde_json::Value::Null)),
+        ),
+        (
             "no such user",
             idp.mint(&with("email", serde_json::json!("nobody@example.com"))),
         ),
@@ -3578,6 +3740,201 @@ fn trusted_identity_propagation(on_garage: bool) {
             && why.contains(&format!("grant {red_grant} allows s3://example-bucket/projects/red/* (READ)")),
         "{why}"
     );
+    let bearer_role_arn = format!("arn:aws:iam::{ROOT}:role/IdentityBearerRole");
+    // Vended credentials act only within their grant, whatever the location role allows.
+    // With the location role allowed everything, Mateo's READ credentials try the review's
+    // escalation — list the grants, grant himself READWRITE on the whole bucket, take over
+    // the instance's resource policy, read blue data — and every step is refused, as are
+    // IAM, STS and another GetDataAccess.
+    ok(aws(
+        &server,
+        key,
+        &[
+            "iam",
+            "put-role-policy",
+            "--role-name",
+            "s3-access-grants-role",
+            "--policy-name",
+            "everything",
+            "--policy-document",
+            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#,
+        ],
+    ));
+    let grants_before = ctl(&["list-access-grants"])["AccessGrantsList"]
+        .as_array()
+        .map_or(0, Vec::len);
+    let whole_bucket_for_mateo = format!("GranteeType=DIRECTORY_USER,GranteeIdentifier={mateo}");
+    let takeover = serde_json::json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+        "Principal": {"AWS": "*"}, "Action": "s3:*",
+        "Resource": format!("arn:aws:s3:us-east-1:{ROOT}:access-grants/default")}]})
+    .to_string();
+    for args in [
+        vec!["s3control", "list-access-grants", "--account-id", ROOT],
+        vec![
+            "s3control",
+            "create-access-grant",
+            "--account-id",
+            ROOT,
+            "--access-grants-location-id",
+            "default",
+            "--access-grants-location-configuration",
+            "S3SubPrefix=example-bucket/*",
+            "--grantee",
+            whole_bucket_for_mateo.as_str(),
+            "--permission",
+            "READWRITE",
+        ],
+        vec![
+            "s3control",
+            "put-access-grants-instance-resource-policy",
+            "--account-id",
+            ROOT,
+            "--policy",
+            takeover.as_str(),
+        ],
+        vec![
+            "s3control",
+            "get-data-access",
+            "--account-id",
+            ROOT,
+            "--target",
+            "s3://example-bucket/projects/blue/",
+            "--permission",
+            "READ",
+        ],
+        vec!["iam", "list-roles"],
+        vec!["iam", "create-user", "--user-name", "mateo-was-here"],
+        vec![
+            "sts",
+            "assume-role",
+            "--role-arn",
+            &bearer_role_arn,
+            "--role-session-name",
+            "escape",
+        ],
+        vec![
+            "s3",
+            "cp",
+            "s3://example-bucket/projects/blue/berries.csv",
+            "-",
+        ],
+        vec!["s3", "ls", "s3://example-bucket/"],
+    ] {
+        let (done, out, err) = aws_session(&server, &vended, &args);
+        assert!(!done, "{args:?} went beyond the READ grant: {out}");
+        assert!(
+            err.contains("AccessDenied") || err.contains("(403) when calling the HeadObject"),
+            "{args:?}: {err}"
+        );
+    }
+    assert_eq!(
+        ctl(&["list-access-grants"])["AccessGrantsList"]
+            .as_array()
+            .map_or(0, Vec::len),
+        grants_before,
+        "a grant was created with vended credentials"
+    );
+    let (has_policy, out, _) = aws(
+        &server,
+        key,
+        &[
+            "s3control",
+            "get-access-grants-instance-resource-policy",
+            "--account-id",
+            ROOT,
+        ],
+    );
+    assert!(!has_policy || !out.contains("\"*\""), "{out}");
+    // The refusal says what AWS says: no session policy allows it.
+    let (_, _, err) = aws_session(
+        &server,
+        &vended,
+        &["s3control", "list-access-grants", "--account-id", ROOT],
+    );
+    assert!(err.contains("because no session policy allows"), "{err}");
+    // The red data is still readable: the session policy allows the grant's reads.
+    let content = s3_ok(aws_session(
+        &server,
+        &vended,
+        &[
+            "s3",
+            "cp",
+            "s3://example-bucket/projects/red/tomatoes/roma.csv",
+            "-",
+        ],
+    ));
+    assert_eq!(content, "variety,colour\nroma,red\n");
+    ok(aws(
+        &server,
+        key,
+        &[
+            "iam",
+            "delete-role-policy",
+            "--role-name",
+            "s3-access-grants-role",
+            "--policy-name",
+            "everything",
+        ],
+    ));
+
+    // A chained AssumeRole does not smuggle Mateo's identity context: a role whose trust
+    // policy allows Mateo's bearer session only sts:AssumeRole refuses the chain; one that
+    // also allows sts:SetContext carries the context on (and GetDataAccess matches it).
+    for (role, actions) in [
+        ("ChainNoContext", serde_json::json!(["sts:AssumeRole"])),
+        (
+            "ChainWithContext",
+            serde_json::json!(["sts:AssumeRole", "sts:SetContext"]),
+        ),
+    ] {
+        let trust = serde_json::json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+            "Principal": {"AWS": &bearer_role_arn}, "Action": actions}]});
+        ok(aws(
+            &server,
+            key,
+            &[
+                "iam",
+                "create-role",
+                "--role-name",
+                role,
+                "--assume-role-policy-document",
+                &trust.to_string(),
+            ],
+        ));
+        ok(aws(
+            &server,
+            key,
+            &[
+                "iam",
+                "put-role-policy",
+                "--role-name",
+                role,
+                "--policy-name",
+                "data-access",
+                "--policy-document",
+                &format!(
+                    r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Action":"s3:GetDataAccess","Resource":"arn:aws:s3:us-east-1:{ROOT}:access-grants/default"}}]}}"#
+                ),
+            ],
+        ));
+    }
+    let (chained, out, err) = assume(Some(&bearer), "ChainNoContext", &[]);
+    assert!(
+        !chained,
+        "a chain without sts:SetContext kept Mateo's context: {out}"
+    );
+    assert!(
+        err.contains("AccessDenied") && err.contains("sts:SetContext"),
+        "{err}"
+    );
+    let with_context = creds(&ok(assume(Some(&bearer), "ChainWithContext", &[])));
+    let data = ok(gda(
+        &with_context,
+        "s3://example-bucket/projects/red/tomatoes/",
+        &[],
+    ));
+    assert_eq!(data["Grantee"]["GranteeIdentifier"], red.as_str());
+
     // A user outside the group.
     let (denied, _, err) = gda(
         &zoe_bearer,
@@ -3717,6 +4074,13 @@ fn trusted_identity_propagation(on_garage: bool) {
     std::thread::sleep(std::time::Duration::from_millis(2500));
     let (still, _, err) = aws_session(&server, &bearer, &["sts", "get-caller-identity"]);
     assert!(!still, "a revoked user's session still works");
+    assert!(err.contains("ExpiredToken"), "{err}");
+    // The chained session that carried his context on is revoked with it.
+    let (still, _, err) = aws_session(&server, &with_context, &["sts", "get-caller-identity"]);
+    assert!(
+        !still,
+        "a chained session with a revoked user's context still works"
+    );
     assert!(err.contains("ExpiredToken"), "{err}");
     // So are the credentials Access Grants vended for him, at STS and at S3; Zoe's keep
     // working.
@@ -4350,6 +4714,242 @@ fn scim_filters_paging_and_idp_patch_shapes() {
 /// table (grants `s3://…/bob/*` and `s3://…/bob/reports/*`), object grants, the location
 /// role's trust policy, the control plane's validation and "not empty" rules, tags, paging,
 /// and the instance resource policy across accounts.
+/// An Access Grants instance may use its own account's Identity Center instance or one of its
+/// organization's (the seeds' shape: the application in 111111111111, Identity Center in
+/// 222222222222, one organization under `tessera dev`), never another tenant's: the
+/// association is refused as if the instance did not exist, so grantee validation cannot be
+/// used to probe another tenant's user and group ids.
+#[test]
+fn access_grants_use_only_their_organizations_identity_center() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = DevServer::start(dir.path());
+    let ic_owner = server.account("222222222222").clone();
+    let ic_key = (
+        ic_owner.access_key_id.as_str(),
+        ic_owner.secret_access_key.as_str(),
+    );
+    let root = server.account(ROOT).clone();
+    let key = (root.access_key_id.as_str(), root.secret_access_key.as_str());
+    let ok = |r: (bool, String, String)| -> serde_json::Value {
+        assert!(r.0, "{}", r.2);
+        if r.1.trim().is_empty() {
+            serde_json::Value::Null
+        } else {
+            json(&r.1)
+        }
+    };
+    let instance = ok(aws(
+        &server,
+        ic_key,
+        &["sso-admin", "create-instance", "--name", "org"],
+    ))["InstanceArn"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let store_id = ok(aws(
+        &server,
+        ic_key,
+        &[
+            "sso-admin",
+            "describe-instance",
+            "--instance-arn",
+            &instance,
+        ],
+    ))["IdentityStoreId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let user = ok(aws(
+        &server,
+        ic_key,
+        &[
+            "identitystore",
+            "create-user",
+            "--identity-store-id",
+            &store_id,
+            "--user-name",
+            "mateo.jackson",
+            "--display-name",
+            "Mateo Jackson",
+            "--name",
+            "GivenName=Mateo,FamilyName=Jackson",
+        ],
+    ))["UserId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    // Another tenant: an account outside the organization, with its own root key.
+    let d = server.data_dir.to_str().unwrap();
+    let out = tessera_command(&["account", "create", "333333333333", "--data-dir", d]);
+    assert!(out.contains("created"), "{out}");
+    let out = tessera_command(&[
+        "root-key",
+        "create",
+        "--account",
+        "333333333333",
+        "--data-dir",
+        d,
+    ]);
+    let field = |name: &str| {
+        out.lines()
+            .find_map(|l| l.trim().strip_prefix(name))
+            .map(|v| v.trim().to_owned())
+            .unwrap_or_else(|| panic!("no {name} in {out}"))
+    };
+    let (other_id, other_secret) = (field("AccessKeyId:"), field("SecretAccessKey:"));
+    let other = (other_id.as_str(), other_secret.as_str());
+    let ctl = |k: (&str, &str), account: &str, args: &[&str]| {
+        let mut a = vec!["s3control"];
+        a.extend_from_slice(args);
+        a.extend_from_slice(&["--account-id", account]);
+        aws(&server, k, &a)
+    };
+    let location_trust = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"access-grants.s3.amazonaws.com"},"Action":["sts:AssumeRole","sts:SetContext"]}]}"#;
+    for k in [other, key] {
+        ok(aws(
+            &server,
+            k,
+            &[
+                "iam",
+                "create-role",
+                "--role-name",
+                "location",
+                "--assume-role-policy-document",
+                location_trust,
+            ],
+        ));
+    }
+    let (done, out, err) = ctl(
+        other,
+        "333333333333",
+        &[
+            "create-access-grants-instance",
+            "--identity-center-arn",
+            &instance,
+        ],
+    );
+    assert!(
+        !done,
+        "another tenant associated the organization's instance: {out}"
+    );
+    assert!(
+        err.contains("(InvalidIdentityCenterInstance)") && err.contains("does not exist"),
+        "{err}"
+    );
+    // Unassociated, then associated later: the same refusal, and no directory grantee can
+    // be checked against the organization's store.
+    ok(ctl(
+        other,
+        "333333333333",
+        &["create-access-grants-instance"],
+    ));
+    let (done, _, err) = ctl(
+        other,
+        "333333333333",
+        &[
+            "associate-access-grants-identity-center",
+            "--identity-center-arn",
+            &instance,
+        ],
+    );
+    assert!(!done);
+    assert!(err.contains("(InvalidIdentityCenterInstance)"), "{err}");
+    ok(ctl(
+        other,
+        "333333333333",
+        &[
+            "create-access-grants-location",
+            "--location-scope",
+            "s3://",
+            "--iam-role-arn",
+            "arn:aws:iam::333333333333:role/location",
+        ],
+    ));
+    let grantee = format!("GranteeType=DIRECTORY_USER,GranteeIdentifier={user}");
+    let (done, _, err) = ctl(
+        other,
+        "333333333333",
+        &[
+            "create-access-grant",
+            "--access-grants-location-id",
+            "default",
+            "--access-grants-location-configuration",
+            "S3SubPrefix=bucket/*",
+            "--grantee",
+            &grantee,
+            "--permission",
+            "READ",
+        ],
+    );
+    assert!(!done);
+    assert!(err.contains("(InvalidAccessGrant)"), "{err}");
+
+    // The application account of the organization associates it, and its directory grantee
+    // is validated against the organization's store.
+    ok(ctl(
+        key,
+        ROOT,
+        &[
+            "create-access-grants-instance",
+            "--identity-center-arn",
+            &instance,
+        ],
+    ));
+    ok(ctl(
+        key,
+        ROOT,
+        &[
+            "create-access-grants-location",
+            "--location-scope",
+            "s3://",
+            "--iam-role-arn",
+            &format!("arn:aws:iam::{ROOT}:role/location"),
+        ],
+    ));
+    ok(ctl(
+        key,
+        ROOT,
+        &[
+            "create-access-grant",
+            "--access-grants-location-id",
+            "default",
+            "--access-grants-location-configuration",
+            "S3SubPrefix=bucket/*",
+            "--grantee",
+            &grantee,
+            "--permission",
+            "READ",
+        ],
+    ));
+    // Once the account leaves the organization, grantee validation refuses too.
+    tessera_command(&[
+        "account",
+        "set-organization",
+        ROOT,
+        "--none",
+        "--data-dir",
+        d,
+    ]);
+    let (done, _, err) = ctl(
+        key,
+        ROOT,
+        &[
+            "create-access-grant",
+            "--access-grants-location-id",
+            "default",
+            "--access-grants-location-configuration",
+            "S3SubPrefix=bucket/other/*",
+            "--grantee",
+            &grantee,
+            "--permission",
+            "READ",
+        ],
+    );
+    assert!(!done);
+    assert!(err.contains("(InvalidAccessGrant)"), "{err}");
+}
+
 #[test]
 fn cli_access_grants_with_iam_grantees() {
     let dir = tempfile::tempdir().unwrap();
@@ -5833,6 +6433,29 @@ async fn audit_verify_detects_tampering() {
         out.contains("FAIL: digest 3 seals records up to 12, but the log ends at 10"),
         "{out}"
     );
+    // The columns queries filter on, each edited alone (the chained body untouched): an
+    // edited event name would hide a read from `audit query --event GetObject`.
+    for (column, value) in [
+        ("event_name", "'ListBuckets'"),
+        ("event_time", "'2001-01-01T00:00:00Z'"),
+        ("event_source", "'iam.amazonaws.com'"),
+        (
+            "principal_arn",
+            "'arn:aws:iam::111111111111:user/someone-else'",
+        ),
+        ("on_behalf_of", "'a-user-id'"),
+        ("request_id", "'another-request'"),
+    ] {
+        let out = tamper(
+            &format!("column-{column}"),
+            &format!("c.execute(\"UPDATE audit_records SET {column} = {value} WHERE seq = 5\")"),
+        );
+        assert!(
+            out.contains("FAIL: record 5: its ")
+                && out.contains("column does not match the record"),
+            "{column}: {out}"
+        );
+    }
 }
 
 /// Crash test for the audit trail: `kill -9` while requests are in flight; after restart the

@@ -21,6 +21,18 @@ macro_rules! iam_store {
                 Ok(row.is_some())
             }
 
+            async fn set_account_organization(&self, account_id: &str, organization_id: Option<&str>) -> Result<()> {
+                let res = sqlx::query("UPDATE accounts SET organization_id = $2 WHERE account_id = $1")
+                    .bind(account_id)
+                    .bind(organization_id)
+                    .execute(&self.pool)
+                    .await?;
+                if res.rows_affected() == 0 {
+                    return Err(crate::StoreError::Constraint(format!("no account {account_id}")));
+                }
+                Ok(())
+            }
+
             async fn list_accounts(&self) -> Result<Vec<String>> {
                 let rows = sqlx::query("SELECT account_id FROM accounts ORDER BY account_id")
                     .fetch_all(&self.pool)

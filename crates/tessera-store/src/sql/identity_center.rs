@@ -28,6 +28,17 @@ macro_rules! identity_center_store {
                 row.as_ref().map(instance_from).transpose()
             }
 
+            async fn account_organization(&self, account_id: &str) -> Result<Option<String>> {
+                let row = sqlx::query("SELECT organization_id FROM accounts WHERE account_id = $1")
+                    .bind(account_id)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                Ok(match row {
+                    Some(r) => r.try_get("organization_id")?,
+                    None => None,
+                })
+            }
+
             async fn list_instances(&self, owner: &str) -> Result<Vec<InstanceRecord>> {
                 let rows = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {INSTANCE_COLS} FROM sso_instances WHERE owner_account_id = $1 ORDER BY instance_arn")))
                     .bind(owner)

@@ -9,9 +9,9 @@ use crate::{
     AuditDigestRow, AuditFilter, AuditKeyRecord, AuditRow, AuditStore, ChangeCounters,
     DirectoryTables, GroupWrite, IamStore, IamTables, IdentityCenterStore, IdentityGroupRecord,
     IdentityUserRecord, InlinePolicyRow, InstanceRecord, ManagedPolicyRecord, MembershipRecord,
-    OidcProviderRecord, RefreshTokenRecord, RefreshUse, Result, RoleRecord, ScimTokenRecord,
-    SessionKeyRecord, SessionKeyStore, SigningKeyRecord, SsoConfigTables, SsoObjectRecord,
-    StoreAdmin, TokenStore, UserRecord, name_key,
+    OidcProviderRecord, OperatorTokenRecord, RefreshTokenRecord, RefreshUse, Result, RoleRecord,
+    ScimTokenRecord, SessionKeyRecord, SessionKeyStore, SigningKeyRecord, SsoConfigTables,
+    SsoObjectRecord, StoreAdmin, TokenStore, UserRecord, name_key,
 };
 use async_trait::async_trait;
 use sqlx::Row;
@@ -35,8 +35,44 @@ pub struct SqliteStore {
     audit_pool: SqlitePool,
 }
 
+/// The database, its write-ahead log and shared-memory file readable and writable by their
+/// owner only: a new database is created that way (SQLite gives the `-wal` and `-shm` files
+/// the database's permissions), and an existing one is restricted.
+#[cfg(unix)]
+fn restrict_sqlite_files(path: &str) -> Result<()> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    if path.is_empty() || path.starts_with(':') || path.contains("mode=memory") {
+        return Ok(());
+    }
+    let file = path.split('?').next().unwrap_or(path);
+    let io = |e: std::io::Error| crate::StoreError::Backend(format!("{file}: {e}"));
+    if let Err(e) = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(file)
+        && e.kind() != std::io::ErrorKind::AlreadyExists
+    {
+        return Err(io(e));
+    }
+    for suffix in ["", "-wal", "-shm"] {
+        let p = format!("{file}{suffix}");
+        match std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600)) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(io(e)),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn restrict_sqlite_files(_path: &str) -> Result<()> {
+    Ok(())
+}
+
 impl SqliteStore {
     pub async fn open(path: &str) -> Result<SqliteStore> {
+        restrict_sqlite_files(path)?;
         let opts = SqliteConnectOptions::from_str(&format!("sqlite://{path}"))
             .map_err(|e| crate::StoreError::BadUrl(e.to_string()))?
             .create_if_missing(true)
@@ -120,6 +156,16 @@ const OIDC_COLS: &str = "arn, account_id, url, client_ids, thumbprints, tags, cr
 
 macro_rules! row_mappers {
     ($row:ty) => {
+        fn operator_token_from(r: &$row) -> Result<OperatorTokenRecord> {
+            Ok(OperatorTokenRecord {
+                token_id: r.try_get("token_id")?,
+                token_hash: r.try_get("token_hash")?,
+                description: r.try_get("description")?,
+                created_at: r.try_get("created_at")?,
+                expires_at: r.try_get("expires_at")?,
+            })
+        }
+
         fn sso_object_from(r: &$row) -> Result<SsoObjectRecord> {
             Ok(SsoObjectRecord {
                 arn: r.try_get("arn")?,
@@ -272,6 +318,41 @@ macro_rules! store_admin {
 
             fn dialect(&self) -> &'static str {
                 $dialect
+            }
+
+            async fn add_operator_token(&self, t: &OperatorTokenRecord) -> Result<()> {
+                sqlx::query("INSERT INTO operator_tokens (token_id, token_hash, description, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)")
+                    .bind(&t.token_id)
+                    .bind(&t.token_hash)
+                    .bind(&t.description)
+                    .bind(t.created_at)
+                    .bind(t.expires_at)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
+            async fn operator_token_by_hash(&self, token_hash: &str) -> Result<Option<OperatorTokenRecord>> {
+                let row = sqlx::query("SELECT token_id, token_hash, description, created_at, expires_at FROM operator_tokens WHERE token_hash = $1")
+                    .bind(token_hash)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                row.as_ref().map(operator_token_from).transpose()
+            }
+
+            async fn list_operator_tokens(&self) -> Result<Vec<OperatorTokenRecord>> {
+                let rows = sqlx::query("SELECT token_id, token_hash, description, created_at, expires_at FROM operator_tokens ORDER BY created_at, token_id")
+                    .fetch_all(&self.pool)
+                    .await?;
+                rows.iter().map(operator_token_from).collect()
+            }
+
+            async fn delete_operator_token(&self, token_id: &str) -> Result<bool> {
+                let res = sqlx::query("DELETE FROM operator_tokens WHERE token_id = $1")
+                    .bind(token_id)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(res.rows_affected() == 1)
             }
         }
     };

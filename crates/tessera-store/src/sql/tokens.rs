@@ -60,9 +60,16 @@ macro_rules! token_store {
                 Ok(out)
             }
 
-            async fn prune_jtis(&self, now: i64) -> Result<u64> {
-                let res = sqlx::query("DELETE FROM token_jtis WHERE expires_at < $1")
-                    .bind(now)
+            async fn prune_jtis(&self, keep_secs: i64) -> Result<u64> {
+                // The store's clock, not the pruning replica's: replicas whose clocks differ
+                // agree on one "now" here, so none forgets an id another still accepts.
+                let sql = if $dialect == "postgres" {
+                    "DELETE FROM token_jtis WHERE expires_at < CAST(EXTRACT(EPOCH FROM now()) AS BIGINT) - $1"
+                } else {
+                    "DELETE FROM token_jtis WHERE expires_at < CAST(strftime('%s', 'now') AS INTEGER) - $1"
+                };
+                let res = sqlx::query(sql)
+                    .bind(keep_secs)
                     .execute(&self.pool)
                     .await?;
                 Ok(res.rows_affected())

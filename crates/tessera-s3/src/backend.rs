@@ -53,6 +53,11 @@ pub struct ObjectMeta {
     /// Parts of a multipart object.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parts: Option<u32>,
+    /// The size of each part of a multipart object, in order (GET and HEAD `?partNumber=`);
+    /// empty where a backend does not keep them (the upstream store answers part requests
+    /// itself).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub part_sizes: Vec<u64>,
 }
 
 /// One uploaded part.
@@ -198,6 +203,45 @@ pub trait Backend: Send + Sync + std::fmt::Debug {
         self.upload_part(dst.0, dst.1, upload_id, part, r.body, new)
             .await
     }
+    /// Part `part` (1-based) of an object, with its description, the part's bytes within
+    /// the object, and the object's part count (`None` for an object stored whole, which is
+    /// one part): `InvalidPartNumber` beyond the last part.
+    async fn head_part(
+        &self,
+        bucket: &str,
+        key: &str,
+        part: u32,
+        cond: &Conditions,
+    ) -> S3Result<(ObjectMeta, ByteRange, Option<u32>)> {
+        let m = self.head_object(bucket, key, cond).await?;
+        let (range, count) = part_range(&m, part)?;
+        Ok((m, range, count))
+    }
+    /// The bytes of part `part` of an object, and its part count (see
+    /// [`Backend::head_part`]).
+    async fn get_part(
+        &self,
+        bucket: &str,
+        key: &str,
+        part: u32,
+        cond: &Conditions,
+    ) -> S3Result<(ObjectRead, Option<u32>)> {
+        let (m, range, count) = self.head_part(bucket, key, part, cond).await?;
+        // The object read is the one described (its ETag), not one written since.
+        let same = Conditions {
+            if_match: Some(s3s::dto::ETagCondition::ETag(s3s::dto::ETag::Strong(
+                m.etag.clone(),
+            ))),
+            ..Default::default()
+        };
+        let spec = (range.end > range.start).then_some(RangeSpec::From {
+            first: range.start,
+            last: Some(range.end - 1),
+        });
+        let mut r = self.get_object(bucket, key, spec, &same).await?;
+        r.range = range;
+        Ok((r, count))
+    }
     /// Deleting a missing key succeeds, as in S3.
     async fn delete_object(&self, bucket: &str, key: &str) -> S3Result<()>;
     async fn list(&self, bucket: &str, q: &ListQuery<'_>) -> S3Result<Listing>;
@@ -291,15 +335,70 @@ impl Conditions {
     }
 }
 
-/// Check a CompleteMultipartUpload part list against the stored parts, as S3 does: part
-/// numbers ascending (`InvalidPartOrder`), each part present with that ETag (`InvalidPart`),
-/// every part but the last at least 5 MiB (`EntityTooSmall`). Yields the indexes into
-/// `stored` of the parts to join, in order.
+/// S3's answer to a part number beyond an object's last part (416).
+pub fn invalid_part_number() -> s3s::S3Error {
+    let mut e = s3s::S3Error::with_message(
+        s3s::S3ErrorCode::Custom("InvalidPartNumber".into()),
+        "The requested partnumber is not satisfiable",
+    );
+    e.set_status_code(http::StatusCode::RANGE_NOT_SATISFIABLE);
+    e
+}
+
+/// The bytes of part `part` of the object `m` describes, and its part count.
+pub fn part_range(m: &ObjectMeta, part: u32) -> S3Result<(ByteRange, Option<u32>)> {
+    let beyond = invalid_part_number;
+    match m.parts {
+        // Stored whole: one part.
+        None if part == 1 => Ok((
+            ByteRange {
+                start: 0,
+                end: m.size,
+            },
+            None,
+        )),
+        None => Err(beyond()),
+        Some(n) if part > n => Err(beyond()),
+        Some(n) => {
+            if m.part_sizes.len() != n as usize {
+                return Err(s3s::s3_error!(
+                    NotImplemented,
+                    "The part boundaries of this object were not recorded (it was completed by an older Tessera)."
+                ));
+            }
+            let start: u64 = m.part_sizes[..part as usize - 1].iter().sum();
+            let end = start + m.part_sizes[part as usize - 1];
+            Ok((ByteRange { start, end }, Some(n)))
+        }
+    }
+}
+
+/// The ETag S3 gives the object a multipart upload completes with `parts` (their ETags, in
+/// order): the MD5 of their MD5s, and their count.
+pub fn multipart_etag<'a>(parts: impl IntoIterator<Item = &'a str>) -> Option<String> {
+    use s3s::crypto::Checksum as _;
+    let mut md5s = s3s::crypto::Md5::new();
+    let mut n = 0;
+    for e in parts {
+        let mut raw = [0u8; 16];
+        hex::decode_to_slice(e.trim().trim_matches('"'), &mut raw).ok()?;
+        md5s.update(&raw);
+        n += 1;
+    }
+    Some(format!("{}-{n}", hex::encode(md5s.finalize())))
+}
+
+/// Check a CompleteMultipartUpload part list against the stored parts, as S3 does: at least
+/// one part (`InvalidRequest`), part numbers ascending (`InvalidPartOrder`), each part present
+/// with that ETag (`InvalidPart`), every part but the last at least 5 MiB (`EntityTooSmall`).
+/// A part number listed more than once in a row (a part uploaded twice, both uploads listed)
+/// counts once, as the part stored last, which one of its entries must name. Yields the
+/// indexes into `stored` of the parts to join, in order.
 pub fn choose_parts(listed: &[(u32, String)], stored: &[PartInfo]) -> S3Result<Vec<usize>> {
     if listed.is_empty() {
         return Err(s3s::s3_error!(
-            MalformedXML,
-            "The XML you provided was not well-formed or did not validate against our published schema."
+            InvalidRequest,
+            "You must specify at least one part"
         ));
     }
     let by_number: BTreeMap<u32, usize> = stored
@@ -307,30 +406,46 @@ pub fn choose_parts(listed: &[(u32, String)], stored: &[PartInfo]) -> S3Result<V
         .enumerate()
         .map(|(i, p)| (p.number, i))
         .collect();
-    let mut out = Vec::with_capacity(listed.len());
+    let invalid_part = || {
+        s3s::s3_error!(
+            InvalidPart,
+            "One or more of the specified parts could not be found.  The part may not have been uploaded, or the specified entity tag may not match the part's entity tag."
+        )
+    };
+    let mut out: Vec<usize> = Vec::with_capacity(listed.len());
+    let mut i = 0;
     let mut last = 0u32;
-    for (i, (n, etag)) in listed.iter().enumerate() {
-        if *n <= last {
+    while i < listed.len() {
+        let n = listed[i].0;
+        if n <= last {
             return Err(s3s::s3_error!(
                 InvalidPartOrder,
-                "The list of parts was not in ascending order. The parts list must be specified in order by part number."
+                "The list of parts was not in ascending order. Parts must be ordered by part number."
             ));
         }
-        last = *n;
-        let want = etag.trim().trim_matches('"');
-        let Some(&idx) = by_number.get(n).filter(|&&i| stored[i].etag == want) else {
-            return Err(s3s::s3_error!(
-                InvalidPart,
-                "One or more of the specified parts could not be found. The part may not have been uploaded, or the specified entity tag may not match the part's entity tag."
-            ));
-        };
-        if i + 1 < listed.len() && stored[idx].size < MIN_PART_BYTES {
-            return Err(s3s::s3_error!(
-                EntityTooSmall,
-                "Your proposed upload is smaller than the minimum allowed object size."
-            ));
+        last = n;
+        // The entries for this part number.
+        let mut j = i;
+        while j < listed.len() && listed[j].0 == n {
+            j += 1;
+        }
+        let idx = *by_number.get(&n).ok_or_else(invalid_part)?;
+        let named = listed[i..j]
+            .iter()
+            .any(|(_, e)| stored[idx].etag == e.trim().trim_matches('"'));
+        if !named {
+            return Err(invalid_part());
         }
         out.push(idx);
+        i = j;
+    }
+    for (k, &idx) in out.iter().enumerate() {
+        if k + 1 < out.len() && stored[idx].size < MIN_PART_BYTES {
+            return Err(s3s::s3_error!(
+                EntityTooSmall,
+                "Your proposed upload is smaller than the minimum allowed size"
+            ));
+        }
     }
     Ok(out)
 }
@@ -385,6 +500,7 @@ impl From<s3s::dto::Range> for RangeSpec {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use s3s::S3ErrorCode;
 
     #[test]
     fn ranges_resolve_as_rfc_9110_says() {
@@ -422,5 +538,115 @@ mod tests {
         );
         assert_eq!(RangeSpec::Suffix(0).resolve(100), None);
         assert_eq!(r(0, None).resolve(0), None);
+    }
+
+    fn part(number: u32, etag: &str, size: u64) -> PartInfo {
+        PartInfo {
+            number,
+            size,
+            etag: etag.into(),
+            last_modified_ms: 0,
+            checksums: BTreeMap::new(),
+        }
+    }
+
+    #[test]
+    fn completion_part_lists_are_checked_as_s3_does() {
+        let big = MIN_PART_BYTES;
+        let stored = vec![part(1, "aa", big), part(2, "bb", big), part(3, "cc", 7)];
+        let l = |v: &[(u32, &str)]| -> Vec<(u32, String)> {
+            v.iter().map(|(n, e)| (*n, format!("\"{e}\""))).collect()
+        };
+        assert_eq!(
+            choose_parts(&l(&[(1, "aa"), (2, "bb"), (3, "cc")]), &stored).unwrap(),
+            vec![0, 1, 2]
+        );
+        // Gaps are fine; the last part may be small.
+        assert_eq!(
+            choose_parts(&l(&[(1, "aa"), (3, "cc")]), &stored).unwrap(),
+            vec![0, 2]
+        );
+        let code = |v: &[(u32, &str)]| choose_parts(&l(v), &stored).unwrap_err().code().clone();
+        assert_eq!(code(&[]), S3ErrorCode::InvalidRequest);
+        assert_eq!(code(&[(2, "bb"), (1, "aa")]), S3ErrorCode::InvalidPartOrder);
+        assert_eq!(code(&[(1, "zz")]), S3ErrorCode::InvalidPart);
+        assert_eq!(code(&[(4, "dd")]), S3ErrorCode::InvalidPart);
+        assert_eq!(code(&[(3, "cc"), (4, "dd")]), S3ErrorCode::InvalidPart);
+        let small = vec![part(1, "aa", 4), part(2, "bb", 4)];
+        assert_eq!(
+            choose_parts(&l(&[(1, "aa"), (2, "bb")]), &small)
+                .unwrap_err()
+                .code()
+                .clone(),
+            S3ErrorCode::EntityTooSmall
+        );
+        // A part uploaded twice and listed twice counts once, as stored; one of its entries
+        // must name the stored upload.
+        assert_eq!(
+            choose_parts(&l(&[(1, "old"), (1, "aa"), (2, "bb")]), &stored).unwrap(),
+            vec![0, 1]
+        );
+        assert_eq!(
+            code(&[(1, "old"), (1, "older"), (2, "bb")]),
+            S3ErrorCode::InvalidPart
+        );
+    }
+
+    #[test]
+    fn parts_of_an_object() {
+        let mut m = ObjectMeta {
+            key: "k".into(),
+            size: 25,
+            etag: "e".into(),
+            last_modified_ms: 0,
+            headers: ObjectHeaders::default(),
+            checksums: BTreeMap::new(),
+            parts: None,
+            part_sizes: Vec::new(),
+        };
+        // Stored whole: one part.
+        assert_eq!(
+            part_range(&m, 1).unwrap(),
+            (ByteRange { start: 0, end: 25 }, None)
+        );
+        let e = part_range(&m, 2).unwrap_err();
+        assert_eq!(e.code().as_str(), "InvalidPartNumber");
+        assert_eq!(
+            e.status_code(),
+            Some(http::StatusCode::RANGE_NOT_SATISFIABLE)
+        );
+        m.parts = Some(3);
+        m.part_sizes = vec![10, 10, 5];
+        assert_eq!(
+            part_range(&m, 2).unwrap(),
+            (ByteRange { start: 10, end: 20 }, Some(3))
+        );
+        assert_eq!(
+            part_range(&m, 3).unwrap(),
+            (ByteRange { start: 20, end: 25 }, Some(3))
+        );
+        assert!(part_range(&m, 4).is_err());
+        m.part_sizes.clear();
+        assert_eq!(
+            *part_range(&m, 1).unwrap_err().code(),
+            S3ErrorCode::NotImplemented
+        );
+    }
+
+    #[test]
+    fn multipart_etags() {
+        // MD5s of 5 MiB of 'A', 'B' and 'C' (the ETag S3 gives their three-part object).
+        let parts = [
+            "f8f4c36dce65b1ae6e1ba2a1ee2da4f0",
+            "b2f5ee2fc1b0c6c7c7df5b2cd6d1b7e7",
+        ];
+        let e = multipart_etag(parts).unwrap();
+        assert!(e.ends_with("-2") && e.len() == 34, "{e}");
+        assert_eq!(multipart_etag(["\"aa\""]), None, "not an MD5");
+        assert_eq!(
+            multipart_etag([format!("\"{}\"", parts[0]).as_str(), parts[1]]),
+            Some(e),
+            "quotes are not part of the ETag"
+        );
     }
 }

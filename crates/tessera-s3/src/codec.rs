@@ -149,6 +149,7 @@ impl S3Codec {
         body: s3s::Body,
     ) -> http::Response<s3s::Body> {
         strip_signature(&mut parts);
+        crate::meta::normalize_request_headers(&mut parts.headers);
         parts.extensions.insert(who);
         let req = http::Request::from_parts(parts, body);
         match self.service.call(req).await {

@@ -339,6 +339,55 @@ impl FsBackend {
         Ok((dir, info))
     }
 
+    /// Join the `chosen` parts of a claimed upload directory into the object `key`.
+    async fn join_parts(
+        &self,
+        b: &Bucket,
+        key: &str,
+        claimed: &Path,
+        chosen: &[&(PartInfo, u64)],
+        headers: ObjectHeaders,
+    ) -> S3Result<ObjectMeta> {
+        let path = self.temp_path();
+        let file = tokio::fs::File::create(&path).await.map_err(io_err)?;
+        let temp = TempFile { path, armed: true };
+        let mut w = tokio::io::BufWriter::with_capacity(1 << 20, file);
+        let mut size = 0u64;
+        for (p, body_len) in chosen {
+            let src = tokio::fs::File::open(claimed.join(format!("part-{:05}", p.number)))
+                .await
+                .map_err(io_err)?;
+            let mut src = tokio::io::AsyncReadExt::take(src, *body_len);
+            let n = tokio::io::copy(&mut src, &mut w).await.map_err(io_err)?;
+            if n != *body_len {
+                return Err(io_err(std::io::Error::other(
+                    "part file shorter than recorded",
+                )));
+            }
+            size += n;
+        }
+        w.flush().await.map_err(io_err)?;
+        let etag = multipart_etag(chosen.iter().map(|(p, _)| p.etag.as_str()))
+            .ok_or_else(|| io_err(std::io::Error::other("a part's ETag is not an MD5")))?;
+        let meta = ObjectMeta {
+            key: key.to_owned(),
+            size,
+            etag,
+            last_modified_ms: now_ms(),
+            headers,
+            checksums: BTreeMap::new(),
+            parts: Some(chosen.len() as u32),
+            part_sizes: chosen.iter().map(|(_, len)| *len).collect(),
+        };
+        let written = Written {
+            temp,
+            size,
+            md5: [0; 16],
+            file: w.into_inner(),
+        };
+        self.commit_object(b, written, meta).await
+    }
+
     fn read_parts(dir: &Path) -> std::io::Result<Vec<(PartInfo, u64)>> {
         let mut parts = Vec::new();
         for e in std::fs::read_dir(dir)? {
@@ -510,6 +559,7 @@ impl Backend for FsBackend {
             headers: new.headers,
             checksums: new.checksums,
             parts: None,
+            part_sizes: Vec::new(),
         };
         self.commit_object(&b, w, meta).await
     }
@@ -705,12 +755,6 @@ impl Backend for FsBackend {
     ) -> S3Result<ObjectMeta> {
         let b = self.get_bucket(bucket)?;
         let (dir, upload) = Self::read_upload(&b, key, upload_id).await?;
-        if parts.is_empty() {
-            return Err(s3_error!(
-                MalformedXML,
-                "The XML you provided was not well-formed or did not validate against our published schema."
-            ));
-        }
         let d = dir.clone();
         let stored = tokio::task::spawn_blocking(move || FsBackend::read_parts(&d))
             .await
@@ -727,49 +771,24 @@ impl Backend for FsBackend {
             Err(e) => return Err(io_err(e)),
         }
         let claimed_guard = ClaimedDir(claimed.clone());
-        let path = self.temp_path();
-        let file = tokio::fs::File::create(&path).await.map_err(io_err)?;
-        let temp = TempFile { path, armed: true };
-        let mut w = tokio::io::BufWriter::with_capacity(1 << 20, file);
-        let mut md5s = s3s::crypto::Md5::new();
-        let mut size = 0u64;
-        for (p, body_len) in &chosen {
-            let mut raw = [0u8; 16];
-            hex::decode_to_slice(&p.etag, &mut raw)
-                .map_err(|e| io_err(std::io::Error::other(e)))?;
-            md5s.update(&raw);
-            let src = tokio::fs::File::open(claimed.join(format!("part-{:05}", p.number)))
-                .await
-                .map_err(io_err)?;
-            let mut src = tokio::io::AsyncReadExt::take(src, *body_len);
-            let n = tokio::io::copy(&mut src, &mut w).await.map_err(io_err)?;
-            if n != *body_len {
-                return Err(io_err(std::io::Error::other(
-                    "part file shorter than recorded",
-                )));
+        match self
+            .join_parts(&b, key, &claimed, &chosen, upload.headers)
+            .await
+        {
+            Ok(meta) => {
+                drop(claimed_guard);
+                sync_dir_async(b.dir.join("mpu")).await?;
+                Ok(meta)
             }
-            size += n;
+            Err(e) => {
+                // A failed completion leaves the upload as it was (S3 keeps it, so the
+                // client can retry or abort): put the claimed parts back.
+                if tokio::fs::rename(&claimed, &dir).await.is_ok() {
+                    std::mem::forget(claimed_guard);
+                }
+                Err(e)
+            }
         }
-        w.flush().await.map_err(io_err)?;
-        let meta = ObjectMeta {
-            key: key.to_owned(),
-            size,
-            etag: format!("{}-{}", hex::encode(md5s.finalize()), chosen.len()),
-            last_modified_ms: now_ms(),
-            headers: upload.headers,
-            checksums: BTreeMap::new(),
-            parts: Some(chosen.len() as u32),
-        };
-        let written = Written {
-            temp,
-            size,
-            md5: [0; 16],
-            file: w.into_inner(),
-        };
-        let meta = self.commit_object(&b, written, meta).await?;
-        drop(claimed_guard);
-        sync_dir_async(b.dir.join("mpu")).await?;
-        Ok(meta)
     }
 
     async fn abort_upload(&self, bucket: &str, key: &str, upload_id: &str) -> S3Result<()> {
@@ -921,6 +940,7 @@ mod tests {
                         headers: ObjectHeaders::default(),
                         checksums: BTreeMap::new(),
                         parts: None,
+                        part_sizes: Vec::new(),
                     }),
                 )
             })

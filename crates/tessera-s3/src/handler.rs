@@ -133,6 +133,19 @@ pub fn valid_bucket_name(name: &str) -> bool {
     tessera_core::names::bucket_name_ok(name) && !name.contains(".-") && !name.contains("-.")
 }
 
+/// A `Content-Encoding` without its `aws-chunked` codings (a transfer coding of the
+/// request, not the object's encoding), the rest exactly as sent (`deflate, gzip` stays
+/// `deflate, gzip`); `None` when nothing is left.
+pub fn strip_aws_chunked(value: &str) -> Option<String> {
+    let kept: Vec<&str> = value
+        .split(',')
+        .filter(|c| !c.trim().eq_ignore_ascii_case("aws-chunked"))
+        .collect();
+    let joined = kept.join(",");
+    let joined = joined.trim();
+    (!joined.is_empty()).then(|| joined.to_owned())
+}
+
 fn headers_of(
     content_type: Option<String>,
     content_encoding: Option<String>,
@@ -142,15 +155,7 @@ fn headers_of(
     expires: Option<&Timestamp>,
     metadata: Option<Metadata>,
 ) -> ObjectHeaders {
-    // `aws-chunked` is a transfer coding of the request, not the object's encoding.
-    let content_encoding = content_encoding.and_then(|e| {
-        let kept: Vec<&str> = e
-            .split(',')
-            .map(str::trim)
-            .filter(|c| !c.is_empty() && !c.eq_ignore_ascii_case("aws-chunked"))
-            .collect();
-        (!kept.is_empty()).then(|| kept.join(","))
-    });
+    let content_encoding = content_encoding.and_then(|e| strip_aws_chunked(&e));
     ObjectHeaders {
         content_type,
         content_encoding,
@@ -170,8 +175,14 @@ fn headers_of(
     }
 }
 
+/// User metadata as S3 answers it: non-ASCII values RFC 2047-encoded (`crate::meta`).
 fn metadata_out(h: &ObjectHeaders) -> Option<Metadata> {
-    (!h.metadata.is_empty()).then(|| h.metadata.clone().into_iter().collect())
+    (!h.metadata.is_empty()).then(|| {
+        h.metadata
+            .iter()
+            .map(|(k, v)| (k.clone(), crate::meta::response_value(v)))
+            .collect()
+    })
 }
 
 fn expires_out(h: &ObjectHeaders) -> Option<Timestamp> {
@@ -322,6 +333,39 @@ fn part_number(n: i32) -> S3Result<u32> {
     Ok(n as u32)
 }
 
+/// `versionId` on a bucket that was never versioned: `null` names the one version each
+/// object has; any other id is refused as S3 refuses it.
+fn unversioned(version_id: Option<&str>) -> S3Result<()> {
+    match version_id {
+        None | Some("null") => Ok(()),
+        Some(_) => Err(s3_error!(InvalidArgument, "Invalid version id specified")),
+    }
+}
+
+/// `partNumber` of a GET or HEAD: 1 to 10,000, and not together with a `Range`.
+fn read_part_number(part: Option<i32>, ranged: bool) -> S3Result<Option<u32>> {
+    let Some(n) = part else { return Ok(None) };
+    let n = part_number(n)?;
+    if ranged {
+        return Err(s3_error!(
+            InvalidRequest,
+            "Cannot specify both Range header and partNumber query parameter"
+        ));
+    }
+    Ok(Some(n))
+}
+
+/// An empty `delimiter=` is no delimiter (and is not echoed).
+fn delimiter_of(d: Option<&str>) -> Option<&str> {
+    d.filter(|d| !d.is_empty())
+}
+
+fn http_date(ms: i64) -> Option<http::HeaderValue> {
+    let mut b = Vec::new();
+    ts(ms).format(TimestampFormat::HttpDate, &mut b).ok()?;
+    http::HeaderValue::from_bytes(&b).ok()
+}
+
 impl S3Handler {
     pub fn new(backend: Arc<dyn Backend>, authz: Authorizer) -> S3Handler {
         let d = authz.deployment().clone();
@@ -462,12 +506,25 @@ impl S3Handler {
         delimiter: Option<&str>,
         max_keys: Option<i32>,
     ) -> S3Result<()> {
+        self.list_access_as(a, "s3:ListBucket", b, prefix, delimiter, max_keys)
+    }
+
+    /// A listing action (`s3:ListBucket`, `s3:ListBucketVersions`) under `prefix`.
+    fn list_access_as(
+        &self,
+        a: &Authenticated,
+        action: &str,
+        b: &BucketMeta,
+        prefix: &str,
+        delimiter: Option<&str>,
+        max_keys: Option<i32>,
+    ) -> S3Result<()> {
         if let Some(g) = Self::grant(a)
             && !(g.permission.covers(GrantPermission::Read) && g.covers_listing(&b.name, prefix))
         {
             return Err(outside_grant(
                 a,
-                "s3:ListBucket",
+                action,
                 &self.bucket_arn(&b.name),
                 format!(
                     "Access Denied: listing s3://{}/{prefix} is outside the scope {} of these Access Grants credentials",
@@ -484,13 +541,75 @@ impl S3Handler {
         if let Some(m) = max_keys {
             extra.insert("s3:max-keys", m.to_string());
         }
-        self.policy(
-            a,
-            "s3:ListBucket",
-            &self.bucket_arn(&b.name),
-            &b.owner,
-            extra,
-        )
+        self.policy(a, action, &self.bucket_arn(&b.name), &b.owner, extra)
+    }
+
+    /// The object `key` holds, if it is the one a completion with `parts` made (its ETag is
+    /// theirs: the MD5 of the listed parts' MD5s and their count, a part listed twice in a
+    /// row counted once).
+    async fn completed_before(
+        &self,
+        b: &BucketMeta,
+        key: &str,
+        parts: &[(u32, String)],
+    ) -> Option<crate::backend::ObjectMeta> {
+        let mut last = 0;
+        let mut etags: Vec<&str> = Vec::new();
+        for (n, e) in parts {
+            if *n == last {
+                // Only the stored upload of a part counts; which of a run was stored is
+                // not known here, so a run of one part with differing ETags is no match.
+                if etags
+                    .last()
+                    .is_some_and(|l| l.trim_matches('"') != e.trim().trim_matches('"'))
+                {
+                    return None;
+                }
+                continue;
+            }
+            last = *n;
+            etags.push(e.as_str());
+        }
+        let want = crate::backend::multipart_etag(etags.iter().copied())?;
+        let m = self
+            .backend
+            .head_object(&b.name, key, &Conditions::default())
+            .await
+            .ok()?;
+        (m.etag == want).then_some(m)
+    }
+
+    /// A 304 or 412 answer carries the object's validators (`ETag`, `Last-Modified`), as
+    /// S3's do.
+    async fn with_validators(&self, b: &BucketMeta, key: &str, e: S3Error) -> S3Error {
+        let code = e.code().clone();
+        if code != S3ErrorCode::NotModified && code != S3ErrorCode::PreconditionFailed {
+            return e;
+        }
+        let Ok(m) = self
+            .backend
+            .head_object(&b.name, key, &Conditions::default())
+            .await
+        else {
+            return e;
+        };
+        let mut h = http::HeaderMap::new();
+        if let Ok(v) = http::HeaderValue::from_str(&format!("\"{}\"", m.etag)) {
+            h.insert(http::header::ETAG, v);
+        }
+        if let Some(v) = http_date(m.last_modified_ms) {
+            h.insert(http::header::LAST_MODIFIED, v);
+        }
+        // These headers replace the error's own: keep its document's type.
+        if code == S3ErrorCode::PreconditionFailed {
+            h.insert(
+                http::header::CONTENT_TYPE,
+                http::HeaderValue::from_static("application/xml"),
+            );
+        }
+        let mut e = e;
+        e.set_headers(h);
+        e
     }
 
     /// A missing key is `NoSuchKey` only to a caller who may list the bucket; to others it
@@ -561,12 +680,7 @@ impl S3Handler {
                 key,
                 version_id,
             } => {
-                if version_id.is_some() {
-                    return Err(s3_error!(
-                        NotImplemented,
-                        "Object versions are not supported by this server."
-                    ));
-                }
+                unversioned(version_id.as_deref())?;
                 Ok((bucket.to_string(), key.to_string()))
             }
             _ => Err(s3_error!(
@@ -772,7 +886,13 @@ impl S3 for S3Handler {
         if i.max_keys.is_some_and(|m| m < 0) {
             return Err(s3_error!(InvalidArgument, "max-keys cannot be negative"));
         }
-        self.list_access(a, &b, &prefix, i.delimiter.as_deref(), i.max_keys)?;
+        self.list_access(
+            a,
+            &b,
+            &prefix,
+            delimiter_of(i.delimiter.as_deref()),
+            i.max_keys,
+        )?;
         let url = url_encoding(i.encoding_type.as_ref())?;
         let token = match &i.continuation_token {
             Some(t) => Some(continuation_decode(t)?),
@@ -790,7 +910,7 @@ impl S3 for S3Handler {
                 &b.name,
                 &ListQuery {
                     prefix: &prefix,
-                    delimiter: i.delimiter.as_deref(),
+                    delimiter: delimiter_of(i.delimiter.as_deref()),
                     after,
                     max_keys: max_keys as usize,
                 },
@@ -813,7 +933,7 @@ impl S3 for S3Handler {
                 .flatten(),
             contents: Some(contents),
             common_prefixes: Some(prefixes),
-            delimiter: i.delimiter.as_deref().map(enc),
+            delimiter: delimiter_of(i.delimiter.as_deref()).map(enc),
             encoding_type: i.encoding_type.clone(),
             start_after: i.start_after.as_deref().map(enc),
             request_charged: None,
@@ -832,7 +952,13 @@ impl S3 for S3Handler {
         if i.max_keys.is_some_and(|m| m < 0) {
             return Err(s3_error!(InvalidArgument, "max-keys cannot be negative"));
         }
-        self.list_access(a, &b, &prefix, i.delimiter.as_deref(), i.max_keys)?;
+        self.list_access(
+            a,
+            &b,
+            &prefix,
+            delimiter_of(i.delimiter.as_deref()),
+            i.max_keys,
+        )?;
         let url = url_encoding(i.encoding_type.as_ref())?;
         let max_keys = i.max_keys.unwrap_or(1000).clamp(0, 1000);
         let l = self
@@ -841,7 +967,7 @@ impl S3 for S3Handler {
                 &b.name,
                 &ListQuery {
                     prefix: &prefix,
-                    delimiter: i.delimiter.as_deref(),
+                    delimiter: delimiter_of(i.delimiter.as_deref()),
                     after: i.marker.as_deref().filter(|m| !m.is_empty()),
                     max_keys: max_keys as usize,
                 },
@@ -851,7 +977,7 @@ impl S3 for S3Handler {
         let owner = Some(self.owner(&b.owner));
         let (contents, prefixes) = entries(&l, url, owner);
         // NextMarker is returned only with a delimiter (without one, clients use the last key).
-        let next_marker = (l.truncated && i.delimiter.is_some())
+        let next_marker = (l.truncated && delimiter_of(i.delimiter.as_deref()).is_some())
             .then(|| l.last.as_deref().map(enc))
             .flatten();
         Ok(S3Response::new(ListObjectsOutput {
@@ -862,10 +988,109 @@ impl S3 for S3Handler {
             is_truncated: Some(l.truncated),
             contents: Some(contents),
             common_prefixes: Some(prefixes),
-            delimiter: i.delimiter.as_deref().map(enc),
+            delimiter: delimiter_of(i.delimiter.as_deref()).map(enc),
             next_marker,
             encoding_type: i.encoding_type.clone(),
             request_charged: None,
+        }))
+    }
+
+    /// Buckets are never versioned here: an empty configuration (no `Status`), as S3 answers
+    /// for a bucket whose versioning was never set.
+    async fn get_bucket_versioning(
+        &self,
+        req: S3Request<GetBucketVersioningInput>,
+    ) -> S3Result<S3Response<GetBucketVersioningOutput>> {
+        let a = Self::who(&req)?;
+        let i = &req.input;
+        Self::note(a, "GetBucketVersioning", &i.bucket, None, true);
+        let b = self.bucket(&i.bucket)?;
+        self.bucket_access(a, "s3:GetBucketVersioning", &b)?;
+        Ok(S3Response::new(GetBucketVersioningOutput::default()))
+    }
+
+    /// An unversioned bucket's versions: each object once, as its latest version, with the
+    /// version id `null` (what tools that empty a bucket by its versions expect).
+    async fn list_object_versions(
+        &self,
+        req: S3Request<ListObjectVersionsInput>,
+    ) -> S3Result<S3Response<ListObjectVersionsOutput>> {
+        let a = Self::who(&req)?;
+        let i = &req.input;
+        Self::note(a, "ListObjectVersions", &i.bucket, None, true);
+        let b = self.bucket(&i.bucket)?;
+        let prefix = i.prefix.clone().unwrap_or_default();
+        if i.max_keys.is_some_and(|m| m < 0) {
+            return Err(s3_error!(InvalidArgument, "max-keys cannot be negative"));
+        }
+        let delimiter = delimiter_of(i.delimiter.as_deref());
+        self.list_access_as(
+            a,
+            "s3:ListBucketVersions",
+            &b,
+            &prefix,
+            delimiter,
+            i.max_keys,
+        )?;
+        let url = url_encoding(i.encoding_type.as_ref())?;
+        let max_keys = i.max_keys.unwrap_or(1000).clamp(0, 1000);
+        // After the key marker's `null` version (or without a version marker, after the key):
+        // each key has one version, so both start after the key.
+        let after = i.key_marker.as_deref().filter(|k| !k.is_empty());
+        let l = self
+            .backend
+            .list(
+                &b.name,
+                &ListQuery {
+                    prefix: &prefix,
+                    delimiter,
+                    after,
+                    max_keys: max_keys as usize,
+                },
+            )
+            .await?;
+        let enc = |s: &str| if url { url_encode(s) } else { s.to_owned() };
+        let owner = self.owner(&b.owner);
+        let versions: Vec<ObjectVersion> = l
+            .objects
+            .iter()
+            .map(|o| ObjectVersion {
+                e_tag: Some(etag(&o.etag)),
+                is_latest: Some(true),
+                key: Some(enc(&o.key)),
+                last_modified: Some(ts(o.last_modified_ms)),
+                owner: Some(owner.clone()),
+                size: Some(o.size as i64),
+                storage_class: Some(ObjectVersionStorageClass::from_static(
+                    ObjectVersionStorageClass::STANDARD,
+                )),
+                version_id: Some("null".into()),
+                ..Default::default()
+            })
+            .collect();
+        let prefixes: Vec<CommonPrefix> = l
+            .common_prefixes
+            .iter()
+            .map(|p| CommonPrefix {
+                prefix: Some(enc(p)),
+            })
+            .collect();
+        let next = l.truncated.then_some(l.last.as_deref()).flatten();
+        let next_is_object = next.is_some_and(|n| l.objects.last().is_some_and(|o| o.key == n));
+        Ok(S3Response::new(ListObjectVersionsOutput {
+            name: Some(b.name.clone()),
+            prefix: Some(enc(&prefix)),
+            key_marker: Some(i.key_marker.as_deref().map(enc).unwrap_or_default()),
+            version_id_marker: Some(i.version_id_marker.clone().unwrap_or_default()),
+            max_keys: Some(max_keys),
+            is_truncated: Some(l.truncated),
+            next_key_marker: next.map(enc),
+            next_version_id_marker: next_is_object.then(|| "null".to_owned()),
+            versions: Some(versions),
+            common_prefixes: Some(prefixes),
+            delimiter: delimiter.map(enc),
+            encoding_type: i.encoding_type.clone(),
+            ..Default::default()
         }))
     }
 
@@ -878,18 +1103,8 @@ impl S3 for S3Handler {
         Self::note(a, "GetObject", &i.bucket, Some(&i.key), true);
         let b = self.bucket(&i.bucket)?;
         self.object_access(a, "s3:GetObject", &b, &i.key, GrantPermission::Read)?;
-        if i.version_id.is_some() {
-            return Err(s3_error!(
-                NotImplemented,
-                "Object versions are not supported by this server."
-            ));
-        }
-        if i.part_number.is_some() {
-            return Err(s3_error!(
-                NotImplemented,
-                "GetObject by part number is not supported by this server."
-            ));
-        }
+        unversioned(i.version_id.as_deref())?;
+        let part = read_part_number(i.part_number, i.range.is_some())?;
         let cond = Self::conditions(
             i.if_match.as_ref(),
             i.if_none_match.as_ref(),
@@ -897,15 +1112,26 @@ impl S3 for S3Handler {
             i.if_unmodified_since.as_ref(),
         );
         let range = i.range.map(RangeSpec::from);
-        let r = self
-            .backend
-            .get_object(&b.name, &i.key, range, &cond)
-            .await
-            .map_err(|e| self.missing_key(a, &b, &i.key, e))?;
+        let read = match part {
+            None => self
+                .backend
+                .get_object(&b.name, &i.key, range, &cond)
+                .await
+                .map(|r| (r, None)),
+            Some(n) => self.backend.get_part(&b.name, &i.key, n, &cond).await,
+        };
+        let (r, parts_count) = match read {
+            Ok(x) => x,
+            Err(e) => {
+                let e = self.missing_key(a, &b, &i.key, e);
+                return Err(self.with_validators(&b, &i.key, e).await);
+            }
+        };
         let m = &r.meta;
         let len = r.range.end - r.range.start;
         a.event.lock().expect("event lock").bytes_out = len;
-        let full = range.is_none();
+        // A part is answered as a range of the object (206), even a whole one.
+        let full = range.is_none() && (part.is_none() || m.size == 0);
         let [crc32, crc32c, crc64, sha1, sha256] =
             if full && m.parts.is_none() && i.checksum_mode.is_some() {
                 checksum_fields(&m.checksums)
@@ -944,7 +1170,8 @@ impl S3 for S3Handler {
             e_tag: Some(etag(&m.etag)),
             last_modified: Some(ts(m.last_modified_ms)),
             metadata: metadata_out(h),
-            parts_count: m.parts.map(|p| p as i32),
+            // Only for a part of a multipart object, as S3.
+            parts_count: parts_count.map(|p| p as i32),
             checksum_crc32: crc32,
             checksum_crc32c: crc32c,
             checksum_crc64nvme: crc64,
@@ -968,20 +1195,41 @@ impl S3 for S3Handler {
         Self::note(a, "HeadObject", &i.bucket, Some(&i.key), true);
         let b = self.bucket(&i.bucket)?;
         self.object_access(a, "s3:GetObject", &b, &i.key, GrantPermission::Read)?;
+        unversioned(i.version_id.as_deref())?;
+        let part = read_part_number(i.part_number, i.range.is_some())?;
         let cond = Self::conditions(
             i.if_match.as_ref(),
             i.if_none_match.as_ref(),
             i.if_modified_since.as_ref(),
             i.if_unmodified_since.as_ref(),
         );
-        let m = self
-            .backend
-            .head_object(&b.name, &i.key, &cond)
-            .await
-            .map_err(|e| self.missing_key(a, &b, &i.key, e))?;
-        let (len, content_range) = match i.range.map(RangeSpec::from) {
-            None => (m.size, None),
-            Some(r) => {
+        let found = match part {
+            None => self
+                .backend
+                .head_object(&b.name, &i.key, &cond)
+                .await
+                .map(|m| (m, None)),
+            Some(n) => self
+                .backend
+                .head_part(&b.name, &i.key, n, &cond)
+                .await
+                .map(|(m, r, count)| (m, Some((r, count)))),
+        };
+        let (m, part) = match found {
+            Ok(x) => x,
+            Err(e) => {
+                let e = self.missing_key(a, &b, &i.key, e);
+                return Err(self.with_validators(&b, &i.key, e).await);
+            }
+        };
+        let parts_count = part.and_then(|(_, count)| count);
+        let (len, content_range) = match (part, i.range.map(RangeSpec::from)) {
+            (Some((r, _)), _) if m.size > 0 => (
+                r.end - r.start,
+                Some(format!("bytes {}-{}/{}", r.start, r.end - 1, m.size)),
+            ),
+            (_, None) => (m.size, None),
+            (_, Some(r)) => {
                 let r = r.resolve(m.size).ok_or_else(|| {
                     s3_error!(InvalidRange, "The requested range is not satisfiable")
                 })?;
@@ -1015,7 +1263,7 @@ impl S3 for S3Handler {
             e_tag: Some(etag(&m.etag)),
             last_modified: Some(ts(m.last_modified_ms)),
             metadata: metadata_out(h),
-            parts_count: m.parts.map(|p| p as i32),
+            parts_count: parts_count.map(|p| p as i32),
             checksum_crc32: crc32,
             checksum_crc32c: crc32c,
             checksum_crc64nvme: crc64,
@@ -1101,6 +1349,7 @@ impl S3 for S3Handler {
         Self::note(a, "DeleteObject", &i.bucket, Some(&i.key), false);
         let b = self.bucket(&i.bucket)?;
         self.object_access(a, "s3:DeleteObject", &b, &i.key, GrantPermission::Write)?;
+        unversioned(i.version_id.as_deref())?;
         if let Some(c) = &i.if_match {
             let cond = Conditions {
                 if_match: Some(c.clone()),
@@ -1138,6 +1387,9 @@ impl S3 for S3Handler {
                 .other_objects
                 .push((b.name.clone(), o.key.clone()));
             // Each key is authorised on its own; a refused key is reported, the rest proceed.
+            // `null` names the one version an object of an unversioned bucket has (what SDK
+            // helpers that empty a bucket by its versions send); other ids name nothing.
+            let version = o.version_id.as_deref();
             let r = match self.object_access(
                 a,
                 "s3:DeleteObject",
@@ -1145,6 +1397,10 @@ impl S3 for S3Handler {
                 &o.key,
                 GrantPermission::Write,
             ) {
+                Ok(()) if version.is_some_and(|v| v != "null") => Err(s3_error!(
+                    NoSuchVersion,
+                    "The specified version does not exist."
+                )),
                 Ok(()) => self.backend.delete_object(&b.name, &o.key).await,
                 Err(e) => Err(e),
             };
@@ -1161,7 +1417,7 @@ impl S3 for S3Handler {
                     code: Some(e.code().as_str().to_owned()),
                     key: Some(o.key.clone()),
                     message: e.message().map(str::to_owned),
-                    version_id: None,
+                    version_id: o.version_id.clone(),
                 }),
             }
         }
@@ -1326,7 +1582,7 @@ impl S3 for S3Handler {
                     Range::Int {
                         first,
                         last: Some(last),
-                    } => Some(RangeSpec::From {
+                    } if first <= last => Some(RangeSpec::From {
                         first,
                         last: Some(last),
                     }),
@@ -1357,7 +1613,15 @@ impl S3 for S3Handler {
                 .head_object(&sb.name, &sk, &cond)
                 .await
                 .map_err(|e| source_error(self.missing_key(&a, &sb, &sk, e)))?;
-            if first > last || last >= sm.size {
+            // S3: a range starting past the source is InvalidRequest; one ending past it,
+            // InvalidArgument (never 416, unlike a GET).
+            if first >= sm.size {
+                return Err(s3_error!(
+                    InvalidRequest,
+                    "The specified copy range is invalid for the source object size"
+                ));
+            }
+            if last >= sm.size {
                 return Err(s3_error!(
                     InvalidArgument,
                     "Range specified is not valid for source object of size: {}",
@@ -1417,10 +1681,20 @@ impl S3 for S3Handler {
                 })?;
             parts.push((n, e));
         }
-        let m = self
+        let m = match self
             .backend
             .complete_upload(&b.name, &i.key, &i.upload_id, &parts)
-            .await?;
+            .await
+        {
+            Ok(m) => m,
+            // Completing again with the parts it was completed with answers as the first
+            // completion did (S3 does, so a client may retry a completion whose answer it
+            // lost): the object there is the one these parts make.
+            Err(e) if *e.code() == S3ErrorCode::NoSuchUpload => {
+                self.completed_before(&b, &i.key, &parts).await.ok_or(e)?
+            }
+            Err(e) => return Err(e),
+        };
         a.event.lock().expect("event lock").bytes_in = m.size;
         Ok(S3Response::new(CompleteMultipartUploadOutput {
             bucket: Some(b.name.clone()),
@@ -1569,15 +1843,25 @@ impl S3 for S3Handler {
                 ..Default::default()
             })
             .collect();
+        let url = url_encoding(i.encoding_type.as_ref())?;
+        let enc = |s: &str| if url { url_encode(s) } else { s.to_owned() };
+        let out: Vec<MultipartUpload> = out
+            .into_iter()
+            .map(|mut u| {
+                u.key = u.key.as_deref().map(enc);
+                u
+            })
+            .collect();
         Ok(S3Response::new(ListMultipartUploadsOutput {
             bucket: Some(b.name.clone()),
-            prefix: i.prefix.clone(),
-            key_marker: i.key_marker.clone(),
+            prefix: i.prefix.as_deref().map(enc),
+            key_marker: i.key_marker.as_deref().map(enc),
+            encoding_type: i.encoding_type.clone(),
             upload_id_marker: i.upload_id_marker.clone(),
             max_uploads: Some(max as i32),
             is_truncated: Some(truncated),
             next_key_marker: truncated
-                .then(|| page.last().map(|u| u.key.clone()))
+                .then(|| page.last().map(|u| enc(&u.key)))
                 .flatten(),
             next_upload_id_marker: truncated
                 .then(|| page.last().map(|u| u.upload_id.clone()))
@@ -1628,6 +1912,22 @@ mod tests {
             check_key("../../x").is_ok(),
             "a legal S3 key, stored by hash"
         );
+    }
+
+    #[test]
+    fn aws_chunked_leaves_the_other_codings_as_sent() {
+        for (sent, kept) in [
+            ("gzip", Some("gzip")),
+            ("deflate, gzip", Some("deflate, gzip")),
+            ("gzip, aws-chunked", Some("gzip")),
+            ("aws-chunked, gzip", Some("gzip")),
+            ("aws-chunked,gzip", Some("gzip")),
+            ("gzip, aws-chunked, br", Some("gzip, br")),
+            ("AWS-CHUNKED", None),
+            ("aws-chunked, aws-chunked", None),
+        ] {
+            assert_eq!(strip_aws_chunked(sent).as_deref(), kept, "{sent}");
+        }
     }
 
     #[test]

@@ -9,6 +9,7 @@ pub mod body;
 pub mod codec;
 pub mod fs;
 pub mod handler;
+pub mod meta;
 pub mod upstream;
 
 pub use backend::Backend;

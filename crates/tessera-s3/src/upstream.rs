@@ -153,7 +153,7 @@ fn object_headers(h: &ObjectHeaders, out: &mut Vec<(String, String)>) {
     put("cache-control", &h.cache_control);
     put("expires", &h.expires);
     for (k, v) in &h.metadata {
-        out.push((format!("x-amz-meta-{k}"), v.clone()));
+        out.push((format!("x-amz-meta-{k}"), crate::meta::stored_value(v)));
     }
 }
 
@@ -164,7 +164,7 @@ fn meta_from_headers(key: &str, h: &HeaderMap) -> ObjectMeta {
         if let Some(k) = n.as_str().strip_prefix("x-amz-meta-")
             && let Ok(v) = v.to_str()
         {
-            metadata.insert(k.to_owned(), v.to_owned());
+            metadata.insert(k.to_owned(), crate::meta::decode_words(v));
         }
     }
     let size = match header_str(h, "content-range").and_then(|r| r.rsplit('/').next()) {
@@ -180,9 +180,9 @@ fn meta_from_headers(key: &str, h: &HeaderMap) -> ObjectMeta {
         }
     }
     let etag = s("etag").map(|e| unquote(&e)).unwrap_or_default();
-    let parts = header_str(h, "x-amz-mp-parts-count")
-        .and_then(|v| v.parse().ok())
-        .or_else(|| etag.rsplit_once('-').and_then(|(_, n)| n.parse().ok()));
+    // A multipart object's ETag ends in `-N` (the store also sends a part count for objects
+    // stored whole when asked for a part; S3 does not).
+    let parts = etag.rsplit_once('-').and_then(|(_, n)| n.parse().ok());
     ObjectMeta {
         key: key.to_owned(),
         size,
@@ -201,6 +201,38 @@ fn meta_from_headers(key: &str, h: &HeaderMap) -> ObjectMeta {
         },
         checksums,
         parts,
+        part_sizes: Vec::new(),
+    }
+}
+
+/// The bytes a GET or HEAD was answered with (`Content-Range`), else the whole object.
+fn answered_range(h: &HeaderMap, size: u64) -> ByteRange {
+    match header_str(h, "content-range")
+        .and_then(|v| v.strip_prefix("bytes "))
+        .and_then(|v| v.split('/').next())
+        .and_then(|v| v.split_once('-'))
+    {
+        Some((a, b)) => ByteRange {
+            start: a.parse().unwrap_or(0),
+            end: b.parse::<u64>().map(|e| e + 1).unwrap_or(size),
+        },
+        None => ByteRange {
+            start: 0,
+            end: size,
+        },
+    }
+}
+
+/// A part request the store refused for its part number (Garage: `InvalidPart`, or a 400
+/// without a body to a HEAD) is S3's `InvalidPartNumber`.
+fn part_error(e: S3Error) -> S3Error {
+    if matches!(
+        e.code(),
+        S3ErrorCode::InvalidPart | S3ErrorCode::InvalidRequest
+    ) {
+        crate::backend::invalid_part_number()
+    } else {
+        e
     }
 }
 
@@ -223,6 +255,10 @@ fn error_from(status: StatusCode, body: &[u8], head: bool) -> S3Error {
         401 | 403 => return upstream_failed(format!("{status}: {text}")),
         404 if head || code.is_none() => {
             return s3_error!(NoSuchKey, "The specified key does not exist.");
+        }
+        // A HEAD's error has no document: a 400 is the request's own fault.
+        400 if head && code.is_none() => {
+            return s3_error!(InvalidRequest, "The store refused the request");
         }
         412 if code.is_none() => {
             return s3_error!(
@@ -701,6 +737,7 @@ impl Backend for UpstreamBackend {
             headers: new.headers,
             checksums: new.checksums,
             parts: None,
+            part_sizes: Vec::new(),
         })
     }
 
@@ -745,20 +782,7 @@ impl Backend for UpstreamBackend {
             .call(Method::GET, Some(bucket), Some(key), &[], h, Send::Empty)
             .await?;
         let meta = meta_from_headers(key, resp.headers());
-        let r = match header_str(resp.headers(), "content-range")
-            .and_then(|v| v.strip_prefix("bytes "))
-            .and_then(|v| v.split('/').next())
-            .and_then(|v| v.split_once('-'))
-        {
-            Some((a, b)) => ByteRange {
-                start: a.parse().unwrap_or(0),
-                end: b.parse::<u64>().map(|e| e + 1).unwrap_or(meta.size),
-            },
-            None => ByteRange {
-                start: 0,
-                end: meta.size,
-            },
-        };
+        let r = answered_range(resp.headers(), meta.size);
         if range.is_some() && resp.status() != StatusCode::PARTIAL_CONTENT && meta.size > 0 {
             // The store ignored the range: that is no answer to give.
             return Err(upstream_failed(
@@ -770,6 +794,75 @@ impl Backend for UpstreamBackend {
             range: r,
             body: body_stream(resp),
         })
+    }
+
+    async fn head_part(
+        &self,
+        bucket: &str,
+        key: &str,
+        part: u32,
+        cond: &Conditions,
+    ) -> S3Result<(ObjectMeta, ByteRange, Option<u32>)> {
+        self.known(bucket)?;
+        let mut h = Vec::new();
+        condition_headers(cond, "", &mut h);
+        let n = part.to_string();
+        let resp = self
+            .call(
+                Method::HEAD,
+                Some(bucket),
+                Some(key),
+                &[("partNumber", &n)],
+                h,
+                Send::Empty,
+            )
+            .await
+            .map_err(part_error)?;
+        let meta = meta_from_headers(key, resp.headers());
+        if meta.parts.is_none() && part != 1 {
+            return Err(crate::backend::invalid_part_number());
+        }
+        let range = answered_range(resp.headers(), meta.size);
+        let count = meta.parts;
+        Ok((meta, range, count))
+    }
+
+    async fn get_part(
+        &self,
+        bucket: &str,
+        key: &str,
+        part: u32,
+        cond: &Conditions,
+    ) -> S3Result<(ObjectRead, Option<u32>)> {
+        self.known(bucket)?;
+        let mut h = Vec::new();
+        condition_headers(cond, "", &mut h);
+        let n = part.to_string();
+        let resp = self
+            .call(
+                Method::GET,
+                Some(bucket),
+                Some(key),
+                &[("partNumber", &n)],
+                h,
+                Send::Empty,
+            )
+            .await
+            .map_err(part_error)?;
+        let meta = meta_from_headers(key, resp.headers());
+        if meta.parts.is_none() && part != 1 {
+            return Err(crate::backend::invalid_part_number());
+        }
+        let range = answered_range(resp.headers(), meta.size);
+        let count = meta.parts;
+        Ok((
+            ObjectRead {
+                meta,
+                range,
+                body: body_stream(resp),
+            },
+            count,
+        ))
     }
 
     async fn delete_object(&self, bucket: &str, key: &str) -> S3Result<()> {
@@ -837,6 +930,7 @@ impl Backend for UpstreamBackend {
                 headers: ObjectHeaders::default(),
                 checksums: BTreeMap::new(),
                 parts: None,
+                part_sizes: Vec::new(),
             };
             entries.push((key, Some(meta)));
         }
@@ -949,13 +1043,14 @@ impl Backend for UpstreamBackend {
         self.known(bucket)?;
         // S3's rules, whether or not the store enforces them (Garage has no minimum part size).
         let (_, stored) = self.list_parts(bucket, key, upload_id).await?;
-        choose_parts(parts, &stored)?;
+        // The store gets each part once, as stored (a part listed twice counts once).
+        let chosen = choose_parts(parts, &stored)?;
         let mut w = tessera_wire::xml::Writer::new();
         w.open("CompleteMultipartUpload");
-        for (n, e) in parts {
+        for i in chosen {
             w.open("Part");
-            w.elem("PartNumber", &n.to_string());
-            w.elem("ETag", &format!("\"{}\"", unquote(e)));
+            w.elem("PartNumber", &stored[i].number.to_string());
+            w.elem("ETag", &format!("\"{}\"", stored[i].etag));
             w.close("Part");
         }
         w.close("CompleteMultipartUpload");

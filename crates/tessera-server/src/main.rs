@@ -53,7 +53,8 @@ enum Command {
         /// Write the endpoint, region and root keys as JSON to this file.
         #[arg(long)]
         manifest: Option<PathBuf>,
-        /// Optional admin listener for /metrics and /healthz.
+        /// Optional admin listener: /metrics and /healthz (open), and the operator endpoints
+        /// (/audit/events, /audit/explain, /sessions/revoke: `tessera operator-token create`).
         #[arg(long)]
         admin_listen: Option<SocketAddr>,
         /// Keep objects in this S3-compatible store (`http://host:port`) instead of local

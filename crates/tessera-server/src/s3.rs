@@ -197,15 +197,15 @@ where
                 .insert(http::header::CONTENT_LENGTH, decoded.into());
             own.headers.remove("x-amz-decoded-content-length");
             if let Some(ce) = header(parts, "content-encoding") {
-                let kept: Vec<&str> = ce
-                    .split(',')
-                    .map(str::trim)
-                    .filter(|c| !c.is_empty() && !c.eq_ignore_ascii_case("aws-chunked"))
-                    .collect();
-                if kept.is_empty() {
-                    own.headers.remove(http::header::CONTENT_ENCODING);
-                } else if let Ok(v) = http::HeaderValue::from_str(&kept.join(",")) {
-                    own.headers.insert(http::header::CONTENT_ENCODING, v);
+                match tessera_s3::handler::strip_aws_chunked(ce) {
+                    None => {
+                        own.headers.remove(http::header::CONTENT_ENCODING);
+                    }
+                    Some(kept) => {
+                        if let Ok(v) = http::HeaderValue::from_str(&kept) {
+                            own.headers.insert(http::header::CONTENT_ENCODING, v);
+                        }
+                    }
                 }
             }
             let chunked = AwsChunked::new(raw, signing, trailer);
@@ -256,6 +256,13 @@ where
         h.action = ev.operation.to_owned();
     }
     let (mut rparts, mut rbody) = resp.into_parts();
+    // The codec answers every HeadObject 200; S3 answers a range or part 206, as for GET.
+    if ev.operation == "HeadObject"
+        && rparts.status == http::StatusCode::OK
+        && rparts.headers.contains_key(http::header::CONTENT_RANGE)
+    {
+        rparts.status = http::StatusCode::PARTIAL_CONTENT;
+    }
     if let Ok(v) = http::HeaderValue::from_str(rid) {
         rparts.headers.insert("x-amz-request-id", v.clone());
         rparts.headers.insert("x-amz-id-2", v);
@@ -269,6 +276,15 @@ where
             .unwrap_or_default();
         let code = xml_text(&text, "Code").unwrap_or_else(|| "Unknown".into());
         let mut message = xml_text(&text, "Message").unwrap_or_default();
+        // S3's error documents name the request (`RequestId`, the `x-amz-request-id` header,
+        // and `HostId`, the `x-amz-id-2`): the codec's do not.
+        if let Some(with_id) = with_request_id(&text, rid) {
+            rparts.headers.insert(
+                http::header::CONTENT_LENGTH,
+                http::HeaderValue::from(with_id.len()),
+            );
+            rbody = s3s::Body::from(with_id);
+        }
         // The codec rejects some requests with a bare code: S3 always says what was wrong
         // (clients print the message; without one the AWS CLI shows "Unknown").
         if message.is_empty()
@@ -442,6 +458,27 @@ async fn read_xml_body(
     Ok(Bytes::from(buf))
 }
 
+/// An S3 error document with its `RequestId` and `HostId` set to `rid` (replacing the
+/// codec's, or added before `</Error>`); `None` when `doc` is not an error document.
+fn with_request_id(doc: &str, rid: &str) -> Option<String> {
+    let end = doc.rfind("</Error>")?;
+    let mut head = doc[..end].to_owned();
+    for tag in ["RequestId", "HostId"] {
+        let (open, close) = (format!("<{tag}>"), format!("</{tag}>"));
+        if let Some(a) = head.find(&open)
+            && let Some(b) = head[a..].find(&close)
+        {
+            head.replace_range(a..a + b + close.len(), "");
+        }
+    }
+    let mut id = String::new();
+    tessera_wire::xml::escape(rid, &mut id);
+    Some(format!(
+        "{head}<RequestId>{id}</RequestId><HostId>{id}</HostId>{}",
+        &doc[end..]
+    ))
+}
+
 /// S3's message for an error code, for errors the codec renders without one.
 fn default_message(code: &str) -> Option<&'static str> {
     Some(match code {
@@ -531,5 +568,54 @@ fn details(app: &App, ev: &S3Event, parts: &http::request::Parts, h: &Handled) -
         resources,
         read_only: ev.read_only,
         additional_event_data: extra,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_documents_name_the_request() {
+        let doc = "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>NoSuchKey</Code><Message>m</Message><Key>k</Key></Error>";
+        assert_eq!(
+            with_request_id(doc, "r-1").unwrap(),
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>NoSuchKey</Code><Message>m</Message><Key>k</Key><RequestId>r-1</RequestId><HostId>r-1</HostId></Error>"
+        );
+        let other = "<Error><Code>C</Code><RequestId>theirs</RequestId><HostId>h</HostId></Error>";
+        assert_eq!(
+            with_request_id(other, "mine").unwrap(),
+            "<Error><Code>C</Code><RequestId>mine</RequestId><HostId>mine</HostId></Error>"
+        );
+        assert_eq!(with_request_id("", "r"), None);
+    }
+
+    #[test]
+    fn xml_operations_are_known_before_their_body() {
+        let op = |m: &str, uri: &str, key: bool| {
+            xml_body(&m.parse().unwrap(), &uri.parse().unwrap(), key)
+        };
+        assert_eq!(op("POST", "/b?delete", false), Some(XmlBody::DeleteObjects));
+        assert_eq!(
+            op("POST", "/b?delete=", false),
+            Some(XmlBody::DeleteObjects)
+        );
+        assert_eq!(
+            op("POST", "/b/k?uploadId=u", true),
+            Some(XmlBody::CompleteMultipartUpload)
+        );
+        assert_eq!(op("POST", "/b/k?uploads", true), None);
+        assert_eq!(
+            op("PUT", "/b/k?tagging", true),
+            Some(XmlBody::Configuration)
+        );
+        assert_eq!(op("PUT", "/b?cors", false), Some(XmlBody::Configuration));
+        assert_eq!(op("PUT", "/b", false), Some(XmlBody::Configuration));
+        // Object bodies stream.
+        assert_eq!(op("PUT", "/b/k", true), None);
+        assert_eq!(op("PUT", "/k", true), None, "virtual-hosted PutObject");
+        assert_eq!(op("PUT", "/b/k?partNumber=1&uploadId=u", true), None);
+        assert_eq!(op("POST", "/b", false), None, "a browser form upload");
+        assert_eq!(op("GET", "/b?delete", false), None);
     }
 }

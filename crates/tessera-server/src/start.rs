@@ -57,8 +57,14 @@ impl Running {
             let _ = t.await;
         }
         self.refresher.abort();
-        for b in self.background {
+        // Wait for each to be gone: an aborted task stops only at its next await, and the
+        // export task must not be mid-round while the final export below runs (two rounds
+        // at once would append the same records twice).
+        for b in &self.background {
             b.abort();
+        }
+        for b in self.background {
+            let _ = b.await;
         }
         self.app.audit.flush().await;
         if let Err(e) =

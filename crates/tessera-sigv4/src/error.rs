@@ -75,7 +75,7 @@ pub enum SigV4Error {
     #[error("Request is not yet valid: X-Amz-Date is in the future")]
     PresignedNotYetValid,
 
-    /// `X-Amz-Expires` missing, not an integer, or outside `1..=604800`.
+    /// `X-Amz-Expires` missing, not an integer, negative, or over 604800.
     #[error("{0}")]
     InvalidExpires(String),
 

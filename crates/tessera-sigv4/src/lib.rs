@@ -44,7 +44,7 @@
 //! * Credential scope: `YYYYMMDD` equal to the request date, region equal to the endpoint's,
 //!   service among the endpoint's signing names, terminator `aws4_request`.
 //! * Clock: header auth within ±[`VerifyOptions::max_skew_secs`]; presigned URLs valid while
-//!   `now ≤ X-Amz-Date + X-Amz-Expires` with `X-Amz-Expires` in `1..=604800` and `X-Amz-Date` not
+//!   `now ≤ X-Amz-Date + X-Amz-Expires` with `X-Amz-Expires` in `0..=604800` (`0`: already expired) and `X-Amz-Date` not
 //!   more than the skew in the future.
 //! * Payload (see [`Payload`]): S3 signs the `x-amz-content-sha256` value (required for header
 //!   auth; `UNSIGNED-PAYLOAD` for presigned unless given); a hex value must match the body.
@@ -483,13 +483,17 @@ fn check_time(auth: &ParsedAuth, opts: &VerifyOptions<'_>) -> Result<(), SigV4Er
         }
         AuthKind::Presigned => {
             let expires = match auth.expires {
-                Some(e) if (1..=MAX_PRESIGNED_EXPIRES_SECS).contains(&e) => e,
+                Some(e) if e <= MAX_PRESIGNED_EXPIRES_SECS => e,
                 _ => {
                     return Err(SigV4Error::InvalidExpires(format!(
-                        "X-Amz-Expires must be between 1 and {MAX_PRESIGNED_EXPIRES_SECS} seconds"
+                        "X-Amz-Expires must be less than a week (in seconds); that is, the given X-Amz-Expires must be less than {MAX_PRESIGNED_EXPIRES_SECS} seconds"
                     )));
                 }
             };
+            // A URL valid for no time has expired when it is used (S3: 403 AccessDenied).
+            if expires == 0 {
+                return Err(SigV4Error::PresignedExpired);
+            }
             if auth.date - opts.now > skew {
                 return Err(SigV4Error::PresignedNotYetValid);
             }

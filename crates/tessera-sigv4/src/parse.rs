@@ -467,29 +467,28 @@ fn parse_signature(value: &str) -> Result<[u8; 32], SigV4Error> {
     Ok(sig)
 }
 
-/// `X-Amz-Expires`: a decimal integer in `1..=604800`.
+/// `X-Amz-Expires`: a decimal integer in `0..=604800`, with S3's messages for the others (a
+/// negative number, not a number, more than a week). `0` parses: such a URL has already
+/// expired, which is how S3 answers it.
 fn parse_expires(value: &[u8]) -> Result<u64, SigV4Error> {
     let text = String::from_utf8_lossy(value);
-    if value.is_empty() || value.len() > 19 || !value.iter().all(u8::is_ascii_digit) {
-        return Err(SigV4Error::InvalidExpires(format!(
-            "X-Amz-Expires should be a number of seconds, got '{}'",
-            clip(&text)
-        )));
-    }
-    let n: u64 = text.parse().map_err(|_| {
-        SigV4Error::InvalidExpires(format!(
-            "X-Amz-Expires should be a number of seconds, got '{}'",
-            clip(&text)
-        ))
-    })?;
-    if n == 0 {
+    let digits = value.strip_prefix(b"-").unwrap_or(value);
+    if digits.is_empty() || digits.len() > 19 || !digits.iter().all(u8::is_ascii_digit) {
         return Err(SigV4Error::InvalidExpires(
-            "X-Amz-Expires must be at least 1 second".into(),
+            "X-Amz-Expires should be a number".into(),
         ));
     }
+    if value.starts_with(b"-") {
+        return Err(SigV4Error::InvalidExpires(
+            "X-Amz-Expires must be non-negative".into(),
+        ));
+    }
+    let n: u64 = text
+        .parse()
+        .map_err(|_| SigV4Error::InvalidExpires("X-Amz-Expires should be a number".into()))?;
     if n > MAX_PRESIGNED_EXPIRES_SECS {
         return Err(SigV4Error::InvalidExpires(format!(
-            "X-Amz-Expires must be less than a week (in seconds) that is {MAX_PRESIGNED_EXPIRES_SECS}"
+            "X-Amz-Expires must be less than a week (in seconds); that is, the given X-Amz-Expires must be less than {MAX_PRESIGNED_EXPIRES_SECS} seconds"
         )));
     }
     Ok(n)

@@ -716,15 +716,32 @@ fn presigned_expired_and_not_yet_valid() {
 
 #[test]
 fn invalid_expires() {
-    for bad in [
-        "0",
-        "604801",
-        "abc",
-        "-1",
-        "1.5",
-        "",
-        "99999999999999999999999",
+    // S3's messages: not a number, negative, more than a week.
+    for (bad, message) in [
+        ("abc", "X-Amz-Expires should be a number"),
+        ("-1", "X-Amz-Expires must be non-negative"),
+        (
+            "604801",
+            "X-Amz-Expires must be less than a week (in seconds); that is, the given X-Amz-Expires must be less than 604800 seconds",
+        ),
     ] {
+        let mut p = presigned_s3("60");
+        p.query = p
+            .query
+            .replace("X-Amz-Expires=60", &format!("X-Amz-Expires={bad}"));
+        assert_eq!(
+            p.parse().map(|_| ()),
+            Err(SigV4Error::InvalidExpires(message.into())),
+            "{bad}"
+        );
+    }
+    // Zero parses: the URL has expired when it is used (S3: 403 AccessDenied).
+    let p = presigned_s3("0");
+    assert_eq!(
+        p.check(&opts(Canonicalization::S3, S3, &[])),
+        Err(SigV4Error::PresignedExpired)
+    );
+    for bad in ["604801", "abc", "-1", "1.5", "", "99999999999999999999999"] {
         let mut p = presigned_s3("60");
         p.query = p
             .query

@@ -3819,6 +3819,15 @@ fn trusted_identity_propagation(on_garage: bool) {
             "-",
         ],
         vec!["s3", "ls", "s3://example-bucket/"],
+        // Uploads in progress are writes: listing them takes WRITE, even under the scope.
+        vec![
+            "s3api",
+            "list-multipart-uploads",
+            "--bucket",
+            "example-bucket",
+            "--prefix",
+            "projects/red/",
+        ],
     ] {
         let (done, out, err) = aws_session(&server, &vended, &args);
         assert!(!done, "{args:?} went beyond the READ grant: {out}");

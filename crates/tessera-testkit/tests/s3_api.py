@@ -131,6 +131,14 @@ check(s3.get_object(Bucket=bucket, Key="docs/a.txt", IfModifiedSince=past)["Cont
 expect_error("PreconditionFailed", s3.get_object, Bucket=bucket, Key="docs/a.txt", IfUnmodifiedSince=past)
 check(s3.get_object(Bucket=bucket, Key="docs/a.txt", IfUnmodifiedSince=future)["ContentLength"] == len(body))
 expect_error("412", s3.head_object, Bucket=bucket, Key="docs/a.txt", IfMatch='"0000"')
+# 304 and 412 answers carry the object's validators, as S3's do.
+last_modified = h["ResponseMetadata"]["HTTPHeaders"]["last-modified"]
+for e in [expect_error("304", s3.get_object, Bucket=bucket, Key="docs/a.txt", IfNoneMatch=etag),
+          expect_error("304", s3.head_object, Bucket=bucket, Key="docs/a.txt", IfNoneMatch=etag),
+          expect_error("PreconditionFailed", s3.get_object, Bucket=bucket, Key="docs/a.txt", IfMatch='"0000"'),
+          expect_error("412", s3.head_object, Bucket=bucket, Key="docs/a.txt", IfUnmodifiedSince=past)]:
+    hd = e.response["ResponseMetadata"]["HTTPHeaders"]
+    check(hd.get("etag") == etag and hd.get("last-modified") == last_modified, f"{hd}")
 
 step("listings")
 for k in ["list/a/1", "list/a/2", "list/b", "list/c/x/1", "list/c/y", "list/d", "list/sp ace+plus"]:
@@ -154,6 +162,15 @@ check([o["Key"] for o in sa["Contents"]] == ["list/d", "list/sp ace+plus"], f"{s
 enc = s3.list_objects_v2(Bucket=bucket, Prefix="list/sp", EncodingType="url")
 # An explicit EncodingType is the caller's to decode (botocore decodes only what it asked for).
 check([o["Key"] for o in enc["Contents"]] == ["list/sp%20ace%2Bplus"], f"{enc.get('Contents')}")
+check(enc["Prefix"] == "list/sp", f"{enc}")
+enc = s3.list_objects_v2(Bucket=bucket, Prefix="list/sp ace", EncodingType="url")
+check(enc["Prefix"] == "list/sp%20ace" and [o["Key"] for o in enc["Contents"]] == ["list/sp%20ace%2Bplus"], f"{enc}")
+enc1 = s3.list_objects(Bucket=bucket, Prefix="list/sp ace", EncodingType="url")
+check(enc1["Prefix"] == "list/sp%20ace", f"{enc1}")
+# An empty delimiter is no delimiter, and is not echoed.
+for fn in (s3.list_objects_v2, s3.list_objects):
+    nd = fn(Bucket=bucket, Prefix="list/", Delimiter="")
+    check("Delimiter" not in nd and "CommonPrefixes" not in nd and len(nd["Contents"]) == 7, f"{nd}")
 v1 = s3.list_objects(Bucket=bucket, Prefix="list/", MaxKeys=3)
 check(v1["IsTruncated"] and [o["Key"] for o in v1["Contents"]] == ["list/a/1", "list/a/2", "list/b"], f"{v1}")
 v1b = s3.list_objects(Bucket=bucket, Prefix="list/", Marker="list/b")
@@ -209,6 +226,9 @@ e1 = s3.upload_part(Bucket=bucket, Key="mpu/small", UploadId=small, PartNumber=1
 e2 = s3.upload_part(Bucket=bucket, Key="mpu/small", UploadId=small, PartNumber=2, Body=b"tiny")["ETag"]
 expect_error("EntityTooSmall", s3.complete_multipart_upload, Bucket=bucket, Key="mpu/small", UploadId=small,
              MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": e1}, {"PartNumber": 2, "ETag": e2}]})
+# A failed completion keeps the upload (S3 does): it can be listed, retried or aborted.
+check([p["PartNumber"] for p in s3.list_parts(Bucket=bucket, Key="mpu/small", UploadId=small)["Parts"]] == [1, 2])
+check(small in [x["UploadId"] for x in s3.list_multipart_uploads(Bucket=bucket, Prefix="mpu/").get("Uploads", [])])
 s3.abort_multipart_upload(Bucket=bucket, Key="mpu/small", UploadId=small)
 expect_error("NoSuchUpload", s3.list_parts, Bucket=bucket, Key="mpu/small", UploadId=small)
 expect_error("404", s3.head_object, Bucket=bucket, Key="mpu/small")
@@ -221,6 +241,45 @@ g = s3.get_object(Bucket=bucket, Key="mpu/obj")
 check(g["Body"].read() == whole and g["ContentType"] == "application/x-test" and g["Metadata"] == {"m": "1"})
 check(s3.get_object(Bucket=bucket, Key="mpu/obj", Range=f"bytes={5 * MiB - 2}-{5 * MiB + 1}")["Body"].read()
       == whole[5 * MiB - 2:5 * MiB + 2])
+# Completing again with the same parts (a retry whose first answer was lost) answers as S3 does.
+again = s3.complete_multipart_upload(Bucket=bucket, Key="mpu/obj", UploadId=uid, MultipartUpload={
+    "Parts": [{"PartNumber": i + 1, "ETag": e} for i, e in enumerate(etags)]})
+check(again["ETag"] == done["ETag"], f"{again}")
+
+step("parts of objects (partNumber)")
+g = s3.get_object(Bucket=bucket, Key="mpu/obj", PartNumber=2)
+check(g["ResponseMetadata"]["HTTPStatusCode"] == 206 and g["Body"].read() == parts_data[1], "part 2")
+check(g["PartsCount"] == 3 and g["ETag"] == done["ETag"], f"{g}")
+check(g["ContentRange"] == f"bytes {5 * MiB}-{10 * MiB - 1}/{len(whole)}", g["ContentRange"])
+hp = s3.head_object(Bucket=bucket, Key="mpu/obj", PartNumber=3)
+check(hp["ResponseMetadata"]["HTTPStatusCode"] == 206 and hp["ContentLength"] == 1234 and hp["PartsCount"] == 3, f"{hp}")
+check("PartsCount" not in s3.head_object(Bucket=bucket, Key="mpu/obj"), "parts count without partNumber")
+expect_error("InvalidPartNumber", s3.get_object, Bucket=bucket, Key="mpu/obj", PartNumber=4, status=416)
+expect_error("416", s3.head_object, Bucket=bucket, Key="mpu/obj", PartNumber=4)
+g1 = s3.get_object(Bucket=bucket, Key="docs/a.txt", PartNumber=1)
+check(g1["ResponseMetadata"]["HTTPStatusCode"] == 206 and g1["Body"].read() == body, "part 1 of a whole object")
+check("PartsCount" not in g1 and g1["ContentRange"] == f"bytes 0-{len(body) - 1}/{len(body)}", f"{g1}")
+expect_error("InvalidPartNumber", s3.get_object, Bucket=bucket, Key="docs/a.txt", PartNumber=2, status=416)
+expect_error("InvalidArgument", s3.get_object, Bucket=bucket, Key="docs/a.txt", PartNumber=10001, status=400)
+expect_error("InvalidRequest", s3.get_object, Bucket=bucket, Key="mpu/obj", PartNumber=1, Range="bytes=0-1",
+             status=400)
+
+step("multipart: a part uploaded twice, an empty part list")
+ru = s3.create_multipart_upload(Bucket=bucket, Key="mpu/resent")["UploadId"]
+first = s3.upload_part(Bucket=bucket, Key="mpu/resent", UploadId=ru, PartNumber=1, Body=b"A" * (5 * MiB))["ETag"]
+second = s3.upload_part(Bucket=bucket, Key="mpu/resent", UploadId=ru, PartNumber=1, Body=b"B" * (5 * MiB))["ETag"]
+tail = s3.upload_part(Bucket=bucket, Key="mpu/resent", UploadId=ru, PartNumber=2, Body=b"tail")["ETag"]
+lp = s3.list_parts(Bucket=bucket, Key="mpu/resent", UploadId=ru)
+check([(p["PartNumber"], p["ETag"]) for p in lp["Parts"]] == [(1, second), (2, tail)], f"{lp}")
+expect_error("InvalidRequest", s3.complete_multipart_upload, Bucket=bucket, Key="mpu/resent", UploadId=ru,
+             MultipartUpload={"Parts": []})
+# The part counts once, with its last upload, even when the client lists both uploads.
+rd = s3.complete_multipart_upload(Bucket=bucket, Key="mpu/resent", UploadId=ru, MultipartUpload={"Parts": [
+    {"PartNumber": 1, "ETag": first}, {"PartNumber": 1, "ETag": second}, {"PartNumber": 2, "ETag": tail}]})
+want = hashlib.md5(hashlib.md5(b"B" * (5 * MiB)).digest() + hashlib.md5(b"tail").digest()).hexdigest() + "-2"
+check(rd["ETag"] == f'"{want}"', f"{rd}")
+check(s3.get_object(Bucket=bucket, Key="mpu/resent")["Body"].read() == b"B" * (5 * MiB) + b"tail")
+s3.delete_object(Bucket=bucket, Key="mpu/resent")
 expect_error("NoSuchUpload", s3.complete_multipart_upload, Bucket=bucket, Key="mpu/obj", UploadId=uid,
              MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": etags[0]}]})
 # UploadPartCopy: a range of an existing object as a part.
@@ -237,6 +296,11 @@ expect_error("InvalidArgument", s3.upload_part_copy, Bucket=bucket, Key="mpu/x",
              CopySource={"Bucket": bucket, "Key": "docs/a.txt"}, CopySourceRange="bytes=0-200000")
 expect_error("InvalidArgument", s3.upload_part_copy, Bucket=bucket, Key="mpu/x", UploadId=u3, PartNumber=1,
              CopySource={"Bucket": bucket, "Key": "docs/a.txt"}, CopySourceRange="bytes=5-")
+expect_error("InvalidArgument", s3.upload_part_copy, Bucket=bucket, Key="mpu/x", UploadId=u3, PartNumber=1,
+             CopySource={"Bucket": bucket, "Key": "docs/a.txt"}, CopySourceRange="bytes=5-1")
+# Starting past the source's end is InvalidRequest (S3's answer; never 416 for a part copy).
+expect_error("InvalidRequest", s3.upload_part_copy, Bucket=bucket, Key="mpu/x", UploadId=u3, PartNumber=1,
+             CopySource={"Bucket": bucket, "Key": "docs/a.txt"}, CopySourceRange="bytes=200000-200001", status=400)
 s3.abort_multipart_upload(Bucket=bucket, Key="mpu/x", UploadId=u3)
 
 step("100 MiB through s3transfer (multipart upload, ranged download)")
@@ -274,6 +338,35 @@ try:
 except urllib.error.HTTPError as e:
     check(e.code == 403 and b"SignatureDoesNotMatch" in e.read(), f"{e.code}")
 
+# X-Amz-Expires: 0 has expired when used; more than a week is refused; an expired URL is
+# AccessDenied "Request has expired".
+def refused(u):
+    try:
+        urllib.request.urlopen(u)
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()
+    raise Failure("a presigned URL that should be refused was accepted")
+st, doc = refused(s3.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": "docs/a.txt"}, ExpiresIn=0))
+check(st == 403 and "<Code>AccessDenied</Code>" in doc and "Request has expired" in doc, f"{st} {doc}")
+st, doc = refused(s3.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": "docs/a.txt"},
+                                            ExpiresIn=604801))
+check(st == 400 and "<Code>AuthorizationQueryParametersError</Code>" in doc, f"{st} {doc}")
+short = s3.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": "docs/a.txt"}, ExpiresIn=1)
+import time
+time.sleep(2.2)
+st, doc = refused(short)
+check(st == 403 and "<Code>AccessDenied</Code>" in doc and "Request has expired" in doc, f"{st} {doc}")
+# S3 error documents carry the request id of x-amz-request-id.
+missing = s3.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": "docs/missing"}, ExpiresIn=60)
+try:
+    urllib.request.urlopen(missing)
+    raise Failure("a missing key was served")
+except urllib.error.HTTPError as e:
+    doc = e.read().decode()
+    rid = e.headers.get("x-amz-request-id")
+    check(e.code == 404 and rid and f"<RequestId>{rid}</RequestId>" in doc and "<Code>NoSuchKey</Code>" in doc,
+          f"{rid} {doc}")
+
 step("virtual-host-style addressing")
 vh = boto3.client("s3", endpoint_url=endpoint.replace("127.0.0.1", "localhost"), region_name=manifest["region"],
                   aws_access_key_id=root["access_key_id"], aws_secret_access_key=root["secret_access_key"],
@@ -300,6 +393,76 @@ s3.put_object(Bucket=bucket, Key="k" * 1024, Body=b"longest")
 expect_error("KeyTooLongError", s3.put_object, Bucket=bucket, Key="k" * 1025, Body=b"x")
 for k in hostile + ["k" * 1024]:
     s3.delete_object(Bucket=bucket, Key=k)
+
+step("versions of an unversioned bucket")
+vc = s3.get_bucket_versioning(Bucket=bucket)
+check("Status" not in vc and "MFADelete" not in vc, f"{vc}")
+for k in ["ver/a", "ver/b", "ver/c/1"]:
+    s3.put_object(Bucket=bucket, Key=k, Body=k.encode())
+vl = s3.list_object_versions(Bucket=bucket, Prefix="ver/")
+check([x["Key"] for x in vl["Versions"]] == ["ver/a", "ver/b", "ver/c/1"], f"{vl}")
+check(all(x["VersionId"] == "null" and x["IsLatest"] for x in vl["Versions"]), f"{vl}")
+check("DeleteMarkers" not in vl and not vl["IsTruncated"], f"{vl}")
+vp = s3.list_object_versions(Bucket=bucket, Prefix="ver/", MaxKeys=1)
+check(vp["IsTruncated"] and vp["NextKeyMarker"] == "ver/a" and vp["NextVersionIdMarker"] == "null", f"{vp}")
+vn = s3.list_object_versions(Bucket=bucket, Prefix="ver/", KeyMarker="ver/a", VersionIdMarker="null")
+check([x["Key"] for x in vn["Versions"]] == ["ver/b", "ver/c/1"], f"{vn}")
+vd = s3.list_object_versions(Bucket=bucket, Prefix="ver/", Delimiter="/")
+check([x["Key"] for x in vd["Versions"]] == ["ver/a", "ver/b"] and
+      [p["Prefix"] for p in vd["CommonPrefixes"]] == ["ver/c/"], f"{vd}")
+gv = s3.get_object(Bucket=bucket, Key="ver/a", VersionId="null")
+check(gv["Body"].read() == b"ver/a" and "VersionId" not in gv, f"{gv}")
+s3.head_object(Bucket=bucket, Key="ver/a", VersionId="null")
+expect_error("InvalidArgument", s3.get_object, Bucket=bucket, Key="ver/a",
+             VersionId="3HL4kqtJlcpXroDTDmjVBH40Nrjfkd", status=400)
+s3.delete_object(Bucket=bucket, Key="ver/a", VersionId="null")
+expect_error("404", s3.head_object, Bucket=bucket, Key="ver/a")
+dv = s3.delete_objects(Bucket=bucket, Delete={"Objects": [
+    {"Key": "ver/b", "VersionId": "null"}, {"Key": "ver/c/1", "VersionId": "3HL4kqtJlcpXroDTDmjVBH40Nrjfkd"}]})
+check([x["Key"] for x in dv.get("Deleted", [])] == ["ver/b"], f"{dv}")
+check([(x["Key"], x["Code"]) for x in dv.get("Errors", [])] == [("ver/c/1", "NoSuchVersion")], f"{dv}")
+# The SDK's way of emptying a bucket by its versions, then removing it.
+vbucket = f"{prefix}-versions"
+s3.create_bucket(Bucket=vbucket)
+for k in ["a", "b/c", "d e"]:
+    s3.put_object(Bucket=vbucket, Key=k, Body=b"x")
+res = boto3.resource("s3", endpoint_url=endpoint, region_name=manifest["region"],
+                     aws_access_key_id=root["access_key_id"], aws_secret_access_key=root["secret_access_key"],
+                     config=Config(retries={"max_attempts": 1, "mode": "standard"}))
+res.Bucket(vbucket).object_versions.delete()
+check(s3.list_objects_v2(Bucket=vbucket)["KeyCount"] == 0, "object_versions.delete() left objects")
+res.Bucket(vbucket).delete()
+expect_error("404", s3.head_bucket, Bucket=vbucket)
+
+step("user metadata beyond ASCII, as S3 answers it")
+def put_with_raw_meta(key, name, value):
+    def inject(request, **kwargs):
+        request.headers[f"x-amz-meta-{name}"] = value
+    s3.meta.events.register("before-sign.s3.PutObject", inject)
+    try:
+        s3.put_object(Bucket=bucket, Key=key, Body=b"m")
+    finally:
+        s3.meta.events.unregister("before-sign.s3.PutObject", inject)
+# Raw non-ASCII header bytes (botocore sends this string as UTF-8): S3 reads each byte as an
+# ISO-8859-1 character and answers the value RFC 2047-encoded (Q), which botocore passes
+# through — the double encoding the S3 User Guide shows for such values.
+put_with_raw_meta("meta/raw", "meta1", "Hello World\xe9")
+m = s3.head_object(Bucket=bucket, Key="meta/raw")["Metadata"]
+check(m == {"meta1": "=?UTF-8?Q?Hello_World=C3=83=C2=A9?="}, f"{m}")
+# An RFC 2047 encoded word is decoded before it is stored.
+s3.put_object(Bucket=bucket, Key="meta/word", Body=b"m", Metadata={"meta2": "=?UTF-8?B?w4RNw4Raw5XDkSBTMw==?=",
+                                                                   "plain": "ascii only"})
+m = s3.get_object(Bucket=bucket, Key="meta/word")["Metadata"]
+check(m == {"meta2": "=?UTF-8?Q?=C3=84M=C3=84Z=C3=95=C3=91_S3?=", "plain": "ascii only"}, f"{m}")
+s3.copy_object(Bucket=bucket, Key="meta/copied", CopySource=f"{bucket}/meta/word")
+check(s3.head_object(Bucket=bucket, Key="meta/copied")["Metadata"] == m, "metadata changed in a copy")
+
+step("Content-Encoding without aws-chunked, the rest as sent")
+for sent, kept in [("deflate, gzip", "deflate, gzip"), ("gzip, aws-chunked", "gzip"), ("aws-chunked, gzip", "gzip"),
+                   ("aws-chunked", None)]:
+    s3.put_object(Bucket=bucket, Key="enc/x", Body=b"x", ContentEncoding=sent)
+    got = s3.head_object(Bucket=bucket, Key="enc/x").get("ContentEncoding")
+    check(got == kept, f"{sent!r}: stored {got!r}")
 
 step("delete bucket")
 expect_error("BucketNotEmpty", s3.delete_bucket, Bucket=bucket, status=409)

@@ -117,6 +117,8 @@ impl AwsError {
                 w.elem("Code", &self.code);
                 w.elem("Message", &self.message);
                 w.elem("RequestId", request_id);
+                // S3's error documents also carry `HostId` (what `x-amz-id-2` says).
+                w.elem("HostId", request_id);
                 w.close("Error");
                 ("application/xml", w.finish())
             }

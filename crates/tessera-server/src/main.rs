@@ -71,6 +71,18 @@ enum Command {
         /// all: only for measuring what the trail costs).
         #[arg(long, default_value = "sync", value_parser = ["sync", "async", "off"])]
         audit_mode: String,
+        /// The bare server: no development identity provider, no demo application, no
+        /// seeded world (only the two accounts).
+        #[arg(long)]
+        no_demo: bool,
+        /// Where the demo data application listens (default: the endpoint's port + 14, or
+        /// a free port when that is 0).
+        #[arg(long)]
+        demo_listen: Option<SocketAddr>,
+        /// Where the development identity provider listens (default: the endpoint's port +
+        /// 15, or a free port when that is 0).
+        #[arg(long)]
+        idp_listen: Option<SocketAddr>,
     },
     /// Apply pending store migrations.
     Migrate {
@@ -360,6 +372,9 @@ async fn main() -> Result<()> {
             upstream_region,
             upstream_access_key_id,
             audit_mode,
+            no_demo,
+            demo_listen,
+            idp_listen,
         } => {
             init_logging("text", "info");
             let (dir, _temp) = match data_dir {
@@ -372,7 +387,11 @@ async fn main() -> Result<()> {
             std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
             let mut config = Config::for_data_dir(dir.clone());
             config.listen = listen;
-            config.admin_listen = admin_listen;
+            // The demo's "who read what" reads the audit trail from the admin listener.
+            config.admin_listen = match admin_listen {
+                None if !no_demo => Some(SocketAddr::new(listen.ip(), 0)),
+                a => a,
+            };
             config.oidc.allow_http_loopback_issuers = true;
             config.audit.mode = match audit_mode.as_str() {
                 "async" => tessera_audit::AuditMode::Async,
@@ -386,7 +405,19 @@ async fn main() -> Result<()> {
                 config.objects.access_key_id = upstream_access_key_id;
             }
             let master = setup::dev_master_key(&dir)?;
-            run(config, master, Some(DevOptions { manifest })).await
+            let near = |offset: u16| {
+                let port = if listen.port() == 0 {
+                    0
+                } else {
+                    listen.port().saturating_add(offset)
+                };
+                SocketAddr::new(listen.ip(), port)
+            };
+            let demo = (!no_demo).then(|| DemoOptions {
+                demo_listen: demo_listen.unwrap_or_else(|| near(14)),
+                idp_listen: idp_listen.unwrap_or_else(|| near(15)),
+            });
+            run(config, master, Some(DevOptions { manifest, demo })).await
         }
         Command::Migrate { target } => {
             let (config, _) = target_config(&target)?;
@@ -658,6 +689,44 @@ fn tempdir() -> Result<PathBuf> {
 
 struct DevOptions {
     manifest: Option<PathBuf>,
+    demo: Option<DemoOptions>,
+}
+
+struct DemoOptions {
+    demo_listen: SocketAddr,
+    idp_listen: SocketAddr,
+}
+
+/// The operator actions the development world needs, done on the store as the operator
+/// commands do them.
+struct DevOperator {
+    store: std::sync::Arc<dyn tessera_store::Store>,
+}
+
+#[async_trait::async_trait]
+impl tessera_dev::Operator for DevOperator {
+    async fn scim_token(&self, identity_store_id: &str) -> Result<String> {
+        let (_, token) = setup::create_scim_token(self.store.as_ref(), identity_store_id).await?;
+        Ok(token.expose().to_owned())
+    }
+
+    async fn operator_token(&self) -> Result<String> {
+        let (_, token, _) = setup::create_operator_token(
+            self.store.as_ref(),
+            "tessera dev: the demo's who-read-what page",
+            3650,
+        )
+        .await?;
+        Ok(token.expose().to_owned())
+    }
+
+    async fn operator_token_valid(&self, token: &str) -> bool {
+        let digest = tessera_crypto::token::token_digest(token);
+        matches!(
+            self.store.operator_token_by_hash(&digest).await,
+            Ok(Some(t)) if t.expires_at > chrono::Utc::now().timestamp()
+        )
+    }
 }
 
 async fn run(
@@ -673,10 +742,50 @@ async fn run(
         dev_accounts: dev.is_some(),
     })
     .await?;
+    let mut world = None;
     if let Some(dev) = dev {
+        if let Some(demo) = &dev.demo {
+            let key = |acct: &str| {
+                running
+                    .dev_accounts
+                    .iter()
+                    .find(|a| a.account_id == acct)
+                    .map(|a| {
+                        tessera_dev::clients::Keys::long_term(
+                            &a.access_key_id,
+                            a.secret_access_key.expose(),
+                        )
+                    })
+                    .ok_or_else(|| anyhow::anyhow!("no dev account {acct}"))
+            };
+            let started = tessera_dev::start(tessera_dev::Options {
+                endpoint: running.endpoint.clone(),
+                region: region.clone(),
+                data_dir: data_dir.clone(),
+                app_root: key(tessera_dev::seed::APP_ACCOUNT)?,
+                idc_root: key(tessera_dev::seed::IDC_ACCOUNT)?,
+                admin_endpoint: running.admin_endpoint.clone(),
+                demo_listen: demo.demo_listen,
+                idp_listen: demo.idp_listen,
+                operator: std::sync::Arc::new(DevOperator {
+                    store: running.app.store.clone(),
+                }),
+            })
+            .await;
+            match started {
+                Ok(w) => world = Some(w),
+                Err(e) => {
+                    running.stop().await;
+                    return Err(e);
+                }
+            }
+        }
         print_banner(&running.endpoint, &region, &data_dir, &running.dev_accounts);
+        if let Some(w) = &world {
+            print_world(w, running.admin_endpoint.as_deref());
+        }
         if let Some(path) = dev.manifest {
-            let m = serde_json::json!({
+            let mut m = serde_json::json!({
                 "endpoint": running.endpoint,
                 "region": region,
                 "data_dir": data_dir,
@@ -687,13 +796,62 @@ async fn run(
                     "secret_access_key": a.secret_access_key.expose(),
                 })).collect::<Vec<_>>(),
             });
+            if let Some(w) = &world {
+                m["demo_url"] = serde_json::json!(w.demo_url);
+                m["idp"] = serde_json::json!({
+                    "issuer": w.issuer,
+                    "client_id": w.client_id,
+                    "users": w.users.iter().map(|u| serde_json::json!({
+                        "username": u.username,
+                        "password": u.password,
+                        "name": u.display_name,
+                        "groups": u.groups,
+                        "user_id": u.user_id,
+                    })).collect::<Vec<_>>(),
+                });
+            }
             setup::write_private(&path, &serde_json::to_string_pretty(&m)?)?;
         }
     }
     serve::shutdown_signal().await;
     tracing::info!("shutting down");
+    if let Some(w) = world {
+        w.stop().await;
+    }
     running.stop().await;
     Ok(())
+}
+
+/// The world's part of the banner: where to click, who can sign in, how S3 Control clients
+/// reach the endpoint.
+fn print_world(w: &tessera_dev::DevWorld, admin: Option<&str>) {
+    println!(
+        "The seeds' data application is running: open {}",
+        w.demo_url
+    );
+    println!(
+        "  development identity provider (NOT FOR PRODUCTION): {}",
+        w.issuer
+    );
+    println!("  sign in as:");
+    for u in &w.users {
+        println!(
+            "    {:<16} password {:<28} {} ({})",
+            u.username,
+            u.password,
+            u.display_name,
+            u.groups.join(", ")
+        );
+    }
+    if let Some(a) = admin {
+        println!(
+            "  admin listener: {a} (/metrics, /healthz; audit endpoints need `tessera operator-token create`)"
+        );
+    }
+    println!(
+        "  S3 Control clients put the account id in front of the host name (111111111111.127.0.0.1): reach it with HTTP_PROXY=<endpoint> (README, \"the account host label\")."
+    );
+    println!();
 }
 
 fn print_banner(endpoint: &str, region: &str, data_dir: &Path, keys: &[DevAccount]) {

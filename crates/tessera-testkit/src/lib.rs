@@ -19,6 +19,29 @@ pub struct Manifest {
     /// `http://ADDR` of the admin listener, when one was asked for.
     #[serde(default)]
     pub admin_endpoint: Option<String>,
+    /// The demo data application (a server started with the demo).
+    #[serde(default)]
+    pub demo_url: Option<String>,
+    /// The development identity provider and its users (with the demo).
+    #[serde(default)]
+    pub idp: Option<DevIdp>,
+}
+
+/// The development identity provider, as the manifest describes it.
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct DevIdp {
+    pub issuer: String,
+    pub client_id: String,
+    pub users: Vec<DevIdpUser>,
+}
+
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct DevIdpUser {
+    pub username: String,
+    pub password: String,
+    pub name: String,
+    pub groups: Vec<String>,
+    pub user_id: String,
 }
 
 #[derive(Debug, Clone, serde::Deserialize)]
@@ -194,9 +217,16 @@ fn newest_server_source(crates: &Path) -> Option<(std::time::SystemTime, PathBuf
 }
 
 impl DevServer {
-    /// Start `tessera dev` on `127.0.0.1:0` with `data_dir`, wait for its manifest.
+    /// Start `tessera dev` on `127.0.0.1:0` with `data_dir`, wait for its manifest: the bare
+    /// server (`--no-demo`), two accounts and nothing else, which most tests build on.
     pub fn start(data_dir: &Path) -> DevServer {
         Self::start_with(data_dir, &[])
+    }
+
+    /// `tessera dev` with its whole world: the development IdP, the seeded accounts,
+    /// directory, application, grants and data, and the demo application.
+    pub fn start_demo(data_dir: &Path) -> DevServer {
+        Self::start_env(data_dir, &["--with-demo"], &[])
     }
 
     /// As [`DevServer::start`], with extra `tessera dev` arguments.
@@ -248,12 +278,20 @@ impl DevServer {
         let _ = std::fs::remove_file(&manifest_path);
         std::fs::create_dir_all(data_dir).expect("data dir");
         let log = std::fs::File::create(data_dir.join("server.log")).expect("log file");
+        // `--with-demo` is this kit's word for "without --no-demo".
+        let demo = extra_args.contains(&"--with-demo");
+        let extra: Vec<&str> = extra_args
+            .iter()
+            .copied()
+            .filter(|a| *a != "--with-demo")
+            .chain((!demo).then_some("--no-demo"))
+            .collect();
         let child = Command::new(tessera_bin())
             .args(["dev", "--listen", "127.0.0.1:0", "--data-dir"])
             .arg(data_dir)
             .arg("--manifest")
             .arg(&manifest_path)
-            .args(extra_args)
+            .args(&extra)
             .env("RUST_LOG", "info")
             .envs(envs.iter().copied())
             .stdin(Stdio::null())

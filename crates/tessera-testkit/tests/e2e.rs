@@ -6627,3 +6627,264 @@ async fn audit_crash(database: Option<String>) {
     }
     assert_eq!(exported, recorded, "the export differs from the trail");
 }
+
+/// The demo's datasets, as this test knows them (independently of the demo's own catalog).
+const DEMO_DATASETS: &[(&str, &str)] = &[
+    ("tomatoes", "projects/red/tomatoes/"),
+    ("strawberries", "projects/red/strawberries/"),
+    ("blueberries", "projects/blue/blueberries/"),
+];
+
+/// `12345` cents as `$123.45` with thousands separated (the pages' format).
+fn dollars(cents: u64) -> String {
+    let whole = (cents / 100).to_string();
+    let mut out = String::from("$");
+    for (i, c) in whole.chars().enumerate() {
+        if i > 0 && (whole.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    format!("{out}.{:02}", cents % 100)
+}
+
+/// What each dataset's chart must show, from the CSVs as the account root reads them: revenue
+/// per variety (the newest month), and the total.
+async fn demo_expectations(server: &DevServer) -> serde_json::Value {
+    let s3 = s3_client(server, server.account(ROOT)).await;
+    let mut out = serde_json::Map::new();
+    for (id, prefix) in DEMO_DATASETS {
+        let listed = s3
+            .list_objects_v2()
+            .bucket("example-bucket")
+            .prefix(*prefix)
+            .send()
+            .await
+            .unwrap();
+        let keys: Vec<String> = listed
+            .contents()
+            .iter()
+            .filter_map(|o| o.key().map(str::to_owned))
+            .collect();
+        let month = keys
+            .iter()
+            .filter_map(|k| k.strip_prefix(prefix)?.split('/').next().map(str::to_owned))
+            .max()
+            .expect("seeded data");
+        let mut rows = Vec::new();
+        let mut total = 0u64;
+        for k in keys
+            .iter()
+            .filter(|k| k.starts_with(&format!("{prefix}{month}/")))
+        {
+            let body = s3
+                .get_object()
+                .bucket("example-bucket")
+                .key(k)
+                .send()
+                .await
+                .unwrap()
+                .body
+                .collect()
+                .await
+                .unwrap()
+                .into_bytes();
+            let text = String::from_utf8(body.to_vec()).unwrap();
+            let mut cents = 0u64;
+            for line in text.lines().skip(1) {
+                let revenue = line.rsplit(',').next().unwrap();
+                let (d, c) = revenue.split_once('.').unwrap();
+                cents +=
+                    d.parse::<u64>().unwrap() * 100 + format!("{c:0<2}").parse::<u64>().unwrap();
+            }
+            total += cents;
+            let variety = k.rsplit('/').next().unwrap().trim_end_matches(".csv");
+            rows.push(serde_json::json!([variety, dollars(cents)]));
+        }
+        assert!(rows.len() >= 4, "{id}: {rows:?}");
+        out.insert(
+            (*id).to_owned(),
+            serde_json::json!({"prefix": format!("{prefix}{month}/"), "total": dollars(total), "rows": rows}),
+        );
+    }
+    serde_json::Value::Object(out)
+}
+
+/// Where the browser test's screenshots go: `target/e2e-screenshots/` of this checkout.
+fn screenshot_dir() -> PathBuf {
+    tessera_testkit::manifest_dir()
+        .join("../../target/e2e-screenshots")
+        .components()
+        .collect()
+}
+
+/// Issue 20's walk in a real browser (Debian's Chromium driven by playwright-core; axe-core on
+/// every page): Mateo signs in, sees his datasets, charts the tomatoes with the data's totals,
+/// is refused the blueberries with a request id, finds his reads in who-read-what, signs out;
+/// the Blue user does the same the other way round. Screenshots of every page.
+#[test]
+fn demo_world_in_a_browser() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = DevServer::start_demo(dir.path());
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let expect = rt.block_on(demo_expectations(&server));
+    let expect_path = dir.path().join("expect.json");
+    std::fs::write(&expect_path, expect.to_string()).unwrap();
+    let browser = std::env::var("TESSERA_TEST_BROWSER").unwrap_or_else(|_| {
+        panic!("TESSERA_TEST_BROWSER is not set: ./scripts/test installs playwright-core and axe-core there")
+    });
+    let chromium =
+        std::env::var("TESSERA_TEST_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    let shots = screenshot_dir();
+    let out = Command::new("node")
+        .arg(PathBuf::from(&browser).join("demo_walk.mjs"))
+        .args(["--manifest"])
+        .arg(&server.manifest_path)
+        .arg("--expect")
+        .arg(&expect_path)
+        .arg("--screenshots")
+        .arg(&shots)
+        .args(["--chromium", &chromium])
+        .output()
+        .expect("run node");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && stdout.lines().last() == Some("browser walk ok"),
+        "the browser walk failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for name in [
+        "mateo-04-chart-tomatoes.png",
+        "mateo-04-chart-tomatoes-390px.png",
+        "mateo-05-refused-blueberries.png",
+        "mateo-06-who-read-what.png",
+        "blue-04-chart-blueberries.png",
+    ] {
+        assert!(shots.join(name).exists(), "no screenshot {name}");
+    }
+    // The reads the browser made are Mateo's in the audit trail, on his behalf.
+    let mateo = server
+        .manifest
+        .idp
+        .as_ref()
+        .unwrap()
+        .users
+        .iter()
+        .find(|u| u.username == "mateo.jackson")
+        .unwrap()
+        .user_id
+        .clone();
+    let reads: Vec<serde_json::Value> = server
+        .audit_records()
+        .into_iter()
+        .filter(|r| {
+            r["eventName"] == "GetObject"
+                && r["userIdentity"]["onBehalfOf"]["userId"] == mateo.as_str()
+        })
+        .collect();
+    assert!(!reads.is_empty(), "no GetObject on Mateo's behalf");
+    for r in &reads {
+        assert!(
+            r["requestParameters"]["key"]
+                .as_str()
+                .unwrap()
+                .starts_with("projects/red/"),
+            "{r}"
+        );
+    }
+}
+
+/// Run the demo's bad-input checks (`tests/demo_bad_input.py`) against a world.
+fn demo_bad_input(server: &DevServer) -> String {
+    let python = std::env::var("TESSERA_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
+    let out = Command::new(&python)
+        .arg(fixture("demo_bad_input.py"))
+        .arg(&server.manifest_path)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success() && stdout.lines().last() == Some("demo bad input ok"),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
+/// Sign-in and session hygiene: a wrong password gets the sign-in page again; a forged or
+/// replayed `state`, a wrong PKCE verifier and a reused authorization code are refused; the
+/// session cookie is HttpOnly, SameSite and opaque; an unknown dataset is a 404 page. Then a
+/// restart keeps the world: the same users (no duplicates), grants, objects and passwords.
+#[test]
+fn demo_world_refuses_bad_input_and_survives_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let mut server = DevServer::start_demo(&data);
+    demo_bad_input(&server);
+    let before = server.manifest.clone();
+    let count = |server: &DevServer| {
+        let idc = server.account("222222222222").clone();
+        let idc = (idc.access_key_id.as_str(), idc.secret_access_key.as_str());
+        let root = server.account(ROOT).clone();
+        let root = (root.access_key_id.as_str(), root.secret_access_key.as_str());
+        let instances = json(&aws(server, idc, &["sso-admin", "list-instances"]).1);
+        let store = instances["Instances"][0]["IdentityStoreId"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let users = json(
+            &aws(
+                server,
+                idc,
+                &["identitystore", "list-users", "--identity-store-id", &store],
+            )
+            .1,
+        )["Users"]
+            .as_array()
+            .unwrap()
+            .len();
+        let grants = json(
+            &aws(
+                server,
+                root,
+                &["s3control", "list-access-grants", "--account-id", ROOT],
+            )
+            .1,
+        )["AccessGrantsList"]
+            .as_array()
+            .unwrap()
+            .len();
+        let objects = json(
+            &aws(
+                server,
+                root,
+                &["s3api", "list-objects-v2", "--bucket", "example-bucket"],
+            )
+            .1,
+        )["Contents"]
+            .as_array()
+            .map_or(0, Vec::len);
+        (users, grants, objects)
+    };
+    let counted = count(&server);
+    assert_eq!((counted.0, counted.1), (2, 2), "{counted:?}");
+    assert!(server.stop());
+    let server = DevServer::start_demo(&data);
+    assert_eq!(
+        count(&server),
+        counted,
+        "the restart duplicated or lost part of the world"
+    );
+    let pw = |m: &tessera_testkit::Manifest| -> Vec<(String, String)> {
+        m.idp
+            .as_ref()
+            .unwrap()
+            .users
+            .iter()
+            .map(|u| (u.username.clone(), u.password.clone()))
+            .collect()
+    };
+    assert_eq!(pw(&before), pw(&server.manifest), "passwords changed");
+    // And the world still works after the restart.
+    demo_bad_input(&server);
+}

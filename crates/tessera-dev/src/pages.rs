@@ -45,7 +45,7 @@ th, td { text-align: left; padding: .45rem .6rem; border-bottom: 1px solid var(-
 td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
 .refused { border-left: 6px solid var(--red); }
 .refused-text { color: var(--red); font-weight: 600; }
-code { font-family: ui-monospace, "SFMono-Regular", Menlo, Consolas, monospace; font-size: .92em; word-break: break-all; }
+code { font-family: ui-monospace, "SFMono-Regular", Menlo, Consolas, monospace; font-size: .92em; overflow-wrap: anywhere; }
 label { font-weight: 600; }
 select { font: inherit; padding: .3rem; }
 @media (max-width: 30rem) { th, td { padding: .4rem .3rem; font-size: .92rem; } main { padding: 1rem .75rem 2rem; } }

@@ -41,14 +41,20 @@ struct Code {
 /// A refresh token's grant (tokens are kept by SHA-256).
 #[derive(Debug, Clone)]
 struct Refresh {
+    client_id: String,
     username: String,
     scope: String,
     expires_at: i64,
 }
 
+/// The client id of `tip` at the development provider: a public, native client whose
+/// redirect may use any loopback port (RFC 8252, section 7.3).
+pub const TIP_CLIENT_ID: &str = "tip";
+
 #[derive(Debug)]
 pub struct Idp {
     pub issuer: String,
+    /// The demo application's client id.
     pub client_id: String,
     tenant_id: String,
     users: Vec<DevUser>,
@@ -109,6 +115,16 @@ impl Idp {
             signing_key: base64::engine::general_purpose::STANDARD.encode(signer.pkcs8()),
             users: crate::state::seeded_users(),
         }
+    }
+
+    /// Is `uri` a loopback redirect a native client may use: `http://127.0.0.1:PORT/callback`
+    /// or `http://localhost:PORT/callback`, any port?
+    fn loopback_redirect(uri: &str) -> bool {
+        let rest = uri
+            .strip_prefix("http://127.0.0.1:")
+            .or_else(|| uri.strip_prefix("http://localhost:"));
+        rest.and_then(|r| r.strip_suffix("/callback"))
+            .is_some_and(|port| port.parse::<u16>().is_ok_and(|p| p > 0))
     }
 
     /// Let the client redirect to `uri` (the demo registers its callback).
@@ -175,16 +191,19 @@ impl Idp {
     /// The parameters of an authorization request that must be right before anyone is shown a
     /// sign-in page (a wrong client or redirect is never redirected to).
     fn check_request(&self, p: &dyn Fn(&str) -> Option<String>) -> Result<(), String> {
-        if p("client_id").as_deref() != Some(self.client_id.as_str()) {
-            return Err("unknown client_id".into());
-        }
+        let client = p("client_id").unwrap_or_default();
         let redirect = p("redirect_uri").unwrap_or_default();
-        if !self
-            .redirect_uris
-            .lock()
-            .expect("redirect uris")
-            .contains(&redirect)
-        {
+        let registered = if client == self.client_id {
+            self.redirect_uris
+                .lock()
+                .expect("redirect uris")
+                .contains(&redirect)
+        } else if client == TIP_CLIENT_ID {
+            Self::loopback_redirect(&redirect)
+        } else {
+            return Err("unknown client_id".into());
+        };
+        if !registered {
             return Err("redirect_uri is not registered for this client".into());
         }
         if p("response_type").as_deref() != Some("code") {
@@ -290,7 +309,7 @@ impl Idp {
         self.codes.lock().expect("codes").insert(
             code.clone(),
             Code {
-                client_id: self.client_id.clone(),
+                client_id: p("client_id").unwrap_or_default(),
                 redirect_uri: p("redirect_uri").unwrap_or_default(),
                 challenge: p("code_challenge").unwrap_or_default(),
                 nonce: p("nonce"),
@@ -309,7 +328,8 @@ impl Idp {
     }
 
     fn token(&self, r: &Req) -> Resp {
-        if r.f("client_id") != Some(self.client_id.as_str()) {
+        let client = r.f("client_id").unwrap_or("");
+        if client != self.client_id && client != TIP_CLIENT_ID {
             return token_error("invalid_client", "unknown client_id");
         }
         match r.f("grant_type") {
@@ -345,7 +365,13 @@ impl Idp {
         if c.issued.elapsed() > CODE_TTL {
             return token_error("invalid_grant", "the authorization code has expired");
         }
-        if r.f("redirect_uri") != Some(c.redirect_uri.as_str()) || c.client_id != self.client_id {
+        if r.f("client_id") != Some(c.client_id.as_str()) {
+            return token_error(
+                "invalid_grant",
+                "the authorization code was issued to another client",
+            );
+        }
+        if r.f("redirect_uri") != Some(c.redirect_uri.as_str()) {
             return token_error(
                 "invalid_grant",
                 "redirect_uri does not match the authorization request",
@@ -365,7 +391,7 @@ impl Idp {
                 "the code_verifier does not match the code_challenge",
             );
         }
-        self.tokens(&c.username, &c.scope, c.nonce.as_deref())
+        self.tokens(&c.client_id, &c.username, &c.scope, c.nonce.as_deref())
     }
 
     fn exchange_refresh(&self, r: &Req) -> Resp {
@@ -377,16 +403,23 @@ impl Idp {
         if g.expires_at < now {
             return token_error("invalid_grant", "the refresh token has expired");
         }
-        self.tokens(&g.username, &g.scope, None)
+        if r.f("client_id") != Some(g.client_id.as_str()) {
+            return token_error(
+                "invalid_grant",
+                "the refresh token was issued to another client",
+            );
+        }
+        self.tokens(&g.client_id, &g.username, &g.scope, None)
     }
 
-    /// The ID token of `user`, as Entra shapes them (the fields seed 000 decodes).
-    pub fn id_token(&self, user: &DevUser, nonce: Option<&str>) -> String {
+    /// The ID token of `user` for `client`, as Entra shapes them (the fields seed 000 decodes;
+    /// `sub` is pairwise: it differs per client, `oid` does not).
+    pub fn id_token(&self, client: &str, user: &DevUser, nonce: Option<&str>) -> String {
         let now = chrono::Utc::now().timestamp();
         let mut claims = json!({
             "iss": self.issuer,
-            "aud": self.client_id,
-            "sub": digest(&format!("{}:{}", self.client_id, user.oid))[..43].to_owned(),
+            "aud": client,
+            "sub": digest(&format!("{client}:{}", user.oid))[..43].to_owned(),
             "oid": user.oid,
             "tid": self.tenant_id,
             "name": user.display_name(),
@@ -405,15 +438,16 @@ impl Idp {
         self.signer.sign(&claims)
     }
 
-    fn tokens(&self, username: &str, scope: &str, nonce: Option<&str>) -> Resp {
+    fn tokens(&self, client: &str, username: &str, scope: &str, nonce: Option<&str>) -> Resp {
         let Some(user) = self.users.iter().find(|u| u.username == username) else {
             return token_error("invalid_grant", "the user no longer exists");
         };
-        let id_token = self.id_token(user, nonce);
+        let id_token = self.id_token(client, user, nonce);
         let refresh = web::random_token();
         self.refresh.lock().expect("refresh").insert(
             digest(&refresh),
             Refresh {
+                client_id: client.to_owned(),
                 username: username.to_owned(),
                 scope: scope.to_owned(),
                 expires_at: chrono::Utc::now().timestamp() + REFRESH_SECS,
@@ -469,5 +503,18 @@ mod tests {
             challenge_of("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"),
             "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
         );
+    }
+
+    #[test]
+    fn the_cli_client_may_use_any_loopback_port() {
+        assert!(Idp::loopback_redirect("http://127.0.0.1:8090/callback"));
+        assert!(Idp::loopback_redirect("http://localhost:51234/callback"));
+        assert!(!Idp::loopback_redirect("http://127.0.0.1:0/callback"));
+        assert!(!Idp::loopback_redirect("http://127.0.0.1:8090/other"));
+        assert!(!Idp::loopback_redirect("http://evil.example:8090/callback"));
+        assert!(!Idp::loopback_redirect(
+            "http://127.0.0.1:8090/callback?x=1"
+        ));
+        assert!(!Idp::loopback_redirect("https://127.0.0.1:8090/callback"));
     }
 }

@@ -75,6 +75,8 @@ pub struct DevWorld {
     pub issuer: String,
     pub client_id: String,
     pub users: Vec<UserInfo>,
+    /// The `tip configure idp …` command that points `tip` at this world.
+    pub tip_configure: String,
     shutdown: watch::Sender<bool>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
@@ -165,6 +167,17 @@ pub async fn start(o: Options) -> Result<DevWorld> {
     state.save(&o.data_dir)?;
 
     let base_url = format!("http://{demo_addr}");
+    let tip_configure = format!(
+        "tip --profile tessera-dev configure idp --issuer {} --client-id {} --endpoint-url {} --region {} --web-identity-role-arn {} --application-arn {} --identity-bearer-role-arn {} --account-id {}",
+        idp.issuer,
+        idp::TIP_CLIENT_ID,
+        o.endpoint,
+        o.region,
+        world.tip_role_arn,
+        world.application_arn,
+        world.bearer_role_arn,
+        seed::APP_ACCOUNT
+    );
     let users = idp_state
         .users
         .iter()
@@ -195,6 +208,7 @@ pub async fn start(o: Options) -> Result<DevWorld> {
         issuer: idp.issuer.clone(),
         client_id: idp.client_id.clone(),
         users,
+        tip_configure,
         shutdown: tx,
         tasks,
     })

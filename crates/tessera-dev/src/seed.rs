@@ -32,6 +32,8 @@ pub const APP_USER: &str = "data-application";
 pub const APPLICATION_ROLE: &str = "ApplicationRole";
 pub const BEARER_ROLE: &str = "IdentityBearerRole";
 pub const LOCATION_ROLE: &str = "s3-access-grants-role";
+/// The role `tip` assumes with the development provider's ID token (seed 004's flow).
+pub const TIP_ROLE: &str = "TipWebIdentityRole";
 
 /// A seeded directory user, as Identity Center knows them.
 #[derive(Debug, Clone)]
@@ -51,6 +53,9 @@ pub struct World {
     pub app_keys: Keys,
     pub users: Vec<SeededUser>,
     pub groups: Vec<(String, String)>,
+    /// What `tip configure idp` needs for the development provider.
+    pub tip_role_arn: String,
+    pub bearer_role_arn: String,
 }
 
 /// The accounts' root keys.
@@ -386,6 +391,7 @@ pub async fn seed(
                 AuthorizedTokenIssuer::builder()
                     .trusted_token_issuer_arn(&tti_arn)
                     .authorized_audiences(client_id)
+                    .authorized_audiences(crate::idp::TIP_CLIENT_ID)
                     .build(),
             )
             .build();
@@ -404,6 +410,7 @@ pub async fn seed(
         .await
         .map_err(sdk("PutApplicationAccessScope"))?;
     let app_role_arn = format!("arn:aws:iam::{APP_ACCOUNT}:role/{APPLICATION_ROLE}");
+    let tip_role_arn = format!("arn:aws:iam::{APP_ACCOUNT}:role/{TIP_ROLE}");
     {
         use aws_sdk_ssoadmin::types::{
             AuthenticationMethod, AuthenticationMethodType, IamAuthenticationMethod,
@@ -413,7 +420,7 @@ pub async fn seed(
             "Principal": {"AWS": APP_ACCOUNT},
             "Action": "sso-oauth:CreateTokenWithIAM",
             "Resource": application_arn,
-            "Condition": {"ArnEquals": {"aws:PrincipalArn": app_role_arn}}}]});
+            "Condition": {"ArnEquals": {"aws:PrincipalArn": [app_role_arn, tip_role_arn]}}}]});
         let method = IamAuthenticationMethod::builder()
             .actor_policy(document(&actor))
             .build()
@@ -474,7 +481,28 @@ pub async fn seed(
         t.region
     );
     let bearer_arn = format!("arn:aws:iam::{APP_ACCOUNT}:role/{BEARER_ROLE}");
-    let roles: [(&str, String, String); 3] = [
+    // The development provider as an IAM OIDC provider, for tip's AssumeRoleWithWebIdentity.
+    let host_path = issuer
+        .split_once("://")
+        .map_or(issuer, |(_, r)| r)
+        .trim_end_matches('/')
+        .to_owned();
+    let provider_arn = format!("arn:aws:iam::{APP_ACCOUNT}:oidc-provider/{host_path}");
+    if iam
+        .get_open_id_connect_provider()
+        .open_id_connect_provider_arn(&provider_arn)
+        .send()
+        .await
+        .is_err()
+    {
+        iam.create_open_id_connect_provider()
+            .url(issuer)
+            .client_id_list(crate::idp::TIP_CLIENT_ID)
+            .send()
+            .await
+            .map_err(sdk("CreateOpenIDConnectProvider"))?;
+    }
+    let roles: [(&str, String, String); 4] = [
         (
             // Seed 000's Application IAM role; the seeds' Lambda function is this IAM user here.
             APPLICATION_ROLE,
@@ -491,12 +519,25 @@ pub async fn seed(
                 json!([{"Effect": "Allow", "Principal": {"AWS": APP_ACCOUNT},
                 "Action": ["sts:AssumeRole", "sts:SetContext"],
                 "Condition": {
-                    "ArnEquals": {"aws:PrincipalArn": app_role_arn},
+                    "ArnEquals": {"aws:PrincipalArn": [app_role_arn, tip_role_arn]},
                     "StringEquals": {"sts:RequestContext/identitycenter:InstanceArn": instance_arn}}}]),
             ),
             policy(json!([{"Effect": "Allow",
                 "Action": ["s3:GetDataAccess", "s3:ListCallerAccessGrants"],
                 "Resource": access_grants_arn}])),
+        ),
+        (
+            // Seed 004's web-identity role: tip assumes it with the provider's ID token for
+            // its own client, exchanges the token and assumes the Identity Bearer role.
+            TIP_ROLE,
+            policy(
+                json!([{"Effect": "Allow", "Principal": {"Federated": provider_arn},
+                "Action": "sts:AssumeRoleWithWebIdentity",
+                "Condition": {"StringEquals": {format!("{host_path}:aud"): crate::idp::TIP_CLIENT_ID}}}]),
+            ),
+            policy(json!([
+                {"Effect": "Allow", "Action": "sso-oauth:CreateTokenWithIAM", "Resource": application_arn},
+                {"Effect": "Allow", "Action": ["sts:AssumeRole", "sts:SetContext"], "Resource": bearer_arn}])),
         ),
         (
             // The location role S3 Access Grants vends sessions of.
@@ -700,5 +741,7 @@ pub async fn seed(
         app_keys,
         users: seeded,
         groups,
+        tip_role_arn,
+        bearer_role_arn: bearer_arn,
     })
 }

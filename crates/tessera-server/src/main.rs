@@ -798,6 +798,7 @@ async fn run(
             });
             if let Some(w) = &world {
                 m["demo_url"] = serde_json::json!(w.demo_url);
+                m["tip_configure"] = serde_json::json!(w.tip_configure);
                 m["idp"] = serde_json::json!({
                     "issuer": w.issuer,
                     "client_id": w.client_id,
@@ -850,6 +851,11 @@ fn print_world(w: &tessera_dev::DevWorld, admin: Option<&str>) {
     }
     println!(
         "  S3 Control clients put the account id in front of the host name (111111111111.127.0.0.1): reach it with HTTP_PROXY=<endpoint> (README, \"the account host label\")."
+    );
+    println!("  use the AWS CLI as one of these users (`tip`, README \"tip\"):");
+    println!("    {}", w.tip_configure);
+    println!(
+        "    tip --profile tessera-dev auth && tip --profile tessera-dev auth set-aws-profile tessera-dev-red --s3-target 's3://example-bucket/projects/red/*'"
     );
     println!();
 }

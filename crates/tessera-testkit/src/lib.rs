@@ -25,6 +25,9 @@ pub struct Manifest {
     /// The development identity provider and its users (with the demo).
     #[serde(default)]
     pub idp: Option<DevIdp>,
+    /// The `tip configure idp …` line for the development identity provider (with the demo).
+    #[serde(default)]
+    pub tip_configure: Option<String>,
 }
 
 /// The development identity provider, as the manifest describes it.
@@ -183,6 +186,45 @@ pub fn tessera_bin() -> PathBuf {
     bin
 }
 
+/// Path of the `tip` binary under test (`TIP_BIN`, or the one next to the test executable,
+/// which must not be older than its sources: `cargo build --bin tip`).
+pub fn tip_bin() -> PathBuf {
+    if let Ok(p) = std::env::var("TIP_BIN") {
+        return PathBuf::from(p);
+    }
+    let exe = std::env::current_exe().expect("current exe");
+    let dir = exe.parent().and_then(Path::parent).expect("target dir");
+    let bin = dir.join("tip");
+    assert!(
+        bin.exists(),
+        "{} not found: build it first (cargo build --bin tip) or set TIP_BIN",
+        bin.display()
+    );
+    let built = std::fs::metadata(&bin)
+        .and_then(|m| m.modified())
+        .expect("binary mtime");
+    let crates = manifest_dir().parent().expect("crates dir").to_owned();
+    for c in ["tessera-tip", "tessera-s3ag-credentials"] {
+        for e in std::fs::read_dir(crates.join(c).join("src"))
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            if e.metadata()
+                .and_then(|m| m.modified())
+                .is_ok_and(|t| t > built)
+            {
+                panic!(
+                    "{} is older than {}: rebuild it (cargo build --bin tip)",
+                    bin.display(),
+                    e.path().display()
+                );
+            }
+        }
+    }
+    bin
+}
+
 /// The newest source file that goes into the `tessera` binary: everything under
 /// `crates/*/src` and `crates/*/migrations` except this test kit.
 fn newest_server_source(crates: &Path) -> Option<(std::time::SystemTime, PathBuf)> {
@@ -205,7 +247,10 @@ fn newest_server_source(crates: &Path) -> Option<(std::time::SystemTime, PathBuf
     let mut best = None;
     for e in std::fs::read_dir(crates).ok()?.flatten() {
         let dir = e.path();
-        if dir.file_name().is_some_and(|n| n == "tessera-testkit") {
+        // Edge crates the server does not contain.
+        if dir.file_name().is_some_and(|n| {
+            n == "tessera-testkit" || n == "tessera-tip" || n == "tessera-s3ag-credentials"
+        }) {
             continue;
         }
         walk(&dir.join("src"), &mut best);

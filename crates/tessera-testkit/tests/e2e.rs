@@ -7,6 +7,9 @@ use tessera_testkit::{DevServer, http_get, tessera_command};
 
 const ROOT: &str = "111111111111";
 
+#[path = "e2e/tip.rs"]
+mod tip;
+
 fn fixture(name: &str) -> PathBuf {
     tessera_testkit::manifest_dir().join("tests").join(name)
 }

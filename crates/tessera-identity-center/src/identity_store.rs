@@ -89,6 +89,41 @@ fn required(field: &str) -> IdentityCenterError {
     invalid(field, "Member must not be null")
 }
 
+/// ListUsers' and ListGroups' (deprecated, still honoured) `Filters`: the values each filter
+/// asks `path` (`UserName` or `DisplayName`, the one attribute AWS filters on) to equal.
+fn filters(doc: &Value, path: &str) -> R<Vec<String>> {
+    let Some(f) = doc.get("Filters").filter(|f| !f.is_null()) else {
+        return Ok(Vec::new());
+    };
+    let list = f
+        .as_array()
+        .ok_or_else(|| invalid("filters", "Member must be a list"))?;
+    let mut out = Vec::new();
+    for item in list {
+        let attr = item
+            .get("AttributePath")
+            .and_then(Value::as_str)
+            .ok_or_else(|| required("filters.member.attributePath"))?;
+        let value = item
+            .get("AttributeValue")
+            .and_then(Value::as_str)
+            .ok_or_else(|| required("filters.member.attributeValue"))?;
+        if attr != path {
+            return Err(IdentityCenterError::Validation(format!(
+                "AttributePath {attr} is not supported: filter on {path}"
+            )));
+        }
+        if value.is_empty() || value.chars().count() > 1024 {
+            return Err(invalid(
+                "filters.member.attributeValue",
+                "Member must have length between 1 and 1024",
+            ));
+        }
+        out.push(value.to_owned());
+    }
+    Ok(out)
+}
+
 /// A string attribute of 1 to `max` characters, without control characters.
 fn text<'a>(doc: &'a Value, member: &str, field: &str, max: usize) -> R<Option<&'a str>> {
     let Some(v) = string(doc, member)? else {
@@ -768,7 +803,9 @@ impl IdentityStoreService {
             &self.store_arn(caller, store_id),
         )?;
         self.owned_store(caller, store_id).await?;
-        let all = self.store.list_identity_users(store_id).await?;
+        let wanted = filters(doc, "UserName")?;
+        let mut all = self.store.list_identity_users(store_id).await?;
+        all.retain(|u| wanted.iter().all(|w| *w == u.user_name));
         let body = paging.page(&all, "Users", |u| &u.user_id, describe)?;
         Ok(Reply {
             body: Body::Json(body),
@@ -962,7 +999,9 @@ impl IdentityStoreService {
         let store_arn = self.store_arn(caller, store_id);
         self.allow(caller, meta, "identitystore:ListGroups", &store_arn)?;
         self.owned_store(caller, store_id).await?;
-        let all = self.store.list_identity_groups(store_id).await?;
+        let wanted = filters(doc, "DisplayName")?;
+        let mut all = self.store.list_identity_groups(store_id).await?;
+        all.retain(|g| wanted.iter().all(|w| *w == g.display_name));
         let body = paging.page(&all, "Groups", |g| &g.group_id, describe_group)?;
         let params = json!({"identityStoreId": store_id, "maxResults": doc.get("MaxResults")});
         Ok(Reply {

@@ -2253,6 +2253,30 @@ fn cli_identity_store_users() {
         .collect();
     names.sort();
     assert_eq!(names, ["eve", "mateo"]);
+    // The (deprecated, still honoured) Filters: UserName for users, DisplayName for groups.
+    let one = run(&[
+        "identitystore",
+        "list-users",
+        "--identity-store-id",
+        &store,
+        "--filters",
+        "AttributePath=UserName,AttributeValue=eve",
+    ]);
+    assert_eq!(one["Users"].as_array().unwrap().len(), 1, "{one}");
+    assert_eq!(one["Users"][0]["UserName"], "eve");
+    let (done, _, err) = aws(
+        &server,
+        key,
+        &[
+            "identitystore",
+            "list-users",
+            "--identity-store-id",
+            &store,
+            "--filters",
+            "AttributePath=DisplayName,AttributeValue=Eve",
+        ],
+    );
+    assert!(!done && err.contains("ValidationException"), "{err}");
 
     run(&[
         "identitystore",
@@ -2286,6 +2310,26 @@ fn cli_identity_store_users() {
         .as_str()
         .unwrap()
         .to_owned();
+    run(&[
+        "identitystore",
+        "create-group",
+        "--identity-store-id",
+        &store,
+        "--display-name",
+        "Sales",
+    ]);
+    for name in ["Engineering", "Sales"] {
+        let found = run(&[
+            "identitystore",
+            "list-groups",
+            "--identity-store-id",
+            &store,
+            "--filters",
+            &format!("AttributePath=DisplayName,AttributeValue={name}"),
+        ]);
+        assert_eq!(found["Groups"].as_array().unwrap().len(), 1, "{found}");
+        assert_eq!(found["Groups"][0]["DisplayName"], name);
+    }
     let member = format!("UserId={user_id}");
     run(&[
         "identitystore",

@@ -186,17 +186,17 @@ impl TipWorld {
             .as_str()
             .unwrap()
             .to_owned();
-        let blue = run(&[
+        let groups = run(&[
             "identitystore",
             "list-groups",
             "--identity-store-id",
             &store,
             "--filters",
             "AttributePath=DisplayName,AttributeValue=Blue Project Group",
-        ])["Groups"][0]["GroupId"]
-            .as_str()
-            .unwrap()
-            .to_owned();
+        ]);
+        assert_eq!(groups["Groups"].as_array().unwrap().len(), 1, "{groups}");
+        assert_eq!(groups["Groups"][0]["DisplayName"], "Blue Project Group");
+        let blue = groups["Groups"][0]["GroupId"].as_str().unwrap().to_owned();
         run(&[
             "identitystore",
             "create-group-membership",
@@ -932,12 +932,16 @@ fn tip_caches_are_keyed_locked_refreshed_and_private() {
         "a corrupt config",
     );
     assert!(e.contains("is not a valid tip config"), "{e}");
+    // Mateo's grant cache (Eve has one too): the file that names his subject.
     let chain = std::fs::read_dir(w.cache_dir())
         .unwrap()
         .map(|e| e.unwrap().path())
         .find(|p| {
             p.file_name()
                 .is_some_and(|n| n.to_string_lossy().starts_with("s3ag-"))
+                && std::fs::read_to_string(p)
+                    .unwrap()
+                    .contains("0b4e7a0e-5b8c-4f62-9a51-3f1b2c6d7e01")
         })
         .unwrap();
     let saved = std::fs::read(&chain).unwrap();
@@ -1141,9 +1145,11 @@ fn dev_world_tip_line_and_the_rust_credentials_provider() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
         use tessera_s3ag_credentials::{AccessGrants, s3control_client};
-        // The SDK's standard retries, as a real client has them: 200 connections at once from
-        // one address are more than Tessera's per-client cap (128), and the SDK retries the
-        // ones closed at once.
+        // 200 connections at once from one address are more than Tessera's per-client cap
+        // (128), which closes the rest at once. The SDK's standard retries reopen them, but its
+        // default retry quota (500 tokens, 14 a retry) runs dry after ~35 retries, so this
+        // client gets a larger budget: what is under test is the provider's single flight,
+        // not the connection cap.
         let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
             .endpoint_url(&server.manifest.endpoint)
             .region(aws_config::Region::new(server.manifest.region.clone()))
@@ -1219,6 +1225,14 @@ fn dev_world_tip_line_and_the_rust_credentials_provider() {
             grants
                 .configure(aws_sdk_s3::config::Builder::from(&config))
                 .force_path_style(true)
+                .retry_config(
+                    aws_sdk_s3::config::retry::RetryConfig::standard().with_max_attempts(6),
+                )
+                .retry_partition(
+                    aws_sdk_s3::config::retry::RetryPartition::custom("tip-e2e-200")
+                        .token_bucket(aws_sdk_s3::config::retry::TokenBucket::unlimited())
+                        .build(),
+                )
                 .build(),
         );
         let mut tasks = Vec::new();

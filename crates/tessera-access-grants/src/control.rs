@@ -11,6 +11,7 @@ use tessera_core::{GrantPermission, iso8601};
 use tessera_policy::{ContextKeys, Policy, PolicyKind};
 use tessera_service::{Body, Reply};
 use tessera_store::{AgGrantRecord, AgInstanceRecord, AgLocationRecord, AgResource, StoreError};
+use tessera_wire::CommonError;
 use tessera_wire::xml::{Element, Writer};
 
 pub(crate) const INSTANCE_TYPE: &str = "AWS::S3::AccessGrantsInstance";
@@ -444,7 +445,7 @@ impl AccessGrantsService {
                     extra,
                 },
             )
-            .map_err(|d| AgError::AccessDenied(d.message))
+            .map_err(|d| AgError::Common(CommonError::AccessDenied(d.message)))
     }
 
     fn write_location(&self, w: &mut Writer, l: &AgLocationRecord) {

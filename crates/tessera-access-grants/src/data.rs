@@ -14,6 +14,7 @@ use tessera_core::{Caller, GrantPermission, GrantScope, Principal, SessionClaims
 use tessera_crypto::session::session_access_key_id;
 use tessera_policy::{ContextKeys, PrincipalRef};
 use tessera_service::{Body, Reply};
+use tessera_wire::CommonError;
 
 /// GetDataAccess's documented duration bounds and default.
 const MIN_DURATION: i64 = 900;
@@ -162,14 +163,14 @@ impl AccessGrantsService {
                     "application": who.application_arn},
                 "nearestGrants": near,
             }));
-            return Err(AgError::AccessDenied(format!(
+            return Err(AgError::Common(CommonError::AccessDenied(format!(
                 "You do not have {perm_s} permission to {target_s}"
-            )));
+            ))));
         };
         let location = inst
             .locations
             .get(&*m.location_id)
-            .ok_or(AgError::Internal)?;
+            .ok_or(AgError::Common(CommonError::InternalFailure))?;
         let role_arn = location.iam_role_arn.as_str();
         let not_assumable = || {
             AgError::StsNotAuthorized(format!(

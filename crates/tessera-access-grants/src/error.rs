@@ -2,12 +2,10 @@
 //! codes; restXml with `<ErrorResponse>`).
 
 use tessera_store::StoreError;
-use tessera_wire::AwsError;
+use tessera_wire::{AwsError, CommonError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum AgError {
-    #[error("{0}")]
-    AccessDenied(String),
     #[error("{0}")]
     InvalidRequest(String),
     #[error("{0}")]
@@ -54,21 +52,22 @@ pub enum AgError {
     StsNotAuthorized(String),
     #[error("{0}")]
     StsValidation(String),
-    #[error("We encountered an internal error. Please try again.")]
-    Internal,
+    /// The errors every service shares.
+    #[error(transparent)]
+    Common(#[from] CommonError),
 }
 
 impl From<StoreError> for AgError {
     fn from(e: StoreError) -> AgError {
         tracing::error!(error = %e, "access grants store failure");
-        AgError::Internal
+        AgError::Common(CommonError::InternalFailure)
     }
 }
 
 impl AgError {
     pub fn to_aws(&self) -> AwsError {
         let (status, code) = match self {
-            AgError::AccessDenied(_) => (403, "AccessDenied"),
+            AgError::Common(c) => return c.to_aws(crate::SPEC.protocol),
             AgError::InvalidRequest(_) => (400, "InvalidRequest"),
             AgError::MalformedXml(_) => (400, "MalformedXML"),
             AgError::InstanceExists => (409, "AccessGrantsInstanceAlreadyExists"),
@@ -91,7 +90,6 @@ impl AgError {
             AgError::TooManyTags => (400, "TooManyTags"),
             AgError::StsNotAuthorized(_) => (403, "StsNotAuthorizedError"),
             AgError::StsValidation(_) => (400, "StsValidationError"),
-            AgError::Internal => (500, "InternalError"),
         };
         AwsError::new(status, code, self.to_string())
     }

@@ -29,6 +29,7 @@ use tessera_core::{Caller, Deployment, RequestMeta};
 use tessera_policy::ContextKeys;
 use tessera_service::{Ctx, Operation, Reply, Routing, Service, ServiceSpec};
 use tessera_store::{AccessGrantsStore, IdentityCenterStore};
+use tessera_wire::CommonError;
 use tessera_wire::Protocol;
 use tessera_wire::xml::{Element, Writer};
 
@@ -82,7 +83,7 @@ pub static SPEC: ServiceSpec = ServiceSpec {
     signing_names: &["s3"],
     protocol: Protocol::RestXmlWrapped,
     event_source: "s3.amazonaws.com",
-    routing: Routing::RestPath {
+    routing: Routing::RestXml {
         prefix: PATH_PREFIX,
     },
 };
@@ -184,7 +185,7 @@ impl AccessGrantsService {
                     extra: ContextKeys::new(),
                 },
             )
-            .map_err(|d| AgError::AccessDenied(d.message))
+            .map_err(|d| AgError::Common(CommonError::AccessDenied(d.message)))
     }
 
     /// The operation a method and path (after [`PATH_PREFIX`]) denote, and its path label.
@@ -351,22 +352,16 @@ impl Service for AccessGrantsService {
         AccessGrantsService::route(method, path).map(|(op, _)| op)
     }
 
+    fn check(&self, parts: &http::request::Parts) -> R<()> {
+        request_account(parts).map(|_| ())
+    }
+
     async fn call(&self, op: AgOp, ctx: &Ctx<'_>) -> R<Reply> {
         let caller = ctx
             .caller()
-            .ok_or_else(|| AgError::AccessDenied("Access Denied".into()))?;
+            .ok_or_else(|| AgError::Common(CommonError::AccessDenied("Access Denied".into())))?;
         let parts = ctx.input.parts;
-        let account = parts
-            .headers
-            .get("x-amz-account-id")
-            .and_then(|v| v.to_str().ok())
-            .filter(|a| tessera_core::AccountId::parse(a).is_ok())
-            .ok_or_else(|| {
-                AgError::InvalidRequest(
-                    "Missing required header for this request: x-amz-account-id".into(),
-                )
-            })?
-            .to_owned();
+        let account = request_account(parts)?;
         let query = form_urlencoded::parse(parts.uri.query().unwrap_or("").as_bytes())
             .map(|(k, v)| (k.into_owned(), v.into_owned()))
             .collect();
@@ -462,5 +457,79 @@ mod tests {
             None
         );
         assert_eq!(r(Method::GET, "/v20180820/accesspoint"), None);
+    }
+}
+
+/// The account of an s3control request: header `x-amz-account-id` (12 digits, required).
+/// s3control clients also prepend `{AccountId}.` to the endpoint host; when the Host carries
+/// such a label it must equal the header.
+pub fn request_account(parts: &http::request::Parts) -> R<String> {
+    let header = parts
+        .headers
+        .get("x-amz-account-id")
+        .and_then(|v| v.to_str().ok())
+        .ok_or_else(|| {
+            AgError::InvalidRequest(
+                "Missing required header for this request: x-amz-account-id".into(),
+            )
+        })?;
+    if tessera_core::AccountId::parse(header).is_err() {
+        return Err(AgError::InvalidRequest(format!(
+            "Account id {header:?} in x-amz-account-id is not 12 digits"
+        )));
+    }
+    let host = parts
+        .headers
+        .get(http::header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .or_else(|| parts.uri.host())
+        .unwrap_or("");
+    if let Some((label, _)) = host.split_once('.')
+        && label.len() == 12
+        && label.bytes().all(|b| b.is_ascii_digit())
+        && label != header
+    {
+        return Err(AgError::InvalidRequest(format!(
+            "The account id {label} in the host name does not match the x-amz-account-id header"
+        )));
+    }
+    Ok(header.to_owned())
+}
+
+#[cfg(test)]
+mod account_tests {
+    use super::*;
+
+    #[test]
+    fn the_host_label_must_match_the_account_header() {
+        let p = |host: &str, acct: Option<&str>| {
+            let mut b = http::Request::builder()
+                .method("GET")
+                .uri("/v20180820/accessgrantsinstance")
+                .header("host", host);
+            if let Some(a) = acct {
+                b = b.header("x-amz-account-id", a);
+            }
+            request_account(&b.body(()).unwrap().into_parts().0)
+        };
+        assert_eq!(
+            p("111111111111.localhost:4566", Some("111111111111")).unwrap(),
+            "111111111111"
+        );
+        assert_eq!(
+            p("127.0.0.1:4566", Some("111111111111")).unwrap(),
+            "111111111111"
+        );
+        assert_eq!(
+            p("s3-control.example.com", Some("111111111111")).unwrap(),
+            "111111111111"
+        );
+        let wrong = p("222222222222.localhost", Some("111111111111")).unwrap_err();
+        assert!(matches!(wrong, AgError::InvalidRequest(_)), "{wrong:?}");
+        assert!(matches!(
+            p("localhost", None).unwrap_err(),
+            AgError::InvalidRequest(_)
+        ));
+        assert!(p("localhost", Some("12")).is_err());
     }
 }

@@ -1,6 +1,7 @@
 //! Long-term access keys (`AKIA…`) of users and of the account root.
 
 use crate::prelude::*;
+use tessera_wire::CommonError;
 
 impl IamService {
     /// The user a key operation targets: `user_name` (the request's `UserName`), else the
@@ -16,9 +17,9 @@ impl IamService {
             (None, Principal::User { name, .. }) => Some(name.clone()),
             (None, Principal::Root) => None,
             (None, Principal::AssumedRole { .. }) => {
-                return Err(IamError::ValidationError(
+                return Err(IamError::Common(CommonError::Validation(
                     "Must specify userName when calling with non-User credentials".into(),
-                ));
+                )));
             }
         };
         match name {
@@ -253,9 +254,9 @@ impl<'a> DeleteAccessKeyRequest<'a> {
     pub(crate) fn parse(p: &'a QueryParams) -> R<Self> {
         let id = p.require("AccessKeyId")?;
         if id.len() < 16 || id.len() > 128 || !id.chars().all(|c| c.is_ascii_alphanumeric()) {
-            return Err(IamError::ValidationError(format!(
+            return Err(IamError::Common(CommonError::Validation(format!(
                 "1 validation error detected: Value '{id}' at 'accessKeyId' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\w]+"
-            )));
+            ))));
         }
         Ok(DeleteAccessKeyRequest {
             access_key_id: id,

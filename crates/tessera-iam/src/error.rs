@@ -11,23 +11,16 @@ pub enum IamError {
     #[error("{0}")]
     MalformedPolicyDocument(String),
     #[error("{0}")]
-    ValidationError(String),
-    #[error("{0}")]
     InvalidInput(String),
     #[error("{0}")]
     LimitExceeded(String),
     #[error("{0}")]
     DeleteConflict(String),
     #[error("{0}")]
-    AccessDenied(String),
-    #[error("{0}")]
-    InvalidAction(String),
-    #[error("{0}")]
-    MissingParameter(String),
-    #[error("{0}")]
-    MalformedQueryString(String),
-    #[error("{0}")]
     ServiceFailure(String),
+    /// The errors every service shares.
+    #[error(transparent)]
+    Common(#[from] CommonError),
 }
 
 impl IamError {
@@ -42,30 +35,18 @@ impl IamError {
             IamError::MalformedPolicyDocument(m) => {
                 AwsError::new(400, "MalformedPolicyDocument", m.clone())
             }
-            IamError::ValidationError(m) => CommonError::Validation(m.clone()).to_aws(protocol),
             IamError::InvalidInput(m) => AwsError::new(400, "InvalidInput", m.clone()),
             IamError::LimitExceeded(m) => AwsError::new(409, "LimitExceeded", m.clone()),
             IamError::DeleteConflict(m) => AwsError::new(409, "DeleteConflict", m.clone()),
-            IamError::AccessDenied(m) => CommonError::AccessDenied(m.clone()).to_aws(protocol),
-            IamError::InvalidAction(m) => CommonError::UnknownOperation(m.clone()).to_aws(protocol),
-            IamError::MissingParameter(m) => {
-                CommonError::MissingParameter(m.clone()).to_aws(protocol)
-            }
-            IamError::MalformedQueryString(m) => {
-                CommonError::MalformedQueryString(m.clone()).to_aws(protocol)
-            }
             IamError::ServiceFailure(m) => AwsError::new(500, "ServiceFailure", m.clone()),
+            IamError::Common(c) => c.to_aws(protocol),
         }
     }
 }
 
 impl From<QueryError> for IamError {
     fn from(e: QueryError) -> Self {
-        match CommonError::from(e) {
-            CommonError::MissingParameter(m) => IamError::MissingParameter(m),
-            CommonError::Validation(m) => IamError::ValidationError(m),
-            other => IamError::MalformedQueryString(other.to_string()),
-        }
+        IamError::Common(e.into())
     }
 }
 
@@ -81,7 +62,7 @@ impl From<tessera_policy::PolicyError> for IamError {
         let m = e.message().to_owned();
         match e.aws_error_code() {
             "LimitExceeded" => IamError::LimitExceeded(m),
-            "ValidationError" => IamError::ValidationError(m),
+            "ValidationError" => IamError::Common(CommonError::Validation(m)),
             _ => IamError::MalformedPolicyDocument(m),
         }
     }

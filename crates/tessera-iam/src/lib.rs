@@ -59,6 +59,7 @@ use tessera_authz::{Access, Authorizer};
 use tessera_core::Deployment;
 use tessera_service::{Body, Ctx, Operation, Reply, Routing, Service, ServiceSpec};
 use tessera_store::IamStore;
+use tessera_wire::CommonError;
 use tessera_wire::{IAM_NAMESPACE, Protocol};
 
 pub const VERSION: &str = "2010-05-08";
@@ -176,7 +177,7 @@ pub struct IamService {
 const MAX_KEYS_PER_USER: usize = 2;
 
 fn validation(r: Result<(), String>) -> R<()> {
-    r.map_err(IamError::ValidationError)
+    r.map_err(|m| IamError::Common(CommonError::Validation(m)))
 }
 
 fn now_secs(meta: &RequestMeta) -> i64 {
@@ -204,9 +205,11 @@ impl Service for IamService {
     }
 
     async fn call(&self, op: IamAction, ctx: &Ctx<'_>) -> R<Reply> {
-        let caller = ctx
-            .caller()
-            .ok_or_else(|| IamError::AccessDenied("Every IAM action must be signed.".into()))?;
+        let caller = ctx.caller().ok_or_else(|| {
+            IamError::Common(CommonError::AccessDenied(
+                "Every IAM action must be signed.".into(),
+            ))
+        })?;
         let o = self
             .run(
                 op,
@@ -275,7 +278,7 @@ impl IamService {
         };
         match self.authz.check(caller, meta, access) {
             Ok(()) => Ok(()),
-            Err(d) => Err(IamError::AccessDenied(d.message)),
+            Err(d) => Err(IamError::Common(CommonError::AccessDenied(d.message))),
         }
     }
 

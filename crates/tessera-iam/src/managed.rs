@@ -2,6 +2,7 @@
 
 use crate::prelude::*;
 use crate::roles::role_name_param;
+use tessera_wire::CommonError;
 
 impl IamService {
     pub(crate) fn policy_arn_parts(&self, acct: &str, arn: &str) -> R<()> {
@@ -14,9 +15,9 @@ impl IamService {
         }
         if !arn.starts_with(&prefix) || arn.len() > 2048 {
             if tessera_core::Arn::parse(arn).is_err() {
-                return Err(IamError::ValidationError(format!(
+                return Err(IamError::Common(CommonError::Validation(format!(
                     "ARN {arn} is not valid."
-                )));
+                ))));
             }
             return Err(IamError::NoSuchEntity(format!(
                 "Policy {arn} does not exist or is not attachable."
@@ -370,9 +371,9 @@ impl<'a> ListPoliciesRequest<'a> {
     pub(crate) fn parse(p: &'a QueryParams) -> R<Self> {
         let scope = p.get("Scope").unwrap_or("All");
         if !["All", "AWS", "Local"].contains(&scope) {
-            return Err(IamError::ValidationError(format!(
+            return Err(IamError::Common(CommonError::Validation(format!(
                 "1 validation error detected: Value '{scope}' at 'scope' failed to satisfy constraint: Member must satisfy enum value set: [All, AWS, Local]"
-            )));
+            ))));
         }
         Ok(ListPoliciesRequest {
             scope,

@@ -1,6 +1,7 @@
 //! IAM OpenID Connect identity providers.
 
 use crate::prelude::*;
+use tessera_wire::CommonError;
 
 impl IamService {
     pub(crate) async fn create_oidc_provider(&self, r: &Req<'_>) -> R<Outcome> {
@@ -56,9 +57,9 @@ impl IamService {
 
     pub(crate) async fn existing_oidc(&self, acct: &str, arn: &str) -> R<OidcProviderRecord> {
         if tessera_core::Arn::parse(arn).is_err() || arn.len() > 2048 {
-            return Err(IamError::ValidationError(format!(
+            return Err(IamError::Common(CommonError::Validation(format!(
                 "1 validation error detected: Value '{arn}' at 'openIDConnectProviderArn' failed to satisfy constraint: Member must be a valid ARN"
-            )));
+            ))));
         }
         self.store
             .get_oidc_provider(arn)
@@ -190,9 +191,9 @@ impl<'a> CreateOpenIdConnectProviderRequest<'a> {
         let client_id_list = p.list("ClientIDList")?;
         for c in &client_id_list {
             if c.is_empty() || c.chars().count() > 255 {
-                return Err(IamError::ValidationError(
+                return Err(IamError::Common(CommonError::Validation(
                     "1 validation error detected: Value at 'clientIDList' failed to satisfy constraint: Member must satisfy constraint: [Member must have length less than or equal to 255, Member must have length greater than or equal to 1]".into(),
-                ));
+                )));
             }
         }
         if client_id_list.len() > 100 {
@@ -203,9 +204,9 @@ impl<'a> CreateOpenIdConnectProviderRequest<'a> {
         let thumbprint_list = p.list("ThumbprintList")?;
         for t in &thumbprint_list {
             if t.len() != 40 || !t.chars().all(|c| c.is_ascii_hexdigit()) {
-                return Err(IamError::ValidationError(format!(
+                return Err(IamError::Common(CommonError::Validation(format!(
                     "1 validation error detected: Value '{t}' at 'thumbprintList' failed to satisfy constraint: Member must have length 40 and consist of hexadecimal characters"
-                )));
+                ))));
             }
         }
         if thumbprint_list.len() > 5 {
@@ -244,14 +245,14 @@ impl<'a> OidcProviderArnRequest<'a> {
 /// is accepted only for loopback hosts and only when `allow_http`.
 fn oidc_url(url: &str, allow_http: bool) -> R<String> {
     let bad = || {
-        IamError::ValidationError(format!(
+        IamError::Common(CommonError::Validation(format!(
             "The URL {url} is not valid: it must begin with https:// and name a host."
-        ))
+        )))
     };
     if url.is_empty() || url.chars().count() > 255 {
-        return Err(IamError::ValidationError(
+        return Err(IamError::Common(CommonError::Validation(
             "1 validation error detected: Value at 'url' failed to satisfy constraint: Member must have length less than or equal to 255 and greater than or equal to 1".into(),
-        ));
+        )));
     }
     names::oidc_issuer_host_path(url, allow_http).ok_or_else(bad)
 }

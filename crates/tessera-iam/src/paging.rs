@@ -1,6 +1,7 @@
 //! `MaxItems` / `Marker` paging, as every IAM List operation does it.
 
 use crate::prelude::*;
+use tessera_wire::CommonError;
 
 /// ListRoles and ListUsers: the path prefix to list under (`/` when absent). `MaxItems` and
 /// `Marker` are read by [`paginate`], after authorisation, and are not audited.
@@ -25,9 +26,9 @@ pub(crate) fn path_prefix(p: &QueryParams) -> R<&str> {
         return Ok("/");
     };
     let fail = |constraint: &str| {
-        IamError::ValidationError(format!(
+        IamError::Common(CommonError::Validation(format!(
             "1 validation error detected: Value '{v}' at 'pathPrefix' failed to satisfy constraint: {constraint}"
-        ))
+        )))
     };
     if v.is_empty() || v.chars().count() > 512 {
         return Err(fail(
@@ -53,9 +54,9 @@ pub(crate) fn paginate<T>(
         Some(s) => match s.parse::<usize>() {
             Ok(n) if (1..=1000).contains(&n) => n,
             _ => {
-                return Err(IamError::ValidationError(format!(
+                return Err(IamError::Common(CommonError::Validation(format!(
                     "1 validation error detected: Value '{s}' at 'maxItems' failed to satisfy constraint: Member must have value between 1 and 1000"
-                )));
+                ))));
             }
         },
     };
@@ -64,7 +65,7 @@ pub(crate) fn paginate<T>(
         Some(m) => items
             .iter()
             .position(|i| key(i) == m)
-            .ok_or_else(|| IamError::ValidationError("Invalid Marker.".into()))?,
+            .ok_or_else(|| IamError::Common(CommonError::Validation("Invalid Marker.".into())))?,
     };
     let mut rest: Vec<T> = items.into_iter().skip(start).collect();
     let next = if rest.len() > max {

@@ -1,6 +1,7 @@
 //! Roles: create, read, list, update, trust policies, delete; trust principals resolved to unique ids.
 
 use crate::prelude::*;
+use tessera_wire::CommonError;
 
 impl IamService {
     /// Authorise against a role that may not exist yet: its ARN uses the stored path when the
@@ -474,9 +475,9 @@ pub(crate) fn entity_arn_parts<'a>(
 pub(crate) fn parse_max_session(s: &str) -> R<i64> {
     match s.parse::<i64>() {
         Ok(n) if (3600..=43200).contains(&n) => Ok(n),
-        _ => Err(IamError::ValidationError(format!(
+        _ => Err(IamError::Common(CommonError::Validation(format!(
             "1 validation error detected: Value '{s}' at 'maxSessionDuration' failed to satisfy constraint: Member must have value less than or equal to 43200 and greater than or equal to 3600"
-        ))),
+        )))),
     }
 }
 

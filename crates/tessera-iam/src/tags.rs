@@ -1,15 +1,18 @@
 //! IAM tags on roles, users and OIDC providers.
 
 use crate::prelude::*;
+use tessera_wire::CommonError;
 
 pub(crate) const MAX_TAGS: usize = 50;
 
 pub(crate) fn parse_tags(p: &QueryParams) -> R<Vec<(String, String)>> {
     let mut out: Vec<(String, String)> = Vec::new();
     for t in p.struct_list("Tags")? {
-        let key = t
-            .get("Key")
-            .ok_or_else(|| IamError::MissingParameter("Tags.member.N.Key is required".into()))?;
+        let key = t.get("Key").ok_or_else(|| {
+            IamError::Common(CommonError::MissingParameter(
+                "Tags.member.N.Key is required".into(),
+            ))
+        })?;
         let value = t.get("Value").map(String::as_str).unwrap_or("");
         validation(names::tag(key, value))?;
         if out.iter().any(|(k, _)| k.eq_ignore_ascii_case(key)) {

@@ -1,6 +1,7 @@
 //! IAM users.
 
 use crate::prelude::*;
+use tessera_wire::CommonError;
 
 impl IamService {
     pub(crate) async fn user_arn_for_authz(
@@ -99,9 +100,9 @@ impl IamService {
                 });
             }
             (None, Principal::AssumedRole { .. }) => {
-                return Err(IamError::ValidationError(
+                return Err(IamError::Common(CommonError::Validation(
                     "Must specify userName when calling with non-User credentials".into(),
-                ));
+                )));
             }
         };
         validation(names::user_name("userName", &name))?;

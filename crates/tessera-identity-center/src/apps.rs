@@ -16,11 +16,12 @@ use tessera_core::{Caller, RequestMeta};
 use tessera_policy::{Policy, PolicyKind};
 use tessera_service::{Body, Reply};
 use tessera_store::{AppSettingRecord, InstanceRecord, SsoObjectRecord, StoreError};
+use tessera_wire::CommonError;
 
 type R<T> = Result<T, IdentityCenterError>;
 
 fn validation(m: impl Into<String>) -> IdentityCenterError {
-    IdentityCenterError::Validation(m.into())
+    IdentityCenterError::Common(CommonError::Validation(m.into()))
 }
 
 fn not_null(field: &str) -> IdentityCenterError {
@@ -686,8 +687,8 @@ impl SsoAdminService {
         };
         self.allow(caller, meta, "sso:UpdateTrustedTokenIssuer", arn)?;
         let (mut o, _) = self.owned_issuer(caller, arn).await?;
-        let mut d: Value =
-            serde_json::from_str(&o.document).map_err(|_| IdentityCenterError::Internal)?;
+        let mut d: Value = serde_json::from_str(&o.document)
+            .map_err(|_| IdentityCenterError::Common(CommonError::InternalFailure))?;
         if let Some(n) = name {
             d["Name"] = json!(n);
             o.name_key = Some(n.to_lowercase());
@@ -899,8 +900,8 @@ impl SsoAdminService {
         let portal = portal_options(doc, "PortalOptions")?;
         self.allow(caller, meta, "sso:UpdateApplication", arn)?;
         let (mut o, _) = self.owned_application(caller, arn).await?;
-        let mut d: Value =
-            serde_json::from_str(&o.document).map_err(|_| IdentityCenterError::Internal)?;
+        let mut d: Value = serde_json::from_str(&o.document)
+            .map_err(|_| IdentityCenterError::Common(CommonError::InternalFailure))?;
         if let Some(n) = name {
             d["Name"] = json!(n);
         }

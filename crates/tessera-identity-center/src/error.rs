@@ -5,8 +5,6 @@ use tessera_wire::{AwsError, CommonError, Protocol};
 #[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
 pub enum IdentityCenterError {
     #[error("{0}")]
-    Validation(String),
-    #[error("{0}")]
     ResourceNotFound(String),
     /// Not found, with the identitystore error's `ResourceType` (`USER`, `GROUP`,
     /// `GROUP_MEMBERSHIP`, `IDENTITY_STORE`) and `ResourceId`.
@@ -22,20 +20,17 @@ pub enum IdentityCenterError {
     #[error("{0}")]
     Conflict(String),
     #[error("{0}")]
-    AccessDenied(String),
-    #[error("{0}")]
     ServiceQuotaExceeded(String),
-    #[error("The request processing has failed because of an unknown error.")]
-    Internal,
+    /// The errors every service shares.
+    #[error(transparent)]
+    Common(#[from] CommonError),
 }
 
 impl IdentityCenterError {
     pub fn to_aws(&self) -> AwsError {
         let p = Protocol::Json11;
         match self {
-            IdentityCenterError::Validation(m) => CommonError::Validation(m.clone()).to_aws(p),
-            IdentityCenterError::AccessDenied(m) => CommonError::AccessDenied(m.clone()).to_aws(p),
-            IdentityCenterError::Internal => CommonError::InternalFailure.to_aws(p),
+            IdentityCenterError::Common(c) => c.to_aws(p),
             IdentityCenterError::ResourceNotFound(m) => {
                 AwsError::new(400, "ResourceNotFoundException", m.clone())
             }
@@ -66,6 +61,6 @@ impl IdentityCenterError {
 impl From<tessera_store::StoreError> for IdentityCenterError {
     fn from(e: tessera_store::StoreError) -> Self {
         tracing::error!(error = %e, "store failure");
-        IdentityCenterError::Internal
+        IdentityCenterError::Common(CommonError::InternalFailure)
     }
 }

@@ -19,6 +19,7 @@ use tessera_store::{
     IdentityCenterStore, IdentityGroupRecord, IdentityUserRecord, InstanceRecord, MembershipRecord,
     StoreError,
 };
+use tessera_wire::CommonError;
 use tessera_wire::{AwsError, Protocol};
 
 tessera_service::operations! {
@@ -80,9 +81,9 @@ pub struct IdentityStoreService {
 const RESERVED_USER_NAMES: &[&str] = &["Administrator", "AWSAdministrators"];
 
 fn invalid(field: &str, constraint: &str) -> IdentityCenterError {
-    IdentityCenterError::Validation(format!(
+    IdentityCenterError::Common(CommonError::Validation(format!(
         "1 validation error detected: Value at '{field}' failed to satisfy constraint: {constraint}"
-    ))
+    )))
 }
 
 fn required(field: &str) -> IdentityCenterError {
@@ -109,8 +110,8 @@ fn filters(doc: &Value, path: &str) -> R<Vec<String>> {
             .and_then(Value::as_str)
             .ok_or_else(|| required("filters.member.attributeValue"))?;
         if attr != path {
-            return Err(IdentityCenterError::Validation(format!(
-                "AttributePath {attr} is not supported: filter on {path}"
+            return Err(IdentityCenterError::Common(CommonError::Validation(
+                format!("AttributePath {attr} is not supported: filter on {path}"),
             )));
         }
         if value.is_empty() || value.chars().count() > 1024 {
@@ -217,8 +218,8 @@ pub(crate) fn user_name(doc: &Value) -> R<&str> {
         .iter()
         .any(|r| r.eq_ignore_ascii_case(n))
     {
-        return Err(IdentityCenterError::Validation(format!(
-            "The user name {n} is reserved"
+        return Err(IdentityCenterError::Common(CommonError::Validation(
+            format!("The user name {n} is reserved"),
         )));
     }
     Ok(n)
@@ -231,8 +232,8 @@ fn one_entry_list(doc: &Value, member: &str, fields: &[&str]) -> R<Option<Value>
         None | Some(Value::Null) => return Ok(None),
         Some(Value::Array(a)) => a,
         Some(_) => {
-            return Err(IdentityCenterError::Validation(format!(
-                "Member {member} must be a list"
+            return Err(IdentityCenterError::Common(CommonError::Validation(
+                format!("Member {member} must be a list"),
             )));
         }
     };
@@ -256,8 +257,8 @@ fn one_entry_list(doc: &Value, member: &str, fields: &[&str]) -> R<Option<Value>
                 m.insert("Primary".into(), json!(b));
             }
             Some(_) => {
-                return Err(IdentityCenterError::Validation(format!(
-                    "Member {member}.Primary must be a boolean"
+                return Err(IdentityCenterError::Common(CommonError::Validation(
+                    format!("Member {member}.Primary must be a boolean"),
                 )));
             }
         }
@@ -294,9 +295,9 @@ pub(crate) fn attributes(doc: &Value) -> R<Map<String, Value>> {
         Some(n @ Value::Object(_)) => n,
         None | Some(Value::Null) => return Err(required("name")),
         Some(_) => {
-            return Err(IdentityCenterError::Validation(
+            return Err(IdentityCenterError::Common(CommonError::Validation(
                 "Member Name must be a structure".into(),
-            ));
+            )));
         }
     };
     let mut n = Map::new();
@@ -440,9 +441,9 @@ fn alternate_identifier(doc: &Value) -> R<Alternate<'_>> {
                 .get("AttributeValue")
                 .and_then(Value::as_str)
                 .ok_or_else(|| {
-                    IdentityCenterError::Validation(
+                    IdentityCenterError::Common(CommonError::Validation(
                         "AttributeValue must be a JSON string for this attribute path".into(),
-                    )
+                    ))
                 })?;
             Ok(Alternate::Unique(path, value))
         }
@@ -453,9 +454,9 @@ fn alternate_identifier(doc: &Value) -> R<Alternate<'_>> {
                 string(e, "Id")?.ok_or_else(|| required("alternateIdentifier.externalId.id"))?;
             Ok(Alternate::External(issuer, id))
         }
-        _ => Err(IdentityCenterError::Validation(
+        _ => Err(IdentityCenterError::Common(CommonError::Validation(
             "AlternateIdentifier must name exactly one of UniqueAttribute and ExternalId".into(),
-        )),
+        ))),
     }
 }
 
@@ -516,8 +517,8 @@ fn operations(doc: &Value) -> R<Vec<(String, Value)>> {
 /// Set (or, for null, remove) the member `path` names in `whole`.
 fn apply(whole: &mut Value, path: &str, value: Value, paths: &[(&str, &[&str])]) -> R<()> {
     let Some((_, members)) = paths.iter().find(|(p, _)| p.eq_ignore_ascii_case(path)) else {
-        return Err(IdentityCenterError::Validation(format!(
-            "{path} is not an attribute path that can be updated"
+        return Err(IdentityCenterError::Common(CommonError::Validation(
+            format!("{path} is not an attribute path that can be updated"),
         )));
     };
     let mut at = whole;
@@ -861,8 +862,10 @@ impl IdentityStoreService {
             Alternate::Unique(p, v) if p.eq_ignore_ascii_case("userName") => Lookup::UserName(v),
             Alternate::Unique(p, v) if p.eq_ignore_ascii_case("emails.value") => Lookup::Email(v),
             Alternate::Unique(other, _) => {
-                return Err(IdentityCenterError::Validation(format!(
-                    "{other} is not a unique attribute of users: use userName or emails.value"
+                return Err(IdentityCenterError::Common(CommonError::Validation(
+                    format!(
+                        "{other} is not a unique attribute of users: use userName or emails.value"
+                    ),
                 )));
             }
             Alternate::External(issuer, id) => Lookup::External(issuer, id),
@@ -1049,8 +1052,8 @@ impl IdentityStoreService {
         if let Alternate::Unique(path, _) = alt
             && !path.eq_ignore_ascii_case("displayName")
         {
-            return Err(IdentityCenterError::Validation(format!(
-                "{path} is not a unique attribute of groups: use displayName"
+            return Err(IdentityCenterError::Common(CommonError::Validation(
+                format!("{path} is not a unique attribute of groups: use displayName"),
             )));
         }
         let store_arn = self.store_arn(caller, store_id);

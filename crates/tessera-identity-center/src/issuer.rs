@@ -123,6 +123,85 @@ impl TokenIssuer {
     }
 }
 
+tessera_service::operations! {
+    /// What the token issuer serves.
+    pub enum IssuerOp { GetIssuerDocument }
+}
+
+impl tessera_service::Operation for IssuerOp {
+    const ALL: &'static [IssuerOp] = IssuerOp::VARIANTS;
+
+    fn name(self) -> &'static str {
+        self.as_str()
+    }
+
+    fn signed(self) -> bool {
+        false
+    }
+}
+
+/// The token issuer's documents (discovery and JWKS) as a registered service: unsigned GETs
+/// under [`ISSUER_PATH`].
+#[derive(Debug)]
+pub struct IssuerDocuments(pub std::sync::Arc<TokenIssuer>);
+
+pub static SPEC: tessera_service::ServiceSpec = tessera_service::ServiceSpec {
+    name: "token-issuer",
+    signing_names: &[],
+    protocol: tessera_wire::Protocol::RestJson,
+    event_source: "sso-oauth.amazonaws.com",
+    routing: tessera_service::Routing::Unsigned {
+        prefix: ISSUER_PATH,
+    },
+};
+
+/// The issuer has no document at the path asked for (or not for that method).
+#[derive(Debug, thiserror::Error)]
+#[error("No such issuer document.")]
+pub struct NoSuchDocument;
+
+#[async_trait::async_trait]
+impl tessera_service::Service for IssuerDocuments {
+    type Op = IssuerOp;
+    type Error = NoSuchDocument;
+
+    fn spec(&self) -> &'static tessera_service::ServiceSpec {
+        &SPEC
+    }
+
+    fn rest_operation(&self, _method: &http::Method, _path: &str) -> Option<IssuerOp> {
+        Some(IssuerOp::GetIssuerDocument)
+    }
+
+    async fn call(
+        &self,
+        _op: IssuerOp,
+        ctx: &tessera_service::Ctx<'_>,
+    ) -> Result<tessera_service::Reply, NoSuchDocument> {
+        let parts = ctx.input.parts;
+        if parts.method != http::Method::GET {
+            return Err(NoSuchDocument);
+        }
+        let doc = self.0.document(parts.uri.path()).ok_or(NoSuchDocument)?;
+        let mut resp = http::Response::new(bytes::Bytes::from(doc.to_string()));
+        resp.headers_mut().insert(
+            http::header::CONTENT_TYPE,
+            http::HeaderValue::from_static("application/json"),
+        );
+        Ok(tessera_service::Reply {
+            body: tessera_service::Body::Http(resp),
+            details: tessera_audit::EventDetails {
+                read_only: true,
+                ..Default::default()
+            },
+        })
+    }
+
+    fn to_aws(&self, e: &NoSuchDocument) -> tessera_wire::AwsError {
+        tessera_wire::AwsError::new(404, "NotFound", e.to_string())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

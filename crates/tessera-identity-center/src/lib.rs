@@ -11,14 +11,17 @@ pub mod jti;
 pub mod model;
 mod request;
 pub mod scim;
+mod scim_endpoint;
 pub mod sso_admin;
 pub mod sso_oidc;
 pub mod view;
 
 pub use error::IdentityCenterError;
 pub use identity_store::{IdentityStoreOp, IdentityStoreService};
+pub use issuer::IssuerDocuments;
 pub use issuer::TokenIssuer;
 pub use scim::ScimService;
+pub use scim_endpoint::ScimOp;
 pub use sso_admin::{SsoAdminOp, SsoAdminService};
 pub use sso_oidc::{SsoOidcOp, SsoOidcService};
 pub use view::IdentityCenterView;

@@ -7,6 +7,7 @@ use tessera_authz::{Access, Authorizer};
 use tessera_core::{Caller, RequestMeta};
 use tessera_policy::ContextKeys;
 use tessera_service::Ctx;
+use tessera_wire::CommonError;
 
 type R<T> = Result<T, IdentityCenterError>;
 
@@ -14,16 +15,18 @@ type R<T> = Result<T, IdentityCenterError>;
 pub(crate) fn signed_document<'a>(ctx: &Ctx<'a>, service: &str) -> R<(&'a Caller, &'a Value)> {
     static EMPTY: std::sync::OnceLock<Value> = std::sync::OnceLock::new();
     let caller = ctx.caller().ok_or_else(|| {
-        IdentityCenterError::AccessDenied(format!("{service} requests must be signed."))
+        IdentityCenterError::Common(CommonError::AccessDenied(format!(
+            "{service} requests must be signed."
+        )))
     })?;
     let doc = ctx
         .input
         .json
         .unwrap_or_else(|| EMPTY.get_or_init(|| Value::Object(Default::default())));
     if !doc.is_object() {
-        return Err(IdentityCenterError::Validation(
+        return Err(IdentityCenterError::Common(CommonError::Validation(
             "The request body must be a JSON object.".into(),
-        ));
+        )));
     }
     Ok((caller, doc))
 }
@@ -33,8 +36,8 @@ pub(crate) fn string<'a>(doc: &'a Value, member: &str) -> R<Option<&'a str>> {
     match doc.get(member) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) => Ok(Some(s)),
-        Some(_) => Err(IdentityCenterError::Validation(format!(
-            "Member {member} must be a string"
+        Some(_) => Err(IdentityCenterError::Common(CommonError::Validation(
+            format!("Member {member} must be a string"),
         ))),
     }
 }
@@ -56,7 +59,7 @@ pub(crate) fn allow(
     };
     authz
         .check(caller, meta, access)
-        .map_err(|d| IdentityCenterError::AccessDenied(d.message))
+        .map_err(|d| IdentityCenterError::Common(CommonError::AccessDenied(d.message)))
 }
 
 /// `MaxResults` (1–100) and `NextToken` (the id the next page starts at).
@@ -68,9 +71,9 @@ pub(crate) struct Paging<'a> {
 impl<'a> Paging<'a> {
     pub(crate) fn parse(doc: &'a Value) -> R<Paging<'a>> {
         let invalid = |field: &str, constraint: &str| {
-            IdentityCenterError::Validation(format!(
+            IdentityCenterError::Common(CommonError::Validation(format!(
                 "1 validation error detected: Value at '{field}' failed to satisfy constraint: {constraint}"
-            ))
+            )))
         };
         let max = match doc.get("MaxResults") {
             None | Some(Value::Null) => 100,
@@ -104,10 +107,9 @@ impl<'a> Paging<'a> {
     ) -> R<Value> {
         let start = match self.next {
             None => 0,
-            Some(t) => all
-                .iter()
-                .position(|x| id(x) == t)
-                .ok_or_else(|| IdentityCenterError::Validation("Invalid NextToken.".into()))?,
+            Some(t) => all.iter().position(|x| id(x) == t).ok_or_else(|| {
+                IdentityCenterError::Common(CommonError::Validation("Invalid NextToken.".into()))
+            })?,
         };
         let page: Vec<Value> = all.iter().skip(start).take(self.max).map(show).collect();
         let mut body = json!({ member: page });

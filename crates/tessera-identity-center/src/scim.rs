@@ -25,12 +25,13 @@ use tessera_store::{
     GroupWrite, IdentityCenterStore, IdentityGroupRecord, IdentityUserRecord, MembershipRecord,
     StoreError,
 };
+use tessera_wire::CommonError;
 
 pub const USER_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
 pub const GROUP_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
 pub const ENTERPRISE: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
 const LIST: &str = "urn:ietf:params:scim:api:messages:2.0:ListResponse";
-const ERROR: &str = "urn:ietf:params:scim:api:messages:2.0:Error";
+const ERROR: &str = tessera_wire::SCIM_ERROR_SCHEMA;
 const PATCH_OP: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
 /// The `Issuer` of the `ExternalIds` entry SCIM's `externalId` is kept in.
 pub const SCIM_ISSUER: &str = "scim";
@@ -107,13 +108,17 @@ impl From<crate::IdentityCenterError> for ScimError {
     fn from(e: crate::IdentityCenterError) -> Self {
         use crate::IdentityCenterError as E;
         match e {
-            E::Validation(m) => ScimError::bad("invalidValue", m),
+            E::Common(CommonError::Validation(m)) => ScimError::bad("invalidValue", m),
             E::Conflict(m) | E::Uniqueness(m) => ScimError::new(409, Some("uniqueness"), m),
             E::NotFound { message, .. } => ScimError::not_found(message),
             E::ResourceNotFound(m) => ScimError::not_found(m),
-            E::AccessDenied(m) => ScimError::new(403, None, m),
+            E::Common(CommonError::AccessDenied(m)) => ScimError::new(403, None, m),
             E::ServiceQuotaExceeded(m) => ScimError::bad("tooMany", m),
-            E::Internal => ScimError::new(500, None, "Internal error."),
+            E::Common(CommonError::InternalFailure) => ScimError::new(500, None, "Internal error."),
+            E::Common(other) => {
+                let e = other.to_aws(tessera_wire::Protocol::Scim);
+                ScimError::new(e.status, None, e.message)
+            }
         }
     }
 }
@@ -154,6 +159,8 @@ pub struct ScimService {
     store: Arc<dyn IdentityCenterStore>,
     /// The directory view every user and membership write is folded into.
     directory: Arc<DirectoryView>,
+    /// `http://host:port` of this server, for `meta.location`.
+    pub(crate) base_url: String,
 }
 
 fn iso(t: i64) -> String {
@@ -990,7 +997,17 @@ fn body_json(body: &[u8]) -> R<Value> {
 
 impl ScimService {
     pub fn new(store: Arc<dyn IdentityCenterStore>, directory: Arc<DirectoryView>) -> ScimService {
-        ScimService { store, directory }
+        ScimService {
+            store,
+            directory,
+            base_url: String::new(),
+        }
+    }
+
+    /// The URL clients reach this server at, the base of `meta.location`.
+    pub fn with_base_url(mut self, base_url: &str) -> ScimService {
+        self.base_url = base_url.trim_end_matches('/').to_owned();
+        self
     }
 
     /// Serve one SCIM request.

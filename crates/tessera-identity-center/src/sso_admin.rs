@@ -14,6 +14,7 @@ use tessera_authz::Authorizer;
 use tessera_core::{Caller, Deployment, RequestMeta};
 use tessera_service::{Body, Ctx, Operation, Reply, Routing, Service, ServiceSpec};
 use tessera_store::{IdentityCenterStore, InstanceRecord, StoreError};
+use tessera_wire::CommonError;
 use tessera_wire::{AwsError, Protocol};
 
 tessera_service::operations! {
@@ -88,9 +89,9 @@ pub struct SsoAdminService {
 const MAX_TAGS: usize = 75;
 
 fn invalid(field: &str, value: &str, constraint: &str) -> IdentityCenterError {
-    IdentityCenterError::Validation(format!(
+    IdentityCenterError::Common(CommonError::Validation(format!(
         "1 validation error detected: Value '{value}' at '{field}' failed to satisfy constraint: {constraint}"
-    ))
+    )))
 }
 
 /// `Name`: 1 to 255 characters of `[\w+=,.@-]`.
@@ -133,22 +134,29 @@ pub(crate) fn tags(doc: &Value) -> R<Vec<(String, String)>> {
         None | Some(Value::Null) => return Ok(Vec::new()),
         Some(Value::Array(a)) => a,
         Some(_) => {
-            return Err(IdentityCenterError::Validation(
+            return Err(IdentityCenterError::Common(CommonError::Validation(
                 "Member Tags must be a list".into(),
-            ));
+            )));
         }
     };
     if list.len() > MAX_TAGS {
-        return Err(IdentityCenterError::Validation(format!(
-            "1 validation error detected: Value at 'tags' failed to satisfy constraint: Member must have length less than or equal to {MAX_TAGS}"
+        return Err(IdentityCenterError::Common(CommonError::Validation(
+            format!(
+                "1 validation error detected: Value at 'tags' failed to satisfy constraint: Member must have length less than or equal to {MAX_TAGS}"
+            ),
         )));
     }
     let mut out: Vec<(String, String)> = Vec::new();
     for t in list {
-        let key = string(t, "Key")?
-            .ok_or_else(|| IdentityCenterError::Validation("Member Tags.Key is required".into()))?;
+        let key = string(t, "Key")?.ok_or_else(|| {
+            IdentityCenterError::Common(CommonError::Validation(
+                "Member Tags.Key is required".into(),
+            ))
+        })?;
         let value = string(t, "Value")?.ok_or_else(|| {
-            IdentityCenterError::Validation("Member Tags.Value is required".into())
+            IdentityCenterError::Common(CommonError::Validation(
+                "Member Tags.Value is required".into(),
+            ))
         })?;
         if key.is_empty() || key.chars().count() > 128 {
             return Err(invalid(
@@ -165,8 +173,8 @@ pub(crate) fn tags(doc: &Value) -> R<Vec<(String, String)>> {
             ));
         }
         if out.iter().any(|(k, _)| k == key) {
-            return Err(IdentityCenterError::Validation(format!(
-                "Duplicate tag key '{key}'"
+            return Err(IdentityCenterError::Common(CommonError::Validation(
+                format!("Duplicate tag key '{key}'"),
             )));
         }
         out.push((key.to_owned(), value.to_owned()));
@@ -177,9 +185,9 @@ pub(crate) fn tags(doc: &Value) -> R<Vec<(String, String)>> {
 /// `InstanceArn`: `arn:<partition>:sso:::instance/(sso)?ins-` + 16 of `[a-zA-Z0-9-.]`.
 pub(crate) fn instance_arn(doc: &Value) -> R<String> {
     let arn = string(doc, "InstanceArn")?.ok_or_else(|| {
-        IdentityCenterError::Validation(
+        IdentityCenterError::Common(CommonError::Validation(
             "1 validation error detected: Value null at 'instanceArn' failed to satisfy constraint: Member must not be null".into(),
-        )
+        ))
     })?;
     let ok = arn
         .strip_prefix("arn:")

@@ -47,7 +47,14 @@ pub static SPEC: ServiceSpec = ServiceSpec {
     signing_names: &["sso-oauth"],
     protocol: Protocol::RestJson,
     event_source: "sso-oauth.amazonaws.com",
-    routing: Routing::Rest,
+    routing: Routing::RestJson {
+        routes: &[tessera_service::RestRoute {
+            method: "POST",
+            path: "/token",
+            query_flag: Some("aws_iam"),
+            operation: "CreateTokenWithIAM",
+        }],
+    },
 };
 
 pub const JWT_BEARER: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";

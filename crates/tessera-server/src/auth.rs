@@ -82,7 +82,7 @@ pub async fn authenticate_keyed(
                 .await
                 .map_err(|e| {
                     tracing::error!(error = %e, "store failure while authenticating");
-                    crate::app::internal_failure(r.protocol)
+                    crate::pipeline::internal_failure(r.protocol)
                 })?
                 .filter(|k| k.status == "Active")
                 .ok_or_else(|| invalid_token(canon))?;
@@ -118,7 +118,7 @@ pub async fn authenticate_keyed(
                     .store
                     .get_user(account.as_str(), name)
                     .await
-                    .map_err(|_| crate::app::internal_failure(r.protocol))?
+                    .map_err(|_| crate::pipeline::internal_failure(r.protocol))?
                     .ok_or_else(|| invalid_token(canon))?,
             };
             Principal::User {

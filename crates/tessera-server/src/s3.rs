@@ -4,9 +4,9 @@
 //! `aws-chunked` decoder checking every chunk signature and the trailer), then the `s3s`
 //! codec and our handlers. The handler tells the pipeline what to audit.
 
-use crate::app::{App, Handled, placeholder};
+use crate::app::App;
 use crate::auth::{self, AuthRequest};
-use crate::routing::Route;
+use crate::pipeline::{Handled, Target};
 use bytes::Bytes;
 use futures::StreamExt;
 use serde_json::json;
@@ -18,6 +18,14 @@ use tessera_s3::body::{AwsChunked, ByteStream, Checked, ChecksumAlgo, ChunkSigni
 use tessera_s3::{Authenticated, S3Event};
 use tessera_sigv4::{Canonicalization, PayloadKind, SigV4Error};
 use tessera_wire::AwsError;
+
+/// The S3 data plane, which serves every request no registered service claims: its name in
+/// metrics and logs, audit source and error protocol.
+pub(crate) const TARGET: Target = Target {
+    service: "s3",
+    event_source: "s3.amazonaws.com",
+    protocol: tessera_wire::Protocol::RestXml,
+};
 
 /// A request's own deadline does not cut S3 transfers short (objects may be gigabytes); a
 /// body that falls behind its pace (`config::BodyPace`) is cut off instead.
@@ -83,7 +91,7 @@ where
     B: http_body::Body<Data = Bytes> + Send + 'static,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
-    let t = placeholder(&Route::S3);
+    let t = TARGET;
     let rid = &meta.request_id;
     let parsed = auth::parse(parts);
     let mut h = Handled {

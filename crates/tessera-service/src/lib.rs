@@ -16,24 +16,61 @@ use tessera_core::{Caller, RequestMeta};
 use tessera_wire::query::QueryParams;
 use tessera_wire::{AwsError, Protocol};
 
-/// How the server recognises a service's requests.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// How the server recognises a service's requests, and how it authenticates them: the one
+/// declaration the pipeline routes by. The pipeline tries them in a fixed order (an
+/// `X-Amz-Target`, a path prefix of a REST API, a fixed REST route, an unsigned document, a
+/// bearer token, awsQuery at `/`); a request none of them claims is S3's.
+#[derive(Debug, Clone, Copy)]
 pub enum Routing {
     /// awsQuery at `/` with an `Action`: the service whose signing name the credential scope
     /// names, or (for a request whose signature cannot be read) the one that knows the action.
+    /// SigV4, standard canonicalisation.
     Query {
         /// The API version requests may name (`Version=`).
         version: &'static str,
     },
-    /// awsJson1.1 with `X-Amz-Target: {prefix}.{Operation}`.
+    /// awsJson1.1 with `X-Amz-Target: {prefix}.{Operation}`. SigV4, standard
+    /// canonicalisation (unsigned operations carry their own token).
     JsonTarget { prefix: &'static str },
-    /// restJson1 with per-operation paths, routed by the server to the service of that name
-    /// (sso-oidc's `POST /token?aws_iam=t`).
-    Rest,
-    /// A REST API under a path prefix of its own (s3control's `/v20180820/`), whatever the
+    /// restJson1 at fixed routes (sso-oidc's `POST /token?aws_iam=t`): each route names its
+    /// operation. SigV4, standard canonicalisation.
+    RestJson { routes: &'static [RestRoute] },
+    /// A restXml API under a path prefix of its own (s3control's `/v20180820/`), whatever the
     /// Host; the service names the operation from the method and path
-    /// ([`Service::rest_operation`]).
-    RestPath { prefix: &'static str },
+    /// ([`Service::rest_operation`]) and may check the request first ([`Service::check`]).
+    /// SigV4, S3 canonicalisation.
+    RestXml { prefix: &'static str },
+    /// A bearer-token API (SCIM): requests for a path `claims` that carry
+    /// `Authorization: Bearer …` or no signature at all (a missing token is answered by the
+    /// service). The service checks the token ([`Input::bearer`]) and names the operation
+    /// from the method and path.
+    Bearer { claims: fn(&str) -> bool },
+    /// Unsigned requests under a path prefix (a token issuer's discovery and keys); the
+    /// service names the operation from the method and path.
+    Unsigned { prefix: &'static str },
+}
+
+/// One fixed route of a [`Routing::RestJson`] service.
+#[derive(Debug, Clone, Copy)]
+pub struct RestRoute {
+    pub method: &'static str,
+    /// The whole path.
+    pub path: &'static str,
+    /// A query parameter the request must carry (`aws_iam`), if any.
+    pub query_flag: Option<&'static str>,
+    /// The operation's wire name.
+    pub operation: &'static str,
+}
+
+impl RestRoute {
+    /// Whether a request is for this route.
+    pub fn matches(&self, method: &http::Method, path: &str, query: &str) -> bool {
+        method.as_str() == self.method
+            && path == self.path
+            && self
+                .query_flag
+                .is_none_or(|flag| query.split('&').any(|p| p.split('=').next() == Some(flag)))
+    }
 }
 
 /// What a service declares about itself, once.
@@ -122,8 +159,10 @@ pub struct Input<'a> {
     pub body: &'a Bytes,
     /// awsQuery parameters (query string and form body), for `Routing::Query` services.
     pub params: Option<&'a QueryParams>,
-    /// The JSON body, for `Routing::JsonTarget` services.
+    /// The JSON body, for `Routing::JsonTarget` and `Routing::RestJson` services.
     pub json: Option<&'a serde_json::Value>,
+    /// The bearer token, for `Routing::Bearer` services (they check it).
+    pub bearer: Option<&'a str>,
 }
 
 impl<'a> Input<'a> {
@@ -168,6 +207,9 @@ pub enum Body {
     Xml(String),
     /// No body (204).
     NoContent,
+    /// A whole response the service shaped itself (status, content type, `Location`, …), for
+    /// `Routing::Bearer` and `Routing::Unsigned` services; the server adds the request id.
+    Http(http::Response<Bytes>),
 }
 
 /// What an operation returns: the body, and what the audit record should say.
@@ -188,9 +230,37 @@ pub trait Service: Send + Sync + Debug + 'static {
     async fn call(&self, op: Self::Op, ctx: &Ctx<'_>) -> Result<Reply, Self::Error>;
     /// The one place this service's errors meet the wire.
     fn to_aws(&self, e: &Self::Error) -> AwsError;
-    /// For [`Routing::RestPath`] services: the operation a method and path denote.
+    /// For [`Routing::RestXml`], [`Routing::Bearer`] and [`Routing::Unsigned`] services: the
+    /// operation a method and path denote.
     fn rest_operation(&self, _method: &http::Method, _path: &str) -> Option<Self::Op> {
         None
+    }
+    /// A check of the request before it is authenticated or its body read (s3control's
+    /// account id): a failure is answered at once.
+    fn check(&self, _parts: &http::request::Parts) -> Result<(), Self::Error> {
+        Ok(())
+    }
+    /// What the audit record of a failed operation should say, when the service knows more
+    /// than the pipeline (SCIM names the tenant whose token was checked).
+    fn failure_details(&self, _e: &Self::Error) -> Option<EventDetails> {
+        None
+    }
+}
+
+/// A failed operation as the pipeline receives it: the error in the service's protocol, and
+/// what its audit record should say if the service has something to add.
+#[derive(Debug)]
+pub struct Failed {
+    pub error: AwsError,
+    pub details: Option<EventDetails>,
+}
+
+impl From<AwsError> for Failed {
+    fn from(error: AwsError) -> Failed {
+        Failed {
+            error,
+            details: None,
+        }
     }
 }
 
@@ -207,10 +277,12 @@ pub struct OpInfo {
 pub trait Registered: Send + Sync + Debug {
     fn spec(&self) -> &'static ServiceSpec;
     fn operation(&self, name: &str) -> Option<OpInfo>;
-    /// The operation a REST method and path denote ([`Routing::RestPath`] services).
+    /// The operation a REST method and path denote ([`Service::rest_operation`]).
     fn rest_operation(&self, method: &http::Method, path: &str) -> Option<OpInfo>;
+    /// [`Service::check`], rendered.
+    fn check(&self, parts: &http::request::Parts) -> Result<(), AwsError>;
     /// Handle the operation `op` (an [`OpInfo::name`] this service returned).
-    async fn dispatch(&self, op: &str, ctx: &Ctx<'_>) -> Result<Reply, AwsError>;
+    async fn dispatch(&self, op: &str, ctx: &Ctx<'_>) -> Result<Reply, Failed>;
 }
 
 #[async_trait]
@@ -235,15 +307,60 @@ impl<S: Service> Registered for S {
         })
     }
 
-    async fn dispatch(&self, op: &str, ctx: &Ctx<'_>) -> Result<Reply, AwsError> {
+    fn check(&self, parts: &http::request::Parts) -> Result<(), AwsError> {
+        Service::check(self, parts).map_err(|e| self.to_aws(&e))
+    }
+
+    async fn dispatch(&self, op: &str, ctx: &Ctx<'_>) -> Result<Reply, Failed> {
         let Some(op) = S::Op::from_name(op) else {
             return Err(tessera_wire::CommonError::UnknownOperation(format!(
                 "Could not find operation {op}"
             ))
-            .to_aws(Service::spec(self).protocol));
+            .to_aws(Service::spec(self).protocol)
+            .into());
         };
-        self.call(op, ctx).await.map_err(|e| self.to_aws(&e))
+        self.call(op, ctx).await.map_err(|e| Failed {
+            error: self.to_aws(&e),
+            details: self.failure_details(&e),
+        })
     }
+}
+
+/// Where the registry sends a request, from its declarations alone.
+#[derive(Debug, Clone)]
+pub enum Routed {
+    /// A registered service, and the operation its declaration names (`None`: the service
+    /// has no such operation; `name` is what the request asked for).
+    Service {
+        service: Arc<dyn Registered>,
+        op: Option<OpInfo>,
+        name: String,
+    },
+    /// awsQuery: the service is chosen once the body (which may carry the `Action`) is read
+    /// ([`Registry::query_service`]).
+    Query,
+    /// An `X-Amz-Target` no registered service declares.
+    UnknownTarget { target: String },
+    /// Nothing registered claims it: the S3 REST data plane.
+    Fallback,
+}
+
+fn header(parts: &http::request::Parts, name: impl http::header::AsHeaderName) -> Option<&str> {
+    parts.headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+fn query_has(raw_query: &str, name: &str) -> bool {
+    raw_query
+        .split('&')
+        .any(|p| p.split('=').next() == Some(name))
+}
+
+/// The bearer token of a request (`Authorization: Bearer …`), if it has one.
+pub fn bearer_token(parts: &http::request::Parts) -> Option<&str> {
+    header(parts, http::header::AUTHORIZATION).and_then(|v| {
+        (v.len() > 7 && v.is_char_boundary(7) && v[..7].eq_ignore_ascii_case("bearer "))
+            .then(|| v[7..].trim())
+    })
 }
 
 /// Every service the server runs, registered once in the composition root.
@@ -272,15 +389,22 @@ impl Registry {
                 o.name,
                 spec.name
             );
-            if let (Routing::JsonTarget { prefix: a }, Routing::JsonTarget { prefix: b }) =
-                (o.routing, spec.routing)
-            {
-                assert_ne!(
-                    a, b,
-                    "services {} and {} share a target prefix",
-                    o.name, spec.name
-                );
-            }
+            let overlap = match (o.routing, spec.routing) {
+                (Routing::JsonTarget { prefix: a }, Routing::JsonTarget { prefix: b }) => a == b,
+                (Routing::RestXml { prefix: a }, Routing::RestXml { prefix: b })
+                | (Routing::Unsigned { prefix: a }, Routing::Unsigned { prefix: b }) => {
+                    a.starts_with(b) || b.starts_with(a)
+                }
+                (Routing::RestJson { routes: a }, Routing::RestJson { routes: b }) => a
+                    .iter()
+                    .any(|x| b.iter().any(|y| x.method == y.method && x.path == y.path)),
+                _ => false,
+            };
+            assert!(
+                !overlap,
+                "services {} and {} claim the same requests",
+                o.name, spec.name
+            );
         }
         self.services.push(service);
         self
@@ -290,8 +414,82 @@ impl Registry {
         &self.services
     }
 
-    pub fn by_name(&self, name: &str) -> Option<&Arc<dyn Registered>> {
-        self.services.iter().find(|s| s.spec().name == name)
+    /// The service a request is for, by the declarations, in a fixed order: an
+    /// `X-Amz-Target`; a REST API's path prefix; a fixed REST route; an unsigned document
+    /// path; a bearer-token API's path (with a bearer token or no signature);
+    /// awsQuery at `/`; else the S3 REST fallback.
+    pub fn route(&self, parts: &http::request::Parts) -> Routed {
+        let path = parts.uri.path();
+        let query = parts.uri.query().unwrap_or("");
+        let method = &parts.method;
+        if let Some(target) = header(parts, "x-amz-target") {
+            return match self.json_service(target) {
+                Some((service, name)) => Routed::Service {
+                    service: service.clone(),
+                    op: service.operation(name),
+                    name: name.to_owned(),
+                },
+                None => Routed::UnknownTarget {
+                    target: target.to_owned(),
+                },
+            };
+        }
+        // The first service whose declaration `claims` the request, the operation named by
+        // its REST method and path.
+        let by_rest = |claims: &dyn Fn(&Routing) -> bool| {
+            self.services
+                .iter()
+                .find(|s| claims(&s.spec().routing))
+                .map(|service| {
+                    let op = service.rest_operation(method, path);
+                    Routed::Service {
+                        service: service.clone(),
+                        op,
+                        name: op.map_or("Unknown", |o| o.name).to_owned(),
+                    }
+                })
+        };
+        if let Some(r) =
+            by_rest(&|r| matches!(r, Routing::RestXml { prefix } if path.starts_with(prefix)))
+        {
+            return r;
+        }
+        for service in &self.services {
+            if let Routing::RestJson { routes } = service.spec().routing
+                && let Some(r) = routes.iter().find(|r| r.matches(method, path, query))
+            {
+                return Routed::Service {
+                    service: service.clone(),
+                    op: service.operation(r.operation),
+                    name: r.operation.to_owned(),
+                };
+            }
+        }
+        if let Some(r) =
+            by_rest(&|r| matches!(r, Routing::Unsigned { prefix } if path.starts_with(prefix)))
+        {
+            return r;
+        }
+        let sigv4 = header(parts, http::header::AUTHORIZATION)
+            .is_some_and(|v| v.starts_with("AWS4-"))
+            || query_has(query, "X-Amz-Signature");
+        let bearer = bearer_token(parts).is_some();
+        if bearer || !sigv4 {
+            let claimed = |r: &Routing| matches!(r, Routing::Bearer { claims } if claims(path));
+            if let Some(r) = by_rest(&claimed) {
+                return r;
+            }
+        }
+        if path == "/" {
+            let form = header(parts, http::header::CONTENT_TYPE).is_some_and(|v| {
+                v.to_ascii_lowercase()
+                    .starts_with("application/x-www-form-urlencoded")
+            });
+            if query_has(query, "Action") || (*method == http::Method::POST && form) {
+                return Routed::Query;
+            }
+        }
+        Routed::Fallback
     }
 
     /// The awsQuery service for a request: the one its credential scope names, else (no
@@ -316,15 +514,8 @@ impl Registry {
             .or_else(|| query().next())
     }
 
-    /// The [`Routing::RestPath`] service whose prefix `path` starts with.
-    pub fn rest_service(&self, path: &str) -> Option<&Arc<dyn Registered>> {
-        self.services.iter().find(
-            |s| matches!(s.spec().routing, Routing::RestPath { prefix } if path.starts_with(prefix)),
-        )
-    }
-
     /// The awsJson1.1 service an `X-Amz-Target` names, and the operation name.
-    pub fn json_service<'t>(&self, target: &'t str) -> Option<(&Arc<dyn Registered>, &'t str)> {
+    fn json_service<'t>(&self, target: &'t str) -> Option<(&Arc<dyn Registered>, &'t str)> {
         let (prefix, op) = target.rsplit_once('.')?;
         self.services
             .iter()

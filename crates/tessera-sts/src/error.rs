@@ -5,16 +5,6 @@ use tessera_wire::{AwsError, CommonError};
 #[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
 pub enum StsError {
     #[error("{0}")]
-    InvalidAction(String),
-    #[error("{0}")]
-    MissingParameter(String),
-    #[error("{0}")]
-    MalformedQueryString(String),
-    #[error("{0}")]
-    ValidationError(String),
-    #[error("{0}")]
-    AccessDenied(String),
-    #[error("{0}")]
     MalformedPolicyDocument(String),
     #[error("{0}")]
     PackedPolicyTooLarge(String),
@@ -28,6 +18,9 @@ pub enum StsError {
     IdpCommunicationError(String),
     #[error("{0}")]
     ServiceFailure(String),
+    /// The errors every service shares.
+    #[error(transparent)]
+    Common(#[from] CommonError),
 }
 
 impl StsError {
@@ -35,15 +28,6 @@ impl StsError {
         // The errors every service shares are rendered by `CommonError`, once.
         let protocol = crate::SPEC.protocol;
         match self {
-            StsError::InvalidAction(m) => CommonError::UnknownOperation(m.clone()).to_aws(protocol),
-            StsError::MissingParameter(m) => {
-                CommonError::MissingParameter(m.clone()).to_aws(protocol)
-            }
-            StsError::MalformedQueryString(m) => {
-                CommonError::MalformedQueryString(m.clone()).to_aws(protocol)
-            }
-            StsError::ValidationError(m) => CommonError::Validation(m.clone()).to_aws(protocol),
-            StsError::AccessDenied(m) => CommonError::AccessDenied(m.clone()).to_aws(protocol),
             StsError::MalformedPolicyDocument(m) => {
                 AwsError::new(400, "MalformedPolicyDocument", m.clone())
             }
@@ -59,17 +43,14 @@ impl StsError {
                 AwsError::new(400, "IDPCommunicationError", m.clone())
             }
             StsError::ServiceFailure(m) => AwsError::new(500, "InternalFailure", m.clone()),
+            StsError::Common(c) => c.to_aws(protocol),
         }
     }
 }
 
 impl From<QueryError> for StsError {
     fn from(e: QueryError) -> Self {
-        match CommonError::from(e) {
-            CommonError::MissingParameter(m) => StsError::MissingParameter(m),
-            CommonError::Validation(m) => StsError::ValidationError(m),
-            other => StsError::MalformedQueryString(other.to_string()),
-        }
+        StsError::Common(e.into())
     }
 }
 

@@ -29,6 +29,7 @@ use tessera_oidc::OidcVerifier;
 use tessera_policy::{ContextKeys, Policy, PolicyKind, PrincipalRef};
 use tessera_service::{Body, Ctx, Operation, Reply, Routing, Service, ServiceSpec};
 use tessera_store::IamStore;
+use tessera_wire::CommonError;
 use tessera_wire::query::QueryParams;
 use tessera_wire::xml::Writer;
 use tessera_wire::{Protocol, STS_NAMESPACE};
@@ -219,25 +220,25 @@ impl StsService {
     /// its user not revoked since its token was issued.
     fn open_context(&self, assertion: &str, now: i64) -> R<IdentityContext> {
         let Some((sealer, revocations, directory)) = &self.contexts else {
-            return Err(StsError::ValidationError(format!(
+            return Err(StsError::Common(CommonError::Validation(format!(
                 "ProvidedContexts: the {IDENTITY_CENTER_PROVIDER} context provider is not configured on this server."
-            )));
+            ))));
         };
         let ctx = sealer.open(assertion, now).map_err(|e| match e {
             ContextError::Expired => {
                 StsError::ExpiredToken("The provided context assertion has expired.".into())
             }
-            ContextError::Invalid => {
-                StsError::ValidationError("The provided context assertion is not valid.".into())
-            }
+            ContextError::Invalid => StsError::Common(CommonError::Validation(
+                "The provided context assertion is not valid.".into(),
+            )),
         })?;
         if revocations
             .get()
             .is_revoked(&ctx.user_id, ctx.token_issued_at)
         {
-            return Err(StsError::AccessDenied(
+            return Err(StsError::Common(CommonError::AccessDenied(
                 "The provided context's user has been revoked.".into(),
-            ));
+            )));
         }
         let store = ctx
             .identity_store_arn
@@ -245,10 +246,10 @@ impl StsService {
             .next()
             .unwrap_or_default();
         if directory.get().active_user(store, &ctx.user_id).is_none() {
-            return Err(StsError::AccessDenied(
+            return Err(StsError::Common(CommonError::AccessDenied(
                 "The provided context's user is no longer an active user of its identity store."
                     .into(),
-            ));
+            )));
         }
         Ok(ctx)
     }
@@ -268,15 +269,15 @@ impl StsService {
             (StsAction::AssumeRoleWithWebIdentity, _) => {
                 self.assume_role_with_web_identity(meta, p).await
             }
-            (op, _) if !op.implemented() => Err(StsError::InvalidAction(format!(
-                "The operation {op} is not available on this server yet."
+            (op, _) if !op.implemented() => Err(StsError::Common(CommonError::UnknownOperation(
+                format!("The operation {op} is not available on this server yet."),
             ))),
-            (op, None) => Err(StsError::AccessDenied(format!(
+            (op, None) => Err(StsError::Common(CommonError::AccessDenied(format!(
                 "The operation {op} must be signed."
-            ))),
-            (op, Some(_)) => Err(StsError::InvalidAction(format!(
+            )))),
+            (op, Some(_)) => Err(StsError::Common(CommonError::UnknownOperation(format!(
                 "Could not find operation {op} for version {VERSION}"
-            ))),
+            )))),
         }
     }
 
@@ -336,7 +337,9 @@ impl StsService {
         let mut arns = Vec::new();
         for m in p.struct_list("PolicyArns")? {
             let arn = m.get("arn").or_else(|| m.get("Arn")).ok_or_else(|| {
-                StsError::MissingParameter("PolicyArns.member.N.arn is required".into())
+                StsError::Common(CommonError::MissingParameter(
+                    "PolicyArns.member.N.arn is required".into(),
+                ))
             })?;
             validate::length("policyArns.member.arn", arn, 20, 2048)?;
             let found = self
@@ -345,16 +348,16 @@ impl StsService {
                 .managed_policy(arn)
                 .filter(|mp| mp.0.account_id == role_account);
             if found.is_none() {
-                return Err(StsError::ValidationError(format!(
+                return Err(StsError::Common(CommonError::Validation(format!(
                     "Policy {arn} does not exist or is not attachable."
-                )));
+                ))));
             }
             arns.push(arn.clone());
         }
         if arns.len() > 10 {
-            return Err(StsError::ValidationError(
+            return Err(StsError::Common(CommonError::Validation(
                 "1 validation error detected: Value at 'policyArns' failed to satisfy constraint: Member must have length less than or equal to 10".into(),
-            ));
+            )));
         }
         let used = policy
             .as_deref()
@@ -377,20 +380,20 @@ impl StsService {
             Some(s) => match s.parse::<i64>() {
                 Ok(n) if (900..=43200).contains(&n) => Some(n),
                 _ => {
-                    return Err(StsError::ValidationError(format!(
+                    return Err(StsError::Common(CommonError::Validation(format!(
                         "1 validation error detected: Value '{s}' at 'durationSeconds' failed to satisfy constraint: Member must have value less than or equal to 43200 and greater than or equal to 900"
-                    )));
+                    ))));
                 }
             },
         };
         let max = if chained { CHAIN_MAX_SECS } else { role_max };
         match requested {
-            Some(n) if n > max && chained => Err(StsError::ValidationError(
+            Some(n) if n > max && chained => Err(StsError::Common(CommonError::Validation(
                 "The requested DurationSeconds exceeds the 1 hour session limit for roles assumed by role chaining.".into(),
-            )),
-            Some(n) if n > max => Err(StsError::ValidationError(
+            ))),
+            Some(n) if n > max => Err(StsError::Common(CommonError::Validation(
                 "The requested DurationSeconds exceeds the MaxSessionDuration set for this role.".into(),
-            )),
+            ))),
             Some(n) => Ok(n),
             None => Ok(3600.min(max)),
         }
@@ -474,14 +477,14 @@ impl StsService {
         }
         if let Some(tc) = p.get("TokenCode") {
             if tc.len() != 6 || !tc.bytes().all(|b| b.is_ascii_digit()) {
-                return Err(StsError::ValidationError(
+                return Err(StsError::Common(CommonError::Validation(
                     "1 validation error detected: Value at 'tokenCode' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\d]*".into(),
-                ));
+                )));
             }
-            return Err(StsError::AccessDenied(
+            return Err(StsError::Common(CommonError::AccessDenied(
                 "MultiFactorAuthentication failed: MFA devices are not supported by this server."
                     .into(),
-            ));
+            )));
         }
         let new_tags = validate::tags(p)?;
         let transitive = validate::transitive_keys(p, &new_tags)?;
@@ -492,16 +495,16 @@ impl StsService {
             .transpose()?;
 
         let denied = || {
-            StsError::AccessDenied(format!(
+            StsError::Common(CommonError::AccessDenied(format!(
                 "User: {} is not authorized to perform: sts:AssumeRole on resource: {role_arn}",
                 caller.arn(&self.deployment.partition)
-            ))
+            )))
         };
         // As in AWS, the account root cannot assume roles.
         if caller.is_root() {
-            return Err(StsError::AccessDenied(
+            return Err(StsError::Common(CommonError::AccessDenied(
                 "Roles may not be assumed by root accounts.".into(),
-            ));
+            )));
         }
         // A role that does not exist is refused like one the caller may not assume.
         let role = self.role_from_arn(role_arn)?.ok_or_else(denied)?;
@@ -522,9 +525,9 @@ impl StsService {
             requested_source,
         ) {
             (Some(inherited), Some(asked)) if inherited != asked => {
-                return Err(StsError::AccessDenied(format!(
+                return Err(StsError::Common(CommonError::AccessDenied(format!(
                     "The source identity {inherited} of the calling session cannot be changed."
-                )));
+                ))));
             }
             (Some(inherited), _) => Some(inherited),
             (None, asked) => asked.map(str::to_owned),
@@ -538,9 +541,9 @@ impl StsService {
                     .any(|t| t.eq_ignore_ascii_case(k))
                 {
                     if new_tags.iter().any(|(nk, _)| nk.eq_ignore_ascii_case(k)) {
-                        return Err(StsError::ValidationError(format!(
+                        return Err(StsError::Common(CommonError::Validation(format!(
                             "The session tag key {k} is inherited as a transitive tag and cannot be set again."
-                        )));
+                        ))));
                     }
                     tags.push((k.clone(), v.clone()));
                     transitive_keys.push(k.clone());
@@ -550,9 +553,9 @@ impl StsService {
         tags.extend(new_tags.iter().cloned());
         transitive_keys.extend(transitive.iter().cloned());
         if tags.len() > 50 {
-            return Err(StsError::ValidationError(
+            return Err(StsError::Common(CommonError::Validation(
                 "A session may carry at most 50 tags.".into(),
-            ));
+            )));
         }
 
         // Authorise: the trust policy (resource policy of the role) and the caller's identity
@@ -612,7 +615,7 @@ impl StsService {
                         d.message
                     )
                 };
-                return Err(StsError::AccessDenied(why));
+                return Err(StsError::Common(CommonError::AccessDenied(why)));
             }
         }
 
@@ -752,7 +755,9 @@ impl StsService {
 
         let role = self.role_from_arn(role_arn)?;
         let denied = || {
-            StsError::AccessDenied("Not authorized to perform sts:AssumeRoleWithWebIdentity".into())
+            StsError::Common(CommonError::AccessDenied(
+                "Not authorized to perform sts:AssumeRoleWithWebIdentity".into(),
+            ))
         };
         let role = role.ok_or_else(denied)?;
         let trust = role.trust.as_ref().ok_or_else(denied)?;

@@ -2,6 +2,7 @@
 
 use crate::{IDENTITY_CENTER_PROVIDER, StsError};
 use tessera_core::names::tag_chars_ok;
+use tessera_wire::CommonError;
 use tessera_wire::query::QueryParams;
 
 type R<T> = Result<T, StsError>;
@@ -9,9 +10,9 @@ type R<T> = Result<T, StsError>;
 pub fn length(field: &str, v: &str, min: usize, max: usize) -> R<()> {
     let n = v.chars().count();
     if n < min || n > max {
-        return Err(StsError::ValidationError(format!(
+        return Err(StsError::Common(CommonError::Validation(format!(
             "1 validation error detected: Value at '{field}' failed to satisfy constraint: Member must have length less than or equal to {max} and greater than or equal to {min}"
-        )));
+        ))));
     }
     Ok(())
 }
@@ -22,9 +23,9 @@ fn pattern(field: &str, v: &str, extra: &str, shown: &str) -> R<()> {
     {
         Ok(())
     } else {
-        Err(StsError::ValidationError(format!(
+        Err(StsError::Common(CommonError::Validation(format!(
             "1 validation error detected: Value '{v}' at '{field}' failed to satisfy constraint: Member must satisfy regular expression pattern: {shown}"
-        )))
+        ))))
     }
 }
 
@@ -45,9 +46,9 @@ pub fn source_identity(v: &str) -> R<()> {
     length("sourceIdentity", v, 2, 64)?;
     pattern("sourceIdentity", v, "+=,.@-", "[\\w+=,.@-]*")?;
     if v.to_ascii_lowercase().starts_with("aws:") {
-        return Err(StsError::ValidationError(
+        return Err(StsError::Common(CommonError::Validation(
             "SourceIdentity must not begin with the prefix aws:".into(),
-        ));
+        )));
     }
     Ok(())
 }
@@ -61,9 +62,9 @@ pub fn session_policy_text(doc: &str) -> R<()> {
     {
         Ok(())
     } else {
-        Err(StsError::ValidationError(
+        Err(StsError::Common(CommonError::Validation(
             "1 validation error detected: Value at 'policy' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\u0009\\u000A\\u000D\\u0020-\\u00FF]+".into(),
-        ))
+        )))
     }
 }
 
@@ -72,33 +73,37 @@ pub fn session_policy_text(doc: &str) -> R<()> {
 pub fn tags(p: &QueryParams) -> R<Vec<(String, String)>> {
     let mut out: Vec<(String, String)> = Vec::new();
     for t in p.struct_list("Tags")? {
-        let key = t
-            .get("Key")
-            .ok_or_else(|| StsError::MissingParameter("Tags.member.N.Key is required".into()))?;
-        let value = t
-            .get("Value")
-            .ok_or_else(|| StsError::MissingParameter("Tags.member.N.Value is required".into()))?;
+        let key = t.get("Key").ok_or_else(|| {
+            StsError::Common(CommonError::MissingParameter(
+                "Tags.member.N.Key is required".into(),
+            ))
+        })?;
+        let value = t.get("Value").ok_or_else(|| {
+            StsError::Common(CommonError::MissingParameter(
+                "Tags.member.N.Value is required".into(),
+            ))
+        })?;
         if key.is_empty() || key.chars().count() > 128 || !tag_chars_ok(key) {
-            return Err(StsError::ValidationError(format!(
+            return Err(StsError::Common(CommonError::Validation(format!(
                 "1 validation error detected: Value '{key}' at 'tags.member.key' failed to satisfy constraint: Member must have length less than or equal to 128 and satisfy regular expression pattern: [\\p{{L}}\\p{{Z}}\\p{{N}}_.:/=+\\-@]+"
-            )));
+            ))));
         }
         if value.chars().count() > 256 || !tag_chars_ok(value) {
-            return Err(StsError::ValidationError(
+            return Err(StsError::Common(CommonError::Validation(
                 "1 validation error detected: Value at 'tags.member.value' failed to satisfy constraint: Member must have length less than or equal to 256 and satisfy regular expression pattern: [\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]*".into(),
-            ));
+            )));
         }
         if out.iter().any(|(k, _)| k.eq_ignore_ascii_case(key)) {
-            return Err(StsError::ValidationError(format!(
+            return Err(StsError::Common(CommonError::Validation(format!(
                 "Duplicate tag keys found: {key}. Tag keys are case insensitive."
-            )));
+            ))));
         }
         out.push((key.clone(), value.clone()));
     }
     if out.len() > 50 {
-        return Err(StsError::ValidationError(
+        return Err(StsError::Common(CommonError::Validation(
             "1 validation error detected: Value at 'tags' failed to satisfy constraint: Member must have length less than or equal to 50".into(),
-        ));
+        )));
     }
     Ok(out)
 }
@@ -107,15 +112,15 @@ pub fn tags(p: &QueryParams) -> R<Vec<(String, String)>> {
 pub fn transitive_keys(p: &QueryParams, tags: &[(String, String)]) -> R<Vec<String>> {
     let keys = p.list("TransitiveTagKeys")?;
     if keys.len() > 50 {
-        return Err(StsError::ValidationError(
+        return Err(StsError::Common(CommonError::Validation(
             "1 validation error detected: Value at 'transitiveTagKeys' failed to satisfy constraint: Member must have length less than or equal to 50".into(),
-        ));
+        )));
     }
     for k in &keys {
         if !tags.iter().any(|(t, _)| t.eq_ignore_ascii_case(k)) {
-            return Err(StsError::ValidationError(format!(
+            return Err(StsError::Common(CommonError::Validation(format!(
                 "The transitive tag key {k} is not a tag key of this request."
-            )));
+            ))));
         }
     }
     Ok(keys)
@@ -130,19 +135,21 @@ pub fn provided_contexts(p: &QueryParams) -> R<Option<String>> {
         return Ok(None);
     }
     if list.len() > 5 {
-        return Err(StsError::ValidationError(
+        return Err(StsError::Common(CommonError::Validation(
             "1 validation error detected: Value at 'providedContexts' failed to satisfy constraint: Member must have length less than or equal to 5".into(),
-        ));
+        )));
     }
     let mut found = None;
     for c in &list {
         let arn = c.get("ProviderArn").ok_or_else(|| {
-            StsError::MissingParameter("ProvidedContexts.member.N.ProviderArn is required".into())
+            StsError::Common(CommonError::MissingParameter(
+                "ProvidedContexts.member.N.ProviderArn is required".into(),
+            ))
         })?;
         let assertion = c.get("ContextAssertion").ok_or_else(|| {
-            StsError::MissingParameter(
+            StsError::Common(CommonError::MissingParameter(
                 "ProvidedContexts.member.N.ContextAssertion is required".into(),
-            )
+            ))
         })?;
         length("providedContexts.member.providerArn", arn, 20, 2048)?;
         length(
@@ -152,14 +159,14 @@ pub fn provided_contexts(p: &QueryParams) -> R<Option<String>> {
             2048,
         )?;
         if arn != IDENTITY_CENTER_PROVIDER {
-            return Err(StsError::ValidationError(format!(
+            return Err(StsError::Common(CommonError::Validation(format!(
                 "Invalid context provider {arn}: the only context provider is {IDENTITY_CENTER_PROVIDER}."
-            )));
+            ))));
         }
         if found.replace(assertion.clone()).is_some() {
-            return Err(StsError::ValidationError(format!(
+            return Err(StsError::Common(CommonError::Validation(format!(
                 "ProvidedContexts names the {IDENTITY_CENTER_PROVIDER} provider more than once."
-            )));
+            ))));
         }
     }
     Ok(found)
@@ -168,9 +175,9 @@ pub fn provided_contexts(p: &QueryParams) -> R<Option<String>> {
 /// `arn:{partition}:iam::{account}:role{path}{name}` → (account, path, name).
 pub fn role_arn(arn: &str, partition: &str) -> R<(String, String, String)> {
     let bad = || {
-        StsError::ValidationError(format!(
+        StsError::Common(CommonError::Validation(format!(
             "{arn} is not a valid role ARN: expected arn:{partition}:iam::ACCOUNT:role/NAME"
-        ))
+        )))
     };
     let a = tessera_core::Arn::parse(arn).map_err(|_| bad())?;
     if a.partition != partition || a.service != "iam" || !a.region.is_empty() {
@@ -226,7 +233,10 @@ mod tests {
             "Tags.member.1.Key=k&Tags.member.1.Value=a%00b",
         ] {
             assert!(
-                matches!(tags(&q(bad)), Err(StsError::ValidationError(_))),
+                matches!(
+                    tags(&q(bad)),
+                    Err(StsError::Common(CommonError::Validation(_)))
+                ),
                 "{bad}"
             );
         }

@@ -48,13 +48,16 @@ pub enum CommonError {
     /// The body could not be read (400).
     #[error("The request body could not be read: {0}")]
     IncompleteBody(String),
+    /// The body is not a document of the protocol (invalid JSON) (400).
+    #[error("{0}")]
+    Serialization(String),
 }
 
 impl CommonError {
     /// This error as `protocol`'s clients expect it.
     pub fn to_aws(&self, protocol: Protocol) -> AwsError {
         use Protocol::*;
-        let json = matches!(protocol, Json11 | RestJson);
+        let json = matches!(protocol, Json11 | RestJson | Scim);
         let (status, code): (u16, &str) = match self {
             CommonError::AccessDenied(_) if json => (403, "AccessDeniedException"),
             CommonError::AccessDenied(_) => (403, "AccessDenied"),
@@ -85,6 +88,9 @@ impl CommonError {
             }
             CommonError::HeadersTooLarge(_) => (400, "ValidationError"),
             CommonError::IncompleteBody(_) => (400, "IncompleteBody"),
+            CommonError::Serialization(_) if json => (400, "SerializationException"),
+            CommonError::Serialization(_) if protocol.is_rest_xml() => (400, "MalformedXML"),
+            CommonError::Serialization(_) => (400, "MalformedInput"),
         };
         let message = match self {
             CommonError::HeadersTooLarge(limit) if protocol.is_rest_xml() => format!(
@@ -92,6 +98,10 @@ impl CommonError {
             ),
             CommonError::HeadersTooLarge(limit) => {
                 format!("Request header section exceeds the maximum allowed size of {limit} bytes.")
+            }
+            // S3's own words (and s3control's) for an internal error.
+            CommonError::InternalFailure if protocol.is_rest_xml() => {
+                "We encountered an internal error. Please try again.".to_owned()
             }
             other => other.to_string(),
         };

@@ -33,6 +33,9 @@ pub enum Protocol {
     /// restXml with errors wrapped in `<ErrorResponse>` (s3control: aws-sdk-go-v2 reads only
     /// that form).
     RestXmlWrapped,
+    /// SCIM 2.0 (RFC 7644): `application/scim+json`, errors as SCIM Error documents
+    /// (§3.12) with a `scimType` field where the error has one.
+    Scim,
 }
 
 impl Protocol {
@@ -41,6 +44,9 @@ impl Protocol {
         matches!(self, Protocol::RestXml | Protocol::RestXmlWrapped)
     }
 }
+
+/// The schema of a SCIM Error document (RFC 7644 §3.12).
+pub const SCIM_ERROR_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:Error";
 
 pub const IAM_NAMESPACE: &str = "https://iam.amazonaws.com/doc/2010-05-08/";
 pub const STS_NAMESPACE: &str = "https://sts.amazonaws.com/doc/2011-06-15/";
@@ -110,6 +116,17 @@ impl AwsError {
                     body[k] = serde_json::json!(v);
                 }
                 ("application/json", body.to_string())
+            }
+            Protocol::Scim => {
+                let mut body = serde_json::json!({
+                    "schemas": [SCIM_ERROR_SCHEMA],
+                    "status": self.status.to_string(),
+                    "detail": self.message,
+                });
+                for (k, v) in &self.fields {
+                    body[k] = serde_json::json!(v);
+                }
+                ("application/scim+json", body.to_string())
             }
             Protocol::RestXml => {
                 let mut w = xml::Writer::with_declaration();

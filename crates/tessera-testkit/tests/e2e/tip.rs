@@ -3,31 +3,21 @@
 //! AWS CLI, aws-config's `CredentialProcessProvider`, DuckDB and the Access Grants credentials
 //! provider for aws-sdk-s3 reading on the signed-in user's behalf.
 
-use super::{ROOT, aws, json, s3_client};
+use crate::support::cli::aws_cli;
+use crate::support::sdk::s3_client;
+use crate::support::seeded::{demo_expectations, dollars};
+use crate::support::{
+    Cli, IDC, ROOT, browser_dir, chromium, fixture, json, python, screenshot_dir, stderr, stdout,
+};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 use tessera_testkit::{DevServer, TestIdp, tip_bin};
 
-const IDC: &str = "222222222222";
 const WEB_IDENTITY_ROLE: &str = "CliWebIdentityRole";
 const BEARER_ROLE: &str = "CliIdentityBearerRole";
 const RED: &str = "s3://example-bucket/projects/red/*";
 const BLUE: &str = "s3://example-bucket/projects/blue/*";
-
-fn browser_dir() -> PathBuf {
-    PathBuf::from(std::env::var("TESSERA_TEST_BROWSER").expect(
-        "TESSERA_TEST_BROWSER is not set: run ./scripts/test, which installs the browser tools",
-    ))
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
 
 /// Run `tip` as a user whose home is `home` (nothing of the machine's own config leaks in).
 fn tip_in(home: &Path, args: &[&str], envs: &[(&str, &str)]) -> Output {
@@ -97,30 +87,13 @@ impl TipWorld {
         let idp = TestIdp::start(dir.path());
         let home = dir.path().join("home");
         std::fs::create_dir_all(&home).unwrap();
-        let idc = server.account(IDC).clone();
-        let key = (idc.access_key_id.as_str(), idc.secret_access_key.as_str());
-        let run = |args: &[&str]| {
-            let (done, out, err) = aws(&server, key, args);
-            assert!(done, "{args:?}: {err}");
-            if out.trim().is_empty() {
-                serde_json::Value::Null
-            } else {
-                json(&out)
-            }
-        };
+        let idc = Cli::account(&server, IDC);
+        let run = |args: &[&str]| idc.ok(args);
         let instance = run(&["sso-admin", "list-instances"])["Instances"][0]["InstanceArn"]
             .as_str()
             .unwrap()
             .to_owned();
-        let store = run(&[
-            "sso-admin",
-            "describe-instance",
-            "--instance-arn",
-            &instance,
-        ])["IdentityStoreId"]
-            .as_str()
-            .unwrap()
-            .to_owned();
+        let store = idc.identity_store_of(&instance);
         let apps = run(&[
             "sso-admin",
             "list-applications",
@@ -156,33 +129,21 @@ impl TipWorld {
             .as_str()
             .unwrap()
             .to_owned();
-        run(&[
-            "sso-admin",
-            "put-application-grant",
-            "--application-arn",
+        idc.put_application_grant(
             &app,
-            "--grant-type",
             "urn:ietf:params:oauth:grant-type:jwt-bearer",
-            "--grant",
             &serde_json::json!({"JwtBearer": {"AuthorizedTokenIssuers": [
                 {"TrustedTokenIssuerArn": tti, "AuthorizedAudiences": ["example-cli"]}]}})
             .to_string(),
-        ]);
+        );
         // Eve Blue joins the directory's Blue Project Group.
-        let eve = run(&[
-            "identitystore",
-            "create-user",
-            "--identity-store-id",
+        let eve = idc.create_user(
             &store,
-            "--user-name",
             "eve.blue",
-            "--display-name",
             "Eve Blue",
-            "--name",
             "GivenName=Eve,FamilyName=Blue",
-            "--emails",
-            "Value=eve.blue@example.com,Type=work,Primary=true",
-        ])["UserId"]
+            Some("Value=eve.blue@example.com,Type=work,Primary=true"),
+        )["UserId"]
             .as_str()
             .unwrap()
             .to_owned();
@@ -197,16 +158,7 @@ impl TipWorld {
         assert_eq!(groups["Groups"].as_array().unwrap().len(), 1, "{groups}");
         assert_eq!(groups["Groups"][0]["DisplayName"], "Blue Project Group");
         let blue = groups["Groups"][0]["GroupId"].as_str().unwrap().to_owned();
-        run(&[
-            "identitystore",
-            "create-group-membership",
-            "--identity-store-id",
-            &store,
-            "--group-id",
-            &blue,
-            "--member-id",
-            &format!("UserId={eve}"),
-        ]);
+        idc.add_to_group(&store, &blue, &eve);
 
         // The IAM side, as tip prints and applies it, with the application account's root keys.
         let root = server.account(ROOT).clone();
@@ -256,19 +208,13 @@ impl TipWorld {
         let wi_arn = format!("arn:aws:iam::{ROOT}:role/{WEB_IDENTITY_ROLE}");
         let bearer_arn = format!("arn:aws:iam::{ROOT}:role/{BEARER_ROLE}");
         // The Identity Center side: the web-identity role may exchange tokens.
-        run(&[
-            "sso-admin",
-            "put-application-authentication-method",
-            "--application-arn",
+        idc.put_iam_authentication_method(
             &app,
-            "--authentication-method-type",
-            "IAM",
-            "--authentication-method",
             &serde_json::json!({"Iam": {"ActorPolicy": {"Version": "2012-10-17", "Statement": [{
                 "Effect": "Allow", "Principal": {"AWS": wi_arn},
                 "Action": "sso-oauth:CreateTokenWithIAM", "Resource": app}]}}})
             .to_string(),
-        ]);
+        );
         ok(
             tip_in(
                 &home,
@@ -364,8 +310,7 @@ impl TipWorld {
 
     /// Run the AWS CLI as this home's user (its ~/.aws/config, no keys in the environment).
     fn aws_cli(&self, args: &[&str]) -> (bool, String, String) {
-        let cli = std::env::var("TESSERA_TEST_AWS_CLI").unwrap_or_else(|_| "aws".into());
-        let o = Command::new(cli)
+        let o = Command::new(aws_cli())
             .args(args)
             .env("HOME", &self.home)
             .env("AWS_CONFIG_FILE", self.home.join(".aws/config"))
@@ -446,8 +391,8 @@ fn month(server: &DevServer) -> String {
 #[test]
 fn tip_signs_in_and_the_aws_cli_and_duckdb_read_on_the_users_behalf() {
     let w = TipWorld::start();
-    let chromium = std::env::var("TESSERA_TEST_CHROMIUM").unwrap_or("/usr/bin/chromium".into());
-    let shot = super::screenshot_dir().join("tip-signed-in.png");
+    let chromium = chromium();
+    let shot = screenshot_dir().join("tip-signed-in.png");
     std::fs::create_dir_all(shot.parent().unwrap()).unwrap();
     let (o, seen) = w.sign_in_with(
         "mateo.jackson",
@@ -606,9 +551,8 @@ fn tip_signs_in_and_the_aws_cli_and_duckdb_read_on_the_users_behalf() {
     assert!(got.session_token().is_some() && got.expiry().is_some());
 
     // DuckDB, with credentials from tip.
-    let python = std::env::var("TESSERA_TEST_PYTHON").unwrap_or("python3".into());
-    let o = Command::new(python)
-        .arg(super::fixture("tip_duckdb.py"))
+    let o = Command::new(python())
+        .arg(fixture("tip_duckdb.py"))
         .args([
             tip_bin().display().to_string(),
             "default".into(),
@@ -622,10 +566,10 @@ fn tip_signs_in_and_the_aws_cli_and_duckdb_read_on_the_users_behalf() {
         .expect("run python");
     assert!(o.status.success(), "DuckDB: {}", stderr(&o));
     let duck = json(&stdout(&o));
-    let expect = rt.block_on(super::demo_expectations(&w.server));
+    let expect = rt.block_on(demo_expectations(&w.server));
     let total = expect["tomatoes"]["total"].as_str().unwrap();
     let cents = duck["revenue_cents"].as_u64().unwrap();
-    assert_eq!(super::dollars(cents), total, "{duck}");
+    assert_eq!(dollars(cents), total, "{duck}");
     assert_eq!(duck["by_variety"].as_object().unwrap().len(), 6, "{duck}");
     assert!(duck["rows"].as_u64().unwrap() >= 6, "{duck}");
     let blue = duck["blue_error"].as_str().unwrap_or("");
@@ -837,18 +781,21 @@ fn tip_caches_are_keyed_locked_refreshed_and_private() {
         .as_str()
         .unwrap()
         .to_owned();
-    let newest_bearer = w
-        .records("AssumeRole")
-        .into_iter()
-        .rfind(|r| r["requestParameters"]["roleArn"] == bearer_arn.as_str())
-        .unwrap();
+    // The newest AssumeRole of the bearer role.
+    let newest_bearer = || {
+        w.records("AssumeRole")
+            .into_iter()
+            .rfind(|r| r["requestParameters"]["roleArn"] == bearer_arn.as_str())
+            .unwrap()
+    };
+    let newest = newest_bearer();
     assert_eq!(
-        newest_bearer["userIdentity"]["accessKeyId"],
+        newest["userIdentity"]["accessKeyId"],
         new_web_key.as_str(),
         "the re-exchange was signed with stale web-identity credentials"
     );
     assert_eq!(
-        newest_bearer["responseElements"]["credentials"]["accessKeyId"],
+        newest["responseElements"]["credentials"]["accessKeyId"],
         renewed.as_str()
     );
     // Grant credentials are renewed too, and asked for with the bearer session of that moment
@@ -856,14 +803,9 @@ fn tip_caches_are_keyed_locked_refreshed_and_private() {
     let red2 = key_of(&ok(w.tip(&["s3ag", "get-data-access", RED]), "red renewed"));
     assert_ne!(red2, red);
     let last = w.records("GetDataAccess").pop().unwrap();
-    let newest_bearer = w
-        .records("AssumeRole")
-        .into_iter()
-        .rfind(|r| r["requestParameters"]["roleArn"] == bearer_arn.as_str())
-        .unwrap();
     assert_eq!(
         last["userIdentity"]["accessKeyId"],
-        newest_bearer["responseElements"]["credentials"]["accessKeyId"],
+        newest_bearer()["responseElements"]["credentials"]["accessKeyId"],
         "GetDataAccess was signed with stale bearer credentials"
     );
     ok(
@@ -1162,17 +1104,18 @@ fn dev_world_tip_line_and_the_rust_credentials_provider() {
             ))
             .load()
             .await;
-        let grants = AccessGrants::builder()
-            .s3control(s3control_client(&config))
-            .account_id(ROOT)
-            .build()
-            .unwrap();
-        let s3 = aws_sdk_s3::Client::from_conf(
+        // An S3 client configuration with a new Access Grants provider (its cache empty).
+        let with_grants = || {
+            let grants = AccessGrants::builder()
+                .s3control(s3control_client(&config))
+                .account_id(ROOT)
+                .build()
+                .unwrap();
             grants
                 .configure(aws_sdk_s3::config::Builder::from(&config))
                 .force_path_style(true)
-                .build(),
-        );
+        };
+        let s3 = aws_sdk_s3::Client::from_conf(with_grants().build());
         let prefix = format!("projects/red/tomatoes/{m}/");
         let listed = s3
             .list_objects_v2()
@@ -1216,15 +1159,8 @@ fn dev_world_tip_line_and_the_rust_credentials_provider() {
             .iter()
             .filter(|r| r["eventName"] == "GetDataAccess")
             .count();
-        let grants = AccessGrants::builder()
-            .s3control(s3control_client(&config))
-            .account_id(ROOT)
-            .build()
-            .unwrap();
         let s3 = aws_sdk_s3::Client::from_conf(
-            grants
-                .configure(aws_sdk_s3::config::Builder::from(&config))
-                .force_path_style(true)
+            with_grants()
                 .retry_config(
                     aws_sdk_s3::config::retry::RetryConfig::standard().with_max_attempts(6),
                 )

@@ -1,0 +1,468 @@
+//! The S3-compatible upstream backend: Tessera authorises and audits, then forwards each
+//! operation to any S3 store (Garage, MinIO, Ceph, AWS S3) with the store's own credentials,
+//! streaming bodies both ways without buffering whole objects.
+//!
+//! Buckets map one to one to the store's buckets, so data already in the store stays where
+//! it is. Which account owns a bucket is recorded in a catalog bucket of the store (one empty
+//! object per bucket, `buckets/<name>/<owner account>/<creation ms>`), read into memory at
+//! start and refreshed every few seconds, so that replicas sharing one store agree. A bucket
+//! the catalog does not name does not exist for Tessera's callers (the catalog bucket
+//! itself included). Creating a bucket that already exists in the store under Tessera's
+//! credentials adopts it.
+//!
+//! Requests are sent path-style over HTTP/1.1 with `http::Uri` (no URL normalisation, so a
+//! key such as `../x` stays a key), signed with SigV4 (`UNSIGNED-PAYLOAD` for streamed
+//! bodies, whose digests Tessera has already checked while they stream).
+
+mod multipart;
+mod objects;
+mod transport;
+use crate::backend::*;
+use crate::body::ByteStream;
+use bytes::Bytes;
+use futures::StreamExt;
+use http::{HeaderMap, HeaderValue, Method, StatusCode};
+use http_body_util::BodyExt;
+use s3s::{S3Error, S3ErrorCode, S3Result, s3_error};
+use std::collections::BTreeMap;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+use tessera_sigv4::sign::{self, Outgoing, Signer};
+use transport::*;
+
+pub(super) type ReqBody = http_body_util::combinators::UnsyncBoxBody<Bytes, s3s::StdError>;
+type Client =
+    hyper_util::client::legacy::Client<hyper_util::client::legacy::connect::HttpConnector, ReqBody>;
+
+/// How to reach the store.
+#[derive(Clone)]
+pub struct UpstreamConfig {
+    /// `http://host:port` of the store's S3 API.
+    pub endpoint: String,
+    /// The store's region (its SigV4 scope), e.g. `garage`.
+    pub region: String,
+    pub access_key_id: String,
+    pub secret_access_key: String,
+    /// The bucket holding Tessera's catalog of buckets.
+    pub catalog_bucket: String,
+}
+
+impl std::fmt::Debug for UpstreamConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UpstreamConfig")
+            .field("endpoint", &self.endpoint)
+            .field("region", &self.region)
+            .field("access_key_id", &self.access_key_id)
+            .field("catalog_bucket", &self.catalog_bucket)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Objects in an S3-compatible store.
+#[derive(Debug)]
+pub struct UpstreamBackend {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    cfg: UpstreamConfig,
+    scheme_authority: String,
+    host: String,
+    client: Client,
+    catalog: RwLock<BTreeMap<String, BucketInfo>>,
+}
+
+impl std::fmt::Debug for Inner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Inner")
+            .field("cfg", &self.cfg)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A body to send.
+pub(super) enum Send {
+    Empty,
+    Bytes(Bytes),
+    Stream(ByteStream, u64),
+}
+
+impl UpstreamBackend {
+    /// Connect to the store, make sure the catalog bucket exists and load it.
+    pub async fn open(cfg: UpstreamConfig) -> Result<UpstreamBackend, String> {
+        let uri: http::Uri = cfg
+            .endpoint
+            .parse()
+            .map_err(|e| format!("upstream endpoint {:?}: {e}", cfg.endpoint))?;
+        if uri.scheme_str() != Some("http") {
+            return Err(
+                "the upstream endpoint must be http:// (TLS to the store is not supported yet)"
+                    .into(),
+            );
+        }
+        let authority = uri
+            .authority()
+            .ok_or_else(|| format!("upstream endpoint {:?} has no host", cfg.endpoint))?
+            .to_string();
+        let mut connector = hyper_util::client::legacy::connect::HttpConnector::new();
+        connector.set_nodelay(true);
+        let client =
+            hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+                .pool_idle_timeout(Duration::from_secs(30))
+                .build(connector);
+        let inner = Arc::new(Inner {
+            scheme_authority: format!("http://{authority}"),
+            host: authority,
+            cfg,
+            client,
+            catalog: RwLock::new(BTreeMap::new()),
+        });
+        let b = UpstreamBackend { inner };
+        let catalog = b.inner.cfg.catalog_bucket.clone();
+        match b
+            .call(
+                Method::PUT,
+                Some(&catalog),
+                None,
+                &[],
+                Vec::new(),
+                Send::Empty,
+            )
+            .await
+        {
+            Ok(_) => {}
+            Err(e) if matches!(e.code(), S3ErrorCode::BucketAlreadyOwnedByYou) => {}
+            Err(e) => return Err(format!("creating the catalog bucket {catalog}: {e}")),
+        }
+        b.refresh()
+            .await
+            .map_err(|e| format!("reading the catalog: {e}"))?;
+        Ok(b)
+    }
+
+    /// Keep the catalog fresh (other replicas create and delete buckets too).
+    pub fn spawn_refresh(&self, every: Duration) -> tokio::task::JoinHandle<()> {
+        let b = UpstreamBackend {
+            inner: self.inner.clone(),
+        };
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(every).await;
+                if let Err(e) = b.refresh().await {
+                    tracing::warn!(error = %e, "refreshing the bucket catalog failed");
+                }
+            }
+        })
+    }
+
+    async fn refresh(&self) -> S3Result<()> {
+        let catalog = self.inner.cfg.catalog_bucket.clone();
+        let mut found = BTreeMap::new();
+        let mut after: Option<String> = None;
+        loop {
+            let mut q = vec![
+                ("list-type", "2".to_owned()),
+                ("prefix", "buckets/".to_owned()),
+            ];
+            if let Some(a) = &after {
+                q.push(("start-after", a.clone()));
+            }
+            let qr: Vec<(&str, &str)> = q.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            let resp = self
+                .call(
+                    Method::GET,
+                    Some(&catalog),
+                    None,
+                    &qr,
+                    Vec::new(),
+                    Send::Empty,
+                )
+                .await?;
+            let doc = self.xml(resp).await?;
+            let mut last = None;
+            for c in doc.children_named("Contents") {
+                let Some(k) = c.child_text("Key") else {
+                    continue;
+                };
+                last = Some(k.to_owned());
+                let mut parts = k.trim_start_matches("buckets/").split('/');
+                if let (Some(name), Some(owner), Some(created)) =
+                    (parts.next(), parts.next(), parts.next())
+                {
+                    found.insert(
+                        name.to_owned(),
+                        BucketInfo {
+                            name: name.to_owned(),
+                            owner: owner.to_owned(),
+                            created_ms: created.parse().unwrap_or(0),
+                        },
+                    );
+                }
+            }
+            let truncated = doc.child_text("IsTruncated") == Some("true");
+            match (truncated, last) {
+                (true, Some(l)) => after = Some(l),
+                _ => break,
+            }
+        }
+        *self.inner.catalog.write().expect("catalog lock") = found;
+        Ok(())
+    }
+
+    fn known(&self, bucket: &str) -> S3Result<BucketInfo> {
+        self.inner
+            .catalog
+            .read()
+            .expect("catalog lock")
+            .get(bucket)
+            .cloned()
+            .ok_or_else(|| s3_error!(NoSuchBucket, "The specified bucket does not exist"))
+    }
+}
+
+/// Buckets here; the object and multipart operations are `UpstreamBackend`'s own methods of
+/// the same names in `objects.rs` and `multipart.rs`, which these call (an inherent method is
+/// named first).
+#[async_trait::async_trait]
+impl Backend for UpstreamBackend {
+    async fn create_bucket(&self, name: &str, owner: &str) -> S3Result<BucketInfo> {
+        if let Some(b) = self.bucket(name) {
+            return Err(if b.owner == owner {
+                s3_error!(
+                    BucketAlreadyOwnedByYou,
+                    "Your previous request to create the named bucket succeeded and you already own it."
+                )
+            } else {
+                s3_error!(BucketAlreadyExists)
+            });
+        }
+        if name == self.inner.cfg.catalog_bucket {
+            return Err(s3_error!(BucketAlreadyExists));
+        }
+        match self
+            .call(Method::PUT, Some(name), None, &[], Vec::new(), Send::Empty)
+            .await
+        {
+            Ok(_) => {}
+            // A bucket of the store's that Tessera does not know yet: adopt it.
+            Err(e) if matches!(e.code(), S3ErrorCode::BucketAlreadyOwnedByYou) => {}
+            Err(e) => return Err(e),
+        }
+        let info = BucketInfo {
+            name: name.to_owned(),
+            owner: owner.to_owned(),
+            created_ms: chrono::Utc::now().timestamp_millis(),
+        };
+        let record = format!("buckets/{name}/{owner}/{}", info.created_ms);
+        let catalog = self.inner.cfg.catalog_bucket.clone();
+        self.call(
+            Method::PUT,
+            Some(&catalog),
+            Some(&record),
+            &[],
+            Vec::new(),
+            Send::Bytes(Bytes::new()),
+        )
+        .await?;
+        self.inner
+            .catalog
+            .write()
+            .expect("catalog lock")
+            .insert(name.to_owned(), info.clone());
+        Ok(info)
+    }
+
+    async fn delete_bucket(&self, name: &str) -> S3Result<()> {
+        let b = self.known(name)?;
+        let resp = self
+            .call(
+                Method::GET,
+                Some(name),
+                None,
+                &[("list-type", "2"), ("max-keys", "1")],
+                Vec::new(),
+                Send::Empty,
+            )
+            .await?;
+        let doc = self.xml(resp).await?;
+        if doc.children_named("Contents").next().is_some() {
+            return Err(s3_error!(
+                BucketNotEmpty,
+                "The bucket you tried to delete is not empty"
+            ));
+        }
+        self.call(
+            Method::DELETE,
+            Some(name),
+            None,
+            &[],
+            Vec::new(),
+            Send::Empty,
+        )
+        .await?;
+        let record = format!("buckets/{name}/{}/{}", b.owner, b.created_ms);
+        let catalog = self.inner.cfg.catalog_bucket.clone();
+        self.call(
+            Method::DELETE,
+            Some(&catalog),
+            Some(&record),
+            &[],
+            Vec::new(),
+            Send::Empty,
+        )
+        .await?;
+        self.inner
+            .catalog
+            .write()
+            .expect("catalog lock")
+            .remove(name);
+        Ok(())
+    }
+
+    fn bucket(&self, name: &str) -> Option<BucketInfo> {
+        self.inner
+            .catalog
+            .read()
+            .expect("catalog lock")
+            .get(name)
+            .cloned()
+    }
+
+    fn buckets(&self) -> Vec<BucketInfo> {
+        self.inner
+            .catalog
+            .read()
+            .expect("catalog lock")
+            .values()
+            .cloned()
+            .collect()
+    }
+
+    async fn put_object(
+        &self,
+        bucket: &str,
+        key: &str,
+        body: ByteStream,
+        new: NewObject,
+    ) -> S3Result<ObjectMeta> {
+        UpstreamBackend::put_object(self, bucket, key, body, new).await
+    }
+
+    async fn head_object(
+        &self,
+        bucket: &str,
+        key: &str,
+        cond: &Conditions,
+    ) -> S3Result<ObjectMeta> {
+        UpstreamBackend::head_object(self, bucket, key, cond).await
+    }
+
+    async fn get_object(
+        &self,
+        bucket: &str,
+        key: &str,
+        range: Option<RangeSpec>,
+        cond: &Conditions,
+    ) -> S3Result<ObjectRead> {
+        UpstreamBackend::get_object(self, bucket, key, range, cond).await
+    }
+
+    async fn head_part(
+        &self,
+        bucket: &str,
+        key: &str,
+        part: u32,
+        cond: &Conditions,
+    ) -> S3Result<(ObjectMeta, ByteRange, Option<u32>)> {
+        UpstreamBackend::head_part(self, bucket, key, part, cond).await
+    }
+
+    async fn get_part(
+        &self,
+        bucket: &str,
+        key: &str,
+        part: u32,
+        cond: &Conditions,
+    ) -> S3Result<(ObjectRead, Option<u32>)> {
+        UpstreamBackend::get_part(self, bucket, key, part, cond).await
+    }
+
+    async fn delete_object(&self, bucket: &str, key: &str) -> S3Result<()> {
+        UpstreamBackend::delete_object(self, bucket, key).await
+    }
+
+    async fn list(&self, bucket: &str, q: &ListQuery<'_>) -> S3Result<Listing> {
+        UpstreamBackend::list(self, bucket, q).await
+    }
+
+    async fn create_upload(
+        &self,
+        bucket: &str,
+        key: &str,
+        headers: ObjectHeaders,
+        checksum_algorithm: Option<String>,
+    ) -> S3Result<UploadInfo> {
+        UpstreamBackend::create_upload(self, bucket, key, headers, checksum_algorithm).await
+    }
+
+    async fn upload_part(
+        &self,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+        part: u32,
+        body: ByteStream,
+        new: NewObject,
+    ) -> S3Result<PartInfo> {
+        UpstreamBackend::upload_part(self, bucket, key, upload_id, part, body, new).await
+    }
+
+    async fn complete_upload(
+        &self,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+        parts: &[(u32, String)],
+    ) -> S3Result<ObjectMeta> {
+        UpstreamBackend::complete_upload(self, bucket, key, upload_id, parts).await
+    }
+
+    async fn abort_upload(&self, bucket: &str, key: &str, upload_id: &str) -> S3Result<()> {
+        UpstreamBackend::abort_upload(self, bucket, key, upload_id).await
+    }
+
+    async fn list_parts(
+        &self,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+    ) -> S3Result<(UploadInfo, Vec<PartInfo>)> {
+        UpstreamBackend::list_parts(self, bucket, key, upload_id).await
+    }
+
+    async fn list_uploads(&self, bucket: &str, prefix: &str) -> S3Result<Vec<UploadInfo>> {
+        UpstreamBackend::list_uploads(self, bucket, prefix).await
+    }
+
+    async fn copy_object(
+        &self,
+        src: (&str, &str),
+        dst: (&str, &str),
+        cond: &Conditions,
+        headers: Option<ObjectHeaders>,
+    ) -> S3Result<ObjectMeta> {
+        UpstreamBackend::copy_object(self, src, dst, cond, headers).await
+    }
+
+    async fn upload_part_copy(
+        &self,
+        src: (&str, &str),
+        range: Option<RangeSpec>,
+        cond: &Conditions,
+        dst: (&str, &str),
+        upload_id: &str,
+        part: u32,
+    ) -> S3Result<PartInfo> {
+        UpstreamBackend::upload_part_copy(self, src, range, cond, dst, upload_id, part).await
+    }
+}

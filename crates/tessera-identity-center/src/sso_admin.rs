@@ -3,6 +3,7 @@
 //! one also creates its identity store (`d-` + 10 hex digits).
 
 use crate::IdentityCenterError;
+use crate::apps::{ACCESS_SCOPES, AUTHENTICATION_METHODS, GRANTS};
 use crate::request::{Paging, allow, signed_document, string};
 use crate::view::{Change, IdentityCenterView};
 use async_trait::async_trait;
@@ -332,24 +333,31 @@ impl SsoAdminService {
             SsoAdminOp::UpdateApplication => self.update_application(caller, meta, doc).await,
             SsoAdminOp::DeleteApplication => self.delete_application(caller, meta, doc).await,
             SsoAdminOp::PutApplicationGrant => self.put_application_grant(caller, meta, doc).await,
-            SsoAdminOp::GetApplicationGrant => self.get_application_grant(caller, meta, doc).await,
+            SsoAdminOp::GetApplicationGrant => {
+                self.get_application_setting(&GRANTS, caller, meta, doc)
+                    .await
+            }
             SsoAdminOp::ListApplicationGrants => {
-                self.list_application_grants(caller, meta, doc).await
+                self.list_application_settings(&GRANTS, caller, meta, doc)
+                    .await
             }
             SsoAdminOp::DeleteApplicationGrant => {
-                self.delete_application_grant(caller, meta, doc).await
+                self.delete_application_setting(&GRANTS, caller, meta, doc)
+                    .await
             }
             SsoAdminOp::PutApplicationAccessScope => {
                 self.put_application_access_scope(caller, meta, doc).await
             }
             SsoAdminOp::GetApplicationAccessScope => {
-                self.get_application_access_scope(caller, meta, doc).await
+                self.get_application_setting(&ACCESS_SCOPES, caller, meta, doc)
+                    .await
             }
             SsoAdminOp::ListApplicationAccessScopes => {
-                self.list_application_access_scopes(caller, meta, doc).await
+                self.list_application_settings(&ACCESS_SCOPES, caller, meta, doc)
+                    .await
             }
             SsoAdminOp::DeleteApplicationAccessScope => {
-                self.delete_application_access_scope(caller, meta, doc)
+                self.delete_application_setting(&ACCESS_SCOPES, caller, meta, doc)
                     .await
             }
             SsoAdminOp::PutApplicationAuthenticationMethod => {
@@ -357,15 +365,15 @@ impl SsoAdminService {
                     .await
             }
             SsoAdminOp::GetApplicationAuthenticationMethod => {
-                self.get_application_authentication_method(caller, meta, doc)
+                self.get_application_setting(&AUTHENTICATION_METHODS, caller, meta, doc)
                     .await
             }
             SsoAdminOp::ListApplicationAuthenticationMethods => {
-                self.list_application_authentication_methods(caller, meta, doc)
+                self.list_application_settings(&AUTHENTICATION_METHODS, caller, meta, doc)
                     .await
             }
             SsoAdminOp::DeleteApplicationAuthenticationMethod => {
-                self.delete_application_authentication_method(caller, meta, doc)
+                self.delete_application_setting(&AUTHENTICATION_METHODS, caller, meta, doc)
                     .await
             }
             SsoAdminOp::PutApplicationAssignmentConfiguration => {

@@ -15,6 +15,7 @@
 //! and `tessera audit verify` build on it.
 
 pub mod chain;
+pub mod shape;
 
 use serde::Serialize;
 use serde_json::Value;

@@ -9,12 +9,11 @@ use crate::s3::S3_REQUEST_DEADLINE;
 use bytes::Bytes;
 use http::{Request, Response};
 use http_body_util::{BodyExt, Full, Limited};
-use serde_json::{Value, json};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
-use tessera_audit::{AuditRecord, EventDetails};
-use tessera_core::{Caller, Principal, RequestMeta};
+use tessera_audit::EventDetails;
+use tessera_core::{Caller, RequestMeta};
 use tessera_service::{Registered, Routed, Routing};
 use tessera_wire::{AwsError, CommonError, Protocol};
 use tracing::Instrument;
@@ -383,92 +382,28 @@ where
     Ok(Bytes::from(buf))
 }
 
-fn user_identity(app: &App, caller: Option<&Caller>, access_key_id: Option<&str>) -> Value {
-    let Some(c) = caller else {
-        return json!({"type": "Unknown", "accessKeyId": access_key_id});
-    };
-    let arn = c.arn(&app.deployment.partition);
-    match &c.principal {
-        Principal::Root => json!({"type": "Root", "principalId": c.account.as_str(), "arn": arn,
-            "accountId": c.account.as_str(), "accessKeyId": c.access_key_id}),
-        Principal::User { name, user_id, .. } => {
-            json!({"type": "IAMUser", "principalId": user_id, "arn": arn,
-            "accountId": c.account.as_str(), "accessKeyId": c.access_key_id, "userName": name})
-        }
-        Principal::AssumedRole {
-            role_name, role_id, ..
-        } => {
-            let session = c.session.as_deref();
-            let mut v = json!({"type": "AssumedRole", "principalId": c.user_id(), "arn": arn,
-                "accountId": c.account.as_str(), "accessKeyId": c.access_key_id,
-                "sessionContext": {"sessionIssuer": {"type": "Role", "principalId": role_id,
-                    "arn": c.principal_arn(&app.deployment.partition), "accountId": c.account.as_str(), "userName": role_name},
-                    "attributes": {"creationDate": session.map(|s| tessera_core::iso8601(s.issued_at)),
-                        "mfaAuthenticated": "false"}}});
-            if let Some(si) = session.and_then(|s| s.source_identity.as_deref()) {
-                v["sessionContext"]["sourceIdentity"] = json!(si);
-            }
-            if let Some(w) = session.and_then(|s| s.web_identity.as_ref()) {
-                v["sessionContext"]["webIdFederationData"] =
-                    json!({"federatedProvider": w.provider_arn, "attributes": {}});
-            }
-            // An identity-enhanced session (and Access Grants credentials vended for a
-            // directory user) acts on behalf of that user.
-            if let Some(ic) = session.and_then(|s| s.identity_context.as_ref()) {
-                v["onBehalfOf"] =
-                    json!({"userId": ic.user_id, "identityStoreArn": ic.identity_store_arn});
-            }
-            v
-        }
-    }
-}
-
 /// Hand the request's record to the audit trail: in `sync` mode wait until it is written and
 /// say whether it was; in `async` mode queue it (always `true`).
 async fn record_audit(app: &App, meta: &RequestMeta, h: &Handled) -> bool {
     if app.audit_policy.mode == tessera_audit::AuditMode::Off {
         return true;
     }
-    let mut details = h.details.clone().unwrap_or_default();
-    // A refused request keeps why it was refused (what each refusing decision saw); a request
-    // that succeeded despite a refused probe along the way keeps nothing of it.
-    let decisions = meta.decisions.take();
-    if h.error.is_some() && !decisions.is_empty() {
-        if !details.additional_event_data.is_object() {
-            details.additional_event_data = json!({});
-        }
-        details.additional_event_data["authorizationDecisions"] = Value::Array(decisions);
-    }
-    let account = h
-        .caller
-        .as_ref()
-        .map(|c| c.account.to_string())
-        .unwrap_or_default();
-    let rec = AuditRecord {
-        event_version: "1.11",
-        user_identity: details
-            .user_identity
-            .unwrap_or_else(|| user_identity(app, h.caller.as_ref(), h.access_key_id.as_deref())),
-        event_time: meta.now.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
-        event_source: h.event_source.into(),
-        event_name: h.action.clone(),
-        aws_region: app.deployment.region.clone(),
-        source_ip_address: meta.source_ip.to_string(),
-        user_agent: meta.user_agent.clone(),
-        error_code: h.error.as_ref().map(|e| e.code.clone()),
-        error_message: h.error.as_ref().map(|e| e.message.clone()),
-        request_parameters: details.request_parameters,
-        response_elements: details.response_elements,
-        additional_event_data: details.additional_event_data,
-        request_id: meta.request_id.clone(),
+    let rec = tessera_audit::shape::api_call(tessera_audit::shape::ApiCall {
+        meta,
+        region: &app.deployment.region,
+        partition: &app.deployment.partition,
+        event_source: h.event_source,
+        event_name: &h.action,
+        caller: h.caller.as_ref(),
+        access_key_id: h.access_key_id.as_deref(),
+        error: h
+            .error
+            .as_ref()
+            .map(|e| (e.code.as_str(), e.message.as_str())),
+        details: h.details.clone().unwrap_or_default(),
+        data_event: h.data_event,
         event_id: new_request_id(),
-        read_only: details.read_only,
-        resources: details.resources,
-        event_type: "AwsApiCall",
-        management_event: !h.data_event,
-        recipient_account_id: account,
-        event_category: if h.data_event { "Data" } else { "Management" },
-    };
+    });
     match app.audit_policy.mode {
         tessera_audit::AuditMode::Off => true,
         tessera_audit::AuditMode::Sync => app.audit.submit_durable(rec).await,

@@ -9,24 +9,13 @@ use tessera_crypto::session::SessionError;
 use tessera_sigv4::{
     Canonicalization, ParsedAuth, Payload, RequestParts, SigV4Error, VerifyOptions,
 };
-use tessera_wire::{AwsError, Protocol};
+use tessera_wire::{AwsError, CommonError, Protocol};
 
 /// Allowed clock skew for header-signed requests.
 pub const MAX_SKEW_SECS: i64 = 15 * 60;
 
-fn invalid_token(canon: Canonicalization) -> AwsError {
-    match canon {
-        Canonicalization::S3 => AwsError::new(
-            403,
-            "InvalidAccessKeyId",
-            "The AWS Access Key Id you provided does not exist in our records.",
-        ),
-        Canonicalization::Standard => AwsError::new(
-            403,
-            "InvalidClientTokenId",
-            "The security token included in the request is invalid.",
-        ),
-    }
+fn invalid_token(protocol: Protocol) -> AwsError {
+    CommonError::InvalidClientToken.to_aws(protocol)
 }
 
 pub fn sig_error(e: &SigV4Error, canon: Canonicalization) -> AwsError {
@@ -64,13 +53,12 @@ pub async fn authenticate_keyed(
     app: &App,
     r: &AuthRequest<'_>,
 ) -> Result<(Caller, [u8; 32]), AwsError> {
-    let canon = r.canon;
     if r.auth.access_key_id.starts_with("ASIA") {
         return authenticate_session(app, r);
     }
     // A long-term key must not carry a session token.
     if r.auth.security_token.is_some() {
-        return Err(invalid_token(canon));
+        return Err(invalid_token(r.protocol));
     }
     let cache = &app.credentials;
     let key = match cache.key(&r.auth.access_key_id) {
@@ -85,15 +73,15 @@ pub async fn authenticate_keyed(
                     crate::pipeline::internal_failure(r.protocol)
                 })?
                 .filter(|k| k.status == "Active")
-                .ok_or_else(|| invalid_token(canon))?;
+                .ok_or_else(|| invalid_token(r.protocol))?;
             let secret = app
                 .master
                 .open(&key.secret_sealed, key.access_key_id.as_bytes())
                 .map_err(|e| {
                     tracing::error!(error = %e, key = %key.access_key_id, "cannot unseal stored secret");
-                    invalid_token(canon)
+                    invalid_token(r.protocol)
                 })?;
-            let secret = String::from_utf8(secret).map_err(|_| invalid_token(canon))?;
+            let secret = String::from_utf8(secret).map_err(|_| invalid_token(r.protocol))?;
             cache.remember_key(
                 &key.access_key_id,
                 CachedKey {
@@ -106,7 +94,7 @@ pub async fn authenticate_keyed(
         }
     };
     let signing_key = verify_signature(app, r, &key.secret, &key.signing)?;
-    let account = AccountId::parse(&key.account_id).map_err(|_| invalid_token(canon))?;
+    let account = AccountId::parse(&key.account_id).map_err(|_| invalid_token(r.protocol))?;
     let principal = match &key.user_name_key {
         None => Principal::Root,
         Some(name) => {
@@ -119,7 +107,7 @@ pub async fn authenticate_keyed(
                     .get_user(account.as_str(), name)
                     .await
                     .map_err(|_| crate::pipeline::internal_failure(r.protocol))?
-                    .ok_or_else(|| invalid_token(canon))?,
+                    .ok_or_else(|| invalid_token(r.protocol))?,
             };
             Principal::User {
                 name: user.name,
@@ -180,7 +168,7 @@ fn authenticate_session(app: &App, r: &AuthRequest<'_>) -> Result<(Caller, [u8; 
         .auth
         .security_token
         .as_deref()
-        .ok_or_else(|| invalid_token(canon))?;
+        .ok_or_else(|| invalid_token(r.protocol))?;
     let cache = &app.credentials;
     let session = match cache.session(token) {
         Some(s) => {
@@ -188,10 +176,10 @@ fn authenticate_session(app: &App, r: &AuthRequest<'_>) -> Result<(Caller, [u8; 
                 s.claims.access_key_id.as_bytes(),
                 r.auth.access_key_id.as_bytes(),
             )) {
-                return Err(invalid_token(canon));
+                return Err(invalid_token(r.protocol));
             }
             if r.now.timestamp() >= s.claims.expires_at {
-                return Err(expired_token(canon));
+                return Err(expired_token(r.protocol));
             }
             s
         }
@@ -201,8 +189,8 @@ fn authenticate_session(app: &App, r: &AuthRequest<'_>) -> Result<(Caller, [u8; 
                 .get()
                 .verify(token, &r.auth.access_key_id, r.now.timestamp())
                 .map_err(|e| match e {
-                    SessionError::Expired => expired_token(canon),
-                    _ => invalid_token(canon),
+                    SessionError::Expired => expired_token(r.protocol),
+                    _ => invalid_token(r.protocol),
                 })?;
             cache.remember_session(
                 token,
@@ -231,10 +219,10 @@ fn authenticate_session(app: &App, r: &AuthRequest<'_>) -> Result<(Caller, [u8; 
                 "AccessDenied",
                 "Access Denied: the sessions of the directory user these credentials act for were revoked",
             ),
-            Canonicalization::Standard => expired_token(canon),
+            Canonicalization::Standard => expired_token(r.protocol),
         });
     }
-    let account = AccountId::parse(&claims.account).map_err(|_| invalid_token(canon))?;
+    let account = AccountId::parse(&claims.account).map_err(|_| invalid_token(r.protocol))?;
     let caller = Caller {
         account,
         principal: Principal::AssumedRole {
@@ -249,15 +237,6 @@ fn authenticate_session(app: &App, r: &AuthRequest<'_>) -> Result<(Caller, [u8; 
     Ok((caller, signing_key))
 }
 
-fn expired_token(canon: Canonicalization) -> AwsError {
-    match canon {
-        Canonicalization::S3 => {
-            AwsError::new(400, "ExpiredToken", "The provided token has expired.")
-        }
-        Canonicalization::Standard => AwsError::new(
-            403,
-            "ExpiredToken",
-            "The security token included in the request is expired",
-        ),
-    }
+fn expired_token(protocol: Protocol) -> AwsError {
+    CommonError::ExpiredToken.to_aws(protocol)
 }

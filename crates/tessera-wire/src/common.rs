@@ -51,6 +51,12 @@ pub enum CommonError {
     /// The body is not a document of the protocol (invalid JSON) (400).
     #[error("{0}")]
     Serialization(String),
+    /// The access key or session token is not one Tessera issued, or no longer valid (403).
+    #[error("The security token included in the request is invalid.")]
+    InvalidClientToken,
+    /// The session token has expired (or its directory user's sessions were revoked).
+    #[error("The security token included in the request is expired")]
+    ExpiredToken,
 }
 
 impl CommonError {
@@ -91,6 +97,12 @@ impl CommonError {
             CommonError::Serialization(_) if json => (400, "SerializationException"),
             CommonError::Serialization(_) if protocol.is_rest_xml() => (400, "MalformedXML"),
             CommonError::Serialization(_) => (400, "MalformedInput"),
+            CommonError::InvalidClientToken if protocol.is_rest_xml() => {
+                (403, "InvalidAccessKeyId")
+            }
+            CommonError::InvalidClientToken => (403, "InvalidClientTokenId"),
+            CommonError::ExpiredToken if protocol.is_rest_xml() => (400, "ExpiredToken"),
+            CommonError::ExpiredToken => (403, "ExpiredToken"),
         };
         let message = match self {
             CommonError::HeadersTooLarge(limit) if protocol.is_rest_xml() => format!(
@@ -99,7 +111,13 @@ impl CommonError {
             CommonError::HeadersTooLarge(limit) => {
                 format!("Request header section exceeds the maximum allowed size of {limit} bytes.")
             }
-            // S3's own words (and s3control's) for an internal error.
+            // S3's own words (and s3control's).
+            CommonError::InvalidClientToken if protocol.is_rest_xml() => {
+                "The AWS Access Key Id you provided does not exist in our records.".to_owned()
+            }
+            CommonError::ExpiredToken if protocol.is_rest_xml() => {
+                "The provided token has expired.".to_owned()
+            }
             CommonError::InternalFailure if protocol.is_rest_xml() => {
                 "We encountered an internal error. Please try again.".to_owned()
             }

@@ -155,8 +155,6 @@ pub struct ScimResponse {
     pub status: u16,
     pub body: Option<Value>,
     pub location: Option<String>,
-    /// The operation, for audit and metrics (`CreateUser`, `PatchGroup`, …).
-    pub operation: &'static str,
     /// The identity store, once the token was checked.
     pub tenant: Option<String>,
     pub error: Option<ScimError>,
@@ -223,7 +221,6 @@ impl ScimService {
             status: 200,
             body: None,
             location: None,
-            operation: "Unknown",
             tenant: None,
             error: None,
         };
@@ -266,14 +263,12 @@ impl ScimService {
         let not_allowed = || ScimError::new(405, None, "Method not allowed.");
         match (m, rest.as_slice()) {
             (_, ["ServiceProviderConfig"]) => {
-                resp.operation = "GetServiceProviderConfig";
                 if m != "GET" {
                     return Err(not_allowed());
                 }
                 resp.body = Some(service_provider_config(&base));
             }
             (_, ["ResourceTypes", id @ ..]) => {
-                resp.operation = "ListResourceTypes";
                 if m != "GET" {
                     return Err(not_allowed());
                 }
@@ -287,7 +282,6 @@ impl ScimService {
                 });
             }
             (_, ["Schemas", id @ ..]) => {
-                resp.operation = "ListSchemas";
                 if m != "GET" {
                     return Err(not_allowed());
                 }
@@ -302,15 +296,12 @@ impl ScimService {
                 });
             }
             (_, [".search"]) | (_, [_, ".search"]) => {
-                resp.operation = "Search";
                 return Err(ScimError::new(501, None, "POST /.search is not supported."));
             }
             ("GET", ["Users"]) => {
-                resp.operation = "ListUsers";
                 resp.body = Some(self.list_users(&store, &q, &base).await?);
             }
             ("POST", ["Users"]) => {
-                resp.operation = "CreateUser";
                 let doc = body_json(r.body)?;
                 let u = self.create_user(&store, &doc, r.now).await?;
                 resp.status = 201;
@@ -318,19 +309,16 @@ impl ScimService {
                 resp.body = Some(user_to_scim(&u, &base));
             }
             ("GET", ["Users", id]) => {
-                resp.operation = "GetUser";
                 let u = self.user(&store, id).await?;
                 resp.body = Some(project(user_to_scim(&u, &base), &q));
             }
             ("PUT", ["Users", id]) => {
-                resp.operation = "PutUser";
                 let doc = body_json(r.body)?;
                 let u = self.user(&store, id).await?;
                 let u = self.replace_user(u, &doc, r.now).await?;
                 resp.body = Some(user_to_scim(&u, &base));
             }
             ("PATCH", ["Users", id]) => {
-                resp.operation = "PatchUser";
                 let doc = body_json(r.body)?;
                 let ops = operations(&doc)?;
                 let u = self.user(&store, id).await?;
@@ -342,18 +330,15 @@ impl ScimService {
                 resp.body = Some(user_to_scim(&u, &base));
             }
             ("DELETE", ["Users", id]) => {
-                resp.operation = "DeleteUser";
                 if !writes::delete_user(&*self.store, &self.directory, &store, id).await? {
                     return Err(ScimError::not_found(format!("User {id} does not exist.")));
                 }
                 resp.status = 204;
             }
             ("GET", ["Groups"]) => {
-                resp.operation = "ListGroups";
                 resp.body = Some(self.list_groups(&store, &q, &base).await?);
             }
             ("POST", ["Groups"]) => {
-                resp.operation = "CreateGroup";
                 let doc = body_json(r.body)?;
                 let (g, members) = self.create_group(&store, &doc, r.now).await?;
                 resp.status = 201;
@@ -361,20 +346,17 @@ impl ScimService {
                 resp.body = Some(group_to_scim(&g, &members, &base));
             }
             ("GET", ["Groups", id]) => {
-                resp.operation = "GetGroup";
                 let g = self.group(&store, id).await?;
                 let members = self.store.group_memberships(&store, id).await?;
                 resp.body = Some(project(group_to_scim(&g, &members, &base), &q));
             }
             ("PUT", ["Groups", id]) => {
-                resp.operation = "PutGroup";
                 let doc = body_json(r.body)?;
                 let g = self.group(&store, id).await?;
                 let (g, members) = self.replace_group(g, &doc, r.now).await?;
                 resp.body = Some(group_to_scim(&g, &members, &base));
             }
             ("PATCH", ["Groups", id]) => {
-                resp.operation = "PatchGroup";
                 let doc = body_json(r.body)?;
                 let ops = operations(&doc)?;
                 let g = self.group(&store, id).await?;
@@ -382,7 +364,6 @@ impl ScimService {
                 resp.body = Some(group_to_scim(&g, &members, &base));
             }
             ("DELETE", ["Groups", id]) => {
-                resp.operation = "DeleteGroup";
                 if !writes::delete_group(&*self.store, &self.directory, &store, id).await? {
                     return Err(ScimError::not_found(format!("Group {id} does not exist.")));
                 }

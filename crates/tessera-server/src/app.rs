@@ -17,6 +17,8 @@ use tessera_identity_center::{
     SsoOidcService, TokenIssuer,
 };
 use tessera_oidc::OidcVerifier;
+use tessera_s3::codec::BaseDomains;
+use tessera_s3::{S3Codec, S3Handler, S3Service};
 use tessera_service::Registry;
 use tessera_store::Store;
 use tessera_store::view::Refresher;
@@ -55,8 +57,6 @@ pub struct App {
     pub audit_policy: tessera_audit::AuditPolicy,
     pub metrics: Arc<Metrics>,
     pub limits: Limits,
-    /// The S3 data plane: `s3s` as codec over our handlers and the object backend.
-    pub s3: tessera_s3::S3Codec,
 }
 
 /// How an [`App`] is put together.
@@ -96,6 +96,8 @@ pub struct Kernel {
     pub limits: Limits,
     /// The URL clients reach this server at (no trailing `/`).
     pub public_url: String,
+    /// Where S3 objects live.
+    pub objects: Arc<dyn tessera_s3::Backend>,
 }
 
 /// **The one place services are registered.** A new service is a crate implementing
@@ -170,6 +172,14 @@ pub fn register_services(k: &Kernel, r: &mut Registry) {
     r.register(Arc::new(
         ScimService::new(k.store.clone(), k.directory.clone()).with_base_url(&k.public_url),
     ));
+    // The S3 REST API: every request no declaration above claims.
+    r.register_stream(Arc::new(S3Service::new(
+        S3Codec::new(
+            S3Handler::new(k.objects.clone(), k.authz.clone()),
+            BaseDomains::new(s3_base_domains(&k.public_url)),
+        ),
+        k.deployment.partition.clone(),
+    )));
 }
 
 impl App {
@@ -222,14 +232,11 @@ impl App {
             issuer: issuer.clone(),
             limits: p.limits.clone(),
             public_url: p.public_url.trim_end_matches('/').to_owned(),
+            objects: p.objects,
         };
         let mut services = Registry::new();
         register_services(&kernel, &mut services);
         extra(&kernel, &mut services);
-        let s3 = tessera_s3::S3Codec::new(
-            tessera_s3::S3Handler::new(p.objects.clone(), kernel.authz.clone()),
-            tessera_s3::codec::BaseDomains::new(s3_base_domains(&p.public_url)),
-        );
         Ok(App {
             deployment: p.deployment,
             store: p.store,
@@ -248,7 +255,6 @@ impl App {
             audit_policy: p.audit_policy,
             metrics: Arc::new(Metrics::default()),
             limits: p.limits,
-            s3,
         })
     }
 

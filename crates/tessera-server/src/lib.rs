@@ -11,7 +11,6 @@ pub mod config;
 pub mod metrics;
 pub mod pipeline;
 mod protocols;
-pub mod s3;
 pub mod serve;
 pub mod setup;
 pub mod start;

@@ -5,7 +5,6 @@
 use crate::app::App;
 use crate::auth;
 use crate::protocols;
-use crate::s3::S3_REQUEST_DEADLINE;
 use bytes::Bytes;
 use http::{Request, Response};
 use http_body_util::{BodyExt, Full, Limited};
@@ -14,13 +13,12 @@ use std::sync::Arc;
 use std::time::Instant;
 use tessera_audit::EventDetails;
 use tessera_core::{Caller, RequestMeta};
-use tessera_service::{Registered, Routed, Routing};
+use tessera_service::{Routed, Routing, ServiceSpec};
 use tessera_wire::{AwsError, CommonError, Protocol};
 use tracing::Instrument;
 
-/// A response body: a buffered one, or a stream (S3 object bodies).
-pub type ResponseBody =
-    http_body_util::combinators::UnsyncBoxBody<Bytes, tessera_s3::body::StdError>;
+/// A response body: a buffered one, or a streaming service's stream.
+pub type ResponseBody = tessera_service::StreamBody;
 
 /// What the pipeline learnt about a request, for audit, metrics and the log line.
 pub(crate) struct Handled {
@@ -33,9 +31,9 @@ pub(crate) struct Handled {
     pub(crate) details: Option<EventDetails>,
     pub(crate) error: Option<AwsError>,
     pub(crate) response: Response<Bytes>,
-    /// A streamed body that replaces `response`'s (S3).
-    pub(crate) stream: Option<tessera_s3::Body>,
-    /// Data events (S3 objects) are not management events.
+    /// A streamed body that replaces `response`'s (a streaming service's).
+    pub(crate) stream: Option<ResponseBody>,
+    /// Data events (object reads and writes) are not management events.
     pub(crate) data_event: bool,
 }
 
@@ -49,8 +47,7 @@ pub(crate) struct Target {
 }
 
 impl Target {
-    pub(crate) fn of(s: &dyn Registered) -> Target {
-        let spec = s.spec();
+    pub(crate) fn of(spec: &ServiceSpec) -> Target {
         Target {
             service: spec.name,
             event_source: spec.event_source,
@@ -126,10 +123,10 @@ where
         let (parts, body) = req.into_parts();
         let parts = Arc::new(parts);
         let route = Arc::new(app.services.route(&parts));
-        // S3 bodies may take long to upload or download; a stalled S3 body is cut off by its
-        // per-read timeout instead (see `s3_body`).
-        let deadline = if matches!(*route, Routed::Fallback) {
-            S3_REQUEST_DEADLINE
+        // Streamed bodies may take long to upload or download; one that falls behind its pace
+        // is cut off instead (see `protocols::stream`).
+        let deadline = if matches!(*route, Routed::Fallback(_)) {
+            protocols::stream::STREAM_DEADLINE
         } else {
             app.limits.request_timeout()
         };
@@ -142,7 +139,7 @@ where
             tokio::spawn(
                 async move {
                     let h = pipeline(&app, &parts, body, &route, &meta).await;
-                    if record_audit(&app, &meta, &h).await
+                    if record_audit(&app, audit_record(&app, &meta, &h)).await
                         || app.audit_policy.on_failure == tessera_audit::AuditFailure::FailOpen
                     {
                         h
@@ -167,7 +164,7 @@ where
                 // A panic in a handler: the task wrote no record, so this is the one.
                 tracing::error!(error = %join, "request handler panicked");
                 let h = failed(CommonError::InternalFailure);
-                record_audit(&app, &meta, &h).await;
+                record_audit(&app, audit_record(&app, &meta, &h)).await;
                 h
             }
             Err(_) => {
@@ -204,7 +201,7 @@ where
         );
         let (parts, body) = h.response.into_parts();
         let body = match h.stream.take() {
-            Some(s) => s.boxed_unsync(),
+            Some(s) => s,
             None => Full::new(body).map_err(|n| match n {}).boxed_unsync(),
         };
         Response::from_parts(parts, body)
@@ -234,7 +231,7 @@ pub(crate) fn unrouted(protocol: Protocol) -> Target {
 /// awsQuery, from the credential scope or the `Action` in the query string.
 fn route_target(app: &App, route: &Routed, parts: &http::request::Parts) -> Target {
     match route {
-        Routed::Service { service, .. } => Target::of(service.as_ref()),
+        Routed::Service { service, .. } => Target::of(service.spec()),
         Routed::Query => {
             let scope = auth::parse(parts).ok().map(|a| a.service);
             let action = parts
@@ -247,12 +244,13 @@ fn route_target(app: &App, route: &Routed, parts: &http::request::Parts) -> Targ
                 })
                 .unwrap_or_default();
             match app.services.query_service(scope.as_deref(), &action) {
-                Some(s) => Target::of(s.as_ref()),
+                Some(s) => Target::of(s.spec()),
                 None => unrouted(Protocol::RestXml),
             }
         }
         Routed::UnknownTarget { .. } => unrouted(Protocol::Json11),
-        Routed::Fallback => crate::s3::TARGET,
+        Routed::Fallback(service) => Target::of(service.spec()),
+        Routed::Unclaimed => unrouted(Protocol::RestXml),
     }
 }
 
@@ -276,7 +274,7 @@ where
     let read = |body: B| read_body(body, app.limits.max_body_bytes, app.limits.body_pace());
     match route {
         Routed::Service { service, op, name } => {
-            let t = Target::of(service.as_ref());
+            let t = Target::of(service.spec());
             if let Err(e) = service.check(parts) {
                 return t.fail(name.as_str(), e, rid);
             }
@@ -313,7 +311,9 @@ where
                 Routing::Bearer { .. } | Routing::Unsigned { .. } => {
                     protocols::document::serve(call).await
                 }
-                Routing::Query { .. } => unreachable!("awsQuery requests route as Routed::Query"),
+                Routing::Query { .. } | Routing::Fallback => {
+                    unreachable!("awsQuery and the fallback route as Routed::Query and ::Fallback")
+                }
             }
         }
         Routed::Query => {
@@ -334,7 +334,18 @@ where
             .to_aws(Protocol::Json11);
             unrouted(Protocol::Json11).fail(op, e, rid)
         }
-        Routed::Fallback => crate::s3::request(app, parts, body, meta).await,
+        Routed::Fallback(service) => {
+            protocols::stream::serve(app, service.as_ref(), parts, body, meta).await
+        }
+        Routed::Unclaimed => {
+            let e = CommonError::UnknownOperation(format!(
+                "The operation {} {} is not supported by this server.",
+                parts.method,
+                parts.uri.path()
+            ))
+            .to_aws(Protocol::RestXml);
+            unrouted(Protocol::RestXml).fail("Unknown", e, rid)
+        }
     }
 }
 
@@ -384,26 +395,10 @@ where
 
 /// Hand the request's record to the audit trail: in `sync` mode wait until it is written and
 /// say whether it was; in `async` mode queue it (always `true`).
-async fn record_audit(app: &App, meta: &RequestMeta, h: &Handled) -> bool {
-    if app.audit_policy.mode == tessera_audit::AuditMode::Off {
-        return true;
-    }
-    let rec = tessera_audit::shape::api_call(tessera_audit::shape::ApiCall {
-        meta,
-        region: &app.deployment.region,
-        partition: &app.deployment.partition,
-        event_source: h.event_source,
-        event_name: &h.action,
-        caller: h.caller.as_ref(),
-        access_key_id: h.access_key_id.as_deref(),
-        error: h
-            .error
-            .as_ref()
-            .map(|e| (e.code.as_str(), e.message.as_str())),
-        details: h.details.clone().unwrap_or_default(),
-        data_event: h.data_event,
-        event_id: new_request_id(),
-    });
+/// The record is shaped first ([`audit_record`]): `Handled` may hold a body stream, which is
+/// `Send` but not `Sync`, so no reference to it may live across an await.
+async fn record_audit(app: &App, rec: Option<tessera_audit::AuditRecord>) -> bool {
+    let Some(rec) = rec else { return true };
     match app.audit_policy.mode {
         tessera_audit::AuditMode::Off => true,
         tessera_audit::AuditMode::Sync => app.audit.submit_durable(rec).await,
@@ -412,4 +407,29 @@ async fn record_audit(app: &App, meta: &RequestMeta, h: &Handled) -> bool {
             true
         }
     }
+}
+
+/// The request's audit record (`None` when auditing is off).
+fn audit_record(app: &App, meta: &RequestMeta, h: &Handled) -> Option<tessera_audit::AuditRecord> {
+    if app.audit_policy.mode == tessera_audit::AuditMode::Off {
+        return None;
+    }
+    Some(tessera_audit::shape::api_call(
+        tessera_audit::shape::ApiCall {
+            meta,
+            region: &app.deployment.region,
+            partition: &app.deployment.partition,
+            event_source: h.event_source,
+            event_name: &h.action,
+            caller: h.caller.as_ref(),
+            access_key_id: h.access_key_id.as_deref(),
+            error: h
+                .error
+                .as_ref()
+                .map(|e| (e.code.as_str(), e.message.as_str())),
+            details: h.details.clone().unwrap_or_default(),
+            data_event: h.data_event,
+            event_id: new_request_id(),
+        },
+    ))
 }

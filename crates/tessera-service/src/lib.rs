@@ -6,6 +6,14 @@
 //! with [`operations!`]), one `call` per request with a [`Ctx`], and one place that renders
 //! its errors ([`Service::to_aws`]). The composition root registers each service once in a
 //! [`Registry`]; routing, dispatch, metrics and audit read the declarations from there.
+//!
+//! A service whose bodies are streams of any size (S3's REST API) implements [`Streaming`]
+//! instead ([`stream`]) and is registered as the fallback: it serves what no declaration
+//! claims.
+
+pub mod stream;
+
+pub use stream::{ByteStream, Signature, StreamBody, StreamCall, StreamReply, Streaming};
 
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -19,7 +27,7 @@ use tessera_wire::{AwsError, Protocol};
 /// How the server recognises a service's requests, and how it authenticates them: the one
 /// declaration the pipeline routes by. The pipeline tries them in a fixed order (an
 /// `X-Amz-Target`, a path prefix of a REST API, a fixed REST route, an unsigned document, a
-/// bearer token, awsQuery at `/`); a request none of them claims is S3's.
+/// bearer token, awsQuery at `/`); a request none of them claims is the fallback's.
 #[derive(Debug, Clone, Copy)]
 pub enum Routing {
     /// awsQuery at `/` with an `Action`: the service whose signing name the credential scope
@@ -48,6 +56,11 @@ pub enum Routing {
     /// Unsigned requests under a path prefix (a token issuer's discovery and keys); the
     /// service names the operation from the method and path.
     Unsigned { prefix: &'static str },
+    /// Every request no other declaration claims, as a stream (S3's REST API, whose bucket
+    /// and key may be any path, in the Host or not): a [`Streaming`] service, registered
+    /// with [`Registry::register_stream`]. SigV4, S3 canonicalisation, the payload checked
+    /// by the service while it streams.
+    Fallback,
 }
 
 /// One fixed route of a [`Routing::RestJson`] service.
@@ -341,8 +354,10 @@ pub enum Routed {
     Query,
     /// An `X-Amz-Target` no registered service declares.
     UnknownTarget { target: String },
-    /// Nothing registered claims it: the S3 REST data plane.
-    Fallback,
+    /// No other declaration claims it: the registered fallback (the S3 REST data plane).
+    Fallback(Arc<dyn Streaming>),
+    /// Nothing claims it, and no fallback is registered.
+    Unclaimed,
 }
 
 fn header(parts: &http::request::Parts, name: impl http::header::AsHeaderName) -> Option<&str> {
@@ -367,6 +382,7 @@ pub fn bearer_token(parts: &http::request::Parts) -> Option<&str> {
 #[derive(Debug, Default, Clone)]
 pub struct Registry {
     services: Vec<Arc<dyn Registered>>,
+    fallback: Option<Arc<dyn Streaming>>,
 }
 
 impl Registry {
@@ -378,13 +394,46 @@ impl Registry {
     /// services must never claim the same request.
     pub fn register(&mut self, service: Arc<dyn Registered>) -> &mut Registry {
         let spec = service.spec();
-        for other in &self.services {
-            let o = other.spec();
+        assert!(
+            !matches!(spec.routing, Routing::Fallback),
+            "service {}: the fallback is a streaming service (`register_stream`)",
+            spec.name
+        );
+        self.assert_distinct(spec);
+        self.services.push(service);
+        self
+    }
+
+    /// Register the streaming service that serves every request no declaration claims.
+    /// Panics if there is one already, if its routing is not [`Routing::Fallback`], or if
+    /// its name or signing names are another's.
+    pub fn register_stream(&mut self, service: Arc<dyn Streaming>) -> &mut Registry {
+        let spec = service.spec();
+        assert!(
+            matches!(spec.routing, Routing::Fallback),
+            "service {}: a streaming service is registered as the fallback",
+            spec.name
+        );
+        self.assert_distinct(spec);
+        self.fallback = Some(service);
+        self
+    }
+
+    /// Panic if `spec`'s name, signing names or routing overlap a registered service's.
+    fn assert_distinct(&self, spec: &ServiceSpec) {
+        let fallback = self.fallback.as_ref().map(|f| f.spec());
+        for o in self.services.iter().map(|s| s.spec()).chain(fallback) {
             assert_ne!(o.name, spec.name, "service {} registered twice", spec.name);
+            // S3 and s3control both sign as `s3`, as on AWS: the fallback is not chosen by its
+            // signing name.
+            let fallback =
+                matches!(o.routing, Routing::Fallback) || matches!(spec.routing, Routing::Fallback);
             assert!(
-                !o.signing_names
-                    .iter()
-                    .any(|n| spec.signing_names.contains(n)),
+                fallback
+                    || !o
+                        .signing_names
+                        .iter()
+                        .any(|n| spec.signing_names.contains(n)),
                 "services {} and {} share a signing name",
                 o.name,
                 spec.name
@@ -398,6 +447,7 @@ impl Registry {
                 (Routing::RestJson { routes: a }, Routing::RestJson { routes: b }) => a
                     .iter()
                     .any(|x| b.iter().any(|y| x.method == y.method && x.path == y.path)),
+                (Routing::Fallback, Routing::Fallback) => true,
                 _ => false,
             };
             assert!(
@@ -406,8 +456,11 @@ impl Registry {
                 o.name, spec.name
             );
         }
-        self.services.push(service);
-        self
+    }
+
+    /// The fallback service, if one is registered.
+    pub fn fallback(&self) -> Option<&Arc<dyn Streaming>> {
+        self.fallback.as_ref()
     }
 
     pub fn services(&self) -> &[Arc<dyn Registered>] {
@@ -417,7 +470,7 @@ impl Registry {
     /// The service a request is for, by the declarations, in a fixed order: an
     /// `X-Amz-Target`; a REST API's path prefix; a fixed REST route; an unsigned document
     /// path; a bearer-token API's path (with a bearer token or no signature);
-    /// awsQuery at `/`; else the S3 REST fallback.
+    /// awsQuery at `/`; else the fallback.
     pub fn route(&self, parts: &http::request::Parts) -> Routed {
         let path = parts.uri.path();
         let query = parts.uri.query().unwrap_or("");
@@ -489,7 +542,10 @@ impl Registry {
                 return Routed::Query;
             }
         }
-        Routed::Fallback
+        match &self.fallback {
+            Some(s) => Routed::Fallback(s.clone()),
+            None => Routed::Unclaimed,
+        }
     }
 
     /// The awsQuery service for a request: the one its credential scope names, else (no

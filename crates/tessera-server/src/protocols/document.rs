@@ -6,7 +6,7 @@ use crate::pipeline::{Handled, Target, internal_failure};
 use tessera_service::{Body, Ctx, Input, Routing};
 
 pub(crate) async fn serve(c: Call<'_>) -> Handled {
-    let t = Target::of(c.service);
+    let t = Target::of(c.service.spec());
     let mut h = t.handled(c.op.name);
     let bearer = match c.service.spec().routing {
         Routing::Bearer { .. } => tessera_service::bearer_token(c.parts),

@@ -11,7 +11,7 @@ use tessera_service::{Body, Ctx, Input};
 use tessera_wire::{CommonError, Protocol};
 
 pub(crate) async fn serve(c: Call<'_>) -> Handled {
-    let t = Target::of(c.service);
+    let t = Target::of(c.service.spec());
     let parsed_auth = auth::parse(c.parts);
     let mut h = Handled {
         access_key_id: parsed_auth.as_ref().ok().map(|a| a.access_key_id.clone()),

@@ -6,6 +6,7 @@ pub(crate) mod document;
 pub(crate) mod json;
 pub(crate) mod query;
 pub(crate) mod rest_xml;
+pub(crate) mod stream;
 
 use crate::app::App;
 use crate::auth::{self, AuthRequest};

@@ -51,7 +51,7 @@ pub(crate) async fn serve(
             &meta.request_id,
         );
     };
-    let t = Target::of(service.as_ref());
+    let t = Target::of(service.spec());
     let Protocol::Query { namespace } = t.protocol else {
         unreachable!("awsQuery services speak awsQuery");
     };

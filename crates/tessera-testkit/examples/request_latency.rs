@@ -1,0 +1,114 @@
+//! The latency of one request through the whole pipeline, for comparing two builds of the
+//! server: GetCallerIdentity (aws-sdk-sts, awsQuery) and a 4 KiB GetObject (aws-sdk-s3, the
+//! body read to its end), each from a few sequential clients against a real `tessera dev` on
+//! loopback, the local object backend.
+//!
+//! `cargo run --release -p tessera-testkit --example request_latency -- [SECONDS] [CLIENTS]`
+//! (defaults 10 s per operation, 4 clients). The binary is `TESSERA_BIN` (else the release
+//! build next to the example). `scripts/compare-latency OLD NEW` runs it against two binaries,
+//! alternating, and prints the ratios. Prints one line per operation:
+//! `latency <op> p50_us <n> p99_us <n> ok <n> failed <n>`.
+
+use aws_sdk_s3::primitives::ByteStream;
+use std::time::{Duration, Instant};
+use tessera_testkit::DevServer;
+
+/// Run `call` from `clients` concurrent loops for `secs` seconds; print its percentiles.
+async fn measure<F, Fut>(name: &str, secs: u64, clients: usize, call: F)
+where
+    F: Fn() -> Fut + Clone + Send + 'static,
+    Fut: std::future::Future<Output = bool> + Send,
+{
+    // A warm-up, so that caches (keys, sessions, connections) are as in steady state.
+    let warm = Instant::now() + Duration::from_secs(1);
+    while Instant::now() < warm {
+        assert!(call().await, "{name} fails before the measurement starts");
+    }
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    let mut tasks = Vec::new();
+    for _ in 0..clients {
+        let call = call.clone();
+        tasks.push(tokio::spawn(async move {
+            let (mut lat, mut failed) = (Vec::new(), 0u64);
+            while Instant::now() < deadline {
+                let t = Instant::now();
+                if call().await {
+                    lat.push(t.elapsed());
+                } else {
+                    failed += 1;
+                }
+            }
+            (lat, failed)
+        }));
+    }
+    let (mut lat, mut failed) = (Vec::new(), 0);
+    for t in tasks {
+        let (l, f) = t.await.unwrap();
+        lat.extend(l);
+        failed += f;
+    }
+    lat.sort();
+    let pct = |p: f64| lat[((lat.len() as f64 * p) as usize).min(lat.len() - 1)].as_micros();
+    println!(
+        "latency {name} p50_us {} p99_us {} ok {} failed {failed}",
+        pct(0.5),
+        pct(0.99),
+        lat.len()
+    );
+}
+
+#[tokio::main]
+async fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let secs: u64 = args
+        .get(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(10)
+        .clamp(1, 120);
+    let clients: usize = args
+        .get(2)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(4)
+        .clamp(1, 64);
+    let dir = tempfile::tempdir().unwrap();
+    let server = DevServer::start(dir.path());
+    let root = server.account("111111111111").clone();
+    let cfg = server
+        .sdk_config(&root.access_key_id, &root.secret_access_key)
+        .await;
+
+    let sts = aws_sdk_sts::Client::new(&cfg);
+    measure("GetCallerIdentity", secs, clients, move || {
+        let sts = sts.clone();
+        async move { sts.get_caller_identity().send().await.is_ok() }
+    })
+    .await;
+
+    let s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&cfg)
+            .force_path_style(true)
+            .build(),
+    );
+    s3.create_bucket().bucket("latency").send().await.unwrap();
+    s3.put_object()
+        .bucket("latency")
+        .key("4k.bin")
+        .body(ByteStream::from(vec![7u8; 4096]))
+        .send()
+        .await
+        .unwrap();
+    measure("GetObject4KiB", secs, clients, move || {
+        let s3 = s3.clone();
+        async move {
+            match s3.get_object().bucket("latency").key("4k.bin").send().await {
+                Ok(o) => o
+                    .body
+                    .collect()
+                    .await
+                    .is_ok_and(|b| b.into_bytes().len() == 4096),
+                Err(_) => false,
+            }
+        }
+    })
+    .await;
+}

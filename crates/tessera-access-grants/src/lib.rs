@@ -27,7 +27,7 @@ use tessera_authz::grants::AccessGrants;
 use tessera_authz::{Access, Authorizer, DirectoryView, GrantView, KeyRingView};
 use tessera_core::{Caller, Deployment, RequestMeta};
 use tessera_policy::ContextKeys;
-use tessera_service::{Ctx, Operation, Reply, Routing, Service, ServiceSpec};
+use tessera_service::{Ctx, Reply, Routing, Service, ServiceSpec};
 use tessera_store::{AccessGrantsStore, IdentityCenterStore};
 use tessera_wire::CommonError;
 use tessera_wire::Protocol;
@@ -40,7 +40,7 @@ pub const PATH_PREFIX: &str = "/v20180820/";
 pub const SERVICE_PRINCIPAL: &str = "access-grants.s3.amazonaws.com";
 
 tessera_service::operations! {
-    /// The Access Grants operations of s3control.
+    /// The Access Grants operations of s3control, each with the resource its path names.
     pub enum AgOp {
         CreateAccessGrantsInstance,
         GetAccessGrantsInstance,
@@ -52,28 +52,20 @@ tessera_service::operations! {
         GetAccessGrantsInstanceResourcePolicy,
         DeleteAccessGrantsInstanceResourcePolicy,
         CreateAccessGrantsLocation,
-        GetAccessGrantsLocation,
-        UpdateAccessGrantsLocation,
-        DeleteAccessGrantsLocation,
+        GetAccessGrantsLocation { id: String },
+        UpdateAccessGrantsLocation { id: String },
+        DeleteAccessGrantsLocation { id: String },
         ListAccessGrantsLocations,
         CreateAccessGrant,
-        GetAccessGrant,
-        DeleteAccessGrant,
+        GetAccessGrant { id: String },
+        DeleteAccessGrant { id: String },
         ListAccessGrants,
         GetDataAccess,
         ListCallerAccessGrants,
         GetAccessGrantsInstanceForPrefix,
-        TagResource,
-        UntagResource,
-        ListTagsForResource,
-    }
-}
-
-impl Operation for AgOp {
-    const ALL: &'static [AgOp] = AgOp::VARIANTS;
-
-    fn name(self) -> &'static str {
-        self.as_str()
+        TagResource { arn: String },
+        UntagResource { arn: String },
+        ListTagsForResource { arn: String },
     }
 }
 
@@ -188,33 +180,30 @@ impl AccessGrantsService {
             .map_err(|d| AgError::Common(CommonError::AccessDenied(d.message)))
     }
 
-    /// The operation a method and path (after [`PATH_PREFIX`]) denote, and its path label.
-    pub fn route(method: &http::Method, path: &str) -> Option<(AgOp, Option<String>)> {
+    /// The operation a method and path (after [`PATH_PREFIX`]) denote, with the resource
+    /// (id or ARN) the path names.
+    pub fn route(method: &http::Method, path: &str) -> Option<AgOp> {
         use http::Method as M;
-        let rest = path.strip_prefix(PATH_PREFIX)?;
-        if let Some(arn) = rest.strip_prefix("tags/") {
-            let arn = percent_encoding::percent_decode_str(arn)
-                .decode_utf8()
-                .ok()?
-                .into_owned();
-            let op = match *method {
-                M::POST => AgOp::TagResource,
-                M::DELETE => AgOp::UntagResource,
-                M::GET => AgOp::ListTagsForResource,
-                _ => return None,
-            };
-            return Some((op, Some(arn)));
-        }
-        let rest = rest
-            .strip_prefix("accessgrantsinstance")
-            .or_else(|| (rest == "accessgrantsinstances").then_some("s"))?;
         let label = |p: &str| {
             percent_encoding::percent_decode_str(p)
                 .decode_utf8()
                 .ok()
                 .map(|s| s.into_owned())
         };
-        let op = match (method, rest) {
+        let rest = path.strip_prefix(PATH_PREFIX)?;
+        if let Some(arn) = rest.strip_prefix("tags/") {
+            let arn = label(arn)?;
+            return match *method {
+                M::POST => Some(AgOp::TagResource { arn }),
+                M::DELETE => Some(AgOp::UntagResource { arn }),
+                M::GET => Some(AgOp::ListTagsForResource { arn }),
+                _ => None,
+            };
+        }
+        let rest = rest
+            .strip_prefix("accessgrantsinstance")
+            .or_else(|| (rest == "accessgrantsinstances").then_some("s"))?;
+        Some(match (method, rest) {
             (&M::POST, "") => AgOp::CreateAccessGrantsInstance,
             (&M::GET, "") => AgOp::GetAccessGrantsInstance,
             (&M::DELETE, "") => AgOp::DeleteAccessGrantsInstance,
@@ -233,34 +222,29 @@ impl AccessGrantsService {
             (&M::GET, "/prefix") => AgOp::GetAccessGrantsInstanceForPrefix,
             (m, r) => {
                 if let Some(id) = r.strip_prefix("/location/").filter(|i| !i.contains('/')) {
-                    let op = match *m {
-                        M::GET => AgOp::GetAccessGrantsLocation,
-                        M::PUT => AgOp::UpdateAccessGrantsLocation,
-                        M::DELETE => AgOp::DeleteAccessGrantsLocation,
-                        _ => return None,
+                    let id = label(id)?;
+                    return match *m {
+                        M::GET => Some(AgOp::GetAccessGrantsLocation { id }),
+                        M::PUT => Some(AgOp::UpdateAccessGrantsLocation { id }),
+                        M::DELETE => Some(AgOp::DeleteAccessGrantsLocation { id }),
+                        _ => None,
                     };
-                    return Some((op, Some(label(id)?)));
                 }
-                if let Some(id) = r.strip_prefix("/grant/").filter(|i| !i.contains('/')) {
-                    let op = match *m {
-                        M::GET => AgOp::GetAccessGrant,
-                        M::DELETE => AgOp::DeleteAccessGrant,
-                        _ => return None,
-                    };
-                    return Some((op, Some(label(id)?)));
-                }
-                return None;
+                let id = label(r.strip_prefix("/grant/").filter(|i| !i.contains('/'))?)?;
+                return match *m {
+                    M::GET => Some(AgOp::GetAccessGrant { id }),
+                    M::DELETE => Some(AgOp::DeleteAccessGrant { id }),
+                    _ => None,
+                };
             }
-        };
-        Some((op, None))
+        })
     }
 }
 
-/// One request, decoded: the account, the query parameters, the path label, the body.
+/// One request, decoded: the account, the query parameters, the body.
 pub(crate) struct Req<'a> {
     pub account: String,
     pub query: Vec<(String, String)>,
-    pub label: Option<String>,
     pub body: &'a [u8],
     pub caller: &'a Caller,
     pub meta: &'a RequestMeta,
@@ -293,12 +277,6 @@ impl Req<'_> {
             )));
         }
         Ok(e)
-    }
-
-    pub fn label(&self) -> R<&str> {
-        self.label
-            .as_deref()
-            .ok_or_else(|| AgError::InvalidRequest("The request path names no resource.".into()))
     }
 }
 
@@ -349,7 +327,7 @@ impl Service for AccessGrantsService {
     }
 
     fn rest_operation(&self, method: &http::Method, path: &str) -> Option<AgOp> {
-        AccessGrantsService::route(method, path).map(|(op, _)| op)
+        AccessGrantsService::route(method, path)
     }
 
     fn check(&self, parts: &http::request::Parts) -> R<()> {
@@ -365,12 +343,9 @@ impl Service for AccessGrantsService {
         let query = form_urlencoded::parse(parts.uri.query().unwrap_or("").as_bytes())
             .map(|(k, v)| (k.into_owned(), v.into_owned()))
             .collect();
-        let label =
-            AccessGrantsService::route(&parts.method, parts.uri.path()).and_then(|(_, l)| l);
         let req = Req {
             account,
             query,
-            label,
             body: ctx.input.body,
             caller,
             meta: ctx.meta,
@@ -397,20 +372,20 @@ impl AccessGrantsService {
             GetAccessGrantsInstanceResourcePolicy => self.get_policy(r).await,
             DeleteAccessGrantsInstanceResourcePolicy => self.delete_policy(r).await,
             CreateAccessGrantsLocation => self.create_location(r).await,
-            GetAccessGrantsLocation => self.get_location(r).await,
-            UpdateAccessGrantsLocation => self.update_location(r).await,
-            DeleteAccessGrantsLocation => self.delete_location(r).await,
+            GetAccessGrantsLocation { id } => self.get_location(r, &id).await,
+            UpdateAccessGrantsLocation { id } => self.update_location(r, &id).await,
+            DeleteAccessGrantsLocation { id } => self.delete_location(r, &id).await,
             ListAccessGrantsLocations => self.list_locations(r).await,
             CreateAccessGrant => self.create_grant(r).await,
-            GetAccessGrant => self.get_grant(r).await,
-            DeleteAccessGrant => self.delete_grant(r).await,
+            GetAccessGrant { id } => self.get_grant(r, &id).await,
+            DeleteAccessGrant { id } => self.delete_grant(r, &id).await,
             ListAccessGrants => self.list_grants(r).await,
             GetDataAccess => self.get_data_access(r),
             ListCallerAccessGrants => self.list_caller_grants(r).await,
             GetAccessGrantsInstanceForPrefix => self.instance_for_prefix(r),
-            TagResource => self.tag(r, true).await,
-            UntagResource => self.tag(r, false).await,
-            ListTagsForResource => self.list_tags(r).await,
+            TagResource { arn } => self.tag(r, &arn, true).await,
+            UntagResource { arn } => self.tag(r, &arn, false).await,
+            ListTagsForResource { arn } => self.list_tags(r, &arn).await,
         }
     }
 }
@@ -425,28 +400,27 @@ mod tests {
         let r = |m: Method, p: &str| AccessGrantsService::route(&m, p);
         assert_eq!(
             r(Method::GET, "/v20180820/accessgrantsinstance/dataaccess"),
-            Some((AgOp::GetDataAccess, None))
+            Some(AgOp::GetDataAccess)
         );
         assert_eq!(
             r(Method::GET, "/v20180820/accessgrantsinstances"),
-            Some((AgOp::ListAccessGrantsInstances, None))
+            Some(AgOp::ListAccessGrantsInstances)
         );
         assert_eq!(
             r(
                 Method::DELETE,
                 "/v20180820/accessgrantsinstance/grant/abc-1"
             ),
-            Some((AgOp::DeleteAccessGrant, Some("abc-1".into())))
+            Some(AgOp::DeleteAccessGrant { id: "abc-1".into() })
         );
         assert_eq!(
             r(
                 Method::DELETE,
                 "/v20180820/tags/arn%3Aaws%3As3%3Aus-east-1%3A111122223333%3Aaccess-grants/default/grant/abc"
             ),
-            Some((
-                AgOp::UntagResource,
-                Some("arn:aws:s3:us-east-1:111122223333:access-grants/default/grant/abc".into())
-            ))
+            Some(AgOp::UntagResource {
+                arn: "arn:aws:s3:us-east-1:111122223333:access-grants/default/grant/abc".into()
+            })
         );
         assert_eq!(
             r(Method::PUT, "/v20180820/accessgrantsinstance/grant/x"),

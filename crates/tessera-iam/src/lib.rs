@@ -57,7 +57,7 @@ use prelude::*;
 use std::sync::Arc;
 use tessera_authz::{Access, Authorizer};
 use tessera_core::Deployment;
-use tessera_service::{Body, Ctx, Operation, Reply, Routing, Service, ServiceSpec};
+use tessera_service::{Body, Ctx, Reply, Routing, Service, ServiceSpec};
 use tessera_store::IamStore;
 use tessera_wire::CommonError;
 use tessera_wire::{IAM_NAMESPACE, Protocol};
@@ -66,6 +66,7 @@ pub const VERSION: &str = "2010-05-08";
 
 tessera_service::operations! {
     /// Every IAM action this service implements.
+    #[derive(Copy)]
     pub enum IamAction {
         CreateRole,
         GetRole,
@@ -102,14 +103,6 @@ tessera_service::operations! {
     }
 }
 
-impl Operation for IamAction {
-    const ALL: &'static [IamAction] = IamAction::VARIANTS;
-
-    fn name(self) -> &'static str {
-        self.as_str()
-    }
-}
-
 /// What an IAM write changes in the principal view.
 enum Touches {
     Role,
@@ -119,7 +112,7 @@ enum Touches {
 }
 
 impl IamAction {
-    fn touches(self) -> Touches {
+    fn touches(&self) -> Touches {
         use IamAction::*;
         match self {
             CreateRole
@@ -286,10 +279,11 @@ impl IamService {
     /// folded into the principal view before this returns, so the next request on this
     /// replica is authorised against it; other replicas follow the change counter.
     pub async fn run(&self, op: IamAction, req: Req<'_>) -> R<Outcome> {
+        let touches = op.touches();
         let outcome = self.dispatch(op, &req).await?;
         let acct = req.caller.account.as_str();
         let principals = self.authz.principals();
-        match op.touches() {
+        match touches {
             Touches::Role => {
                 principals
                     .role_changed(acct, req.params.require("RoleName")?)

@@ -1,7 +1,7 @@
 //! Service-seam tests: every IAM action called straight through [`IamService::run`] on a fresh
 //! temporary SQLite store, without HTTP, with the kernel's authoriser and principal view.
 //!
-//! - One table row per [`IamAction`] (checked against [`IamAction::VARIANTS`]): valid
+//! - One table row per [`IamAction`] (checked against [`IamAction::NAMES`]): valid
 //!   parameters and the parameters that are required.
 //! - Authorisation: a user without policies is denied every action, naming `iam:<Action>`; a
 //!   user whose policy allows exactly that action gets through (and is still denied the
@@ -17,6 +17,7 @@ use tessera_core::{AccountId, Caller, Deployment, Principal, RequestMeta};
 use tessera_crypto::MasterKey;
 use tessera_iam::{IamAction, IamError, IamService, Outcome, Req};
 use tessera_policy::ContextKeys;
+use tessera_service::Operation;
 use tessera_store::Store;
 use tessera_wire::query::QueryParams;
 
@@ -514,7 +515,7 @@ const CASES: &[Case] = &[
 fn the_table_has_one_row_for_every_iam_action() {
     let mut seen = BTreeSet::new();
     for c in CASES {
-        assert!(seen.insert(c.action.as_str()), "{} twice", c.action);
+        assert!(seen.insert(c.action.name()), "{} twice", c.action);
         for r in c.required {
             assert!(
                 c.params.iter().any(|(k, _)| k == r),
@@ -523,7 +524,7 @@ fn the_table_has_one_row_for_every_iam_action() {
             );
         }
     }
-    let all: BTreeSet<&str> = IamAction::VARIANTS.iter().map(|a| a.as_str()).collect();
+    let all: BTreeSet<&str> = IamAction::NAMES.iter().copied().collect();
     assert_eq!(seen, all, "every IamAction needs a row in CASES");
     assert_eq!(CASES.len(), 32);
 }

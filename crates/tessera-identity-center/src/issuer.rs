@@ -125,19 +125,8 @@ impl TokenIssuer {
 
 tessera_service::operations! {
     /// What the token issuer serves.
-    pub enum IssuerOp { GetIssuerDocument }
-}
-
-impl tessera_service::Operation for IssuerOp {
-    const ALL: &'static [IssuerOp] = IssuerOp::VARIANTS;
-
-    fn name(self) -> &'static str {
-        self.as_str()
-    }
-
-    fn signed(self) -> bool {
-        false
-    }
+    #[derive(Copy)]
+    pub enum IssuerOp { GetIssuerDocument [unsigned] }
 }
 
 /// The token issuer's documents (discovery and JWKS) as a registered service: unsigned GETs

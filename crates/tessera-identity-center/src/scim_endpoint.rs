@@ -7,29 +7,34 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use serde_json::{Value, json};
 use tessera_audit::EventDetails;
-use tessera_service::{Body, Ctx, Operation, Reply, Routing, Service, ServiceSpec};
+use tessera_service::{Body, Ctx, Reply, Routing, Service, ServiceSpec};
 use tessera_wire::{AwsError, Protocol};
 
 tessera_service::operations! {
-    /// SCIM operations, as audit records and metrics name them.
+    /// SCIM operations, as audit records and metrics name them, with the resource the path
+    /// names. SCIM requests carry a bearer token, which the service checks itself.
     pub enum ScimOp {
-        GetServiceProviderConfig, ListResourceTypes, ListSchemas, Search,
-        ListUsers, CreateUser, GetUser, PutUser, PatchUser, DeleteUser,
-        ListGroups, CreateGroup, GetGroup, PutGroup, PatchGroup, DeleteGroup,
-        Unknown,
-    }
-}
-
-impl Operation for ScimOp {
-    const ALL: &'static [ScimOp] = ScimOp::VARIANTS;
-
-    fn name(self) -> &'static str {
-        self.as_str()
-    }
-
-    /// SCIM requests carry a bearer token, which the service checks itself.
-    fn signed(self) -> bool {
-        false
+        GetServiceProviderConfig [unsigned],
+        /// `name`: what follows `/ResourceTypes/` (none: the list).
+        ListResourceTypes { name: Option<String> } [unsigned],
+        /// `id`: what follows `/Schemas/` (none: the list).
+        ListSchemas { id: Option<String> } [unsigned],
+        Search [unsigned],
+        ListUsers [unsigned],
+        CreateUser [unsigned],
+        GetUser { id: String } [unsigned],
+        PutUser { id: String } [unsigned],
+        PatchUser { id: String } [unsigned],
+        DeleteUser { id: String } [unsigned],
+        ListGroups [unsigned],
+        CreateGroup [unsigned],
+        GetGroup { id: String } [unsigned],
+        PutGroup { id: String } [unsigned],
+        PatchGroup { id: String } [unsigned],
+        DeleteGroup { id: String } [unsigned],
+        /// No SCIM operation: `resource` when the path names users or groups (the method
+        /// is not allowed), else the path names nothing.
+        Unknown { resource: bool } [unsigned],
     }
 }
 
@@ -55,31 +60,34 @@ pub static SPEC: ServiceSpec = ServiceSpec {
 };
 
 /// The operation a SCIM method and path denote.
-fn operation(method: &str, path: &str) -> ScimOp {
+pub(crate) fn operation(method: &str, path: &str) -> ScimOp {
     let segs: Vec<&str> = path.trim_start_matches('/').split('/').collect();
     let [_, "scim", "v2", rest @ ..] = segs.as_slice() else {
-        return ScimOp::Unknown;
+        return ScimOp::Unknown { resource: false };
     };
     let rest: Vec<&str> = rest.iter().copied().filter(|s| !s.is_empty()).collect();
+    let tail = |t: &[&str]| (!t.is_empty()).then(|| t.join("/"));
+    let id = |id: &str| id.to_owned();
     use ScimOp::*;
     match (method, rest.as_slice()) {
         (_, ["ServiceProviderConfig"]) => GetServiceProviderConfig,
-        (_, ["ResourceTypes", ..]) => ListResourceTypes,
-        (_, ["Schemas", ..]) => ListSchemas,
+        (_, ["ResourceTypes", t @ ..]) => ListResourceTypes { name: tail(t) },
+        (_, ["Schemas", t @ ..]) => ListSchemas { id: tail(t) },
         (_, [".search"]) | (_, [_, ".search"]) => Search,
         ("GET", ["Users"]) => ListUsers,
         ("POST", ["Users"]) => CreateUser,
-        ("GET", ["Users", _]) => GetUser,
-        ("PUT", ["Users", _]) => PutUser,
-        ("PATCH", ["Users", _]) => PatchUser,
-        ("DELETE", ["Users", _]) => DeleteUser,
+        ("GET", ["Users", i]) => GetUser { id: id(i) },
+        ("PUT", ["Users", i]) => PutUser { id: id(i) },
+        ("PATCH", ["Users", i]) => PatchUser { id: id(i) },
+        ("DELETE", ["Users", i]) => DeleteUser { id: id(i) },
         ("GET", ["Groups"]) => ListGroups,
         ("POST", ["Groups"]) => CreateGroup,
-        ("GET", ["Groups", _]) => GetGroup,
-        ("PUT", ["Groups", _]) => PutGroup,
-        ("PATCH", ["Groups", _]) => PatchGroup,
-        ("DELETE", ["Groups", _]) => DeleteGroup,
-        _ => Unknown,
+        ("GET", ["Groups", i]) => GetGroup { id: id(i) },
+        ("PUT", ["Groups", i]) => PutGroup { id: id(i) },
+        ("PATCH", ["Groups", i]) => PatchGroup { id: id(i) },
+        ("DELETE", ["Groups", i]) => DeleteGroup { id: id(i) },
+        (_, ["Users"] | ["Users", _] | ["Groups"] | ["Groups", _]) => Unknown { resource: true },
+        _ => Unknown { resource: false },
     }
 }
 
@@ -119,10 +127,11 @@ impl Service for ScimService {
         Some(operation(method.as_str(), path))
     }
 
-    async fn call(&self, _op: ScimOp, ctx: &Ctx<'_>) -> Result<Reply, ScimFailure> {
+    async fn call(&self, op: ScimOp, ctx: &Ctx<'_>) -> Result<Reply, ScimFailure> {
         let parts = ctx.input.parts;
         let body = ctx.input.body;
         let r = ScimRequest {
+            op: &op,
             method: parts.method.as_str(),
             path: parts.uri.path(),
             query: parts.uri.query().unwrap_or(""),
@@ -187,7 +196,7 @@ mod tests {
         assert!(!is_scim_path("/d-012345678z/scim/v2/Users"));
         assert_eq!(
             operation("PATCH", "/d-0123456789/scim/v2/Groups/g1"),
-            ScimOp::PatchGroup
+            ScimOp::PatchGroup { id: "g1".into() }
         );
         assert_eq!(
             operation("GET", "/d-0123456789/scim/v2/Users/"),
@@ -197,6 +206,19 @@ mod tests {
             operation("POST", "/d-0123456789/scim/v2/Users/.search"),
             ScimOp::Search
         );
-        assert_eq!(operation("GET", "/elsewhere"), ScimOp::Unknown);
+        assert_eq!(
+            operation("GET", "/d-0123456789/scim/v2/ResourceTypes/User"),
+            ScimOp::ListResourceTypes {
+                name: Some("User".into())
+            }
+        );
+        assert_eq!(
+            operation("PUT", "/d-0123456789/scim/v2/Users"),
+            ScimOp::Unknown { resource: true }
+        );
+        assert_eq!(
+            operation("GET", "/elsewhere"),
+            ScimOp::Unknown { resource: false }
+        );
     }
 }

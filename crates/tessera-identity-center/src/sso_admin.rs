@@ -13,13 +13,14 @@ use std::sync::Arc;
 use tessera_audit::{EventDetails, Resource};
 use tessera_authz::Authorizer;
 use tessera_core::{Caller, Deployment, RequestMeta};
-use tessera_service::{Body, Ctx, Operation, Reply, Routing, Service, ServiceSpec};
+use tessera_service::{Body, Ctx, Reply, Routing, Service, ServiceSpec};
 use tessera_store::{IdentityCenterStore, InstanceRecord, StoreError};
 use tessera_wire::CommonError;
 use tessera_wire::{AwsError, Protocol};
 
 tessera_service::operations! {
     /// The sso-admin operations Tessera implements.
+    #[derive(Copy)]
     pub enum SsoAdminOp {
         CreateInstance,
         DescribeInstance,
@@ -52,14 +53,6 @@ tessera_service::operations! {
         DescribeApplicationAssignment,
         ListApplicationAssignments,
         DeleteApplicationAssignment,
-    }
-}
-
-impl Operation for SsoAdminOp {
-    const ALL: &'static [SsoAdminOp] = SsoAdminOp::VARIANTS;
-
-    fn name(self) -> &'static str {
-        self.as_str()
     }
 }
 

@@ -21,7 +21,7 @@ use tessera_core::{Caller, RequestMeta};
 use tessera_crypto::MasterKey;
 use tessera_crypto::token::{ContextSealer, opaque_token, token_digest};
 use tessera_oidc::{OidcError, OidcVerifier};
-use tessera_service::{Body, Ctx, Operation, Reply, Routing, Service, ServiceSpec};
+use tessera_service::{Body, Ctx, Reply, Routing, Service, ServiceSpec};
 use tessera_store::{
     IdentityUserRecord, InstanceRecord, RefreshTokenRecord, RefreshUse, SsoObjectRecord, TokenStore,
 };
@@ -29,16 +29,9 @@ use tessera_wire::{AwsError, Protocol};
 
 tessera_service::operations! {
     /// The sso-oidc operations Tessera implements.
+    #[derive(Copy)]
     pub enum SsoOidcOp {
         CreateTokenWithIAM,
-    }
-}
-
-impl Operation for SsoOidcOp {
-    const ALL: &'static [SsoOidcOp] = SsoOidcOp::VARIANTS;
-
-    fn name(self) -> &'static str {
-        self.as_str()
     }
 }
 

@@ -19,23 +19,8 @@ use serde_json::json;
 use std::sync::Arc;
 use std::time::SystemTime;
 use tessera_audit::EventDetails;
-use tessera_service::{Body, Ctx, Operation, Reply, RestRoute, Routing, Service, ServiceSpec};
+use tessera_service::{Body, Ctx, Reply, RestRoute, Routing, Service, ServiceSpec};
 use tessera_wire::{AwsError, CommonError, Protocol};
-
-/// Implement `Operation` for a test enum (all signed unless listed).
-macro_rules! ops {
-    ($t:ident, unsigned: [$($u:ident),*]) => {
-        impl Operation for $t {
-            const ALL: &'static [$t] = $t::VARIANTS;
-            fn name(self) -> &'static str {
-                self.as_str()
-            }
-            fn signed(self) -> bool {
-                !<[$t]>::contains(&[$($t::$u),*], &self)
-            }
-        }
-    };
-}
 
 #[derive(Debug, thiserror::Error)]
 enum TestError {
@@ -64,7 +49,6 @@ fn read_only() -> EventDetails {
 tessera_service::operations! {
     enum EchoOp { Echo, Status }
 }
-ops!(EchoOp, unsigned: []);
 
 static ECHO: ServiceSpec = ServiceSpec {
     name: "echo",
@@ -134,9 +118,9 @@ impl Service for EchoService {
 // ---------------------------------------------------------------- restXml under a path
 
 tessera_service::operations! {
-    enum ShelfOp { ListItems, DeleteItem, Restock }
+    /// `DeleteItem` carries the item its path names.
+    enum ShelfOp { ListItems, DeleteItem { item: String }, Restock }
 }
-ops!(ShelfOp, unsigned: []);
 
 static SHELF: ServiceSpec = ServiceSpec {
     name: "shelf",
@@ -167,7 +151,9 @@ impl Service for ShelfService {
             rest.split('/').collect::<Vec<_>>().as_slice(),
         ) {
             ("GET", ["items"]) => Some(ShelfOp::ListItems),
-            ("DELETE", ["items", _]) => Some(ShelfOp::DeleteItem),
+            ("DELETE", ["items", item]) => Some(ShelfOp::DeleteItem {
+                item: (*item).to_owned(),
+            }),
             ("POST", ["restock"]) => Some(ShelfOp::Restock),
             _ => None,
         }
@@ -190,9 +176,12 @@ impl Service for ShelfService {
                 body: Body::Xml("<ListItemsResult><Item>jam</Item></ListItemsResult>".into()),
                 details: read_only(),
             }),
-            ShelfOp::DeleteItem => Ok(Reply {
+            ShelfOp::DeleteItem { item } => Ok(Reply {
                 body: Body::NoContent,
-                details: EventDetails::default(),
+                details: EventDetails {
+                    request_parameters: json!({ "item": item }),
+                    ..EventDetails::default()
+                },
             }),
             ShelfOp::Restock => {
                 Err(CommonError::AccessDenied("No restocking today.".into()).into())
@@ -208,9 +197,9 @@ impl Service for ShelfService {
 // ---------------------------------------------------------------- a bearer-token API
 
 tessera_service::operations! {
-    enum TicketOp { Whoami, Unknown }
+    #[derive(Copy)]
+    enum TicketOp { Whoami [unsigned], Unknown [unsigned] }
 }
-ops!(TicketOp, unsigned: [Whoami, Unknown]);
 
 static TICKETS: ServiceSpec = ServiceSpec {
     name: "tickets",
@@ -629,6 +618,8 @@ async fn rest_xml_under_a_path_checks_signs_and_renders_by_declaration() {
             "DeleteItem"
         ]
     );
+    // The typed operation carried the item its path named to the service.
+    assert_eq!(mine[1].request_parameters, json!({ "item": "jam" }));
     let metrics = f.app.metrics.render();
     assert!(
         metrics.contains(

@@ -13,24 +13,13 @@ use std::time::SystemTime;
 use tessera_audit::EventDetails;
 use tessera_authz::{Access, Authorizer};
 use tessera_policy::ContextKeys;
-use tessera_service::{Body, Ctx, Operation, Reply, Routing, Service, ServiceSpec};
+use tessera_service::{Body, Ctx, Reply, Routing, Service, ServiceSpec};
 use tessera_wire::{AwsError, CommonError, Protocol};
 
 tessera_service::operations! {
     /// The test service's operations.
-    enum PingOp { Ping, Guarded, Anonymous }
-}
-
-impl Operation for PingOp {
-    const ALL: &'static [PingOp] = PingOp::VARIANTS;
-
-    fn name(self) -> &'static str {
-        self.as_str()
-    }
-
-    fn signed(self) -> bool {
-        self != PingOp::Anonymous
-    }
+    #[derive(Copy)]
+    enum PingOp { Ping, Guarded, Anonymous [unsigned] }
 }
 
 static PING: ServiceSpec = ServiceSpec {

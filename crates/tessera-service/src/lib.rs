@@ -100,66 +100,122 @@ pub struct ServiceSpec {
     pub routing: Routing,
 }
 
-/// A service's typed operations. Write the enum with [`operations!`].
-pub trait Operation: Copy + Debug + Send + Sync + 'static {
-    /// Every operation, in declaration order.
-    const ALL: &'static [Self];
+/// A service's typed operations: one value per request, carrying the parameters its route
+/// parses (Garage's per-API `Endpoint` is the model). Write the enum, and this impl, with
+/// [`operations!`].
+pub trait Operation: Clone + Debug + Send + Sync + Sized + 'static {
+    /// Every operation's wire name, in declaration order.
+    const NAMES: &'static [&'static str];
     /// The operation's wire name (`CreateRole`).
-    fn name(self) -> &'static str;
-    /// The operation a wire name denotes.
-    fn from_name(name: &str) -> Option<Self> {
-        Self::ALL.iter().copied().find(|o| o.name() == name)
-    }
-    /// Whether requests must be signed (false: the request carries its own token, as
-    /// `AssumeRoleWithWebIdentity` does).
-    fn signed(self) -> bool {
+    fn name(&self) -> &'static str;
+    /// The operation a wire name denotes, when it carries no parameters of its own (the
+    /// others come from their route: [`Service::rest_operation`]).
+    fn from_name(name: &str) -> Option<Self>;
+    /// Whether requests for the operation named `name` must be signed (false: the request
+    /// carries its own token, as `AssumeRoleWithWebIdentity` does).
+    fn signed_name(_name: &str) -> bool {
         true
     }
-    /// Whether Tessera implements it (false: AWS defines it, and the service answers that it
-    /// is not available).
-    fn implemented(self) -> bool {
+    /// Whether Tessera implements the operation named `name` (false: AWS defines it, and the
+    /// service answers that it is not available).
+    fn implemented_name(_name: &str) -> bool {
         true
+    }
+    fn signed(&self) -> bool {
+        Self::signed_name(self.name())
+    }
+    fn implemented(&self) -> bool {
+        Self::implemented_name(self.name())
     }
 }
 
-/// Declare a typed operation enum: its variants are the wire names.
+/// Declare a service's typed operations: an enum whose variants are the wire names, each
+/// carrying the parameters its route parses (a REST path's ids; none for operations whose
+/// parameters are the decoded body), with its [`Operation`] impl. A variant may be marked
+/// `[unsigned]` (the request carries its own token) and `[missing]` (AWS defines it; Tessera
+/// answers that it is not available).
 ///
 /// ```
 /// tessera_service::operations! {
 ///     /// Things the example service does.
-///     pub enum ExampleOp { Ping, Pong }
+///     pub enum ExampleOp {
+///         Ping,
+///         Get { id: String },
+///         Hello [unsigned],
+///         Teleport [missing],
+///     }
 /// }
-/// assert_eq!("Pong".parse::<ExampleOp>(), Ok(ExampleOp::Pong));
-/// assert_eq!(ExampleOp::Ping.as_str(), "Ping");
-/// assert_eq!(ExampleOp::VARIANTS.len(), 2);
+/// use tessera_service::Operation;
+/// assert_eq!("Ping".parse::<ExampleOp>(), Ok(ExampleOp::Ping));
+/// assert_eq!(ExampleOp::Get { id: "7".into() }.name(), "Get");
+/// assert_eq!(ExampleOp::from_name("Get"), None, "its id comes from the route");
+/// assert_eq!(ExampleOp::NAMES, &["Ping", "Get", "Hello", "Teleport"]);
+/// assert!(!ExampleOp::signed_name("Hello") && ExampleOp::signed_name("Ping"));
+/// assert!(!ExampleOp::implemented_name("Teleport"));
 /// ```
 #[macro_export]
 macro_rules! operations {
-    ($(#[$m:meta])* $vis:vis enum $name:ident { $($op:ident),* $(,)? }) => {
+    (@unit $name:ident $op:ident) => { Some($name::$op) };
+    (@unit $name:ident $op:ident { $($field:ident)* }) => { None };
+    (@has $flag:ident) => { false };
+    (@has unsigned unsigned $($rest:ident)*) => { true };
+    (@has missing missing $($rest:ident)*) => { true };
+    (@has $flag:ident $other:ident $($rest:ident)*) => { $crate::operations!(@has $flag $($rest)*) };
+    (
+        $(#[$m:meta])*
+        $vis:vis enum $name:ident {
+            $(
+                $(#[$vm:meta])*
+                $op:ident $({ $($field:ident : $ty:ty),* $(,)? })? $([$($flag:ident),*])?
+            ),* $(,)?
+        }
+    ) => {
         $(#[$m])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-        $vis enum $name { $($op),* }
+        #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+        $vis enum $name {
+            $( $(#[$vm])* $op $({ $($field: $ty),* })? ),*
+        }
 
-        impl $name {
-            /// Every operation, in declaration order.
-            pub const VARIANTS: &'static [$name] = &[$($name::$op),*];
+        impl $crate::Operation for $name {
+            const NAMES: &'static [&'static str] = &[$(stringify!($op)),*];
 
-            /// The operation's wire name.
-            pub const fn as_str(self) -> &'static str {
-                match self { $($name::$op => stringify!($op)),* }
+            fn name(&self) -> &'static str {
+                match self { $($name::$op { .. } => stringify!($op)),* }
+            }
+
+            fn from_name(name: &str) -> Option<Self> {
+                match name {
+                    $(stringify!($op) => $crate::operations!(@unit $name $op $({ $($field)* })?),)*
+                    _ => None,
+                }
+            }
+
+            fn signed_name(name: &str) -> bool {
+                match name {
+                    $(stringify!($op) => !$crate::operations!(@has unsigned $($($flag)*)?),)*
+                    _ => true,
+                }
+            }
+
+            fn implemented_name(name: &str) -> bool {
+                match name {
+                    $(stringify!($op) => !$crate::operations!(@has missing $($($flag)*)?),)*
+                    _ => true,
+                }
             }
         }
 
         impl std::fmt::Display for $name {
             fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str(self.as_str())
+                f.write_str($crate::Operation::name(self))
             }
         }
 
         impl std::str::FromStr for $name {
             type Err = ();
+            /// An operation that carries no parameters, by its wire name.
             fn from_str(s: &str) -> Result<Self, ()> {
-                match s { $(stringify!($op) => Ok($name::$op),)* _ => Err(()) }
+                <$name as $crate::Operation>::from_name(s).ok_or(())
             }
         }
     };
@@ -294,8 +350,17 @@ pub trait Registered: Send + Sync + Debug {
     fn rest_operation(&self, method: &http::Method, path: &str) -> Option<OpInfo>;
     /// [`Service::check`], rendered.
     fn check(&self, parts: &http::request::Parts) -> Result<(), AwsError>;
-    /// Handle the operation `op` (an [`OpInfo::name`] this service returned).
-    async fn dispatch(&self, op: &str, ctx: &Ctx<'_>) -> Result<Reply, Failed>;
+    /// Handle the operation `name` (an [`OpInfo::name`] this service returned).
+    async fn dispatch(&self, name: &str, ctx: &Ctx<'_>) -> Result<Reply, Failed>;
+}
+
+/// What the server needs to know of an operation, by its wire name.
+fn info<O: Operation>(name: &'static str) -> OpInfo {
+    OpInfo {
+        name,
+        signed: O::signed_name(name),
+        implemented: O::implemented_name(name),
+    }
 }
 
 #[async_trait]
@@ -305,29 +370,33 @@ impl<S: Service> Registered for S {
     }
 
     fn operation(&self, name: &str) -> Option<OpInfo> {
-        S::Op::from_name(name).map(|o| OpInfo {
-            name: o.name(),
-            signed: o.signed(),
-            implemented: o.implemented(),
-        })
+        S::Op::NAMES
+            .iter()
+            .find(|n| **n == name)
+            .map(|n| info::<S::Op>(n))
     }
 
     fn rest_operation(&self, method: &http::Method, path: &str) -> Option<OpInfo> {
-        Service::rest_operation(self, method, path).map(|o| OpInfo {
-            name: o.name(),
-            signed: o.signed(),
-            implemented: o.implemented(),
-        })
+        Service::rest_operation(self, method, path).map(|o| info::<S::Op>(o.name()))
     }
 
     fn check(&self, parts: &http::request::Parts) -> Result<(), AwsError> {
         Service::check(self, parts).map_err(|e| self.to_aws(&e))
     }
 
-    async fn dispatch(&self, op: &str, ctx: &Ctx<'_>) -> Result<Reply, Failed> {
-        let Some(op) = S::Op::from_name(op) else {
+    async fn dispatch(&self, name: &str, ctx: &Ctx<'_>) -> Result<Reply, Failed> {
+        // A REST operation carries what its route parses; the others are named by the
+        // request and read their parameters from the decoded body.
+        let parts = ctx.input.parts;
+        let op = match Service::spec(self).routing {
+            Routing::RestXml { .. } | Routing::Bearer { .. } | Routing::Unsigned { .. } => {
+                Service::rest_operation(self, &parts.method, parts.uri.path())
+            }
+            _ => S::Op::from_name(name),
+        };
+        let Some(op) = op.filter(|o| o.name() == name) else {
             return Err(tessera_wire::CommonError::UnknownOperation(format!(
-                "Could not find operation {op}"
+                "Could not find operation {name}"
             ))
             .to_aws(Service::spec(self).protocol)
             .into());

@@ -37,44 +37,20 @@ use tessera_wire::{Protocol, STS_NAMESPACE};
 pub const VERSION: &str = "2011-06-15";
 
 tessera_service::operations! {
-    /// Every STS action AWS defines (so the router can tell STS requests from IAM ones);
-    /// [`Operation::implemented`] says which Tessera implements.
+    /// Every STS action AWS defines (so the router can tell STS requests from IAM ones):
+    /// `[missing]` ones Tessera does not implement; `[unsigned]` ones carry their own token.
+    #[derive(Copy)]
     pub enum StsAction {
         AssumeRole,
-        AssumeRoleWithSAML,
-        AssumeRoleWithWebIdentity,
-        AssumeRoot,
-        DecodeAuthorizationMessage,
-        GetAccessKeyInfo,
+        AssumeRoleWithSAML [unsigned, missing],
+        AssumeRoleWithWebIdentity [unsigned],
+        AssumeRoot [missing],
+        DecodeAuthorizationMessage [missing],
+        GetAccessKeyInfo [missing],
         GetCallerIdentity,
-        GetDelegatedAccessToken,
-        GetFederationToken,
-        GetSessionToken,
-    }
-}
-
-impl Operation for StsAction {
-    const ALL: &'static [StsAction] = StsAction::VARIANTS;
-
-    fn name(self) -> &'static str {
-        self.as_str()
-    }
-
-    /// These authenticate with a token in the request instead of a signature.
-    fn signed(self) -> bool {
-        !matches!(
-            self,
-            StsAction::AssumeRoleWithWebIdentity | StsAction::AssumeRoleWithSAML
-        )
-    }
-
-    fn implemented(self) -> bool {
-        matches!(
-            self,
-            StsAction::AssumeRole
-                | StsAction::AssumeRoleWithWebIdentity
-                | StsAction::GetCallerIdentity
-        )
+        GetDelegatedAccessToken [missing],
+        GetFederationToken [missing],
+        GetSessionToken [missing],
     }
 }
 

@@ -2,7 +2,7 @@
 //! temporary SQLite store, without HTTP, with the kernel's authoriser, principal view and
 //! session key ring.
 //!
-//! - One table row per [`StsAction`] (checked against [`StsAction::VARIANTS`] and
+//! - One table row per [`StsAction`] (checked against [`StsAction::NAMES`] and
 //!   [`Operation::implemented`] / [`Operation::signed`]); every action not implemented is
 //!   `InvalidAction`, signed or not.
 //! - `AssumeRole`: required parameters, input rules, duration bounds, who may assume (root
@@ -363,13 +363,13 @@ const ACTIONS: &[(StsAction, Kind)] = &[
 fn the_table_has_one_row_for_every_sts_action() {
     let mut seen = BTreeSet::new();
     for (op, kind) in ACTIONS {
-        assert!(seen.insert(op.as_str()), "{op} twice");
+        assert!(seen.insert(op.name()), "{op} twice");
         assert_eq!(op.implemented(), *kind != Kind::Missing, "{op}");
         if *kind != Kind::Missing {
             assert_eq!(op.signed(), *kind == Kind::Signed, "{op}");
         }
     }
-    let all: BTreeSet<&str> = StsAction::VARIANTS.iter().map(|a| a.as_str()).collect();
+    let all: BTreeSet<&str> = StsAction::NAMES.iter().copied().collect();
     assert_eq!(seen, all, "every StsAction needs a row in ACTIONS");
     // AssumeRoleWithSAML authenticates with an assertion, not a signature.
     assert!(!AssumeRoleWithSAML.signed());
@@ -388,7 +388,7 @@ async fn every_action_not_implemented_is_invalid_action() {
                 .expect_err(&format!("{op} is not implemented"));
             assert_eq!(code(&e), "InvalidAction", "{op}: {e:?}");
             assert_eq!(e.to_aws().status, 400);
-            assert!(e.to_string().contains(op.as_str()), "{e}");
+            assert!(e.to_string().contains(op.name()), "{e}");
         }
         n += 1;
     }

@@ -214,8 +214,7 @@ impl AccessGrantsService {
             .ok_or_else(|| AgError::NoSuchGrant(id.to_owned()))
     }
 
-    pub(crate) async fn get_grant(&self, r: &Req<'_>) -> R<Reply> {
-        let id = r.label()?;
+    pub(crate) async fn get_grant(&self, r: &Req<'_>, id: &str) -> R<Reply> {
         let arn = self.grant_arn(&r.account, id);
         self.check(r, "s3:GetAccessGrant", &arn)?;
         let g = self.grant(r, id).await?;
@@ -226,8 +225,7 @@ impl AccessGrantsService {
         ))
     }
 
-    pub(crate) async fn delete_grant(&self, r: &Req<'_>) -> R<Reply> {
-        let id = r.label()?;
+    pub(crate) async fn delete_grant(&self, r: &Req<'_>, id: &str) -> R<Reply> {
         let arn = self.grant_arn(&r.account, id);
         self.check(r, "s3:DeleteAccessGrant", &arn)?;
         let g = self.grant(r, id).await?;

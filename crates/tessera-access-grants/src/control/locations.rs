@@ -118,8 +118,7 @@ impl AccessGrantsService {
             .ok_or_else(|| AgError::NoSuchLocation(id.to_owned()))
     }
 
-    pub(crate) async fn get_location(&self, r: &Req<'_>) -> R<Reply> {
-        let id = r.label()?;
+    pub(crate) async fn get_location(&self, r: &Req<'_>, id: &str) -> R<Reply> {
         let arn = self.location_arn(&r.account, id);
         self.check(r, "s3:GetAccessGrantsLocation", &arn)?;
         let l = self.location(r, id).await?;
@@ -137,8 +136,7 @@ impl AccessGrantsService {
         ))
     }
 
-    pub(crate) async fn update_location(&self, r: &Req<'_>) -> R<Reply> {
-        let id = r.label()?;
+    pub(crate) async fn update_location(&self, r: &Req<'_>, id: &str) -> R<Reply> {
         let arn = self.location_arn(&r.account, id);
         self.check(r, "s3:UpdateAccessGrantsLocation", &arn)?;
         let e = r.xml("UpdateAccessGrantsLocationRequest")?;
@@ -164,8 +162,7 @@ impl AccessGrantsService {
         ))
     }
 
-    pub(crate) async fn delete_location(&self, r: &Req<'_>) -> R<Reply> {
-        let id = r.label()?;
+    pub(crate) async fn delete_location(&self, r: &Req<'_>, id: &str) -> R<Reply> {
         let arn = self.location_arn(&r.account, id);
         self.check(r, "s3:DeleteAccessGrantsLocation", &arn)?;
         self.location(r, id).await?;

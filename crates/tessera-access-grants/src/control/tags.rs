@@ -4,8 +4,8 @@ use super::*;
 
 impl AccessGrantsService {
     /// The Access Grants resource an ARN names in the request's account.
-    pub(super) fn tagged(&self, r: &Req<'_>) -> R<(AgResource, String, String)> {
-        let arn = r.label()?.to_owned();
+    pub(super) fn tagged(&self, r: &Req<'_>, arn: &str) -> R<(AgResource, String, String)> {
+        let arn = arn.to_owned();
         let base = self.instance_arn(&r.account);
         let bad = || {
             AgError::InvalidRequest(format!(
@@ -45,8 +45,8 @@ impl AccessGrantsService {
         })
     }
 
-    pub(crate) async fn tag(&self, r: &Req<'_>, add: bool) -> R<Reply> {
-        let (kind, id, arn) = self.tagged(r)?;
+    pub(crate) async fn tag(&self, r: &Req<'_>, arn: &str, add: bool) -> R<Reply> {
+        let (kind, id, arn) = self.tagged(r, arn)?;
         self.check(
             r,
             if add {
@@ -105,8 +105,8 @@ impl AccessGrantsService {
         )))
     }
 
-    pub(crate) async fn list_tags(&self, r: &Req<'_>) -> R<Reply> {
-        let (kind, id, arn) = self.tagged(r)?;
+    pub(crate) async fn list_tags(&self, r: &Req<'_>, arn: &str) -> R<Reply> {
+        let (kind, id, arn) = self.tagged(r, arn)?;
         self.check(r, "s3:ListTagsForResource", &arn)?;
         let tags = self.current_tags(r, kind, &id).await?;
         let xml = document("ListTagsForResourceResult", |w| write_tags(w, &tags));

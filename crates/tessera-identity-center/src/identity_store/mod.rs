@@ -27,13 +27,14 @@ use tessera_audit::{EventDetails, Resource};
 use tessera_authz::Authorizer;
 use tessera_authz::directory::DirectoryView;
 use tessera_core::{Caller, Deployment, RequestMeta};
-use tessera_service::{Ctx, Operation, Reply, Routing, Service, ServiceSpec};
+use tessera_service::{Ctx, Reply, Routing, Service, ServiceSpec};
 use tessera_store::{IdentityCenterStore, InstanceRecord};
 use tessera_wire::CommonError;
 use tessera_wire::{AwsError, Protocol};
 
 tessera_service::operations! {
     /// The identitystore operations Tessera implements so far.
+    #[derive(Copy)]
     pub enum IdentityStoreOp {
         CreateUser,
         DescribeUser,
@@ -54,14 +55,6 @@ tessera_service::operations! {
         ListGroupMemberships,
         ListGroupMembershipsForMember,
         IsMemberInGroups,
-    }
-}
-
-impl Operation for IdentityStoreOp {
-    const ALL: &'static [IdentityStoreOp] = IdentityStoreOp::VARIANTS;
-
-    fn name(self) -> &'static str {
-        self.as_str()
     }
 }
 

@@ -24,6 +24,7 @@ mod tests;
 mod users;
 
 use crate::identity_store::writes;
+use crate::scim_endpoint::ScimOp;
 use documents::{group_to_scim, user_to_scim};
 use patch::{operations, patch_user};
 use query::{list_response, project, query_pairs};
@@ -136,6 +137,8 @@ type R<T> = Result<T, ScimError>;
 /// One SCIM request, as the server hands it over.
 #[derive(Debug)]
 pub struct ScimRequest<'a> {
+    /// The operation the method and path denote, with the resource it names.
+    pub op: &'a ScimOp,
     pub method: &'a str,
     /// The whole path: `/{tenant}/scim/v2/…`.
     pub path: &'a str,
@@ -238,7 +241,7 @@ impl ScimService {
 
     async fn route(&self, r: &ScimRequest<'_>, resp: &mut ScimResponse) -> R<()> {
         let segs: Vec<&str> = r.path.trim_start_matches('/').split('/').collect();
-        let [tenant, "scim", "v2", rest @ ..] = segs.as_slice() else {
+        let [tenant, "scim", "v2", ..] = segs.as_slice() else {
             return Err(ScimError::not_found("No such SCIM endpoint."));
         };
         // The token must be a live token of this tenant's identity store.
@@ -259,66 +262,64 @@ impl ScimService {
         let base = format!("{}/{store}/scim/v2", r.base_url.trim_end_matches('/'));
         let q = query_pairs(r.query);
         let m = r.method;
-        let rest: Vec<&str> = rest.iter().copied().filter(|s| !s.is_empty()).collect();
         let not_allowed = || ScimError::new(405, None, "Method not allowed.");
-        match (m, rest.as_slice()) {
-            (_, ["ServiceProviderConfig"]) => {
+        match r.op {
+            ScimOp::GetServiceProviderConfig => {
                 if m != "GET" {
                     return Err(not_allowed());
                 }
                 resp.body = Some(service_provider_config(&base));
             }
-            (_, ["ResourceTypes", id @ ..]) => {
+            ScimOp::ListResourceTypes { name } => {
                 if m != "GET" {
                     return Err(not_allowed());
                 }
-                resp.body = Some(match id {
-                    [] => {
+                resp.body = Some(match name.as_deref() {
+                    None => {
                         let all = vec![resource_type("User", &base), resource_type("Group", &base)];
                         list_response(all, 1, MAX_PAGE)
                     }
-                    [name] if ["User", "Group"].contains(name) => resource_type(name, &base),
-                    _ => return Err(ScimError::not_found("No such resource type.")),
+                    Some(name) if ["User", "Group"].contains(&name) => resource_type(name, &base),
+                    Some(_) => return Err(ScimError::not_found("No such resource type.")),
                 });
             }
-            (_, ["Schemas", id @ ..]) => {
+            ScimOp::ListSchemas { id } => {
                 if m != "GET" {
                     return Err(not_allowed());
                 }
                 let all = schemas(&base);
                 resp.body = Some(match id {
-                    [] => list_response(all, 1, MAX_PAGE),
-                    [urn] => all
+                    None => list_response(all, 1, MAX_PAGE),
+                    Some(urn) => all
                         .into_iter()
                         .find(|s| s["id"] == *urn)
                         .ok_or_else(|| ScimError::not_found("No such schema."))?,
-                    _ => return Err(ScimError::not_found("No such schema.")),
                 });
             }
-            (_, [".search"]) | (_, [_, ".search"]) => {
+            ScimOp::Search => {
                 return Err(ScimError::new(501, None, "POST /.search is not supported."));
             }
-            ("GET", ["Users"]) => {
+            ScimOp::ListUsers => {
                 resp.body = Some(self.list_users(&store, &q, &base).await?);
             }
-            ("POST", ["Users"]) => {
+            ScimOp::CreateUser => {
                 let doc = body_json(r.body)?;
                 let u = self.create_user(&store, &doc, r.now).await?;
                 resp.status = 201;
                 resp.location = Some(format!("{base}/Users/{}", u.user_id));
                 resp.body = Some(user_to_scim(&u, &base));
             }
-            ("GET", ["Users", id]) => {
+            ScimOp::GetUser { id } => {
                 let u = self.user(&store, id).await?;
                 resp.body = Some(project(user_to_scim(&u, &base), &q));
             }
-            ("PUT", ["Users", id]) => {
+            ScimOp::PutUser { id } => {
                 let doc = body_json(r.body)?;
                 let u = self.user(&store, id).await?;
                 let u = self.replace_user(u, &doc, r.now).await?;
                 resp.body = Some(user_to_scim(&u, &base));
             }
-            ("PATCH", ["Users", id]) => {
+            ScimOp::PatchUser { id } => {
                 let doc = body_json(r.body)?;
                 let ops = operations(&doc)?;
                 let u = self.user(&store, id).await?;
@@ -329,48 +330,50 @@ impl ScimService {
                 let u = self.replace_user(u, &scim, r.now).await?;
                 resp.body = Some(user_to_scim(&u, &base));
             }
-            ("DELETE", ["Users", id]) => {
+            ScimOp::DeleteUser { id } => {
                 if !writes::delete_user(&*self.store, &self.directory, &store, id).await? {
                     return Err(ScimError::not_found(format!("User {id} does not exist.")));
                 }
                 resp.status = 204;
             }
-            ("GET", ["Groups"]) => {
+            ScimOp::ListGroups => {
                 resp.body = Some(self.list_groups(&store, &q, &base).await?);
             }
-            ("POST", ["Groups"]) => {
+            ScimOp::CreateGroup => {
                 let doc = body_json(r.body)?;
                 let (g, members) = self.create_group(&store, &doc, r.now).await?;
                 resp.status = 201;
                 resp.location = Some(format!("{base}/Groups/{}", g.group_id));
                 resp.body = Some(group_to_scim(&g, &members, &base));
             }
-            ("GET", ["Groups", id]) => {
+            ScimOp::GetGroup { id } => {
                 let g = self.group(&store, id).await?;
                 let members = self.store.group_memberships(&store, id).await?;
                 resp.body = Some(project(group_to_scim(&g, &members, &base), &q));
             }
-            ("PUT", ["Groups", id]) => {
+            ScimOp::PutGroup { id } => {
                 let doc = body_json(r.body)?;
                 let g = self.group(&store, id).await?;
                 let (g, members) = self.replace_group(g, &doc, r.now).await?;
                 resp.body = Some(group_to_scim(&g, &members, &base));
             }
-            ("PATCH", ["Groups", id]) => {
+            ScimOp::PatchGroup { id } => {
                 let doc = body_json(r.body)?;
                 let ops = operations(&doc)?;
                 let g = self.group(&store, id).await?;
                 let (g, members) = self.patch_group(g, &ops, r.now).await?;
                 resp.body = Some(group_to_scim(&g, &members, &base));
             }
-            ("DELETE", ["Groups", id]) => {
+            ScimOp::DeleteGroup { id } => {
                 if !writes::delete_group(&*self.store, &self.directory, &store, id).await? {
                     return Err(ScimError::not_found(format!("Group {id} does not exist.")));
                 }
                 resp.status = 204;
             }
-            (_, ["Users"] | ["Users", _] | ["Groups"] | ["Groups", _]) => return Err(not_allowed()),
-            _ => return Err(ScimError::not_found("No such SCIM resource.")),
+            ScimOp::Unknown { resource: true } => return Err(not_allowed()),
+            ScimOp::Unknown { resource: false } => {
+                return Err(ScimError::not_found("No such SCIM resource."));
+            }
         }
         Ok(())
     }

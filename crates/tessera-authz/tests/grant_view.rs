@@ -10,8 +10,7 @@ use tessera_store::{AgGrantRecord, AgInstanceRecord, AgLocationRecord, Store};
 const ACCT: &str = "111111111111";
 
 async fn replica(url: &str) -> (Arc<dyn Store>, GrantView) {
-    let store = tessera_store::connect(url).await.unwrap();
-    store.migrate().await.unwrap();
+    let store = tessera_test_support::migrated(url).await;
     let view = load_view(store.clone(), store.clone()).await.unwrap();
     (store, view)
 }

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 use tessera_authz::{Authorizer, PrincipalView};
-use tessera_core::{AccountId, Caller, Deployment, Principal, RequestMeta};
+use tessera_core::{Caller, Deployment};
 use tessera_crypto::MasterKey;
 use tessera_iam::{IamAction, IamService, Req};
 use tessera_store::{RoleRecord, Store};
@@ -12,30 +12,15 @@ use tessera_wire::query::QueryParams;
 
 const ACCT: &str = "111111111111";
 
-fn root() -> Caller {
-    Caller {
-        account: AccountId::parse(ACCT).unwrap(),
-        principal: Principal::Root,
-        access_key_id: "AKIAROOTROOTROOT0000".into(),
-        session: None,
-    }
-}
+use tessera_test_support::meta;
 
-fn meta() -> RequestMeta {
-    RequestMeta {
-        request_id: "r".into(),
-        source_ip: "127.0.0.1".parse().unwrap(),
-        user_agent: String::new(),
-        now: chrono::Utc::now(),
-        secure_transport: false,
-        decisions: Default::default(),
-    }
+fn root() -> Caller {
+    tessera_test_support::root(ACCT)
 }
 
 /// A replica: its own connection to the shared store, its own principal view and IAM service.
 async fn replica(url: &str) -> (Arc<dyn Store>, Arc<PrincipalView>, IamService) {
-    let store = tessera_store::connect(url).await.unwrap();
-    store.migrate().await.unwrap();
+    let store = tessera_test_support::migrated(url).await;
     let directory = Arc::new(
         PrincipalView::load(store.clone(), store.clone())
             .await

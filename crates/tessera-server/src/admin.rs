@@ -288,7 +288,7 @@ async fn operate(
             let Some(id) = get("requestId") else {
                 return bad("give ?requestId=<request id>".into());
             };
-            match crate::audit_trail::explain(app.store.as_ref(), &id).await {
+            match tessera_audit_trail::explain(app.store.as_ref(), &id).await {
                 Ok(Some(t)) => (reply(StatusCode::OK, "text/plain; charset=utf-8", t), None),
                 Ok(None) => (
                     text(StatusCode::NOT_FOUND, "no audit record has that request id"),
@@ -347,7 +347,7 @@ async fn audit_events(
     let now = chrono::Utc::now();
     let time = |k: &str| {
         get(k)
-            .map(|v| crate::audit_trail::since(&v, now))
+            .map(|v| tessera_audit_trail::since(&v, now))
             .transpose()
             .map_err(|e| AdminError::Bad(format!("{k}: {e}")))
     };
@@ -361,7 +361,7 @@ async fn audit_events(
             ));
         }
     };
-    let q = crate::audit_trail::Query {
+    let q = tessera_audit_trail::Query {
         user: get("user"),
         principal_arn: get("principal"),
         event_name: get("event"),
@@ -370,7 +370,7 @@ async fn audit_events(
         until,
         limit,
     };
-    let rows = crate::audit_trail::query(store, &q).await.map_err(|e| {
+    let rows = tessera_audit_trail::query(store, &q).await.map_err(|e| {
         tracing::error!(error = %e, "querying the audit trail failed");
         AdminError::Store
     })?;

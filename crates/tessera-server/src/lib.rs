@@ -4,10 +4,9 @@
 
 pub mod admin;
 pub mod app;
-pub mod audit_export;
-pub mod audit_trail;
 pub mod auth;
 pub mod config;
+pub mod error;
 pub mod metrics;
 pub mod pipeline;
 mod protocols;

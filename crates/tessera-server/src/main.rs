@@ -347,9 +347,9 @@ fn target_config(t: &Target) -> Result<(Config, bool)> {
 
 fn target_master(config: &Config, dev: bool) -> Result<tessera_crypto::MasterKey> {
     if dev {
-        setup::dev_master_key(&config.data_dir)
+        Ok(setup::dev_master_key(&config.data_dir)?)
     } else {
-        setup::load_master_key(config)
+        Ok(setup::load_master_key(config)?)
     }
 }
 
@@ -563,7 +563,7 @@ async fn main() -> Result<()> {
                 serde_json::json!({"user": user}),
                 serde_json::json!({"identitystore:UserId": user, "revokedAt": at}),
             );
-            tessera_server::audit_trail::append(store.clone(), &[rec]).await?;
+            tessera_audit_trail::append(store.clone(), &[rec]).await?;
             println!("sessions and tokens of user {user} issued until {at} are revoked");
             Ok(())
         }
@@ -581,7 +581,7 @@ async fn main() -> Result<()> {
                     target,
                 },
         } => {
-            use tessera_server::audit_trail;
+            use tessera_audit_trail as audit_trail;
             let now = chrono::Utc::now();
             let q = audit_trail::Query {
                 user,
@@ -610,8 +610,7 @@ async fn main() -> Result<()> {
             let (config, dev) = target_config(&target)?;
             let master = target_master(&config, dev)?;
             let store = setup::open_store(&config).await?;
-            let fp =
-                tessera_server::audit_trail::rotate_signing_key(store.as_ref(), &master).await?;
+            let fp = tessera_audit_trail::rotate_signing_key(store.as_ref(), &master).await?;
             println!("new audit signing key {fp}");
             Ok(())
         }
@@ -620,7 +619,7 @@ async fn main() -> Result<()> {
         } => {
             let (config, _) = target_config(&target)?;
             let store = setup::open_store(&config).await?;
-            match tessera_server::audit_trail::explain(store.as_ref(), &request_id).await? {
+            match tessera_audit_trail::explain(store.as_ref(), &request_id).await? {
                 Some(text) => {
                     print!("{text}");
                     Ok(())
@@ -648,8 +647,7 @@ async fn main() -> Result<()> {
             let (config, _) = target_config(&target)?;
             let store = setup::open_store(&config).await?;
             let report =
-                tessera_server::audit_trail::verify(store.as_ref(), from.as_deref(), to.as_deref())
-                    .await?;
+                tessera_audit_trail::verify(store.as_ref(), from.as_deref(), to.as_deref()).await?;
             for p in &report.problems {
                 println!("FAIL: {p}");
             }

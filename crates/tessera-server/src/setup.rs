@@ -1,7 +1,7 @@
 //! Start-up and operator actions shared by `serve`, `dev` and the operator commands.
 
 use crate::config::Config;
-use anyhow::{Context, Result, bail};
+use crate::error::{Result, ServerError, Step};
 use std::path::Path;
 use std::sync::Arc;
 use tessera_core::{AccountId, Secret};
@@ -20,17 +20,17 @@ pub fn load_master_key(config: &Config) -> Result<MasterKey> {
     if let Ok(v) = std::env::var("TESSERA_MASTER_KEY")
         && !v.is_empty()
     {
-        return MasterKey::parse(&v).context("TESSERA_MASTER_KEY");
+        return MasterKey::parse(&v).step("TESSERA_MASTER_KEY");
     }
     match &config.keys.master_key_file {
         Some(p) => {
             let text = std::fs::read_to_string(p)
-                .with_context(|| format!("reading master key file {}", p.display()))?;
-            MasterKey::parse(&text).with_context(|| format!("master key file {}", p.display()))
+                .step_with(|| format!("reading master key file {}", p.display()))?;
+            MasterKey::parse(&text).step_with(|| format!("master key file {}", p.display()))
         }
-        None => {
-            bail!("no master key: set keys.master_key_file in the config or TESSERA_MASTER_KEY")
-        }
+        None => Err(ServerError::Invalid(
+            "no master key: set keys.master_key_file in the config or TESSERA_MASTER_KEY".into(),
+        )),
     }
 }
 
@@ -38,10 +38,9 @@ pub fn load_master_key(config: &Config) -> Result<MasterKey> {
 pub fn dev_master_key(data_dir: &Path) -> Result<MasterKey> {
     let path = data_dir.join("master.key");
     if path.exists() {
-        let text = std::fs::read_to_string(&path)
-            .with_context(|| format!("reading {}", path.display()))?;
-        return MasterKey::parse(&text)
-            .with_context(|| format!("master key in {}", path.display()));
+        let text =
+            std::fs::read_to_string(&path).step_with(|| format!("reading {}", path.display()))?;
+        return MasterKey::parse(&text).step_with(|| format!("master key in {}", path.display()));
     }
     let key = MasterKey::generate();
     write_private(&path, &key.to_hex())?;
@@ -62,11 +61,11 @@ pub fn write_private(path: &Path, contents: &str) -> Result<()> {
         }
         let mut f = opts
             .open(&tmp)
-            .with_context(|| format!("creating {}", tmp.display()))?;
+            .step_with(|| format!("creating {}", tmp.display()))?;
         f.write_all(contents.as_bytes())?;
         f.sync_all()?;
     }
-    std::fs::rename(&tmp, path).with_context(|| format!("renaming to {}", path.display()))?;
+    std::fs::rename(&tmp, path).step_with(|| format!("renaming to {}", path.display()))?;
     Ok(())
 }
 
@@ -74,30 +73,16 @@ pub async fn open_store(config: &Config) -> Result<Arc<dyn Store>> {
     let url = config.database_url();
     if url.starts_with("sqlite:") {
         private_dir(&config.data_dir)
-            .with_context(|| format!("creating data directory {}", config.data_dir.display()))?;
+            .step_with(|| format!("creating data directory {}", config.data_dir.display()))?;
     }
     let store = tessera_store::connect(&url)
         .await
-        .context("opening the store")?;
-    store.migrate().await.context("migrating the store")?;
+        .step("opening the store")?;
+    store.migrate().await.step("migrating the store")?;
     Ok(store)
 }
 
-/// Create the data directory (and its parents) for its owner only, and restrict an existing
-/// one: it holds the database, the audit export and the objects.
-pub fn private_dir(dir: &Path) -> std::io::Result<()> {
-    let mut b = std::fs::DirBuilder::new();
-    b.recursive(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
-        b.mode(0o700);
-        b.create(dir)?;
-        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
-    }
-    #[cfg(not(unix))]
-    b.create(dir)
-}
+pub use tessera_store::private_dir;
 
 pub fn now() -> i64 {
     chrono::Utc::now().timestamp()
@@ -111,14 +96,16 @@ pub async fn create_account(store: &dyn Store, id: &str, organization: Option<&s
         check_organization_id(o)?;
     }
     match store.create_account(id.as_str(), now()).await {
-        Err(tessera_store::StoreError::Conflict) => bail!("account {id} already exists"),
-        r => r.context("creating the account")?,
+        Err(tessera_store::StoreError::Conflict) => {
+            return Err(ServerError::Invalid(format!("account {id} already exists")));
+        }
+        r => r.step("creating the account")?,
     }
     if organization.is_some() {
         store
             .set_account_organization(id.as_str(), organization)
             .await
-            .context("setting the account's organization")?;
+            .step("setting the account's organization")?;
     }
     Ok(())
 }
@@ -138,7 +125,7 @@ pub async fn set_account_organization(
         .await
         .map_err(|e| match e {
             tessera_store::StoreError::Constraint(_) => {
-                anyhow::anyhow!("account {id} does not exist")
+                ServerError::Invalid(format!("account {id} does not exist"))
             }
             e => e.into(),
         })
@@ -153,7 +140,9 @@ fn check_organization_id(o: &str) -> Result<()> {
                 .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
     });
     if !ok {
-        bail!("{o:?} is not an organization id (o- and 10 to 32 lowercase letters or digits)");
+        return Err(ServerError::Invalid(format!(
+            "{o:?} is not an organization id (o- and 10 to 32 lowercase letters or digits)"
+        )));
     }
     Ok(())
 }
@@ -166,15 +155,12 @@ pub async fn create_root_key(
 ) -> Result<(String, Secret)> {
     let account = AccountId::parse(account)?;
     if !store.account_exists(account.as_str()).await? {
-        bail!(
+        return Err(ServerError::Invalid(format!(
             "account {account} does not exist (create it with `tessera account create {account}`)"
-        );
+        )));
     }
     let (rec, secret) = tessera_iam::new_access_key(master, account.as_str(), None, now());
-    store
-        .put_access_key(&rec)
-        .await
-        .context("storing the key")?;
+    store.put_access_key(&rec).await.step("storing the key")?;
     Ok((rec.access_key_id, secret))
 }
 
@@ -199,7 +185,7 @@ pub async fn ensure_dev_accounts(
             Some(k) => {
                 let plain = master
                     .open(&k.secret_sealed, k.access_key_id.as_bytes())
-                    .context("the data directory's master key does not open the stored root key")?;
+                    .step("the data directory's master key does not open the stored root key")?;
                 (k.access_key_id, Secret::new(String::from_utf8(plain)?))
             }
             None => create_root_key(store, master, acct).await?,
@@ -220,7 +206,9 @@ pub async fn rotate_ring(store: &dyn Store, master: &MasterKey) -> Result<(i64, 
 /// within a second (the revocations counter). Returns the revocation time (unix seconds).
 pub async fn revoke_user(store: &dyn Store, user_id: &str) -> Result<i64> {
     if user_id.is_empty() || user_id.len() > 47 {
-        anyhow::bail!("{user_id:?} is not an identity store user id");
+        return Err(ServerError::Invalid(format!(
+            "{user_id:?} is not an identity store user id"
+        )));
     }
     let at = chrono::Utc::now().timestamp();
     store.revoke_user(user_id, at).await?;
@@ -240,11 +228,15 @@ pub async fn create_operator_token(
     valid_days: i64,
 ) -> Result<(String, Secret, i64)> {
     if !(1..=3650).contains(&valid_days) {
-        anyhow::bail!("--valid-days must be from 1 to 3650");
+        return Err(ServerError::Invalid(
+            "--valid-days must be from 1 to 3650".into(),
+        ));
     }
     let description = description.trim();
     if description.is_empty() || description.chars().count() > 256 {
-        anyhow::bail!("--description must be 1 to 256 characters");
+        return Err(ServerError::Invalid(
+            "--description must be 1 to 256 characters".into(),
+        ));
     }
     let now = chrono::Utc::now().timestamp();
     let token = tessera_crypto::token::opaque_token("");
@@ -271,7 +263,9 @@ pub async fn create_scim_token(
         .await?
         .is_none()
     {
-        anyhow::bail!("there is no identity store {identity_store_id}");
+        return Err(ServerError::Invalid(format!(
+            "there is no identity store {identity_store_id}"
+        )));
     }
     let now = chrono::Utc::now().timestamp();
     let token = tessera_crypto::token::opaque_token("");

@@ -3,8 +3,8 @@
 
 use crate::app::{App, AppParts};
 use crate::config::Config;
+use crate::error::{Result, ServerError, Step};
 use crate::{serve, setup};
-use anyhow::{Context, Result};
 use std::sync::Arc;
 use tessera_core::{Deployment, Secret};
 use tessera_crypto::MasterKey;
@@ -46,7 +46,7 @@ pub struct Running {
     /// Unseals the audit signing key for each digest (the newest: `tessera audit rotate-key`
     /// takes effect at the next digest, without a restart).
     audit_master: tessera_crypto::MasterKey,
-    exporter: crate::audit_export::Exporter,
+    exporter: tessera_audit_trail::Exporter,
 }
 
 impl Running {
@@ -68,7 +68,7 @@ impl Running {
         }
         self.app.audit.flush().await;
         if let Err(e) =
-            crate::audit_trail::seal_with_newest_key(self.app.store.as_ref(), &self.audit_master)
+            tessera_audit_trail::seal_with_newest_key(self.app.store.as_ref(), &self.audit_master)
                 .await
         {
             tracing::error!(error = %e, "the shutdown audit digest could not be written");
@@ -88,16 +88,16 @@ pub async fn start(opts: StartOptions) -> Result<Running> {
     } = opts;
     let store = setup::open_store(&config).await?;
     setup::private_dir(&config.data_dir)?;
-    // The audit trail: chained into the store; exported from there (`audit_export`).
-    let audit = Arc::new(crate::audit_trail::StoreSink::new(
+    // The audit trail: chained into the store; exported from there (`tessera_audit_trail::export`).
+    let audit = Arc::new(tessera_audit_trail::StoreSink::new(
         store.clone(),
         tokio::runtime::Handle::current(),
     ));
-    let exporter = crate::audit_export::Exporter::new(config.data_dir.join("audit"));
+    let exporter = tessera_audit_trail::Exporter::new(config.data_dir.join("audit"));
     // Fail at start, not at the first digest, when the key cannot be unsealed.
-    crate::audit_trail::signing_key(store.as_ref(), &master)
+    tessera_audit_trail::signing_key(store.as_ref(), &master)
         .await
-        .context("loading the audit signing key")?;
+        .step("loading the audit signing key")?;
     let audit_master = master.clone();
     let deployment = Deployment {
         partition: config.partition.clone(),
@@ -120,7 +120,7 @@ pub async fn start(opts: StartOptions) -> Result<Running> {
     };
     let mut background = Vec::new();
     let objects: Arc<dyn tessera_s3::Backend> =
-        match config.objects.upstream().map_err(anyhow::Error::msg)? {
+        match config.objects.upstream().map_err(ServerError::Invalid)? {
             None => {
                 let dir = config
                     .objects
@@ -130,15 +130,15 @@ pub async fn start(opts: StartOptions) -> Result<Running> {
                 Arc::new(
                     tessera_s3::FsBackend::open(&dir)
                         .await
-                        .with_context(|| format!("opening the object store {}", dir.display()))?,
+                        .step_with(|| format!("opening the object store {}", dir.display()))?,
                 )
             }
             Some(up) => {
                 let endpoint = up.endpoint.clone();
                 let b = tessera_s3::UpstreamBackend::open(up)
                     .await
-                    .map_err(anyhow::Error::msg)
-                    .with_context(|| format!("connecting to the object store at {endpoint}"))?;
+                    .map_err(ServerError::Invalid)
+                    .step_with(|| format!("connecting to the object store at {endpoint}"))?;
                 tracing::info!(%endpoint, "objects are kept in an S3-compatible store");
                 background.push(b.spawn_refresh(std::time::Duration::from_secs(2)));
                 Arc::new(b)
@@ -146,11 +146,11 @@ pub async fn start(opts: StartOptions) -> Result<Running> {
         };
     let listener = TcpListener::bind(config.listen)
         .await
-        .with_context(|| format!("binding {}", config.listen))?;
+        .step_with(|| format!("binding {}", config.listen))?;
     let addr = listener.local_addr()?;
-    let fetch_policy = config.oidc.fetch_policy().map_err(anyhow::Error::msg)?;
+    let fetch_policy = config.oidc.fetch_policy().map_err(ServerError::Invalid)?;
     let fetch = tessera_oidc::ReqwestFetch::new(fetch_policy)
-        .map_err(|e| anyhow::anyhow!("OIDC HTTP client: {e}"))?;
+        .map_err(|e| ServerError::Invalid(format!("OIDC HTTP client: {e}")))?;
     let oidc = Arc::new(tessera_oidc::OidcVerifier::new(
         Arc::new(fetch),
         tessera_oidc::VerifierConfig::default(),
@@ -172,16 +172,16 @@ pub async fn start(opts: StartOptions) -> Result<Running> {
             objects: objects.clone(),
         })
         .await
-        .context("loading the in-memory views (IAM principals, session keys)")?,
+        .step("loading the in-memory views (IAM principals, session keys)")?,
     );
     // Digests seal the audit chain hourly (and once more at shutdown).
     background.push({
         let (store, master) = (app.store.clone(), audit_master.clone());
         tokio::spawn(async move {
             loop {
-                tokio::time::sleep(crate::audit_trail::DIGEST_INTERVAL).await;
+                tokio::time::sleep(tessera_audit_trail::DIGEST_INTERVAL).await;
                 if let Err(e) =
-                    crate::audit_trail::seal_with_newest_key(store.as_ref(), &master).await
+                    tessera_audit_trail::seal_with_newest_key(store.as_ref(), &master).await
                 {
                     tracing::error!(error = %e, "the audit digest could not be written");
                 }
@@ -196,7 +196,7 @@ pub async fn start(opts: StartOptions) -> Result<Running> {
                 if let Err(e) = exporter.run_once(store.as_ref()).await {
                     tracing::error!(error = %e, "the audit export could not be written");
                 }
-                tokio::time::sleep(crate::audit_export::EXPORT_INTERVAL).await;
+                tokio::time::sleep(tessera_audit_trail::EXPORT_INTERVAL).await;
             }
         })
     });
@@ -208,7 +208,7 @@ pub async fn start(opts: StartOptions) -> Result<Running> {
     if let Some(a) = config.admin_listen {
         let l = TcpListener::bind(a)
             .await
-            .with_context(|| format!("binding admin {a}"))?;
+            .step_with(|| format!("binding admin {a}"))?;
         let local = l.local_addr()?;
         tracing::info!(addr = %local, "admin listener (/metrics, /healthz)");
         admin_endpoint = Some(format!("http://{local}"));

@@ -745,7 +745,9 @@ async fn key_rotation_keeps_old_sessions() {
         .unwrap();
     assert!(just_now.contains(u32::try_from(new_id).unwrap()));
     assert_eq!(just_now.current_id(), before.current_id());
-    let later = now_s + keyring::RING_KEY_ACTIVATION_SECS;
+    // The new key was made at or after `now_s` (the clock may have passed a second since).
+    let rotated_at = chrono::Utc::now().timestamp();
+    let later = rotated_at + keyring::RING_KEY_ACTIVATION_SECS;
     let after = keyring::load_at(f.app.store.as_ref(), &f.app.master, later)
         .await
         .unwrap();

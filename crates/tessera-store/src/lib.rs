@@ -568,3 +568,19 @@ pub mod testing {
         Ok(())
     }
 }
+
+/// Create a directory (and its parents) for its owner only, and restrict an existing one:
+/// the data directory holds the database, the audit export and the objects.
+pub fn private_dir(dir: &std::path::Path) -> std::io::Result<()> {
+    let mut b = std::fs::DirBuilder::new();
+    b.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+        b.mode(0o700);
+        b.create(dir)?;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+    }
+    #[cfg(not(unix))]
+    b.create(dir)
+}

@@ -9,9 +9,7 @@ use tessera_store::*;
 
 async fn sqlite() -> (Arc<dyn Store>, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("t.db").display());
-    let s = connect(&url).await.unwrap();
-    s.migrate().await.unwrap();
+    let s = tessera_test_support::sqlite(dir.path(), "t.db").await;
     (s, dir)
 }
 
@@ -31,9 +29,7 @@ async fn postgres() -> Option<Arc<dyn Store>> {
     assert!(admin, "could not create schema on {base}");
     let sep = if base.contains('?') { '&' } else { '?' };
     let url = format!("{base}{sep}options=-c%20search_path%3D{schema}");
-    let s = connect(&url).await.unwrap();
-    s.migrate().await.unwrap();
-    Some(s)
+    Some(tessera_test_support::migrated(&url).await)
 }
 
 fn rand_suffix() -> String {

@@ -64,8 +64,7 @@ async fn gated_replica(
     max_age: Duration,
     gate: Option<Arc<tokio::sync::Semaphore>>,
 ) -> (Arc<dyn Store>, Arc<View<Accounts>>, Arc<AtomicUsize>) {
-    let store = tessera_store::connect(url).await.unwrap();
-    store.migrate().await.unwrap();
+    let store = tessera_test_support::migrated(url).await;
     let loads = Arc::new(AtomicUsize::new(0));
     let view = View::load(
         Accounts {

@@ -23,7 +23,7 @@ use tessera_oidc::{MemoryFetch, OidcVerifier, VerifierConfig};
 use tessera_service::Operation;
 use tessera_store::{OidcProviderRecord, RoleRecord, Store, UserRecord};
 use tessera_sts::{Outcome, StsAction, StsError, StsService};
-use tessera_wire::query::QueryParams;
+use tessera_test_support::{query, scratch_dir, xml_value};
 
 use StsAction::*;
 
@@ -36,36 +36,12 @@ const LONG_ROLE: &str = "arn:aws:iam::111111111111:role/LongRole";
 const BOB_ONLY: &str = "arn:aws:iam::111111111111:role/BobOnly";
 const WEB_ROLE: &str = "arn:aws:iam::111111111111:role/WebRole";
 
-fn query(kv: &[(&str, &str)]) -> QueryParams {
-    let mut s = form_urlencoded::Serializer::new(String::new());
-    for (k, v) in kv {
-        s.append_pair(k, v);
-    }
-    QueryParams::parse(&[s.finish().as_bytes()]).unwrap()
-}
-
+/// A request's metadata, as over TLS.
 fn meta() -> RequestMeta {
     RequestMeta {
-        request_id: "seam".into(),
-        source_ip: "127.0.0.1".parse().unwrap(),
-        user_agent: String::new(),
-        now: chrono::Utc::now(),
         secure_transport: true,
-        decisions: Default::default(),
+        ..tessera_test_support::meta()
     }
-}
-
-/// A fresh directory for one case's SQLite file: in memory-backed `/dev/shm` where there is
-/// one (the store syncs every write, and each fixture makes a dozen), else the system's
-/// temporary directory.
-fn scratch_dir() -> tempfile::TempDir {
-    let shm = std::path::Path::new("/dev/shm");
-    if shm.is_dir()
-        && let Ok(dir) = tempfile::tempdir_in(shm)
-    {
-        return dir;
-    }
-    tempfile::tempdir().unwrap()
 }
 
 fn account() -> AccountId {
@@ -73,24 +49,11 @@ fn account() -> AccountId {
 }
 
 fn root() -> Caller {
-    Caller {
-        account: account(),
-        principal: Principal::Root,
-        access_key_id: "AKIAROOTROOTROOT0000".into(),
-        session: None,
-    }
+    tessera_test_support::root(ACCT)
 }
 
 fn code(e: &StsError) -> String {
     e.to_aws().code
-}
-
-/// The text of the first `<tag>…</tag>` in `xml`.
-fn xml_value(xml: &str, tag: &str) -> Option<String> {
-    let open = format!("<{tag}>");
-    let start = xml.find(&open)? + open.len();
-    let end = xml[start..].find(&format!("</{tag}>"))? + start;
-    Some(xml[start..end].to_owned())
 }
 
 fn trust(statement: &str) -> String {

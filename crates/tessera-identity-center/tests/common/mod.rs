@@ -6,7 +6,7 @@
 use serde_json::Value;
 use std::sync::Arc;
 use tessera_authz::{Authorizer, PrincipalView};
-use tessera_core::{AccountId, Caller, Deployment, Principal, RequestMeta};
+use tessera_core::{AccountId, Caller, Deployment, Principal};
 use tessera_identity_center::{
     IdentityCenterError, IdentityStoreOp, IdentityStoreService, SsoAdminOp, SsoAdminService,
 };
@@ -24,11 +24,8 @@ pub struct Fx {
 }
 
 pub async fn fx() -> Fx {
-    let dir = tempfile::tempdir().unwrap();
-    let store = tessera_store::connect(&format!("sqlite://{}", dir.path().join("t.db").display()))
-        .await
-        .unwrap();
-    store.migrate().await.unwrap();
+    let dir = tessera_test_support::scratch_dir();
+    let store = tessera_test_support::sqlite(dir.path(), "t.db").await;
     store.create_account(ACCT, 0).await.unwrap();
     store.create_account("222222222222", 0).await.unwrap();
     let view = Arc::new(
@@ -59,25 +56,7 @@ pub async fn fx() -> Fx {
     }
 }
 
-pub fn root(account: &str) -> Caller {
-    Caller {
-        account: AccountId::parse(account).unwrap(),
-        principal: Principal::Root,
-        access_key_id: "AKIAROOTROOTROOT0000".into(),
-        session: None,
-    }
-}
-
-pub fn meta() -> RequestMeta {
-    RequestMeta {
-        request_id: "r".into(),
-        source_ip: "127.0.0.1".parse().unwrap(),
-        user_agent: String::new(),
-        now: chrono::Utc::now(),
-        secure_transport: false,
-        decisions: Default::default(),
-    }
-}
+pub use tessera_test_support::{meta, root};
 
 pub async fn call(
     f: &Fx,

@@ -80,10 +80,7 @@ async fn fixture_full(
     audit_policy: tessera_audit::AuditPolicy,
 ) -> Fixture {
     let dir = tempfile::tempdir().unwrap();
-    let store = tessera_store::connect(&format!("sqlite://{}", dir.path().join("t.db").display()))
-        .await
-        .unwrap();
-    store.migrate().await.unwrap();
+    let store = tessera_test_support::sqlite(dir.path(), "t.db").await;
     let master = MasterKey::generate();
     let keys = setup::ensure_dev_accounts(store.as_ref(), &master)
         .await
@@ -226,10 +223,5 @@ pub async fn send_from(f: &Fixture, req: Request<Full<Bytes>>, peer: SocketAddr)
     }
 }
 
-/// A value between `<{tag}>` and `</{tag}>` in an XML reply.
-pub fn xml_value(body: &str, tag: &str) -> Option<String> {
-    let open = format!("<{tag}>");
-    let start = body.find(&open)? + open.len();
-    let end = start + body[start..].find(&format!("</{tag}>"))?;
-    Some(body[start..end].to_owned())
-}
+#[allow(unused_imports)]
+pub use tessera_test_support::xml_value;

@@ -5,9 +5,9 @@
 //! appended in one transaction. The head is cached; when another replica appended first the
 //! append is refused (the sequence number is taken) and the batch is re-chained on the new
 //! head, so replicas sharing a store keep one chain. The export for SIEMs follows the store
-//! on its own (`crate::audit_export`).
+//! on its own ([`crate::export`]).
 
-use anyhow::{Context, Result};
+use crate::{Result, TrailError};
 use serde_json::Value;
 use std::sync::{Arc, Mutex};
 use tessera_audit::chain::{self, Chain, Digest, SigningKey, StoredRecord};
@@ -154,9 +154,7 @@ impl StoreSink {
 /// on the store's head like a server's batch.
 pub async fn append(store: Arc<dyn Store>, records: &[AuditRecord]) -> Result<()> {
     let sink = StoreSink::new(store, tokio::runtime::Handle::current());
-    sink.append(records)
-        .await
-        .map_err(|e| anyhow::anyhow!("writing the audit record: {e}"))
+    sink.append(records).await.map_err(TrailError::Append)
 }
 
 impl AuditSink for StoreSink {
@@ -173,8 +171,11 @@ pub async fn signing_key(store: &dyn Store, master: &MasterKey) -> Result<Signin
         if let Some(k) = store.audit_keys().await?.last() {
             let pkcs8 = master
                 .open(&k.private_sealed, k.fingerprint.as_bytes())
-                .map_err(|e| anyhow::anyhow!("cannot unseal the audit signing key: {e}"))?;
-            return SigningKey::from_pkcs8(&pkcs8).context("the stored audit signing key");
+                .map_err(|e| {
+                    TrailError::Key(format!("cannot unseal the audit signing key: {e}"))
+                })?;
+            return SigningKey::from_pkcs8(&pkcs8)
+                .map_err(|e| TrailError::Key(format!("the stored audit signing key: {e}")));
         }
         let (key, pkcs8) = SigningKey::generate();
         let fingerprint = key.fingerprint();
@@ -191,14 +192,20 @@ pub async fn signing_key(store: &dyn Store, master: &MasterKey) -> Result<Signin
             Err(e) => return Err(e.into()),
         }
     }
-    anyhow::bail!("no audit signing key could be loaded or made")
+    Err(TrailError::Key(
+        "no audit signing key could be loaded or made".into(),
+    ))
 }
 
 fn parse_digests(rows: &[AuditDigestRow]) -> Result<Vec<Digest>> {
     rows.iter()
         .map(|r| {
-            serde_json::from_str(&r.body)
-                .with_context(|| format!("audit digest {} is not a digest", r.digest_seq))
+            serde_json::from_str(&r.body).map_err(|e| {
+                TrailError::Corrupt(format!(
+                    "audit digest {} is not a digest: {e}",
+                    r.digest_seq
+                ))
+            })
         })
         .collect()
 }
@@ -240,7 +247,8 @@ pub async fn seal(store: &dyn Store, key: &SigningKey) -> Result<Option<Digest>>
         None => (0, chain::GENESIS),
         Some((seq, hash)) => (
             seq as u64,
-            hex32(&hash).context("the audit head's hash is not hex")?,
+            hex32(&hash)
+                .ok_or_else(|| TrailError::Corrupt("the audit head's hash is not hex".into()))?,
         ),
     };
     let start = previous.map_or(1, |p| p.end_seq + 1);
@@ -594,15 +602,21 @@ pub fn since(value: &str, now: chrono::DateTime<chrono::Utc>) -> Result<String> 
         return Ok(fmt(t.with_timezone(&chrono::Utc)));
     }
     let (n, unit) = value.split_at(value.len().saturating_sub(1));
-    let n: i64 = n.parse().ok().filter(|n| *n >= 0).with_context(|| {
-        format!("{value:?} is neither a duration (15m, 2h, 7d) nor an RFC 3339 time")
+    let n: i64 = n.parse().ok().filter(|n| *n >= 0).ok_or_else(|| {
+        TrailError::Argument(format!(
+            "{value:?} is neither a duration (15m, 2h, 7d) nor an RFC 3339 time"
+        ))
     })?;
     let secs = match unit {
         "s" => n,
         "m" => n * 60,
         "h" => n * 3600,
         "d" => n * 86_400,
-        _ => anyhow::bail!("{value:?}: a duration ends in s, m, h or d"),
+        _ => {
+            return Err(TrailError::Argument(format!(
+                "{value:?}: a duration ends in s, m, h or d"
+            )));
+        }
     };
     Ok(fmt(now - chrono::Duration::seconds(secs)))
 }

@@ -5,15 +5,14 @@
 //! 2. fills the trail to N records (default 1,000,000), seals it with a signed digest, and
 //!    times `tessera audit verify`'s check of the whole trail.
 //!
-//! `cargo run --release -p tessera-server --example audit_bench -- [N]` (SQLite in a
+//! `cargo run --release -p tessera-audit-trail --example audit_bench -- [N]` (SQLite in a
 //! temporary directory, or the store `TESSERA_DATABASE_URL` names: give a PostgreSQL one a
 //! fresh schema with `?options=-c%20search_path%3D…`).
 
 use std::sync::Arc;
 use std::time::Instant;
 use tessera_audit::{AuditRecord, AuditSink, Resource};
-use tessera_server::audit_trail::{self, StoreSink};
-use tessera_server::config::Config;
+use tessera_audit_trail::{self as audit_trail, StoreSink};
 
 fn record(i: u64) -> AuditRecord {
     AuditRecord {
@@ -64,11 +63,10 @@ fn main() {
         .and_then(|s| s.parse().ok())
         .unwrap_or(1_000_000);
     let dir = tempfile::tempdir().unwrap();
-    let config = Config::for_data_dir(dir.path().to_path_buf());
+    let url = std::env::var("TESSERA_DATABASE_URL")
+        .unwrap_or_else(|_| format!("sqlite://{}", dir.path().join("tessera.db").display()));
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let store = rt
-        .block_on(tessera_server::setup::open_store(&config))
-        .unwrap();
+    let store = rt.block_on(tessera_test_support::migrated(&url));
     let sink = Arc::new(StoreSink::new(store.clone(), rt.handle().clone()));
     let next = std::cell::Cell::new(0u64);
     let batch = |size: u64, count: u64| {

@@ -16,7 +16,7 @@
 //! says how far the export got. A crash between the two leaves `position` naming the lengths,
 //! and the next round truncates the files back to them: no record is exported twice or lost.
 
-use anyhow::{Context, Result};
+use crate::{Result, TrailError};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -103,7 +103,9 @@ impl Exporter {
 
     fn load_position(&self) -> Result<Position> {
         match std::fs::read(self.position_path()) {
-            Ok(b) => serde_json::from_slice(&b).context("audit export position is not valid"),
+            Ok(b) => serde_json::from_slice(&b).map_err(|e| {
+                TrailError::Corrupt(format!("audit export position is not valid: {e}"))
+            }),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Position::default()),
             Err(e) => Err(e.into()),
         }
@@ -117,7 +119,7 @@ impl Exporter {
     /// Returns how many records were exported.
     pub async fn run_once(&self, store: &dyn Store) -> Result<usize> {
         for d in [self.dir.clone(), self.records_dir(), self.digests_dir()] {
-            crate::setup::private_dir(&d)?;
+            tessera_store::private_dir(&d)?;
         }
         let mut pos = self.load_position()?;
         // An unfinished round: undo its partial appends.

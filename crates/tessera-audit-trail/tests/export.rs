@@ -1,8 +1,7 @@
 //! The audit export follows the store: hourly JSON Lines files and digest files, resumed
 //! after a crash without duplicates or losses.
 
-use tessera_server::audit_export::Exporter;
-use tessera_server::config::Config;
+use tessera_audit_trail::Exporter;
 use tessera_store::{AuditDigestRow, AuditRow};
 
 fn row(seq: i64, time: &str) -> AuditRow {
@@ -31,9 +30,7 @@ fn lines(path: &std::path::Path) -> Vec<String> {
 #[tokio::test]
 async fn export_splits_by_hour_resumes_after_a_crash_and_copies_digests() {
     let dir = tempfile::tempdir().unwrap();
-    let store = tessera_server::setup::open_store(&Config::for_data_dir(dir.path().join("data")))
-        .await
-        .unwrap();
+    let store = tessera_test_support::sqlite(dir.path(), "tessera.db").await;
     let out = dir.path().join("export");
     let exporter = Exporter::new(out.clone());
     store
@@ -49,8 +46,8 @@ async fn export_splits_by_hour_resumes_after_a_crash_and_copies_digests() {
     let fourteen = exporter.records_dir().join("2026-12-02T14.jsonl");
     assert_eq!(lines(&thirteen).len(), 1);
     assert_eq!(lines(&fourteen).len(), 2);
-    // Only the owner may read the trail: the export's directories and files, and the
-    // SQLite database it comes from.
+    // Only the owner may read the trail: the export's directories and files (the data
+    // directory and database are the server's: `tessera-server/tests/setup.rs`).
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
@@ -60,8 +57,6 @@ async fn export_splits_by_hour_resumes_after_a_crash_and_copies_digests() {
         assert_eq!(mode(&exporter.digests_dir()), 0o700);
         assert_eq!(mode(&thirteen), 0o600);
         assert_eq!(mode(&out.join("position")), 0o600);
-        assert_eq!(mode(&dir.path().join("data")), 0o700);
-        assert_eq!(mode(&dir.path().join("data").join("tessera.db")), 0o600);
     }
     // Nothing new: nothing written again.
     assert_eq!(exporter.run_once(store.as_ref()).await.unwrap(), 0);

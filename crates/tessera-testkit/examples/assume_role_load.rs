@@ -4,24 +4,11 @@
 //! (defaults 10 s, 16). Needs the release `tessera` binary (`cargo build --release --bin tessera`,
 //! or `TESSERA_BIN`). Each request is signed by aws-sdk-sts; the loop is bounded in time.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
-use tessera_testkit::DevServer;
+use tessera_testkit::{DevServer, load};
 
 #[tokio::main]
 async fn main() {
-    let args: Vec<String> = std::env::args().collect();
-    let secs: u64 = args
-        .get(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(10)
-        .min(120);
-    let conc: usize = args
-        .get(2)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(16)
-        .clamp(1, 256);
+    let (secs, conc) = load::secs_and_clients(10, 16);
     let dir = tempfile::tempdir().unwrap();
     let server = DevServer::start(dir.path());
     let root = server.account("111111111111").clone();
@@ -65,51 +52,18 @@ async fn main() {
         .send()
         .await
         .expect("AssumeRole works before the load starts");
-    let done = Arc::new(AtomicU64::new(0));
-    let failed = Arc::new(AtomicU64::new(0));
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    let started = Instant::now();
-    let mut tasks = Vec::new();
-    for i in 0..conc {
-        let (sts, done, failed) = (sts.clone(), done.clone(), failed.clone());
-        tasks.push(tokio::spawn(async move {
-            let mut lat = Vec::new();
-            while Instant::now() < deadline {
-                let t = Instant::now();
-                let r = sts
-                    .assume_role()
-                    .role_arn("arn:aws:iam::111111111111:role/LoadRole")
-                    .role_session_name(format!("load-{i}"))
-                    .send()
-                    .await;
-                lat.push(t.elapsed());
-                match r {
-                    Ok(_) => {
-                        done.fetch_add(1, Ordering::Relaxed);
-                    }
-                    Err(e) => {
-                        if failed.fetch_add(1, Ordering::Relaxed) == 0 {
-                            eprintln!("first failure: {e:?}");
-                        }
-                    }
-                }
-            }
-            lat
-        }));
-    }
-    let mut lat: Vec<Duration> = Vec::new();
-    for t in tasks {
-        lat.extend(t.await.unwrap());
-    }
-    let elapsed = started.elapsed().as_secs_f64();
-    lat.sort();
-    let pct = |p: f64| lat[((lat.len() as f64 * p) as usize).min(lat.len() - 1)];
-    let ok = done.load(Ordering::Relaxed);
-    println!(
-        "AssumeRole over HTTP: {ok} ok, {} failed in {elapsed:.1} s with {conc} concurrent clients: {:.0} req/s; latency p50 {:?}, p99 {:?}",
-        failed.load(Ordering::Relaxed),
-        ok as f64 / elapsed,
-        pct(0.5),
-        pct(0.99)
-    );
+    let run = load::run(secs, conc, move |i, _| {
+        let sts = sts.clone();
+        async move {
+            sts.assume_role()
+                .role_arn("arn:aws:iam::111111111111:role/LoadRole")
+                .role_session_name(format!("load-{i}"))
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| format!("{e:?}"))
+        }
+    })
+    .await;
+    run.report("AssumeRole over HTTP");
 }

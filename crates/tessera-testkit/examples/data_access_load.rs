@@ -177,11 +177,8 @@ async fn hello_server() -> String {
 
 #[tokio::main]
 async fn main() {
-    let args: Vec<String> = std::env::args().collect();
-    let arg = |i: usize, d: u64| args.get(i).and_then(|s| s.parse().ok()).unwrap_or(d);
-    let secs = arg(1, 10).min(120);
-    let conc = arg(2, 16).clamp(1, 256) as usize;
-    let grants = arg(3, 1000).max(1) as usize;
+    let (secs, conc) = tessera_testkit::load::secs_and_clients(10, 16);
+    let grants = tessera_testkit::load::arg(3, 1000).max(1) as usize;
     let dir = tempfile::tempdir().unwrap();
     let server = DevServer::start(dir.path());
     let root = server.account(ACCOUNT).clone();

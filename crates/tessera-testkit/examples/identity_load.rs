@@ -14,10 +14,8 @@
 
 use std::process::Command;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
 use tessera_crypto::token::TokenSigner;
-use tessera_testkit::DevServer;
+use tessera_testkit::{DevServer, load};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const ACCT: &str = "111111111111";
@@ -76,78 +74,9 @@ fn cli(server: &DevServer, key: (&str, &str), args: &[&str]) -> serde_json::Valu
     }
 }
 
-fn report(what: &str, ok: u64, failed: u64, elapsed: f64, conc: usize, mut lat: Vec<Duration>) {
-    lat.sort();
-    let pct = |p: f64| lat[((lat.len() as f64 * p) as usize).min(lat.len() - 1)];
-    println!(
-        "{what}: {ok} ok, {failed} failed in {elapsed:.1} s with {conc} concurrent clients: {:.0} req/s; latency p50 {:?}, p99 {:?}",
-        ok as f64 / elapsed,
-        pct(0.5),
-        pct(0.99)
-    );
-}
-
-/// Run `f` from `conc` tasks until `secs` pass; returns (ok, failed, elapsed, latencies).
-async fn load<F, Fut>(secs: u64, conc: usize, f: F) -> (u64, u64, f64, Vec<Duration>)
-where
-    F: Fn(usize, u64) -> Fut + Send + Sync + 'static,
-    Fut: std::future::Future<Output = Result<(), String>> + Send,
-{
-    let f = Arc::new(f);
-    let done = Arc::new(AtomicU64::new(0));
-    let failed = Arc::new(AtomicU64::new(0));
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    let started = Instant::now();
-    let mut tasks = Vec::new();
-    for i in 0..conc {
-        let (f, done, failed) = (f.clone(), done.clone(), failed.clone());
-        tasks.push(tokio::spawn(async move {
-            let mut lat = Vec::new();
-            let mut n = 0u64;
-            while Instant::now() < deadline {
-                let t = Instant::now();
-                let r = f(i, n).await;
-                n += 1;
-                lat.push(t.elapsed());
-                match r {
-                    Ok(()) => {
-                        done.fetch_add(1, Ordering::Relaxed);
-                    }
-                    Err(e) => {
-                        if failed.fetch_add(1, Ordering::Relaxed) == 0 {
-                            eprintln!("first failure: {e}");
-                        }
-                    }
-                }
-            }
-            lat
-        }));
-    }
-    let mut lat = Vec::new();
-    for t in tasks {
-        lat.extend(t.await.unwrap());
-    }
-    (
-        done.load(Ordering::Relaxed),
-        failed.load(Ordering::Relaxed),
-        started.elapsed().as_secs_f64(),
-        lat,
-    )
-}
-
 #[tokio::main]
 async fn main() {
-    let args: Vec<String> = std::env::args().collect();
-    let secs: u64 = args
-        .get(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(10)
-        .min(120);
-    let conc: usize = args
-        .get(2)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(16)
-        .clamp(1, 256);
+    let (secs, conc) = load::secs_and_clients(10, 16);
     let dir = tempfile::tempdir().unwrap();
     let server = Arc::new(DevServer::start(dir.path()));
     let root = server.account(ACCT).clone();
@@ -360,9 +289,9 @@ async fn main() {
         .expect("an identity context")
         .to_owned();
 
-    let (ok, failed, elapsed, lat) = {
+    let run = {
         let (oidc, app, mint) = (oidc.clone(), app.clone(), Arc::new(mint));
-        load(secs, conc, move |_, _| {
+        load::run(secs, conc, move |_, _| {
             let (oidc, app, mint) = (oidc.clone(), app.clone(), mint.clone());
             async move {
                 oidc.create_token_with_iam()
@@ -377,18 +306,11 @@ async fn main() {
         })
         .await
     };
-    report(
-        "CreateTokenWithIAM (jwt-bearer, jti checked)",
-        ok,
-        failed,
-        elapsed,
-        conc,
-        lat,
-    );
+    run.report("CreateTokenWithIAM (jwt-bearer, jti checked)");
 
-    let (ok, failed, elapsed, lat) = {
+    let run = {
         let (sts, context) = (sts_app.clone(), context.clone());
-        load(secs, conc, move |i, _| {
+        load::run(secs, conc, move |i, _| {
             let (sts, context) = (sts.clone(), context.clone());
             async move {
                 sts.assume_role()
@@ -408,14 +330,7 @@ async fn main() {
         })
         .await
     };
-    report(
-        "AssumeRole with ProvidedContexts",
-        ok,
-        failed,
-        elapsed,
-        conc,
-        lat,
-    );
+    run.report("AssumeRole with ProvidedContexts");
 
     // SCIM user creates (a connection per request).
     let d = server.data_dir.to_str().unwrap().to_owned();
@@ -433,9 +348,9 @@ async fn main() {
         .unwrap()
         .trim()
         .to_owned();
-    let (ok, failed, elapsed, lat) = {
+    let run = {
         let (server, token, store) = (server.clone(), token.clone(), store.clone());
-        load(secs, conc, move |i, n| {
+        load::run(secs, conc, move |i, n| {
             let (server, token, store) = (server.clone(), token.clone(), store.clone());
             async move {
                 tokio::task::spawn_blocking(move || {
@@ -459,5 +374,5 @@ async fn main() {
         })
         .await
     };
-    report("SCIM POST /Users", ok, failed, elapsed, conc, lat);
+    run.report("SCIM POST /Users");
 }

@@ -11,12 +11,12 @@
 
 use aws_sdk_s3::primitives::ByteStream;
 use std::time::{Duration, Instant};
-use tessera_testkit::DevServer;
+use tessera_testkit::{DevServer, load};
 
 /// Run `call` from `clients` concurrent loops for `secs` seconds; print its percentiles.
 async fn measure<F, Fut>(name: &str, secs: u64, clients: usize, call: F)
 where
-    F: Fn() -> Fut + Clone + Send + 'static,
+    F: Fn() -> Fut + Clone + Send + Sync + 'static,
     Fut: std::future::Future<Output = bool> + Send,
 {
     // A warm-up, so that caches (keys, sessions, connections) are as in steady state.
@@ -24,52 +24,29 @@ where
     while Instant::now() < warm {
         assert!(call().await, "{name} fails before the measurement starts");
     }
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    let mut tasks = Vec::new();
-    for _ in 0..clients {
+    let run = load::run(secs, clients, move |_, _| {
         let call = call.clone();
-        tasks.push(tokio::spawn(async move {
-            let (mut lat, mut failed) = (Vec::new(), 0u64);
-            while Instant::now() < deadline {
-                let t = Instant::now();
-                if call().await {
-                    lat.push(t.elapsed());
-                } else {
-                    failed += 1;
-                }
+        async move {
+            if call().await {
+                Ok(())
+            } else {
+                Err("the call failed".into())
             }
-            (lat, failed)
-        }));
-    }
-    let (mut lat, mut failed) = (Vec::new(), 0);
-    for t in tasks {
-        let (l, f) = t.await.unwrap();
-        lat.extend(l);
-        failed += f;
-    }
-    lat.sort();
-    let pct = |p: f64| lat[((lat.len() as f64 * p) as usize).min(lat.len() - 1)].as_micros();
+        }
+    })
+    .await;
     println!(
-        "latency {name} p50_us {} p99_us {} ok {} failed {failed}",
-        pct(0.5),
-        pct(0.99),
-        lat.len()
+        "latency {name} p50_us {} p99_us {} ok {} failed {}",
+        run.percentile(0.5).as_micros(),
+        run.percentile(0.99).as_micros(),
+        run.ok,
+        run.failed
     );
 }
 
 #[tokio::main]
 async fn main() {
-    let args: Vec<String> = std::env::args().collect();
-    let secs: u64 = args
-        .get(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(10)
-        .clamp(1, 120);
-    let clients: usize = args
-        .get(2)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(4)
-        .clamp(1, 64);
+    let (secs, clients) = load::secs_and_clients(10, 4);
     let dir = tempfile::tempdir().unwrap();
     let server = DevServer::start(dir.path());
     let root = server.account("111111111111").clone();

@@ -6,6 +6,7 @@
 //! (`target/<profile>/tessera`); the test script builds it before running the tests.
 
 pub mod layers;
+pub mod load;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};

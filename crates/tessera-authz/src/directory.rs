@@ -8,7 +8,6 @@
 use async_trait::async_trait;
 use imbl::{HashMap, OrdSet, Vector};
 use std::sync::Arc;
-use std::time::Duration;
 use tessera_store::view::{Projection, View};
 use tessera_store::{
     ChangeCounters, IdentityCenterStore, IdentityUserRecord, MembershipRecord, StoreError,
@@ -174,17 +173,8 @@ impl Projection for DirectoryProjection {
     type Snapshot = Directory;
     type Change = DirectoryChange;
 
-    fn name(&self) -> &'static str {
-        "identity-store"
-    }
-
-    fn counter(&self) -> &'static str {
-        DIRECTORY_COUNTER
-    }
-
-    fn max_age(&self) -> Duration {
-        Duration::from_secs(60)
-    }
+    const NAME: &'static str = "identity-store";
+    const COUNTER: &'static str = DIRECTORY_COUNTER;
 
     async fn load(&self) -> Result<Directory, StoreError> {
         let t = self.store.directory_tables().await?;

@@ -164,13 +164,8 @@ impl Projection for KeyRingProjection {
     /// Nothing is written to the ring on the request path.
     type Change = std::convert::Infallible;
 
-    fn name(&self) -> &'static str {
-        "session-keys"
-    }
-
-    fn counter(&self) -> &'static str {
-        SESSION_KEYS_COUNTER
-    }
+    const NAME: &'static str = "session-keys";
+    const COUNTER: &'static str = SESSION_KEYS_COUNTER;
 
     fn max_age(&self) -> Duration {
         Duration::from_secs(10)

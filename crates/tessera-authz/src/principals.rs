@@ -169,13 +169,8 @@ impl Projection for PrincipalProjection {
     type Snapshot = Principals;
     type Change = PrincipalChange;
 
-    fn name(&self) -> &'static str {
-        "iam-principals"
-    }
-
-    fn counter(&self) -> &'static str {
-        IAM_COUNTER
-    }
+    const NAME: &'static str = "iam-principals";
+    const COUNTER: &'static str = IAM_COUNTER;
 
     async fn load(&self) -> Result<Principals, StoreError> {
         let t = self.store.iam_tables().await?;
@@ -377,7 +372,7 @@ impl PrincipalView {
 #[async_trait]
 impl Refresh for PrincipalView {
     fn name(&self) -> &'static str {
-        self.view.projection().name()
+        <PrincipalProjection as Projection>::NAME
     }
 
     async fn refresh(&self) -> Result<bool, StoreError> {

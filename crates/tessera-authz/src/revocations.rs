@@ -33,13 +33,8 @@ impl Projection for RevocationProjection {
     /// (user id, revoked at).
     type Change = (String, i64);
 
-    fn name(&self) -> &'static str {
-        "revocations"
-    }
-
-    fn counter(&self) -> &'static str {
-        REVOCATIONS_COUNTER
-    }
+    const NAME: &'static str = "revocations";
+    const COUNTER: &'static str = REVOCATIONS_COUNTER;
 
     fn max_age(&self) -> Duration {
         Duration::from_secs(30)

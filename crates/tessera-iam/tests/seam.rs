@@ -13,13 +13,13 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 use tessera_authz::{Access, Authorizer, PrincipalView};
-use tessera_core::{AccountId, Caller, Deployment, Principal, RequestMeta};
+use tessera_core::{AccountId, Caller, Deployment, Principal};
 use tessera_crypto::MasterKey;
 use tessera_iam::{IamAction, IamError, IamService, Outcome, Req};
 use tessera_policy::ContextKeys;
 use tessera_service::Operation;
 use tessera_store::Store;
-use tessera_test_support::{query, scratch_dir, xml_value};
+use tessera_test_support::{query, scratch_dir, tls_meta as meta, xml_value};
 
 use IamAction::*;
 
@@ -40,14 +40,6 @@ fn pairs(kv: &[(&str, &str)]) -> Pairs {
     kv.iter()
         .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
         .collect()
-}
-
-/// A request's metadata, as over TLS.
-fn meta() -> RequestMeta {
-    RequestMeta {
-        secure_transport: true,
-        ..tessera_test_support::meta()
-    }
 }
 
 fn account() -> AccountId {

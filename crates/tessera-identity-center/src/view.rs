@@ -8,7 +8,6 @@ use async_trait::async_trait;
 use imbl::{HashMap, OrdMap};
 use serde_json::Value;
 use std::sync::Arc;
-use std::time::Duration;
 use tessera_policy::{Policy, PolicyKind};
 use tessera_store::view::{Projection, View};
 use tessera_store::{
@@ -136,17 +135,8 @@ impl Projection for ConfigProjection {
     type Snapshot = Config;
     type Change = Change;
 
-    fn name(&self) -> &'static str {
-        "identity-center"
-    }
-
-    fn counter(&self) -> &'static str {
-        model::COUNTER
-    }
-
-    fn max_age(&self) -> Duration {
-        Duration::from_secs(60)
-    }
+    const NAME: &'static str = "identity-center";
+    const COUNTER: &'static str = model::COUNTER;
 
     async fn load(&self) -> Result<Config, StoreError> {
         let t = self.store.sso_config_tables().await?;

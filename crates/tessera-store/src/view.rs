@@ -33,9 +33,9 @@ pub trait Projection: Send + Sync + 'static {
     type Change: Clone + Send + Sync + 'static;
 
     /// A name for logs and metrics (`iam-principals`, `session-keys`).
-    fn name(&self) -> &'static str;
+    const NAME: &'static str;
     /// The change counter every write this view reflects bumps.
-    fn counter(&self) -> &'static str;
+    const COUNTER: &'static str;
     /// Reload in full at least this often even when the counter has not moved.
     fn max_age(&self) -> Duration {
         Duration::from_secs(60)
@@ -73,7 +73,7 @@ pub struct View<P: Projection> {
 impl<P: Projection> std::fmt::Debug for View<P> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("View")
-            .field("name", &self.projection.name())
+            .field("name", &P::NAME)
             .field("generation", &self.lock().generation)
             .finish()
     }
@@ -82,7 +82,7 @@ impl<P: Projection> std::fmt::Debug for View<P> {
 impl<P: Projection> View<P> {
     /// Load the view for the first time.
     pub async fn load(projection: P, counters: Arc<dyn ChangeCounters>) -> Result<View<P>> {
-        let generation = counters.generation(projection.counter()).await?;
+        let generation = counters.generation(P::COUNTER).await?;
         let snapshot = projection.load().await?;
         Ok(View {
             projection,
@@ -128,10 +128,7 @@ impl<P: Projection> View<P> {
     /// been read from the store after the write. The snapshot changes even if the bump fails
     /// (then other replicas catch up at their next full reload) and the error is returned.
     pub async fn write(&self, change: P::Change) -> Result<()> {
-        let bumped = self
-            .counters
-            .bump_generation(self.projection.counter())
-            .await;
+        let bumped = self.counters.bump_generation(P::COUNTER).await;
         self.apply_local(&change, bumped.as_ref().ok().copied());
         bumped.map(|_| ())
     }
@@ -154,7 +151,7 @@ impl<P: Projection> View<P> {
     /// Reload if the counter moved or the snapshot is older than its maximum age. Returns
     /// whether it reloaded.
     pub async fn refresh(&self) -> Result<bool> {
-        let g = self.counters.generation(self.projection.counter()).await?;
+        let g = self.counters.generation(P::COUNTER).await?;
         let (seen, age) = {
             let st = self.lock();
             (st.generation, st.loaded_at.elapsed())
@@ -177,7 +174,7 @@ impl<P: Projection> View<P> {
         // Read the counter first: a write during the load bumps it again and the next refresh
         // reloads.
         let loaded = async {
-            let g = self.counters.generation(self.projection.counter()).await?;
+            let g = self.counters.generation(P::COUNTER).await?;
             let current = self.current.load_full();
             let snapshot = match self.projection.load_since(&current).await? {
                 Some(s) => s,
@@ -216,7 +213,7 @@ pub trait Refresh: Send + Sync {
 #[async_trait]
 impl<P: Projection> Refresh for View<P> {
     fn name(&self) -> &'static str {
-        self.projection.name()
+        P::NAME
     }
 
     async fn refresh(&self) -> Result<bool> {

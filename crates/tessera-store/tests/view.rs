@@ -24,13 +24,8 @@ impl Projection for Accounts {
     type Snapshot = BTreeSet<String>;
     type Change = String;
 
-    fn name(&self) -> &'static str {
-        "accounts"
-    }
-
-    fn counter(&self) -> &'static str {
-        "accounts"
-    }
+    const NAME: &'static str = "accounts";
+    const COUNTER: &'static str = "accounts";
 
     fn max_age(&self) -> Duration {
         self.max_age

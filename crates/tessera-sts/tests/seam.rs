@@ -17,13 +17,13 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use std::collections::BTreeSet;
 use std::sync::Arc;
 use tessera_authz::{Authorizer, KeyRingView, PrincipalView};
-use tessera_core::{AccountId, Caller, Deployment, Principal, RequestMeta, SessionClaims, ids};
+use tessera_core::{AccountId, Caller, Deployment, Principal, SessionClaims, ids};
 use tessera_crypto::MasterKey;
 use tessera_oidc::{MemoryFetch, OidcVerifier, VerifierConfig};
 use tessera_service::Operation;
 use tessera_store::{OidcProviderRecord, RoleRecord, Store, UserRecord};
 use tessera_sts::{Outcome, StsAction, StsError, StsService};
-use tessera_test_support::{query, scratch_dir, xml_value};
+use tessera_test_support::{query, scratch_dir, tls_meta as meta, xml_value};
 
 use StsAction::*;
 
@@ -35,14 +35,6 @@ const APP_ROLE: &str = "arn:aws:iam::111111111111:role/AppRole";
 const LONG_ROLE: &str = "arn:aws:iam::111111111111:role/LongRole";
 const BOB_ONLY: &str = "arn:aws:iam::111111111111:role/BobOnly";
 const WEB_ROLE: &str = "arn:aws:iam::111111111111:role/WebRole";
-
-/// A request's metadata, as over TLS.
-fn meta() -> RequestMeta {
-    RequestMeta {
-        secure_transport: true,
-        ..tessera_test_support::meta()
-    }
-}
 
 fn account() -> AccountId {
     AccountId::parse(ACCT).unwrap()

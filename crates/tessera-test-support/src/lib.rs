@@ -19,6 +19,14 @@ pub fn meta() -> RequestMeta {
     }
 }
 
+/// [`meta`], as over TLS (`aws:SecureTransport` is true).
+pub fn tls_meta() -> RequestMeta {
+    RequestMeta {
+        secure_transport: true,
+        ..meta()
+    }
+}
+
 /// The root user of `account` (12 digits), as an authenticated caller.
 pub fn root(account: &str) -> Caller {
     Caller {

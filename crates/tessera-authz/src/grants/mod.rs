@@ -22,7 +22,6 @@ pub use view::{AccessGrants, GrantChange, GrantProjection, GrantView, InstanceEn
 use async_trait::async_trait;
 use imbl::{HashMap, OrdMap};
 use std::sync::Arc;
-use std::time::Duration;
 use tessera_core::GrantPermission;
 use tessera_policy::{Policy, PolicyKind};
 use tessera_store::view::{Projection, View};

@@ -176,17 +176,8 @@ impl Projection for GrantProjection {
     type Snapshot = AccessGrants;
     type Change = GrantChange;
 
-    fn name(&self) -> &'static str {
-        "access-grants"
-    }
-
-    fn counter(&self) -> &'static str {
-        GRANTS_COUNTER
-    }
-
-    fn max_age(&self) -> Duration {
-        Duration::from_secs(60)
-    }
+    const NAME: &'static str = "access-grants";
+    const COUNTER: &'static str = GRANTS_COUNTER;
 
     async fn load(&self) -> Result<AccessGrants, StoreError> {
         let t = self.store.access_grants_tables().await?;

@@ -639,41 +639,47 @@ async fn session_credentials_are_verified_without_the_store() {
     assert_still_serving(&f).await;
 }
 
+/// An unsigned awsJson1.1 request for `target` with body `{}` is answered `status` with
+/// `__type` `code`.
+async fn json_target_answers(f: &Fixture, target: &str, status: u16, code: &str) {
+    let req = Request::builder()
+        .method("POST")
+        .uri("/")
+        .header("x-amz-target", target)
+        .body(Full::new(Bytes::from_static(b"{}")))
+        .unwrap();
+    let r = send(f, req).await;
+    assert_eq!(r.status, status, "{target}: {}", r.body);
+    let v: serde_json::Value = serde_json::from_str(&r.body).unwrap();
+    assert_eq!(v["__type"], code, "{target}");
+}
+
 #[tokio::test]
 async fn other_protocols_answer_in_their_own_shape() {
     let f = fixture().await;
-    let json = Request::builder()
-        .method("POST")
-        .uri("/")
-        .header("x-amz-target", "SWBExternalService.CreatePermissionSet")
-        .body(Full::new(Bytes::from_static(b"{}")))
-        .unwrap();
-    let r = send(&f, json).await;
-    assert_eq!(r.status, 400);
-    let v: serde_json::Value = serde_json::from_str(&r.body).unwrap();
-    assert_eq!(v["__type"], "UnknownOperationException");
+    json_target_answers(
+        &f,
+        "SWBExternalService.CreatePermissionSet",
+        400,
+        "UnknownOperationException",
+    )
+    .await;
     // A registered awsJson1.1 operation, unsigned.
-    let unsigned = Request::builder()
-        .method("POST")
-        .uri("/")
-        .header("x-amz-target", "AWSIdentityStore.ListUsers")
-        .body(Full::new(Bytes::from_static(b"{}")))
-        .unwrap();
-    let r = send(&f, unsigned).await;
-    assert_eq!(r.status, 403, "{}", r.body);
-    let v: serde_json::Value = serde_json::from_str(&r.body).unwrap();
-    assert_eq!(v["__type"], "MissingAuthenticationTokenException");
+    json_target_answers(
+        &f,
+        "AWSIdentityStore.ListUsers",
+        403,
+        "MissingAuthenticationTokenException",
+    )
+    .await;
     // A target prefix no service declares.
-    let unknown = Request::builder()
-        .method("POST")
-        .uri("/")
-        .header("x-amz-target", "AWSNoSuchService.DoThing")
-        .body(Full::new(Bytes::from_static(b"{}")))
-        .unwrap();
-    let r = send(&f, unknown).await;
-    assert_eq!(r.status, 400);
-    let v: serde_json::Value = serde_json::from_str(&r.body).unwrap();
-    assert_eq!(v["__type"], "UnknownOperationException");
+    json_target_answers(
+        &f,
+        "AWSNoSuchService.DoThing",
+        400,
+        "UnknownOperationException",
+    )
+    .await;
     let s3 = Request::builder()
         .method("GET")
         .uri("/bucket/key")

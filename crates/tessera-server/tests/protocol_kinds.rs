@@ -300,6 +300,29 @@ enum Canon {
     StandardWithPayloadHeader,
 }
 
+/// Requests signed for one service, with one set of headers and one canonicalisation.
+struct Signed<'a> {
+    f: &'a Fixture,
+    service: &'a str,
+    headers: &'a [(&'a str, &'a str)],
+    canon: Canon,
+}
+
+impl Signed<'_> {
+    async fn send(&self, method: &str, uri: &str, body: &[u8]) -> Answer {
+        let req = sigv4(
+            self.f,
+            self.service,
+            method,
+            uri,
+            body,
+            self.headers,
+            self.canon,
+        );
+        send(self.f, req).await
+    }
+}
+
 /// A request signed for `service`, as the SDKs sign.
 #[allow(clippy::too_many_arguments)]
 fn sigv4(
@@ -371,70 +394,28 @@ async fn kinds_fixture() -> Fixture {
 async fn rest_json_routes_sign_and_render_by_declaration() {
     let f = kinds_fixture().await;
     let json_ct = [("content-type", "application/json")];
-    let r = send(
-        &f,
-        sigv4(
-            &f,
-            "echo",
-            "POST",
-            "/echo?loud=1",
-            br#"{"Say":"hi"}"#,
-            &json_ct,
-            Canon::Standard,
-        ),
-    )
-    .await;
+    let echo = Signed {
+        f: &f,
+        service: "echo",
+        headers: &json_ct,
+        canon: Canon::Standard,
+    };
+    let r = echo.send("POST", "/echo?loud=1", br#"{"Say":"hi"}"#).await;
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(r.headers["content-type"], "application/json");
     assert!(r.headers.contains_key("x-amzn-requestid"));
     assert_eq!(r.json()["Said"], "hi");
     assert_eq!(r.json()["Caller"], "arn:aws:iam::111111111111:root");
     // The route needs its query flag: without it the request is not this service's.
-    let r = send(
-        &f,
-        sigv4(
-            &f,
-            "echo",
-            "POST",
-            "/echo",
-            br#"{"Say":"hi"}"#,
-            &json_ct,
-            Canon::Standard,
-        ),
-    )
-    .await;
+    let r = echo.send("POST", "/echo", br#"{"Say":"hi"}"#).await;
     assert_ne!(r.status, 200, "{}", r.body);
     // The service's own error, in restJson's shape.
-    let r = send(
-        &f,
-        sigv4(
-            &f,
-            "echo",
-            "POST",
-            "/echo?loud",
-            b"{}",
-            &json_ct,
-            Canon::Standard,
-        ),
-    )
-    .await;
+    let r = echo.send("POST", "/echo?loud", b"{}").await;
     assert_eq!(r.status, 400);
     assert_eq!(r.headers["x-amzn-errortype"], "InvalidRequestException");
     assert_eq!(r.json()["error"], "invalid_request");
     // Bad JSON, a signature for another service, no signature.
-    let r = send(
-        &f,
-        sigv4(
-            &f,
-            "echo",
-            "POST",
-            "/echo/status",
-            b"{",
-            &json_ct,
-            Canon::Standard,
-        ),
-    )
-    .await;
+    let r = echo.send("POST", "/echo/status", b"{").await;
     assert_eq!(
         r.headers["x-amzn-errortype"], "SerializationException",
         "{}",
@@ -460,19 +441,7 @@ async fn rest_json_routes_sign_and_render_by_declaration() {
         r.headers["x-amzn-errortype"],
         "MissingAuthenticationTokenException"
     );
-    let r = send(
-        &f,
-        sigv4(
-            &f,
-            "echo",
-            "POST",
-            "/echo/status",
-            b"",
-            &json_ct,
-            Canon::Standard,
-        ),
-    )
-    .await;
+    let r = echo.send("POST", "/echo/status", b"").await;
     assert_eq!(r.json()["Status"], "fine");
 
     let records = f.records().await;
@@ -504,36 +473,18 @@ async fn rest_json_routes_sign_and_render_by_declaration() {
 async fn rest_xml_under_a_path_checks_signs_and_renders_by_declaration() {
     let f = kinds_fixture().await;
     let owner = [("x-shelf-owner", "me")];
-    let r = send(
-        &f,
-        sigv4(
-            &f,
-            "shelf",
-            "GET",
-            "/shelf-v1/items",
-            b"",
-            &owner,
-            Canon::S3,
-        ),
-    )
-    .await;
+    let shelf = Signed {
+        f: &f,
+        service: "shelf",
+        headers: &owner,
+        canon: Canon::S3,
+    };
+    let r = shelf.send("GET", "/shelf-v1/items", b"").await;
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(r.headers["content-type"], "application/xml");
     assert!(r.headers.contains_key("x-amz-request-id"));
     assert!(r.body.contains("<Item>jam</Item>"));
-    let r = send(
-        &f,
-        sigv4(
-            &f,
-            "shelf",
-            "DELETE",
-            "/shelf-v1/items/jam",
-            b"",
-            &owner,
-            Canon::S3,
-        ),
-    )
-    .await;
+    let r = shelf.send("DELETE", "/shelf-v1/items/jam", b"").await;
     assert_eq!(r.status, 204, "{}", r.body);
     // The service's check runs before authentication: an unsigned request without the
     // header is answered InvalidRequest, in the wrapped restXml shape.
@@ -551,34 +502,10 @@ async fn rest_xml_under_a_path_checks_signs_and_renders_by_declaration() {
     let r = send(&f, plain("GET", "/shelf-v1/items", &owner)).await;
     assert_eq!(r.status, 403);
     assert!(r.body.contains("<Code>AccessDenied</Code>"), "{}", r.body);
-    let r = send(
-        &f,
-        sigv4(
-            &f,
-            "shelf",
-            "PUT",
-            "/shelf-v1/nothing",
-            b"",
-            &owner,
-            Canon::S3,
-        ),
-    )
-    .await;
+    let r = shelf.send("PUT", "/shelf-v1/nothing", b"").await;
     assert_eq!(r.status, 501, "{}", r.body);
     assert!(r.body.contains("<Code>NotImplemented</Code>"), "{}", r.body);
-    let r = send(
-        &f,
-        sigv4(
-            &f,
-            "shelf",
-            "POST",
-            "/shelf-v1/restock",
-            b"",
-            &owner,
-            Canon::S3,
-        ),
-    )
-    .await;
+    let r = shelf.send("POST", "/shelf-v1/restock", b"").await;
     assert_eq!(r.status, 403, "{}", r.body);
     assert!(r.body.contains("No restocking today."), "{}", r.body);
     // Signed for the service but with the standard (double-encoding) canonicalisation of a

@@ -88,7 +88,6 @@ fn with_s3_errors(body: ByteStream) -> ByteStream {
 /// SHA-256, or the `aws-chunked` decoder (chunk signatures, trailer). For `aws-chunked`,
 /// `own`'s headers become the decoded body's (length, encoding).
 fn verified_body(
-    parts: &Parts,
     own: &mut Parts,
     raw: ByteStream,
     signature: Signature,
@@ -111,7 +110,7 @@ fn verified_body(
         _ => return Ok(raw),
     };
     let Some(decoded) =
-        header(parts, "x-amz-decoded-content-length").and_then(|v| v.trim().parse::<u64>().ok())
+        header(own, "x-amz-decoded-content-length").and_then(|v| v.trim().parse::<u64>().ok())
     else {
         return Err(AwsError::new(
             411,
@@ -119,7 +118,7 @@ fn verified_body(
             "You must provide the Content-Length HTTP header (x-amz-decoded-content-length for aws-chunked uploads).",
         ));
     };
-    let trailer = match header(parts, "x-amz-trailer") {
+    let trailer = match header(own, "x-amz-trailer") {
         None => None,
         Some(t) => Some(ChecksumAlgo::from_header(t).ok_or_else(|| {
             AwsError::new(
@@ -141,8 +140,8 @@ fn verified_body(
     own.headers
         .insert(http::header::CONTENT_LENGTH, decoded.into());
     own.headers.remove("x-amz-decoded-content-length");
-    if let Some(ce) = header(parts, "content-encoding") {
-        match crate::handler::strip_aws_chunked(ce) {
+    if let Some(ce) = header(own, "content-encoding").map(str::to_owned) {
+        match crate::handler::strip_aws_chunked(&ce) {
             None => {
                 own.headers.remove(http::header::CONTENT_ENCODING);
             }
@@ -199,28 +198,27 @@ impl Streaming for S3Service {
             details: EventDetails::default(),
             data_event: true,
         };
+        // What the audit record needs of the request as it was received.
+        let host = header(&parts, "host").unwrap_or("").to_owned();
+        let presigned = parts
+            .uri
+            .query()
+            .is_some_and(|q| q.contains("X-Amz-Signature="));
         // The codec's copy of the request: no extensions, headers adjusted for a decoded body.
-        let (mut own, ()) = http::Request::new(()).into_parts();
-        own.method = parts.method.clone();
-        own.uri = parts.uri.clone();
-        own.version = parts.version;
-        own.headers = parts.headers.clone();
+        let mut own = parts;
+        own.extensions = http::Extensions::new();
         // S3 ignores a Range header it cannot parse and serves the whole object.
-        if let Some(r) = header(&parts, "range")
-            && s3s::dto::Range::parse(r).is_err()
-        {
+        if header(&own, "range").is_some_and(|r| s3s::dto::Range::parse(r).is_err()) {
             own.headers.remove(http::header::RANGE);
         }
-        let body = match verified_body(&parts, &mut own, with_s3_errors(body), signature) {
+        let body = match verified_body(&mut own, with_s3_errors(body), signature) {
             Ok(b) => b,
             Err(e) => return failed(reply, e, &rid),
         };
         // An XML request body (DeleteObjects, CompleteMultipartUpload, a configuration) is
         // parsed whole: bound it by what S3 accepts for the operation, before reading it.
-        let names_object = self
-            .codec
-            .names_object(header(&parts, "host"), parts.uri.path());
-        let body = match xml_body(&parts.method, &parts.uri, names_object) {
+        let names_object = self.codec.names_object(Some(&host), own.uri.path());
+        let body = match xml_body(&own.method, &own.uri, names_object) {
             None => {
                 let frames = body.map(|r| r.map(http_body::Frame::data));
                 s3s::Body::http_body_unsync(http_body_util::StreamBody::new(frames))
@@ -262,7 +260,7 @@ impl Streaming for S3Service {
         } else {
             rbody
         };
-        reply.details = self.details(&ev, &parts, &caller);
+        reply.details = self.details(&ev, &host, presigned, &caller);
         reply.response = http::Response::from_parts(rparts, rbody.boxed_unsync());
         reply
     }
@@ -398,9 +396,9 @@ fn xml_text(doc: &str, tag: &str) -> Option<String> {
 /// The data event's details: what CloudTrail records for S3 (bucket, key, host, resources,
 /// bytes), plus the Access Grants grant and GetDataAccess request behind vended credentials.
 impl S3Service {
-    fn details(&self, ev: &S3Event, parts: &Parts, caller: &Caller) -> EventDetails {
+    fn details(&self, ev: &S3Event, host: &str, presigned: bool, caller: &Caller) -> EventDetails {
         let partition = &self.partition;
-        let mut params = json!({"Host": header(parts, "host").unwrap_or("")});
+        let mut params = json!({ "Host": host });
         let mut resources = Vec::new();
         if let Some(b) = &ev.bucket {
             params["bucketName"] = json!(b);
@@ -425,10 +423,6 @@ impl S3Service {
                 account_id: Some(caller.account.to_string()),
             });
         }
-        let presigned = parts
-            .uri
-            .query()
-            .is_some_and(|q| q.contains("X-Amz-Signature="));
         let mut extra = json!({
             "SignatureVersion": "SigV4",
             "AuthenticationMethod": if presigned { "QueryString" } else { "AuthHeader" },

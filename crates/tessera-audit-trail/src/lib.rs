@@ -9,8 +9,8 @@ pub mod trail;
 
 pub use export::{EXPORT_INTERVAL, Exporter};
 pub use trail::{
-    DIGEST_INTERVAL, Query, StoreSink, append, explain, query, rotate_signing_key, seal,
-    seal_with_newest_key, signing_key, since, table, verify,
+    DIGEST_INTERVAL, LogReport, Query, StoreSink, append, explain, query, rotate_signing_key, seal,
+    seal_with_newest_key, signing_key, since, table, verify, verify_log,
 };
 
 /// What the trail's operations fail with.

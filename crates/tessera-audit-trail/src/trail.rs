@@ -8,9 +8,9 @@
 //! on its own ([`crate::export`]).
 
 use crate::{Result, TrailError};
-use serde_json::Value;
 use std::sync::{Arc, Mutex};
 use tessera_audit::chain::{self, Chain, Digest, SigningKey, StoredRecord};
+use tessera_audit::segment::{AuditIndex, Columns, Entry};
 use tessera_audit::{AuditError, AuditRecord, AuditSink};
 use tessera_crypto::MasterKey;
 use tessera_store::{AuditDigestRow, AuditKeyRecord, AuditRow, Store, StoreError};
@@ -37,27 +37,17 @@ fn store_err(e: StoreError) -> AuditError {
     AuditError::Io(std::io::Error::other(e.to_string()))
 }
 
-/// The directory user a call was for: the session's `onBehalfOf`, or the user a
-/// CreateTokenWithIAM exchange issued a token to.
-fn on_behalf_of(user_identity: &Value, additional: &Value) -> Option<String> {
-    user_identity["onBehalfOf"]["userId"]
-        .as_str()
-        .or_else(|| additional["identitystore:UserId"].as_str())
-        .map(str::to_owned)
-}
-
-/// The store row for `record`, chained as `stored`. Its query columns are derived from the
-/// record as [`index_problems`] derives them again from the stored body.
-fn row(record: &AuditRecord, stored: StoredRecord) -> AuditRow {
-    let id = &record.user_identity;
+/// The store row for a record with `columns`, chained as `stored`. Its query columns are
+/// derived from the record as [`index_problems`] derives them again from the stored body.
+fn row(columns: &Columns, stored: StoredRecord) -> AuditRow {
     AuditRow {
         seq: stored.seq as i64,
-        event_time: record.event_time.clone(),
-        event_source: record.event_source.clone(),
-        event_name: record.event_name.clone(),
-        principal_arn: id["arn"].as_str().unwrap_or("").to_owned(),
-        on_behalf_of: on_behalf_of(id, &record.additional_event_data),
-        request_id: record.request_id.clone(),
+        event_time: columns.event_time.clone(),
+        event_source: columns.event_source.clone(),
+        event_name: columns.event_name.clone(),
+        principal_arn: columns.principal_arn.clone(),
+        on_behalf_of: columns.on_behalf_of.clone(),
+        request_id: columns.request_id.clone(),
         body: String::from_utf8(stored.body).expect("JSON is UTF-8"),
         prev_hash: hex::encode(stored.prev_hash),
         hash: hex::encode(stored.hash),
@@ -69,29 +59,27 @@ fn row(record: &AuditRecord, stored: StoredRecord) -> AuditRow {
 /// listener filter on, so an edit to one would hide a record from a query or pin it on
 /// someone else without touching the chain.
 fn index_problems(r: &AuditRow) -> Vec<&'static str> {
-    let Ok(body) = serde_json::from_str::<Value>(&r.body) else {
+    let Some(c) = Columns::of_body(r.body.as_bytes()) else {
         // An unreadable body is the chain's to report (its hash no longer matches).
         return Vec::new();
     };
-    let text = |k: &str| body[k].as_str().unwrap_or("");
-    let id = &body["userIdentity"];
     let mut bad = Vec::new();
-    if r.event_time != text("eventTime") {
+    if r.event_time != c.event_time {
         bad.push("eventTime");
     }
-    if r.event_source != text("eventSource") {
+    if r.event_source != c.event_source {
         bad.push("eventSource");
     }
-    if r.event_name != text("eventName") {
+    if r.event_name != c.event_name {
         bad.push("eventName");
     }
-    if r.principal_arn != id["arn"].as_str().unwrap_or("") {
+    if r.principal_arn != c.principal_arn {
         bad.push("principalArn");
     }
-    if r.on_behalf_of != on_behalf_of(id, &body["additionalEventData"]) {
+    if r.on_behalf_of != c.on_behalf_of {
         bad.push("onBehalfOf");
     }
-    if r.request_id != text("requestID") {
+    if r.request_id != c.request_id {
         bad.push("requestID");
     }
     bad
@@ -108,10 +96,24 @@ impl StoreSink {
     }
 
     async fn append(&self, records: &[AuditRecord]) -> Result<(), AuditError> {
-        let bodies: Vec<Vec<u8>> = records
+        let items: Vec<(Columns, Vec<u8>)> = records
             .iter()
-            .map(|r| serde_json::to_vec(r).expect("audit records serialise"))
+            .map(|r| {
+                let body = serde_json::to_vec(r).expect("audit records serialise");
+                (Columns::of(r), body)
+            })
             .collect();
+        let items: Vec<(&Columns, &[u8])> = items.iter().map(|(c, b)| (c, b.as_slice())).collect();
+        self.chain_and_append(&items, None).await
+    }
+
+    /// Chain `items` (columns, serialised record) onto the store's head and append them in
+    /// one transaction, with the local log's cursor when they come from one.
+    async fn chain_and_append(
+        &self,
+        items: &[(&Columns, &[u8])],
+        cursor: Option<(&str, u64)>,
+    ) -> Result<(), AuditError> {
         for _ in 0..16 {
             let cached = self.head.lock().expect("audit head").clone();
             let mut chain = match cached {
@@ -126,12 +128,19 @@ impl StoreSink {
                     ),
                 },
             };
-            let rows: Vec<AuditRow> = records
+            let rows: Vec<AuditRow> = items
                 .iter()
-                .zip(&bodies)
-                .map(|(r, b)| row(r, chain.append(b.clone())))
+                .map(|(c, b)| row(c, chain.append(b.to_vec())))
                 .collect();
-            match self.store.append_audit(&rows).await {
+            let appended = match cursor {
+                None => self.store.append_audit(&rows).await,
+                Some((origin, lsn)) => {
+                    self.store
+                        .append_audit_from(&rows, origin, lsn as i64)
+                        .await
+                }
+            };
+            match appended {
                 Ok(()) => {
                     *self.head.lock().expect("audit head") = Some(chain);
                     return Ok(());
@@ -160,6 +169,30 @@ pub async fn append(store: Arc<dyn Store>, records: &[AuditRecord]) -> Result<()
 impl AuditSink for StoreSink {
     fn write(&self, records: &[AuditRecord]) -> Result<(), AuditError> {
         self.rt.block_on(self.append(records))
+    }
+}
+
+/// The index behind the local segment log: records are chained and appended with the log's
+/// cursor in one transaction.
+impl AuditIndex for StoreSink {
+    fn indexed(&self, origin: &str) -> Result<u64, AuditError> {
+        let lsn = self
+            .rt
+            .block_on(self.store.audit_cursor(origin))
+            .map_err(store_err)?;
+        Ok(lsn.max(0) as u64)
+    }
+
+    fn index(&self, origin: &str, entries: &[Entry]) -> Result<(), AuditError> {
+        let Some(last) = entries.last() else {
+            return Ok(());
+        };
+        let items: Vec<(&Columns, &[u8])> = entries
+            .iter()
+            .map(|e| (&e.columns, e.body.as_slice()))
+            .collect();
+        self.rt
+            .block_on(self.chain_and_append(&items, Some((origin, last.lsn))))
     }
 }
 
@@ -334,6 +367,77 @@ pub async fn verify(
     }
     let mut report = v.finish(&keys);
     report.problems.extend(index);
+    Ok(report)
+}
+
+/// What [`verify_log`] found in a server's local audit log.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LogReport {
+    /// Records in the log's segments (indexed ones are deleted with their segment).
+    pub records: u64,
+    /// Of those, in the trail with the same body.
+    pub indexed: u64,
+    /// Of those, not yet handed to the trail (the server indexes them behind, or at its
+    /// next start).
+    pub waiting: u64,
+    /// Bytes after the newest segment's last valid record: a write a crash cut short (no
+    /// request was answered on it; the next start removes them).
+    pub torn_bytes: u64,
+    pub problems: Vec<String>,
+}
+
+/// Check the local audit log in `dir` (a server's `DATA_DIR/audit/log`) against the trail:
+/// every frame's checksum and sequence, and every record the trail's cursor for this log
+/// says it has is there with the same body. No log there: an empty report.
+pub async fn verify_log(store: &dyn Store, dir: &std::path::Path) -> Result<LogReport> {
+    let mut report = LogReport::default();
+    let origin = match std::fs::read_to_string(dir.join("ORIGIN")) {
+        Ok(o) => o.trim().to_owned(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(report),
+        Err(e) => return Err(TrailError::Corrupt(format!("{}: {e}", dir.display()))),
+    };
+    let cursor = store.audit_cursor(&origin).await?.max(0) as u64;
+    let scans = tessera_audit::segment::scan_log(dir).map_err(|e| {
+        TrailError::Corrupt(format!("reading the audit log {}: {e}", dir.display()))
+    })?;
+    let newest = scans.len();
+    for (i, (_, path, scan)) in scans.iter().enumerate() {
+        if let Some(why) = scan.stopped.as_ref().filter(|_| scan.trailing > 0) {
+            if i + 1 == newest {
+                report.torn_bytes = std::fs::metadata(path).map_or(0, |m| m.len()) - scan.end;
+            } else {
+                report
+                    .problems
+                    .push(format!("audit log segment {}: {why}", path.display()));
+            }
+        }
+        for (lsn, body) in &scan.records {
+            report.records += 1;
+            if *lsn > cursor {
+                report.waiting += 1;
+                continue;
+            }
+            let Some(columns) = Columns::of_body(body) else {
+                report
+                    .problems
+                    .push(format!("audit log record {lsn} is not a JSON record"));
+                continue;
+            };
+            let filter = tessera_store::AuditFilter {
+                request_id: Some(columns.request_id.clone()),
+                ..Default::default()
+            };
+            let rows = store.audit_query(&filter, 100).await?;
+            if rows.iter().any(|r| r.body.as_bytes() == body.as_slice()) {
+                report.indexed += 1;
+            } else {
+                report.problems.push(format!(
+                    "audit log record {lsn} (request {}) is not in the trail, though the trail's cursor for this log is at {cursor}",
+                    columns.request_id
+                ));
+            }
+        }
+    }
     Ok(report)
 }
 

@@ -15,6 +15,7 @@
 //! and `tessera audit verify` build on it.
 
 pub mod chain;
+pub mod segment;
 pub mod shape;
 
 use serde::Serialize;
@@ -137,24 +138,44 @@ pub enum AuditFailure {
     FailOpen,
 }
 
+#[derive(Debug)]
 enum Msg {
     /// A record, and who waits to hear whether it was written.
     Record(Box<AuditRecord>, Option<tokio::sync::oneshot::Sender<bool>>),
     Flush(tokio::sync::oneshot::Sender<()>),
 }
 
-/// The asynchronous front of a sink: requests submit records to a bounded channel; one
-/// writer thread drains it and writes whatever has queued up as one batch.
+/// Where requests hand their records: a sink behind a queue, or the local segment log.
 #[derive(Debug, Clone)]
 pub struct AuditQueue {
-    tx: tokio::sync::mpsc::Sender<Msg>,
-    failures: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    front: Front,
+}
+
+#[derive(Debug, Clone)]
+enum Front {
+    /// A bounded channel drained by one writer thread that writes to a sink in batches.
+    Channel {
+        tx: tokio::sync::mpsc::Sender<Msg>,
+        failures: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    },
+    /// The segment log: durable on local disk first, indexed behind ([`segment`]).
+    Log(std::sync::Arc<segment::SegmentLog>),
 }
 
 /// How many records a queue holds before submitters wait.
 pub const DEFAULT_QUEUE_CAPACITY: usize = 8192;
 
+/// How long [`AuditQueue::flush`] waits for the segment log's index to catch up.
+const FLUSH_LIMIT: std::time::Duration = std::time::Duration::from_secs(15);
+
 impl AuditQueue {
+    /// The front of the segment log `log`.
+    pub fn log(log: segment::SegmentLog) -> AuditQueue {
+        AuditQueue {
+            front: Front::Log(std::sync::Arc::new(log)),
+        }
+    }
+
     /// Start the writer thread for `sink`.
     pub fn start(sink: std::sync::Arc<dyn AuditSink>, capacity: usize) -> AuditQueue {
         let (tx, mut rx) = tokio::sync::mpsc::channel::<Msg>(capacity.max(1));
@@ -206,52 +227,78 @@ impl AuditQueue {
                 }
             })
             .expect("the audit writer thread starts");
-        AuditQueue { tx, failures }
+        AuditQueue {
+            front: Front::Channel { tx, failures },
+        }
     }
 
-    /// Queue a record and wait until the batch it joined is written: `false` when it could
-    /// not be (the sink failed, or the writer has stopped).
+    /// Hand over a record and wait until it is durable: `false` when it could not be made
+    /// so (the sink or the log failed, or the writer has stopped).
     pub async fn submit_durable(&self, record: AuditRecord) -> bool {
-        let (ack, written) = tokio::sync::oneshot::channel();
-        if self
-            .tx
-            .send(Msg::Record(Box::new(record), Some(ack)))
-            .await
-            .is_err()
-        {
-            self.failures
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            tracing::error!("audit writer has stopped; record lost");
-            return false;
+        match &self.front {
+            Front::Log(log) => {
+                let lsn = log.append(&record);
+                drop(record);
+                log.durable(lsn).await
+            }
+            Front::Channel { tx, failures } => {
+                let (ack, written) = tokio::sync::oneshot::channel();
+                if tx
+                    .send(Msg::Record(Box::new(record), Some(ack)))
+                    .await
+                    .is_err()
+                {
+                    failures.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    tracing::error!("audit writer has stopped; record lost");
+                    return false;
+                }
+                written.await.unwrap_or(false)
+            }
         }
-        written.await.unwrap_or(false)
     }
 
-    /// Queue a record; waits while the queue is full.
+    /// Hand over a record without waiting for it to be durable (a full channel still makes
+    /// the caller wait for room).
     pub async fn submit(&self, record: AuditRecord) {
-        if self
-            .tx
-            .send(Msg::Record(Box::new(record), None))
-            .await
-            .is_err()
-        {
-            self.failures
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            tracing::error!("audit writer has stopped; record lost");
+        match &self.front {
+            Front::Log(log) => {
+                log.append(&record);
+            }
+            Front::Channel { tx, failures } => {
+                if tx.send(Msg::Record(Box::new(record), None)).await.is_err() {
+                    failures.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    tracing::error!("audit writer has stopped; record lost");
+                }
+            }
         }
     }
 
-    /// Wait until every record submitted before this call is written.
+    /// Wait until every record submitted before this call is written: for the segment log,
+    /// until it is in the index too (for at most 15 seconds; what is left is indexed later).
     pub async fn flush(&self) {
-        let (done, wait) = tokio::sync::oneshot::channel();
-        if self.tx.send(Msg::Flush(done)).await.is_ok() {
-            let _ = wait.await;
+        match &self.front {
+            Front::Log(log) => {
+                if !log.flush(FLUSH_LIMIT).await {
+                    tracing::warn!(
+                        "the audit index has not caught up with the log; the records wait in the log"
+                    );
+                }
+            }
+            Front::Channel { tx, .. } => {
+                let (done, wait) = tokio::sync::oneshot::channel();
+                if tx.send(Msg::Flush(done)).await.is_ok() {
+                    let _ = wait.await;
+                }
+            }
         }
     }
 
     /// Records that could not be written so far.
     pub fn failures(&self) -> u64 {
-        self.failures.load(std::sync::atomic::Ordering::Relaxed)
+        match &self.front {
+            Front::Log(log) => log.failures(),
+            Front::Channel { failures, .. } => failures.load(std::sync::atomic::Ordering::Relaxed),
+        }
     }
 }
 

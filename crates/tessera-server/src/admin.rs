@@ -278,6 +278,11 @@ async fn operate(
             Some(("InvalidRequest", m)),
         )
     };
+    if path.starts_with("/audit/") {
+        // Records are durable in the local log first and reach the store just behind: an
+        // operator's query waits for what this server has answered so far.
+        app.audit.flush().await;
+    }
     match path {
         "/audit/events" => match audit_events(app.store.as_ref(), params).await {
             Ok(body) => (reply(StatusCode::OK, "application/json", body), None),

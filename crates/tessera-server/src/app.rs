@@ -5,7 +5,7 @@ use crate::config::Limits;
 use crate::metrics::Metrics;
 use std::sync::Arc;
 use tessera_access_grants::{AccessGrantsService, Quotas};
-use tessera_audit::{AuditQueue, AuditSink};
+use tessera_audit::AuditQueue;
 use tessera_authz::GrantView;
 use tessera_authz::{Authorizer, DirectoryView, KeyRingView, PrincipalView, RevocationView};
 use tessera_core::Deployment;
@@ -65,7 +65,8 @@ pub struct AppParts {
     pub deployment: Deployment,
     pub store: Arc<dyn Store>,
     pub master: MasterKey,
-    pub audit: Arc<dyn AuditSink>,
+    /// Where requests hand their records (the segment log in a server).
+    pub audit: AuditQueue,
     pub audit_policy: tessera_audit::AuditPolicy,
     pub limits: Limits,
     pub oidc: Arc<OidcVerifier>,
@@ -251,7 +252,7 @@ impl App {
             issuer,
             public_url: p.public_url.trim_end_matches('/').to_owned(),
             services,
-            audit: AuditQueue::start(p.audit, tessera_audit::DEFAULT_QUEUE_CAPACITY),
+            audit: p.audit,
             audit_policy: p.audit_policy,
             metrics: Arc::new(Metrics::default()),
             limits: p.limits,

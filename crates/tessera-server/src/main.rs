@@ -648,14 +648,33 @@ async fn main() -> Result<()> {
             let store = setup::open_store(&config).await?;
             let report =
                 tessera_audit_trail::verify(store.as_ref(), from.as_deref(), to.as_deref()).await?;
+            // This data directory's local audit log: what the trail has, and what waits.
+            let log = tessera_audit_trail::verify_log(
+                store.as_ref(),
+                &config.data_dir.join("audit").join("log"),
+            )
+            .await?;
             for p in &report.problems {
+                println!("FAIL: {p}");
+            }
+            for p in &log.problems {
                 println!("FAIL: {p}");
             }
             println!(
                 "{} records, {} digests checked; {} records after the last digest",
                 report.records, report.digests, report.unsealed
             );
-            if report.problems.is_empty() {
+            println!(
+                "local audit log: {} records, {} of them in the trail, {} waiting to be indexed",
+                log.records, log.indexed, log.waiting
+            );
+            if log.torn_bytes > 0 {
+                println!(
+                    "local audit log: {} bytes of a write cut short by a crash (no request was answered on them; the next start removes them)",
+                    log.torn_bytes
+                );
+            }
+            if report.problems.is_empty() && log.problems.is_empty() {
                 println!("audit trail verified");
                 Ok(())
             } else {

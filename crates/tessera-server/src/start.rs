@@ -88,11 +88,29 @@ pub async fn start(opts: StartOptions) -> Result<Running> {
     } = opts;
     let store = setup::open_store(&config).await?;
     setup::private_dir(&config.data_dir)?;
-    // The audit trail: chained into the store; exported from there (`tessera_audit_trail::export`).
-    let audit = Arc::new(tessera_audit_trail::StoreSink::new(
+    // The audit trail: durable first in the local segment log, then chained into the store
+    // behind it (records a crash left in the log are indexed before serving); exported from
+    // the store (`tessera_audit_trail::export`).
+    let index = Arc::new(tessera_audit_trail::StoreSink::new(
         store.clone(),
         tokio::runtime::Handle::current(),
     ));
+    let log_dir = config.data_dir.join("audit").join("log");
+    let (log, recovery) = {
+        let dir = log_dir.clone();
+        tokio::task::spawn_blocking(move || tessera_audit::segment::SegmentLog::open(&dir, index))
+            .await
+            .map_err(|e| ServerError::Invalid(format!("the audit log's recovery stopped: {e}")))?
+            .step_with(|| format!("opening the audit log {}", log_dir.display()))?
+    };
+    if recovery != tessera_audit::segment::Recovery::default() {
+        tracing::warn!(
+            caught_up = recovery.caught_up,
+            torn_bytes = recovery.torn_bytes,
+            "the audit log held records the trail lacked after an unclean stop; they are in the trail now"
+        );
+    }
+    let audit = tessera_audit::AuditQueue::log(log);
     let exporter = tessera_audit_trail::Exporter::new(config.data_dir.join("audit"));
     // Fail at start, not at the first digest, when the key cannot be unsealed.
     tessera_audit_trail::signing_key(store.as_ref(), &master)

@@ -480,6 +480,12 @@ pub trait AuditStore: Send + Sync + std::fmt::Debug {
     /// `Conflict` when a sequence number is taken (another replica appended first: re-read
     /// the head and re-chain).
     async fn append_audit(&self, rows: &[AuditRow]) -> Result<()>;
+    /// [`AuditStore::append_audit`], and in the same transaction move the cursor of the
+    /// local audit log `origin` to `lsn` (the last of its records in `rows`): a record the
+    /// log hands over twice (after a crash) is never appended twice.
+    async fn append_audit_from(&self, rows: &[AuditRow], origin: &str, lsn: i64) -> Result<()>;
+    /// The last LSN of the local audit log `origin` in the trail (0 when none is).
+    async fn audit_cursor(&self, origin: &str) -> Result<i64>;
     /// The last record's sequence number and hash.
     async fn audit_head(&self) -> Result<Option<(i64, String)>>;
     /// Up to `limit` records with `seq >= from_seq`, in sequence order.

@@ -97,7 +97,10 @@ async fn fixture_full(
                 deployment: Deployment::default(),
                 store,
                 master,
-                audit: sink.unwrap_or_else(|| audit.clone()),
+                audit: tessera_audit::AuditQueue::start(
+                    sink.unwrap_or_else(|| audit.clone()),
+                    tessera_audit::DEFAULT_QUEUE_CAPACITY,
+                ),
                 audit_policy,
                 limits,
                 oidc,

@@ -17,53 +17,79 @@ macro_rules! audit_store {
             })
         }
 
+        const CHUNK: usize = 25;
+
+        // Multi-row INSERTs of up to 25 rows (250 parameters): a batch costs a few
+        // statements, not one per record. Not more: sqlx's SQLite binding looks each
+        // parameter's name up among all of the statement's, so the cost per row grows
+        // with the statement's width (at 100 rows it was a fifth of the append).
+        fn audit_insert(chunk: &[AuditRow]) -> sqlx::query::Query<'_, $db, <$db as sqlx::Database>::Arguments> {
+            let values: Vec<String> = (0..chunk.len())
+                .map(|i| {
+                    let b = i * 10;
+                    format!(
+                        "(${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${})",
+                        b + 1, b + 2, b + 3, b + 4, b + 5, b + 6, b + 7, b + 8, b + 9, b + 10
+                    )
+                })
+                .collect();
+            let sql = format!("INSERT INTO audit_records ({AUDIT_COLS}) VALUES {}", values.join(", "));
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for r in chunk {
+                q = q
+                    .bind(r.seq)
+                    .bind(&r.event_time)
+                    .bind(&r.event_source)
+                    .bind(&r.event_name)
+                    .bind(&r.principal_arn)
+                    .bind(&r.on_behalf_of)
+                    .bind(&r.request_id)
+                    .bind(&r.body)
+                    .bind(&r.prev_hash)
+                    .bind(&r.hash);
+            }
+            q
+        }
+
         #[async_trait]
         impl AuditStore for $store {
             async fn append_audit(&self, rows: &[AuditRow]) -> Result<()> {
-                // Multi-row INSERTs of up to 25 rows (250 parameters): a batch costs a few
-                // statements, not one per record. Not more: sqlx's SQLite binding looks each
-                // parameter's name up among all of the statement's, so the cost per row grows
-                // with the statement's width (at 100 rows it was a fifth of the append).
-                fn insert(chunk: &[AuditRow]) -> sqlx::query::Query<'_, $db, <$db as sqlx::Database>::Arguments> {
-                    let values: Vec<String> = (0..chunk.len())
-                        .map(|i| {
-                            let b = i * 10;
-                            format!(
-                                "(${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${})",
-                                b + 1, b + 2, b + 3, b + 4, b + 5, b + 6, b + 7, b + 8, b + 9, b + 10
-                            )
-                        })
-                        .collect();
-                    let sql = format!("INSERT INTO audit_records ({AUDIT_COLS}) VALUES {}", values.join(", "));
-                    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-                    for r in chunk {
-                        q = q
-                            .bind(r.seq)
-                            .bind(&r.event_time)
-                            .bind(&r.event_source)
-                            .bind(&r.event_name)
-                            .bind(&r.principal_arn)
-                            .bind(&r.on_behalf_of)
-                            .bind(&r.request_id)
-                            .bind(&r.body)
-                            .bind(&r.prev_hash)
-                            .bind(&r.hash);
-                    }
-                    q
-                }
-                const CHUNK: usize = 25;
                 if rows.len() <= CHUNK {
-                    // One statement is atomic on its own: no BEGIN / COMMIT round trips (the
-                    // group commit's batches are mostly this small).
-                    insert(rows).execute(&self.audit_pool).await?;
+                    // One statement is atomic on its own: no BEGIN / COMMIT round trips.
+                    audit_insert(rows).execute(&self.audit_pool).await?;
                     return Ok(());
                 }
                 let mut tx = self.audit_pool.begin().await?;
                 for chunk in rows.chunks(CHUNK) {
-                    insert(chunk).execute(&mut *tx).await?;
+                    audit_insert(chunk).execute(&mut *tx).await?;
                 }
                 tx.commit().await?;
                 Ok(())
+            }
+
+            async fn append_audit_from(&self, rows: &[AuditRow], origin: &str, lsn: i64) -> Result<()> {
+                let mut tx = self.audit_pool.begin().await?;
+                for chunk in rows.chunks(CHUNK) {
+                    audit_insert(chunk).execute(&mut *tx).await?;
+                }
+                sqlx::query(
+                    "INSERT INTO audit_cursors (origin, lsn) VALUES ($1, $2) \
+                     ON CONFLICT (origin) DO UPDATE SET lsn = excluded.lsn",
+                )
+                .bind(origin)
+                .bind(lsn)
+                .execute(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn audit_cursor(&self, origin: &str) -> Result<i64> {
+                let row = sqlx::query("SELECT lsn FROM audit_cursors WHERE origin = $1")
+                    .bind(origin)
+                    .fetch_optional(&self.audit_pool)
+                    .await?;
+                Ok(row.map(|r| r.try_get("lsn")).transpose()?.unwrap_or(0))
             }
 
             async fn audit_head(&self) -> Result<Option<(i64, String)>> {

@@ -246,6 +246,79 @@ async fn audit_trail_on_postgres_survives_kill_9() {
     .await;
 }
 
+/// A crash between the audit log and the store: the store refuses the trail's rows (a
+/// trigger), so answered requests' records are durable in the server's local log only; the
+/// server is killed with `kill -9`, the store takes rows again, and after a restart every
+/// answered request's record is in the trail exactly once and `tessera audit verify` passes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn records_only_in_the_local_log_reach_the_trail_once_after_kill_9() {
+    use aws_sdk_sts::operation::RequestId;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let mut server = DevServer::start(&data);
+    let root = server.account(ROOT).clone();
+    let cfg = server
+        .sdk_config(&root.access_key_id, &root.secret_access_key)
+        .await;
+    let sts = aws_sdk_sts::Client::new(&cfg);
+    let before = sts.get_caller_identity().send().await.unwrap();
+    let before = before.request_id().unwrap().to_owned();
+    sqlite_script(
+        &data,
+        "c.execute(\"CREATE TRIGGER held BEFORE INSERT ON audit_records BEGIN SELECT RAISE(ABORT, 'held for a test'); END\")",
+    );
+    let mut acked = Vec::new();
+    for _ in 0..40 {
+        let out = sts.get_caller_identity().send().await.unwrap();
+        acked.push(out.request_id().unwrap().to_owned());
+    }
+    let count = |rows: &str, id: &str| {
+        rows.lines()
+            .filter(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["requestID"] == id)
+            .count()
+    };
+    let (ok, rows) = tessera_on(
+        &data,
+        &["audit", "query", "--json", "--limit", "100000"],
+        &[],
+    );
+    assert!(ok);
+    assert_eq!(
+        count(&rows, &before),
+        1,
+        "the trail took rows before the trigger"
+    );
+    assert!(
+        acked.iter().all(|id| count(&rows, id) == 0),
+        "the store refused the rows, yet some are in the trail"
+    );
+    server.kill9();
+    sqlite_script(&data, "c.execute('DROP TRIGGER held')");
+    // The trail is sound; what it lacks waits in the local log, which verify reads too.
+    let (ok, out) = tessera_on(&data, &["audit", "verify"], &[]);
+    assert!(ok, "{out}");
+    assert!(out.contains("40 waiting to be indexed"), "{out}");
+    let mut again = DevServer::start(&data);
+    assert!(again.stop());
+    let (ok, out) = tessera_on(&data, &["audit", "verify"], &[]);
+    assert!(ok, "{out}");
+    assert!(out.contains("audit trail verified"), "{out}");
+    assert!(out.contains(" 0 waiting to be indexed"), "{out}");
+    let (ok, rows) = tessera_on(
+        &data,
+        &["audit", "query", "--json", "--limit", "100000"],
+        &[],
+    );
+    assert!(ok);
+    for id in acked.iter().chain([&before]) {
+        assert_eq!(
+            count(&rows, id),
+            1,
+            "request {id} is in the trail once:\n{rows}"
+        );
+    }
+}
+
 /// `kill -9` under load; after a restart `tessera audit verify` passes and every request
 /// that was answered has its record. `database`: a PostgreSQL URL, else the data
 /// directory's SQLite.

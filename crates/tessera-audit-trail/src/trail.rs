@@ -194,6 +194,12 @@ impl AuditIndex for StoreSink {
         self.rt
             .block_on(self.chain_and_append(&items, Some((origin, last.lsn))))
     }
+
+    fn sync(&self, origin: &str) -> Result<(), AuditError> {
+        self.rt
+            .block_on(self.store.audit_sync(origin))
+            .map_err(store_err)
+    }
 }
 
 /// The audit signing key: the store's newest, unsealed with the master key, or a new one
@@ -380,8 +386,8 @@ pub struct LogReport {
     /// Of those, not yet handed to the trail (the server indexes them behind, or at its
     /// next start).
     pub waiting: u64,
-    /// Bytes after the newest segment's last valid record: a write a crash cut short (no
-    /// request was answered on it; the next start removes them).
+    /// Bytes (not zeros) after the newest segment's last valid record: a write a crash cut
+    /// short (no request was answered on it; the next start removes them).
     pub torn_bytes: u64,
     pub problems: Vec<String>,
 }
@@ -404,7 +410,7 @@ pub async fn verify_log(store: &dyn Store, dir: &std::path::Path) -> Result<LogR
     for (i, (_, path, scan)) in scans.iter().enumerate() {
         if let Some(why) = scan.stopped.as_ref().filter(|_| scan.trailing > 0) {
             if i + 1 == newest {
-                report.torn_bytes = std::fs::metadata(path).map_or(0, |m| m.len()) - scan.end;
+                report.torn_bytes = scan.trailing;
             } else {
                 report
                     .problems

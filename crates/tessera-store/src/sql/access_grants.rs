@@ -156,7 +156,7 @@ macro_rules! access_grants_store {
             }
 
             async fn update_ag_instance(&self, i: &AgInstanceRecord) -> Result<bool> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.begin_tx().await?;
                 let res = sqlx::query("UPDATE ag_instances SET identity_center_arn = $2, application_arn = $3, resource_policy = $4, policy_organization = $5, policy_created_at = $6, tags = $7 WHERE account_id = $1")
                     .bind(&i.account_id)
                     .bind(&i.identity_center_arn)
@@ -173,7 +173,7 @@ macro_rules! access_grants_store {
             }
 
             async fn delete_ag_instance(&self, account_id: &str) -> Result<bool> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.begin_tx().await?;
                 let res = sqlx::query("DELETE FROM ag_instances WHERE account_id = $1")
                     .bind(account_id)
                     .execute(&mut *tx)
@@ -187,7 +187,7 @@ macro_rules! access_grants_store {
             }
 
             async fn create_ag_location(&self, l: &AgLocationRecord, max: i64) -> Result<()> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.begin_tx().await?;
                 ag_reserve!(tx, &l.account_id, "location_count", max);
                 sqlx::query(sqlx::AssertSqlSafe(format!("INSERT INTO ag_locations ({AG_LOCATION_COLS}) VALUES ($1, $2, $3, $4, $5, $6)")))
                     .bind(&l.account_id)
@@ -225,7 +225,7 @@ macro_rules! access_grants_store {
             }
 
             async fn update_ag_location(&self, l: &AgLocationRecord) -> Result<bool> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.begin_tx().await?;
                 let res = sqlx::query("UPDATE ag_locations SET iam_role_arn = $3, tags = $4 WHERE account_id = $1 AND location_id = $2")
                     .bind(&l.account_id)
                     .bind(&l.location_id)
@@ -241,7 +241,7 @@ macro_rules! access_grants_store {
             }
 
             async fn delete_ag_location(&self, account_id: &str, location_id: &str) -> Result<bool> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.begin_tx().await?;
                 let res = sqlx::query("DELETE FROM ag_locations WHERE account_id = $1 AND location_id = $2")
                     .bind(account_id)
                     .bind(location_id)
@@ -259,7 +259,7 @@ macro_rules! access_grants_store {
             }
 
             async fn create_ag_grant(&self, g: &AgGrantRecord, max: i64) -> Result<()> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.begin_tx().await?;
                 ag_reserve!(tx, &g.account_id, "grant_count", max);
                 ag_insert_grant!(tx, g);
                 ag_log!(tx, &g.account_id, "put", &g.grant_id, &g.grant_scope);
@@ -268,7 +268,7 @@ macro_rules! access_grants_store {
             }
 
             async fn import_ag_grants(&self, account_id: &str, grants: &[AgGrantRecord], max: i64) -> Result<()> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.begin_tx().await?;
                 let n = i64::try_from(grants.len()).unwrap_or(i64::MAX);
                 let counted = sqlx::query("UPDATE ag_instances SET grant_count = grant_count + $2 WHERE account_id = $1 AND grant_count + $2 <= $3")
                     .bind(account_id)
@@ -312,7 +312,7 @@ macro_rules! access_grants_store {
             }
 
             async fn delete_ag_grant(&self, account_id: &str, grant_id: &str) -> Result<bool> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.begin_tx().await?;
                 let gone = sqlx::query("DELETE FROM ag_grants WHERE account_id = $1 AND grant_id = $2 RETURNING grant_scope")
                     .bind(account_id)
                     .bind(grant_id)
@@ -346,7 +346,7 @@ macro_rules! access_grants_store {
             }
 
             async fn access_grants_tables(&self) -> Result<AccessGrantsTables> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.begin_tx().await?;
                 if $dialect == "postgres" {
                     sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
                         .execute(&mut *tx)
@@ -377,7 +377,7 @@ macro_rules! access_grants_store {
             }
 
             async fn access_grants_delta(&self, known: &[(String, i64)]) -> Result<Vec<(String, AgInstanceDelta)>> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.begin_tx().await?;
                 if $dialect == "postgres" {
                     sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
                         .execute(&mut *tx)

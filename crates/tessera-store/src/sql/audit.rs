@@ -17,20 +17,27 @@ macro_rules! audit_store {
             })
         }
 
-        const CHUNK: usize = 25;
+        // Multi-row INSERTs: a batch costs a few statements, not one per record. SQLite's
+        // placeholders are anonymous (`?`): sqlx looks each named one up among all of the
+        // statement's (SQLite keeps them in a list), so with `$N` the cost per row grew with
+        // the statement's width; PostgreSQL's are numbered.
+        const CHUNK: usize = match $dialect.as_bytes() {
+            b"postgres" => 25,
+            _ => 100,
+        };
 
-        // Multi-row INSERTs of up to 25 rows (250 parameters): a batch costs a few
-        // statements, not one per record. Not more: sqlx's SQLite binding looks each
-        // parameter's name up among all of the statement's, so the cost per row grows
-        // with the statement's width (at 100 rows it was a fifth of the append).
         fn audit_insert(chunk: &[AuditRow]) -> sqlx::query::Query<'_, $db, <$db as sqlx::Database>::Arguments> {
             let values: Vec<String> = (0..chunk.len())
                 .map(|i| {
-                    let b = i * 10;
-                    format!(
-                        "(${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${})",
-                        b + 1, b + 2, b + 3, b + 4, b + 5, b + 6, b + 7, b + 8, b + 9, b + 10
-                    )
+                    if $dialect == "postgres" {
+                        let b = i * 10;
+                        format!(
+                            "(${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${})",
+                            b + 1, b + 2, b + 3, b + 4, b + 5, b + 6, b + 7, b + 8, b + 9, b + 10
+                        )
+                    } else {
+                        "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)".to_owned()
+                    }
                 })
                 .collect();
             let sql = format!("INSERT INTO audit_records ({AUDIT_COLS}) VALUES {}", values.join(", "));
@@ -54,12 +61,13 @@ macro_rules! audit_store {
         #[async_trait]
         impl AuditStore for $store {
             async fn append_audit(&self, rows: &[AuditRow]) -> Result<()> {
+                // Durable on commit: the main pool (an operator's append has no local log).
                 if rows.len() <= CHUNK {
                     // One statement is atomic on its own: no BEGIN / COMMIT round trips.
-                    audit_insert(rows).execute(&self.audit_pool).await?;
+                    audit_insert(rows).execute(&self.pool).await?;
                     return Ok(());
                 }
-                let mut tx = self.audit_pool.begin().await?;
+                let mut tx = self.begin_tx().await?;
                 for chunk in rows.chunks(CHUNK) {
                     audit_insert(chunk).execute(&mut *tx).await?;
                 }
@@ -68,7 +76,7 @@ macro_rules! audit_store {
             }
 
             async fn append_audit_from(&self, rows: &[AuditRow], origin: &str, lsn: i64) -> Result<()> {
-                let mut tx = self.audit_pool.begin().await?;
+                let mut tx = self.begin_audit_tx().await?;
                 for chunk in rows.chunks(CHUNK) {
                     audit_insert(chunk).execute(&mut *tx).await?;
                 }
@@ -81,6 +89,16 @@ macro_rules! audit_store {
                 .execute(&mut *tx)
                 .await?;
                 tx.commit().await?;
+                Ok(())
+            }
+
+            async fn audit_sync(&self, origin: &str) -> Result<()> {
+                // A durable commit (the main pool) that writes: it makes every commit before
+                // it durable too, the audit pool's lazy ones included.
+                sqlx::query("UPDATE audit_cursors SET lsn = lsn WHERE origin = $1")
+                    .bind(origin)
+                    .execute(&self.pool)
+                    .await?;
                 Ok(())
             }
 

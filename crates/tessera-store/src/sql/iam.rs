@@ -420,7 +420,7 @@ macro_rules! iam_store {
             }
 
             async fn iam_tables(&self) -> Result<IamTables> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.begin_tx().await?;
                 if $dialect == "postgres" {
                     // One snapshot for all six reads (PostgreSQL's default gives each statement its own).
                     sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")

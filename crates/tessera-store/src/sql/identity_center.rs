@@ -347,7 +347,7 @@ macro_rules! identity_center_store {
             }
 
             async fn sso_config_tables(&self) -> Result<SsoConfigTables> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.begin_tx().await?;
                 if $dialect == "postgres" {
                     sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
                         .execute(&mut *tx)
@@ -376,7 +376,7 @@ macro_rules! identity_center_store {
             }
 
             async fn write_group(&self, g: &IdentityGroupRecord, mode: GroupWrite, add: &[MembershipRecord], remove: &[String]) -> Result<bool> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.begin_tx().await?;
                 let exists = match mode {
                     GroupWrite::Create => {
                         sqlx::query(sqlx::AssertSqlSafe(format!("INSERT INTO identity_groups (display_name_key, {IDENTITY_GROUP_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)")))
@@ -443,7 +443,7 @@ macro_rules! identity_center_store {
             }
 
             async fn directory_tables(&self) -> Result<DirectoryTables> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.begin_tx().await?;
                 if $dialect == "postgres" {
                     sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
                         .execute(&mut *tx)

@@ -85,11 +85,37 @@ impl SqliteStore {
             .max_connections(8)
             .connect_with(opts.clone())
             .await?;
+        // The audit trail's rows are built behind the server's local audit log, which is
+        // their durability point: their commits need not wait for the disk
+        // ([`crate::AuditStore::audit_sync`] makes them durable before the log lets go).
         let audit_pool = SqlitePoolOptions::new()
             .max_connections(1)
-            .connect_with(opts)
+            .connect_with(opts.synchronous(SqliteSynchronous::Normal))
             .await?;
         Ok(SqliteStore { pool, audit_pool })
+    }
+}
+
+impl SqliteStore {
+    /// A write transaction that takes SQLite's write lock at its start (`BEGIN IMMEDIATE`):
+    /// a deferred one that read first would fail at its first write (`SQLITE_BUSY`, no busy
+    /// wait) whenever another connection (the audit trail's, say) committed in between.
+    async fn begin_tx(&self) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>> {
+        Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
+    }
+
+    async fn begin_audit_tx(&self) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>> {
+        Ok(self.audit_pool.begin_with("BEGIN IMMEDIATE").await?)
+    }
+}
+
+impl PgStore {
+    async fn begin_tx(&self) -> Result<sqlx::Transaction<'static, sqlx::Postgres>> {
+        Ok(self.pool.begin().await?)
+    }
+
+    async fn begin_audit_tx(&self) -> Result<sqlx::Transaction<'static, sqlx::Postgres>> {
+        Ok(self.audit_pool.begin().await?)
     }
 }
 
@@ -107,9 +133,17 @@ impl PgStore {
             .acquire_timeout(Duration::from_secs(10))
             .connect(url)
             .await?;
+        // As SQLite's: the audit rows' commits do not wait for the WAL flush (see
+        // `SqliteStore::open`).
         let audit_pool = PgPoolOptions::new()
             .max_connections(1)
             .acquire_timeout(Duration::from_secs(10))
+            .after_connect(|conn, _| {
+                Box::pin(async move {
+                    sqlx::Executor::execute(conn, "SET synchronous_commit = off").await?;
+                    Ok(())
+                })
+            })
             .connect(url)
             .await?;
         Ok(PgStore { pool, audit_pool })

@@ -44,7 +44,7 @@ macro_rules! token_store {
                 // on each other in opposite orders (a deadlock on PostgreSQL).
                 let mut order: Vec<usize> = (0..entries.len()).collect();
                 order.sort_by(|a, b| (&entries[*a].0, &entries[*a].1, *a).cmp(&(&entries[*b].0, &entries[*b].1, *b)));
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.begin_tx().await?;
                 let mut out = vec![false; entries.len()];
                 for i in order {
                     let (issuer, jti, exp) = &entries[i];
@@ -115,7 +115,7 @@ macro_rules! token_store {
             }
 
             async fn rotate_refresh_token(&self, token_hash: &str, next: &RefreshTokenRecord) -> Result<RefreshUse> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.begin_tx().await?;
                 let row = sqlx::query("UPDATE refresh_tokens SET used = 1 WHERE token_hash = $1 AND used = 0 AND NOT EXISTS (SELECT 1 FROM refresh_families_revoked r WHERE r.family_id = refresh_tokens.family_id) RETURNING token_hash, family_id, user_id, document, issued_at, expires_at")
                     .bind(token_hash)
                     .fetch_optional(&mut *tx)
@@ -151,7 +151,7 @@ macro_rules! token_store {
             }
 
             async fn revoke_refresh_family(&self, family_id: &str, at: i64) -> Result<u64> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.begin_tx().await?;
                 sqlx::query("INSERT INTO refresh_families_revoked (family_id, revoked_at) VALUES ($1, $2) ON CONFLICT (family_id) DO NOTHING")
                     .bind(family_id)
                     .bind(at)
@@ -166,7 +166,7 @@ macro_rules! token_store {
             }
 
             async fn revoke_user(&self, user_id: &str, at: i64) -> Result<()> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.begin_tx().await?;
                 sqlx::query("INSERT INTO user_revocations (user_id, revoked_at) VALUES ($1, $2) ON CONFLICT (user_id) DO UPDATE SET revoked_at = excluded.revoked_at")
                     .bind(user_id)
                     .bind(at)

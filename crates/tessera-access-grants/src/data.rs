@@ -226,26 +226,26 @@ impl AccessGrantsService {
         if source_identity.is_some() {
             actions.push("sts:SetSourceIdentity");
         }
-        for action in actions {
-            self.authz
-                .check_federated(
-                    PrincipalRef::service(crate::SERVICE_PRINCIPAL),
-                    r.meta,
-                    Access {
-                        action,
-                        resource: role_arn,
-                        resource_account: &role_account,
-                        resource_policy: Some(trust),
-                        extra: extra.clone(),
-                    },
-                )
-                .map_err(|_| {
-                    AgError::StsNotAuthorized(format!(
-                        "S3 Access Grants is not authorized to assume the location role {role_arn}: its trust policy must allow the service principal {} {action}",
-                        crate::SERVICE_PRINCIPAL
-                    ))
-                })?;
-        }
+        // One request context for all three: only the action changes between them.
+        self.authz
+            .check_federated_actions(
+                PrincipalRef::service(crate::SERVICE_PRINCIPAL),
+                r.meta,
+                &actions,
+                Access {
+                    action: actions[0],
+                    resource: role_arn,
+                    resource_account: &role_account,
+                    resource_policy: Some(trust),
+                    extra,
+                },
+            )
+            .map_err(|(action, _)| {
+                AgError::StsNotAuthorized(format!(
+                    "S3 Access Grants is not authorized to assume the location role {role_arn}: its trust policy must allow the service principal {} {action}",
+                    crate::SERVICE_PRINCIPAL
+                ))
+            })?;
         if duration > role.record.max_session_duration {
             return Err(AgError::StsValidation(format!(
                 "The requested DurationSeconds {duration} exceeds the MaxSessionDuration ({}) of the location role {role_arn}",

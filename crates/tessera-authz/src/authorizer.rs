@@ -534,23 +534,39 @@ impl Authorizer {
         meta: &RequestMeta,
         access: Access<'_>,
     ) -> Result<(), Denied> {
+        let action = access.action;
+        self.check_federated_actions(principal, meta, &[action], access)
+            .map_err(|(_, denied)| denied)
+    }
+
+    /// [`Authorizer::check_federated`] for each of `actions` (`access.action` is ignored)
+    /// on one resource, with one request context built once and only its action changed
+    /// between evaluations: `Err` names the first action refused, and why.
+    pub fn check_federated_actions<'x>(
+        &self,
+        principal: PrincipalRef,
+        meta: &RequestMeta,
+        actions: &[&'x str],
+        access: Access<'_>,
+    ) -> Result<(), (&'x str, Denied)> {
         let Access {
-            action,
             resource,
             resource_policy,
             extra,
             ..
         } = access;
+        let Some(first) = actions.first() else {
+            return Ok(());
+        };
+        // The request's global keys, then the access's own (which win, as they always did).
         let mut ctx = ContextKeys::new();
         ctx.insert("aws:CurrentTime", ContextValue::Date(meta.now));
         ctx.insert("aws:EpochTime", meta.now.timestamp());
         ctx.insert("aws:SourceIp", ContextValue::Ip(meta.source_ip));
         ctx.insert("aws:SecureTransport", meta.secure_transport);
         ctx.insert("aws:RequestedRegion", self.deployment.region.clone());
-        for (k, vs) in extra.iter() {
-            ctx.insert_multi(k, vs.iter().cloned());
-        }
-        let req = RequestContext::new(action, resource)
+        ctx.extend(extra);
+        let mut req = RequestContext::new(*first, resource)
             .with_principal(principal)
             .with_context(ctx);
         let input = EvalInput {
@@ -562,25 +578,35 @@ impl Authorizer {
             principal_is_root: false,
             resource_policy_required: true,
         };
-        let verdict = tessera_policy::authorize_explained(&req, &input);
-        let why = match verdict.reason {
-            Reason::Allowed => return Ok(()),
-            Reason::ExplicitDeny { statement, .. } => json!({"decision": "ExplicitDeny",
-                "deniedBy": {"policyType": policy_type(PolicySlot::Resource),
-                    "policy": resource_policy_label(resource_policy, resource),
-                    "statementIndex": statement,
-                    "sid": resource_policy.and_then(|p| p.sid(statement as usize))}}),
-            Reason::ImplicitDeny(_) => json!({"decision": "ImplicitDeny",
-            "noAllowIn": [if resource_policy.is_some_and(|p| p.kind() == PolicyKind::Trust) {
-                "TrustPolicy"
-            } else {
-                "ResourcePolicy"
-            }]}),
-        };
-        record(meta, action, resource, why);
-        Err(Denied {
-            message: format!("Not authorized to perform {action}"),
-            explicit: verdict.decision == Decision::ExplicitDeny,
-        })
+        for action in actions {
+            if req.action != *action {
+                req.action.clear();
+                req.action.push_str(action);
+            }
+            let verdict = tessera_policy::authorize_explained(&req, &input);
+            let why = match verdict.reason {
+                Reason::Allowed => continue,
+                Reason::ExplicitDeny { statement, .. } => json!({"decision": "ExplicitDeny",
+                    "deniedBy": {"policyType": policy_type(PolicySlot::Resource),
+                        "policy": resource_policy_label(resource_policy, resource),
+                        "statementIndex": statement,
+                        "sid": resource_policy.and_then(|p| p.sid(statement as usize))}}),
+                Reason::ImplicitDeny(_) => json!({"decision": "ImplicitDeny",
+                "noAllowIn": [if resource_policy.is_some_and(|p| p.kind() == PolicyKind::Trust) {
+                    "TrustPolicy"
+                } else {
+                    "ResourcePolicy"
+                }]}),
+            };
+            record(meta, action, resource, why);
+            return Err((
+                action,
+                Denied {
+                    message: format!("Not authorized to perform {action}"),
+                    explicit: verdict.decision == Decision::ExplicitDeny,
+                },
+            ));
+        }
+        Ok(())
     }
 }

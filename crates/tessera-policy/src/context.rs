@@ -310,6 +310,11 @@ impl ContextKeys {
     }
 
     /// The values of `key` (case-insensitive), if the key is present.
+    /// Move every key of `other` in, replacing earlier values of the same keys.
+    pub fn extend(&mut self, other: ContextKeys) {
+        self.map.extend(other.map);
+    }
+
     pub fn get(&self, key: &str) -> Option<&[ContextValue]> {
         self.map.get(&normalize_key(key)).map(Vec::as_slice)
     }

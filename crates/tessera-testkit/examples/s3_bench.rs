@@ -130,6 +130,14 @@ fn nginx(work: &Path, root: &Path) -> (Child, String) {
     (child, format!("http://127.0.0.1:{port}"))
 }
 
+/// Stop nginx with TERM: the master stops its workers too (KILL would leave them serving).
+fn stop_nginx(mut ngx: Child) {
+    let _ = Command::new("kill")
+        .args(["-TERM", &ngx.id().to_string()])
+        .status();
+    let _ = ngx.wait();
+}
+
 /// Requests per second `wrk` reaches on `url` (every response must be a 2xx).
 fn wrk(url: &str, secs: u64, conns: usize) -> f64 {
     let out = Command::new("wrk")
@@ -204,10 +212,9 @@ async fn audit_main(secs: u64, conns: usize) {
     std::fs::create_dir_all(&www).unwrap();
     std::fs::create_dir_all(&ngx_work).unwrap();
     std::fs::write(www.join("small.bin"), &small).unwrap();
-    let (mut ngx, ngx_url) = nginx(&ngx_work, &www);
+    let (ngx, ngx_url) = nginx(&ngx_work, &www);
     let ceiling = wrk(&format!("{ngx_url}/small.bin"), secs, conns);
-    let _ = ngx.kill();
-    let _ = ngx.wait();
+    stop_nginx(ngx);
     println!("  nginx                   {ceiling:>9.0} req/s");
     for (store, url) in &stores {
         let mut rates = Vec::new();
@@ -330,7 +337,7 @@ async fn main() {
     std::fs::write(www.join("large.bin"), &large).unwrap();
     let ngx_work = dir.path().join("nginx");
     std::fs::create_dir_all(&ngx_work).unwrap();
-    let (mut ngx, ngx_url) = nginx(&ngx_work, &www);
+    let (ngx, ngx_url) = nginx(&ngx_work, &www);
     let t_nginx = Target {
         name: "nginx",
         client: None,
@@ -357,8 +364,7 @@ async fn main() {
         );
         get.push((s, l));
     }
-    let _ = ngx.kill();
-    let _ = ngx.wait();
+    stop_nginx(ngx);
 
     println!(
         "PUT with aws-sdk-rust, {secs} s each: 4 KiB over {conns} tasks, 64 MiB over {large_conns}"

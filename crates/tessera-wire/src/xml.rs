@@ -10,15 +10,22 @@ pub struct Writer {
 
 /// Escape text for element content (quotes stay as they are, as AWS renders them).
 pub fn escape(s: &str, out: &mut String) {
-    for c in s.chars() {
-        match c {
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '&' => out.push_str("&amp;"),
-            '\r' => out.push_str("&#xD;"),
-            c => out.push(c),
-        }
+    // Runs without a character to escape (a whole token, usually) are copied at once. The
+    // escaped characters are ASCII, so each is a char boundary.
+    let mut start = 0;
+    for (i, b) in s.bytes().enumerate() {
+        let with = match b {
+            b'<' => "&lt;",
+            b'>' => "&gt;",
+            b'&' => "&amp;",
+            b'\r' => "&#xD;",
+            _ => continue,
+        };
+        out.push_str(&s[start..i]);
+        out.push_str(with);
+        start = i + 1;
     }
+    out.push_str(&s[start..]);
 }
 
 /// Escape an attribute value (double-quoted).

@@ -178,18 +178,24 @@ fn records_only_in_the_log_reach_the_index_once_after_a_restart() {
     log.close();
 }
 
-#[test]
-fn a_torn_write_at_the_end_is_cut_and_the_records_before_it_kept() {
+/// A closed log holding `n` durable records that its index (down) never took.
+fn unindexed_log(n: usize) -> (tempfile::TempDir, Arc<MemoryIndex>) {
     let dir = tempfile::tempdir().unwrap();
     let index = Arc::new(MemoryIndex::default());
     index.down.store(true, Ordering::Relaxed);
     let (log, _) = SegmentLog::open(dir.path(), index.clone()).unwrap();
     runtime().block_on(async {
-        for i in 0..5 {
+        for i in 0..n {
             assert!(log.durable(log.append(&record(i))).await);
         }
     });
     log.close();
+    (dir, index)
+}
+
+#[test]
+fn a_torn_write_at_the_end_is_cut_and_the_records_before_it_kept() {
+    let (dir, index) = unindexed_log(5);
     let (first, path, _) = segment::scan_log(dir.path()).unwrap().pop().unwrap();
     // Half a frame, as a crash in the middle of a write leaves it.
     let mut half = Vec::new();
@@ -211,16 +217,7 @@ fn a_torn_write_at_the_end_is_cut_and_the_records_before_it_kept() {
 
 #[test]
 fn damage_inside_a_segment_stops_the_scan_there() {
-    let dir = tempfile::tempdir().unwrap();
-    let index = Arc::new(MemoryIndex::default());
-    index.down.store(true, Ordering::Relaxed);
-    let (log, _) = SegmentLog::open(dir.path(), index.clone()).unwrap();
-    runtime().block_on(async {
-        for i in 0..3 {
-            assert!(log.durable(log.append(&record(i))).await);
-        }
-    });
-    log.close();
+    let (dir, _index) = unindexed_log(3);
     let (first, path, scan) = segment::scan_log(dir.path()).unwrap().pop().unwrap();
     assert_eq!(scan.records.len(), 3);
     let mut bytes = std::fs::read(&path).unwrap();

@@ -326,6 +326,25 @@ impl std::fmt::Debug for SegmentLog {
     }
 }
 
+/// The sizes of a [`SegmentLog`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LogOptions {
+    /// A segment is closed once it holds this many bytes.
+    pub segment_bytes: u64,
+    /// Durable batches queued in memory for the indexer; beyond them it reads the log back.
+    pub queued_batches: usize,
+}
+
+impl Default for LogOptions {
+    fn default() -> LogOptions {
+        LogOptions {
+            segment_bytes: SEGMENT_BYTES,
+            // About 20 ms of batches under load, many times over.
+            queued_batches: 4096,
+        }
+    }
+}
+
 /// What [`SegmentLog::open`] found and did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Recovery {
@@ -343,15 +362,19 @@ impl SegmentLog {
         dir: &Path,
         index: Arc<dyn AuditIndex>,
     ) -> Result<(SegmentLog, Recovery), AuditError> {
-        SegmentLog::open_sized(dir, index, SEGMENT_BYTES)
+        SegmentLog::open_with(dir, index, LogOptions::default())
     }
 
-    /// [`SegmentLog::open`] with segments of `segment_bytes` (small ones for tests).
-    pub fn open_sized(
+    /// [`SegmentLog::open`] with other sizes (small ones, for tests).
+    pub fn open_with(
         dir: &Path,
         index: Arc<dyn AuditIndex>,
-        segment_bytes: u64,
+        options: LogOptions,
     ) -> Result<(SegmentLog, Recovery), AuditError> {
+        let LogOptions {
+            segment_bytes,
+            queued_batches,
+        } = options;
         std::fs::create_dir_all(dir)?;
         let origin = origin(dir)?;
         let mut recovery = Recovery::default();
@@ -415,7 +438,7 @@ impl SegmentLog {
             spare: Mutex::new(Spare::default()),
             spare_wake: Condvar::new(),
         });
-        let (to_index, batches) = mpsc::sync_channel::<Vec<Entry>>(64);
+        let (to_index, batches) = mpsc::sync_channel::<Vec<Entry>>(queued_batches.max(1));
         let flushing = {
             let shared = shared.clone();
             std::thread::Builder::new()
@@ -726,21 +749,35 @@ fn indexer(
                 .iter()
                 .any(|(a, b)| (*a..=*b).contains(&lsn))
         };
-        if entries[0].lsn > next {
-            match read_range(&shared.dir, next, entries[0].lsn) {
-                Ok(mut missed) => {
-                    missed.append(&mut entries);
-                    entries = missed;
-                }
-                Err(e) => {
-                    tracing::error!(error = %e, "reading audit records back from the log failed")
-                }
-            }
-        }
-        entries.retain(|e| e.lsn >= next && !lost(e.lsn));
+        entries.retain(|e| e.lsn >= next);
         let Some(last) = entries.last().map(|e| e.lsn) else {
             continue;
         };
+        // What the flusher could not queue (a full queue) is read back from the log: the
+        // index gets every record from `next` to `last`, but those whose write failed.
+        if !gapless(&entries, next, &lost) {
+            match read_range(&shared.dir, next, last + 1) {
+                Ok(all) => entries = all,
+                Err(e) => {
+                    // Not handed over: read again when the next batch comes (or at a start).
+                    tracing::error!(error = %e, "reading audit records back from the log failed");
+                    continue;
+                }
+            }
+            if !gapless(&entries, next, &lost) {
+                tracing::error!(
+                    from = next,
+                    to = last,
+                    "audit records are missing from the log; the index gets those that are there"
+                );
+            }
+        }
+        entries.retain(|e| !lost(e.lsn));
+        if entries.is_empty() {
+            next = last + 1;
+            shared.indexed.send_replace(last);
+            continue;
+        }
         loop {
             match index.index(&shared.origin, &entries) {
                 Ok(()) => {
@@ -762,6 +799,21 @@ fn indexer(
         shared.indexed.send_replace(last);
         prune(shared, index, next);
     }
+}
+
+/// Whether `entries` hold every LSN from `next` on, in order, but those `lost`.
+fn gapless(entries: &[Entry], next: u64, lost: &dyn Fn(u64) -> bool) -> bool {
+    let mut want = next;
+    for e in entries {
+        while want < e.lsn && lost(want) {
+            want += 1;
+        }
+        if e.lsn != want {
+            return false;
+        }
+        want += 1;
+    }
+    true
 }
 
 /// Delete the segments (not the one being written) whose every record is indexed.

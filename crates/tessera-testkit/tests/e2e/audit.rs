@@ -252,10 +252,70 @@ async fn audit_trail_on_postgres_survives_kill_9() {
 /// answered request's record is in the trail exactly once and `tessera audit verify` passes.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn records_only_in_the_local_log_reach_the_trail_once_after_kill_9() {
+    log_crash(None).await;
+}
+
+/// The same on PostgreSQL (a fresh schema).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn records_only_in_the_local_log_reach_the_postgres_trail_once_after_kill_9() {
+    let Ok(base) = std::env::var("TESSERA_TEST_POSTGRES_URL") else {
+        if std::env::var("TESSERA_SKIP_POSTGRES").as_deref() == Ok("1") {
+            eprintln!("skipping PostgreSQL: TESSERA_SKIP_POSTGRES=1");
+            return;
+        }
+        panic!(
+            "TESSERA_TEST_POSTGRES_URL is not set: run ./scripts/test, or set TESSERA_SKIP_POSTGRES=1 to skip the PostgreSQL half on purpose"
+        );
+    };
+    log_crash(Some(tessera_testkit::fresh_postgres_schema(
+        &base, "e2e_log",
+    )))
+    .await;
+}
+
+/// Make the store refuse (`hold`) or take again the trail's rows: a trigger on
+/// `audit_records` in the data directory's SQLite database, or in the PostgreSQL schema
+/// `database` names.
+fn hold_trail(data: &Path, database: Option<&str>, hold: bool) {
+    match (database, hold) {
+        (None, true) => {
+            sqlite_script(
+                data,
+                "c.execute(\"CREATE TRIGGER held BEFORE INSERT ON audit_records BEGIN SELECT RAISE(ABORT, 'held for a test'); END\")",
+            );
+        }
+        (None, false) => {
+            sqlite_script(data, "c.execute('DROP TRIGGER held')");
+        }
+        (Some(url), hold) => {
+            let sql = if hold {
+                "CREATE FUNCTION held() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'held for a test'; END $$; \
+                 CREATE TRIGGER held BEFORE INSERT ON audit_records FOR EACH ROW EXECUTE FUNCTION held()"
+            } else {
+                "DROP TRIGGER held ON audit_records"
+            };
+            let out = Command::new("psql")
+                .args([url, "-q", "-v", "ON_ERROR_STOP=1", "-c", sql])
+                .output()
+                .expect("psql");
+            assert!(
+                out.status.success(),
+                "psql failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+    }
+}
+
+async fn log_crash(database: Option<String>) {
     use aws_sdk_sts::operation::RequestId;
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let mut server = DevServer::start(&data);
+    let envs: Vec<(&str, &str)> = database
+        .as_deref()
+        .map(|u| vec![("TESSERA_DATABASE_URL", u)])
+        .unwrap_or_default();
+    let mut server = DevServer::start_env(&data, &[], &envs);
     let root = server.account(ROOT).clone();
     let cfg = server
         .sdk_config(&root.access_key_id, &root.secret_access_key)
@@ -272,7 +332,7 @@ async fn records_only_in_the_local_log_reach_the_trail_once_after_kill_9() {
         let (ok, rows) = tessera_on(
             &data,
             &["audit", "query", "--json", "--limit", "100000"],
-            &[],
+            &envs,
         );
         assert!(ok);
         rows
@@ -286,10 +346,7 @@ async fn records_only_in_the_local_log_reach_the_trail_once_after_kill_9() {
         );
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
-    sqlite_script(
-        &data,
-        "c.execute(\"CREATE TRIGGER held BEFORE INSERT ON audit_records BEGIN SELECT RAISE(ABORT, 'held for a test'); END\")",
-    );
+    hold_trail(&data, database.as_deref(), true);
     let mut acked = Vec::new();
     for _ in 0..40 {
         let out = sts.get_caller_identity().send().await.unwrap();
@@ -303,21 +360,21 @@ async fn records_only_in_the_local_log_reach_the_trail_once_after_kill_9() {
         "the store refused the rows, yet some are in the trail"
     );
     server.kill9();
-    sqlite_script(&data, "c.execute('DROP TRIGGER held')");
+    hold_trail(&data, database.as_deref(), false);
     // The trail is sound; what it lacks waits in the local log, which verify reads too.
-    let (ok, out) = tessera_on(&data, &["audit", "verify"], &[]);
+    let (ok, out) = tessera_on(&data, &["audit", "verify"], &envs);
     assert!(ok, "{out}");
     assert!(out.contains("40 waiting to be indexed"), "{out}");
-    let mut again = DevServer::start(&data);
+    let mut again = DevServer::start_env(&data, &[], &envs);
     assert!(again.stop());
-    let (ok, out) = tessera_on(&data, &["audit", "verify"], &[]);
+    let (ok, out) = tessera_on(&data, &["audit", "verify"], &envs);
     assert!(ok, "{out}");
     assert!(out.contains("audit trail verified"), "{out}");
     assert!(out.contains(" 0 waiting to be indexed"), "{out}");
     let (ok, rows) = tessera_on(
         &data,
         &["audit", "query", "--json", "--limit", "100000"],
-        &[],
+        &envs,
     );
     assert!(ok);
     for id in acked.iter().chain([&before]) {

@@ -287,7 +287,6 @@ struct Spare {
 struct State {
     pending: Vec<Entry>,
     next_lsn: u64,
-    closing: bool,
 }
 
 struct Shared {
@@ -425,7 +424,6 @@ impl SegmentLog {
             state: Mutex::new(State {
                 pending: Vec::new(),
                 next_lsn,
-                closing: false,
             }),
             wake: Condvar::new(),
             settled,
@@ -534,8 +532,8 @@ impl SegmentLog {
 
     fn signal_close(&self) {
         self.shared.closing.store(true, Ordering::Relaxed);
-        let mut s = self.shared.state.lock().unwrap_or_else(|p| p.into_inner());
-        s.closing = true;
+        // Notified under the lock: the flusher sees `closing` before it waits again.
+        let s = self.shared.state.lock().unwrap_or_else(|p| p.into_inner());
         self.shared.wake.notify_all();
         drop(s);
         let _spare = self.shared.spare.lock().unwrap_or_else(|p| p.into_inner());
@@ -654,13 +652,14 @@ fn flusher(
             let mut s = shared.state.lock().unwrap_or_else(|p| p.into_inner());
             // Records that arrived while the last batch was written: others are coming.
             let busy = !s.pending.is_empty();
-            while s.pending.is_empty() && !s.closing {
+            let closing = || shared.closing.load(Ordering::Relaxed);
+            while s.pending.is_empty() && !closing() {
                 s = shared.wake.wait(s).unwrap_or_else(|p| p.into_inner());
             }
             if s.pending.is_empty() {
                 return;
             }
-            if busy && !s.closing {
+            if busy && !closing() {
                 drop(s);
                 std::thread::sleep(GATHER);
                 s = shared.state.lock().unwrap_or_else(|p| p.into_inner());
@@ -741,14 +740,15 @@ fn indexer(
                 Err(_) => break,
             }
         }
-        let lost = |lsn: u64| {
-            shared
-                .lost
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .iter()
-                .any(|(a, b)| (*a..=*b).contains(&lsn))
-        };
+        // Failed writes are recorded before their batch settles, so before anything here.
+        let lost_ranges: Vec<(u64, u64)> = shared
+            .lost
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .copied()
+            .collect();
+        let lost = |lsn: u64| lost_ranges.iter().any(|(a, b)| (*a..=*b).contains(&lsn));
         entries.retain(|e| e.lsn >= next);
         let Some(last) = entries.last().map(|e| e.lsn) else {
             continue;

@@ -219,6 +219,21 @@ fn audit_signing_key_rotation() {
     assert_eq!(signers[1], fingerprint);
 }
 
+/// A fresh PostgreSQL schema on the test command's server (`None`, to skip, only when
+/// `TESSERA_SKIP_POSTGRES=1` says so).
+fn postgres_schema(prefix: &str) -> Option<String> {
+    let Ok(base) = std::env::var("TESSERA_TEST_POSTGRES_URL") else {
+        if std::env::var("TESSERA_SKIP_POSTGRES").as_deref() == Ok("1") {
+            eprintln!("skipping PostgreSQL: TESSERA_SKIP_POSTGRES=1");
+            return None;
+        }
+        panic!(
+            "TESSERA_TEST_POSTGRES_URL is not set: run ./scripts/test, or set TESSERA_SKIP_POSTGRES=1 to skip the PostgreSQL half on purpose"
+        );
+    };
+    Some(tessera_testkit::fresh_postgres_schema(&base, prefix))
+}
+
 /// Crash test for the audit trail: `kill -9` while requests are in flight; after restart the
 /// chain verifies and every request that got a success response has its record.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -230,20 +245,9 @@ async fn audit_trail_survives_kill_9_with_every_acknowledged_record() {
 /// against the scale-out store.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn audit_trail_on_postgres_survives_kill_9() {
-    let Ok(base) = std::env::var("TESSERA_TEST_POSTGRES_URL") else {
-        if std::env::var("TESSERA_SKIP_POSTGRES").as_deref() == Ok("1") {
-            eprintln!("skipping PostgreSQL: TESSERA_SKIP_POSTGRES=1");
-            return;
-        }
-        panic!(
-            "TESSERA_TEST_POSTGRES_URL is not set: run ./scripts/test, or set TESSERA_SKIP_POSTGRES=1 to skip the PostgreSQL half on purpose"
-        );
-    };
-    audit_crash(Some(tessera_testkit::fresh_postgres_schema(
-        &base,
-        "e2e_audit",
-    )))
-    .await;
+    if let Some(url) = postgres_schema("e2e_audit") {
+        audit_crash(Some(url)).await;
+    }
 }
 
 /// A crash between the audit log and the store: the store refuses the trail's rows (a
@@ -258,19 +262,9 @@ async fn records_only_in_the_local_log_reach_the_trail_once_after_kill_9() {
 /// The same on PostgreSQL (a fresh schema).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn records_only_in_the_local_log_reach_the_postgres_trail_once_after_kill_9() {
-    let Ok(base) = std::env::var("TESSERA_TEST_POSTGRES_URL") else {
-        if std::env::var("TESSERA_SKIP_POSTGRES").as_deref() == Ok("1") {
-            eprintln!("skipping PostgreSQL: TESSERA_SKIP_POSTGRES=1");
-            return;
-        }
-        panic!(
-            "TESSERA_TEST_POSTGRES_URL is not set: run ./scripts/test, or set TESSERA_SKIP_POSTGRES=1 to skip the PostgreSQL half on purpose"
-        );
-    };
-    log_crash(Some(tessera_testkit::fresh_postgres_schema(
-        &base, "e2e_log",
-    )))
-    .await;
+    if let Some(url) = postgres_schema("e2e_log") {
+        log_crash(Some(url)).await;
+    }
 }
 
 /// Make the store refuse (`hold`) or take again the trail's rows: a trigger on

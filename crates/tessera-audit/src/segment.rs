@@ -38,6 +38,9 @@ const INDEX_BATCH: usize = 4096;
 /// How long the indexer gathers records before handing them over: fewer, larger
 /// transactions (the records are durable in the log meanwhile).
 const INDEX_GATHER: Duration = Duration::from_millis(20);
+/// How long the indexer waits for a queued batch before it looks for records that settled
+/// without being queued (the queue was full) and reads them back from the log.
+const INDEX_IDLE: Duration = Duration::from_millis(100);
 /// The zero-filled file the next segment is made from.
 const SPARE: &str = "spare";
 /// A log that has written this much to a segment that was not zero-filled is busy: it gets
@@ -730,15 +733,31 @@ fn indexer(
     batches: mpsc::Receiver<Vec<Entry>>,
 ) {
     let mut backoff = Duration::from_millis(50);
-    while let Ok(first) = batches.recv() {
-        let mut entries = first;
-        let until = std::time::Instant::now() + INDEX_GATHER;
-        while entries.len() < INDEX_BATCH {
-            let wait = until.saturating_duration_since(std::time::Instant::now());
-            match batches.recv_timeout(wait) {
-                Ok(more) => entries.extend(more),
-                Err(_) => break,
+    let mut stopping = false;
+    while !stopping {
+        // The batches the flusher queued; when none come, what settled without being
+        // queued (a full queue) is read back from the log.
+        let (mut entries, last) = match batches.recv_timeout(INDEX_IDLE) {
+            Ok(first) => {
+                let mut entries = first;
+                let until = std::time::Instant::now() + INDEX_GATHER;
+                while entries.len() < INDEX_BATCH {
+                    let wait = until.saturating_duration_since(std::time::Instant::now());
+                    match batches.recv_timeout(wait) {
+                        Ok(more) => entries.extend(more),
+                        Err(_) => break,
+                    }
+                }
+                let last = entries.last().map_or(0, |e| e.lsn);
+                (entries, last)
             }
+            Err(e) => {
+                stopping = e == mpsc::RecvTimeoutError::Disconnected;
+                (Vec::new(), *shared.settled.borrow())
+            }
+        };
+        if last < next {
+            continue;
         }
         // Failed writes are recorded before their batch settles, so before anything here.
         let lost_ranges: Vec<(u64, u64)> = shared
@@ -750,12 +769,9 @@ fn indexer(
             .collect();
         let lost = |lsn: u64| lost_ranges.iter().any(|(a, b)| (*a..=*b).contains(&lsn));
         entries.retain(|e| e.lsn >= next);
-        let Some(last) = entries.last().map(|e| e.lsn) else {
-            continue;
-        };
         // What the flusher could not queue (a full queue) is read back from the log: the
         // index gets every record from `next` to `last`, but those whose write failed.
-        if !gapless(&entries, next, &lost) {
+        if !gapless(&entries, next, last, &lost) {
             match read_range(&shared.dir, next, last + 1) {
                 Ok(all) => entries = all,
                 Err(e) => {
@@ -764,7 +780,7 @@ fn indexer(
                     continue;
                 }
             }
-            if !gapless(&entries, next, &lost) {
+            if !gapless(&entries, next, last, &lost) {
                 tracing::error!(
                     from = next,
                     to = last,
@@ -801,8 +817,8 @@ fn indexer(
     }
 }
 
-/// Whether `entries` hold every LSN from `next` on, in order, but those `lost`.
-fn gapless(entries: &[Entry], next: u64, lost: &dyn Fn(u64) -> bool) -> bool {
+/// Whether `entries` hold every LSN from `next` to `last`, in order, but those `lost`.
+fn gapless(entries: &[Entry], next: u64, last: u64, lost: &dyn Fn(u64) -> bool) -> bool {
     let mut want = next;
     for e in entries {
         while want < e.lsn && lost(want) {
@@ -813,7 +829,10 @@ fn gapless(entries: &[Entry], next: u64, lost: &dyn Fn(u64) -> bool) -> bool {
         }
         want += 1;
     }
-    true
+    while want <= last && lost(want) {
+        want += 1;
+    }
+    want == last + 1
 }
 
 /// Delete the segments (not the one being written) whose every record is indexed.

@@ -22,6 +22,7 @@ use crate::{AuditError, AuditRecord};
 use std::collections::VecDeque;
 use std::fs::{File, OpenOptions};
 use std::io::Write;
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, mpsc};
@@ -418,7 +419,7 @@ impl SegmentLog {
             std::fs::remove_file(path)?;
         }
         let from_spare = std::fs::metadata(dir.join(SPARE)).is_ok_and(|m| m.len() == segment_bytes);
-        let file = create_segment(dir, next_lsn, from_spare)?;
+        let segment = SegmentWriter::create(dir, next_lsn, from_spare)?;
         let (settled, _) = watch::channel(last_lsn);
         let (indexed_tx, _) = watch::channel(last_lsn);
         let shared = Arc::new(Shared {
@@ -444,7 +445,7 @@ impl SegmentLog {
             let shared = shared.clone();
             std::thread::Builder::new()
                 .name("tessera-audit-log".into())
-                .spawn(move || flusher(&shared, file, from_spare, to_index))?
+                .spawn(move || flusher(&shared, segment, to_index))?
         };
         let indexing = {
             let shared = shared.clone();
@@ -550,22 +551,21 @@ impl Drop for SegmentLog {
     }
 }
 
-/// The segment whose first record is `first_lsn`: the spare renamed when it is ready, else a
-/// new empty file (its appends cost a metadata update each).
-fn create_segment(dir: &Path, first_lsn: u64, from_spare: bool) -> Result<File, AuditError> {
+/// Make the segment whose first record is `first_lsn`: the spare renamed when it is ready,
+/// else a new empty file (its appends cost a metadata update each). Returns its path.
+fn create_segment(dir: &Path, first_lsn: u64, from_spare: bool) -> Result<PathBuf, AuditError> {
     let path = dir.join(segment_name(first_lsn));
-    let f = if from_spare {
+    if from_spare {
         std::fs::rename(dir.join(SPARE), &path)?;
-        OpenOptions::new().write(true).open(&path)?
     } else {
         OpenOptions::new()
             .create(true)
             .truncate(true)
             .write(true)
-            .open(&path)?
-    };
+            .open(&path)?;
+    }
     sync_dir(dir)?;
-    Ok(f)
+    Ok(path)
 }
 
 /// The preparer thread: once the flusher wants a spare, make one (zero-filled, synced).
@@ -638,15 +638,90 @@ fn take_spare(shared: &Shared) -> bool {
     took
 }
 
+/// The unit of the flusher's writes: whole blocks at block-aligned offsets.
+const BLOCK: usize = 4096;
+
+/// The segment being written. Where the file system allows it, the file is opened for
+/// direct, synchronous writes (`O_DIRECT | O_DSYNC`): a batch is durable when its write
+/// returns, without the page cache, a separate `fdatasync`, or its flush of the whole disk
+/// cache; this costs about half the CPU and two thirds of the time of a buffered write and
+/// `fdatasync` here. Direct writes are whole blocks, so each batch rewrites the partial block
+/// it continues (its earlier bytes unchanged: a torn write of it keeps them, sector by
+/// sector) and pads its last block with zeros, which end a segment's records as before.
+struct SegmentWriter {
+    file: File,
+    direct: bool,
+    /// Bytes of frames in the segment.
+    len: u64,
+    /// The frames in the last, partial block.
+    tail: Vec<u8>,
+    /// Backing for the block-aligned write buffer.
+    raw: Vec<u8>,
+    zero_filled: bool,
+}
+
+impl SegmentWriter {
+    /// A new segment whose first record is `first_lsn` (see [`create_segment`]).
+    fn create(dir: &Path, first_lsn: u64, from_spare: bool) -> Result<SegmentWriter, AuditError> {
+        let path = create_segment(dir, first_lsn, from_spare)?;
+        let (file, direct) = {
+            use std::os::unix::fs::OpenOptionsExt;
+            match OpenOptions::new()
+                .write(true)
+                .custom_flags(libc::O_DIRECT | libc::O_DSYNC)
+                .open(&path)
+            {
+                Ok(f) => (f, true),
+                // A file system without direct I/O (tmpfs): buffered writes and fdatasync.
+                Err(_) => (OpenOptions::new().write(true).open(&path)?, false),
+            }
+        };
+        Ok(SegmentWriter {
+            file,
+            direct,
+            len: 0,
+            tail: Vec::new(),
+            raw: Vec::new(),
+            zero_filled: from_spare,
+        })
+    }
+
+    /// Write `frames` after what the segment holds and make them durable.
+    fn append(&mut self, frames: &[u8]) -> std::io::Result<()> {
+        let start = self.len - self.tail.len() as u64;
+        let used = self.tail.len() + frames.len();
+        let size = used.div_ceil(BLOCK) * BLOCK;
+        if self.raw.len() < size + BLOCK {
+            self.raw = vec![0; (size + BLOCK).next_power_of_two()];
+        }
+        let at = self.raw.as_ptr().align_offset(BLOCK);
+        if at >= BLOCK {
+            return Err(std::io::Error::other("no block-aligned write buffer"));
+        }
+        let buf = &mut self.raw[at..at + size];
+        buf[..self.tail.len()].copy_from_slice(&self.tail);
+        buf[self.tail.len()..used].copy_from_slice(frames);
+        buf[used..].fill(0);
+        self.file.write_all_at(buf, start)?;
+        if !self.direct {
+            self.file.sync_data()?;
+        }
+        self.len += frames.len() as u64;
+        let partial = used % BLOCK;
+        self.tail.clear();
+        self.tail.extend_from_slice(&buf[used - partial..used]);
+        Ok(())
+    }
+
+    /// Cut what part of a failed write may have reached the file.
+    fn cut(&self) {
+        let _ = self.file.set_len(self.len);
+    }
+}
+
 /// The flusher thread: write each gathered batch, make it durable, settle its waiters,
 /// pass it on to the indexer.
-fn flusher(
-    shared: &Shared,
-    mut file: File,
-    mut zero_filled: bool,
-    to_index: mpsc::SyncSender<Vec<Entry>>,
-) {
-    let mut len: u64 = 0;
+fn flusher(shared: &Shared, mut segment: SegmentWriter, to_index: mpsc::SyncSender<Vec<Entry>>) {
     // After a failed write the segment's state is unknown: the next batch starts another.
     let mut broken = false;
     let mut buf = Vec::new();
@@ -675,24 +750,21 @@ fn flusher(
             frame_into(e.lsn, &e.body, &mut buf);
         }
         let written = (|| -> Result<(), AuditError> {
+            let len = segment.len;
             let full = len > 0 && len + buf.len() as u64 > shared.segment_bytes;
             // A busy log leaves a segment that grows by appends for a zero-filled one.
-            let upgrade = !zero_filled && len >= BUSY_BYTES && spare_ready(shared);
+            let upgrade = !segment.zero_filled && len >= BUSY_BYTES && spare_ready(shared);
             if broken || full || upgrade {
-                zero_filled = take_spare(shared);
-                file = create_segment(&shared.dir, from, zero_filled)?;
+                segment = SegmentWriter::create(&shared.dir, from, take_spare(shared))?;
                 shared
                     .segments
                     .lock()
                     .unwrap_or_else(|p| p.into_inner())
                     .push(from);
-                len = 0;
                 broken = false;
             }
-            file.write_all(&buf)?;
-            file.sync_data()?;
-            len += buf.len() as u64;
-            if !zero_filled && len >= BUSY_BYTES {
+            segment.append(&buf)?;
+            if !segment.zero_filled && segment.len >= BUSY_BYTES {
                 want_spare(shared);
             }
             Ok(())
@@ -708,8 +780,7 @@ fn flusher(
                 shared
                     .failures
                     .fetch_add(batch.len() as u64, Ordering::Relaxed);
-                // Cut what part of the batch may have reached the file.
-                let _ = file.set_len(len);
+                segment.cut();
                 broken = true;
                 let mut lost = shared.lost.lock().unwrap_or_else(|p| p.into_inner());
                 lost.push_back((from, to));
@@ -812,8 +883,9 @@ fn indexer(
             }
         }
         next = last + 1;
-        shared.indexed.send_replace(last);
+        // Pruned first: what `flush` waits for includes deleting the indexed segments.
         prune(shared, index, next);
+        shared.indexed.send_replace(last);
     }
 }
 
@@ -851,5 +923,44 @@ fn prune(shared: &Shared, index: &dyn AuditIndex, next: u64) {
             tracing::warn!(error = %e, segment = %path.display(), "an indexed audit segment could not be deleted");
         }
         segs.remove(0);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(32))]
+        /// Batches of any size, written as whole blocks that rewrite the partial block they
+        /// continue, read back as the same frames in order, with nothing but zeros after them.
+        #[test]
+        fn block_writes_read_back_as_the_frames_written(
+            batches in prop::collection::vec(prop::collection::vec(1usize..6000, 1..5), 1..12),
+            from_spare in any::<bool>(),
+        ) {
+            let dir = tempfile::tempdir().unwrap();
+            if from_spare {
+                std::fs::write(dir.path().join(SPARE), vec![0u8; 256 * 1024]).unwrap();
+            }
+            let mut w = SegmentWriter::create(dir.path(), 1, from_spare).unwrap();
+            let mut lsn = 0u64;
+            let mut want = Vec::new();
+            for batch in &batches {
+                let mut frames = Vec::new();
+                for &size in batch {
+                    lsn += 1;
+                    let body = vec![b'a' + (lsn % 26) as u8; size];
+                    frame_into(lsn, &body, &mut frames);
+                    want.push((lsn, body));
+                }
+                w.append(&frames).unwrap();
+            }
+            let scan = scan_segment(&dir.path().join(segment_name(1)), 1).unwrap();
+            prop_assert_eq!(scan.end, w.len);
+            prop_assert_eq!(scan.trailing, 0);
+            prop_assert_eq!(scan.records, want);
+        }
     }
 }

@@ -1,7 +1,7 @@
 //! The audit trail's store path, measured without HTTP in front of it:
 //!
 //! 1. the durability point a `sync` request waits for, the local segment log (serialise,
-//!    append, one `fdatasync` per gathered batch), from 16 concurrent clients, with the
+//!    append, one synchronous write per gathered batch), from 16 concurrent clients, with the
 //!    store's chain built behind it (`StoreSink` as its index), and how long the chain takes
 //!    to catch up once they are done;
 //! 2. side by side, appends straight through the store sink (`StoreSink`: serialise, chain,

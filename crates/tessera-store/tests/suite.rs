@@ -15,15 +15,7 @@ async fn sqlite() -> (Arc<dyn Store>, tempfile::TempDir) {
 
 /// A fresh PostgreSQL schema per test, so tests can run in parallel.
 async fn postgres() -> Option<Arc<dyn Store>> {
-    let Ok(base) = std::env::var("TESSERA_TEST_POSTGRES_URL") else {
-        if std::env::var("TESSERA_SKIP_POSTGRES").as_deref() == Ok("1") {
-            eprintln!("skipping PostgreSQL: TESSERA_SKIP_POSTGRES=1");
-            return None;
-        }
-        panic!(
-            "TESSERA_TEST_POSTGRES_URL is not set: run ./scripts/test, or set TESSERA_SKIP_POSTGRES=1 to skip the PostgreSQL half on purpose"
-        );
-    };
+    let base = tessera_test_support::postgres_url()?;
     let schema = format!("t_{}", std::process::id()) + &format!("_{}", rand_suffix());
     let admin = sqlx_admin(&base, &format!("CREATE SCHEMA {schema}")).await;
     assert!(admin, "could not create schema on {base}");

@@ -62,6 +62,22 @@ pub async fn sqlite(dir: &std::path::Path, name: &str) -> Arc<dyn Store> {
     migrated(&format!("sqlite://{}", dir.join(name).display())).await
 }
 
+/// The test command's PostgreSQL server (`TESSERA_TEST_POSTGRES_URL`). `None`, to skip the
+/// PostgreSQL half, only when `TESSERA_SKIP_POSTGRES=1` says so: a missing URL is otherwise a
+/// mistake, and the test fails rather than passing without PostgreSQL.
+pub fn postgres_url() -> Option<String> {
+    let Ok(base) = std::env::var("TESSERA_TEST_POSTGRES_URL") else {
+        if std::env::var("TESSERA_SKIP_POSTGRES").as_deref() == Ok("1") {
+            eprintln!("skipping PostgreSQL: TESSERA_SKIP_POSTGRES=1");
+            return None;
+        }
+        panic!(
+            "TESSERA_TEST_POSTGRES_URL is not set: run ./scripts/test, or set TESSERA_SKIP_POSTGRES=1 to skip the PostgreSQL half on purpose"
+        );
+    };
+    Some(base)
+}
+
 /// awsQuery parameters from pairs, encoded and decoded as on the wire.
 pub fn query(kv: &[(&str, &str)]) -> QueryParams {
     let mut s = form_urlencoded::Serializer::new(String::new());

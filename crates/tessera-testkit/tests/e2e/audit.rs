@@ -222,15 +222,7 @@ fn audit_signing_key_rotation() {
 /// A fresh PostgreSQL schema on the test command's server (`None`, to skip, only when
 /// `TESSERA_SKIP_POSTGRES=1` says so).
 fn postgres_schema(prefix: &str) -> Option<String> {
-    let Ok(base) = std::env::var("TESSERA_TEST_POSTGRES_URL") else {
-        if std::env::var("TESSERA_SKIP_POSTGRES").as_deref() == Ok("1") {
-            eprintln!("skipping PostgreSQL: TESSERA_SKIP_POSTGRES=1");
-            return None;
-        }
-        panic!(
-            "TESSERA_TEST_POSTGRES_URL is not set: run ./scripts/test, or set TESSERA_SKIP_POSTGRES=1 to skip the PostgreSQL half on purpose"
-        );
-    };
+    let base = tessera_test_support::postgres_url()?;
     Some(tessera_testkit::fresh_postgres_schema(&base, prefix))
 }
 

@@ -47,6 +47,7 @@ pub async fn serve_admin(
     app: Arc<App>,
     options: AdminOptions,
     listener: TcpListener,
+    tls: Option<Arc<crate::tls::Tls>>,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let options = Arc::new(options);
@@ -58,6 +59,7 @@ pub async fn serve_admin(
         let peer = SocketAddr::new(peer.ip().to_canonical(), peer.port());
         let app = app.clone();
         let options = options.clone();
+        let tls = tls.clone();
         tokio::spawn(async move {
             let svc = service_fn(move |req: Request<Incoming>| {
                 let app = app.clone();
@@ -67,9 +69,20 @@ pub async fn serve_admin(
                     Ok::<_, std::convert::Infallible>(respond(&app, &options, &parts, peer).await)
                 }
             });
-            let _ = crate::serve::http1(Duration::from_secs(10))
-                .serve_connection(TokioIo::new(stream), svc)
-                .await;
+            let http = crate::serve::http1(Duration::from_secs(10));
+            match tls {
+                None => {
+                    let _ = http.serve_connection(TokioIo::new(stream), svc).await;
+                }
+                Some(tls) => match tls.accept(stream).await {
+                    Ok(s) => {
+                        let _ = http.serve_connection(TokioIo::new(s), svc).await;
+                    }
+                    Err(e) => {
+                        tracing::debug!(client = %peer.ip(), error = %e, "TLS handshake failed")
+                    }
+                },
+            }
         });
     }
 }

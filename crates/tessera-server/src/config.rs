@@ -51,6 +51,20 @@ pub struct Config {
     /// `[audit]`: `mode = "sync" | "async" | "off"` (off: benchmarks only), `on_failure = "fail-closed" | "fail-open"`.
     #[serde(default)]
     pub audit: tessera_audit::AuditPolicy,
+    /// `[tls]`: serve HTTPS on the API and admin listeners. Default: plain HTTP.
+    #[serde(default)]
+    pub tls: Option<TlsConfig>,
+}
+
+/// `[tls]`: the listeners' certificate and key, PEM files read at start and again on SIGHUP
+/// (a renewed certificate is taken without dropping a connection).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsConfig {
+    /// The certificate chain, leaf first (PEM).
+    pub cert_file: PathBuf,
+    /// The private key (PEM: PKCS#8, PKCS#1 or SEC1).
+    pub key_file: PathBuf,
 }
 
 /// Where S3 objects live (`[objects]`).

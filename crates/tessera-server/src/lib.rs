@@ -13,5 +13,6 @@ mod protocols;
 pub mod serve;
 pub mod setup;
 pub mod start;
+pub mod tls;
 
 pub use start::{Running, StartOptions, start};

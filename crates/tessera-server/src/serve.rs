@@ -322,7 +322,12 @@ impl Connections {
 /// slowest open connection (bytes quiet for a second or more), or is closed at once when
 /// every open one is moving. One client address holds at most
 /// `limits.max_connections_per_client`.
-pub async fn serve_api(app: Arc<App>, listener: TcpListener, mut shutdown: watch::Receiver<bool>) {
+pub async fn serve_api(
+    app: Arc<App>,
+    listener: TcpListener,
+    tls: Option<Arc<crate::tls::Tls>>,
+    mut shutdown: watch::Receiver<bool>,
+) {
     let graceful = GracefulShutdown::new();
     let limits: Limits = app.limits.clone();
     let ceiling = connection_ceiling(limits.max_connections);
@@ -366,30 +371,36 @@ pub async fn serve_api(app: Arc<App>, listener: TcpListener, mut shutdown: watch
         }
         let activity = Arc::new(Activity::new());
         let (registered, shed) = conns.register(activity.clone());
-        let io = TokioIo::new(Tracked {
-            inner: stream,
-            activity: activity.clone(),
-        });
-        let app = app.clone();
-        let tracker = activity.clone();
-        let svc = service_fn(move |req: Request<Incoming>| {
-            let app = app.clone();
-            let busy = tracker.busy();
-            async move {
-                let response = handle(app, req, peer).await;
-                drop(busy);
-                Ok::<_, std::convert::Infallible>(response)
-            }
-        });
-        let conn = graceful.watch(http1(limits.header_read_timeout()).serve_connection(io, svc));
+        let watcher = graceful.watcher();
+        let (app, tls) = (app.clone(), tls.clone());
+        let header_timeout = limits.header_read_timeout();
         let idle = limits.idle_timeout();
         tokio::spawn(async move {
             let _registered = registered;
             let _slot = slot;
+            let serve = async {
+                let io = Tracked {
+                    inner: stream,
+                    activity: activity.clone(),
+                };
+                match tls {
+                    None => {
+                        serve_connection(app, io, peer, &activity, watcher, header_timeout).await
+                    }
+                    // The handshake's bytes count as traffic, and it has its own timeout.
+                    Some(tls) => match tls.accept(io).await {
+                        Ok(io) => {
+                            serve_connection(app, io, peer, &activity, watcher, header_timeout)
+                                .await
+                        }
+                        Err(e) => {
+                            tracing::debug!(client = %peer.ip(), error = %e, "TLS handshake failed");
+                        }
+                    },
+                }
+            };
             tokio::select! {
-                r = conn => if let Err(e) = r {
-                    tracing::debug!(error = %e, "connection ended with an error");
-                },
+                _ = serve => {}
                 _ = activity.idle_for(idle) => {
                     tracing::debug!(client = %peer.ip(), "closing an idle connection");
                 }
@@ -403,6 +414,34 @@ pub async fn serve_api(app: Arc<App>, listener: TcpListener, mut shutdown: watch
     tokio::select! {
         _ = graceful.shutdown() => tracing::info!("all connections closed"),
         _ = tokio::time::sleep(DRAIN) => tracing::warn!("shutdown drain timed out; closing remaining connections"),
+    }
+}
+
+/// Serve HTTP/1.1 requests on one accepted connection (plain or TLS) until it ends or the
+/// server drains.
+async fn serve_connection<IO>(
+    app: Arc<App>,
+    io: IO,
+    peer: SocketAddr,
+    activity: &Arc<Activity>,
+    watcher: hyper_util::server::graceful::Watcher,
+    header_timeout: Duration,
+) where
+    IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let tracker = activity.clone();
+    let svc = service_fn(move |req: Request<Incoming>| {
+        let app = app.clone();
+        let busy = tracker.busy();
+        async move {
+            let response = handle(app, req, peer).await;
+            drop(busy);
+            Ok::<_, std::convert::Infallible>(response)
+        }
+    });
+    let conn = http1(header_timeout).serve_connection(TokioIo::new(io), svc);
+    if let Err(e) = watcher.watch(conn).await {
+        tracing::debug!(error = %e, "connection ended with an error");
     }
 }
 

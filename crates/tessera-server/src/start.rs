@@ -162,6 +162,14 @@ pub async fn start(opts: StartOptions) -> Result<Running> {
                 Arc::new(b)
             }
         };
+    let tls = match &config.tls {
+        None => None,
+        Some(t) => Some(Arc::new(
+            crate::tls::Tls::load(&t.cert_file, &t.key_file)
+                .step("loading the TLS certificate and key")?,
+        )),
+    };
+    let scheme = if tls.is_some() { "https" } else { "http" };
     let listener = TcpListener::bind(config.listen)
         .await
         .step_with(|| format!("binding {}", config.listen))?;
@@ -186,7 +194,7 @@ pub async fn start(opts: StartOptions) -> Result<Running> {
             public_url: config
                 .public_url
                 .clone()
-                .unwrap_or_else(|| format!("http://{addr}")),
+                .unwrap_or_else(|| format!("{scheme}://{addr}")),
             objects: objects.clone(),
         })
         .await
@@ -229,7 +237,7 @@ pub async fn start(opts: StartOptions) -> Result<Running> {
             .step_with(|| format!("binding admin {a}"))?;
         let local = l.local_addr()?;
         tracing::info!(addr = %local, "admin listener (/metrics, /healthz)");
-        admin_endpoint = Some(format!("http://{local}"));
+        admin_endpoint = Some(format!("{scheme}://{local}"));
         let options = crate::admin::AdminOptions {
             allowed_hosts: config.admin_allowed_hosts.clone(),
         };
@@ -237,12 +245,32 @@ pub async fn start(opts: StartOptions) -> Result<Running> {
             app.clone(),
             options,
             l,
+            tls.clone(),
             rx.clone(),
         )));
     }
-    let endpoint = format!("http://{addr}");
+    // SIGHUP reads the certificate and key again (a renewal); connections stay up.
+    #[cfg(unix)]
+    if let Some(tls) = tls.clone() {
+        let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+            .step("installing the SIGHUP handler")?;
+        background.push(tokio::spawn(async move {
+            while hup.recv().await.is_some() {
+                match tls.reload() {
+                    Ok(()) => tracing::info!("TLS certificate and key reloaded"),
+                    Err(e) => {
+                        tracing::error!(error = %e, "TLS reload failed; the previous certificate stays in use")
+                    }
+                }
+            }
+        }));
+    }
+    let endpoint = format!("{scheme}://{addr}");
     tracing::info!(%endpoint, region = %config.region, store = app.store.dialect(), "tessera is listening");
-    tasks.insert(0, tokio::spawn(serve::serve_api(app.clone(), listener, rx)));
+    tasks.insert(
+        0,
+        tokio::spawn(serve::serve_api(app.clone(), listener, tls, rx)),
+    );
     Ok(Running {
         endpoint,
         admin_endpoint,

@@ -32,6 +32,7 @@ async fn start() -> (SocketAddr, tokio::sync::watch::Sender<bool>, Fixture) {
     tokio::spawn(tessera_server::serve::serve_api(
         f.app.clone(),
         listener,
+        None,
         rx,
     ));
     (addr, tx, f)
@@ -199,6 +200,7 @@ async fn many_stalled_bodies_from_many_addresses_do_not_hold_the_endpoint() {
     tokio::spawn(tessera_server::serve::serve_api(
         f.app.clone(),
         listener,
+        None,
         rx,
     ));
     let head = "POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 4000\r\n\r\nAction=Get";
@@ -254,6 +256,7 @@ async fn at_the_ceiling_the_slowest_connection_is_shed() {
     tokio::spawn(tessera_server::serve::serve_api(
         f.app.clone(),
         listener,
+        None,
         rx,
     ));
     let mut stalled = Vec::new();

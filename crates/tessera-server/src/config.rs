@@ -78,9 +78,13 @@ pub struct ObjectsConfig {
     /// Local backend: the directory. Default `<data_dir>/objects`.
     #[serde(default)]
     pub dir: Option<PathBuf>,
-    /// S3 backend: the store's endpoint, `http://host:port`.
+    /// S3 backend: the store's endpoint, `http://host:port` or `https://host:port`.
     #[serde(default)]
     pub endpoint: Option<String>,
+    /// S3 backend with an `https://` endpoint: the CA certificates (PEM) that the store's
+    /// certificate is verified against, instead of the system's roots.
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
     /// S3 backend: the store's region (its signing scope). Default `us-east-1`.
     #[serde(default)]
     pub region: Option<String>,
@@ -122,6 +126,7 @@ impl ObjectsConfig {
                 };
                 Ok(Some(tessera_s3::UpstreamConfig {
                     endpoint: endpoint.trim_end_matches('/').to_owned(),
+                    ca_file: self.ca_file.clone(),
                     region: self.region.clone().unwrap_or_else(|| "us-east-1".into()),
                     access_key_id,
                     secret_access_key,

@@ -20,6 +20,7 @@ use tokio_rustls::rustls::{ClientConfig, RootCertStore};
 /// A CA, and a certificate for 127.0.0.1 and localhost that it signed (PEM cert, PEM key).
 struct Issued {
     ca: CertificateDer<'static>,
+    ca_pem: String,
     cert_pem: String,
     key_pem: String,
 }
@@ -43,6 +44,7 @@ fn issue(name: &str) -> Issued {
     let cert = params.signed_by(&key, &issuer).unwrap();
     Issued {
         ca: ca.der().clone(),
+        ca_pem: ca.pem(),
         cert_pem: cert.pem(),
         key_pem: key.serialize_pem(),
     }
@@ -242,4 +244,79 @@ fn hangup() {
         .status()
         .unwrap();
     assert!(status.success());
+}
+
+/// A server whose objects live in an S3 store reached over https: here another Tessera with
+/// `[tls]` (it speaks S3), its certificate from a private CA named by `objects.ca_file`.
+/// Without the CA file the store's certificate is not trusted and the server does not start.
+#[tokio::test]
+async fn an_https_upstream_store_verified_against_a_private_ca() {
+    let dir = tempfile::tempdir().unwrap();
+    let issued = issue("store");
+    install(dir.path(), &issued);
+    let mut config = Config::for_data_dir(dir.path().join("store"));
+    config.listen = "127.0.0.1:0".parse().unwrap();
+    config.tls = Some(TlsConfig {
+        cert_file: dir.path().join("cert.pem"),
+        key_file: dir.path().join("key.pem"),
+    });
+    let store = start(StartOptions {
+        config,
+        master: MasterKey::generate(),
+        dev_accounts: true,
+    })
+    .await
+    .unwrap();
+    let root = store.dev_accounts[0].clone();
+    let ca_pem = dir.path().join("ca.pem");
+    std::fs::write(&ca_pem, &issued.ca_pem).unwrap();
+    let front = |ca_file: Option<std::path::PathBuf>, endpoint: String| {
+        let mut c = Config::for_data_dir(dir.path().join("front"));
+        c.listen = "127.0.0.1:0".parse().unwrap();
+        c.objects.backend = Some("s3".into());
+        c.objects.endpoint = Some(endpoint);
+        c.objects.access_key_id = Some(root.access_key_id.clone());
+        c.objects.ca_file = ca_file;
+        c.objects.secret_access_key_file = Some(dir.path().join("secret"));
+        c
+    };
+    std::fs::write(dir.path().join("secret"), root.secret_access_key.expose()).unwrap();
+    let master = MasterKey::generate();
+    // The system's roots do not know the private CA.
+    let refused = match start(StartOptions {
+        config: front(None, store.endpoint.clone()),
+        master: master.clone(),
+        dev_accounts: true,
+    })
+    .await
+    {
+        Ok(_) => panic!("an untrusted store certificate stops the start"),
+        Err(e) => e,
+    };
+    let mut chain = refused.to_string();
+    let mut source = std::error::Error::source(&refused);
+    while let Some(e) = source {
+        chain.push_str(&format!(": {e}"));
+        source = e.source();
+    }
+    let refused = chain;
+    assert!(refused.to_lowercase().contains("certificate"), "{refused}");
+    // With the CA file the store is reached, and its catalog bucket made there.
+    let running = start(StartOptions {
+        config: front(Some(ca_pem.clone()), store.endpoint.clone()),
+        master,
+        dev_accounts: true,
+    })
+    .await
+    .unwrap();
+    running.stop().await;
+    let buckets: Vec<String> = std::fs::read_dir(dir.path().join("store/objects/buckets"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        buckets.iter().any(|b| b.contains("tessera-catalog")),
+        "the catalog bucket was made in the https store: {buckets:?}"
+    );
+    store.stop().await;
 }

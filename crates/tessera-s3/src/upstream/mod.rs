@@ -30,14 +30,19 @@ use tessera_sigv4::sign::{self, Outgoing, Signer};
 use transport::*;
 
 pub(super) type ReqBody = http_body_util::combinators::UnsyncBoxBody<Bytes, s3s::StdError>;
-type Client =
-    hyper_util::client::legacy::Client<hyper_util::client::legacy::connect::HttpConnector, ReqBody>;
+type Client = hyper_util::client::legacy::Client<
+    hyper_rustls::HttpsConnector<hyper_util::client::legacy::connect::HttpConnector>,
+    ReqBody,
+>;
 
 /// How to reach the store.
 #[derive(Clone)]
 pub struct UpstreamConfig {
-    /// `http://host:port` of the store's S3 API.
+    /// `http://host:port` or `https://host:port` of the store's S3 API.
     pub endpoint: String,
+    /// For an https endpoint: the CA certificates (PEM) its certificate is checked against,
+    /// instead of the system's roots (a private CA).
+    pub ca_file: Option<std::path::PathBuf>,
     /// The store's region (its SigV4 scope), e.g. `garage`.
     pub region: String,
     pub access_key_id: String,
@@ -50,6 +55,7 @@ impl std::fmt::Debug for UpstreamConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("UpstreamConfig")
             .field("endpoint", &self.endpoint)
+            .field("ca_file", &self.ca_file)
             .field("region", &self.region)
             .field("access_key_id", &self.access_key_id)
             .field("catalog_bucket", &self.catalog_bucket)
@@ -93,11 +99,12 @@ impl UpstreamBackend {
             .endpoint
             .parse()
             .map_err(|e| format!("upstream endpoint {:?}: {e}", cfg.endpoint))?;
-        if uri.scheme_str() != Some("http") {
-            return Err(
-                "the upstream endpoint must be http:// (TLS to the store is not supported yet)"
-                    .into(),
-            );
+        let scheme = match uri.scheme_str() {
+            Some(s @ ("http" | "https")) => s.to_owned(),
+            _ => return Err("the upstream endpoint must be http:// or https://".into()),
+        };
+        if scheme == "http" && cfg.ca_file.is_some() {
+            return Err("objects.ca_file is for an https:// upstream endpoint".into());
         }
         let authority = uri
             .authority()
@@ -105,17 +112,39 @@ impl UpstreamBackend {
             .to_string();
         let mut connector = hyper_util::client::legacy::connect::HttpConnector::new();
         connector.set_nodelay(true);
+        connector.enforce_http(false);
         let client =
             hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
                 .pool_idle_timeout(Duration::from_secs(30))
-                .build(connector);
+                .build(https_connector(connector, cfg.ca_file.as_deref())?);
         let inner = Arc::new(Inner {
-            scheme_authority: format!("http://{authority}"),
+            scheme_authority: format!("{scheme}://{authority}"),
             host: authority,
             cfg,
             client,
             catalog: RwLock::new(BTreeMap::new()),
         });
+        // Reach the store first, so that a refused connection or an untrusted certificate
+        // is reported as such (a request's failure is only an InternalError to clients).
+        let probe = http::Request::get(format!("{}/", inner.scheme_authority))
+            .body(
+                http_body_util::Empty::new()
+                    .map_err(|n| match n {})
+                    .boxed_unsync(),
+            )
+            .map_err(|e| e.to_string())?;
+        if let Err(e) = inner.client.request(probe).await {
+            let mut why = e.to_string();
+            let mut src = std::error::Error::source(&e);
+            while let Some(s) = src {
+                why.push_str(&format!(": {s}"));
+                src = s.source();
+            }
+            return Err(format!(
+                "cannot reach the store at {}: {why}",
+                inner.cfg.endpoint
+            ));
+        }
         let b = UpstreamBackend { inner };
         let catalog = b.inner.cfg.catalog_bucket.clone();
         match b
@@ -217,4 +246,64 @@ impl UpstreamBackend {
             .cloned()
             .ok_or_else(|| s3_error!(NoSuchBucket, "The specified bucket does not exist"))
     }
+}
+
+/// A connector for `http://` and `https://` endpoints; https certificates are verified
+/// against `ca_file`'s certificates when given, else the system's roots.
+fn https_connector(
+    http: hyper_util::client::legacy::connect::HttpConnector,
+    ca_file: Option<&std::path::Path>,
+) -> Result<hyper_rustls::HttpsConnector<hyper_util::client::legacy::connect::HttpConnector>, String>
+{
+    use rustls_pki_types::CertificateDer;
+    use rustls_pki_types::pem::PemObject;
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let builder = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| format!("TLS for the upstream store: {e}"))?;
+    let config = match ca_file {
+        Some(path) => {
+            let read = |e: rustls_pki_types::pem::Error| {
+                format!("the upstream CA file {}: {e}", path.display())
+            };
+            let mut roots = rustls::RootCertStore::empty();
+            for cert in CertificateDer::pem_file_iter(path).map_err(read)? {
+                roots
+                    .add(cert.map_err(read)?)
+                    .map_err(|e| format!("the upstream CA file {}: {e}", path.display()))?;
+            }
+            if roots.is_empty() {
+                return Err(format!(
+                    "the upstream CA file {} holds no certificate",
+                    path.display()
+                ));
+            }
+            builder.with_root_certificates(roots).with_no_client_auth()
+        }
+        None => {
+            let found = rustls_native_roots();
+            if found.is_empty() {
+                tracing::warn!(
+                    "no system CA certificates found: https upstream endpoints need objects.ca_file"
+                );
+            }
+            builder.with_root_certificates(found).with_no_client_auth()
+        }
+    };
+    Ok(hyper_rustls::HttpsConnectorBuilder::new()
+        .with_tls_config(config)
+        .https_or_http()
+        .enable_http1()
+        .wrap_connector(http))
+}
+
+/// The system's CA certificates (those that parse).
+fn rustls_native_roots() -> rustls::RootCertStore {
+    let mut roots = rustls::RootCertStore::empty();
+    let found = rustls_native_certs::load_native_certs();
+    for e in &found.errors {
+        tracing::debug!(error = %e, "a system CA certificate could not be loaded");
+    }
+    roots.add_parsable_certificates(found.certs);
+    roots
 }

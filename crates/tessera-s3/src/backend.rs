@@ -138,6 +138,10 @@ pub const MAX_PART_NUMBER: i32 = 10_000;
 /// The object store port.
 #[async_trait::async_trait]
 pub trait Backend: Send + Sync + std::fmt::Debug {
+    /// Whether the objects can be reached now (the readiness check); why not, when not.
+    async fn ready(&self) -> Result<(), String> {
+        Ok(())
+    }
     async fn create_bucket(&self, name: &str, owner: &str) -> S3Result<BucketInfo>;
     /// `BucketNotEmpty` if it holds objects.
     async fn delete_bucket(&self, name: &str) -> S3Result<()>;

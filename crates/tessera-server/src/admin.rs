@@ -1,4 +1,4 @@
-//! The admin listener (`admin_listen`): open `/metrics` and `/healthz` for scrapers and
+//! The admin listener (`admin_listen`): open `/metrics`, `/healthz` and `/readyz` for scrapers and
 //! probes, and the operator endpoints — `GET /audit/events`, `GET /audit/explain`,
 //! `POST /sessions/revoke` — which answer only an operator.
 //!
@@ -250,7 +250,7 @@ async fn respond(
     }
 }
 
-/// `/metrics` and `/healthz`: open to anyone who reaches the listener.
+/// `/metrics`, `/healthz` and `/readyz`: open to anyone who reaches the listener.
 async fn open_endpoint(app: &App, path: &str) -> Response<Full<Bytes>> {
     match path {
         "/metrics" => {
@@ -261,13 +261,21 @@ async fn open_endpoint(app: &App, path: &str) -> Response<Full<Bytes>> {
                 app.metrics.render(),
             )
         }
-        "/healthz" => match app.store.list_accounts().await {
-            Ok(_) => text(StatusCode::OK, "ok"),
-            Err(e) => {
-                tracing::warn!(error = %e, "health check: store unavailable");
-                text(StatusCode::SERVICE_UNAVAILABLE, "store unavailable")
+        // Alive: the process answers. A load balancer's restart decision.
+        "/healthz" => text(StatusCode::OK, "ok"),
+        // Ready: the store and the object store answer (the views were loaded before the
+        // listeners opened). A load balancer's routing decision.
+        "/readyz" => {
+            if let Err(e) = app.store.list_accounts().await {
+                tracing::warn!(error = %e, "readiness: the store is unavailable");
+                return text(StatusCode::SERVICE_UNAVAILABLE, "store unavailable");
             }
-        },
+            if let Err(e) = app.objects.ready().await {
+                tracing::warn!(error = %e, "readiness: the object store is unavailable");
+                return text(StatusCode::SERVICE_UNAVAILABLE, "object store unavailable");
+            }
+            text(StatusCode::OK, "ready")
+        }
         _ => text(StatusCode::NOT_FOUND, "not found"),
     }
 }

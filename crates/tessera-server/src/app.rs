@@ -57,6 +57,8 @@ pub struct App {
     pub audit_policy: tessera_audit::AuditPolicy,
     pub metrics: Arc<Metrics>,
     pub limits: Limits,
+    /// Where S3 objects live (the S3 service holds it too; the readiness check asks it).
+    pub objects: Arc<dyn tessera_s3::Backend>,
 }
 
 /// How an [`App`] is put together.
@@ -233,7 +235,7 @@ impl App {
             issuer: issuer.clone(),
             limits: p.limits.clone(),
             public_url: p.public_url.trim_end_matches('/').to_owned(),
-            objects: p.objects,
+            objects: p.objects.clone(),
         };
         let mut services = Registry::new();
         register_services(&kernel, &mut services);
@@ -256,6 +258,7 @@ impl App {
             audit_policy: p.audit_policy,
             metrics: Arc::new(Metrics::default()),
             limits: p.limits,
+            objects: p.objects,
         })
     }
 

@@ -12,7 +12,7 @@ pub struct Config {
     /// Address of the AWS API endpoint. Default `127.0.0.1:4566`.
     #[serde(default = "default_listen")]
     pub listen: SocketAddr,
-    /// Optional separate listener: `/metrics` (Prometheus) and `/healthz`, open to anyone who
+    /// Optional separate listener: `/metrics` (Prometheus), `/healthz` and `/readyz`, open to anyone who
     /// reaches it, and the operator endpoints (`/audit/events`, `/audit/explain`,
     /// `/sessions/revoke`), which need an operator token. Default: none.
     #[serde(default)]

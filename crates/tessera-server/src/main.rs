@@ -41,6 +41,10 @@ enum Command {
     Serve {
         #[arg(long)]
         config: PathBuf,
+        /// Check the configuration (the file, the master key, the TLS certificate and key,
+        /// the object store and OIDC settings) without starting, and exit: 0 when it is usable.
+        #[arg(long)]
+        check_config: bool,
     },
     /// Run the embedded default: SQLite and local files, generated keys, two accounts.
     Dev {
@@ -53,7 +57,7 @@ enum Command {
         /// Write the endpoint, region and root keys as JSON to this file.
         #[arg(long)]
         manifest: Option<PathBuf>,
-        /// Optional admin listener: /metrics and /healthz (open), and the operator endpoints
+        /// Optional admin listener: /metrics, /healthz and /readyz (open), and the operator endpoints
         /// (/audit/events, /audit/explain, /sessions/revoke: `tessera operator-token create`).
         #[arg(long)]
         admin_listen: Option<SocketAddr>,
@@ -329,6 +333,15 @@ fn init_logging(format: &str, level: &str) {
     }
 }
 
+/// What kind of store a database URL names, without its credentials.
+fn store_kind(url: &str) -> &'static str {
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        "PostgreSQL store"
+    } else {
+        "SQLite store"
+    }
+}
+
 fn load_config(path: &Path) -> Result<Config> {
     let text =
         std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
@@ -357,7 +370,44 @@ fn target_master(config: &Config, dev: bool) -> Result<tessera_crypto::MasterKey
 async fn main() -> Result<()> {
     let cli = Cli::parse();
     match cli.command {
-        Command::Serve { config } => {
+        Command::Serve {
+            config,
+            check_config: true,
+        } => {
+            let path = config;
+            let config = load_config(&path)?;
+            setup::load_master_key(&config)?;
+            if let Some(t) = &config.tls {
+                tessera_server::tls::Tls::load(&t.cert_file, &t.key_file)?;
+            }
+            let objects = config
+                .objects
+                .upstream()
+                .map_err(anyhow::Error::msg)
+                .context("the [objects] settings")?;
+            config
+                .oidc
+                .fetch_policy()
+                .map_err(anyhow::Error::msg)
+                .context("the [oidc] settings")?;
+            println!(
+                "{}: the configuration is usable (API on {}{}, {}, objects {})",
+                path.display(),
+                if config.tls.is_some() {
+                    "https://"
+                } else {
+                    "http://"
+                },
+                config.listen,
+                store_kind(&config.database_url()),
+                match &objects {
+                    Some(u) => u.endpoint.clone(),
+                    None => "on local disk".into(),
+                }
+            );
+            Ok(())
+        }
+        Command::Serve { config, .. } => {
             let config = load_config(&config)?;
             init_logging(&config.log.format, &config.log.level);
             let master = setup::load_master_key(&config)?;
@@ -863,7 +913,7 @@ fn print_world(w: &tessera_dev::DevWorld, admin: Option<&str>) {
     }
     if let Some(a) = admin {
         println!(
-            "  admin listener: {a} (/metrics, /healthz; audit endpoints need `tessera operator-token create`)"
+            "  admin listener: {a} (/metrics, /healthz, /readyz; audit endpoints need `tessera operator-token create`)"
         );
     }
     println!(

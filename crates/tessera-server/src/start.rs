@@ -33,7 +33,7 @@ pub struct DevAccount {
 pub struct Running {
     /// `http://host:port` of the API listener.
     pub endpoint: String,
-    /// `http://host:port` of the admin listener (`/metrics`, `/healthz`), when configured.
+    /// `http://host:port` of the admin listener (`/metrics`, `/healthz`, `/readyz`), when configured.
     pub admin_endpoint: Option<String>,
     /// The dev accounts, when started with `dev_accounts`.
     pub dev_accounts: Vec<DevAccount>,
@@ -236,7 +236,7 @@ pub async fn start(opts: StartOptions) -> Result<Running> {
             .await
             .step_with(|| format!("binding admin {a}"))?;
         let local = l.local_addr()?;
-        tracing::info!(addr = %local, "admin listener (/metrics, /healthz)");
+        tracing::info!(addr = %local, "admin listener (/metrics, /healthz, /readyz)");
         admin_endpoint = Some(format!("{scheme}://{local}"));
         let options = crate::admin::AdminOptions {
             allowed_hosts: config.admin_allowed_hosts.clone(),

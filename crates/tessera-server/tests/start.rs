@@ -84,6 +84,31 @@ async fn start_serves_and_stop_drains() {
         health.starts_with("HTTP/1.1 200") && health.ends_with("ok\n"),
         "{health}"
     );
+    let readyz = || {
+        exchange(
+            &admin,
+            http::Request::get("/readyz")
+                .header("host", &admin)
+                .body(http_body_util::Full::new(bytes::Bytes::new()))
+                .unwrap(),
+        )
+    };
+    let ready = readyz().await;
+    assert!(
+        ready.starts_with("HTTP/1.1 200") && ready.ends_with("ready\n"),
+        "{ready}"
+    );
+    // Objects out of reach: not ready (but alive), until they are back.
+    let buckets = dir.path().join("objects/buckets");
+    let away = dir.path().join("objects/away");
+    std::fs::rename(&buckets, &away).unwrap();
+    let ready = readyz().await;
+    assert!(
+        ready.starts_with("HTTP/1.1 503") && ready.ends_with("object store unavailable\n"),
+        "{ready}"
+    );
+    std::fs::rename(&away, &buckets).unwrap();
+    assert!(readyz().await.starts_with("HTTP/1.1 200"));
 
     running.stop().await;
     // Stopping exports what the trail holds: the hour's JSON Lines file and the digest that

@@ -320,3 +320,66 @@ async fn an_https_upstream_store_verified_against_a_private_ca() {
     );
     store.stop().await;
 }
+
+/// `tessera serve --check-config`: a usable file exits 0 with a summary; a key that does not
+/// match the certificate, a missing master key or an incomplete `[objects]` exit non-zero,
+/// naming the problem. Nothing is started, nothing is written.
+#[test]
+fn check_config_validates_without_starting() {
+    let dir = tempfile::tempdir().unwrap();
+    let issued = issue("check");
+    install(dir.path(), &issued);
+    let other = issue("other");
+    std::fs::write(dir.path().join("other-key.pem"), &other.key_pem).unwrap();
+    std::fs::write(
+        dir.path().join("master.key"),
+        MasterKey::generate().to_hex(),
+    )
+    .unwrap();
+    let data = dir.path().join("data");
+    let run = |extra: &str, key: &str| {
+        let file = dir.path().join("tessera.toml");
+        std::fs::write(
+            &file,
+            format!(
+                "listen = \"127.0.0.1:4566\"\ndata_dir = {data:?}\n[keys]\nmaster_key_file = {:?}\n[tls]\ncert_file = {:?}\nkey_file = {:?}\n{extra}",
+                dir.path().join("master.key"),
+                dir.path().join("cert.pem"),
+                dir.path().join(key),
+            ),
+        )
+        .unwrap();
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_tessera"))
+            .args(["serve", "--check-config", "--config"])
+            .arg(&file)
+            .env_remove("TESSERA_MASTER_KEY")
+            .env_remove("TESSERA_DATABASE_URL")
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            ),
+        )
+    };
+    let (code, out) = run("", "key.pem");
+    assert_eq!(code, Some(0), "{out}");
+    assert!(
+        out.contains("usable") && out.contains("https://127.0.0.1:4566"),
+        "{out}"
+    );
+    let (code, out) = run("", "other-key.pem");
+    assert_ne!(code, Some(0), "{out}");
+    assert!(out.contains("TLS"), "{out}");
+    let (code, out) = run("[objects]\nbackend = \"s3\"\n", "key.pem");
+    assert_ne!(code, Some(0), "{out}");
+    assert!(out.contains("objects.endpoint is required"), "{out}");
+    std::fs::remove_file(dir.path().join("master.key")).unwrap();
+    let (code, out) = run("", "key.pem");
+    assert_ne!(code, Some(0), "{out}");
+    assert!(out.contains("master key"), "{out}");
+    assert!(!data.exists(), "checking starts nothing and writes nothing");
+}

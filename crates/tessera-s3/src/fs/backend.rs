@@ -5,6 +5,14 @@ use super::*;
 
 #[async_trait::async_trait]
 impl Backend for FsBackend {
+    async fn ready(&self) -> Result<(), String> {
+        match tokio::fs::metadata(self.root.join("buckets")).await {
+            Ok(m) if m.is_dir() => Ok(()),
+            Ok(_) => Err("the object directory is not a directory".into()),
+            Err(e) => Err(format!("the object directory: {e}")),
+        }
+    }
+
     async fn create_bucket(&self, name: &str, owner: &str) -> S3Result<BucketInfo> {
         if let Some(b) = self.buckets.read().expect("bucket map lock").get(name) {
             return Err(if b.info.owner == owner {

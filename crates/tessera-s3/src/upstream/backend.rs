@@ -4,6 +4,22 @@ use super::*;
 
 #[async_trait::async_trait]
 impl Backend for UpstreamBackend {
+    /// The catalog bucket answers a HEAD: the store is up and Tessera's key works there.
+    async fn ready(&self) -> Result<(), String> {
+        let catalog = self.inner.cfg.catalog_bucket.clone();
+        self.call(
+            Method::HEAD,
+            Some(&catalog),
+            None,
+            &[],
+            Vec::new(),
+            Send::Empty,
+        )
+        .await
+        .map(|_| ())
+        .map_err(|e| format!("the upstream store: {}", e.code().as_str()))
+    }
+
     async fn create_bucket(&self, name: &str, owner: &str) -> S3Result<BucketInfo> {
         if let Some(b) = self.bucket(name) {
             return Err(if b.owner == owner {

@@ -54,6 +54,61 @@ pub struct Config {
     /// `[tls]`: serve HTTPS on the API and admin listeners. Default: plain HTTP.
     #[serde(default)]
     pub tls: Option<TlsConfig>,
+    /// `[proxy]`: where the client's address comes from behind a load balancer.
+    #[serde(default)]
+    pub proxy: ProxyConfig,
+}
+
+/// `[proxy]`: the API listener behind a load balancer. The client's address (for
+/// `aws:SourceIp`, the audit record's `sourceIPAddress` and the per-client connection cap) is
+/// taken from what `trusted` proxies say, in the way `mode` names, and from nowhere else.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProxyConfig {
+    /// `"none"` (the default: the TCP peer is the client), `"x-forwarded-for"` (trusted
+    /// proxies add the header to each request) or `"proxy-protocol"` (trusted proxies open
+    /// each connection with a PROXY protocol v1 or v2 header).
+    #[serde(default)]
+    pub mode: Option<String>,
+    /// The proxies' addresses, as networks in CIDR form (`["10.0.0.0/24"]`). Required with
+    /// a mode other than `"none"`.
+    #[serde(default)]
+    pub trusted: Vec<String>,
+}
+
+impl ProxyConfig {
+    /// The proxies these settings describe.
+    pub fn proxies(&self) -> Result<crate::proxy::Proxies, String> {
+        use crate::proxy::ProxyMode;
+        let mode = match self.mode.as_deref().unwrap_or("none") {
+            "none" => ProxyMode::None,
+            "x-forwarded-for" => ProxyMode::XForwardedFor,
+            "proxy-protocol" => ProxyMode::ProxyProtocol,
+            other => {
+                return Err(format!(
+                    "proxy.mode must be \"none\", \"x-forwarded-for\" or \"proxy-protocol\", not {other:?}"
+                ));
+            }
+        };
+        let trusted = self
+            .trusted
+            .iter()
+            .map(|n| {
+                n.parse::<ipnet::IpNet>()
+                    .or_else(|_| n.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                    .map_err(|_| {
+                        format!("proxy.trusted: {n:?} is not an address or a network such as \"10.0.0.0/24\"")
+                    })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        if mode != ProxyMode::None && trusted.is_empty() {
+            return Err(format!(
+                "proxy.mode = {:?} needs proxy.trusted: the addresses of the proxies to believe",
+                self.mode.as_deref().unwrap_or("none")
+            ));
+        }
+        Ok(crate::proxy::Proxies::new(mode, trusted))
+    }
 }
 
 /// `[tls]`: the listeners' certificate and key, PEM files read at start and again on SIGHUP
@@ -443,6 +498,7 @@ impl Config {
             ));
         }
         self.oidc.fetch_policy()?;
+        self.proxy.proxies()?;
         self.objects.upstream()?;
         Ok(())
     }

@@ -10,6 +10,7 @@ pub mod error;
 pub mod metrics;
 pub mod pipeline;
 mod protocols;
+pub mod proxy;
 pub mod serve;
 pub mod setup;
 pub mod start;

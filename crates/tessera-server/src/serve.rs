@@ -322,12 +322,21 @@ impl Connections {
 /// slowest open connection (bytes quiet for a second or more), or is closed at once when
 /// every open one is moving. One client address holds at most
 /// `limits.max_connections_per_client`.
+/// How the API listener meets its clients: TLS, and the proxies in front of it.
+#[derive(Debug, Clone, Default)]
+pub struct ApiOptions {
+    pub tls: Option<Arc<crate::tls::Tls>>,
+    pub proxies: Arc<crate::proxy::Proxies>,
+}
+
 pub async fn serve_api(
     app: Arc<App>,
     listener: TcpListener,
-    tls: Option<Arc<crate::tls::Tls>>,
+    options: ApiOptions,
     mut shutdown: watch::Receiver<bool>,
 ) {
+    let ApiOptions { tls, proxies } = options;
+    let per_client = app.limits.max_connections_per_client.max(1);
     let graceful = GracefulShutdown::new();
     let limits: Limits = app.limits.clone();
     let ceiling = connection_ceiling(limits.max_connections);
@@ -354,11 +363,22 @@ pub async fn serve_api(
         // `::ffff:a.b.c.d`; policies (`aws:SourceIp`), audit records and the per-client cap
         // all see `a.b.c.d`.
         let peer = SocketAddr::new(peer.ip().to_canonical(), peer.port());
-        let Some(slot) = slots.take(peer.ip(), limits.max_connections_per_client.max(1)) else {
-            tracing::warn!(client = %peer.ip(), "connection closed: too many connections from this client");
-            app.metrics.connection_refused();
-            drop(stream);
-            continue;
+        // A trusted proxy's connection is capped as its client's once its PROXY header
+        // names the client; one that forwards requests (X-Forwarded-For) carries many
+        // clients and is not capped as one.
+        let header = proxies.expects_header(peer.ip());
+        let slot = if header || proxies.forwards_requests(peer.ip()) {
+            None
+        } else {
+            match slots.take(peer.ip(), per_client) {
+                Some(s) => Some(s),
+                None => {
+                    tracing::warn!(client = %peer.ip(), "connection closed: too many connections from this client");
+                    app.metrics.connection_refused();
+                    drop(stream);
+                    continue;
+                }
+            }
         };
         if conns.len() >= ceiling && !conns.shed_slowest() {
             tracing::warn!(
@@ -372,12 +392,44 @@ pub async fn serve_api(
         let activity = Arc::new(Activity::new());
         let (registered, shed) = conns.register(activity.clone());
         let watcher = graceful.watcher();
-        let (app, tls) = (app.clone(), tls.clone());
+        let (app, tls, proxies, slots) = (app.clone(), tls.clone(), proxies.clone(), slots.clone());
         let header_timeout = limits.header_read_timeout();
         let idle = limits.idle_timeout();
         tokio::spawn(async move {
             let _registered = registered;
-            let _slot = slot;
+            let mut _slot = slot;
+            let mut stream = stream;
+            let mut peer = peer;
+            if header {
+                match tokio::time::timeout(
+                    crate::proxy::HEADER_TIMEOUT,
+                    crate::proxy::read_header(&mut stream),
+                )
+                .await
+                {
+                    Ok(Ok(client)) => {
+                        if let Some(c) = client {
+                            peer = SocketAddr::new(c.ip().to_canonical(), c.port());
+                        }
+                    }
+                    Ok(Err(e)) => {
+                        tracing::warn!(proxy = %peer.ip(), error = %e, "connection closed: no usable PROXY header");
+                        return;
+                    }
+                    Err(_) => {
+                        tracing::warn!(proxy = %peer.ip(), "connection closed: no PROXY header in time");
+                        return;
+                    }
+                }
+                match slots.take(peer.ip(), per_client) {
+                    Some(s) => _slot = Some(s),
+                    None => {
+                        tracing::warn!(client = %peer.ip(), "connection closed: too many connections from this client");
+                        app.metrics.connection_refused();
+                        return;
+                    }
+                }
+            }
             let serve = async {
                 let io = Tracked {
                     inner: stream,
@@ -385,13 +437,30 @@ pub async fn serve_api(
                 };
                 match tls {
                     None => {
-                        serve_connection(app, io, peer, &activity, watcher, header_timeout).await
+                        serve_connection(
+                            app,
+                            io,
+                            peer,
+                            &proxies,
+                            &activity,
+                            watcher,
+                            header_timeout,
+                        )
+                        .await
                     }
                     // The handshake's bytes count as traffic, and it has its own timeout.
                     Some(tls) => match tls.accept(io).await {
                         Ok(io) => {
-                            serve_connection(app, io, peer, &activity, watcher, header_timeout)
-                                .await
+                            serve_connection(
+                                app,
+                                io,
+                                peer,
+                                &proxies,
+                                &activity,
+                                watcher,
+                                header_timeout,
+                            )
+                            .await
                         }
                         Err(e) => {
                             tracing::debug!(client = %peer.ip(), error = %e, "TLS handshake failed");
@@ -423,6 +492,7 @@ async fn serve_connection<IO>(
     app: Arc<App>,
     io: IO,
     peer: SocketAddr,
+    proxies: &Arc<crate::proxy::Proxies>,
     activity: &Arc<Activity>,
     watcher: hyper_util::server::graceful::Watcher,
     header_timeout: Duration,
@@ -430,11 +500,20 @@ async fn serve_connection<IO>(
     IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let tracker = activity.clone();
+    let forwarded = proxies
+        .forwards_requests(peer.ip())
+        .then(|| proxies.clone());
     let svc = service_fn(move |req: Request<Incoming>| {
         let app = app.clone();
         let busy = tracker.busy();
+        // Behind a trusted proxy that forwards requests, each names its own client (its
+        // port is not known).
+        let client = match &forwarded {
+            Some(p) => SocketAddr::new(p.client_of(peer.ip(), req.headers()), 0),
+            None => peer,
+        };
         async move {
-            let response = handle(app, req, peer).await;
+            let response = handle(app, req, client).await;
             drop(busy);
             Ok::<_, std::convert::Infallible>(response)
         }

@@ -170,6 +170,7 @@ pub async fn start(opts: StartOptions) -> Result<Running> {
         )),
     };
     let scheme = if tls.is_some() { "https" } else { "http" };
+    let proxies = Arc::new(config.proxy.proxies().map_err(ServerError::Invalid)?);
     let listener = TcpListener::bind(config.listen)
         .await
         .step_with(|| format!("binding {}", config.listen))?;
@@ -269,7 +270,12 @@ pub async fn start(opts: StartOptions) -> Result<Running> {
     tracing::info!(%endpoint, region = %config.region, store = app.store.dialect(), "tessera is listening");
     tasks.insert(
         0,
-        tokio::spawn(serve::serve_api(app.clone(), listener, tls, rx)),
+        tokio::spawn(serve::serve_api(
+            app.clone(),
+            listener,
+            serve::ApiOptions { tls, proxies },
+            rx,
+        )),
     );
     Ok(Running {
         endpoint,

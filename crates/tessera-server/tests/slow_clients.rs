@@ -32,7 +32,7 @@ async fn start() -> (SocketAddr, tokio::sync::watch::Sender<bool>, Fixture) {
     tokio::spawn(tessera_server::serve::serve_api(
         f.app.clone(),
         listener,
-        None,
+        Default::default(),
         rx,
     ));
     (addr, tx, f)
@@ -200,7 +200,7 @@ async fn many_stalled_bodies_from_many_addresses_do_not_hold_the_endpoint() {
     tokio::spawn(tessera_server::serve::serve_api(
         f.app.clone(),
         listener,
-        None,
+        Default::default(),
         rx,
     ));
     let head = "POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 4000\r\n\r\nAction=Get";
@@ -256,7 +256,7 @@ async fn at_the_ceiling_the_slowest_connection_is_shed() {
     tokio::spawn(tessera_server::serve::serve_api(
         f.app.clone(),
         listener,
-        None,
+        Default::default(),
         rx,
     ));
     let mut stalled = Vec::new();

@@ -241,6 +241,18 @@ pub struct StoreConfig {
     /// `sqlite://PATH` or `postgres://USER:PASSWORD@HOST:PORT/DB`. Default:
     /// `sqlite://{data_dir}/tessera.db`. Overridden by `TESSERA_DATABASE_URL`.
     pub url: Option<String>,
+    /// How often each replicated view asks the store whether it changed (one small query
+    /// per view), in milliseconds: a change made through one replica is enforced by the
+    /// others within about this long plus the reload. Default 250.
+    #[serde(default)]
+    pub refresh_interval_ms: Option<u64>,
+}
+
+impl StoreConfig {
+    /// [`StoreConfig::refresh_interval_ms`], at least 10 ms.
+    pub fn refresh_interval(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(self.refresh_interval_ms.unwrap_or(250).max(10))
+    }
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]

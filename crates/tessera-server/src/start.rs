@@ -227,8 +227,10 @@ pub async fn start(opts: StartOptions) -> Result<Running> {
             }
         })
     });
-    // One refresher keeps every replicated view fresh: counters polled every second.
-    let refresher = app.refresher().spawn(std::time::Duration::from_secs(1));
+    // One refresher keeps every replicated view fresh: counters polled every
+    // `store.refresh_interval_ms` (250 ms by default), so that what one replica changes the
+    // others enforce within a second.
+    let refresher = app.refresher().spawn(config.store.refresh_interval());
     let (tx, rx) = tokio::sync::watch::channel(false);
     let mut tasks = Vec::new();
     let mut admin_endpoint = None;

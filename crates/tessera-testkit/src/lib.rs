@@ -5,6 +5,7 @@
 //! The binary is found through `TESSERA_BIN`, else next to the test executable
 //! (`target/<profile>/tessera`); the test script builds it before running the tests.
 
+pub mod cluster;
 pub mod layers;
 pub mod load;
 
@@ -518,14 +519,14 @@ pub struct GarageNode {
     pub bucket: String,
 }
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
         .expect("a free port")
 }
 
-fn random_hex(n: usize) -> String {
+pub(crate) fn random_hex(n: usize) -> String {
     use std::io::Read;
     let mut b = vec![0u8; n];
     std::fs::File::open("/dev/urandom")

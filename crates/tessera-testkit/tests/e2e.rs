@@ -24,6 +24,8 @@ mod identity_center;
 mod operator;
 #[path = "e2e/s3.rs"]
 mod s3;
+#[path = "e2e/scaleout.rs"]
+mod scaleout;
 #[path = "e2e/tip.rs"]
 mod tip;
 #[path = "e2e/web_identity.rs"]

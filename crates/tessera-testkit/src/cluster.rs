@@ -1,0 +1,245 @@
+//! Scale-out on loopback: a Garage cluster of several nodes (replication factor = nodes, so
+//! three nodes keep reads and writes going with one down) and the Tessera replicas in front
+//! of it, sharing one PostgreSQL. Processes, not containers.
+
+use crate::{DevServer, free_port, random_hex};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn garage_bin() -> String {
+    std::env::var("TESSERA_TEST_GARAGE").unwrap_or_else(|_| "garage".into())
+}
+
+struct Node {
+    dir: PathBuf,
+    s3: u16,
+    rpc: u16,
+    child: Option<Child>,
+}
+
+impl Node {
+    fn cfg(&self) -> PathBuf {
+        self.dir.join("garage.toml")
+    }
+
+    fn garage(&self, args: &[&str]) -> std::process::Output {
+        Command::new(garage_bin())
+            .arg("-c")
+            .arg(self.cfg())
+            .args(args)
+            .env("RUST_LOG", "garage=warn")
+            .output()
+            .expect("run garage")
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        let out = self.garage(args);
+        assert!(
+            out.status.success(),
+            "garage {args:?}: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    }
+
+    fn spawn(&mut self) {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.join("garage.log"))
+            .unwrap();
+        self.child = Some(
+            Command::new(garage_bin())
+                .arg("-c")
+                .arg(self.cfg())
+                .arg("server")
+                .env("RUST_LOG", "garage=warn")
+                .stdin(Stdio::null())
+                .stdout(log.try_clone().unwrap())
+                .stderr(log)
+                .spawn()
+                .unwrap_or_else(|e| {
+                    panic!("running {}: {e} (the test script installs Garage and sets TESSERA_TEST_GARAGE)", garage_bin())
+                }),
+        );
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while !self.garage(&["status"]).status.success() {
+            assert!(
+                Instant::now() < deadline,
+                "garage node did not come up; log:\n{}",
+                std::fs::read_to_string(self.dir.join("garage.log")).unwrap_or_default()
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+}
+
+/// A Garage cluster on loopback with one access key allowed to create buckets.
+pub struct GarageCluster {
+    nodes: Vec<Node>,
+    ids: Vec<String>,
+    pub access_key_id: String,
+    pub secret_access_key: String,
+}
+
+impl GarageCluster {
+    pub const REGION: &'static str = "garage";
+
+    /// Start `n` nodes under `work`, join them into one layout (zone `dc1`, replication
+    /// factor `n`) and import the access key.
+    pub fn start(work: &Path, n: usize) -> GarageCluster {
+        let secret = random_hex(32);
+        let mut nodes: Vec<Node> = (0..n)
+            .map(|i| {
+                let dir = work.join(format!("garage{}", i + 1));
+                std::fs::create_dir_all(dir.join("meta")).unwrap();
+                std::fs::create_dir_all(dir.join("data")).unwrap();
+                Node {
+                    dir,
+                    s3: free_port(),
+                    rpc: free_port(),
+                    child: None,
+                }
+            })
+            .collect();
+        for node in &nodes {
+            std::fs::write(
+                node.cfg(),
+                format!(
+                    "metadata_dir = \"{m}\"\ndata_dir = \"{d}\"\ndb_engine = \"sqlite\"\nreplication_factor = {n}\n\
+                     rpc_bind_addr = \"127.0.0.1:{rpc}\"\nrpc_public_addr = \"127.0.0.1:{rpc}\"\nrpc_secret = \"{secret}\"\n\
+                     [s3_api]\ns3_region = \"{region}\"\napi_bind_addr = \"127.0.0.1:{s3}\"\nroot_domain = \".s3.garage.localhost\"\n",
+                    m = node.dir.join("meta").display(),
+                    d = node.dir.join("data").display(),
+                    rpc = node.rpc,
+                    s3 = node.s3,
+                    region = Self::REGION,
+                ),
+            )
+            .unwrap();
+        }
+        for node in &mut nodes {
+            node.spawn();
+        }
+        let ids: Vec<String> = nodes.iter().map(|n| n.ok(&["node", "id", "-q"])).collect();
+        for id in &ids[1..] {
+            nodes[0].ok(&["node", "connect", id]);
+        }
+        for id in &ids {
+            let short = &id.split('@').next().unwrap()[..16];
+            nodes[0].ok(&["layout", "assign", "-z", "dc1", "-c", "1G", short]);
+        }
+        nodes[0].ok(&["layout", "apply", "--version", "1"]);
+        let access_key_id = format!("GK{}", random_hex(12));
+        let secret_access_key = random_hex(32);
+        let c = GarageCluster {
+            nodes,
+            ids,
+            access_key_id,
+            secret_access_key,
+        };
+        c.wait_healthy();
+        c.nodes[0].ok(&[
+            "key",
+            "import",
+            "--yes",
+            "-n",
+            "tessera",
+            &c.access_key_id,
+            &c.secret_access_key,
+        ]);
+        c.nodes[0].ok(&["key", "allow", "--create-bucket", "tessera"]);
+        c
+    }
+
+    /// `http://127.0.0.1:PORT` of node `i`'s S3 API (0-based).
+    pub fn endpoint(&self, i: usize) -> String {
+        format!("http://127.0.0.1:{}", self.nodes[i].s3)
+    }
+
+    /// Wait until every running node sees every node of the cluster connected and all
+    /// partitions healthy.
+    pub fn wait_healthy(&self) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        for node in self.nodes.iter().filter(|n| n.child.is_some()) {
+            loop {
+                let out = node.garage(&["json-api", "GetClusterHealth"]);
+                let health: serde_json::Value =
+                    serde_json::from_slice(&out.stdout).unwrap_or_default();
+                if health["status"] == "healthy" && health["connectedNodes"] == self.nodes.len() {
+                    break;
+                }
+                assert!(
+                    Instant::now() < deadline,
+                    "garage cluster not healthy: {health}"
+                );
+                std::thread::sleep(Duration::from_millis(250));
+            }
+        }
+    }
+
+    /// Kill node `i` with SIGKILL (a crashed storage node).
+    pub fn kill(&mut self, i: usize) {
+        if let Some(mut c) = self.nodes[i].child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// Start node `i` again and reconnect it to the others.
+    pub fn restart(&mut self, i: usize) {
+        self.nodes[i].spawn();
+        for (j, id) in self.ids.iter().enumerate() {
+            if j != i {
+                let _ = self.nodes[i].garage(&["node", "connect", id]);
+            }
+        }
+        self.wait_healthy();
+    }
+}
+
+impl Drop for GarageCluster {
+    fn drop(&mut self) {
+        for i in 0..self.nodes.len() {
+            self.kill(i);
+        }
+    }
+}
+
+/// One Tessera replica (`tessera dev --no-demo`: the `serve` composition with the two dev
+/// accounts and loopback OIDC issuers allowed) on the shared PostgreSQL schema and, when
+/// given, a Garage node of the cluster. Replicas share the master key: the first one's
+/// `master.key` is copied into the others' data directories before they start.
+pub fn start_replica(
+    data_dir: &Path,
+    database_url: &str,
+    master_from: Option<&Path>,
+    garage: Option<(&GarageCluster, usize)>,
+) -> DevServer {
+    std::fs::create_dir_all(data_dir).unwrap();
+    if let Some(first) = master_from {
+        std::fs::copy(first.join("master.key"), data_dir.join("master.key"))
+            .expect("copy the first replica's master key");
+    }
+    let mut envs = vec![("TESSERA_DATABASE_URL", database_url.to_owned())];
+    let mut args: Vec<String> = vec!["--admin-listen".into(), "127.0.0.1:0".into()];
+    if let Some((g, node)) = garage {
+        envs.push((
+            "TESSERA_UPSTREAM_SECRET_ACCESS_KEY",
+            g.secret_access_key.clone(),
+        ));
+        args.extend([
+            "--upstream-endpoint".into(),
+            g.endpoint(node),
+            "--upstream-region".into(),
+            GarageCluster::REGION.into(),
+            "--upstream-access-key-id".into(),
+            g.access_key_id.clone(),
+        ]);
+    }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let envs: Vec<(&str, &str)> = envs.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    DevServer::start_env(data_dir, &args, &envs)
+}

@@ -1,0 +1,528 @@
+//! Scale-out on loopback: two Tessera replicas sharing one PostgreSQL schema, their objects
+//! in a three-node Garage cluster (replication factor 3), the seed flow spread over both.
+//! What one replica changes the other enforces within a second (group removal, revocation);
+//! a replica killed under load loses no acknowledged write for clients that retry on the
+//! other; a Garage node down does not stop reads or writes.
+
+use crate::support::cli::assume_role_args;
+use crate::support::{Cli, Creds, ROOT, access_grants_location_trust, creds, fixture, step};
+use std::io::{Read, Write};
+use std::time::{Duration, Instant, SystemTime};
+use tessera_testkit::cluster::{GarageCluster, start_replica};
+use tessera_testkit::{DevServer, TestIdp, tessera_bin};
+
+const BUCKET: &str = "lake";
+const PREFIX: &str = "team";
+
+/// A request signed with SigV4 for `service`, as raw HTTP/1.1.
+fn signed(
+    endpoint: &str,
+    service: &str,
+    method: &str,
+    path_query: &str,
+    body: &[u8],
+    c: &Creds,
+) -> Vec<u8> {
+    signed_with(endpoint, service, method, path_query, body, c, &[])
+}
+
+/// [`signed`] with `extra` headers (signed too). An empty session token signs with the
+/// long-term key alone.
+fn signed_with(
+    endpoint: &str,
+    service: &str,
+    method: &str,
+    path_query: &str,
+    body: &[u8],
+    c: &Creds,
+    extra: &[(&str, &str)],
+) -> Vec<u8> {
+    use aws_sigv4::http_request::{
+        PayloadChecksumKind, PercentEncodingMode, SignableBody, SignableRequest, SigningSettings,
+        UriPathNormalizationMode, sign,
+    };
+    let host = endpoint.trim_start_matches("http://");
+    let mut settings = SigningSettings::default();
+    settings.percent_encoding_mode = PercentEncodingMode::Single;
+    settings.uri_path_normalization_mode = UriPathNormalizationMode::Disabled;
+    settings.payload_checksum_kind = PayloadChecksumKind::XAmzSha256;
+    let identity = aws_credential_types::Credentials::new(
+        c.0.clone(),
+        c.1.clone(),
+        (!c.2.is_empty()).then(|| c.2.clone()),
+        None,
+        "scaleout",
+    )
+    .into();
+    let params = aws_sigv4::sign::v4::SigningParams::builder()
+        .identity(&identity)
+        .region("us-east-1")
+        .name(service)
+        .time(SystemTime::now())
+        .settings(settings)
+        .build()
+        .unwrap()
+        .into();
+    let headers: Vec<(&str, &str)> = [("host", host), ("x-amz-account-id", ROOT)]
+        .into_iter()
+        .chain(extra.iter().copied())
+        .collect();
+    let signable = SignableRequest::new(
+        method,
+        format!("http://{host}{path_query}"),
+        headers.iter().copied(),
+        SignableBody::Bytes(body),
+    )
+    .unwrap();
+    let (instructions, _) = sign(signable, &params).unwrap().into_parts();
+    let mut out = format!("{method} {path_query} HTTP/1.1\r\n");
+    for (k, v) in headers.iter().copied().chain(instructions.headers()) {
+        out.push_str(&format!("{k}: {v}\r\n"));
+    }
+    out.push_str(&format!(
+        "content-length: {}\r\nconnection: close\r\n\r\n",
+        body.len()
+    ));
+    [out.into_bytes(), body.to_vec()].concat()
+}
+
+/// Send raw bytes to `endpoint`: (status, body), or `None` when the connection failed (a
+/// replica that is down).
+fn send(endpoint: &str, req: &[u8]) -> Option<(u16, String)> {
+    let host = endpoint.trim_start_matches("http://");
+    let mut s = std::net::TcpStream::connect(host).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(20))).ok()?;
+    s.write_all(req).ok()?;
+    let mut out = Vec::new();
+    s.read_to_end(&mut out).ok()?;
+    let text = String::from_utf8_lossy(&out).into_owned();
+    let status = text.get(9..12)?.parse().ok()?;
+    let body = text
+        .split_once("\r\n\r\n")
+        .map_or("", |(_, b)| b)
+        .to_owned();
+    Some((status, body))
+}
+
+/// GetDataAccess for READWRITE on the team prefix, at `server`: the vended credentials, or
+/// the refusal's status.
+fn gda(server: &DevServer, c: &Creds) -> Result<Creds, u16> {
+    let target = format!("s3%3A%2F%2F{BUCKET}%2F{PREFIX}%2F%2A");
+    let endpoint = &server.manifest.endpoint;
+    let req = signed(
+        endpoint,
+        "s3",
+        "GET",
+        &format!("/v20180820/accessgrantsinstance/dataaccess?permission=READWRITE&target={target}"),
+        b"",
+        c,
+    );
+    let (status, body) = send(endpoint, &req).ok_or(0u16)?;
+    if status != 200 {
+        return Err(status);
+    }
+    let field = |name: &str| {
+        body.split(&format!("<{name}>"))
+            .nth(1)
+            .and_then(|r| r.split(&format!("</{name}>")).next())
+            .unwrap_or_else(|| panic!("no {name} in {body}"))
+            .to_owned()
+    };
+    Ok((
+        field("AccessKeyId"),
+        field("SecretAccessKey"),
+        field("SessionToken"),
+    ))
+}
+
+fn put_at(endpoint: &str, c: &Creds, key: &str, body: &[u8]) -> Option<u16> {
+    let path = format!("/{BUCKET}/{PREFIX}/{key}");
+    send(endpoint, &signed(endpoint, "s3", "PUT", &path, body, c)).map(|r| r.0)
+}
+
+fn put(server: &DevServer, c: &Creds, key: &str, body: &[u8]) -> Option<u16> {
+    put_at(&server.manifest.endpoint, c, key, body)
+}
+
+fn get(server: &DevServer, c: &Creds, key: &str) -> Option<(u16, String)> {
+    let endpoint = &server.manifest.endpoint;
+    let path = format!("/{BUCKET}/{PREFIX}/{key}");
+    send(endpoint, &signed(endpoint, "s3", "GET", &path, b"", c))
+}
+
+/// An Identity Store call (awsJson1.1) by the account root at `server`: its JSON answer.
+fn identitystore(server: &DevServer, op: &str, doc: serde_json::Value) -> serde_json::Value {
+    let k = server.account(ROOT);
+    let root: Creds = (
+        k.access_key_id.clone(),
+        k.secret_access_key.clone(),
+        String::new(),
+    );
+    let endpoint = &server.manifest.endpoint;
+    let target = format!("AWSIdentityStore.{op}");
+    let req = signed_with(
+        endpoint,
+        "identitystore",
+        "POST",
+        "/",
+        doc.to_string().as_bytes(),
+        &root,
+        &[
+            ("content-type", "application/x-amz-json-1.1"),
+            ("x-amz-target", &target),
+        ],
+    );
+    let (status, body) = send(endpoint, &req).expect("the replica answers");
+    assert_eq!(status, 200, "{op}: {body}");
+    serde_json::from_str(&body).unwrap()
+}
+
+/// How long until `f` holds, polled every 10 ms (fails after `limit`).
+fn until(limit: Duration, what: &str, mut f: impl FnMut() -> bool) -> Duration {
+    let started = Instant::now();
+    loop {
+        if f() {
+            return started.elapsed();
+        }
+        assert!(started.elapsed() < limit, "{what}: not within {limit:?}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+fn percentile(samples: &mut [Duration], p: f64) -> Duration {
+    samples.sort();
+    samples[((samples.len() - 1) as f64 * p).round() as usize]
+}
+
+struct Ids {
+    store: String,
+    user: String,
+    group: String,
+    app: String,
+}
+
+/// Identity Center, the application, the roles and Access Grants, through `a`.
+/// The world's ids and the developer's access key (who assumes the application role).
+fn provision(a: &DevServer, idp: &TestIdp, work: &std::path::Path) -> (Ids, (String, String)) {
+    let root = Cli::root(a);
+    let (instance, store) = root.create_instance(Some("scaleout"));
+    let user = root.create_user(
+        &store,
+        "mateo.jackson",
+        "Mateo Jackson",
+        "GivenName=Mateo,FamilyName=Jackson",
+        Some("Value=mateo.jackson@example.com,Primary=true"),
+    )["UserId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let group = root.create_group(&store, "Lake Readers");
+    root.add_to_group(&store, &group, &user);
+    let file = |name: &str, v: &serde_json::Value| {
+        let p = work.join(name);
+        std::fs::write(&p, v.to_string()).unwrap();
+        format!("file://{}", p.display())
+    };
+    let conf = serde_json::json!({"OidcJwtConfiguration": {"IssuerUrl": idp.issuer,
+        "ClaimAttributePath": "email", "IdentityStoreAttributePath": "emails.value",
+        "JwksRetrievalOption": "OPEN_ID_DISCOVERY"}});
+    let tti = root.ok(&[
+        "sso-admin",
+        "create-trusted-token-issuer",
+        "--instance-arn",
+        &instance,
+        "--name",
+        "idp",
+        "--trusted-token-issuer-type",
+        "OIDC_JWT",
+        "--trusted-token-issuer-configuration",
+        &file("tti.json", &conf),
+    ])["TrustedTokenIssuerArn"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let app = root.create_application(&instance, "Lake");
+    root.require_assignment(&app, false);
+    let grant = serde_json::json!({"JwtBearer": {"AuthorizedTokenIssuers": [
+        {"TrustedTokenIssuerArn": tti, "AuthorizedAudiences": ["example-cli"]}]}});
+    root.put_application_grant(
+        &app,
+        "urn:ietf:params:oauth:grant-type:jwt-bearer",
+        &file("grant.json", &grant),
+    );
+    let actor = serde_json::json!({"Iam": {"ActorPolicy": {"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Principal": {"AWS": ROOT}, "Action": "sso-oauth:CreateTokenWithIAM",
+        "Resource": app, "Condition": {"ArnEquals": {"aws:PrincipalArn": format!("arn:aws:iam::{ROOT}:role/ApplicationRole")}}}]}}});
+    root.put_iam_authentication_method(&app, &file("method.json", &actor));
+    let root_trust = format!(
+        r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":{{"AWS":"{ROOT}"}},"Action":"sts:AssumeRole"}}]}}"#
+    );
+    root.create_role("ApplicationRole", &root_trust);
+    root.put_role_policy("ApplicationRole", "app", &serde_json::json!({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "sso-oauth:CreateTokenWithIAM", "Resource": app},
+        {"Effect": "Allow", "Action": ["sts:AssumeRole", "sts:SetContext"], "Resource": format!("arn:aws:iam::{ROOT}:role/IdentityBearerRole")}]}).to_string());
+    let bearer_trust = std::fs::read_to_string(fixture("fixtures/identity-bearer-trust.json"))
+        .unwrap()
+        .replace("arn:aws:sso:::instance/ssoins-12345678", &instance);
+    root.create_role("IdentityBearerRole", &bearer_trust);
+    root.put_role_policy(
+        "IdentityBearerRole",
+        "data-access",
+        &format!(
+            r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Action":"s3:GetDataAccess","Resource":"arn:aws:s3:us-east-1:{ROOT}:access-grants/default"}}]}}"#
+        ),
+    );
+    root.create_role(
+        "s3-access-grants-role",
+        &access_grants_location_trust().to_string(),
+    );
+    root.put_role_policy(
+        "s3-access-grants-role",
+        "location-data",
+        &format!(
+            r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Action":["s3:GetObject","s3:PutObject","s3:ListBucket"],"Resource":["arn:aws:s3:::{BUCKET}","arn:aws:s3:::{BUCKET}/*"]}}]}}"#
+        ),
+    );
+    root.out(&["s3", "mb", &format!("s3://{BUCKET}")]);
+    let ctl = root.s3control(ROOT);
+    ctl.ok(&[
+        "create-access-grants-instance",
+        "--identity-center-arn",
+        &instance,
+    ]);
+    ctl.ok(&[
+        "create-access-grants-location",
+        "--location-scope",
+        "s3://",
+        "--iam-role-arn",
+        &format!("arn:aws:iam::{ROOT}:role/s3-access-grants-role"),
+    ]);
+    assert!(
+        ctl.grant(
+            "default",
+            &format!("{BUCKET}/{PREFIX}/*"),
+            ("DIRECTORY_GROUP", &group),
+            "READWRITE",
+            &[],
+        )
+        .done
+    );
+    let dev = root.new_user(
+        "developer",
+        Some((
+            "assume",
+            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"sts:AssumeRole","Resource":"*"}]}"#,
+        )),
+    );
+    (
+        Ids {
+            store,
+            user,
+            group,
+            app,
+        },
+        (dev.key().0.to_owned(), dev.key().1.to_owned()),
+    )
+}
+
+#[test]
+fn replicas_on_postgres_and_a_garage_cluster() {
+    let Some(base) = tessera_test_support::postgres_url() else {
+        return;
+    };
+    let work = tempfile::tempdir().unwrap();
+    let (mut garage, a, b, idp, url) =
+        step("start Garage (3 nodes), the IdP and two replicas", || {
+            let garage = GarageCluster::start(work.path(), 3);
+            let url = tessera_testkit::fresh_postgres_schema(&base, "scaleout");
+            let a = start_replica(&work.path().join("a"), &url, None, Some((&garage, 0)));
+            let b = start_replica(
+                &work.path().join("b"),
+                &url,
+                Some(&work.path().join("a")),
+                Some((&garage, 1)),
+            );
+            let idp = TestIdp::start(work.path());
+            (garage, a, b, idp, url)
+        });
+    let (ids, dev) = step("provision the world through replica A", || {
+        provision(&a, &idp, work.path())
+    });
+    let dev_b = Cli::new(&b, (&dev.0, &dev.1));
+
+    // The seed flow, spread over both replicas.
+    let bearer: Creds = step(
+        "token exchange at A, identity-enhanced session at B",
+        || {
+            let app_session = creds(&dev_b.ok(&assume_role_args(
+                &format!("arn:aws:iam::{ROOT}:role/ApplicationRole"),
+                "app",
+                &[],
+            )));
+            let token = idp.login("example-cli", "mateo.jackson", "mateo-password");
+            let exchanged = Cli::session(&a, &app_session).ok(&[
+                "sso-oidc",
+                "create-token-with-iam",
+                "--client-id",
+                &ids.app,
+                "--grant-type",
+                "urn:ietf:params:oauth:grant-type:jwt-bearer",
+                "--assertion",
+                &token,
+            ]);
+            let context = exchanged["awsAdditionalDetails"]["identityContext"]
+                .as_str()
+                .expect("an identity context")
+                .to_owned();
+            let pc = format!(
+                "ProviderArn=arn:aws:iam::aws:contextProvider/IdentityCenter,ContextAssertion={context}"
+            );
+            creds(&Cli::session(&b, &app_session).ok(&assume_role_args(
+                &format!("arn:aws:iam::{ROOT}:role/IdentityBearerRole"),
+                "mateo",
+                &["--provided-contexts", &pc],
+            )))
+        },
+    );
+    let vended = step("GetDataAccess at A; a PUT at B, read back at A", || {
+        let vended = gda(&a, &bearer).expect("GetDataAccess at A");
+        assert_eq!(put(&b, &vended, "hello.csv", b"a,b\n1,2\n"), Some(200));
+        let (status, body) = get(&a, &vended, "hello.csv").unwrap();
+        assert_eq!((status, body.as_str()), (200, "a,b\n1,2\n"));
+        // The session minted by B verifies at A, the credentials vended by A at B.
+        assert!(gda(&b, &bearer).is_ok());
+        vended
+    });
+
+    step("a Garage node down: reads and writes go on", || {
+        garage.kill(2);
+        for i in 0..10 {
+            let key = format!("degraded-{i}");
+            assert_eq!(put(&a, &vended, &key, key.as_bytes()), Some(200), "{key}");
+            assert_eq!(get(&b, &vended, &key).map(|r| r.1), Some(key.clone()));
+        }
+        garage.restart(2);
+    });
+
+    let mut b = b;
+    step(
+        "a replica killed under load: no acknowledged write is lost",
+        || {
+            let endpoints = [a.manifest.endpoint.clone(), b.manifest.endpoint.clone()];
+            let acknowledged = std::sync::Mutex::new(Vec::new());
+            std::thread::scope(|s| {
+                for t in 0..4usize {
+                    let (endpoints, vended, acknowledged) = (&endpoints, &vended, &acknowledged);
+                    s.spawn(move || {
+                        for i in 0..60usize {
+                            let key = format!("load-{t}-{i}");
+                            // Round robin; a failed attempt is retried on the other replica.
+                            let first = (t + i) % 2;
+                            let ok = (0..2).any(|attempt| {
+                                let at = &endpoints[(first + attempt) % 2];
+                                put_at(at, vended, &key, key.as_bytes()) == Some(200)
+                            });
+                            if ok {
+                                acknowledged.lock().unwrap().push(key);
+                            }
+                        }
+                    });
+                }
+                std::thread::sleep(Duration::from_millis(300));
+                b.kill9();
+            });
+            let acknowledged = acknowledged.into_inner().unwrap();
+            assert!(
+                acknowledged.len() >= 200,
+                "{} writes acknowledged",
+                acknowledged.len()
+            );
+            for key in &acknowledged {
+                assert_eq!(
+                    get(&a, &vended, key).map(|r| r.1),
+                    Some(key.clone()),
+                    "an acknowledged write is lost: {key}"
+                );
+            }
+        },
+    );
+    drop(b);
+    let b = start_replica(
+        &work.path().join("b2"),
+        &url,
+        Some(&work.path().join("a")),
+        Some((&garage, 1)),
+    );
+    assert!(
+        gda(&b, &bearer).is_ok(),
+        "a restarted replica serves the session"
+    );
+
+    let mut removal = Vec::new();
+    let mut addition = Vec::new();
+    step("group membership changed at A, enforced at B", || {
+        for _ in 0..10 {
+            let membership = identitystore(
+                &a,
+                "GetGroupMembershipId",
+                serde_json::json!({
+                "IdentityStoreId": ids.store, "GroupId": ids.group,
+                "MemberId": {"UserId": ids.user}}),
+            )["MembershipId"]
+                .as_str()
+                .unwrap()
+                .to_owned();
+            // Timed from the acknowledgement of the change at A.
+            identitystore(
+                &a,
+                "DeleteGroupMembership",
+                serde_json::json!({
+                "IdentityStoreId": ids.store, "MembershipId": membership}),
+            );
+            removal.push(until(
+                Duration::from_secs(1),
+                "removal enforced at B",
+                || gda(&b, &bearer) == Err(403),
+            ));
+            identitystore(
+                &a,
+                "CreateGroupMembership",
+                serde_json::json!({
+                "IdentityStoreId": ids.store, "GroupId": ids.group,
+                "MemberId": {"UserId": ids.user}}),
+            );
+            addition.push(until(
+                Duration::from_secs(1),
+                "addition enforced at B",
+                || gda(&b, &bearer).is_ok(),
+            ));
+        }
+    });
+    let revoked_after = step("a revoked user's vended credentials fail at B", || {
+        assert_eq!(get(&b, &vended, "hello.csv").map(|r| r.0), Some(200));
+        let out = std::process::Command::new(tessera_bin())
+            .args(["sessions", "revoke", "--user", &ids.user, "--data-dir"])
+            .arg(work.path().join("a"))
+            .env("TESSERA_DATABASE_URL", &url)
+            .output()
+            .unwrap();
+        let started = Instant::now();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        until(Duration::from_secs(1), "revocation enforced at B", || {
+            get(&b, &vended, "hello.csv").map(|r| r.0) == Some(403)
+        });
+        started.elapsed()
+    });
+    eprintln!(
+        "scale-out: group removal enforced at the other replica after p50 {:?}, max {:?}; addition p50 {:?}, max {:?}; revocation {:?}",
+        percentile(&mut removal, 0.5),
+        percentile(&mut removal, 1.0),
+        percentile(&mut addition, 0.5),
+        percentile(&mut addition, 1.0),
+        revoked_after
+    );
+}

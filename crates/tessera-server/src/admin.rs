@@ -266,13 +266,30 @@ async fn open_endpoint(app: &App, path: &str) -> Response<Full<Bytes>> {
         // Ready: the store and the object store answer (the views were loaded before the
         // listeners opened). A load balancer's routing decision.
         "/readyz" => {
-            if let Err(e) = app.store.list_accounts().await {
-                tracing::warn!(error = %e, "readiness: the store is unavailable");
-                return text(StatusCode::SERVICE_UNAVAILABLE, "store unavailable");
+            // A store that does not answer in time is as away as one that refuses: a probe
+            // gets its answer within seconds either way.
+            const WITHIN: Duration = Duration::from_secs(2);
+            match tokio::time::timeout(WITHIN, app.store.list_accounts()).await {
+                Ok(Ok(_)) => {}
+                Ok(Err(e)) => {
+                    tracing::warn!(error = %e, "readiness: the store is unavailable");
+                    return text(StatusCode::SERVICE_UNAVAILABLE, "store unavailable");
+                }
+                Err(_) => {
+                    tracing::warn!("readiness: the store did not answer within 2 s");
+                    return text(StatusCode::SERVICE_UNAVAILABLE, "store unavailable");
+                }
             }
-            if let Err(e) = app.objects.ready().await {
-                tracing::warn!(error = %e, "readiness: the object store is unavailable");
-                return text(StatusCode::SERVICE_UNAVAILABLE, "object store unavailable");
+            match tokio::time::timeout(WITHIN, app.objects.ready()).await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => {
+                    tracing::warn!(error = %e, "readiness: the object store is unavailable");
+                    return text(StatusCode::SERVICE_UNAVAILABLE, "object store unavailable");
+                }
+                Err(_) => {
+                    tracing::warn!("readiness: the object store did not answer within 2 s");
+                    return text(StatusCode::SERVICE_UNAVAILABLE, "object store unavailable");
+                }
             }
             text(StatusCode::OK, "ready")
         }

@@ -243,3 +243,142 @@ pub fn start_replica(
     let envs: Vec<(&str, &str)> = envs.iter().map(|(k, v)| (*k, v.as_str())).collect();
     DevServer::start_env(data_dir, &args, &envs)
 }
+
+/// A PostgreSQL server of the test's own (`initdb` in a fresh directory, a free loopback
+/// port, trust authentication for the `tessera` role), so that a test may stop and start
+/// it under load without disturbing the machine's. Run as the `postgres` user when the
+/// test runs as root (PostgreSQL refuses root).
+pub struct PrivatePostgres {
+    dir: tempfile::TempDir,
+    bin: PathBuf,
+    port: u16,
+}
+
+impl PrivatePostgres {
+    /// `postgres://tessera@127.0.0.1:PORT/postgres`.
+    pub fn url(&self) -> String {
+        format!("postgres://tessera@127.0.0.1:{}/postgres", self.port)
+    }
+
+    fn data(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    fn as_owner(&self, program: &str) -> Command {
+        as_postgres(&self.bin.join(program))
+    }
+
+    pub fn start() -> PrivatePostgres {
+        let bin = postgres_bin_dir();
+        let dir = tempfile::Builder::new()
+            .prefix("tessera-pg-")
+            .tempdir_in("/tmp")
+            .unwrap();
+        let pg = PrivatePostgres {
+            dir,
+            bin,
+            port: free_port(),
+        };
+        std::fs::create_dir_all(pg.data()).unwrap();
+        if running_as_root() {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(pg.dir.path(), std::fs::Permissions::from_mode(0o755))
+                .unwrap();
+            let chown = Command::new("chown")
+                .args(["-R", "postgres:postgres"])
+                .arg(pg.dir.path())
+                .status()
+                .unwrap();
+            assert!(chown.success(), "chown the PostgreSQL directory");
+        }
+        let out = pg
+            .as_owner("initdb")
+            .args(["-A", "trust", "-U", "tessera", "-D"])
+            .arg(pg.data())
+            .output()
+            .expect("run initdb");
+        assert!(
+            out.status.success(),
+            "initdb: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        pg.up();
+        pg
+    }
+
+    /// Start the server (again) and wait until it accepts connections.
+    pub fn up(&self) {
+        let opts = format!(
+            "-p {} -k {} -c listen_addresses=127.0.0.1 -c max_connections=200",
+            self.port,
+            self.dir.path().display()
+        );
+        let out = self
+            .as_owner("pg_ctl")
+            .args(["-w", "-t", "60", "-D"])
+            .arg(self.data())
+            .args(["-l"])
+            .arg(self.dir.path().join("postgres.log"))
+            .args(["-o", &opts, "start"])
+            .output()
+            .expect("run pg_ctl");
+        assert!(
+            out.status.success(),
+            "pg_ctl start: {}{}",
+            String::from_utf8_lossy(&out.stderr),
+            std::fs::read_to_string(self.dir.path().join("postgres.log")).unwrap_or_default()
+        );
+    }
+
+    /// Stop the server at once (`immediate`: no checkpoint, as a crash would), and wait.
+    pub fn down(&self) {
+        let _ = self
+            .as_owner("pg_ctl")
+            .args(["-w", "-D"])
+            .arg(self.data())
+            .args(["-m", "immediate", "stop"])
+            .output();
+    }
+}
+
+impl Drop for PrivatePostgres {
+    fn drop(&mut self) {
+        self.down();
+    }
+}
+
+fn running_as_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+}
+
+fn as_postgres(program: &Path) -> Command {
+    if running_as_root() {
+        let mut c = Command::new("runuser");
+        c.args(["-u", "postgres", "--"]).arg(program);
+        c
+    } else {
+        Command::new(program)
+    }
+}
+
+/// The newest PostgreSQL server's binaries (`/usr/lib/postgresql/<version>/bin`), or
+/// `pg_config --bindir`.
+fn postgres_bin_dir() -> PathBuf {
+    let newest = std::fs::read_dir("/usr/lib/postgresql")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .max();
+    if let Some(v) = newest {
+        return PathBuf::from(format!("/usr/lib/postgresql/{v}/bin"));
+    }
+    let out = Command::new("pg_config")
+        .arg("--bindir")
+        .output()
+        .expect("PostgreSQL's binaries (the test script installs PostgreSQL)");
+    PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
+}

@@ -8,7 +8,7 @@ use crate::support::cli::assume_role_args;
 use crate::support::{Cli, Creds, ROOT, access_grants_location_trust, creds, fixture, step};
 use std::io::{Read, Write};
 use std::time::{Duration, Instant, SystemTime};
-use tessera_testkit::cluster::{GarageCluster, start_replica};
+use tessera_testkit::cluster::{GarageCluster, PrivatePostgres, start_replica};
 use tessera_testkit::{DevServer, TestIdp, tessera_bin};
 
 const BUCKET: &str = "lake";
@@ -177,6 +177,72 @@ fn identitystore(server: &DevServer, op: &str, doc: serde_json::Value) -> serde_
     serde_json::from_str(&body).unwrap()
 }
 
+/// Requests running in the background until finished: threads that each repeat `call`
+/// (true: answered as it should be), keeping every latency and counting the failures.
+struct Background {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    threads: Vec<std::thread::JoinHandle<(Vec<Duration>, usize)>>,
+}
+
+impl Background {
+    fn start<F>(threads: usize, call: F) -> Background
+    where
+        F: Fn(usize) -> bool + Send + Sync + Clone + 'static,
+    {
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let threads = (0..threads)
+            .map(|t| {
+                let (stop, call) = (stop.clone(), call.clone());
+                std::thread::spawn(move || {
+                    let (mut took, mut failed) = (Vec::new(), 0);
+                    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                        let started = Instant::now();
+                        if call(t) {
+                            took.push(started.elapsed());
+                        } else {
+                            failed += 1;
+                            std::thread::sleep(Duration::from_millis(20));
+                        }
+                    }
+                    (took, failed)
+                })
+            })
+            .collect();
+        Background { stop, threads }
+    }
+
+    /// GETs of the seed object with `c`, one thread at each of `servers`.
+    fn gets(servers: [&DevServer; 2], c: &Creds) -> Background {
+        let endpoints = servers.map(|s| s.manifest.endpoint.clone());
+        let c = c.clone();
+        Background::start(2, move |t| {
+            let at = &endpoints[t];
+            let path = format!("/{BUCKET}/{PREFIX}/hello.csv");
+            send(at, &signed(at, "s3", "GET", &path, b"", &c)).is_some_and(|r| r.0 == 200)
+        })
+    }
+
+    /// Stop; "n answered, p50, p99, failures".
+    fn finish(self) -> String {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        let (mut took, mut failed) = (Vec::new(), 0);
+        for t in self.threads {
+            let (t, f) = t.join().unwrap();
+            took.extend(t);
+            failed += f;
+        }
+        if took.is_empty() {
+            return format!("0 answered, {failed} failed");
+        }
+        format!(
+            "{} answered, p50 {:?}, p99 {:?}, {failed} failed",
+            took.len(),
+            percentile(&mut took, 0.5),
+            percentile(&mut took, 0.99)
+        )
+    }
+}
+
 /// How long until `f` holds, polled every 10 ms (fails after `limit`).
 fn until(limit: Duration, what: &str, mut f: impl FnMut() -> bool) -> Duration {
     let started = Instant::now();
@@ -327,14 +393,17 @@ fn provision(a: &DevServer, idp: &TestIdp, work: &std::path::Path) -> (Ids, (Str
 
 #[test]
 fn replicas_on_postgres_and_a_garage_cluster() {
-    let Some(base) = tessera_test_support::postgres_url() else {
+    // PostgreSQL is needed (and a private server of it, which this test stops and starts).
+    if tessera_test_support::postgres_url().is_none() {
         return;
-    };
+    }
     let work = tempfile::tempdir().unwrap();
-    let (mut garage, a, b, idp, url) =
-        step("start Garage (3 nodes), the IdP and two replicas", || {
+    let (pg, mut garage, a, b, idp, url) = step(
+        "start PostgreSQL, Garage (3 nodes), the IdP and two replicas",
+        || {
+            let pg = PrivatePostgres::start();
             let garage = GarageCluster::start(work.path(), 3);
-            let url = tessera_testkit::fresh_postgres_schema(&base, "scaleout");
+            let url = pg.url();
             let a = start_replica(&work.path().join("a"), &url, None, Some((&garage, 0)));
             let b = start_replica(
                 &work.path().join("b"),
@@ -343,8 +412,9 @@ fn replicas_on_postgres_and_a_garage_cluster() {
                 Some((&garage, 1)),
             );
             let idp = TestIdp::start(work.path());
-            (garage, a, b, idp, url)
-        });
+            (pg, garage, a, b, idp, url)
+        },
+    );
     let (ids, dev) = step("provision the world through replica A", || {
         provision(&a, &idp, work.path())
     });
@@ -394,13 +464,28 @@ fn replicas_on_postgres_and_a_garage_cluster() {
         vended
     });
 
+    let mut figures = Vec::new();
     step("a Garage node down: reads and writes go on", || {
+        let gets = Background::gets([&a, &b], &vended);
         garage.kill(2);
-        for i in 0..10 {
+        for i in 0..20 {
             let key = format!("degraded-{i}");
             assert_eq!(put(&a, &vended, &key, key.as_bytes()), Some(200), "{key}");
             assert_eq!(get(&b, &vended, &key).map(|r| r.1), Some(key.clone()));
         }
+        let mut gdas: Vec<Duration> = (0..20)
+            .map(|_| {
+                let started = Instant::now();
+                assert!(gda(&b, &bearer).is_ok());
+                started.elapsed()
+            })
+            .collect();
+        figures.push(format!(
+            "Garage node down: GetObject {}; GetDataAccess p50 {:?}, p99 {:?}",
+            gets.finish(),
+            percentile(&mut gdas, 0.5),
+            percentile(&mut gdas, 0.99)
+        ));
         garage.restart(2);
     });
 
@@ -410,19 +495,28 @@ fn replicas_on_postgres_and_a_garage_cluster() {
         || {
             let endpoints = [a.manifest.endpoint.clone(), b.manifest.endpoint.clone()];
             let acknowledged = std::sync::Mutex::new(Vec::new());
+            let latencies = std::sync::Mutex::new(Vec::new());
+            let retried = std::sync::atomic::AtomicUsize::new(0);
             std::thread::scope(|s| {
                 for t in 0..4usize {
-                    let (endpoints, vended, acknowledged) = (&endpoints, &vended, &acknowledged);
+                    let (endpoints, vended, acknowledged, latencies, retried) =
+                        (&endpoints, &vended, &acknowledged, &latencies, &retried);
                     s.spawn(move || {
-                        for i in 0..60usize {
+                        for i in 0..100usize {
                             let key = format!("load-{t}-{i}");
                             // Round robin; a failed attempt is retried on the other replica.
                             let first = (t + i) % 2;
+                            let started = Instant::now();
                             let ok = (0..2).any(|attempt| {
                                 let at = &endpoints[(first + attempt) % 2];
-                                put_at(at, vended, &key, key.as_bytes()) == Some(200)
+                                let done = put_at(at, vended, &key, key.as_bytes()) == Some(200);
+                                if !done {
+                                    retried.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                                }
+                                done
                             });
                             if ok {
+                                latencies.lock().unwrap().push(started.elapsed());
                                 acknowledged.lock().unwrap().push(key);
                             }
                         }
@@ -432,8 +526,13 @@ fn replicas_on_postgres_and_a_garage_cluster() {
                 b.kill9();
             });
             let acknowledged = acknowledged.into_inner().unwrap();
+            let retried = retried.into_inner();
             assert!(
-                acknowledged.len() >= 200,
+                retried > 0,
+                "the replica was killed after the load, not under it"
+            );
+            assert!(
+                acknowledged.len() >= 380,
                 "{} writes acknowledged",
                 acknowledged.len()
             );
@@ -444,6 +543,13 @@ fn replicas_on_postgres_and_a_garage_cluster() {
                     "an acknowledged write is lost: {key}"
                 );
             }
+            let mut latencies = latencies.into_inner().unwrap();
+            figures.push(format!(
+                "a replica killed under PUT load: {} of 400 PUTs acknowledged, {retried} attempts failed and were retried on the other replica; p50 {:?}, p99 {:?}",
+                acknowledged.len(),
+                percentile(&mut latencies, 0.5),
+                percentile(&mut latencies, 0.99)
+            ));
         },
     );
     drop(b);
@@ -458,46 +564,100 @@ fn replicas_on_postgres_and_a_garage_cluster() {
         "a restarted replica serves the session"
     );
 
+    step(
+        "PostgreSQL stopped under load: not ready meanwhile, recovered without help, nothing acknowledged lost",
+        || {
+            let root_a = Cli::root(&a);
+            root_a.ok(&["iam", "create-user", "--user-name", "before-outage"]);
+            let gets = Background::gets([&a, &b], &vended);
+            let ready = |s: &DevServer| {
+                tessera_testkit::http_get(s.manifest.admin_endpoint.as_deref().unwrap(), "/readyz")
+                    .0
+            };
+            assert_eq!((ready(&a), ready(&b)), (200, 200));
+            pg.down();
+            let stopped = Instant::now();
+            until(Duration::from_secs(10), "A reports not ready", || {
+                ready(&a) == 503
+            });
+            until(Duration::from_secs(10), "B reports not ready", || {
+                ready(&b) == 503
+            });
+            std::thread::sleep(Duration::from_secs(2));
+            let during = gets.finish();
+            let gets = Background::gets([&a, &b], &vended);
+            pg.up();
+            let back = Instant::now();
+            until(Duration::from_secs(20), "A ready again", || {
+                ready(&a) == 200
+            });
+            until(Duration::from_secs(20), "B ready again", || {
+                ready(&b) == 200
+            });
+            let recovered = back.elapsed();
+            // What was acknowledged before is there; both replicas take changes again.
+            assert_eq!(
+                Cli::root(&b).ok(&["iam", "get-user", "--user-name", "before-outage"])["User"]["UserName"],
+                "before-outage"
+            );
+            Cli::root(&b).ok(&["iam", "create-user", "--user-name", "after-outage"]);
+            root_a.ok(&["iam", "get-user", "--user-name", "after-outage"]);
+            figures.push(format!(
+            "PostgreSQL down {:?}: GetObject while down {during}; after the restart {}; both replicas ready {recovered:?} after it",
+            back - stopped,
+            gets.finish()
+        ));
+        },
+    );
+
     let mut removal = Vec::new();
     let mut addition = Vec::new();
-    step("group membership changed at A, enforced at B", || {
-        for _ in 0..10 {
-            let membership = identitystore(
-                &a,
-                "GetGroupMembershipId",
-                serde_json::json!({
+    step(
+        "group membership changed at A, enforced at B, under load",
+        || {
+            let load = Background::gets([&a, &b], &vended);
+            for _ in 0..10 {
+                let membership = identitystore(
+                    &a,
+                    "GetGroupMembershipId",
+                    serde_json::json!({
                 "IdentityStoreId": ids.store, "GroupId": ids.group,
                 "MemberId": {"UserId": ids.user}}),
-            )["MembershipId"]
-                .as_str()
-                .unwrap()
-                .to_owned();
-            // Timed from the acknowledgement of the change at A.
-            identitystore(
-                &a,
-                "DeleteGroupMembership",
-                serde_json::json!({
+                )["MembershipId"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned();
+                // Timed from the acknowledgement of the change at A.
+                identitystore(
+                    &a,
+                    "DeleteGroupMembership",
+                    serde_json::json!({
                 "IdentityStoreId": ids.store, "MembershipId": membership}),
-            );
-            removal.push(until(
-                Duration::from_secs(1),
-                "removal enforced at B",
-                || gda(&b, &bearer) == Err(403),
-            ));
-            identitystore(
-                &a,
-                "CreateGroupMembership",
-                serde_json::json!({
+                );
+                removal.push(until(
+                    Duration::from_secs(1),
+                    "removal enforced at B",
+                    || gda(&b, &bearer) == Err(403),
+                ));
+                identitystore(
+                    &a,
+                    "CreateGroupMembership",
+                    serde_json::json!({
                 "IdentityStoreId": ids.store, "GroupId": ids.group,
                 "MemberId": {"UserId": ids.user}}),
-            );
-            addition.push(until(
-                Duration::from_secs(1),
-                "addition enforced at B",
-                || gda(&b, &bearer).is_ok(),
+                );
+                addition.push(until(
+                    Duration::from_secs(1),
+                    "addition enforced at B",
+                    || gda(&b, &bearer).is_ok(),
+                ));
+            }
+            figures.push(format!(
+                "GetObject during the membership changes: {}",
+                load.finish()
             ));
-        }
-    });
+        },
+    );
     let revoked_after = step("a revoked user's vended credentials fail at B", || {
         assert_eq!(get(&b, &vended, "hello.csv").map(|r| r.0), Some(200));
         let out = std::process::Command::new(tessera_bin())
@@ -517,6 +677,9 @@ fn replicas_on_postgres_and_a_garage_cluster() {
         });
         started.elapsed()
     });
+    for f in &figures {
+        eprintln!("scale-out: {f}");
+    }
     eprintln!(
         "scale-out: group removal enforced at the other replica after p50 {:?}, max {:?}; addition p50 {:?}, max {:?}; revocation {:?}",
         percentile(&mut removal, 0.5),

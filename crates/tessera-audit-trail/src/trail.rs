@@ -133,7 +133,7 @@ impl StoreSink {
                 .map(|(c, b)| row(c, chain.append(b.to_vec())))
                 .collect();
             let appended = match cursor {
-                None => self.store.append_audit(&rows).await,
+                None => self.store.append_audit(&rows).await.map(|()| true),
                 Some((origin, lsn)) => {
                     self.store
                         .append_audit_from(&rows, origin, lsn as i64)
@@ -141,8 +141,14 @@ impl StoreSink {
                 }
             };
             match appended {
-                Ok(()) => {
+                Ok(true) => {
                     *self.head.lock().expect("audit head") = Some(chain);
+                    return Ok(());
+                }
+                // Already in the trail (an earlier attempt's commit went through unseen):
+                // done, and the head is the store's again.
+                Ok(false) => {
+                    *self.head.lock().expect("audit head") = None;
                     return Ok(());
                 }
                 // Another replica appended first: re-chain on its head.

@@ -480,14 +480,17 @@ pub trait AuditStore: Send + Sync + std::fmt::Debug {
     /// `Conflict` when a sequence number is taken (another replica appended first: re-read
     /// the head and re-chain).
     async fn append_audit(&self, rows: &[AuditRow]) -> Result<()>;
-    /// [`AuditStore::append_audit`] (but not durable until [`AuditStore::audit_sync`]), and in
-    /// the same transaction move the cursor of the
+    /// [`AuditStore::append_audit`], and in the same transaction move the cursor of the
     /// local audit log `origin` to `lsn` (the last of its records in `rows`): a record the
-    /// log hands over twice (after a crash) is never appended twice.
-    async fn append_audit_from(&self, rows: &[AuditRow], origin: &str, lsn: i64) -> Result<()>;
-    /// Make every [`AuditStore::append_audit_from`] so far durable (those commits do not
-    /// wait for the disk: the local log they come from is their durability point until this
-    /// returns).
+    /// log hands over twice (after a crash, or a commit whose answer was lost) is never
+    /// appended twice. `Ok(false)`, with nothing appended, when the cursor is already at or
+    /// past `lsn` (the batch is in the trail). On SQLite the commit is durable at
+    /// [`AuditStore::audit_sync`] (a crash of the process loses none of it); on PostgreSQL,
+    /// which may crash on its own while the server runs on, at once.
+    async fn append_audit_from(&self, rows: &[AuditRow], origin: &str, lsn: i64) -> Result<bool>;
+    /// Make every [`AuditStore::append_audit_from`] so far durable (on SQLite those commits
+    /// do not wait for the disk: the local log they come from is their durability point
+    /// until this returns).
     async fn audit_sync(&self, origin: &str) -> Result<()>;
     /// The last LSN of the local audit log `origin` in the trail (0 when none is).
     async fn audit_cursor(&self, origin: &str) -> Result<i64>;

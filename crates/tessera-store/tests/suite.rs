@@ -1420,13 +1420,28 @@ async fn audit_trail(s: Arc<dyn Store>) {
     // Rows from a local audit log move its cursor in the same transaction; a refused batch
     // leaves the cursor where it was.
     assert_eq!(s.audit_cursor("log-a").await.unwrap(), 0);
-    s.append_audit_from(
-        &[audit_row(255, "2026-12-02T12:00:01Z", "GetObject", None)],
-        "log-a",
-        17,
-    )
-    .await
-    .unwrap();
+    assert!(
+        s.append_audit_from(
+            &[audit_row(255, "2026-12-02T12:00:01Z", "GetObject", None)],
+            "log-a",
+            17,
+        )
+        .await
+        .unwrap()
+    );
+    assert_eq!(s.audit_cursor("log-a").await.unwrap(), 17);
+    // The same batch handed over again (its first commit's answer was lost): not appended
+    // twice, whatever sequence numbers it was chained on.
+    assert!(
+        !s.append_audit_from(
+            &[audit_row(256, "2026-12-02T12:00:01Z", "GetObject", None)],
+            "log-a",
+            17,
+        )
+        .await
+        .unwrap()
+    );
+    assert_eq!(s.audit_head().await.unwrap().unwrap().0, 255);
     assert_eq!(s.audit_cursor("log-a").await.unwrap(), 17);
     assert!(matches!(
         s.append_audit_from(
@@ -1439,13 +1454,15 @@ async fn audit_trail(s: Arc<dyn Store>) {
     ));
     assert_eq!(s.audit_cursor("log-a").await.unwrap(), 17);
     assert_eq!(s.audit_cursor("log-b").await.unwrap(), 0);
-    s.append_audit_from(
-        &[audit_row(256, "2026-12-02T12:00:03Z", "GetObject", None)],
-        "log-a",
-        18,
-    )
-    .await
-    .unwrap();
+    assert!(
+        s.append_audit_from(
+            &[audit_row(256, "2026-12-02T12:00:03Z", "GetObject", None)],
+            "log-a",
+            18,
+        )
+        .await
+        .unwrap()
+    );
     assert_eq!(s.audit_cursor("log-a").await.unwrap(), 18);
 
     let d1 = AuditDigestRow {

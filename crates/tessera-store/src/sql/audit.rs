@@ -75,21 +75,28 @@ macro_rules! audit_store {
                 Ok(())
             }
 
-            async fn append_audit_from(&self, rows: &[AuditRow], origin: &str, lsn: i64) -> Result<()> {
+            async fn append_audit_from(&self, rows: &[AuditRow], origin: &str, lsn: i64) -> Result<bool> {
                 let mut tx = self.begin_audit_tx().await?;
-                for chunk in rows.chunks(CHUNK) {
-                    audit_insert(chunk).execute(&mut *tx).await?;
-                }
-                sqlx::query(
+                // The cursor first: a batch already in the trail (its commit went through
+                // but its answer was lost) is not appended again.
+                let moved = sqlx::query(
                     "INSERT INTO audit_cursors (origin, lsn) VALUES ($1, $2) \
-                     ON CONFLICT (origin) DO UPDATE SET lsn = excluded.lsn",
+                     ON CONFLICT (origin) DO UPDATE SET lsn = excluded.lsn \
+                     WHERE audit_cursors.lsn < excluded.lsn",
                 )
                 .bind(origin)
                 .bind(lsn)
                 .execute(&mut *tx)
-                .await?;
+                .await?
+                .rows_affected();
+                if moved == 0 {
+                    return Ok(false);
+                }
+                for chunk in rows.chunks(CHUNK) {
+                    audit_insert(chunk).execute(&mut *tx).await?;
+                }
                 tx.commit().await?;
-                Ok(())
+                Ok(true)
             }
 
             async fn audit_sync(&self, origin: &str) -> Result<()> {

@@ -133,17 +133,13 @@ impl PgStore {
             .acquire_timeout(Duration::from_secs(10))
             .connect(url)
             .await?;
-        // As SQLite's: the audit rows' commits do not wait for the WAL flush (see
-        // `SqliteStore::open`).
+        // Unlike SQLite's, the audit rows' commits wait for the WAL flush: PostgreSQL can crash
+        // while this server runs on, and a lost lazy commit would leave the log's records
+        // behind the indexer, which has moved past them. (The indexer's batches are large:
+        // one flush per batch.)
         let audit_pool = PgPoolOptions::new()
             .max_connections(1)
             .acquire_timeout(Duration::from_secs(10))
-            .after_connect(|conn, _| {
-                Box::pin(async move {
-                    sqlx::Executor::execute(conn, "SET synchronous_commit = off").await?;
-                    Ok(())
-                })
-            })
             .connect(url)
             .await?;
         Ok(PgStore { pool, audit_pool })

@@ -87,6 +87,13 @@ enum Command {
         /// 15, or a free port when that is 0).
         #[arg(long)]
         idp_listen: Option<SocketAddr>,
+        /// Serve HTTPS with this certificate chain (PEM), as `[tls] cert_file` does; with
+        /// the bare server only (`--no-demo`).
+        #[arg(long, requires_all = ["tls_key", "no_demo"])]
+        tls_cert: Option<PathBuf>,
+        /// The private key (PEM) of `--tls-cert`.
+        #[arg(long, requires = "tls_cert")]
+        tls_key: Option<PathBuf>,
     },
     /// Apply pending store migrations.
     Migrate {
@@ -425,6 +432,8 @@ async fn main() -> Result<()> {
             no_demo,
             demo_listen,
             idp_listen,
+            tls_cert,
+            tls_key,
         } => {
             init_logging("text", "info");
             let (dir, _temp) = match data_dir {
@@ -443,6 +452,12 @@ async fn main() -> Result<()> {
                 a => a,
             };
             config.oidc.allow_http_loopback_issuers = true;
+            if let (Some(cert_file), Some(key_file)) = (tls_cert, tls_key) {
+                config.tls = Some(tessera_server::config::TlsConfig {
+                    cert_file,
+                    key_file,
+                });
+            }
             config.audit.mode = match audit_mode.as_str() {
                 "async" => tessera_audit::AuditMode::Async,
                 "off" => tessera_audit::AuditMode::Off,

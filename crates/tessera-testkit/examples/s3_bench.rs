@@ -18,6 +18,12 @@
 //! on SQLite and, when `TESSERA_TEST_POSTGRES_URL` is set, on PostgreSQL (a fresh schema,
 //! made with `psql`), with nginx serving the same 4 KiB as the ceiling, and prints sync / off
 //! and sync / nginx for each.
+//!
+//! `… --example s3_bench -- tls [SECONDS] [CONNECTIONS]` measures what HTTPS costs: 4 KiB
+//! GETs from one data directory served by `tessera dev` over plain HTTP and with
+//! `--tls-cert` (a certificate made at start), alternated over two rounds, and prints
+//! https / http. wrk keeps its connections open, so this is the cost of encrypting the
+//! traffic, not of handshakes.
 
 use aws_sdk_s3::presigning::PresigningConfig;
 use aws_sdk_s3::primitives::ByteStream;
@@ -264,9 +270,94 @@ async fn audit_main(secs: u64, conns: usize) {
     }
 }
 
+/// A certificate for 127.0.0.1 from a CA made here: (cert file, key file).
+fn certificate(dir: &Path) -> (String, String) {
+    use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let issuer = Issuer::new(ca_params, ca_key);
+    let key = KeyPair::generate().unwrap();
+    let cert = CertificateParams::new(vec!["127.0.0.1".to_owned()])
+        .unwrap()
+        .signed_by(&key, &issuer)
+        .unwrap();
+    let (c, k) = (dir.join("cert.pem"), dir.join("key.pem"));
+    std::fs::write(&c, cert.pem()).unwrap();
+    std::fs::write(&k, key.serialize_pem()).unwrap();
+    (c.display().to_string(), k.display().to_string())
+}
+
+async fn tls_main(secs: u64, conns: usize) {
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = certificate(dir.path());
+    let data = dir.path().join("data");
+    let quiet = [("RUST_LOG", "warn")];
+    let small: Bytes = (0..SMALL).map(|i| (i * 7 % 251) as u8).collect();
+    let presigned = |s: &DevServer| {
+        let k = s.manifest.accounts[0].clone();
+        client(
+            &s.manifest.endpoint,
+            &s.manifest.region,
+            &k.access_key_id,
+            &k.secret_access_key,
+        )
+    };
+    {
+        // The object, written once over plain HTTP; both servers serve this data directory.
+        let s = DevServer::start_env(&data, &[], &quiet);
+        let c = presigned(&s);
+        c.create_bucket().bucket("bench").send().await.unwrap();
+        c.put_object()
+            .bucket("bench")
+            .key("small.bin")
+            .body(ByteStream::from(small.clone()))
+            .send()
+            .await
+            .unwrap();
+    }
+    println!("GET 4 KiB with wrk, {secs} s each over {conns} keep-alive connections");
+    let mut rates: [Vec<f64>; 2] = [Vec::new(), Vec::new()];
+    for round in 1..=2 {
+        for (i, tls) in [false, true].into_iter().enumerate() {
+            let args: Vec<&str> = if tls {
+                vec!["--tls-cert", &cert, "--tls-key", &key]
+            } else {
+                Vec::new()
+            };
+            let s = DevServer::start_env(&data, &args, &quiet);
+            // Presigning signs locally: the client never connects.
+            let url = presigned(&s)
+                .get_object()
+                .bucket("bench")
+                .key("small.bin")
+                .presigned(PresigningConfig::expires_in(Duration::from_secs(3600)).unwrap())
+                .await
+                .unwrap()
+                .uri()
+                .to_owned();
+            let r = wrk(&url, secs, conns);
+            let name = if tls { "https" } else { "http" };
+            println!("  {name:<5} round {round} {r:>9.0} req/s");
+            rates[i].push(r);
+        }
+    }
+    let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
+    println!(
+        "  https / http {:.2} (means of the rounds: {:.0} and {:.0} req/s)",
+        mean(&rates[1]) / mean(&rates[0]),
+        mean(&rates[1]),
+        mean(&rates[0])
+    );
+}
+
 #[tokio::main]
 async fn main() {
     let args: Vec<String> = std::env::args().collect();
+    if args.get(1).map(String::as_str) == Some("tls") {
+        let arg = |i: usize, d: u64| args.get(i).and_then(|s| s.parse().ok()).unwrap_or(d);
+        return tls_main(arg(2, 10).clamp(1, 120), arg(3, 16).clamp(1, 256) as usize).await;
+    }
     if args.get(1).map(String::as_str) == Some("audit") {
         let arg = |i: usize, d: u64| args.get(i).and_then(|s| s.parse().ok()).unwrap_or(d);
         return audit_main(arg(2, 10).clamp(1, 120), arg(3, 16).clamp(1, 256) as usize).await;

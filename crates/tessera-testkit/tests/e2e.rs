@@ -16,6 +16,8 @@ mod audit;
 mod demo;
 #[path = "e2e/flow/mod.rs"]
 mod flow;
+#[path = "e2e/https.rs"]
+mod https;
 #[path = "e2e/iam_sts.rs"]
 mod iam_sts;
 #[path = "e2e/identity_center.rs"]

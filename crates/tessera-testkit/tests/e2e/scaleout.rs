@@ -107,8 +107,11 @@ fn send(endpoint: &str, req: &[u8]) -> Option<(u16, String)> {
 /// GetDataAccess for READWRITE on the team prefix, at `server`: the vended credentials, or
 /// the refusal's status.
 fn gda(server: &DevServer, c: &Creds) -> Result<Creds, u16> {
+    gda_at(&server.manifest.endpoint, c)
+}
+
+fn gda_at(endpoint: &str, c: &Creds) -> Result<Creds, u16> {
     let target = format!("s3%3A%2F%2F{BUCKET}%2F{PREFIX}%2F%2A");
-    let endpoint = &server.manifest.endpoint;
     let req = signed(
         endpoint,
         "s3",
@@ -260,6 +263,82 @@ fn tessera(dir: &std::path::Path, url: &str, args: &[&str]) -> (bool, String) {
             String::from_utf8_lossy(&out.stderr)
         ),
     )
+}
+
+/// The seed flow after the token exchange, as an application repeats it for its users:
+/// AssumeRole of IdentityBearerRole with the identity context, GetDataAccess, a PUT and a
+/// GET with the vended credentials, each call at the next replica of `servers` in turn.
+/// Rounds per second, 4 clients for 3 s; every call must succeed.
+fn seed_flow_rate(servers: &[&DevServer], app: &Creds, context: &str) -> f64 {
+    let endpoints: Vec<String> = servers
+        .iter()
+        .map(|s| s.manifest.endpoint.clone())
+        .collect();
+    let rounds = std::sync::atomic::AtomicUsize::new(0);
+    let started = Instant::now();
+    let until = started + Duration::from_secs(3);
+    std::thread::scope(|s| {
+        for t in 0..4usize {
+            let (endpoints, rounds) = (&endpoints, &rounds);
+            s.spawn(move || {
+                let mut n = t;
+                let mut next = || {
+                    n += 1;
+                    endpoints[n % endpoints.len()].clone()
+                };
+                while Instant::now() < until {
+                    let body: String = form_urlencoded::Serializer::new(String::new())
+                        .append_pair("Action", "AssumeRole")
+                        .append_pair("Version", "2011-06-15")
+                        .append_pair(
+                            "RoleArn",
+                            &format!("arn:aws:iam::{ROOT}:role/IdentityBearerRole"),
+                        )
+                        .append_pair("RoleSessionName", &format!("load-{t}"))
+                        .append_pair(
+                            "ProvidedContexts.member.1.ProviderArn",
+                            "arn:aws:iam::aws:contextProvider/IdentityCenter",
+                        )
+                        .append_pair("ProvidedContexts.member.1.ContextAssertion", context)
+                        .finish();
+                    let at = next();
+                    let req = signed_with(
+                        &at,
+                        "sts",
+                        "POST",
+                        "/",
+                        body.as_bytes(),
+                        app,
+                        &[("content-type", "application/x-www-form-urlencoded")],
+                    );
+                    let (status, xml) = send(&at, &req).expect("AssumeRole answered");
+                    assert_eq!(status, 200, "{xml}");
+                    let field = |name: &str| {
+                        xml.split(&format!("<{name}>"))
+                            .nth(1)
+                            .and_then(|r| r.split(&format!("</{name}>")).next())
+                            .unwrap()
+                            .to_owned()
+                    };
+                    let bearer = (
+                        field("AccessKeyId"),
+                        field("SecretAccessKey"),
+                        field("SessionToken"),
+                    );
+                    let at = next();
+                    let vended = gda_at(&at, &bearer).expect("GetDataAccess");
+                    let key = format!("flow-{t}.csv");
+                    assert_eq!(put_at(&next(), &vended, &key, b"x,y\n"), Some(200));
+                    let at = next();
+                    let path = format!("/{BUCKET}/{PREFIX}/{key}");
+                    let got = send(&at, &signed(&at, "s3", "GET", &path, b"", &vended));
+                    assert_eq!(got.map(|r| r.0), Some(200));
+                    rounds.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                }
+            });
+        }
+    });
+    rounds.into_inner() as f64 / started.elapsed().as_secs_f64()
 }
 
 /// How long until `f` holds, polled every 10 ms (fails after `limit`).
@@ -440,7 +519,7 @@ fn replicas_on_postgres_and_a_garage_cluster() {
     let dev_b = Cli::new(&b, (&dev.0, &dev.1));
 
     // The seed flow, spread over both replicas.
-    let bearer: Creds = step(
+    let (app_session, context, bearer): (Creds, String, Creds) = step(
         "token exchange at A, identity-enhanced session at B",
         || {
             let app_session = creds(&dev_b.ok(&assume_role_args(
@@ -466,11 +545,12 @@ fn replicas_on_postgres_and_a_garage_cluster() {
             let pc = format!(
                 "ProviderArn=arn:aws:iam::aws:contextProvider/IdentityCenter,ContextAssertion={context}"
             );
-            creds(&Cli::session(&b, &app_session).ok(&assume_role_args(
+            let bearer = creds(&Cli::session(&b, &app_session).ok(&assume_role_args(
                 &format!("arn:aws:iam::{ROOT}:role/IdentityBearerRole"),
                 "mateo",
                 &["--provided-contexts", &pc],
-            )))
+            )));
+            (app_session, context, bearer)
         },
     );
     let vended = step("GetDataAccess at A; a PUT at B, read back at A", || {
@@ -484,6 +564,16 @@ fn replicas_on_postgres_and_a_garage_cluster() {
     });
 
     let mut figures = Vec::new();
+    step(
+        "the seed flow's data path through one replica, then both",
+        || {
+            let one = seed_flow_rate(&[&a], &app_session, &context);
+            let two = seed_flow_rate(&[&a, &b], &app_session, &context);
+            figures.push(format!(
+            "seed flow (AssumeRole with the identity context, GetDataAccess, PUT, GET), 4 clients for 3 s: {one:.0} rounds/s through one replica, {two:.0} through two (round robin)"
+        ));
+        },
+    );
     step("a Garage node down: reads and writes go on", || {
         let gets = Background::gets([&a, &b], &vended);
         garage.kill(2);

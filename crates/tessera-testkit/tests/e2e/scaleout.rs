@@ -341,6 +341,31 @@ fn seed_flow_rate(servers: &[&DevServer], app: &Creds, context: &str) -> f64 {
     rounds.into_inner() as f64 / started.elapsed().as_secs_f64()
 }
 
+/// An IAM call (query protocol) by the account root at `server`; it must succeed.
+fn iam(server: &DevServer, params: &[(&str, &str)]) {
+    let k = server.account(ROOT);
+    let root: Creds = (
+        k.access_key_id.clone(),
+        k.secret_access_key.clone(),
+        String::new(),
+    );
+    let body: String = form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(params.iter().copied().chain([("Version", "2010-05-08")]))
+        .finish();
+    let endpoint = &server.manifest.endpoint;
+    let req = signed_with(
+        endpoint,
+        "iam",
+        "POST",
+        "/",
+        body.as_bytes(),
+        &root,
+        &[("content-type", "application/x-www-form-urlencoded")],
+    );
+    let (status, answer) = send(endpoint, &req).expect("the replica answers");
+    assert_eq!(status, 200, "{params:?}: {answer}");
+}
+
 /// How long until `f` holds, polled every 10 ms (fails after `limit`).
 fn until(limit: Duration, what: &str, mut f: impl FnMut() -> bool) -> Duration {
     let started = Instant::now();
@@ -722,6 +747,7 @@ fn replicas_on_postgres_and_a_garage_cluster() {
     );
 
     let mut removal = Vec::new();
+    let mut policy = Vec::new();
     let mut addition = Vec::new();
     step(
         "group membership changed at A, enforced at B, under load",
@@ -763,8 +789,39 @@ fn replicas_on_postgres_and_a_garage_cluster() {
                     || gda(&b, &bearer).is_ok(),
                 ));
             }
+            // A policy change: a deny on the role put at A stops its sessions at B.
+            let deny = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"s3:GetDataAccess","Resource":"*"}]}"#;
+            for _ in 0..5 {
+                iam(
+                    &a,
+                    &[
+                        ("Action", "PutRolePolicy"),
+                        ("RoleName", "IdentityBearerRole"),
+                        ("PolicyName", "pause"),
+                        ("PolicyDocument", deny),
+                    ],
+                );
+                policy.push(until(
+                    Duration::from_secs(1),
+                    "a deny enforced at B",
+                    || gda(&b, &bearer) == Err(403),
+                ));
+                iam(
+                    &a,
+                    &[
+                        ("Action", "DeleteRolePolicy"),
+                        ("RoleName", "IdentityBearerRole"),
+                        ("PolicyName", "pause"),
+                    ],
+                );
+                until(
+                    Duration::from_secs(1),
+                    "the deny's removal reaches B",
+                    || gda(&b, &bearer).is_ok(),
+                );
+            }
             figures.push(format!(
-                "GetObject during the membership changes: {}",
+                "GetObject during the membership and policy changes: {}",
                 load.finish()
             ));
         },
@@ -816,9 +873,14 @@ fn replicas_on_postgres_and_a_garage_cluster() {
             "{}",
             String::from_utf8_lossy(&out.stderr)
         );
-        until(Duration::from_secs(1), "revocation enforced at B", || {
-            get(&b, &vended, "hello.csv").map(|r| r.0) == Some(403)
-        });
+        until(
+            Duration::from_secs(1),
+            "revocation enforced at A and B",
+            || {
+                get(&a, &vended, "hello.csv").map(|r| r.0) == Some(403)
+                    && get(&b, &vended, "hello.csv").map(|r| r.0) == Some(403)
+            },
+        );
         started.elapsed()
     });
     step(
@@ -837,11 +899,13 @@ fn replicas_on_postgres_and_a_garage_cluster() {
         eprintln!("scale-out: {f}");
     }
     eprintln!(
-        "scale-out: group removal enforced at the other replica after p50 {:?}, max {:?}; addition p50 {:?}, max {:?}; revocation {:?}",
+        "scale-out: enforced at the other replica after: group removal p50 {:?}, max {:?}; addition p50 {:?}, max {:?}; a policy's deny p50 {:?}, max {:?}; revocation (both replicas) {:?}",
         percentile(&mut removal, 0.5),
         percentile(&mut removal, 1.0),
         percentile(&mut addition, 0.5),
         percentile(&mut addition, 1.0),
+        percentile(&mut policy, 0.5),
+        percentile(&mut policy, 1.0),
         revoked_after
     );
 }

@@ -57,6 +57,7 @@ pub async fn serve_admin(
             _ = shutdown.changed() => return,
         };
         let peer = SocketAddr::new(peer.ip().to_canonical(), peer.port());
+        let _ = stream.set_nodelay(true);
         let app = app.clone();
         let options = options.clone();
         let tls = tls.clone();

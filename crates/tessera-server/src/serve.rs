@@ -363,6 +363,9 @@ pub async fn serve_api(
         // `::ffff:a.b.c.d`; policies (`aws:SourceIp`), audit records and the per-client cap
         // all see `a.b.c.d`.
         let peer = SocketAddr::new(peer.ip().to_canonical(), peer.port());
+        // Responses go out as they are written, not held back for the client's ACK of the
+        // previous segment (Nagle), as nginx's `tcp_nodelay` does.
+        let _ = stream.set_nodelay(true);
         // A trusted proxy's connection is capped as its client's once its PROXY header
         // names the client; one that forwards requests (X-Forwarded-For) carries many
         // clients and is not capped as one.

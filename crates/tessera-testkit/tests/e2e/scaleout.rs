@@ -225,6 +225,13 @@ impl Background {
         })
     }
 
+    /// GetDataAccess calls with the session `c`, one thread at each of `servers`.
+    fn gdas(servers: [&DevServer; 2], c: &Creds) -> Background {
+        let endpoints = servers.map(|s| s.manifest.endpoint.clone());
+        let c = c.clone();
+        Background::start(2, move |t| gda_at(&endpoints[t], &c).is_ok())
+    }
+
     /// Stop; "n answered, p50, p99, failures".
     fn finish(self) -> String {
         self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
@@ -265,11 +272,12 @@ fn tessera(dir: &std::path::Path, url: &str, args: &[&str]) -> (bool, String) {
     )
 }
 
-/// The seed flow after the token exchange, as an application repeats it for its users:
-/// AssumeRole of IdentityBearerRole with the identity context, GetDataAccess, a PUT and a
-/// GET with the vended credentials, each call at the next replica of `servers` in turn.
-/// Rounds per second, 4 clients for 3 s; every call must succeed.
-fn seed_flow_rate(servers: &[&DevServer], app: &Creds, context: &str) -> f64 {
+/// The seed flow, round after round: the token exchange (CreateTokenWithIAM of a fresh
+/// assertion from the load issuer), AssumeRole of IdentityBearerRole with the identity
+/// context, GetDataAccess, a PUT and a GET with the vended credentials, each call at the next
+/// replica of `servers` in turn. Rounds per second, 4 clients for 3 s; every call must
+/// succeed.
+fn seed_flow_rate(servers: &[&DevServer], app: &Creds, load: &LoadIssuer) -> f64 {
     let endpoints: Vec<String> = servers
         .iter()
         .map(|s| s.manifest.endpoint.clone())
@@ -287,6 +295,28 @@ fn seed_flow_rate(servers: &[&DevServer], app: &Creds, context: &str) -> f64 {
                     endpoints[n % endpoints.len()].clone()
                 };
                 while Instant::now() < until {
+                    let assertion = load.mint();
+                    let body = serde_json::json!({"clientId": load.app,
+                        "grantType": "urn:ietf:params:oauth:grant-type:jwt-bearer",
+                        "assertion": assertion})
+                    .to_string();
+                    let at = next();
+                    let req = signed_with(
+                        &at,
+                        "sso-oauth",
+                        "POST",
+                        "/token?aws_iam=t",
+                        body.as_bytes(),
+                        app,
+                        &[("content-type", "application/json")],
+                    );
+                    let (status, answer) = send(&at, &req).expect("CreateTokenWithIAM answered");
+                    assert_eq!(status, 200, "{answer}");
+                    let answer: serde_json::Value = serde_json::from_str(&answer).unwrap();
+                    let context = answer["awsAdditionalDetails"]["identityContext"]
+                        .as_str()
+                        .unwrap()
+                        .to_owned();
                     let body: String = form_urlencoded::Serializer::new(String::new())
                         .append_pair("Action", "AssumeRole")
                         .append_pair("Version", "2011-06-15")
@@ -299,7 +329,7 @@ fn seed_flow_rate(servers: &[&DevServer], app: &Creds, context: &str) -> f64 {
                             "ProvidedContexts.member.1.ProviderArn",
                             "arn:aws:iam::aws:contextProvider/IdentityCenter",
                         )
-                        .append_pair("ProvidedContexts.member.1.ContextAssertion", context)
+                        .append_pair("ProvidedContexts.member.1.ContextAssertion", &context)
                         .finish();
                     let at = next();
                     let req = signed_with(
@@ -366,6 +396,56 @@ fn iam(server: &DevServer, params: &[(&str, &str)]) {
     assert_eq!(status, 200, "{params:?}: {answer}");
 }
 
+/// The load generator's issuer and the application it exchanges for.
+struct LoadIssuer {
+    signer: std::sync::Arc<tessera_crypto::token::TokenSigner>,
+    url: String,
+    app: String,
+}
+
+impl LoadIssuer {
+    /// An assertion for Mateo with a fresh `jti`.
+    fn mint(&self) -> String {
+        let now = chrono::Utc::now().timestamp();
+        self.signer.sign(
+            &serde_json::json!({"iss": self.url, "sub": "mateo", "aud": "load",
+            "email": "mateo.jackson@example.com", "iat": now, "exp": now + 600,
+            "jti": uuid::Uuid::new_v4().to_string()}),
+        )
+    }
+}
+
+/// An OIDC issuer of the load generator's own on loopback (discovery and JWKS, plain
+/// HTTP), so that every round of the seed flow can exchange a fresh assertion (its own `jti`)
+/// without a round trip to the IdP's sign-in: its URL.
+fn serve_issuer(signer: std::sync::Arc<tessera_crypto::token::TokenSigner>) -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let issuer = format!("http://{}", listener.local_addr().unwrap());
+    let iss = issuer.clone();
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(mut s) = conn else { continue };
+            let mut buf = [0u8; 4096];
+            let n = s.read(&mut buf).unwrap_or(0);
+            let req = String::from_utf8_lossy(&buf[..n]);
+            let path = req.split_whitespace().nth(1).unwrap_or("");
+            let body = if path.ends_with("/.well-known/openid-configuration") {
+                serde_json::json!({"issuer": iss, "jwks_uri": format!("{iss}/jwks")}).to_string()
+            } else {
+                serde_json::json!({"keys": [signer.jwk()]}).to_string()
+            };
+            let _ = s.write_all(
+                format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                )
+                .as_bytes(),
+            );
+        }
+    });
+    issuer
+}
+
 /// How long until `f` holds, polled every 10 ms (fails after `limit`).
 fn until(limit: Duration, what: &str, mut f: impl FnMut() -> bool) -> Duration {
     let started = Instant::now();
@@ -392,7 +472,12 @@ struct Ids {
 
 /// Identity Center, the application, the roles and Access Grants, through `a`.
 /// The world's ids and the developer's access key (who assumes the application role).
-fn provision(a: &DevServer, idp: &TestIdp, work: &std::path::Path) -> (Ids, (String, String)) {
+fn provision(
+    a: &DevServer,
+    idp: &TestIdp,
+    load_issuer: &str,
+    work: &std::path::Path,
+) -> (Ids, (String, String)) {
     let root = Cli::root(a);
     let (instance, store) = root.create_instance(Some("scaleout"));
     let user = root.create_user(
@@ -430,10 +515,29 @@ fn provision(a: &DevServer, idp: &TestIdp, work: &std::path::Path) -> (Ids, (Str
         .as_str()
         .unwrap()
         .to_owned();
+    let load_conf = serde_json::json!({"OidcJwtConfiguration": {"IssuerUrl": load_issuer,
+        "ClaimAttributePath": "email", "IdentityStoreAttributePath": "emails.value",
+        "JwksRetrievalOption": "OPEN_ID_DISCOVERY"}});
+    let load_tti = root.ok(&[
+        "sso-admin",
+        "create-trusted-token-issuer",
+        "--instance-arn",
+        &instance,
+        "--name",
+        "load",
+        "--trusted-token-issuer-type",
+        "OIDC_JWT",
+        "--trusted-token-issuer-configuration",
+        &file("load-tti.json", &load_conf),
+    ])["TrustedTokenIssuerArn"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let app = root.create_application(&instance, "Lake");
     root.require_assignment(&app, false);
     let grant = serde_json::json!({"JwtBearer": {"AuthorizedTokenIssuers": [
-        {"TrustedTokenIssuerArn": tti, "AuthorizedAudiences": ["example-cli"]}]}});
+        {"TrustedTokenIssuerArn": tti, "AuthorizedAudiences": ["example-cli"]},
+        {"TrustedTokenIssuerArn": load_tti, "AuthorizedAudiences": ["load"]}]}});
     root.put_application_grant(
         &app,
         "urn:ietf:params:oauth:grant-type:jwt-bearer",
@@ -538,13 +642,20 @@ fn replicas_on_postgres_and_a_garage_cluster() {
             (pg, garage, a, b, idp, url)
         },
     );
+    let signer = std::sync::Arc::new(tessera_crypto::token::TokenSigner::generate("load"));
+    let load_url = serve_issuer(signer.clone());
     let (ids, dev) = step("provision the world through replica A", || {
-        provision(&a, &idp, work.path())
+        provision(&a, &idp, &load_url, work.path())
     });
+    let load = LoadIssuer {
+        signer,
+        url: load_url,
+        app: ids.app.clone(),
+    };
     let dev_b = Cli::new(&b, (&dev.0, &dev.1));
 
     // The seed flow, spread over both replicas.
-    let (app_session, context, bearer): (Creds, String, Creds) = step(
+    let (app_session, bearer): (Creds, Creds) = step(
         "token exchange at A, identity-enhanced session at B",
         || {
             let app_session = creds(&dev_b.ok(&assume_role_args(
@@ -575,7 +686,7 @@ fn replicas_on_postgres_and_a_garage_cluster() {
                 "mateo",
                 &["--provided-contexts", &pc],
             )));
-            (app_session, context, bearer)
+            (app_session, bearer)
         },
     );
     let vended = step("GetDataAccess at A; a PUT at B, read back at A", || {
@@ -592,10 +703,10 @@ fn replicas_on_postgres_and_a_garage_cluster() {
     step(
         "the seed flow's data path through one replica, then both",
         || {
-            let one = seed_flow_rate(&[&a], &app_session, &context);
-            let two = seed_flow_rate(&[&a, &b], &app_session, &context);
+            let one = seed_flow_rate(&[&a], &app_session, &load);
+            let two = seed_flow_rate(&[&a, &b], &app_session, &load);
             figures.push(format!(
-            "seed flow (AssumeRole with the identity context, GetDataAccess, PUT, GET), 4 clients for 3 s: {one:.0} rounds/s through one replica, {two:.0} through two (round robin)"
+            "seed flow (CreateTokenWithIAM, AssumeRole with the identity context, GetDataAccess, PUT, GET), 4 clients for 3 s: {one:.0} rounds/s through one replica, {two:.0} through two (round robin)"
         ));
         },
     );
@@ -706,6 +817,7 @@ fn replicas_on_postgres_and_a_garage_cluster() {
             let root_a = Cli::root(&a);
             root_a.ok(&["iam", "create-user", "--user-name", "before-outage"]);
             let gets = Background::gets([&a, &b], &vended);
+            let gdas = Background::gdas([&a, &b], &bearer);
             let ready = |s: &DevServer| {
                 tessera_testkit::http_get(s.manifest.admin_endpoint.as_deref().unwrap(), "/readyz")
                     .0
@@ -721,6 +833,7 @@ fn replicas_on_postgres_and_a_garage_cluster() {
             });
             std::thread::sleep(Duration::from_secs(2));
             let during = gets.finish();
+            let gda_during = gdas.finish();
             let gets = Background::gets([&a, &b], &vended);
             pg.up();
             let back = Instant::now();
@@ -739,7 +852,7 @@ fn replicas_on_postgres_and_a_garage_cluster() {
             Cli::root(&b).ok(&["iam", "create-user", "--user-name", "after-outage"]);
             root_a.ok(&["iam", "get-user", "--user-name", "after-outage"]);
             figures.push(format!(
-            "PostgreSQL down {:?}: GetObject while down {during}; after the restart {}; both replicas ready {recovered:?} after it",
+            "PostgreSQL down {:?}: GetObject while down {during}; GetDataAccess while down {gda_during}; GetObject after the restart {}; both replicas ready {recovered:?} after it",
             back - stopped,
             gets.finish()
         ));

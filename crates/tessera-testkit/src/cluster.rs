@@ -2,7 +2,7 @@
 //! three nodes keep reads and writes going with one down) and the Tessera replicas in front
 //! of it, sharing one PostgreSQL. Processes, not containers.
 
-use crate::{DevServer, free_port, random_hex};
+use crate::{AccountKeys, DevServer, free_port, random_hex};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -208,40 +208,139 @@ impl Drop for GarageCluster {
     }
 }
 
-/// One Tessera replica (`tessera dev --no-demo`: the `serve` composition with the two dev
-/// accounts and loopback OIDC issuers allowed) on the shared PostgreSQL schema and, when
-/// given, a Garage node of the cluster. Replicas share the master key: the first one's
-/// `master.key` is copied into the others' data directories before they start.
+/// One Tessera replica: `tessera serve --config <data dir>/tessera.toml` on the shared
+/// PostgreSQL and, when given, a node of the Garage cluster, with its admin listener. Every
+/// replica gets the same master key (`master_hex`). The first one (`root` is `None`) also
+/// applies the migrations, creates account `111111111111` and its root key (operator
+/// commands on the store, before it starts); later ones are given that key. Ready when its
+/// `/readyz` answers 200. The handle is a [`DevServer`] (endpoint, admin endpoint, the
+/// root key in its manifest, `kill9`, `stop`).
 pub fn start_replica(
     data_dir: &Path,
     database_url: &str,
-    master_from: Option<&Path>,
+    master_hex: &str,
     garage: Option<(&GarageCluster, usize)>,
+    root: Option<&AccountKeys>,
 ) -> DevServer {
     std::fs::create_dir_all(data_dir).unwrap();
-    if let Some(first) = master_from {
-        std::fs::copy(first.join("master.key"), data_dir.join("master.key"))
-            .expect("copy the first replica's master key");
+    let config = data_dir.join("tessera.toml");
+    // A restart keeps the ports it had: clients and the harness know them.
+    if !config.exists() {
+        std::fs::write(data_dir.join("master.key"), master_hex).unwrap();
+        let mut text = format!(
+            "listen = \"127.0.0.1:{}\"\nadmin_listen = \"127.0.0.1:{}\"\ndata_dir = {:?}\n\
+             [store]\nurl = {:?}\n[keys]\nmaster_key_file = {:?}\n\
+             [oidc]\nallow_http_loopback_issuers = true\n",
+            free_port(),
+            free_port(),
+            data_dir.display().to_string(),
+            database_url,
+            data_dir.join("master.key").display().to_string(),
+        );
+        if let Some((g, node)) = garage {
+            std::fs::write(data_dir.join("upstream.secret"), &g.secret_access_key).unwrap();
+            text.push_str(&format!(
+                "[objects]\nbackend = \"s3\"\nendpoint = {:?}\nregion = {:?}\naccess_key_id = {:?}\nsecret_access_key_file = {:?}\n",
+                g.endpoint(node),
+                GarageCluster::REGION,
+                g.access_key_id,
+                data_dir.join("upstream.secret").display().to_string(),
+            ));
+        }
+        std::fs::write(&config, text).unwrap();
     }
-    let mut envs = vec![("TESSERA_DATABASE_URL", database_url.to_owned())];
-    let mut args: Vec<String> = vec!["--admin-listen".into(), "127.0.0.1:0".into()];
-    if let Some((g, node)) = garage {
-        envs.push((
-            "TESSERA_UPSTREAM_SECRET_ACCESS_KEY",
-            g.secret_access_key.clone(),
-        ));
-        args.extend([
-            "--upstream-endpoint".into(),
-            g.endpoint(node),
-            "--upstream-region".into(),
-            GarageCluster::REGION.into(),
-            "--upstream-access-key-id".into(),
-            g.access_key_id.clone(),
-        ]);
+    let parsed: toml_lite::Ports = toml_lite::ports(&std::fs::read_to_string(&config).unwrap());
+    let cfg = config.to_str().unwrap();
+    let root = match root {
+        Some(k) => k.clone(),
+        None => {
+            crate::tessera_command(&["migrate", "--config", cfg]);
+            crate::tessera_command(&["account", "create", ACCOUNT, "--config", cfg]);
+            let out = crate::tessera_command(&[
+                "root-key",
+                "create",
+                "--account",
+                ACCOUNT,
+                "--config",
+                cfg,
+            ]);
+            let field = |name: &str| {
+                out.lines()
+                    .find_map(|l| l.strip_prefix(name))
+                    .unwrap_or_else(|| panic!("no {name} in {out}"))
+                    .trim()
+                    .to_owned()
+            };
+            AccountKeys {
+                account_id: ACCOUNT.into(),
+                access_key_id: field("AccessKeyId:"),
+                secret_access_key: field("SecretAccessKey:"),
+            }
+        }
+    };
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(data_dir.join("server.log"))
+        .unwrap();
+    let child = Command::new(crate::tessera_bin())
+        .args(["serve", "--config", cfg])
+        .env("RUST_LOG", "info")
+        .env_remove("TESSERA_DATABASE_URL")
+        .env_remove("TESSERA_MASTER_KEY")
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .spawn()
+        .expect("spawn tessera serve");
+    let admin = format!("http://127.0.0.1:{}", parsed.admin);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while std::net::TcpStream::connect(("127.0.0.1", parsed.admin)).is_err()
+        || crate::http_get(&admin, "/readyz").0 != 200
+    {
+        assert!(
+            Instant::now() < deadline,
+            "tessera serve did not become ready; log:\n{}",
+            std::fs::read_to_string(data_dir.join("server.log")).unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(100));
     }
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let envs: Vec<(&str, &str)> = envs.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    DevServer::start_env(data_dir, &args, &envs)
+    DevServer::adopt(
+        child,
+        crate::Manifest {
+            endpoint: format!("http://127.0.0.1:{}", parsed.listen),
+            region: "us-east-1".into(),
+            accounts: vec![root],
+            admin_endpoint: Some(admin),
+            demo_url: None,
+            idp: None,
+            tip_configure: None,
+        },
+        data_dir,
+    )
+}
+
+const ACCOUNT: &str = "111111111111";
+
+/// The two ports of a replica's configuration file (as written above).
+mod toml_lite {
+    pub struct Ports {
+        pub listen: u16,
+        pub admin: u16,
+    }
+
+    pub fn ports(text: &str) -> Ports {
+        let port = |key: &str| {
+            text.lines()
+                .find_map(|l| l.strip_prefix(key))
+                .and_then(|v| v.trim().trim_matches('"').rsplit(':').next()?.parse().ok())
+                .unwrap_or_else(|| panic!("no {key} in {text}"))
+        };
+        Ports {
+            listen: port("listen = "),
+            admin: port("admin_listen = "),
+        }
+    }
 }
 
 /// A PostgreSQL server of the test's own (`initdb` in a fresh directory, a free loopback

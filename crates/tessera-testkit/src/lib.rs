@@ -311,6 +311,17 @@ impl DevServer {
         )
     }
 
+    /// A handle on a server started otherwise (`tessera serve`, by the scale-out harness):
+    /// `manifest` says where it listens and its root key.
+    pub fn adopt(child: Child, manifest: Manifest, data_dir: &Path) -> DevServer {
+        DevServer {
+            child: Some(child),
+            manifest,
+            data_dir: data_dir.to_owned(),
+            manifest_path: data_dir.join("manifest.json"),
+        }
+    }
+
     /// Kill the server with SIGKILL (no shutdown, no flushing): a crash.
     pub fn kill9(&mut self) {
         if let Some(mut child) = self.child.take() {

@@ -1,4 +1,4 @@
-//! Scale-out on loopback: two Tessera replicas sharing one PostgreSQL schema, their objects
+//! Scale-out on loopback: two `tessera serve` replicas sharing one PostgreSQL, their objects
 //! in a three-node Garage cluster (replication factor 3), the seed flow spread over both.
 //! What one replica changes the other enforces within a second (group removal, revocation);
 //! a replica killed under load loses no acknowledged write for clients that retry on the
@@ -253,13 +253,13 @@ impl Background {
     }
 }
 
-/// `tessera args --data-dir dir` on the shared store: (success, stdout and stderr).
-fn tessera(dir: &std::path::Path, url: &str, args: &[&str]) -> (bool, String) {
+/// `tessera args --config <dir>/tessera.toml`, an operator command on the shared store:
+/// (success, stdout and stderr).
+fn tessera(dir: &std::path::Path, args: &[&str]) -> (bool, String) {
     let out = std::process::Command::new(tessera_bin())
         .args(args)
-        .arg("--data-dir")
-        .arg(dir)
-        .env("TESSERA_DATABASE_URL", url)
+        .arg("--config")
+        .arg(dir.join("tessera.toml"))
         .output()
         .unwrap();
     (
@@ -631,12 +631,20 @@ fn replicas_on_postgres_and_a_garage_cluster() {
             let pg = PrivatePostgres::start();
             let garage = GarageCluster::start(work.path(), 3);
             let url = pg.url();
-            let a = start_replica(&work.path().join("a"), &url, None, Some((&garage, 0)));
+            let master = tessera_crypto::MasterKey::generate().to_hex();
+            let a = start_replica(
+                &work.path().join("a"),
+                &url,
+                &master,
+                Some((&garage, 0)),
+                None,
+            );
             let b = start_replica(
                 &work.path().join("b"),
                 &url,
-                Some(&work.path().join("a")),
+                &master,
                 Some((&garage, 1)),
+                Some(&a.manifest.accounts[0]),
             );
             let idp = TestIdp::start(work.path());
             (pg, garage, a, b, idp, url)
@@ -803,8 +811,9 @@ fn replicas_on_postgres_and_a_garage_cluster() {
     let b = start_replica(
         &work.path().join("b"),
         &url,
-        Some(&work.path().join("a")),
+        "",
         Some((&garage, 1)),
+        Some(&a.manifest.accounts[0]),
     );
     assert!(
         gda(&b, &bearer).is_ok(),
@@ -947,7 +956,7 @@ fn replicas_on_postgres_and_a_garage_cluster() {
                 &["session-keys", "rotate"][..],
                 &["audit", "rotate-key"][..],
             ] {
-                let out = tessera(&work.path().join("a"), &url, args);
+                let out = tessera(&work.path().join("a"), args);
                 assert!(out.0, "tessera {args:?}: {}", out.1);
             }
             // Sessions minted before and after the rotation, at either replica, verify at the
@@ -975,9 +984,8 @@ fn replicas_on_postgres_and_a_garage_cluster() {
     let revoked_after = step("a revoked user's vended credentials fail at B", || {
         assert_eq!(get(&b, &vended, "hello.csv").map(|r| r.0), Some(200));
         let out = std::process::Command::new(tessera_bin())
-            .args(["sessions", "revoke", "--user", &ids.user, "--data-dir"])
-            .arg(work.path().join("a"))
-            .env("TESSERA_DATABASE_URL", &url)
+            .args(["sessions", "revoke", "--user", &ids.user, "--config"])
+            .arg(work.path().join("a/tessera.toml"))
             .output()
             .unwrap();
         let started = Instant::now();
@@ -1002,7 +1010,7 @@ fn replicas_on_postgres_and_a_garage_cluster() {
             let (mut a, mut b) = (a, b);
             assert!(a.stop() && b.stop(), "the replicas stop cleanly");
             for dir in ["a", "b"] {
-                let (ok, out) = tessera(&work.path().join(dir), &url, &["audit", "verify"]);
+                let (ok, out) = tessera(&work.path().join(dir), &["audit", "verify"]);
                 assert!(ok && out.contains("audit trail verified"), "{dir}: {out}");
                 assert!(out.contains(" 0 waiting to be indexed"), "{dir}: {out}");
             }

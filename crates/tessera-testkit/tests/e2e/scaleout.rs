@@ -371,6 +371,19 @@ fn seed_flow_rate(servers: &[&DevServer], app: &Creds, load: &LoadIssuer) -> f64
     rounds.into_inner() as f64 / started.elapsed().as_secs_f64()
 }
 
+/// An S3 Control call (restXml) by the account root at `server`: (status, body).
+fn s3control(server: &DevServer, method: &str, path: &str, body: &str) -> (u16, String) {
+    let k = server.account(ROOT);
+    let root: Creds = (
+        k.access_key_id.clone(),
+        k.secret_access_key.clone(),
+        String::new(),
+    );
+    let endpoint = &server.manifest.endpoint;
+    let req = signed(endpoint, "s3", method, path, body.as_bytes(), &root);
+    send(endpoint, &req).expect("the replica answers")
+}
+
 /// An IAM call (query protocol) by the account root at `server`; it must succeed.
 fn iam(server: &DevServer, params: &[(&str, &str)]) {
     let k = server.account(ROOT);
@@ -468,6 +481,7 @@ struct Ids {
     user: String,
     group: String,
     app: String,
+    grant: String,
 }
 
 /// Identity Center, the application, the roles and Access Grants, through `a`.
@@ -590,16 +604,18 @@ fn provision(
         "--iam-role-arn",
         &format!("arn:aws:iam::{ROOT}:role/s3-access-grants-role"),
     ]);
-    assert!(
-        ctl.grant(
+    let grant = ctl
+        .grant(
             "default",
             &format!("{BUCKET}/{PREFIX}/*"),
             ("DIRECTORY_GROUP", &group),
             "READWRITE",
             &[],
         )
-        .done
-    );
+        .ok()["AccessGrantId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let dev = root.new_user(
         "developer",
         Some((
@@ -613,6 +629,7 @@ fn provision(
             user,
             group,
             app,
+            grant,
         },
         (dev.key().0.to_owned(), dev.key().1.to_owned()),
     )
@@ -870,6 +887,7 @@ fn replicas_on_postgres_and_a_garage_cluster() {
 
     let mut removal = Vec::new();
     let mut policy = Vec::new();
+    let mut grants = Vec::new();
     let mut addition = Vec::new();
     step(
         "group membership changed at A, enforced at B, under load",
@@ -942,8 +960,44 @@ fn replicas_on_postgres_and_a_garage_cluster() {
                     || gda(&b, &bearer).is_ok(),
                 );
             }
+            // A grant change: the grant deleted at A stops GetDataAccess at B; a new one
+            // (same scope, same group) made at A lets it through again.
+            let mut grant_id = ids.grant.clone();
+            for _ in 0..5 {
+                let (status, body) = s3control(
+                    &a,
+                    "DELETE",
+                    &format!("/v20180820/accessgrantsinstance/grant/{grant_id}"),
+                    "",
+                );
+                assert!(matches!(status, 200 | 204), "{status}: {body}");
+                grants.push(until(
+                    Duration::from_secs(1),
+                    "a deleted grant enforced at B",
+                    || gda(&b, &bearer) == Err(403),
+                ));
+                let (status, body) = s3control(
+                    &a,
+                    "POST",
+                    "/v20180820/accessgrantsinstance/grant",
+                    &format!(
+                        "<CreateAccessGrantRequest xmlns=\"http://awss3control.amazonaws.com/doc/2018-08-20/\"><AccessGrantsLocationId>default</AccessGrantsLocationId><AccessGrantsLocationConfiguration><S3SubPrefix>{BUCKET}/{PREFIX}/*</S3SubPrefix></AccessGrantsLocationConfiguration><Grantee><GranteeType>DIRECTORY_GROUP</GranteeType><GranteeIdentifier>{}</GranteeIdentifier></Grantee><Permission>READWRITE</Permission></CreateAccessGrantRequest>",
+                        ids.group
+                    ),
+                );
+                assert_eq!(status, 200, "{body}");
+                grant_id = body
+                    .split("<AccessGrantId>")
+                    .nth(1)
+                    .and_then(|r| r.split("</AccessGrantId>").next())
+                    .unwrap()
+                    .to_owned();
+                until(Duration::from_secs(1), "a new grant reaches B", || {
+                    gda(&b, &bearer).is_ok()
+                });
+            }
             figures.push(format!(
-                "GetObject during the membership and policy changes: {}",
+                "GetObject during the membership, policy and grant changes: {}",
                 load.finish()
             ));
         },
@@ -1020,13 +1074,15 @@ fn replicas_on_postgres_and_a_garage_cluster() {
         eprintln!("scale-out: {f}");
     }
     eprintln!(
-        "scale-out: enforced at the other replica after: group removal p50 {:?}, max {:?}; addition p50 {:?}, max {:?}; a policy's deny p50 {:?}, max {:?}; revocation (both replicas) {:?}",
+        "scale-out: enforced at the other replica after: group removal p50 {:?}, max {:?}; addition p50 {:?}, max {:?}; a policy's deny p50 {:?}, max {:?}; a grant's deletion p50 {:?}, max {:?}; revocation (both replicas) {:?}",
         percentile(&mut removal, 0.5),
         percentile(&mut removal, 1.0),
         percentile(&mut addition, 0.5),
         percentile(&mut addition, 1.0),
         percentile(&mut policy, 0.5),
         percentile(&mut policy, 1.0),
+        percentile(&mut grants, 0.5),
+        percentile(&mut grants, 1.0),
         revoked_after
     );
 }

@@ -261,11 +261,8 @@ pub async fn read_header(
             return Ok(h.source);
         }
         if n == seen {
-            // Nothing new since the last peek: wait for more bytes without spinning.
-            stream
-                .readable()
-                .await
-                .map_err(|_| ProxyHeaderError::Truncated)?;
+            // Nothing new since the last peek (the socket stays readable while the peeked
+            // bytes are unread): look again in a millisecond. The caller's timeout bounds it.
             tokio::time::sleep(Duration::from_millis(1)).await;
         }
         seen = n;

@@ -210,7 +210,8 @@ impl Drop for GarageCluster {
 
 /// One Tessera replica: `tessera serve --config <data dir>/tessera.toml` on the shared
 /// PostgreSQL and, when given, a node of the Garage cluster, with its admin listener. Every
-/// replica gets the same master key (`master_hex`). The first one (`root` is `None`) also
+/// replica gets the same master key (`master_hex`); a restart (its configuration is there
+/// already) keeps its file, key and ports, and ignores `master_hex`. The first one (`root` is `None`) also
 /// applies the migrations, creates account `111111111111` and its root key (operator
 /// commands on the store, before it starts); later ones are given that key. Ready when its
 /// `/readyz` answers 200. The handle is a [`DevServer`] (endpoint, admin endpoint, the

@@ -124,18 +124,35 @@ fn gda_at(endpoint: &str, c: &Creds) -> Result<Creds, u16> {
     if status != 200 {
         return Err(status);
     }
-    let field = |name: &str| {
-        body.split(&format!("<{name}>"))
-            .nth(1)
-            .and_then(|r| r.split(&format!("</{name}>")).next())
-            .unwrap_or_else(|| panic!("no {name} in {body}"))
-            .to_owned()
-    };
-    Ok((
-        field("AccessKeyId"),
-        field("SecretAccessKey"),
-        field("SessionToken"),
-    ))
+    Ok(credentials_in(&body))
+}
+
+/// The text of the first `<name>` element of an XML answer.
+fn xml_field(xml: &str, name: &str) -> String {
+    xml.split(&format!("<{name}>"))
+        .nth(1)
+        .and_then(|r| r.split(&format!("</{name}>")).next())
+        .unwrap_or_else(|| panic!("no {name} in {xml}"))
+        .to_owned()
+}
+
+/// The credentials in an AssumeRole or GetDataAccess answer.
+fn credentials_in(xml: &str) -> Creds {
+    (
+        xml_field(xml, "AccessKeyId"),
+        xml_field(xml, "SecretAccessKey"),
+        xml_field(xml, "SessionToken"),
+    )
+}
+
+/// The account root's long-term key at `server` (no session token).
+fn root_key(server: &DevServer) -> Creds {
+    let k = server.account(ROOT);
+    (
+        k.access_key_id.clone(),
+        k.secret_access_key.clone(),
+        String::new(),
+    )
 }
 
 fn put_at(endpoint: &str, c: &Creds, key: &str, body: &[u8]) -> Option<u16> {
@@ -155,12 +172,7 @@ fn get(server: &DevServer, c: &Creds, key: &str) -> Option<(u16, String)> {
 
 /// An Identity Store call (awsJson1.1) by the account root at `server`: its JSON answer.
 fn identitystore(server: &DevServer, op: &str, doc: serde_json::Value) -> serde_json::Value {
-    let k = server.account(ROOT);
-    let root: Creds = (
-        k.access_key_id.clone(),
-        k.secret_access_key.clone(),
-        String::new(),
-    );
+    let root = root_key(server);
     let endpoint = &server.manifest.endpoint;
     let target = format!("AWSIdentityStore.{op}");
     let req = signed_with(
@@ -343,18 +355,7 @@ fn seed_flow_rate(servers: &[&DevServer], app: &Creds, load: &LoadIssuer) -> f64
                     );
                     let (status, xml) = send(&at, &req).expect("AssumeRole answered");
                     assert_eq!(status, 200, "{xml}");
-                    let field = |name: &str| {
-                        xml.split(&format!("<{name}>"))
-                            .nth(1)
-                            .and_then(|r| r.split(&format!("</{name}>")).next())
-                            .unwrap()
-                            .to_owned()
-                    };
-                    let bearer = (
-                        field("AccessKeyId"),
-                        field("SecretAccessKey"),
-                        field("SessionToken"),
-                    );
+                    let bearer = credentials_in(&xml);
                     let at = next();
                     let vended = gda_at(&at, &bearer).expect("GetDataAccess");
                     let key = format!("flow-{t}.csv");
@@ -373,12 +374,7 @@ fn seed_flow_rate(servers: &[&DevServer], app: &Creds, load: &LoadIssuer) -> f64
 
 /// An S3 Control call (restXml) by the account root at `server`: (status, body).
 fn s3control(server: &DevServer, method: &str, path: &str, body: &str) -> (u16, String) {
-    let k = server.account(ROOT);
-    let root: Creds = (
-        k.access_key_id.clone(),
-        k.secret_access_key.clone(),
-        String::new(),
-    );
+    let root = root_key(server);
     let endpoint = &server.manifest.endpoint;
     let req = signed(endpoint, "s3", method, path, body.as_bytes(), &root);
     send(endpoint, &req).expect("the replica answers")
@@ -386,12 +382,7 @@ fn s3control(server: &DevServer, method: &str, path: &str, body: &str) -> (u16, 
 
 /// An IAM call (query protocol) by the account root at `server`; it must succeed.
 fn iam(server: &DevServer, params: &[(&str, &str)]) {
-    let k = server.account(ROOT);
-    let root: Creds = (
-        k.access_key_id.clone(),
-        k.secret_access_key.clone(),
-        String::new(),
-    );
+    let root = root_key(server);
     let body: String = form_urlencoded::Serializer::new(String::new())
         .extend_pairs(params.iter().copied().chain([("Version", "2010-05-08")]))
         .finish();
@@ -986,12 +977,7 @@ fn replicas_on_postgres_and_a_garage_cluster() {
                     ),
                 );
                 assert_eq!(status, 200, "{body}");
-                grant_id = body
-                    .split("<AccessGrantId>")
-                    .nth(1)
-                    .and_then(|r| r.split("</AccessGrantId>").next())
-                    .unwrap()
-                    .to_owned();
+                grant_id = xml_field(&body, "AccessGrantId");
                 until(Duration::from_secs(1), "a new grant reaches B", || {
                     gda(&b, &bearer).is_ok()
                 });
